@@ -1,0 +1,179 @@
+"""Composition root: create_app(config=None) — config, extensions, locale, jobs, blueprints."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from tenants import models  # noqa: F401  (registers every table on the metadata)
+from tenants.config import load_config
+from tenants.errors import DomainError
+from tenants.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    register_commands(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from tenants import web
+    from tenants.database import configure_engine_events
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine_events(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+
+
+def register_blueprints(app: Flask) -> None:
+    from reseller.customers import bp as customers_bp
+    from reseller.platform import bp as platform_bp
+    from tenants.views.auth import bp as auth_bp
+    from tenants.views.organization import bp as organization_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(organization_bp)
+    app.register_blueprint(customers_bp)
+    app.register_blueprint(platform_bp)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(status: int, message: str | None = None):
+        titles = {
+            400: _("Bad request"),
+            401: _("Please log in"),
+            403: _("Access denied"),
+            404: _("Page not found"),
+            405: _("Method not allowed"),
+            409: _("Conflict"),
+            413: _("Request too large"),
+            422: _("Invalid data"),
+            429: _("Too many requests"),
+            500: _("Something went wrong"),
+        }
+        texts = {
+            403: _("You are not allowed to see or do this."),
+            404: _("The page you asked for does not exist, or it is not yours to see."),
+            500: _("An unexpected error happened. It has been logged; please try again."),
+        }
+        title = titles.get(status, _("Error"))
+        text = message or texts.get(status) or title
+        if _wants_json():
+            code = {404: "not_found", 403: "forbidden", 429: "rate_limited"}.get(status, "error")
+            return jsonify(error={"code": code, "message": str(text), "fields": {}}), status
+        return render_template("errors/error.html", status=status, title=title, text=text), status
+
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        db.session.rollback()
+        return render_error(error.status, str(error.message))
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        from flask_wtf.csrf import CSRFError
+
+        if isinstance(error, CSRFError):
+            return render_error(
+                400, _("Your form expired or was sent from another site. Please try again.")
+            )
+        if error.code in (301, 302, 303, 307, 308) or error.code is None:
+            return error
+        return render_error(error.code)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_error(500)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from tenants import web
+
+    app.before_request(web.enforce_live_access)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "text/html" in response.content_type:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.teardown_request
+    def forget_actor(_exc):
+        g.pop("actor", None)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from tenants import web
+
+    app.jinja_env.filters["money"] = web.money
+    app.jinja_env.filters["credits"] = web.credits
+    app.jinja_env.filters["local_datetime"] = web.local_datetime
+    app.jinja_env.globals["country_name"] = web.country_name
+
+    @app.context_processor
+    def inject_session_context():
+        from flask import has_request_context
+        from flask_login import current_user
+
+        from tenants import auth
+
+        if not has_request_context():
+            return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale())}
+        actor = web.current_actor() if current_user.is_authenticated else None
+        contexts = auth.available_contexts(current_user) if actor else []
+        return {
+            "actor": actor,
+            "contexts": contexts,
+            "current_context": web.session.get(web.CONTEXT_KEY),
+            "languages": app.config["LANGUAGES"],
+            "current_locale": str(get_locale()),
+            "home_url": web.home_url(actor),
+        }
+
+
+def register_commands(app: Flask) -> None:
+    from tenants.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""What resellers and support staff use, on top of tenants/."""

@@ -1,0 +1,1 @@
+"""The core: multi-tenancy and the customer organization domain."""

@@ -1,0 +1,150 @@
+"""Flask CLI commands: administrators, resellers, demo data, translations."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from tenants.actors import SYSTEM
+from tenants.errors import DomainError
+from tenants.extensions import db
+from tenants.models import PlatformRole, ResellerRole, User
+from tenants.queue import commit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fail(error: DomainError) -> None:
+    details = "; ".join(f"{k}: {v}" for k, v in error.fields.items())
+    raise click.ClickException(f"{error.message} {details}".strip())
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(create_reseller)
+    app.cli.add_command(demo)
+    app.cli.add_command(translate)
+
+
+@click.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", default="Platform admin", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create a platform admin (or make an existing user one)."""
+    from tenants import auth
+    from tenants.resellers import add_platform_staff
+
+    try:
+        auth.validate_password(password)
+        staff = add_platform_staff(SYSTEM, email, name, PlatformRole.ADMIN)
+        staff.user.set_password(password)
+        commit()
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Platform admin {staff.user.email} is ready.")
+
+
+@click.command("create-reseller")
+@click.argument("name")
+@click.option("--admin-email", required=True)
+@click.option("--admin-password", required=True)
+@click.option("--admin-name", default=None, help="Defaults to 'NAME admin'.")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en", show_default=True)
+def create_reseller(
+    name: str, admin_email: str, admin_password: str, admin_name: str | None, language: str
+) -> None:
+    """Create a reseller with its first admin; prints the reseller's slug."""
+    from tenants import auth
+    from tenants.resellers import add_reseller_staff
+    from tenants.resellers import create_reseller as create
+
+    try:
+        auth.validate_password(admin_password)
+        reseller = create(SYSTEM, name, default_language=language)
+        staff = add_reseller_staff(
+            SYSTEM,
+            reseller,
+            admin_email,
+            admin_name or f"{reseller.name} admin",
+            ResellerRole.ADMIN,
+        )
+        staff.user.set_password(admin_password)
+        commit()
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Reseller {reseller.name} created; admin {staff.user.email}.")
+    click.echo(reseller.slug)
+
+
+@click.command("demo")
+@click.option("--password", default=None, help="One password for every demo login.")
+def demo(password: str | None) -> None:
+    """Fill an empty database with a demo platform and print the logins."""
+    from tenants.demo import build_demo
+
+    if db.session.scalar(select(func.count()).select_from(User)):
+        raise click.ClickException("The database is not empty; the demo only fills an empty one.")
+    password = password or secrets.token_urlsafe(9)
+    try:
+        logins = build_demo(password)
+        commit()
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Demo data created. Logins (password for all: {password}):")
+    width = max(len(role) for role, _ in logins)
+    for role, email in logins:
+        click.echo(f"  {role.ljust(width)}  {email}")
+
+
+@click.group("translate")
+def translate() -> None:
+    """Translation catalogs: extract, update, compile (wraps pybabel)."""
+
+
+def _pybabel(*args: str) -> None:
+    from babel.messages.frontend import CommandLineInterface
+
+    previous = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        CommandLineInterface().run(["pybabel", *args])
+    finally:
+        os.chdir(previous)
+
+
+@translate.command("extract")
+def translate_extract() -> None:
+    """Collect marked strings into translations/messages.pot."""
+    _pybabel(
+        "extract",
+        "-F",
+        "translations/babel.cfg",
+        "-k",
+        "_l",
+        "--no-location",
+        "--sort-output",
+        "-o",
+        "translations/messages.pot",
+        ".",
+    )
+
+
+@translate.command("update")
+def translate_update() -> None:
+    """Extract, then merge new strings into every language catalog."""
+    translate_extract.callback()
+    _pybabel(
+        "update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching"
+    )
+
+
+@translate.command("compile")
+def translate_compile() -> None:
+    """Compile the catalogs (.po → .mo)."""
+    _pybabel("compile", "-d", "translations", "--statistics")

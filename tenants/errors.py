@@ -1,0 +1,70 @@
+"""Errors of the domain: raised by services, mapped once to flash messages and JSON errors."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+
+class DomainError(Exception):
+    """A refusal a person can read; ``code`` is the stable API error code."""
+
+    code = "error"
+    status = 400
+    default_message = _l("The request could not be completed.")
+
+    def __init__(self, message=None, *, fields: dict | None = None, **params):
+        self.message = message if message is not None else self.default_message
+        self.fields = fields or {}
+        self.params = params
+        super().__init__(str(self.code))
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    default_message = _l("Not found.")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    default_message = _l("You are not allowed to do this.")
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    status = 422
+    default_message = _l("Some fields are not valid.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    default_message = _l("This cannot be done in the current state.")
+
+
+class LoginRefused(DomainError):
+    code = "login_refused"
+    status = 401
+    default_message = _l("Invalid email or password.")
+
+
+class AccessRefused(DomainError):
+    code = "access_refused"
+    status = 403
+    default_message = _l("Your account has no access to the portal.")
+
+
+class LoginThrottled(DomainError):
+    code = "rate_limited"
+    status = 429
+    default_message = _l("Too many failed attempts. Please wait a few minutes and try again.")
+
+
+class InvalidToken(DomainError):
+    code = "invalid_token"
+    status = 400
+    default_message = _l("This link is invalid, has expired or has already been used.")

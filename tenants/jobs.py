@@ -1,0 +1,54 @@
+"""Background jobs: each takes ids, renders in the recipient's language, opens its own context.
+
+RQ workers call ``run_queued_job(job_id)``; it opens an app context when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import has_app_context
+
+_worker_app = None
+
+
+def _with_app_context(func: Callable) -> Callable:
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return func(*args, **kwargs)
+        global _worker_app
+        if _worker_app is None:
+            from app import create_app
+
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_app_context
+def run_queued_job(job_id: str) -> None:
+    from tenants.queue import run_queued_job as run
+
+    run(job_id)
+
+
+def send_password_reset(user_id: str) -> None:
+    from tenants import notifications
+
+    notifications.deliver_password_reset(user_id)
+
+
+def send_invitation(member_id: str | None = None, user_id: str | None = None) -> None:
+    from tenants import notifications
+
+    notifications.deliver_invitation(member_id=member_id, user_id=user_id)
+
+
+JOBS: dict[str, Callable[..., None]] = {
+    "send_password_reset": send_password_reset,
+    "send_invitation": send_invitation,
+}

@@ -1,0 +1,40 @@
+"""Models, one module per aggregate; imported here so Alembic and the app see all tables."""
+
+from tenants.models.audit import AuditEntry
+from tenants.models.jobs import QueuedJob
+from tenants.models.organizations import (
+    BillingType,
+    Member,
+    MemberRole,
+    Organization,
+    OrganizationStatus,
+    PricingModel,
+)
+from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
+from tenants.models.users import (
+    LoginFailure,
+    PlatformRole,
+    PlatformStaff,
+    User,
+    UserSession,
+)
+
+__all__ = [
+    "AuditEntry",
+    "BillingType",
+    "LoginFailure",
+    "Member",
+    "MemberRole",
+    "Organization",
+    "OrganizationStatus",
+    "PlatformRole",
+    "PlatformStaff",
+    "PricingModel",
+    "QueuedJob",
+    "Reseller",
+    "ResellerRole",
+    "ResellerStaff",
+    "ResellerStatus",
+    "User",
+    "UserSession",
+]

@@ -1,0 +1,141 @@
+"""Customer organizations and their members."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tenants.extensions import db
+from tenants.models.base import enum_column_type
+from tenants.models.resellers import Reseller
+from tenants.models.users import User
+from tenants.types import Money, UTCDateTime, new_id, utcnow
+
+
+class OrganizationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+
+
+class PricingModel(enum.StrEnum):
+    PREPAID = "prepaid"
+    POSTPAID = "postpaid"
+
+
+class BillingType(enum.StrEnum):
+    INDIVIDUAL = "individual"
+    COMPANY = "company"
+
+
+class MemberRole(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class Organization(db.Model):
+    """A reseller's customer account (SPEC §2, the organization object of §7)."""
+
+    __tablename__ = "organizations"
+    __table_args__ = (
+        Index("ix_organizations_reseller_name", "reseller_id", "name", "id"),
+        Index("ix_organizations_reseller_created", "reseller_id", "created_at", "id"),
+        Index("ix_organizations_reseller_status", "reseller_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("org"))
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[OrganizationStatus] = mapped_column(
+        enum_column_type(OrganizationStatus, "organization_status"),
+        default=OrganizationStatus.ACTIVE,
+    )
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    pricing_model: Mapped[PricingModel] = mapped_column(
+        enum_column_type(PricingModel, "pricing_model")
+    )
+    individual_user_credits: Mapped[bool] = mapped_column(default=False)
+    credit_limit: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+
+    billing_type: Mapped[BillingType] = mapped_column(
+        enum_column_type(BillingType, "billing_type"), default=BillingType.COMPANY
+    )
+    billing_name: Mapped[str | None] = mapped_column(String(200))
+    billing_address: Mapped[str | None] = mapped_column(Text)
+    billing_tax_id: Mapped[str | None] = mapped_column(String(64))
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+
+    sender_name: Mapped[str | None] = mapped_column(String(20))
+    notification_email: Mapped[str | None] = mapped_column(String(254))
+    notification_mobile: Mapped[str | None] = mapped_column(String(32))
+    low_balance_alert: Mapped[bool] = mapped_column(default=False)
+    low_balance_threshold: Mapped[int] = mapped_column(BigInteger, default=0)
+    alert_email: Mapped[str | None] = mapped_column(String(254))
+
+    auto_top_up_enabled: Mapped[bool] = mapped_column(default=False)
+    auto_top_up_below: Mapped[int] = mapped_column(BigInteger, default=0)
+    auto_top_up_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reseller: Mapped[Reseller] = relationship()
+
+    @property
+    def effective_billing_name(self) -> str:
+        return self.billing_name or self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == OrganizationStatus.ACTIVE
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.name!r}>"
+
+
+class Member(db.Model):
+    """A person's membership of one organization: role and portal access."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "user_id"),
+        # One owner per organization, enforced by the database.
+        Index(
+            "uq_members_one_owner",
+            "organization_id",
+            unique=True,
+            sqlite_where=text("role = 'owner' AND removed_at IS NULL"),
+            postgresql_where=text("role = 'owner' AND removed_at IS NULL"),
+        ),
+        Index("ix_members_reseller", "reseller_id"),
+        Index("ix_members_user", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("mem"))
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[MemberRole] = mapped_column(enum_column_type(MemberRole, "member_role"))
+    portal_access: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization] = relationship()
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (MemberRole.OWNER, MemberRole.ADMIN)
+
+    def __repr__(self) -> str:
+        return f"<Member {self.id} {self.role}>"

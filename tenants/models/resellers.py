@@ -1,0 +1,61 @@
+"""Resellers and their staff."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tenants.extensions import db
+from tenants.models.base import enum_column_type
+from tenants.models.users import User
+from tenants.types import UTCDateTime, new_id, utcnow
+
+
+class ResellerStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class ResellerRole(enum.StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+class Reseller(db.Model):
+    __tablename__ = "resellers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rsl"))
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    brand_name: Mapped[str | None] = mapped_column(String(200))
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    status: Mapped[ResellerStatus] = mapped_column(
+        enum_column_type(ResellerStatus, "reseller_status"), default=ResellerStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ResellerStatus.ACTIVE
+
+    def __repr__(self) -> str:
+        return f"<Reseller {self.slug}>"
+
+
+class ResellerStaff(db.Model):
+    """A reseller admin or agent."""
+
+    __tablename__ = "reseller_staff"
+    __table_args__ = (UniqueConstraint("reseller_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rst"))
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[ResellerRole] = mapped_column(enum_column_type(ResellerRole, "reseller_role"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    reseller: Mapped[Reseller] = relationship()
+    user: Mapped[User] = relationship()

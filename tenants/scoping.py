@@ -1,0 +1,78 @@
+"""The ONE place that limits queries to the current tenant: another tenant's record is a 404."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from tenants.actors import SYSTEM, Actor
+from tenants.errors import NotFound
+from tenants.extensions import db
+from tenants.models import Member, Organization, OrganizationStatus, Reseller
+
+
+def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Select:
+    """Organizations the actor may see, as a query to refine (filters, pagination)."""
+    query = select(Organization)
+    if not include_deleted:
+        query = query.where(Organization.status != OrganizationStatus.DELETED)
+    if actor is SYSTEM or actor.is_platform:
+        return query
+    if actor.is_reseller_staff or (actor.is_api and actor.organization_id is None):
+        return query.where(Organization.reseller_id == actor.reseller_id)
+    if actor.organization_id:
+        return query.where(Organization.id == actor.organization_id)
+    return query.where(False)
+
+
+def get_organization(actor: Actor, organization_id: str, *, include_deleted: bool = False):
+    """The organization if the actor may see it, else NotFound — whether or not it exists."""
+    if not isinstance(organization_id, str) or len(organization_id) > 40:
+        raise NotFound()
+    org = db.session.scalar(
+        organizations_query(actor, include_deleted=include_deleted).where(
+            Organization.id == organization_id
+        )
+    )
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def members_query(actor: Actor, organization: Organization) -> Select:
+    """Current members of an organization the actor already reached through get_organization."""
+    query = select(Member).where(
+        Member.organization_id == organization.id,
+        Member.reseller_id == organization.reseller_id,
+        Member.removed_at.is_(None),
+    )
+    if actor.is_member and actor.organization_id == organization.id and not actor.is_org_admin:
+        # A plain member sees only their own membership.
+        query = query.where(Member.id == actor.member_id)
+    return query
+
+
+def get_member(actor: Actor, organization: Organization, member_id: str) -> Member:
+    if not isinstance(member_id, str) or len(member_id) > 40:
+        raise NotFound()
+    member = db.session.scalar(members_query(actor, organization).where(Member.id == member_id))
+    if member is None:
+        raise NotFound()
+    return member
+
+
+def resellers_query(actor: Actor) -> Select:
+    query = select(Reseller)
+    if actor is SYSTEM or actor.is_platform:
+        return query
+    if actor.reseller_id:
+        return query.where(Reseller.id == actor.reseller_id)
+    return query.where(False)
+
+
+def get_reseller(actor: Actor, reseller_id: str) -> Reseller:
+    if not isinstance(reseller_id, str) or len(reseller_id) > 40:
+        raise NotFound()
+    reseller = db.session.scalar(resellers_query(actor).where(Reseller.id == reseller_id))
+    if reseller is None:
+        raise NotFound()
+    return reseller

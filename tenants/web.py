@@ -1,0 +1,191 @@
+"""The web session: who is logged in, in which context, which language and timezone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app, g, has_request_context, redirect, request, session, url_for
+from flask_babel import format_currency, format_datetime, format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
+from sqlalchemy import select
+
+from tenants import auth
+from tenants.actors import Actor
+from tenants.extensions import db, login_manager
+from tenants.models import (
+    Member,
+    Organization,
+    OrganizationStatus,
+    PlatformStaff,
+    Reseller,
+    ResellerStaff,
+    ResellerStatus,
+)
+
+CONTEXT_KEY = "ctx"
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please log in to see this page.")
+login_manager.login_message_category = "warning"
+# Every request re-checks the server-side session; "strong" protection would log people
+# out on a changed IP, which mobile users hit constantly.
+login_manager.session_protection = "basic"
+
+
+@login_manager.user_loader
+def load_user(token: str):
+    return auth.load_session_user(token)
+
+
+def actor_for_context(user, key: str | None) -> Actor | None:
+    """Rebuild the actor for a saved context, or None when the context is no longer valid."""
+    if not key:
+        return None
+    kind, _, ident = key.partition(":")
+    if kind == "platform":
+        staff = db.session.scalar(select(PlatformStaff).where(PlatformStaff.user_id == user.id))
+        return Actor(user_id=user.id, platform_role=staff.role) if staff else None
+    if kind == "reseller":
+        staff = db.session.scalar(
+            select(ResellerStaff)
+            .join(Reseller, Reseller.id == ResellerStaff.reseller_id)
+            .where(
+                ResellerStaff.user_id == user.id,
+                ResellerStaff.reseller_id == ident,
+                Reseller.status == ResellerStatus.ACTIVE,
+            )
+        )
+        if staff is None:
+            return None
+        return Actor(user_id=user.id, reseller_id=staff.reseller_id, reseller_role=staff.role)
+    if kind == "member":
+        row = db.session.execute(
+            select(Member, Organization)
+            .join(Organization, Organization.id == Member.organization_id)
+            .where(
+                Member.id == ident,
+                Member.user_id == user.id,
+                Member.removed_at.is_(None),
+                Member.portal_access.is_(True),
+                Organization.status == OrganizationStatus.ACTIVE,
+            )
+        ).first()
+        if row is None:
+            return None
+        member, org = row
+        return Actor(
+            user_id=user.id,
+            reseller_id=org.reseller_id,
+            organization_id=org.id,
+            member_id=member.id,
+            member_role=member.role,
+        )
+    return None
+
+
+def current_actor() -> Actor | None:
+    """The actor of this request (None when logged out); computed once per request."""
+    if "actor" in g:
+        return g.actor
+    actor = None
+    if current_user.is_authenticated:
+        actor = actor_for_context(current_user, session.get(CONTEXT_KEY))
+        if actor is None:
+            contexts = auth.available_contexts(current_user)
+            if contexts:
+                session[CONTEXT_KEY] = contexts[0].key
+                actor = actor_for_context(current_user, contexts[0].key)
+    g.actor = actor
+    return actor
+
+
+def current_organization() -> Organization | None:
+    actor = current_actor()
+    if actor and actor.organization_id:
+        return db.session.get(Organization, actor.organization_id)
+    return None
+
+
+def enforce_live_access():
+    """Log out a user whose every context vanished (organization suspended, access removed)."""
+    if not current_user.is_authenticated or request.endpoint in (None, "static"):
+        return None
+    if current_actor() is None:
+        reason = auth.refusal_reason(current_user)
+        auth.revoke_session(current_user.auth_token)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        from flask import flash
+
+        flash(reason, "danger")
+        return redirect(url_for("auth.login"))
+    return None
+
+
+def home_url(actor: Actor | None) -> str:
+    if actor is None:
+        return url_for("auth.login")
+    if actor.is_platform:
+        return url_for("platform.overview")
+    if actor.is_reseller_staff:
+        return url_for("customers.index")
+    return url_for("organization.overview", org_id=actor.organization_id)
+
+
+# -- language and timezone --------------------------------------------------------------
+
+
+def select_locale() -> str:
+    """The user's saved language, then the session choice, then Accept-Language, then English."""
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(list(languages)) or "en"
+
+
+def select_timezone() -> str:
+    org = getattr(g, "timezone_organization", None)
+    if org is None and has_request_context() and current_user.is_authenticated:
+        org = current_organization()
+    return org.timezone if org else "UTC"
+
+
+def use_organization_timezone(org: Organization) -> None:
+    """Views showing one organization call this so dates appear in its timezone."""
+    g.timezone_organization = org
+    from flask_babel import refresh
+
+    refresh()
+
+
+# -- template filters --------------------------------------------------------------------
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    return format_currency(amount, currency)
+
+
+def credits(value: int | None) -> str:
+    return format_decimal(value or 0)
+
+
+def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt) if value else ""
+
+
+def country_name(code: str | None) -> str:
+    from flask_babel import get_locale
+
+    if not code:
+        return ""
+    return get_locale().territories.get(code, code)
