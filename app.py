@@ -55,13 +55,17 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from reseller.customers import bp as customers_bp
     from reseller.platform import bp as platform_bp
+    from reseller.settings import bp as reseller_settings_bp
     from tenants.views.auth import bp as auth_bp
+    from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organization_bp)
+    app.register_blueprint(members_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(platform_bp)
+    app.register_blueprint(reseller_settings_bp)
 
 
 def _wants_json() -> bool:
@@ -151,6 +155,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["credits"] = web.credits
     app.jinja_env.filters["local_datetime"] = web.local_datetime
     app.jinja_env.globals["country_name"] = web.country_name
+    app.jinja_env.globals["visible_sections"] = web.visible_sections
 
     @app.context_processor
     def inject_session_context():

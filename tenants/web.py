@@ -189,3 +189,22 @@ def country_name(code: str | None) -> str:
     if not code:
         return ""
     return get_locale().territories.get(code, code)
+
+
+ALL_SECTIONS = ("overview", "members", "payment", "settings", "logs", "invoices", "audit")
+
+
+def visible_sections(org: Organization) -> tuple[str, ...]:
+    """The section tabs the current actor may open for this organization."""
+    from tenants.policy import Permission, can
+
+    actor = current_actor()
+    if actor is None:
+        return ()
+    needs = {
+        "payment": Permission.MANAGE_CREDITS,
+        "settings": Permission.EDIT_ORGANIZATION_SETTINGS,
+        "invoices": Permission.MANAGE_CREDITS,
+        "audit": Permission.VIEW_AUDIT,
+    }
+    return tuple(s for s in ALL_SECTIONS if s not in needs or can(actor, needs[s]))

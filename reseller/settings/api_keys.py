@@ -1,0 +1,1 @@
+"""Reseller settings: api keys."""

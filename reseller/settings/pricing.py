@@ -1,0 +1,1 @@
+"""Reseller settings: pricing."""

@@ -1,0 +1,337 @@
+"""Fixtures: an app per test on SQLite or PostgreSQL, factories, log-in helper, real SMTP.
+
+Set TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres to run the
+suite on PostgreSQL: a fresh database is created for the run (one per xdist worker) and
+emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import make_url
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
+    os.environ.pop(_name, None)
+
+from app import create_app  # noqa: E402
+from tenants.actors import SYSTEM  # noqa: E402
+from tenants.extensions import db  # noqa: E402
+from tenants.models import (  # noqa: E402
+    Member,
+    MemberRole,
+    Organization,
+    PlatformRole,
+    Reseller,
+    ResellerRole,
+    User,
+)
+from tenants.queue import commit  # noqa: E402
+
+PASSWORD = "correct horse battery"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def using_postgres() -> bool:
+    return POSTGRES_URL.startswith("postgresql")
+
+
+# ---------------------------------------------------------------------------
+# Databases
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id="master"):
+    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
+    if not using_postgres():
+        yield None
+        return
+    admin_url = make_url(POSTGRES_URL)
+    name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    db.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path, postgres_database):
+    if postgres_database:
+        _empty_postgres(postgres_database)
+        return postgres_database
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app_config(tmp_path, database_url):
+    """Override in a test module to change configuration before the app is made."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "REDIS_URL": None,
+        "MAIL_SERVER": None,
+        "PORTAL_URL": "http://portal.test",
+        "RATELIMIT_ENABLED": True,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        if not using_postgres():
+            db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# ---------------------------------------------------------------------------
+# Factories (Indico-style create_* fixtures)
+
+
+@pytest.fixture
+def create_user(app):
+    def _create(email=None, name="Test User", password=PASSWORD, language=None, **extra) -> User:
+        user = User(
+            email=email or f"user-{uuid.uuid4().hex[:8]}@example.com",
+            name=name,
+            language=language,
+            **extra,
+        )
+        if password:
+            user.set_password(password)
+        db.session.add(user)
+        commit()
+        return user
+
+    return _create
+
+
+@pytest.fixture
+def create_platform_staff(app, create_user):
+    def _create(role=PlatformRole.ADMIN, **kwargs) -> User:
+        from tenants.models import PlatformStaff
+
+        user = create_user(**kwargs)
+        db.session.add(PlatformStaff(user_id=user.id, role=PlatformRole(role)))
+        commit()
+        return user
+
+    return _create
+
+
+@pytest.fixture
+def create_reseller(app):
+    def _create(name=None, default_language="en") -> Reseller:
+        from tenants.resellers import create_reseller as create
+
+        reseller = create(
+            SYSTEM, name or f"Reseller {uuid.uuid4().hex[:6]}", default_language=default_language
+        )
+        commit()
+        return reseller
+
+    return _create
+
+
+@pytest.fixture
+def create_reseller_staff(app, create_user):
+    def _create(reseller: Reseller, role=ResellerRole.AGENT, **kwargs) -> User:
+        from tenants.models import ResellerStaff
+
+        user = create_user(**kwargs)
+        db.session.add(ResellerStaff(reseller_id=reseller.id, user_id=user.id, role=role))
+        commit()
+        return user
+
+    return _create
+
+
+@pytest.fixture
+def create_organization(app, create_reseller):
+    def _create(
+        reseller: Reseller | None = None,
+        name=None,
+        country="ES",
+        pricing_model="prepaid",
+        owner_email=None,
+        owner_password=PASSWORD,
+        **kwargs,
+    ) -> Organization:
+        from tenants.organizations import NewOrganization
+        from tenants.organizations import create_organization as create
+
+        reseller = reseller or create_reseller()
+        org = create(
+            SYSTEM,
+            reseller,
+            NewOrganization(
+                name=name or f"Org {uuid.uuid4().hex[:6]}",
+                country=country,
+                pricing_model=pricing_model,
+                owner_name="Owner Person",
+                owner_email=owner_email or f"owner-{uuid.uuid4().hex[:8]}@example.com",
+                **kwargs,
+            ),
+        )
+        owner = owner_of(org)
+        if owner_password:
+            owner.user.set_password(owner_password)
+        commit()
+        return org
+
+    return _create
+
+
+def owner_of(org: Organization) -> Member:
+    return db.session.scalar(
+        sa.select(Member).where(
+            Member.organization_id == org.id,
+            Member.role == MemberRole.OWNER,
+            Member.removed_at.is_(None),
+        )
+    )
+
+
+@pytest.fixture
+def create_member(app):
+    def _create(
+        org: Organization,
+        role="member",
+        portal_access=True,
+        email=None,
+        password=PASSWORD,
+        name="Member Person",
+    ) -> Member:
+        from tenants.organizations import add_member
+
+        member = add_member(
+            SYSTEM,
+            org,
+            name=name,
+            email=email or f"member-{uuid.uuid4().hex[:8]}@example.com",
+            role=role,
+            portal_access=portal_access,
+        )
+        if password:
+            member.user.set_password(password)
+        commit()
+        return member
+
+    return _create
+
+
+# ---------------------------------------------------------------------------
+# Logging in
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD, follow: bool = False, **extra):
+        return self._client.post(
+            "/login",
+            data={"email": email, "password": password, **extra},
+            follow_redirects=follow,
+        )
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+# ---------------------------------------------------------------------------
+# A real SMTP server on loopback
+
+
+@dataclass
+class SMTPRecorder:
+    messages: list[EmailMessage] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        with self.arrived:
+            self.messages.append(message)
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        assert len(self.messages) >= count, f"expected {count} emails, got {len(self.messages)}"
+        return self.messages
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(app):
+    """aiosmtpd on a loopback port; the app sends real SMTP to it."""
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield recorder
+    controller.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_in(message: EmailMessage) -> str:
+    match = re.search(r"https?://\S+", text_of(message))
+    assert match, "no link in the email"
+    return match.group(0)
