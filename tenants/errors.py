@@ -68,3 +68,23 @@ class InvalidToken(DomainError):
     code = "invalid_token"
     status = 400
     default_message = _l("This link is invalid, has expired or has already been used.")
+
+
+class BalanceNotZero(Conflict):
+    code = "balance_not_zero"
+    default_message = _l("The organization still holds credits. Withdraw them before deleting it.")
+
+
+class OutstandingDebt(Conflict):
+    code = "outstanding_debt"
+    default_message = _l("The organization still owes money. Clear the debt before deleting it.")
+
+
+class OwnerCannotBeRemoved(Conflict):
+    code = "owner_cannot_be_removed"
+    default_message = _l("The owner cannot be removed. Transfer the ownership first.")
+
+
+class OrganizationSuspended(Conflict):
+    code = "organization_suspended"
+    default_message = _l("The organization is suspended.")
