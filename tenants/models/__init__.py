@@ -10,6 +10,7 @@ from tenants.models.organizations import (
     OrganizationStatus,
     PricingModel,
 )
+from tenants.models.pricing import PriceListEntry, TaxRate
 from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
 from tenants.models.users import (
     LoginFailure,
@@ -29,12 +30,14 @@ __all__ = [
     "OrganizationStatus",
     "PlatformRole",
     "PlatformStaff",
+    "PriceListEntry",
     "PricingModel",
     "QueuedJob",
     "Reseller",
     "ResellerRole",
     "ResellerStaff",
     "ResellerStatus",
+    "TaxRate",
     "User",
     "UserSession",
 ]

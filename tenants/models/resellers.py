@@ -36,6 +36,8 @@ class Reseller(db.Model):
         enum_column_type(ResellerStatus, "reseller_status"), default=ResellerStatus.ACTIVE
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def is_active(self) -> bool:
