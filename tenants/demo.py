@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from tenants.actors import SYSTEM, Actor
+from tenants.members import add_member
 from tenants.models import PlatformRole, ResellerRole
-from tenants.organizations import BillingDetails, NewOrganization, add_member, create_organization
+from tenants.organizations import BillingDetails, NewOrganization, create_organization
 from tenants.resellers import add_platform_staff, add_reseller_staff, create_reseller
 
 DEMO_ORGANIZATIONS = [

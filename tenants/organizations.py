@@ -146,51 +146,6 @@ def _pricing_model(value) -> PricingModel:
         ) from exc
 
 
-def add_member(
-    actor: Actor,
-    org: Organization,
-    *,
-    name: str,
-    email: str,
-    role: str = MemberRole.MEMBER.value,
-    portal_access: bool = True,
-    mobile: str | None = None,
-) -> Member:
-    require(actor, Permission.MANAGE_MEMBERS)
-    try:
-        member_role = MemberRole(role)
-    except ValueError as exc:
-        raise ValidationFailed(fields={"role": str(_l("Choose admin or member."))}) from exc
-    if member_role == MemberRole.OWNER:
-        raise ValidationFailed(fields={"role": str(_l("Choose admin or member."))})
-    user, _new = get_or_create_user(email, name, mobile=mobile)
-    member = Member(
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        user_id=user.id,
-        role=member_role,
-        portal_access=portal_access,
-    )
-    db.session.add(member)
-    db.session.flush()
-    audit.record(
-        actor,
-        "member.added",
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="member",
-        target_id=member.id,
-        changes={
-            "email": [None, user.email],
-            "role": [None, member_role.value],
-            "portal_access": [None, portal_access],
-        },
-    )
-    if portal_access:
-        notifications.send_invitation(member)
-    return member
-
-
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
     """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
     from tenants.errors import Conflict

@@ -242,7 +242,7 @@ def create_member(app):
         password=PASSWORD,
         name="Member Person",
     ) -> Member:
-        from tenants.organizations import add_member
+        from tenants.members import add_member
 
         member = add_member(
             SYSTEM,
