@@ -88,3 +88,11 @@ class OwnerCannotBeRemoved(Conflict):
 class OrganizationSuspended(Conflict):
     code = "organization_suspended"
     default_message = _l("The organization is suspended.")
+
+
+class PricingModelLocked(Conflict):
+    code = "pricing_model_locked"
+    default_message = _l(
+        "The pricing model can only change while the organization holds no credits "
+        "and owes nothing."
+    )

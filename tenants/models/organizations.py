@@ -6,7 +6,17 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.extensions import db
@@ -43,14 +53,33 @@ class Organization(db.Model):
 
     __tablename__ = "organizations"
     __table_args__ = (
-        Index("ix_organizations_reseller_name", "reseller_id", "name", "id"),
+        # The Customer app's order (case-insensitive name, id) with and without a status filter:
+        # a page is an index range scan whatever the number of organizations.
+        Index("ix_organizations_reseller_search_name", "reseller_id", "search_name", "id"),
+        Index(
+            "ix_organizations_reseller_status_search_name",
+            "reseller_id",
+            "status",
+            "search_name",
+            "id",
+        ),
         Index("ix_organizations_reseller_created", "reseller_id", "created_at", "id"),
-        Index("ix_organizations_reseller_status", "reseller_id", "status"),
+        # Substring search on name and billing name: a trigram index on PostgreSQL (the
+        # extension is created before the table, see below); a plain index elsewhere.
+        Index(
+            "ix_organizations_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("org"))
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
     name: Mapped[str] = mapped_column(String(200))
+    # Kept in step with name and billing name by the mapper events below (search_key).
+    search_name: Mapped[str] = mapped_column(String(200), default="")
+    search_text: Mapped[str] = mapped_column(String(401), default="")
     status: Mapped[OrganizationStatus] = mapped_column(
         enum_column_type(OrganizationStatus, "organization_status"),
         default=OrganizationStatus.ACTIVE,
@@ -83,6 +112,14 @@ class Organization(db.Model):
     auto_top_up_below: Mapped[int] = mapped_column(BigInteger, default=0)
     auto_top_up_credits: Mapped[int] = mapped_column(BigInteger, default=0)
 
+    # Denormalized balance for the Customer app's list (each row shows it, no N+1) and its
+    # low-balance / has-debt filters over 100,000 organizations. tenants.balances stays the
+    # truth (deletion and pricing-model checks ask it); the credits and postpaid code keep these
+    # equal to it -- total_credits = system pool + member accounts, debt = unbilled charges +
+    # unpaid invoices -- in the same transaction as each ledger posting.
+    total_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    debt: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -101,6 +138,26 @@ class Organization(db.Model):
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name!r}>"
+
+
+def search_key(value: str | None) -> str:
+    """How names are compared when searching and sorting: case-folded, trimmed."""
+    return (value or "").strip().casefold()
+
+
+@event.listens_for(Organization, "before_insert")
+@event.listens_for(Organization, "before_update")
+def _refresh_search_columns(_mapper, _connection, org: Organization) -> None:
+    org.search_name = search_key(org.name)[:200]
+    org.search_text = f"{search_key(org.name)}\n{search_key(org.billing_name)}"[:401]
+
+
+# The trigram index needs pg_trgm; migrations create it too (CREATE EXTENSION IF NOT EXISTS).
+event.listen(
+    Organization.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 class Member(db.Model):
