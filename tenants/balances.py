@@ -1,7 +1,7 @@
 """What an organization holds and owes: the numbers deletion, pricing changes and lists use.
 
-Until the ledger exists every organization holds nothing and owes nothing; the credits
-and postpaid issues replace these bodies with ledger queries, keeping the signatures.
+Credits come from the ledger's holding accounts; debt arrives with postpaid billing
+(until then no organization owes anything).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from tenants.models import Organization
 
 def organization_credits(org: Organization) -> int:
     """Credits held across the system pool and every member account."""
-    return 0
+    from tenants.credits import total_credits
+
+    return total_credits(org)
 
 
 def organization_debt(org: Organization) -> Decimal:

@@ -90,9 +90,35 @@ class OrganizationSuspended(Conflict):
     default_message = _l("The organization is suspended.")
 
 
+class InsufficientCredits(DomainError):
+    code = "insufficient_credits"
+    status = 402
+    default_message = _l("Insufficient credits.")
+
+
+class NotPrepaid(Conflict):
+    code = "not_prepaid"
+    default_message = _l("This organization is postpaid: it has no credits.")
+
+
 class PricingModelLocked(Conflict):
     code = "pricing_model_locked"
     default_message = _l(
         "The pricing model can only change while the organization holds no credits "
         "and owes nothing."
     )
+
+
+class LastAdminRequired(Conflict):
+    code = "last_admin"
+    default_message = _l("There must always be at least one administrator. Add another first.")
+
+
+class CannotRemoveYourself(Conflict):
+    code = "cannot_remove_yourself"
+    default_message = _l("You cannot remove yourself. Ask another administrator.")
+
+
+class ResellerSuspended(Conflict):
+    code = "reseller_suspended"
+    default_message = _l("The reseller is suspended.")

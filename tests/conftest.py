@@ -335,3 +335,15 @@ def link_in(message: EmailMessage) -> str:
     match = re.search(r"https?://\S+", text_of(message))
     assert match, "no link in the email"
     return match.group(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests are deselected (not skipped) in the SQLite run of the suite."""
+    if using_postgres():
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

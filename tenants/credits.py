@@ -1,0 +1,405 @@
+"""Prepaid credits: moving credits between accounts through the append-only ledger.
+
+Every movement is one ledger transaction of postings that sum to zero. Holding accounts
+(the system pool, members' individual accounts) keep their balance in a row changed only
+by a conditional ``UPDATE … SET balance = balance + :delta WHERE balance + :delta >= 0``
+in the same transaction as the postings: the row lock serializes concurrent movements of
+one account, the WHERE refuses to go below zero, and a CHECK constraint is the last guard.
+Counter-accounts (purchases, usage, withdrawals, adjustments) only receive postings;
+their balances are derived, so no row is shared by every request of the platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tenants.actors import Actor
+from tenants.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientCredits,
+    NotPrepaid,
+    OrganizationSuspended,
+    ValidationFailed,
+)
+from tenants.extensions import db
+from tenants.models import Member, Organization, OrganizationStatus, PricingModel
+from tenants.models.ledger import (
+    HOLDING_KINDS,
+    AccountKind,
+    CreditAccount,
+    EntryType,
+    LedgerEntry,
+)
+from tenants.policy import Permission, can, require
+from tenants.types import new_id, utcnow
+
+MAX_CREDITS = 10**9
+LATE_USAGE_DAYS = 35
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """``system`` or ``member:<id>`` — how people and the API name a holding account."""
+
+    kind: AccountKind
+    member_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+
+
+SYSTEM_ACCOUNT = AccountRef(AccountKind.SYSTEM)
+
+
+def clean_credits(value, field: str = "credits") -> int:
+    """A whole, positive number of credits (booleans and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(fields={field: str(_l("Enter a whole number of credits."))})
+    if value <= 0:
+        raise ValidationFailed(fields={field: str(_l("Enter a number greater than zero."))})
+    if value > MAX_CREDITS:
+        raise ValidationFailed(
+            fields={field: str(_l("Enter at most %(n)s credits.", n=f"{MAX_CREDITS:,}"))}
+        )
+    return value
+
+
+def parse_account(org: Organization, value, field: str = "account") -> AccountRef:
+    """Resolve ``system`` / ``member:<id>`` against the organization's current members."""
+    if value in (None, "", "system"):
+        return SYSTEM_ACCOUNT
+    if isinstance(value, str) and value.startswith("member:"):
+        member_id = value.split(":", 1)[1]
+        if not org.individual_user_credits:
+            raise ValidationFailed(
+                fields={field: str(_l("Individual user credits are not enabled."))}
+            )
+        exists = db.session.scalar(
+            select(Member.id).where(
+                Member.id == member_id,
+                Member.organization_id == org.id,
+                Member.removed_at.is_(None),
+            )
+        )
+        if exists:
+            return AccountRef(AccountKind.MEMBER, member_id)
+    raise ValidationFailed(fields={field: str(_l("Unknown account."))})
+
+
+def _insert(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def account_id(org: Organization, ref: AccountRef) -> str:
+    """The id of an account, created on first use (race-safe: ON CONFLICT DO NOTHING)."""
+    found = db.session.scalar(
+        select(CreditAccount.id).where(
+            CreditAccount.organization_id == org.id,
+            CreditAccount.kind == ref.kind,
+            CreditAccount.member_id == ref.member_id,
+        )
+    )
+    if found:
+        return found
+    insert = _insert(db.session.get_bind().dialect.name)
+    now = utcnow()
+    db.session.execute(
+        insert(CreditAccount)
+        .values(
+            id=new_id("acc"),
+            reseller_id=org.reseller_id,
+            organization_id=org.id,
+            kind=ref.kind,
+            member_id=ref.member_id,
+            balance=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
+    )
+    return db.session.scalar(
+        select(CreditAccount.id).where(
+            CreditAccount.organization_id == org.id,
+            CreditAccount.kind == ref.kind,
+            CreditAccount.member_id == ref.member_id,
+        )
+    )
+
+
+def _change_balance(account: str, delta: int) -> int | None:
+    """Apply ``delta`` under the row lock; the new balance, or None when it would go negative."""
+    return db.session.execute(
+        update(CreditAccount)
+        .where(CreditAccount.id == account, CreditAccount.balance + delta >= 0)
+        .values(balance=CreditAccount.balance + delta, updated_at=utcnow())
+        .returning(CreditAccount.balance)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+
+
+@dataclass
+class Posting:
+    ref: AccountRef
+    credits: int
+    type: EntryType
+
+
+def post_transaction(
+    actor: Actor,
+    org: Organization,
+    postings: list[Posting],
+    *,
+    amount: Decimal | None = None,
+    reference: str | None = None,
+    occurred_at: datetime | None = None,
+) -> list[LedgerEntry]:
+    """Write one balanced transaction; holding accounts change in a fixed (id) order."""
+    if sum(p.credits for p in postings) != 0:
+        raise ValueError("a ledger transaction must balance")
+    transaction_id = new_id("txn")
+    now = utcnow()
+    resolved = [(account_id(org, p.ref), p) for p in postings]
+    balances: dict[str, int | None] = {}
+    for acc, posting in sorted(resolved, key=lambda item: item[0]):
+        if posting.ref.kind in HOLDING_KINDS:
+            balance = _change_balance(acc, posting.credits)
+            if balance is None:
+                raise InsufficientCredits()
+            balances[acc] = balance
+    entries = [
+        LedgerEntry(
+            transaction_id=transaction_id,
+            reseller_id=org.reseller_id,
+            organization_id=org.id,
+            account_id=acc,
+            account_kind=posting.ref.kind,
+            member_id=posting.ref.member_id,
+            type=posting.type,
+            credits=posting.credits,
+            balance_after=balances.get(acc),
+            amount=amount,
+            currency=org.currency if amount is not None else None,
+            reference=reference,
+            occurred_at=occurred_at or now,
+            created_at=now,
+            actor_user_id=actor.user_id,
+            real_user_id=actor.real_user_id,
+            api_key_id=actor.api_key_id,
+        )
+        for acc, posting in resolved
+    ]
+    db.session.add_all(entries)
+    db.session.flush()
+    return entries
+
+
+def _require_prepaid_and_usable(org: Organization) -> None:
+    if org.status == OrganizationStatus.SUSPENDED:
+        raise OrganizationSuspended()
+    if org.status != OrganizationStatus.ACTIVE:
+        raise Conflict(_l("The organization is closed."))
+    if org.pricing_model != PricingModel.PREPAID:
+        raise NotPrepaid()
+
+
+def add_credits(
+    actor: Actor,
+    org: Organization,
+    ref: AccountRef,
+    credits: int,
+    *,
+    entry_type: EntryType = EntryType.PURCHASE,
+    amount: Decimal | None = None,
+    reference: str | None = None,
+) -> LedgerEntry:
+    """Credits coming in from outside (a paid purchase, an automatic top-up, an adjustment)."""
+    credits = clean_credits(credits)
+    counter = (
+        AccountKind.ADJUSTMENTS if entry_type == EntryType.ADJUSTMENT else AccountKind.PURCHASES
+    )
+    entries = post_transaction(
+        actor,
+        org,
+        [Posting(ref, credits, entry_type), Posting(AccountRef(counter), -credits, entry_type)],
+        amount=amount,
+        reference=reference,
+    )
+    return entries[0]
+
+
+def usage_account(actor: Actor, org: Organization, account) -> AccountRef:
+    """Usage is charged to the member's own account when individual credits are on."""
+    if account not in (None, ""):
+        ref = parse_account(org, account)
+    elif org.individual_user_credits and actor.member_id:
+        ref = AccountRef(AccountKind.MEMBER, actor.member_id)
+    elif org.individual_user_credits:
+        raise ValidationFailed(fields={"account": str(_l("Choose the member account to charge."))})
+    else:
+        ref = SYSTEM_ACCOUNT
+    if org.individual_user_credits and ref.kind == AccountKind.SYSTEM:
+        raise ValidationFailed(
+            fields={
+                "account": str(_l("With individual user credits, usage is charged to a member."))
+            }
+        )
+    return ref
+
+
+def clean_occurred_at(value: datetime | None) -> datetime:
+    now = utcnow()
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise ValidationFailed(fields={"occurred_at": str(_l("Give a time zone (e.g. Z)."))})
+    if value > now + timedelta(minutes=5):
+        raise ValidationFailed(fields={"occurred_at": str(_l("Cannot be in the future."))})
+    if value < now - timedelta(days=LATE_USAGE_DAYS):
+        raise ValidationFailed(
+            fields={"occurred_at": str(_l("Late usage is accepted up to 35 days."))}
+        )
+    return value
+
+
+def record_usage(
+    actor: Actor,
+    org: Organization,
+    *,
+    credits: int,
+    reference: str,
+    account=None,
+    occurred_at: datetime | None = None,
+) -> LedgerEntry:
+    """Charge sent SMS; refused whole (balance untouched) when credits are short."""
+    from tenants.validation import clean_text
+
+    credits = clean_credits(credits)
+    reference = clean_text(reference, "reference", max_length=200)
+    occurred = clean_occurred_at(occurred_at)
+    _require_prepaid_and_usable(org)
+    ref = usage_account(actor, org, account)
+    if ref.kind == AccountKind.MEMBER and ref.member_id != actor.member_id:
+        require(actor, Permission.MANAGE_CREDITS)
+    entries = post_transaction(
+        actor,
+        org,
+        [
+            Posting(ref, -credits, EntryType.USAGE),
+            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+        ],
+        reference=reference,
+        occurred_at=occurred,
+    )
+    return entries[0]
+
+
+def transfer_credits(
+    actor: Actor, org: Organization, source, target, credits: int, *, agreed: bool
+) -> list[LedgerEntry]:
+    """Move credits between the system pool and user accounts (both ways)."""
+    require(actor, Permission.MANAGE_CREDITS)
+    errors: dict[str, str] = {}
+    try:
+        credits = clean_credits(credits)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    refs = {}
+    for field, value in (("from", source), ("to", target)):
+        try:
+            refs[field] = parse_account(org, value, field)
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    if not agreed:
+        errors["agree"] = str(_l("Tick to agree to the conditions."))
+    if not errors and refs["from"] == refs["to"]:
+        errors["to"] = str(_l("Choose a different account."))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    _require_prepaid_and_usable(org)
+    return post_transaction(
+        actor,
+        org,
+        [
+            Posting(refs["from"], -credits, EntryType.TRANSFER_OUT),
+            Posting(refs["to"], credits, EntryType.TRANSFER_IN),
+        ],
+    )
+
+
+def withdraw_credits(
+    actor: Actor, org: Organization, account, credits: int, *, reason: str
+) -> LedgerEntry:
+    """Take credits back out of an account (reseller staff), e.g. before deletion."""
+    from tenants.validation import clean_text
+
+    require(actor, Permission.WITHDRAW_CREDITS)
+    credits = clean_credits(credits)
+    reason = clean_text(reason, "reason", max_length=200)
+    ref = parse_account(org, account)
+    if org.status == OrganizationStatus.DELETED:
+        raise Conflict(_l("The organization is closed."))
+    entries = post_transaction(
+        actor,
+        org,
+        [
+            Posting(ref, -credits, EntryType.WITHDRAWAL),
+            Posting(AccountRef(AccountKind.WITHDRAWALS), credits, EntryType.WITHDRAWAL),
+        ],
+        reference=reason,
+    )
+    return entries[0]
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    system_credits: int
+    users: list[tuple[str, int]]
+
+    @property
+    def total_credits(self) -> int:
+        return self.system_credits + sum(credits for _, credits in self.users)
+
+
+def balance(org: Organization) -> Balance:
+    rows = db.session.execute(
+        select(CreditAccount.kind, CreditAccount.member_id, CreditAccount.balance)
+        .where(CreditAccount.organization_id == org.id, CreditAccount.kind.in_(HOLDING_KINDS))
+        .order_by(CreditAccount.member_id)
+    ).all()
+    system = sum(b for kind, _, b in rows if kind == AccountKind.SYSTEM)
+    users = [(mid, b) for kind, mid, b in rows if kind == AccountKind.MEMBER]
+    return Balance(system_credits=system, users=users)
+
+
+def total_credits(org: Organization) -> int:
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+                CreditAccount.organization_id == org.id,
+                CreditAccount.kind.in_(HOLDING_KINDS),
+            )
+        )
+    )
+
+
+def can_manage_account(actor: Actor, ref: AccountRef) -> bool:
+    return can(actor, Permission.MANAGE_CREDITS) or (
+        ref.kind == AccountKind.MEMBER and ref.member_id == actor.member_id
+    )
+
+
+def require_manage_account(actor: Actor, ref: AccountRef) -> None:
+    if not can_manage_account(actor, ref):
+        raise Forbidden()

@@ -1,0 +1,143 @@
+"""The credit ledger: accounts with locked balances, and append-only double-entry postings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenants.extensions import db
+from tenants.models.base import enum_column_type
+from tenants.types import Money, UTCDateTime, new_id, utcnow
+
+
+class AccountKind(enum.StrEnum):
+    SYSTEM = "system"  # the organization's system credit pool
+    MEMBER = "member"  # a member's individual credits
+    # Counter-accounts, one per organization, so every transaction balances to zero.
+    # Their balances are never stored (derived from postings): no hot row to lock.
+    PURCHASES = "purchases"
+    USAGE = "usage"
+    WITHDRAWALS = "withdrawals"
+    ADJUSTMENTS = "adjustments"
+
+
+HOLDING_KINDS = (AccountKind.SYSTEM, AccountKind.MEMBER)
+
+
+class EntryType(enum.StrEnum):
+    PURCHASE = "purchase"
+    AUTO_TOP_UP = "auto_top_up"
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
+    USAGE = "usage"
+    WITHDRAWAL = "withdrawal"
+    ADJUSTMENT = "adjustment"
+    PAYMENT = "payment"
+    INVOICE = "invoice"
+
+
+class CreditAccount(db.Model):
+    __tablename__ = "credit_accounts"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "kind", "member_id", name="uq_credit_accounts_owner"),
+        # The last guard: whatever the code does, a holding account never goes negative.
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        Index("ix_credit_accounts_org_kind", "organization_id", "kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("acc"))
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    kind: Mapped[AccountKind] = mapped_column(enum_column_type(AccountKind, "account_kind"))
+    # Empty string for organization-level accounts, so the unique constraint holds (NULLs
+    # would be distinct) and lazy creation can use ON CONFLICT DO NOTHING.
+    member_id: Mapped[str] = mapped_column(String(32), default="")
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+
+
+class LedgerEntry(db.Model):
+    """One posting. Never updated or deleted: the database refuses both (triggers below)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_account_created", "account_id", "created_at", "id"),
+        Index("ix_ledger_entries_org_created", "organization_id", "created_at", "id"),
+        Index("ix_ledger_entries_reseller_created", "reseller_id", "created_at"),
+        Index("ix_ledger_entries_transaction", "transaction_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ent"))
+    transaction_id: Mapped[str] = mapped_column(String(32))
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("credit_accounts.id"))
+    account_kind: Mapped[AccountKind] = mapped_column(
+        enum_column_type(AccountKind, "entry_account_kind")
+    )
+    member_id: Mapped[str] = mapped_column(String(32), default="")
+    type: Mapped[EntryType] = mapped_column(enum_column_type(EntryType, "entry_type"))
+    credits: Mapped[int] = mapped_column(BigInteger)
+    # Holding accounts only; counter-account postings leave it empty.
+    balance_after: Mapped[int | None] = mapped_column(BigInteger)
+    amount: Mapped[Decimal | None] = mapped_column(Money())
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_user_id: Mapped[str | None] = mapped_column(String(32))
+    real_user_id: Mapped[str | None] = mapped_column(String(32))
+    api_key_id: Mapped[str | None] = mapped_column(String(32))
+
+    @property
+    def account_label(self) -> str:
+        return "system" if self.account_kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+
+
+# Immutability in the database itself, not only in code.
+_PG_FUNCTION = DDL(
+    """
+    CREATE OR REPLACE FUNCTION ledger_entries_immutable() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'ledger entries are immutable';
+    END;
+    $$ LANGUAGE plpgsql
+    """
+)
+_PG_TRIGGER = DDL(
+    "CREATE TRIGGER ledger_entries_immutable BEFORE UPDATE OR DELETE ON ledger_entries "
+    "FOR EACH ROW EXECUTE FUNCTION ledger_entries_immutable()"
+)
+_SQLITE_NO_UPDATE = DDL(
+    "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+    "BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END"
+)
+_SQLITE_NO_DELETE = DDL(
+    "CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries "
+    "BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END"
+)
+for _ddl, _dialect in (
+    (_PG_FUNCTION, "postgresql"),
+    (_PG_TRIGGER, "postgresql"),
+    (_SQLITE_NO_UPDATE, "sqlite"),
+    (_SQLITE_NO_DELETE, "sqlite"),
+):
+    event.listen(LedgerEntry.__table__, "after_create", _ddl.execute_if(dialect=_dialect))

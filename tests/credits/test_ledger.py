@@ -1,0 +1,214 @@
+"""The ledger's invariants: balanced, never negative, immutable, exact under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DatabaseError
+
+from tenants import credits
+from tenants.actors import SYSTEM
+from tenants.errors import InsufficientCredits, ValidationFailed
+from tenants.extensions import db
+from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
+from tenants.queue import commit
+
+
+@pytest.fixture
+def prepaid_org(create_organization):
+    return create_organization(pricing_model="prepaid")
+
+
+def fund(org, amount, ref=credits.SYSTEM_ACCOUNT):
+    credits.add_credits(SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE)
+    commit()
+
+
+def ledger_sums(org_id: str) -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(LedgerEntry.type, sa.func.sum(LedgerEntry.credits))
+        .where(LedgerEntry.organization_id == org_id, LedgerEntry.balance_after.is_not(None))
+        .group_by(LedgerEntry.type)
+    ).all()
+    return {str(t): int(s) for t, s in rows}
+
+
+def assert_invariants(org: Organization) -> None:
+    db.session.expire_all()
+    balances = db.session.scalars(
+        sa.select(CreditAccount.balance).where(CreditAccount.organization_id == org.id)
+    ).all()
+    assert all(b >= 0 for b in balances)
+    # Every transaction balances to zero.
+    unbalanced = db.session.execute(
+        sa.select(LedgerEntry.transaction_id)
+        .where(LedgerEntry.organization_id == org.id)
+        .group_by(LedgerEntry.transaction_id)
+        .having(sa.func.sum(LedgerEntry.credits) != 0)
+    ).all()
+    assert unbalanced == []
+    # Sum of holding balances = purchases + top-ups - usage - withdrawals.
+    sums = ledger_sums(org.id)
+    expected = (
+        sums.get("purchase", 0)
+        + sums.get("auto_top_up", 0)
+        + sums.get("usage", 0)
+        + sums.get("withdrawal", 0)
+        + sums.get("adjustment", 0)
+    )
+    assert credits.total_credits(org) == expected
+    assert sums.get("transfer_in", 0) + sums.get("transfer_out", 0) == 0
+
+
+def test_purchase_then_usage_moves_the_balance(prepaid_org):
+    fund(prepaid_org, 100)
+    entry = credits.record_usage(SYSTEM, prepaid_org, credits=30, reference="sms-1")
+    commit()
+    assert entry.balance_after == 70
+    assert entry.credits == -30
+    assert credits.balance(prepaid_org).system_credits == 70
+    assert_invariants(prepaid_org)
+
+
+def test_usage_refused_when_credits_are_short_and_balance_untouched(prepaid_org):
+    fund(prepaid_org, 5)
+    with pytest.raises(InsufficientCredits):
+        credits.record_usage(SYSTEM, prepaid_org, credits=6, reference="too-much")
+    db.session.rollback()
+    assert credits.balance(prepaid_org).system_credits == 5
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "usage")
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "10", True, None, 10**12])
+def test_credits_must_be_whole_and_positive(prepaid_org, bad):
+    with pytest.raises(ValidationFailed) as info:
+        credits.record_usage(SYSTEM, prepaid_org, credits=bad, reference="x")
+    assert "credits" in info.value.fields
+
+
+def test_ledger_entries_cannot_be_updated_or_deleted(prepaid_org):
+    fund(prepaid_org, 10)
+    entry_id = db.session.scalar(
+        sa.select(LedgerEntry.id).where(LedgerEntry.credits == 10).limit(1)
+    )
+    with pytest.raises(DatabaseError):
+        db.session.execute(
+            sa.update(LedgerEntry).where(LedgerEntry.id == entry_id).values(credits=999)
+        )
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(DatabaseError):
+        db.session.execute(sa.delete(LedgerEntry).where(LedgerEntry.id == entry_id))
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(LedgerEntry, entry_id).credits == 10
+
+
+def test_balance_check_constraint_is_the_last_guard(prepaid_org):
+    fund(prepaid_org, 10)
+    with pytest.raises(DatabaseError):
+        db.session.execute(
+            sa.update(CreditAccount)
+            .where(CreditAccount.organization_id == prepaid_org.id)
+            .values(balance=-1)
+        )
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_transfers_need_agreement_and_distinct_accounts(prepaid_org, create_member):
+    prepaid_org.individual_user_credits = True
+    commit()
+    member = create_member(prepaid_org)
+    fund(prepaid_org, 50)
+    with pytest.raises(ValidationFailed) as info:
+        credits.transfer_credits(SYSTEM, prepaid_org, "system", "system", 5, agreed=False)
+    assert set(info.value.fields) == {"agree"}
+    with pytest.raises(ValidationFailed) as info:
+        credits.transfer_credits(SYSTEM, prepaid_org, "system", "system", 5, agreed=True)
+    assert set(info.value.fields) == {"to"}
+    credits.transfer_credits(SYSTEM, prepaid_org, "system", f"member:{member.id}", 20, agreed=True)
+    commit()
+    balance = credits.balance(prepaid_org)
+    assert balance.system_credits == 30
+    assert balance.users == [(member.id, 20)]
+    assert_invariants(prepaid_org)
+
+
+def _in_threads(app, count: int, work) -> list:
+    # End this thread's transaction first: on SQLite every transaction holds the write lock.
+    db.session.rollback()
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        with app.app_context():
+            barrier.wait()
+            try:
+                return work(index)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_concurrent_usage_never_overdraws(app, prepaid_org):
+    """16 threads, 400 requests of 10 credits against 2,000: exactly 200 succeed."""
+    fund(prepaid_org, 2000)
+    org_id = prepaid_org.id
+
+    def work(index: int) -> tuple[int, int]:
+        ok = refused = 0
+        for n in range(25):
+            org = db.session.get(Organization, org_id)
+            try:
+                credits.record_usage(SYSTEM, org, credits=10, reference=f"t{index}-{n}")
+                commit()
+                ok += 1
+            except InsufficientCredits:
+                db.session.rollback()
+                refused += 1
+        return ok, refused
+
+    results = _in_threads(app, 16, work)
+    assert sum(ok for ok, _ in results) == 200
+    assert sum(refused for _, refused in results) == 200
+    db.session.expire_all()
+    assert credits.balance(prepaid_org).system_credits == 0
+    assert_invariants(prepaid_org)
+
+
+def test_concurrent_transfers_conserve_the_total(app, prepaid_org, create_member):
+    prepaid_org.individual_user_credits = True
+    commit()
+    members = [create_member(prepaid_org), create_member(prepaid_org)]
+    fund(prepaid_org, 1000)
+    org_id = prepaid_org.id
+    accounts = ["system"] + [f"member:{m.id}" for m in members]
+
+    def work(index: int) -> int:
+        done = 0
+        for n in range(20):
+            source = accounts[(index + n) % 3]
+            target = accounts[(index + n + 1) % 3]
+            org = db.session.get(Organization, org_id)
+            try:
+                credits.transfer_credits(SYSTEM, org, source, target, 7, agreed=True)
+                commit()
+                done += 1
+            except InsufficientCredits:
+                db.session.rollback()
+        return done
+
+    _in_threads(app, 8, work)
+    db.session.expire_all()
+    assert credits.total_credits(prepaid_org) == 1000
+    assert_invariants(prepaid_org)
