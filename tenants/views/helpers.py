@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import abort
 from flask_login import login_required
 
+from tenants import scoping
 from tenants.actors import Actor
 from tenants.errors import DomainError
 from tenants.policy import Permission, can
@@ -24,6 +25,10 @@ def actor_required(permission: Permission | None = None):
             actor = current_actor()
             if actor is None:
                 abort(403)
+            if "org_id" in kwargs:
+                # Another tenant's organization is a 404 before any role check, exactly
+                # like one that does not exist (a 403 would say it is there).
+                scoping.get_organization(actor, kwargs["org_id"])
             if permission is not None and not can(actor, permission):
                 abort(403)
             return view(*args, **kwargs)

@@ -1,0 +1,59 @@
+"""Helpers for the foundation tests: copying a browser's cookies onto another client."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+
+from tenants.models import Member
+from tests.conftest import owner_of
+
+COOKIE_NAMES = ("session", "remember_token")
+
+
+class FreshRequestClient(FlaskClient):
+    """A client whose every request starts with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one app context pushed for the whole test, and Flask reuses
+    it for each request, so ``g`` (Flask-Login's cached user, the actor, the timezone
+    organization) would leak from one request, and one client, into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    app.test_client_class = FreshRequestClient
+    return app
+
+
+def copy_cookies(client: FlaskClient) -> dict[str, str]:
+    """What an attacker (or a backup of the browser profile) would copy: every auth cookie."""
+    copied = {}
+    for name in COOKIE_NAMES:
+        cookie = client.get_cookie(name)
+        if cookie is not None:
+            copied[name] = cookie.value
+    return copied
+
+
+def client_with_cookies(app: Flask, cookies: dict[str, str]) -> FlaskClient:
+    """A brand-new browser that only carries the given cookies."""
+    other = app.test_client()
+    for name, value in cookies.items():
+        other.set_cookie(name, value)
+    return other
+
+
+def is_login_redirect(response) -> bool:
+    return response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+@pytest.fixture
+def owner(create_organization) -> Member:
+    """The owner of a fresh prepaid organization in Spain, password set."""
+    return owner_of(create_organization(name="Acme Ibérica SL"))
