@@ -202,7 +202,7 @@ def post_transaction(
     return entries
 
 
-def _require_prepaid_and_usable(org: Organization) -> None:
+def require_prepaid_and_usable(org: Organization) -> None:
     if org.status == OrganizationStatus.SUSPENDED:
         raise OrganizationSuspended()
     if org.status != OrganizationStatus.ACTIVE:
@@ -285,7 +285,7 @@ def record_usage(
     credits = clean_credits(credits)
     reference = clean_text(reference, "reference", max_length=200)
     occurred = clean_occurred_at(occurred_at)
-    _require_prepaid_and_usable(org)
+    require_prepaid_and_usable(org)
     ref = usage_account(actor, org, account)
     if ref.kind == AccountKind.MEMBER and ref.member_id != actor.member_id:
         require(actor, Permission.MANAGE_CREDITS)
@@ -324,7 +324,7 @@ def transfer_credits(
         errors["to"] = str(_l("Choose a different account."))
     if errors:
         raise ValidationFailed(fields=errors)
-    _require_prepaid_and_usable(org)
+    require_prepaid_and_usable(org)
     return post_transaction(
         actor,
         org,

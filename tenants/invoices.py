@@ -1,0 +1,178 @@
+"""Invoices and receipts: gapless numbering per reseller, issuing, and the PDF."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import render_template
+from flask_babel import force_locale
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tenants.extensions import db
+from tenants.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    Organization,
+    Reseller,
+)
+from tenants.types import round_money, utcnow
+
+
+def billing_snapshot(org: Organization) -> dict[str, Any]:
+    """The billing details as they are now, frozen into what is issued."""
+    return {
+        "type": org.billing_type.value if org.billing_type else "company",
+        "name": org.effective_billing_name,
+        "address": org.billing_address,
+        "tax_id": org.billing_tax_id,
+        "email": org.billing_email,
+        "country": org.country,
+        "organization_name": org.name,
+    }
+
+
+def next_invoice_number(reseller: Reseller) -> tuple[int, str]:
+    """Take the reseller's next number under a row lock; a rollback gives it back (no gaps)."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(InvoiceSequence)
+        .values(reseller_id=reseller.id, next_number=1)
+        .on_conflict_do_nothing(index_elements=["reseller_id"])
+    )
+    sequence = db.session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.reseller_id == reseller.id)
+        .values(next_number=InvoiceSequence.next_number + 1)
+        .returning(InvoiceSequence.next_number - 1)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    prefix = (reseller.slug or "inv").upper()[:12]
+    return sequence, f"{prefix}-{sequence:06d}"
+
+
+def totals(
+    subtotal: Decimal, tax_percent: Decimal, currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """Subtotal, tax and total rounded half-up to the currency's minor unit, on each total."""
+    subtotal = round_money(subtotal, currency)
+    tax = round_money(subtotal * tax_percent / Decimal(100), currency)
+    return subtotal, tax, subtotal + tax
+
+
+def issue_invoice(
+    org: Organization,
+    *,
+    kind: InvoiceKind,
+    lines: list[dict[str, Any]],
+    tax_percent: Decimal,
+    billing: dict[str, Any],
+    language: str,
+    period: str | None = None,
+    paid: bool = False,
+    issued_at: datetime | None = None,
+) -> Invoice:
+    """Issue a numbered invoice with its lines; it never changes afterwards (but its status)."""
+    subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal(0))
+    subtotal, tax, total = totals(subtotal, tax_percent, org.currency)
+    sequence, number = next_invoice_number(org.reseller)
+    now = issued_at or utcnow()
+    invoice = Invoice(
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        sequence=sequence,
+        number=number,
+        kind=kind,
+        period=period,
+        status=InvoiceStatus.PAID if paid else InvoiceStatus.OPEN,
+        currency=org.currency,
+        subtotal=subtotal,
+        tax_percent=tax_percent,
+        tax=tax,
+        total=total,
+        billing=billing,
+        language=language,
+        issued_at=now,
+        paid_at=now if paid else None,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    db.session.add_all(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            reseller_id=org.reseller_id,
+            position=position,
+            description=line["description"],
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
+            amount=line["amount"],
+            occurred_at=line.get("occurred_at"),
+            reference=line.get("reference"),
+        )
+        for position, line in enumerate(lines)
+    )
+    db.session.flush()
+    return invoice
+
+
+def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
+    return list(
+        db.session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.position)
+        )
+    )
+
+
+def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_datetime
+    from babel.numbers import format_currency, format_decimal
+
+    org = db.session.get(Organization, invoice.organization_id)
+    locale = language or invoice.language
+    zone = ZoneInfo(org.timezone)
+
+    def money(amount) -> str:
+        return format_currency(amount, invoice.currency, locale=locale)
+
+    def when(value, with_time: bool = True) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        if with_time:
+            return format_datetime(local, "medium", tzinfo=zone, locale=locale)
+        return format_date(local.date(), "long", locale=locale)
+
+    with force_locale(locale):
+        return render_template(
+            "pdf/invoice.html",
+            invoice=invoice,
+            lines=invoice_lines(invoice),
+            org=org,
+            reseller=org.reseller,
+            money=money,
+            when=when,
+            number=lambda n: format_decimal(n, locale=locale),
+            percent=lambda p: format_decimal(p.normalize(), locale=locale),
+            country_name=lambda code: (
+                __import__("babel").Locale.parse(locale).territories.get(code, code)
+            ),
+            locale=locale,
+        )
+
+
+def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
+    """The invoice as a PDF, in the given language (the buyer's by default)."""
+    from weasyprint import HTML
+
+    html = render_invoice_html(invoice, language)
+    return HTML(string=html).write_pdf()

@@ -1,0 +1,229 @@
+"""Buying credits: a quote, a pending purchase, payment, then credits and receipt once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from tenants import audit, credits, invoices, pricing
+from tenants.actors import Actor
+from tenants.errors import Conflict, Forbidden, ValidationFailed
+from tenants.extensions import db
+from tenants.models import (
+    AccountKind,
+    EntryType,
+    InvoiceKind,
+    Organization,
+    Purchase,
+    PurchaseStatus,
+)
+from tenants.payments import PaymentResult, provider_for
+from tenants.policy import Permission, can
+from tenants.types import utcnow
+
+
+class PriceNotSet(Conflict):
+    code = "price_not_set"
+    default_message = _l("No price is set for this currency yet. Please contact your provider.")
+
+
+class PaymentDeclined(Conflict):
+    code = "payment_declined"
+    status = 402
+    default_message = _l("The payment was declined.")
+
+
+@dataclass(frozen=True)
+class Quote:
+    credits: int
+    currency: str
+    unit_price: Decimal
+    subtotal: Decimal
+    tax_percent: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+def quote(org: Organization, credit_count: int) -> Quote:
+    """What ``credit_count`` credits cost this organization, tax included."""
+    credit_count = credits.clean_credits(credit_count)
+    unit = pricing.unit_price(org.reseller_id, org.currency, org.pricing_model)
+    if unit is None:
+        raise PriceNotSet()
+    tax_percent = pricing.tax_percent(org.reseller_id, org.country)
+    subtotal, tax, total = invoices.totals(unit * credit_count, tax_percent, org.currency)
+    return Quote(credit_count, org.currency, unit, subtotal, tax_percent, tax, total)
+
+
+def start_purchase(
+    actor: Actor,
+    org: Organization,
+    *,
+    credit_count: int,
+    account,
+    payment_method: str,
+    language: str = "en",
+    automatic: bool = False,
+) -> Purchase:
+    """Record a pending purchase with its amounts and the billing details it will carry."""
+    errors: dict[str, str] = {}
+    ref = None
+    try:
+        ref = credits.parse_account(org, account)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    try:
+        provider = provider_for(payment_method)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+        provider = None
+    try:
+        credits.clean_credits(credit_count)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if ref.kind == AccountKind.SYSTEM and not can(actor, Permission.MANAGE_CREDITS):
+        raise Forbidden(_l("Only administrators can buy credits for the system pool."))
+    credits.require_manage_account(actor, ref)
+    if not provider.allowed_for(actor):
+        raise ValidationFailed(
+            fields={"payment_method": str(_l("This payment method is not available to you."))}
+        )
+    credits.require_prepaid_and_usable(org)
+    amounts = quote(org, credit_count)
+    purchase = Purchase(
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        account=ref.label,
+        credits=amounts.credits,
+        payment_method=provider.name,
+        automatic=automatic,
+        currency=amounts.currency,
+        unit_price=amounts.unit_price,
+        subtotal=amounts.subtotal,
+        tax_percent=amounts.tax_percent,
+        tax=amounts.tax,
+        total=amounts.total,
+        billing=invoices.billing_snapshot(org),
+        created_by_user_id=actor.user_id,
+        real_user_id=actor.real_user_id,
+        api_key_id=actor.api_key_id,
+        language=language,
+    )
+    db.session.add(purchase)
+    db.session.flush()
+    return purchase
+
+
+def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purchase:
+    """Charge through the provider; on success apply credits and issue the receipt, once.
+
+    Paying a purchase that is already paid (double submit, reload, retried callback) returns
+    it unchanged; a declined payment changes nothing but the purchase's status.
+    """
+    if purchase.status == PurchaseStatus.PAID:
+        return purchase
+    if purchase.status == PurchaseStatus.DECLINED:
+        raise PaymentDeclined(purchase.decline_reason or PaymentDeclined.default_message)
+    provider = provider_for(purchase.payment_method)
+    if not provider.allowed_for(actor):
+        raise Forbidden()
+    result = provider.charge(purchase, details or {})
+    if not result.approved:
+        _decline(purchase, result)
+        return purchase
+    return complete(actor, purchase, result.reference)
+
+
+def _decline(purchase: Purchase, result: PaymentResult) -> None:
+    claimed = db.session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.status == PurchaseStatus.PENDING)
+        .values(
+            status=PurchaseStatus.DECLINED,
+            decline_reason=result.decline_reason,
+            completed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(purchase)
+    if claimed:
+        audit.record(
+            _system_actor_for(purchase),
+            "purchase.declined",
+            reseller_id=purchase.reseller_id,
+            organization_id=purchase.organization_id,
+            target_type="purchase",
+            target_id=purchase.id,
+            changes={"reason": [None, result.decline_reason]},
+        )
+
+
+def _system_actor_for(purchase: Purchase) -> Actor:
+    return Actor(
+        user_id=purchase.created_by_user_id,
+        real_user_id=purchase.real_user_id,
+        api_key_id=purchase.api_key_id,
+    )
+
+
+def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchase:
+    """Apply a successful payment exactly once: the PENDING→PAID update is the claim."""
+    claimed = db.session.execute(
+        update(Purchase)
+        .where(Purchase.id == purchase.id, Purchase.status == PurchaseStatus.PENDING)
+        .values(status=PurchaseStatus.PAID, provider_reference=reference, completed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(purchase)
+    if not claimed:
+        return purchase
+    org = db.session.get(Organization, purchase.organization_id)
+    ref = credits.parse_account(org, purchase.account)
+    entry_type = EntryType.AUTO_TOP_UP if purchase.automatic else EntryType.PURCHASE
+    credits.add_credits(
+        _system_actor_for(purchase),
+        org,
+        ref,
+        purchase.credits,
+        entry_type=entry_type,
+        amount=purchase.total,
+        reference=purchase.id,
+    )
+    with force_locale(purchase.language):
+        description = _("SMS credits")
+    receipt = invoices.issue_invoice(
+        org,
+        kind=InvoiceKind.RECEIPT,
+        lines=[
+            {
+                "description": description,
+                "quantity": purchase.credits,
+                "unit_price": purchase.unit_price,
+                "amount": purchase.subtotal,
+                "reference": purchase.id,
+            }
+        ],
+        tax_percent=purchase.tax_percent,
+        billing=purchase.billing,
+        language=purchase.language,
+        paid=True,
+    )
+    purchase.receipt_id = receipt.id
+    db.session.flush()
+    audit.record(
+        actor,
+        "purchase.paid",
+        reseller_id=purchase.reseller_id,
+        organization_id=purchase.organization_id,
+        target_type="purchase",
+        target_id=purchase.id,
+        changes={"credits": [None, purchase.credits], "total": [None, str(purchase.total)]},
+    )
+    return purchase
