@@ -1,9 +1,13 @@
 """Browser fixtures: the app served on a loopback port, and Debian's Chromium driven by Playwright.
 
 The live server serves the very app the root ``app`` fixture built, so it talks to the same
-test database (SQLite file or PostgreSQL). Make data with the factory fixtures; they commit
-(``tenants.queue.commit``) so the server's own sessions see it. Each request in the server
-thread gets its own app context and database session, as in production.
+test database (SQLite file or PostgreSQL). Each request in the server thread gets its own app
+context and database session, as in production.
+
+Make data with the factory fixtures, copy the ids and texts the test needs into locals, then
+call ``tenants.queue.commit()`` before the browser acts: on SQLite every transaction begins
+IMMEDIATE, so a transaction left open by the test thread (reading an expired attribute opens
+one) makes the server wait for the write lock and fail with "database is locked".
 
 Never ``playwright install``: Chromium comes from Debian (``apt-get install chromium``).
 """
