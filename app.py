@@ -59,10 +59,12 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views.auth import bp as auth_bp
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
+    from tenants.views.profile import bp as profile_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organization_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(profile_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(platform_bp)
     app.register_blueprint(reseller_settings_bp)

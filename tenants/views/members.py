@@ -2,22 +2,353 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import datetime
 
+import phonenumbers
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TelField
+
+from tenants import members as member_services
 from tenants import scoping
+from tenants.actors import Actor
+from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.extensions import db
-from tenants.policy import Permission
-from tenants.views.helpers import actor_required, the_actor
+from tenants.models import Member, MemberRole, Organization
+from tenants.policy import Permission, can, require
+from tenants.queue import commit, rollback
+from tenants.views.helpers import actor_required, apply_field_errors, the_actor
 from tenants.web import use_organization_timezone
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
+
+YES, NO = "yes", "no"
+
+
+@bp.app_template_filter("local_date")
+def local_date(value: datetime | None) -> str:
+    """A date in the shown organization's timezone and the reader's language."""
+    return format_date(value, "medium") if value else ""
+
+
+@bp.app_template_filter("phone_number")
+def phone_number(value: str | None) -> str:
+    """An E.164 number (+34600000001) as people write it (+34 600 00 00 01)."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# ---------------------------------------------------------------------------
+# Forms
+
+
+def _yes_no() -> list[SelectChoice]:
+    return [SelectChoice(YES, _l("Yes")), SelectChoice(NO, _l("No"))]
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("Name"))
+    email = EmailField(_l("Email"))
+    mobile = TelField(
+        _l("Mobile"), description=_l("International format, e.g. +34 600 000 000 (optional).")
+    )
+    portal_access = SelectField(
+        _l("Portal Access"),
+        choices=_yes_no(),
+        default=YES,
+        description=_l("Allows the person to log in to the web portal."),
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice(MemberRole.ADMIN.value, _l("Admin")),
+            SelectChoice(MemberRole.MEMBER.value, _l("Member")),
+        ],
+        default=MemberRole.MEMBER.value,
+    )
+    submit = SubmitField(_l("Add member"))
+
+
+class EditMemberForm(MemberForm):
+    submit = SubmitField(_l("Save Changes"))
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token: for POST buttons (remove, resend)."""
+
+    submit = SubmitField(_l("Confirm"))
+
+
+class OwnershipForm(FlaskForm):
+    member = SelectField(_l("New owner"), validate_choice=False)
+    submit = SubmitField(_l("Change ownership"))
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def _organization(org_id: str) -> tuple[Actor, Organization]:
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    use_organization_timezone(org)
+    return actor, org
+
+
+def _member(org_id: str, member_id: str) -> tuple[Actor, Organization, Member]:
+    """Organization and member through scoping: another tenant's, or another's, is a 404."""
+    actor, org = _organization(org_id)
+    return actor, org, scoping.get_member(actor, org, member_id)
+
+
+def _refused(form: FlaskForm | None, error: DomainError) -> None:
+    """Undo the attempt; show field errors next to their fields, anything else as a flash."""
+    rollback()
+    placed = False
+    if form is not None and isinstance(error, ValidationFailed):
+        apply_field_errors(form, error)
+        placed = all(getattr(form, name, None) is not None for name in error.fields)
+        placed = placed and bool(error.fields)
+    if not placed:
+        flash(str(error), "danger")
+
+
+def _role_label(role: MemberRole) -> str:
+    return {
+        MemberRole.OWNER: _("Owner"),
+        MemberRole.ADMIN: _("Admin"),
+        MemberRole.MEMBER: _("Member"),
+    }[role]
+
+
+# ---------------------------------------------------------------------------
+# Pages
 
 
 @bp.route("/")
 @actor_required(Permission.VIEW_ORGANIZATION)
 def index(org_id: str):
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
-    members = db.session.scalars(scoping.members_query(actor, org)).all()
-    return render_template("members/index.html", org=org, members=members, active_section="members")
+    actor, org = _organization(org_id)
+    members = db.session.scalars(scoping.members_query(actor, org).order_by(Member.created_at))
+    return render_template(
+        "members/index.html",
+        org=org,
+        members=members.all(),
+        can_manage=can(actor, Permission.MANAGE_MEMBERS),
+        can_transfer=can(actor, Permission.TRANSFER_OWNERSHIP),
+        active_section="members",
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def add(org_id: str):
+    actor, org = _organization(org_id)
+    require(actor, Permission.MANAGE_MEMBERS)
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            member = member_services.add_member(
+                actor,
+                org,
+                name=form.name.data,
+                email=form.email.data,
+                mobile=form.mobile.data,
+                role=form.role.data,
+                portal_access=form.portal_access.data == YES,
+            )
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            _refused(form, error)
+        else:
+            commit()
+            if member.portal_access:
+                flash(
+                    _(
+                        "%(name)s has been added and invited by email to %(email)s.",
+                        name=member.user.name,
+                        email=member.user.email,
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("%(name)s has been added.", name=member.user.name), "success")
+            return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+    return render_template("members/add.html", org=org, form=form, active_section="members")
+
+
+@bp.route("/<member_id>/")
+@actor_required(Permission.VIEW_ORGANIZATION)
+def detail(org_id: str, member_id: str):
+    actor, org, member = _member(org_id, member_id)
+    return render_template(
+        "members/detail.html",
+        org=org,
+        member=member,
+        role_label=_role_label(member.role),
+        can_manage=can(actor, Permission.MANAGE_MEMBERS),
+        is_self=member.id == actor.member_id,
+        form=ConfirmForm(),
+        active_section="members",
+    )
+
+
+@bp.route("/<member_id>/edit", methods=["GET", "POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def edit(org_id: str, member_id: str):
+    actor, org, member = _member(org_id, member_id)
+    require(actor, Permission.MANAGE_MEMBERS)
+    is_owner = member.role == MemberRole.OWNER
+    form = EditMemberForm(
+        data={
+            "name": member.user.name,
+            "email": member.user.email,
+            "mobile": member.user.mobile or "",
+            "portal_access": YES if member.portal_access else NO,
+            "role": member.role.value if not is_owner else MemberRole.ADMIN.value,
+        }
+    )
+    if is_owner:
+        # The owner keeps portal access and changes role only through ownership transfer.
+        del form.role
+        del form.portal_access
+    if form.validate_on_submit():
+        values = {"name": form.name.data, "email": form.email.data, "mobile": form.mobile.data}
+        if not is_owner:
+            values["role"] = form.role.data
+            values["portal_access"] = form.portal_access.data == YES
+        try:
+            changes = member_services.update_member(actor, org, member, values)
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            _refused(form, error)
+        else:
+            commit()
+            if changes:
+                flash(_("The changes have been saved."), "success")
+            else:
+                flash(_("Nothing was changed."), "info")
+            return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+    return render_template(
+        "members/edit.html",
+        org=org,
+        member=member,
+        form=form,
+        is_owner=is_owner,
+        active_section="members",
+    )
+
+
+@bp.route("/<member_id>/remove", methods=["GET", "POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def remove(org_id: str, member_id: str):
+    actor, org, member = _member(org_id, member_id)
+    require(actor, Permission.MANAGE_MEMBERS)
+    form = ConfirmForm()
+    if member.role == MemberRole.OWNER:
+        flash(_("The owner cannot be removed. Transfer the ownership first."), "danger")
+        return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+    if form.validate_on_submit():
+        name = member.user.name
+        try:
+            member_services.remove_member(actor, org, member)
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            _refused(None, error)
+            return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+        commit()
+        flash(_("%(name)s has been removed from the organization.", name=name), "success")
+        return redirect(url_for(".index", org_id=org.id))
+    return render_template(
+        "members/remove.html", org=org, member=member, form=form, active_section="members"
+    )
+
+
+@bp.route("/<member_id>/invitation", methods=["POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def resend_invitation(org_id: str, member_id: str):
+    actor, org, member = _member(org_id, member_id)
+    require(actor, Permission.MANAGE_MEMBERS)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            member_services.resend_invitation(actor, org, member)
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            _refused(None, error)
+        else:
+            email = member.user.email
+            commit()
+            flash(_("The invitation has been sent again to %(email)s.", email=email), "success")
+    return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+
+
+@bp.route("/ownership", methods=["GET", "POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def ownership(org_id: str):
+    actor, org = _organization(org_id)
+    require(actor, Permission.TRANSFER_OWNERSHIP)
+    others = db.session.scalars(
+        scoping.members_query(actor, org)
+        .where(Member.role != MemberRole.OWNER)
+        .order_by(Member.created_at)
+    ).all()
+    owner = db.session.scalar(
+        scoping.members_query(actor, org).where(Member.role == MemberRole.OWNER)
+    )
+    form = OwnershipForm()
+    form.member.choices = [SelectChoice("", _("Choose a member…"))] + [
+        SelectChoice(m.id, f"{m.user.name} <{m.user.email}>")
+        if m.portal_access
+        else SelectChoice(
+            m.id,
+            _("%(name)s <%(email)s> — no portal access", name=m.user.name, email=m.user.email),
+            {"disabled": True},
+        )
+        for m in others
+    ]
+    if form.validate_on_submit():
+        try:
+            new_owner = scoping.get_member(actor, org, form.member.data or "")
+        except NotFound:
+            form.member.errors = [*form.member.errors, _("Choose a member of this organization.")]
+        else:
+            try:
+                member_services.transfer_ownership(actor, org, new_owner)
+            except DomainError as error:
+                if isinstance(error, NotFound):
+                    raise
+                _refused(form, error)
+            else:
+                new_name = new_owner.user.name
+                old_name = owner.user.name if owner else ""
+                commit()
+                flash(
+                    _(
+                        "%(new)s is now the owner. %(old)s is now an admin.",
+                        new=new_name,
+                        old=old_name,
+                    ),
+                    "success",
+                )
+                return redirect(url_for(".index", org_id=org.id))
+    return render_template(
+        "members/ownership.html",
+        org=org,
+        owner=owner,
+        form=form,
+        has_candidates=any(m.portal_access for m in others),
+        active_section="members",
+    )

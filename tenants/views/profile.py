@@ -1,0 +1,130 @@
+"""Every user's own profile: personal details and password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectChoice, SelectField, StringField, SubmitField, TelField
+
+from tenants import accounts
+from tenants.errors import DomainError, ValidationFailed
+from tenants.queue import commit, rollback
+from tenants.validation import country_choices
+from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+
+bp = Blueprint("profile", __name__, url_prefix="/profile")
+
+
+class PersonalDetailsForm(FlaskForm):
+    name = StringField(_l("Name"))
+    mobile = TelField(
+        _l("Mobile"), description=_l("International format, e.g. +34 600 000 000 (optional).")
+    )
+    country = SelectField(_l("Country"), validate_choice=False)
+    company = StringField(_l("Company"))
+    language = SelectField(_l("Language"), validate_choice=False)
+    save = SubmitField(_l("Save Changes"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"))
+    password = PasswordField(_l("New password"), description=_l("Use at least 10 characters."))
+    confirm = PasswordField(_l("Repeat the new password"))
+    change = SubmitField(_l("Change password"))
+
+
+def _details_form() -> PersonalDetailsForm:
+    user = current_user
+    form = PersonalDetailsForm(
+        data={
+            "name": user.name,
+            "mobile": user.mobile or "",
+            "country": user.country or "",
+            "company": user.company or "",
+            "language": user.language or str(get_locale()),
+        }
+    )
+    form.country.choices = [
+        SelectChoice("", _("Not set")),
+        *(SelectChoice(code, name) for code, name in country_choices(str(get_locale()))),
+    ]
+    form.language.choices = [
+        SelectChoice(code, name) for code, name in current_app.config["LANGUAGES"].items()
+    ]
+    return form
+
+
+def _page(details: PersonalDetailsForm, password: ChangePasswordForm, status: int = 200):
+    return (
+        render_template("profile/index.html", details=details, password=password),
+        status,
+    )
+
+
+def _refused(form: FlaskForm, error: DomainError) -> None:
+    rollback()
+    if isinstance(error, ValidationFailed) and error.fields:
+        apply_field_errors(form, error)
+        if all(getattr(form, name, None) is not None for name in error.fields):
+            return
+    flash(str(error), "danger")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@actor_required()
+def index():
+    details = _details_form()
+    if details.validate_on_submit():
+        try:
+            changes = accounts.update_profile(
+                current_user,
+                {
+                    "name": details.name.data,
+                    "mobile": details.mobile.data,
+                    "country": details.country.data,
+                    "company": details.company.data,
+                    "language": details.language.data,
+                },
+                actor=the_actor(),
+            )
+        except DomainError as error:
+            _refused(details, error)
+        else:
+            if "language" in changes:
+                session["locale"] = current_user.language
+            commit()
+            flash(_("Your personal details have been saved."), "success")
+            return redirect(url_for(".index"))
+    return _page(details, ChangePasswordForm(formdata=None))
+
+
+@bp.route("/password", methods=["POST"])
+@actor_required()
+def change_password():
+    password = ChangePasswordForm()
+    if password.validate_on_submit():
+        if password.password.data != password.confirm.data:
+            password.confirm.errors = [*password.confirm.errors, _("The passwords differ.")]
+        else:
+            try:
+                accounts.change_password(
+                    current_user,
+                    password.current_password.data,
+                    password.password.data,
+                    keep_token=current_user.auth_token,
+                    actor=the_actor(),
+                )
+            except DomainError as error:
+                _refused(password, error)
+            else:
+                commit()
+                flash(
+                    _("Your password has been changed. Your other sessions have been logged out."),
+                    "success",
+                )
+                return redirect(url_for(".index"))
+    return _page(_details_form(), password)
