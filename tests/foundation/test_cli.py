@@ -1,0 +1,236 @@
+"""The command line as an operator runs it: migrations from empty, demo, admins, resellers.
+
+Each command runs as a real `flask --app app ...` process against a brand-new database of
+the suite's backend: a temporary SQLite file, or a PostgreSQL database created for the test
+(and dropped after it) when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from tenants.extensions import db
+from tests.conftest import POSTGRES_URL, using_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def empty_database(tmp_path) -> str:
+    """The URL of a database with no tables at all."""
+    if not using_postgres():
+        yield f"sqlite:///{tmp_path / 'cli.db'}"
+        return
+    admin_url = make_url(POSTGRES_URL)
+    name = f"portal_cli_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def flask_cli(empty_database, tmp_path):
+    """Run `flask --app app <args>` in a child process on the empty database."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "DATABASE_URL": empty_database,
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "PYTHONWARNINGS": "ignore",
+        }
+        for name in ("REDIS_URL", "MAIL_SERVER", "FLASK_APP"):
+            env.pop(name, None)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture
+def portal(empty_database, tmp_path):
+    """The portal on the database the commands filled, to try the logins they print."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "WTF_CSRF_ENABLED": False,
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "REDIS_URL": None,
+            "MAIL_SERVER": None,
+        }
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def login_lands_on(app, email: str, password: str) -> str:
+    response = app.test_client().post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, f"{email} could not log in: {response.status_code}"
+    return response.headers["Location"]
+
+
+def table_names(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+# -- migrations --------------------------------------------------------------------------------
+
+
+def test_db_upgrade_builds_every_table_from_an_empty_database(flask_cli, empty_database):
+    assert table_names(empty_database) == set()
+    flask_cli("db", "upgrade")
+    tables = table_names(empty_database)
+    assert {t.name for t in db.metadata.sorted_tables} <= tables
+    assert "alembic_version" in tables
+    flask_cli("db", "upgrade")  # a second run is a no-op
+
+
+def test_migrations_produce_exactly_the_models_schema(flask_cli, empty_database):
+    flask_cli("db", "upgrade")
+    engine = sa.create_engine(empty_database)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+    assert differences == [], "models and migrations differ; run `flask db migrate`"
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+DEMO_LOGIN = re.compile(r"^\s+(?P<role>.+?)\s{2,}(?P<email>\S+@\S+)$")
+
+
+def test_demo_fills_an_empty_database_and_its_logins_work(flask_cli, portal):
+    flask_cli("db", "upgrade")
+    output = flask_cli("demo").stdout
+
+    password = re.search(r"password for all: (\S+?)\)", output).group(1)
+    logins = {m["role"]: m["email"] for m in map(DEMO_LOGIN.match, output.splitlines()) if m}
+    roles = " | ".join(logins)
+    for expected in (
+        "Platform admin",
+        "Support agent",
+        "Reseller admin",
+        "Reseller agent",
+        "Organization owner",
+        "Organization admin",
+        "Organization member",
+    ):
+        assert expected in roles, output
+
+    homes = {role: login_lands_on(portal, email, password) for role, email in logins.items()}
+    for role, home in homes.items():
+        if role.startswith(("Platform admin", "Support agent")):
+            assert home == "/platform/", role
+        elif role.startswith("Reseller"):
+            assert home == "/customers/", role
+        else:
+            assert re.fullmatch(r"/organizations/[^/]+/", home), role
+
+
+def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, empty_database):
+    flask_cli("db", "upgrade")
+    flask_cli("demo", "--password", "demo password 123")
+    engine = sa.create_engine(empty_database)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT country, pricing_model FROM organizations")).all()
+            members = conn.execute(sa.text("SELECT count(*) FROM members")).scalar_one()
+    finally:
+        engine.dispose()
+    assert len(rows) >= 6
+    assert {country for country, _ in rows} >= {"ES", "MX", "US", "GB"}
+    assert {str(model).lower() for _, model in rows} == {"prepaid", "postpaid"}
+    assert members > len(rows)
+
+
+def test_demo_refuses_a_database_that_is_not_empty(flask_cli, portal):
+    flask_cli("db", "upgrade")
+    flask_cli("demo", "--password", "first demo password")
+    again = flask_cli("demo", "--password", "second demo password", check=False)
+    assert again.returncode != 0
+    assert "not empty" in again.stdout + again.stderr
+    # Nothing was changed: the first demo's password still works.
+    assert login_lands_on(portal, "admin@demo.example", "first demo password") == "/platform/"
+
+
+# -- administrators and resellers ---------------------------------------------------------
+
+
+def test_create_admin_makes_a_platform_admin_who_can_log_in(flask_cli, portal):
+    flask_cli("db", "upgrade")
+    output = flask_cli(
+        "create-admin", "--email", "Root@Example.com", "--password", "admin password 1"
+    ).stdout
+    assert "root@example.com" in output
+    assert login_lands_on(portal, "root@example.com", "admin password 1") == "/platform/"
+
+
+def test_create_admin_refuses_a_short_password(flask_cli):
+    flask_cli("db", "upgrade")
+    result = flask_cli(
+        "create-admin", "--email", "a@example.com", "--password", "short", check=False
+    )
+    assert result.returncode != 0
+    assert "10 characters" in result.stdout + result.stderr
+
+
+def test_create_reseller_prints_the_slug_alone_on_the_last_line(flask_cli, portal):
+    flask_cli("db", "upgrade")
+    output = flask_cli(
+        "create-reseller",
+        "Nova Telecom Ibérica",
+        "--admin-email",
+        "boss@nova.example",
+        "--admin-password",
+        "reseller password 1",
+    ).stdout
+    slug = output.strip().splitlines()[-1]
+    assert re.fullmatch(r"nova-telecom-ib[a-z]*rica", slug), output
+    assert login_lands_on(portal, "boss@nova.example", "reseller password 1") == "/customers/"
+
+    second = flask_cli(
+        "create-reseller",
+        "Nova Telecom Ibérica",
+        "--admin-email",
+        "other@nova.example",
+        "--admin-password",
+        "reseller password 2",
+        check=False,
+    )
+    if second.returncode == 0:  # a second reseller of the same name gets its own slug
+        assert second.stdout.strip().splitlines()[-1] != slug
