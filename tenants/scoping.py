@@ -7,7 +7,13 @@ from sqlalchemy import Select, select
 from tenants.actors import SYSTEM, Actor
 from tenants.errors import NotFound
 from tenants.extensions import db
-from tenants.models import Member, Organization, OrganizationStatus, Reseller
+from tenants.models import (
+    Member,
+    Organization,
+    OrganizationStatus,
+    Reseller,
+    ResellerStaff,
+)
 
 
 def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Select:
@@ -76,3 +82,20 @@ def get_reseller(actor: Actor, reseller_id: str) -> Reseller:
     if reseller is None:
         raise NotFound()
     return reseller
+
+
+def reseller_staff_query(actor: Actor, reseller: Reseller) -> Select:
+    """Staff of a reseller the actor already reached through get_reseller."""
+    get_reseller(actor, reseller.id)
+    return select(ResellerStaff).where(ResellerStaff.reseller_id == reseller.id)
+
+
+def get_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> ResellerStaff:
+    if not isinstance(staff_id, str) or len(staff_id) > 40:
+        raise NotFound()
+    staff = db.session.scalar(
+        reseller_staff_query(actor, reseller).where(ResellerStaff.id == staff_id)
+    )
+    if staff is None:
+        raise NotFound()
+    return staff

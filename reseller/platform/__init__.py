@@ -1,4 +1,4 @@
-"""The platform overview: resellers and customers across the whole platform."""
+"""The platform: overview of resellers, reseller administration and platform staff."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ bp = Blueprint("platform", __name__, url_prefix="/platform")
 @actor_required(Permission.VIEW_ALL_CUSTOMERS)
 def overview():
     actor = the_actor()
-    resellers = db.session.scalars(scoping.resellers_query(actor).order_by(Reseller.name)).all()
+    listed = db.session.scalars(scoping.resellers_query(actor).order_by(Reseller.name)).all()
     counts = dict(
         db.session.execute(
             select(Organization.reseller_id, func.count())
@@ -26,4 +26,7 @@ def overview():
             .group_by(Organization.reseller_id)
         ).all()
     )
-    return render_template("platform/overview.html", resellers=resellers, counts=counts)
+    return render_template("platform/overview.html", resellers=listed, counts=counts)
+
+
+from reseller.platform import resellers, staff  # noqa: E402, F401  (register routes)

@@ -1,0 +1,174 @@
+"""Platform administration of resellers: create (first admin invited), view, suspend, reactivate."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from reseller.platform import bp
+from tenants import resellers, scoping
+from tenants.errors import Conflict, ValidationFailed
+from tenants.extensions import db
+from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
+from tenants.policy import Permission, can
+from tenants.queue import commit, rollback
+from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+
+
+class NewResellerForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("Its slug, used by the command line, is the lowercased, hyphenated name."),
+    )
+    default_language = SelectField(_l("Default language"))
+    admin_name = StringField(_l("First admin's name"), validators=[DataRequired(), Length(max=200)])
+    admin_email = EmailField(
+        _l("First admin's email"),
+        validators=[DataRequired(), Length(max=254)],
+        description=_l("They receive an invitation email to choose a password."),
+    )
+    submit = SubmitField(_l("Create reseller"))
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+    submit = SubmitField(_l("Suspend reseller"))
+
+
+class ReactivateForm(FlaskForm):
+    reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Reactivate reseller"))
+
+
+def _new_reseller_form() -> NewResellerForm:
+    form = NewResellerForm()
+    form.default_language.choices = [
+        SelectChoice(code, label) for code, label in current_app.config["LANGUAGES"].items()
+    ]
+    return form
+
+
+@bp.route("/resellers/new", methods=["GET", "POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def new_reseller():
+    form = _new_reseller_form()
+    if form.validate_on_submit():
+        try:
+            reseller = resellers.create_reseller(
+                the_actor(),
+                form.name.data,
+                default_language=form.default_language.data,
+                admin_name=form.admin_name.data,
+                admin_email=form.admin_email.data,
+            )
+        except ValidationFailed as error:
+            rollback()
+            apply_field_errors(form, error)
+        else:
+            commit()
+            flash(
+                _(
+                    "The reseller %(name)s was created with the slug %(slug)s. "
+                    "An invitation was sent to %(email)s.",
+                    name=reseller.name,
+                    slug=reseller.slug,
+                    email=form.admin_email.data.strip().lower(),
+                ),
+                "success",
+            )
+            return redirect(url_for("platform.reseller_detail", reseller_id=reseller.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("platform/new_reseller.html", form=form), status
+
+
+def _detail_page(reseller_id: str, suspend_form=None, reactivate_form=None, status=200):
+    actor = the_actor()
+    reseller = scoping.get_reseller(actor, reseller_id)
+    staff = db.session.scalars(
+        scoping.reseller_staff_query(actor, reseller)
+        .join(User, User.id == ResellerStaff.user_id)
+        .order_by(User.name, User.email)
+    ).all()
+    organization_count = db.session.scalar(
+        select(func.count())
+        .select_from(Organization)
+        .where(
+            Organization.reseller_id == reseller.id,
+            Organization.status != OrganizationStatus.DELETED,
+        )
+    )
+    return (
+        render_template(
+            "platform/reseller_detail.html",
+            reseller=reseller,
+            staff=staff,
+            organization_count=organization_count,
+            can_manage=can(actor, Permission.MANAGE_PLATFORM),
+            suspend_form=suspend_form or SuspendForm(formdata=None),
+            reactivate_form=reactivate_form or ReactivateForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.route("/resellers/<reseller_id>")
+@actor_required(Permission.VIEW_ALL_CUSTOMERS)
+def reseller_detail(reseller_id: str):
+    return _detail_page(reseller_id)
+
+
+@bp.route("/resellers/<reseller_id>/suspend", methods=["POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def suspend_reseller(reseller_id: str):
+    reseller = scoping.get_reseller(the_actor(), reseller_id)
+    form = SuspendForm()
+    if not form.validate_on_submit():
+        return _detail_page(reseller_id, suspend_form=form, status=422)
+    try:
+        resellers.suspend_reseller(the_actor(), reseller, form.reason.data)
+    except ValidationFailed as error:
+        rollback()
+        apply_field_errors(form, error)
+        return _detail_page(reseller_id, suspend_form=form, status=422)
+    except Conflict as error:
+        rollback()
+        flash(str(error), "danger")
+        return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
+    commit()
+    flash(
+        _(
+            "%(name)s is suspended: its staff and API keys are refused; its customers keep "
+            "working.",
+            name=reseller.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
+
+
+@bp.route("/resellers/<reseller_id>/reactivate", methods=["POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def reactivate_reseller(reseller_id: str):
+    reseller = scoping.get_reseller(the_actor(), reseller_id)
+    form = ReactivateForm()
+    if not form.validate_on_submit():
+        return _detail_page(reseller_id, reactivate_form=form, status=422)
+    try:
+        resellers.reactivate_reseller(the_actor(), reseller, form.reason.data)
+    except ValidationFailed as error:
+        rollback()
+        apply_field_errors(form, error)
+        return _detail_page(reseller_id, reactivate_form=form, status=422)
+    except Conflict as error:
+        rollback()
+        flash(str(error), "danger")
+        return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
+    commit()
+    flash(_("%(name)s is active again.", name=reseller.name), "success")
+    return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
