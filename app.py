@@ -53,9 +53,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from reseller.api import bp as api_bp
     from reseller.customers import bp as customers_bp
     from reseller.platform import bp as platform_bp
     from reseller.settings import bp as reseller_settings_bp
+    from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
@@ -68,6 +70,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(customers_bp)
     app.register_blueprint(platform_bp)
     app.register_blueprint(reseller_settings_bp)
+    app.register_blueprint(org_api_keys_bp)
+    app.register_blueprint(api_bp)
 
 
 def _wants_json() -> bool:
@@ -96,7 +100,14 @@ def register_errorhandlers(app: Flask) -> None:
         title = titles.get(status, _("Error"))
         text = message or texts.get(status) or title
         if _wants_json():
-            code = {404: "not_found", 403: "forbidden", 429: "rate_limited"}.get(status, "error")
+            code = {
+                400: "bad_request",
+                403: "forbidden",
+                404: "not_found",
+                405: "method_not_allowed",
+                413: "request_too_large",
+                429: "rate_limited",
+            }.get(status, "error")
             return jsonify(error={"code": code, "message": str(text), "fields": {}}), status
         return render_template("errors/error.html", status=status, title=title, text=text), status
 

@@ -29,6 +29,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_reseller)
     app.cli.add_command(demo)
     app.cli.add_command(translate)
+    from tenants.api_key_cli import api_key
+
+    app.cli.add_command(api_key)
 
 
 @click.command("create-admin")

@@ -1,5 +1,6 @@
 """Models, one module per aggregate; imported here so Alembic and the app see all tables."""
 
+from tenants.models.api_keys import ApiKey, ApiRateCounter, IdempotencyKey
 from tenants.models.audit import AuditEntry
 from tenants.models.jobs import QueuedJob
 from tenants.models.organizations import (
@@ -21,8 +22,11 @@ from tenants.models.users import (
 )
 
 __all__ = [
+    "ApiKey",
+    "ApiRateCounter",
     "AuditEntry",
     "BillingType",
+    "IdempotencyKey",
     "LoginFailure",
     "Member",
     "MemberRole",

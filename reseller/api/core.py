@@ -1,0 +1,272 @@
+"""The request pipeline every endpoint shares: Bearer key, rate limit, strict JSON,
+schema validation, Idempotency-Key, the one JSON error format, and the commit.
+
+Endpoints are declared with ``@endpoint(...)``: the same declaration registers the Flask
+route, validates with its schemas and feeds the OpenAPI document (reseller.api.openapi).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from reseller.api import idempotency, ratelimit
+from reseller.api.schemas import EMPTY, Object, validate, validate_query
+from tenants.actors import Actor
+from tenants.api_keys import (
+    InvalidApiKey,
+    actor_for_api_key,
+    authenticate_api_key,
+    touch_api_key,
+)
+from tenants.errors import DomainError, ValidationFailed
+from tenants.extensions import db
+from tenants.queue import commit, rollback
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class MalformedJson(DomainError):
+    code = "malformed_json"
+    status = 400
+    default_message = _l("The request body is not valid JSON.")
+
+
+class BodyTooLarge(DomainError):
+    code = "request_too_large"
+    status = 413
+    default_message = _l("The request body is too large.")
+
+
+@dataclass
+class Operation:
+    """One documented endpoint: what it accepts, what it answers, who may call it."""
+
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    tag: str
+    description: str = ""
+    body: Object | None = None
+    query: Object | None = None
+    response: Object | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    auth: bool = True
+    reseller_only: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+# ---------------------------------------------------------------------------
+# Answers
+
+
+def _json(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(text: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    if status == 204:
+        return Response(status=204, headers=headers)
+    return Response(text, status=status, mimetype="application/json", headers=headers)
+
+
+def done(body: Any = None, status: int = 200) -> Response:
+    """Store the idempotent answer, commit the request's unit of work, answer in JSON."""
+    text = "" if body is None else _json(body)
+    row_id = g.pop("idempotency_row", None)
+    if row_id:
+        idempotency.store_answer(row_id, status, text)
+    commit()
+    return json_response(text, status)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: Any,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": {"code": code, "message": str(message), "fields": dict(fields or {})}}
+    return json_response(_json(body), status, headers)
+
+
+def _undo() -> None:
+    """Forget the failed request's changes and free its Idempotency-Key."""
+    rollback()
+    row_id = g.pop("idempotency_row", None)
+    if row_id:
+        try:
+            idempotency.release(row_id)
+        except Exception:  # the claim then expires as abandoned
+            rollback()
+            current_app.logger.exception("could not free idempotency key %s", row_id)
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    _undo()
+    headers = {}
+    if isinstance(error, InvalidApiKey):
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    if isinstance(error, ratelimit.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return error_response(error.status, error.code, error.message, error.fields, headers)
+
+
+HTTP_CODES = {
+    400: ("bad_request", _l("Bad request.")),
+    404: ("not_found", _l("Not found.")),
+    405: ("method_not_allowed", _l("This method is not allowed here.")),
+    413: ("request_too_large", _l("The request body is too large.")),
+}
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    _undo()
+    code, message = HTTP_CODES.get(error.code or 500, ("error", _l("The request failed.")))
+    return error_response(error.code or 500, code, message)
+
+
+def handle_unexpected(error: Exception) -> Response:
+    current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
+    _undo()
+    return error_response(
+        500, "internal_error", _l("An unexpected error happened. It has been logged.")
+    )
+
+
+def register_error_handlers(bp: Blueprint) -> None:
+    bp.register_error_handler(DomainError, handle_domain_error)
+    bp.register_error_handler(HTTPException, handle_http_error)
+    bp.register_error_handler(Exception, handle_unexpected)
+
+    @bp.after_request
+    def rate_headers(response: Response) -> Response:
+        usage = g.pop("api_rate_usage", None)
+        if usage is not None:
+            response.headers["X-RateLimit-Limit"] = str(usage.limit)
+            response.headers["X-RateLimit-Remaining"] = str(max(usage.remaining, 0))
+            response.headers["X-RateLimit-Reset"] = str(usage.reset_in)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+# ---------------------------------------------------------------------------
+# The pipeline
+
+
+def authenticate() -> tuple[Actor, str]:
+    """The actor of the Bearer key (401 when missing or bad), counted by the rate limiter."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidApiKey(_l("Send your API key as: Authorization: Bearer <key>."))
+    key = authenticate_api_key(token.strip())
+    if key is None:
+        raise InvalidApiKey()
+    key_id, reseller_id = key.id, key.reseller_id
+    g.api_rate_usage = ratelimit.hit(key_id)
+    actor = actor_for_api_key(key)
+    touch_api_key(key)
+    db.session.commit()  # the request's own work starts with a clean transaction
+    return actor, reseller_id
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def parse_body() -> Any:
+    """The JSON body (empty means ``{}``); 400 when it is not JSON at all."""
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise BodyTooLarge()
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BodyTooLarge()
+    if not raw.strip():
+        return {}
+    try:
+        # Decimals, not floats: 0.1 stays 0.1 and a float is never taken for an integer.
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedJson() from exc
+
+
+def endpoint(
+    rule: str,
+    method: str,
+    *,
+    summary: str,
+    tag: str,
+    bp: Blueprint | None = None,
+    **options: Any,
+) -> Callable:
+    """Declare an endpoint: route, validation and OpenAPI entry from one description.
+
+    The view receives ``actor``, its path parameters, and ``body`` / ``query`` (validated)
+    when the operation declares them; it calls the service and returns ``done(...)``.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        operation = Operation(rule, method, view.__name__, summary, tag, **options)
+        OPERATIONS.append(operation)
+
+        @wraps(view)
+        def run(**path: Any) -> Response:
+            actor, reseller_id = authenticate() if operation.auth else (None, None)
+            kwargs: dict[str, Any] = dict(path)
+            if operation.auth:
+                query = validate_query(operation.query or Object(), request.args)
+                if operation.query is not None:
+                    kwargs["query"] = query
+            if method in ("POST", "PUT", "PATCH"):
+                raw = parse_body()
+                body = validate(operation.body or EMPTY, raw)
+                if operation.body is not None:
+                    kwargs["body"] = body
+                if method == "POST" and "Idempotency-Key" in request.headers:
+                    key = idempotency.check_key(request.headers["Idempotency-Key"])
+                    row_id, answer = idempotency.claim(
+                        reseller_id=reseller_id,
+                        api_key_id=actor.api_key_id,
+                        key=key,
+                        fingerprint=idempotency.request_hash(method, request.path, raw),
+                    )
+                    if answer is not None:
+                        return json_response(
+                            answer.body, answer.status, {"Idempotent-Replayed": "true"}
+                        )
+                    g.idempotency_row = row_id
+            if operation.auth:
+                return view(actor, **kwargs)
+            return view(**kwargs)
+
+        target = bp or _default_blueprint()
+        target.add_url_rule(rule, endpoint=view.__name__, view_func=run, methods=[method])
+        return run
+
+    return decorator
+
+
+def _default_blueprint() -> Blueprint:
+    from reseller.api import bp
+
+    return bp
+
+
+def renamed_fields(error: ValidationFailed, names: dict[str, str]) -> ValidationFailed:
+    """A service's field error under the API's name for the field (member → member_id)."""
+    error.fields = {names.get(key, key): value for key, value in error.fields.items()}
+    return error

@@ -1,0 +1,166 @@
+"""API: organizations — list, create, read, edit, suspend, reactivate, delete, ownership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from reseller.api import schemas, serializers
+from reseller.api.core import done, endpoint, renamed_fields
+from tenants import members as member_services
+from tenants import organizations as services
+from tenants import scoping
+from tenants.actors import Actor
+from tenants.errors import NotFound, ValidationFailed
+
+TAG = "Organizations"
+ORG = "/organizations/<org_id>"
+
+
+@endpoint(
+    "/organizations",
+    "GET",
+    summary="List organizations",
+    tag=TAG,
+    query=schemas.ORGANIZATION_QUERY,
+    response=schemas.ORGANIZATION_PAGE,
+    description="Newest first. An organization key sees only its own organization.",
+)
+def list_organizations(actor: Actor, query: dict[str, Any]) -> Response:
+    orgs, next_cursor = services.list_organizations(
+        actor,
+        q=query.get("q"),
+        status=query.get("status"),
+        pricing_model=query.get("pricing_model"),
+        low_balance=query.get("low_balance"),
+        has_debt=query.get("has_debt"),
+        limit=query.get("limit", 50),
+        cursor=query.get("cursor"),
+    )
+    return done({"data": serializers.organizations(orgs), "next_cursor": next_cursor})
+
+
+@endpoint(
+    "/organizations",
+    "POST",
+    summary="Create an organization",
+    tag=TAG,
+    body=schemas.ORGANIZATION_CREATE,
+    response=schemas.ORGANIZATION,
+    status=201,
+    errors=(403, 409),
+    reseller_only=True,
+    description="The owner receives an invitation email to set a password.",
+)
+def create_organization(actor: Actor, body: dict[str, Any]) -> Response:
+    reseller = scoping.get_reseller(actor, actor.reseller_id)
+    billing = body.get("billing", {})
+    data = services.NewOrganization(
+        name=body["name"],
+        country=body["country"],
+        pricing_model=body["pricing_model"],
+        owner_name=body["owner"]["name"],
+        owner_email=body["owner"]["email"],
+        currency=body.get("currency"),
+        timezone=body.get("timezone"),
+        billing=services.BillingDetails(**billing),
+    )
+    org = services.create_organization(actor, reseller, data)
+    return done(serializers.organization(org), 201)
+
+
+@endpoint(ORG, "GET", summary="Read an organization", tag=TAG, response=schemas.ORGANIZATION)
+def get_organization(actor: Actor, org_id: str) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    return done(serializers.organization(org))
+
+
+@endpoint(
+    ORG,
+    "PATCH",
+    summary="Edit an organization",
+    tag=TAG,
+    body=schemas.ORGANIZATION_UPDATE,
+    response=schemas.ORGANIZATION,
+    errors=(403, 409),
+    description="Only the fields sent change; a field set to null is cleared.",
+)
+def update_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    services.update_organization(actor, org, schemas.flatten(body))
+    return done(serializers.organization(org))
+
+
+@endpoint(
+    f"{ORG}/suspend",
+    "POST",
+    summary="Suspend an organization",
+    tag=TAG,
+    body=schemas.SUSPEND,
+    response=schemas.ORGANIZATION,
+    errors=(403, 409),
+    reseller_only=True,
+    description="Members can no longer log in; API keys and usage are refused; nothing is deleted.",
+)
+def suspend_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    services.suspend_organization(actor, org, body["reason"])
+    return done(serializers.organization(org))
+
+
+@endpoint(
+    f"{ORG}/reactivate",
+    "POST",
+    summary="Reactivate a suspended organization",
+    tag=TAG,
+    response=schemas.ORGANIZATION,
+    errors=(403, 409),
+    reseller_only=True,
+)
+def reactivate_organization(actor: Actor, org_id: str) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    services.reactivate_organization(actor, org)
+    return done(serializers.organization(org))
+
+
+@endpoint(
+    ORG,
+    "DELETE",
+    summary="Delete an organization",
+    tag=TAG,
+    status=204,
+    errors=(403, 409),
+    reseller_only=True,
+    description="Refused with 409 `balance_not_zero` while it holds credits and "
+    "`outstanding_debt` while it owes money. Ledger and invoices are kept.",
+)
+def delete_organization(actor: Actor, org_id: str) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    services.delete_organization(actor, org)
+    return done(None, 204)
+
+
+@endpoint(
+    f"{ORG}/ownership",
+    "POST",
+    summary="Transfer the ownership",
+    tag=TAG,
+    body=schemas.OWNERSHIP,
+    response=schemas.ORGANIZATION,
+    errors=(403, 409),
+    description="To a member with portal access; the old owner becomes admin. Nothing else "
+    "moves (individual credits, other roles). Needs a reseller key (an organization key "
+    "acts as an admin, not as the owner).",
+)
+def transfer_ownership(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+    org = scoping.get_organization(actor, org_id)
+    try:
+        member = scoping.get_member(actor, org, body["member_id"])
+    except NotFound as exc:
+        raise ValidationFailed(fields={"member_id": str(NotFound.default_message)}) from exc
+    try:
+        member_services.transfer_ownership(actor, org, member)
+    except ValidationFailed as error:
+        raise renamed_fields(error, {"member": "member_id"}) from None
+    return done(serializers.organization(org))

@@ -1,0 +1,100 @@
+"""An organization's API keys: list, create (shown once), revoke — org admins and reseller staff."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
+from wtforms.validators import Length, Optional
+
+from tenants import api_keys, scoping
+from tenants.errors import DomainError
+from tenants.extensions import db
+from tenants.models import Reseller
+from tenants.policy import Permission
+from tenants.queue import commit
+from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.web import use_organization_timezone
+
+bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[Optional(), Length(max=100)],
+        description=_l("Helps you recognize the key later, e.g. “Billing system”."),
+    )
+    submit = SubmitField(_l("Create API key"))
+
+
+class RevokeApiKeyForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+def _organization(org_id: str):
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    use_organization_timezone(org)
+    return actor, org, db.session.get(Reseller, org.reseller_id)
+
+
+def _page(org, keys, form, secret=None, status=200):
+    return (
+        render_template(
+            "api_keys/organization.html",
+            org=org,
+            keys=keys,
+            form=form,
+            revoke_form=RevokeApiKeyForm(),
+            secret=secret,
+            create_url=url_for("org_api_keys.create", org_id=org.id),
+            revoke_endpoint="org_api_keys.revoke",
+            revoke_args={"org_id": org.id},
+            active_section="settings",
+        ),
+        status,
+    )
+
+
+@bp.route("/")
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def index(org_id: str):
+    actor, org, reseller = _organization(org_id)
+    return _page(org, api_keys.list_api_keys(actor, reseller, org), ApiKeyForm())
+
+
+@bp.route("/", methods=["POST"])
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def create(org_id: str):
+    actor, org, reseller = _organization(org_id)
+    form = ApiKeyForm()
+    if form.validate_on_submit():
+        try:
+            _key, secret = api_keys.create_api_key(
+                actor, reseller=reseller, organization=org, name=form.name.data
+            )
+            commit()
+        except DomainError as error:
+            db.session.rollback()
+            apply_field_errors(form, error)
+            flash(str(error), "danger")
+        else:
+            # Rendered, not redirected: the key must not travel in a URL or the session.
+            form = ApiKeyForm(formdata=None)
+            return _page(org, api_keys.list_api_keys(actor, reseller, org), form, secret)
+    return _page(org, api_keys.list_api_keys(actor, reseller, org), form, status=422)
+
+
+@bp.route("/<key_id>/revoke", methods=["POST"])
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def revoke(org_id: str, key_id: str):
+    actor, org, reseller = _organization(org_id)
+    key = api_keys.get_api_key(actor, reseller, key_id, org)
+    if RevokeApiKeyForm().validate_on_submit():
+        api_keys.revoke_api_key(actor, key)
+        commit()
+        flash(_("The API key %(prefix)s is revoked.", prefix=key.prefix), "success")
+    return redirect(url_for("org_api_keys.index", org_id=org.id))
