@@ -42,10 +42,12 @@ def send_password_reset(user_id: str) -> None:
     notifications.deliver_password_reset(user_id)
 
 
-def send_invitation(member_id: str | None = None, user_id: str | None = None) -> None:
+def send_invitation(
+    member_id: str | None = None, user_id: str | None = None, reseller_id: str | None = None
+) -> None:
     from tenants import notifications
 
-    notifications.deliver_invitation(member_id=member_id, user_id=user_id)
+    notifications.deliver_invitation(member_id=member_id, user_id=user_id, reseller_id=reseller_id)
 
 
 JOBS: dict[str, Callable[..., None]] = {

@@ -52,8 +52,9 @@ def send_invitation(member: Member) -> None:
     enqueue("send_invitation", member_id=member.id)
 
 
-def send_staff_invitation(user: User) -> None:
-    enqueue("send_invitation", user_id=user.id)
+def send_staff_invitation(user: User, reseller: Reseller | None = None) -> None:
+    """Invite staff: of a reseller (named in the email) or of the platform."""
+    enqueue("send_invitation", user_id=user.id, reseller_id=reseller.id if reseller else None)
 
 
 # -- deliveries: run by jobs ------------------------------------------------------------
@@ -75,13 +76,17 @@ def deliver_password_reset(user_id: str) -> None:
     )
 
 
-def deliver_invitation(member_id: str | None = None, user_id: str | None = None) -> None:
+def deliver_invitation(
+    member_id: str | None = None, user_id: str | None = None, reseller_id: str | None = None
+) -> None:
     member = db.session.get(Member, member_id) if member_id else None
     user = member.user if member else db.session.get(User, user_id)
     if user is None:
         return
     organization = member.organization if member else None
     reseller = organization.reseller if organization else None
+    if reseller is None and reseller_id:
+        reseller = db.session.get(Reseller, reseller_id)
     language = recipient_language(user, reseller)
     if user.password_hash:
         link = external_url("auth.login")
@@ -89,7 +94,13 @@ def deliver_invitation(member_id: str | None = None, user_id: str | None = None)
         token = auth.make_password_token(user, auth.PURPOSE_INVITE)
         link = external_url("auth.accept_invitation", token=token)
     with force_locale(language):
-        place = organization.name if organization else _("the portal")
+        if organization is not None:
+            place = organization.name
+        elif reseller is not None:
+            brand = reseller.brand_name or reseller.name
+            place = _("the %(reseller)s reseller portal", reseller=brand)
+        else:
+            place = _("the platform administration")
     send_email_template(
         user.email,
         language,

@@ -209,7 +209,7 @@ def invite_reseller_staff(
     if existing is not None:
         raise ValidationFailed(fields={"email": str(_l("This person is already on the staff."))})
     staff = add_reseller_staff(actor, reseller, email, name, role)
-    notifications.send_staff_invitation(staff.user)
+    notifications.send_staff_invitation(staff.user, reseller)
     return staff
 
 
