@@ -83,5 +83,6 @@ def load_config(instance_path: Path) -> dict:
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
         "INVITATION_MAX_AGE": int(os.environ.get("INVITATION_MAX_AGE", str(7 * 24 * 3600))),
         "WTF_CSRF_TIME_LIMIT": None,
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     }

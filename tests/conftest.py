@@ -100,6 +100,8 @@ def app_config(tmp_path, database_url):
         "MAIL_SERVER": None,
         "PORTAL_URL": "http://portal.test",
         "RATELIMIT_ENABLED": True,
+        # scrypt costs ~0.2 s a hash; the tests create hundreds of users.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 

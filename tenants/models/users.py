@@ -50,7 +50,10 @@ class User(UserMixin, db.Model):
         return self.auth_token
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        from flask import current_app
+
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
         self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:
