@@ -13,7 +13,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, select, tuple_, union
 
 from tenants import audit, notifications
 from tenants.actors import Actor
@@ -562,12 +562,11 @@ def organization_page(
         )
         if actor.reseller_id:
             owner_match = owner_match.where(Member.reseller_id == actor.reseller_id)
-        query = query.where(
-            or_(
-                Organization.search_text.like(pattern, escape="\\"),
-                Organization.id.in_(owner_match),
-            )
+        name_match = select(Organization.id).where(
+            Organization.search_text.like(pattern, escape="\\")
         )
+        # A UNION (not an OR) so that each side uses its own trigram index on PostgreSQL.
+        query = query.where(Organization.id.in_(union(name_match, owner_match)))
     if checks["status"] is not None:
         query = query.where(Organization.status == checks["status"])
     if checks["pricing_model"] is not None:

@@ -152,9 +152,18 @@ def _refresh_search_columns(_mapper, _connection, org: Organization) -> None:
     org.search_text = f"{search_key(org.name)}\n{search_key(org.billing_name)}"[:401]
 
 
-# The trigram index needs pg_trgm; migrations create it too (CREATE EXTENSION IF NOT EXISTS).
+# The Customer app searches owners by any part of their email: a trigram index on PostgreSQL.
+Index(
+    "ix_users_email_trgm",
+    User.__table__.c.email,
+    postgresql_using="gin",
+    postgresql_ops={"email": "gin_trgm_ops"},
+)
+
+# The trigram indexes need pg_trgm, created before any table; the migration that adds these
+# indexes must run CREATE EXTENSION IF NOT EXISTS pg_trgm first.
 event.listen(
-    Organization.__table__,
+    db.metadata,
     "before_create",
     DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
 )

@@ -1,0 +1,108 @@
+"""Forms of the Customer app: the list's search and filters, and creating an organization."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+
+from tenants.views.organization_forms import (
+    BILLING_TYPE_CHOICES,
+    PRICING_MODEL_CHOICES,
+    PRICING_MODEL_HINT,
+    choices,
+)
+
+ANY_YES_NO = (("", _l("Any")), ("yes", _l("Yes")), ("no", _l("No")))
+
+
+class FilterForm(FlaskForm):
+    """GET form: no CSRF (it changes nothing), values read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), description=_l("Organization name, owner email or billing name"))
+    status = SelectField(
+        _l("Status"),
+        choices=choices(("", _l("Any")), ("active", _l("Active")), ("suspended", _l("Suspended"))),
+        validate_choice=False,
+    )
+    pricing_model = SelectField(
+        _l("Pricing model"),
+        choices=choices(("", _l("Any")), *PRICING_MODEL_CHOICES),
+        validate_choice=False,
+    )
+    low_balance = SelectField(
+        _l("Low balance"), choices=choices(*ANY_YES_NO), validate_choice=False
+    )
+    has_debt = SelectField(_l("Has debt"), choices=choices(*ANY_YES_NO), validate_choice=False)
+
+    paths = {
+        "q": "q",
+        "status": "status",
+        "pricing_model": "pricing_model",
+        "low_balance": "low_balance",
+        "has_debt": "has_debt",
+    }
+
+
+class CreateOrganizationForm(FlaskForm):
+    name = StringField(_l("Organization name"))
+    country = SelectField(
+        _l("Country"),
+        validate_choice=False,
+        description=_l("Determines the tax applied (Portal settings > Tax)."),
+    )
+    currency = SelectField(
+        _l("Currency"),
+        validate_choice=False,
+        description=_l("Leave as is to use the country's currency."),
+    )
+    timezone = SelectField(
+        _l("Timezone"),
+        validate_choice=False,
+        description=_l("Leave as is to use the country's main timezone."),
+    )
+    pricing_model = RadioField(
+        _l("Pricing model"),
+        choices=choices(*PRICING_MODEL_CHOICES),
+        default="prepaid",
+        validate_choice=False,
+        description=PRICING_MODEL_HINT,
+    )
+    billing_type = RadioField(
+        _l("Billing type"),
+        choices=choices(*BILLING_TYPE_CHOICES),
+        default="company",
+        validate_choice=False,
+    )
+    billing_name = StringField(
+        _l("Billing name"),
+        description=_l("By default, Billing Name = Org Name. Fill it in only if it differs."),
+    )
+    billing_address = TextAreaField(_l("Address"))
+    billing_tax_id = StringField(_l("Tax identification number"))
+    billing_email = StringField(_l("Billing email"))
+    owner_name = StringField(_l("Owner name"))
+    owner_email = StringField(
+        _l("Owner email"),
+        description=_l("The owner receives an invitation email to set a password."),
+    )
+    submit = SubmitField(_l("Create organization"))
+
+    paths = {
+        "name": "name",
+        "country": "country",
+        "currency": "currency",
+        "timezone": "timezone",
+        "pricing_model": "pricing_model",
+        "billing.type": "billing_type",
+        "billing.name": "billing_name",
+        "billing.address": "billing_address",
+        "billing.tax_id": "billing_tax_id",
+        "billing.email": "billing_email",
+        "owner.name": "owner_name",
+        "owner.email": "owner_email",
+        "email": "owner_email",
+    }

@@ -1,0 +1,87 @@
+"""Readable, translated words for audit actions and the fields they change."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ACTIONS = {
+    "organization.created": _l("Organization created"),
+    "organization.updated": _l("Organization edited"),
+    "organization.suspended": _l("Organization suspended"),
+    "organization.reactivated": _l("Organization reactivated"),
+    "organization.deleted": _l("Organization deleted"),
+    "organization.ownership_transferred": _l("Ownership transferred"),
+    "member.added": _l("Member added"),
+    "member.readded": _l("Member added again"),
+    "member.updated": _l("Member edited"),
+    "member.removed": _l("Member removed"),
+    "member.invitation_sent": _l("Invitation sent"),
+    "api_key.created": _l("API key created"),
+    "api_key.revoked": _l("API key revoked"),
+    "user.profile_updated": _l("Profile edited"),
+    "user.password_changed": _l("Password changed"),
+}
+
+FIELDS = {
+    "name": _l("Name"),
+    "country": _l("Country"),
+    "currency": _l("Currency"),
+    "timezone": _l("Timezone"),
+    "pricing_model": _l("Pricing model"),
+    "status": _l("Status"),
+    "owner": _l("Owner"),
+    "email": _l("Email"),
+    "mobile": _l("Mobile"),
+    "role": _l("Role"),
+    "portal_access": _l("Portal access"),
+    "suspension_reason": _l("Suspension reason"),
+    "suspended_at": _l("Suspended at"),
+    "deleted_at": _l("Deleted at"),
+    "billing.type": _l("Billing type"),
+    "billing.name": _l("Billing name"),
+    "billing.address": _l("Address"),
+    "billing.tax_id": _l("Tax identification number"),
+    "billing.email": _l("Billing email"),
+    "settings.sender_name": _l("Sender name"),
+    "settings.notification_email": _l("Notification email"),
+    "settings.notification_mobile": _l("Notification mobile"),
+    "settings.low_balance_alert": _l("Low balance alert"),
+    "settings.low_balance_threshold": _l("Low balance amount (credits)"),
+    "settings.alert_email": _l("Alert email"),
+    "credit_limit": _l("Credit limit"),
+    "individual_user_credits": _l("Individual user credits"),
+    "auto_top_up.enabled": _l("Automatic top-up"),
+    "auto_top_up.below": _l("Top up below (credits)"),
+    "auto_top_up.credits": _l("Top-up quantity (credits)"),
+}
+
+VALUES = {
+    True: _l("Yes"),
+    False: _l("No"),
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "deleted": _l("Deleted"),
+    "prepaid": _l("Prepaid"),
+    "postpaid": _l("Postpaid"),
+    "company": _l("Company"),
+    "individual": _l("Individual"),
+    "owner": _l("Owner"),
+    "admin": _l("Admin"),
+    "member": _l("Member"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTIONS.get(action, action))
+
+
+def field_label(name: str) -> str:
+    return str(FIELDS.get(name, name))
+
+
+def value_label(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool | str) and value in VALUES:
+        return str(VALUES[value])
+    return str(value)

@@ -1,0 +1,163 @@
+"""The organization services' contract, as the API calls them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenants import organizations
+from tenants.actors import Actor
+from tenants.errors import (
+    BalanceNotZero,
+    Conflict,
+    Forbidden,
+    PricingModelLocked,
+    ValidationFailed,
+)
+from tenants.extensions import db
+from tenants.models import AuditEntry, MemberRole, ResellerRole
+from tenants.queue import commit
+
+
+@pytest.fixture
+def staff(reseller, agent):
+    return Actor(user_id=agent.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
+
+
+def _admin_actor(member):
+    return Actor(
+        user_id=member.user_id,
+        reseller_id=member.reseller_id,
+        organization_id=member.organization_id,
+        member_id=member.id,
+        member_role=MemberRole.ADMIN,
+    )
+
+
+def test_update_returns_before_after_and_audits(staff, reseller, create_organization):
+    org = create_organization(reseller, name="Acme")
+    changes = organizations.update_organization(
+        staff,
+        org,
+        {"name": "Acme 2", "billing.name": "Acme Billing", "settings.low_balance_threshold": 500},
+    )
+    assert changes == {
+        "name": ["Acme", "Acme 2"],
+        "billing.name": [None, "Acme Billing"],
+        "settings.low_balance_threshold": [0, 500],
+    }
+    entry = db.session.scalars(
+        db.select(AuditEntry).where(AuditEntry.action == "organization.updated")
+    ).one()
+    assert entry.changes == changes and entry.actor_user_id == staff.user_id
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"settings.low_balance_threshold": "500"}, "settings.low_balance_threshold"),
+        ({"settings.low_balance_threshold": -1}, "settings.low_balance_threshold"),
+        ({"settings.low_balance_threshold": 10**12 + 1}, "settings.low_balance_threshold"),
+        ({"settings.low_balance_threshold": True}, "settings.low_balance_threshold"),
+        ({"settings.low_balance_alert": "yes"}, "settings.low_balance_alert"),
+        ({"settings.notification_mobile": "12345"}, "settings.notification_mobile"),
+        ({"settings.alert_email": "nope"}, "settings.alert_email"),
+        ({"country": "XX"}, "country"),
+        ({"currency": "ABCD"}, "currency"),
+        ({"timezone": "Mars/Base"}, "timezone"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 10_000}, "name"),
+        ({"credit_limit": 1.5}, "credit_limit"),
+        ({"credit_limit": "-1"}, "credit_limit"),
+        ({"credit_limit": "1.001"}, "credit_limit"),
+        ({"billing.type": "alien"}, "billing.type"),
+        ({"auto_top_up.enabled": True}, "auto_top_up.credits"),
+        ({"unknown_field": 1}, "unknown_field"),
+    ],
+)
+def test_update_refuses_bad_values_and_changes_nothing(
+    staff, reseller, create_organization, values, path
+):
+    org = create_organization(reseller, name="Acme")
+    with pytest.raises(ValidationFailed) as error:
+        organizations.update_organization(staff, org, {"name": "Changed", **values})
+    assert path in error.value.fields
+    db.session.rollback()
+    db.session.refresh(org)
+    assert org.name == "Acme"
+
+
+def test_org_admin_may_edit_settings_but_not_general_or_terms(
+    reseller, create_organization, create_member
+):
+    org = create_organization(reseller)
+    admin = _admin_actor(create_member(org, role="admin"))
+    organizations.update_organization(admin, org, {"billing.tax_id": "B1"})
+    for values in ({"name": "x"}, {"credit_limit": "5"}, {"individual_user_credits": True}):
+        with pytest.raises(Forbidden):
+            organizations.update_organization(admin, org, values)
+
+
+def test_pricing_model_change_locked_by_credits(staff, reseller, create_organization, hold_credits):
+    org = create_organization(reseller)
+    organizations.update_organization(staff, org, {"pricing_model": "postpaid"})
+    organizations.update_organization(staff, org, {"pricing_model": "prepaid"})
+    commit()
+    hold_credits(org, 5)
+    with pytest.raises(PricingModelLocked) as error:
+        organizations.update_organization(staff, org, {"pricing_model": "postpaid"})
+    assert error.value.code == "pricing_model_locked"
+
+
+def test_delete_refused_while_credits_remain_then_allowed(
+    staff, reseller, create_organization, hold_credits
+):
+    org = create_organization(reseller)
+    hold_credits(org, 1)
+    with pytest.raises(BalanceNotZero):
+        organizations.delete_organization(staff, org)
+    empty = create_organization(reseller)
+    organizations.delete_organization(staff, empty)
+    assert empty.deleted_at is not None
+    with pytest.raises(Conflict):
+        organizations.delete_organization(staff, empty)
+
+
+def test_lifecycle_is_refused_to_org_admins_and_support_sessions(
+    staff, reseller, create_organization, create_member
+):
+    org = create_organization(reseller)
+    admin = _admin_actor(create_member(org, role="admin"))
+    with pytest.raises(Forbidden):
+        organizations.suspend_organization(admin, org, "x")
+    with pytest.raises(Forbidden):
+        organizations.delete_organization(admin, org)
+
+
+def test_list_keyset_pages_cover_everything_once(staff, reseller, create_organization):
+    created = {create_organization(reseller, name=f"Org {i:02d}").id for i in range(7)}
+    seen, cursor = [], None
+    while True:
+        page, cursor = organizations.list_organizations(staff, limit=3, cursor=cursor)
+        seen += [o.id for o in page]
+        if cursor is None:
+            break
+    assert len(seen) == 7 and set(seen) == created
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "10"},
+        {"cursor": "not-base64!"},
+        {"cursor": "e30"},
+        {"status": "deleted"},
+        {"pricing_model": "free"},
+        {"low_balance": "maybe"},
+        {"q": "x" * 201},
+    ],
+)
+def test_list_refuses_bad_parameters(staff, kwargs):
+    with pytest.raises(ValidationFailed):
+        organizations.list_organizations(staff, **kwargs)
