@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from reseller.api import idempotency, ratelimit
-from reseller.api.schemas import EMPTY, Object, validate, validate_query
+from reseller.api.schemas import EMPTY, UNSAFE_TEXT, Object, validate, validate_query
 from tenants.actors import Actor
 from tenants.api_keys import (
     InvalidApiKey,
@@ -27,7 +27,7 @@ from tenants.api_keys import (
     authenticate_api_key,
     touch_api_key,
 )
-from tenants.errors import DomainError, ValidationFailed
+from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.extensions import db
 from tenants.queue import commit, rollback
 
@@ -77,6 +77,11 @@ def _json(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def _printable(text: Any) -> str:
+    """Text safe to send back (an unknown field's name may hold a lone surrogate)."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def json_response(text: str, status: int, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(status=204, headers=headers)
@@ -100,7 +105,8 @@ def error_response(
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = {"error": {"code": code, "message": str(message), "fields": dict(fields or {})}}
+    fields = {_printable(key): _printable(value) for key, value in (fields or {}).items()}
+    body = {"error": {"code": code, "message": _printable(message), "fields": fields}}
     return json_response(_json(body), status, headers)
 
 
@@ -225,6 +231,8 @@ def endpoint(
 
         @wraps(view)
         def run(**path: Any) -> Response:
+            if any(UNSAFE_TEXT.search(value) for value in path.values()):
+                raise NotFound()
             actor, reseller_id = authenticate() if operation.auth else (None, None)
             kwargs: dict[str, Any] = dict(path)
             if operation.auth:

@@ -19,6 +19,9 @@ from flask_babel import lazy_gettext as _l
 from tenants.errors import ValidationFailed
 
 MISSING = object()
+# Control characters and lone surrogates: PostgreSQL cannot store NUL, UTF-8 cannot encode
+# a lone surrogate; refusing them here keeps bad text away from every service.
+UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 CREDITS_MAX = 10**12  # far above any real balance, well inside BIGINT
 
 
@@ -87,6 +90,9 @@ class String(Spec):
             return MISSING
         if len(value) > self.max_length:
             errors[path] = str(_l("Use at most %(n)d characters.", n=self.max_length))
+            return MISSING
+        if UNSAFE_TEXT.search(value):
+            errors[path] = str(_l("Contains characters that are not allowed."))
             return MISSING
         if self.pattern and not re.fullmatch(self.pattern, value):
             errors[path] = str(_l("Not in the expected format."))

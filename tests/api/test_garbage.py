@@ -36,6 +36,7 @@ RAW_BODIES = [
     '{"a": NaN}',
     r'{"name": "\ud800", "reason": "\udfff", "member_id": "\ud800"}',
     b"\xed\xa0\x80",
+    r'{"\ud800": 1, "name\u0000": "x\u0000"}',
     "{" * 3000 + "}" * 3000,
 ]
 
@@ -91,3 +92,32 @@ def test_wrong_content_type_is_still_strict(api, tenants):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_error(response, 400, "malformed_json")
+
+
+GARBAGE_QUERIES = [
+    {"cursor": "!!!"},
+    {"cursor": "eyJuIjogMX0"},
+    {"cursor": "x" * 201},
+    {"limit": "1e3"},
+    {"limit": "-1"},
+    {"limit": "99999999999999999999"},
+    {"q": "\x00%_'"},
+    {"q": "x" * 5000},
+    {"status": ""},
+    {"low_balance": "maybe"},
+]
+
+
+def test_garbage_queries_and_ids_never_cause_a_500(api, tenants):
+    paths = ["/organizations", f"/organizations/{tenants.acme.id}/members"]
+    for path in paths:
+        for query in GARBAGE_QUERIES:
+            response = api.get(path, tenants.key_a, query=query)
+            assert response.status_code in (200, 422), (path, query, response.json)
+    for bad_id in ("x" * 500, "%00", "%01", "org_' OR 1=1 --", "🙂", "%ED%A0%80"):
+        for path in (
+            f"/organizations/{bad_id}",
+            f"/organizations/{tenants.acme.id}/members/{bad_id}",
+        ):
+            response = api.get(path, tenants.key_a)
+            assert_error(response, 404, "not_found")
