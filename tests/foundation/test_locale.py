@@ -143,7 +143,7 @@ def test_saved_spanish_beats_an_english_browser(client, auth, create_organizatio
     auth.login(owner.user.email)
     page = client.get(f"/organizations/{owner.organization_id}/", headers={"Accept-Language": "en"})
     assert html_lang(page) == "es"
-    assert spanish("Credit limit") in page.text
+    assert spanish("Pricing model") in page.text
 
 
 def test_error_pages_are_in_spanish(client, auth, create_organization, spanish):
