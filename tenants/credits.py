@@ -175,6 +175,16 @@ def post_transaction(
             if balance is None:
                 raise InsufficientCredits()
             balances[acc] = balance
+    net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
+    if net:
+        # The Customer app lists balances and filters low balances from this column; it
+        # changes in the same transaction as the postings, after the account locks.
+        db.session.execute(
+            update(Organization)
+            .where(Organization.id == org.id)
+            .values(total_credits=Organization.total_credits + net)
+            .execution_options(synchronize_session=False)
+        )
     entries = [
         LedgerEntry(
             transaction_id=transaction_id,

@@ -212,3 +212,17 @@ def test_concurrent_transfers_conserve_the_total(app, prepaid_org, create_member
     db.session.expire_all()
     assert credits.total_credits(prepaid_org) == 1000
     assert_invariants(prepaid_org)
+
+
+def test_organization_total_credits_follows_the_ledger(prepaid_org, create_member):
+    prepaid_org.individual_user_credits = True
+    commit()
+    member = create_member(prepaid_org)
+    fund(prepaid_org, 100)
+    credits.transfer_credits(SYSTEM, prepaid_org, "system", f"member:{member.id}", 40, agreed=True)
+    credits.record_usage(
+        SYSTEM, prepaid_org, credits=15, reference="sms", account=f"member:{member.id}"
+    )
+    commit()
+    db.session.refresh(prepaid_org)
+    assert prepaid_org.total_credits == 85 == credits.total_credits(prepaid_org)
