@@ -20,9 +20,6 @@ def set_language(user: User, language: str) -> None:
     db.session.flush()
 
 
-PROFILE_FIELDS = ("name", "mobile", "country", "company", "language")
-
-
 def update_profile(
     user: User, values: dict[str, Any], *, actor: Actor | None = None
 ) -> dict[str, list]:
@@ -42,7 +39,7 @@ def update_profile(
     checks = {
         "name": lambda v: clean_text(v, "name", max_length=200),
         "mobile": lambda v: clean_mobile(v, "mobile"),
-        "country": lambda v: clean_country(v) if (v or "").strip() else None,
+        "country": lambda v: clean_country(v) if v else None,
         "company": lambda v: clean_text(v, "company", max_length=200, required=False),
         "language": language,
     }

@@ -133,3 +133,21 @@ def test_forms_are_protected_against_cross_site_posts(app, client, auth, acme):
         assert _counts() == before
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_every_member_page_renders_in_spanish(client, auth, acme, create_reseller_staff):
+    staff = create_reseller_staff(acme.reseller, language="es")
+    auth.login(staff.email)
+    for url in (
+        members_url(acme.org, ""),
+        members_url(acme.org, "new"),
+        members_url(acme.org, acme.member.id, ""),
+        members_url(acme.org, acme.member.id, "edit"),
+        members_url(acme.org, acme.owner.id, "edit"),
+        members_url(acme.org, acme.member.id, "remove"),
+        members_url(acme.org, "ownership"),
+        "/profile/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert '<html lang="es">' in response.get_data(as_text=True)
