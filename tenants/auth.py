@@ -246,7 +246,9 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 def make_password_token(user: User, purpose: str) -> str:
     """A signed link token tied to the current password, so it works once only."""
-    return _serializer(purpose).dumps({"u": user.id, "f": user.password_fingerprint})
+    return _serializer(purpose).dumps(
+        {"u": user.id, "f": user.password_fingerprint, "e": user.email}
+    )
 
 
 def user_for_token(token: str, purpose: str) -> User:
@@ -258,7 +260,9 @@ def user_for_token(token: str, purpose: str) -> User:
     except (BadSignature, SignatureExpired) as exc:
         raise InvalidToken() from exc
     user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
-    if user is None or data.get("f") != user.password_fingerprint:
+    # Tied to the password (works once) and to the address it was sent to (a corrected
+    # email makes the link sent to the wrong address useless).
+    if user is None or data.get("f") != user.password_fingerprint or data.get("e") != user.email:
         raise InvalidToken()
     return user
 

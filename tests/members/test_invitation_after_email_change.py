@@ -1,0 +1,22 @@
+"""A set-password link is tied to the address it was sent to."""
+
+import pytest
+
+from tenants import auth
+from tenants.actors import SYSTEM
+from tenants.errors import InvalidToken
+from tenants.members import add_member, update_member
+from tenants.queue import commit
+
+
+def test_link_sent_to_a_mistyped_address_stops_working(create_organization):
+    org = create_organization()
+    member = add_member(SYSTEM, org, name="Typo Person", email="typo@exampel.com")
+    commit()
+    old_link_token = auth.make_password_token(member.user, auth.PURPOSE_INVITE)
+    update_member(SYSTEM, org, member, {"email": "typo@example.com"})
+    commit()
+    with pytest.raises(InvalidToken):
+        auth.user_for_token(old_link_token, auth.PURPOSE_INVITE)
+    fresh = auth.make_password_token(member.user, auth.PURPOSE_INVITE)
+    assert auth.user_for_token(fresh, auth.PURPOSE_INVITE).email == "typo@example.com"
