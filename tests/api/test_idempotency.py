@@ -176,3 +176,30 @@ def test_concurrent_duplicates_execute_once(app, tenants):
         .where(db.text("users.email = 'racer@example.com'"))
     )
     assert added == 1
+
+
+def test_a_repeated_suspend_answers_the_first_time_again(api, tenants):
+    path = f"/organizations/{tenants.acme.id}/suspend"
+    headers = {"Idempotency-Key": "suspend-acme"}
+    first = api.post(path, tenants.key_a, {"reason": "Unpaid"}, headers=headers)
+    again = api.post(path, tenants.key_a, {"reason": "Unpaid"}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.get_data() == first.get_data()
+    # Without the key the second suspension is a conflict: the replay had no effect.
+    assert_error(api.post(path, tenants.key_a, {"reason": "Unpaid"}), 409, "conflict")
+
+
+def test_a_repeated_member_add_invites_once(api, tenants, app):
+    from pathlib import Path
+
+    outbox = Path(app.config["OUTBOX_DIR"])
+    before = len(list(outbox.glob("*"))) if outbox.exists() else 0
+    path = f"/organizations/{tenants.acme.id}/members"
+    body = {"name": "Once", "email": "once@example.com", "role": "member", "portal_access": True}
+    headers = {"Idempotency-Key": "add-once"}
+    responses = [api.post(path, tenants.key_a, body, headers=headers) for _ in range(3)]
+    assert [r.status_code for r in responses] == [201, 201, 201]
+    assert len({r.get_data() for r in responses}) == 1
+    members = api.get(path, tenants.key_a).json["data"]
+    assert [m["email"] for m in members].count("once@example.com") == 1
+    assert len(list(outbox.glob("*"))) == before + 1
