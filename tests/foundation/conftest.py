@@ -57,3 +57,9 @@ def is_login_redirect(response) -> bool:
 def owner(create_organization) -> Member:
     """The owner of a fresh prepaid organization in Spain, password set."""
     return owner_of(create_organization(name="Acme Ibérica SL"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "migrated: the CLI test starts from a database `flask db upgrade` built"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -27,48 +28,93 @@ from tests.conftest import POSTGRES_URL, using_postgres
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class Databases:
+    """Brand-new databases of the suite's backend: SQLite files, or PostgreSQL databases."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.created: list[str] = []
+        self.admin = (
+            sa.create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+            if (using_postgres())
+            else None
+        )
+
+    def create(self, template: str | None = None) -> str:
+        """An empty database, or a copy of ``template`` (a URL this object made)."""
+        name = f"portal_cli_{uuid.uuid4().hex[:10]}"
+        if self.admin is None:
+            path = self.directory / f"{name}.db"
+            if template:
+                shutil.copyfile(make_url(template).database, path)
+            return f"sqlite:///{path}"
+        copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
+        self.created.append(name)
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory):
+    made = Databases(tmp_path_factory.mktemp("cli-databases"))
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def migrated_template(databases) -> str:
+    """One database brought up to date by `flask db upgrade`, to copy for each test."""
+    url = databases.create()
+    run_flask(url, databases.directory, "db", "upgrade")
+    return url
+
+
 @pytest.fixture
-def empty_database(tmp_path) -> str:
-    """The URL of a database with no tables at all."""
-    if not using_postgres():
-        yield f"sqlite:///{tmp_path / 'cli.db'}"
-        return
-    admin_url = make_url(POSTGRES_URL)
-    name = f"portal_cli_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+def empty_database(request, databases) -> str:
+    """The URL of a database with no tables at all (``@pytest.mark.migrated``: migrated)."""
+    if request.node.get_closest_marker("migrated"):
+        return databases.create(template=request.getfixturevalue("migrated_template"))
+    return databases.create()
+
+
+def run_flask(url: str, tmp_path: Path, *args: str, check: bool = True):
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "PYTHONWARNINGS": "ignore",
+    }
+    for name in ("REDIS_URL", "MAIL_SERVER", "FLASK_APP"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 @pytest.fixture
 def flask_cli(empty_database, tmp_path):
-    """Run `flask --app app <args>` in a child process on the empty database."""
+    """Run `flask --app app <args>` in a child process on the test's database."""
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        env = {
-            **os.environ,
-            "DATABASE_URL": empty_database,
-            "OUTBOX_DIR": str(tmp_path / "outbox"),
-            "PYTHONWARNINGS": "ignore",
-        }
-        for name in ("REDIS_URL", "MAIL_SERVER", "FLASK_APP"):
-            env.pop(name, None)
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            stdin=subprocess.DEVNULL,
-        )
-        if check:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
+        return run_flask(empty_database, tmp_path, *args, check=check)
 
     return run
 
@@ -117,8 +163,8 @@ def test_db_upgrade_builds_every_table_from_an_empty_database(flask_cli, empty_d
     flask_cli("db", "upgrade")  # a second run is a no-op
 
 
+@pytest.mark.migrated
 def test_migrations_produce_exactly_the_models_schema(flask_cli, empty_database):
-    flask_cli("db", "upgrade")
     engine = sa.create_engine(empty_database)
     try:
         with engine.connect() as conn:
@@ -162,8 +208,8 @@ def test_demo_fills_an_empty_database_and_its_logins_work(flask_cli, portal):
             assert re.fullmatch(r"/organizations/[^/]+/", home), role
 
 
+@pytest.mark.migrated
 def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, empty_database):
-    flask_cli("db", "upgrade")
     flask_cli("demo", "--password", "demo password 123")
     engine = sa.create_engine(empty_database)
     try:
@@ -178,8 +224,8 @@ def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, e
     assert members > len(rows)
 
 
+@pytest.mark.migrated
 def test_demo_refuses_a_database_that_is_not_empty(flask_cli, portal):
-    flask_cli("db", "upgrade")
     flask_cli("demo", "--password", "first demo password")
     again = flask_cli("demo", "--password", "second demo password", check=False)
     assert again.returncode != 0
@@ -191,8 +237,8 @@ def test_demo_refuses_a_database_that_is_not_empty(flask_cli, portal):
 # -- administrators and resellers ---------------------------------------------------------
 
 
+@pytest.mark.migrated
 def test_create_admin_makes_a_platform_admin_who_can_log_in(flask_cli, portal):
-    flask_cli("db", "upgrade")
     output = flask_cli(
         "create-admin", "--email", "Root@Example.com", "--password", "admin password 1"
     ).stdout
@@ -200,8 +246,8 @@ def test_create_admin_makes_a_platform_admin_who_can_log_in(flask_cli, portal):
     assert login_lands_on(portal, "root@example.com", "admin password 1") == "/platform/"
 
 
+@pytest.mark.migrated
 def test_create_admin_refuses_a_short_password(flask_cli):
-    flask_cli("db", "upgrade")
     result = flask_cli(
         "create-admin", "--email", "a@example.com", "--password", "short", check=False
     )
@@ -209,8 +255,8 @@ def test_create_admin_refuses_a_short_password(flask_cli):
     assert "10 characters" in result.stdout + result.stderr
 
 
+@pytest.mark.migrated
 def test_create_reseller_prints_the_slug_alone_on_the_last_line(flask_cli, portal):
-    flask_cli("db", "upgrade")
     output = flask_cli(
         "create-reseller",
         "Nova Telecom Ibérica",
