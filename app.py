@@ -59,6 +59,8 @@ def register_blueprints(app: Flask) -> None:
     from reseller.settings import bp as reseller_settings_bp
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
+    from tenants.views.credits import bp as credits_bp
+    from tenants.views.credits import reseller_bp as reseller_credits_bp
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
     from tenants.views.profile import bp as profile_bp
@@ -66,6 +68,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(organization_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(credits_bp)
+    app.register_blueprint(reseller_credits_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(platform_bp)

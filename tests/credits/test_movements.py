@@ -1,0 +1,166 @@
+"""Reading the ledger: scoped movements, keyset pages, the reseller-wide log, the chart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+import tenants.credits
+from tenants import credits, movements, sms
+from tenants.actors import SYSTEM, Actor
+from tenants.errors import Forbidden, ValidationFailed
+from tenants.models import MemberRole, ResellerRole
+from tenants.queue import commit
+from tenants.types import utcnow
+from tenants.views.credits import csv_cell
+from tests.credits.conftest import fund, member_account
+
+
+def member_actor(member) -> Actor:
+    return Actor(
+        user_id=member.user_id,
+        reseller_id=member.reseller_id,
+        organization_id=member.organization_id,
+        member_id=member.id,
+        member_role=MemberRole(member.role),
+    )
+
+
+def staff_actor(reseller, user) -> Actor:
+    return Actor(user_id=user.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
+
+
+def test_keyset_pages_cover_every_movement_once_even_with_equal_times(shop):
+    fund(shop.org, 100)
+    for _ in range(7):  # each transfer: two postings with the same created_at
+        credits.transfer_credits(
+            SYSTEM, shop.org, "system", member_account(shop.member), 1, agreed=True
+        )
+        commit()
+    admin = member_actor(shop.admin)
+    seen, cursor = [], None
+    while True:
+        entries, cursor = movements.list_movements(admin, shop.org, limit=4, cursor=cursor)
+        seen.extend(e.id for e in entries)
+        if cursor is None:
+            break
+    assert len(seen) == 15 == len(set(seen))
+    everything = [
+        e.id
+        for e in movements.page_of(movements.movements_query(admin, shop.org), limit=100).entries
+    ]
+    assert seen == everything
+
+    # Walking back with the "newer" cursors returns the same pages.
+    first = movements.page_of(movements.movements_query(admin, shop.org), limit=4)
+    second = movements.page_of(
+        movements.movements_query(admin, shop.org), limit=4, cursor=first.older_cursor
+    )
+    back = movements.page_of(
+        movements.movements_query(admin, shop.org), limit=4, cursor=second.newer_cursor
+    )
+    assert [e.id for e in back.entries] == [e.id for e in first.entries]
+    assert back.newer_cursor is None
+
+
+def test_bad_cursors_are_validation_errors(shop):
+    for cursor in ("garbage", "eyJ4Ijog", "WyJzaWRld2F5cyIsICIyMDIwIiwgMV0"):
+        with pytest.raises(ValidationFailed):
+            movements.list_movements(SYSTEM, shop.org, cursor=cursor)
+
+
+def test_a_member_reads_only_their_own_account(shop):
+    fund(shop.org, 50, reference="pool")
+    fund(shop.org, 5, account=member_account(shop.member), reference="mine")
+    fund(shop.org, 6, account=member_account(shop.other), reference="theirs")
+    mel = member_actor(shop.member)
+    entries, _ = movements.list_movements(mel, shop.org)
+    assert [e.reference for e in entries] == ["mine"]
+    for account in ("system", member_account(shop.other)):
+        with pytest.raises(Forbidden):
+            movements.movements_query(mel, shop.org, account=account)
+    rows = list(movements.iter_organization_rows(mel, shop.org))
+    assert [r.reference for r in rows] == ["mine"]
+    assert rows[0].member_name == "Mel Member"
+
+
+def test_filters_by_type_reference_and_time(shop):
+    fund(shop.org, 10, reference="Invoice-ABC_1")
+    admin = member_actor(shop.admin)
+    assert len(movements.list_movements(admin, shop.org, types=["purchase"])[0]) == 1
+    assert movements.list_movements(admin, shop.org, types=["usage"])[0] == []
+    assert len(movements.list_movements(admin, shop.org, q="abc_")[0]) == 1
+    assert movements.list_movements(admin, shop.org, q="abc%")[0] == []
+    assert movements.list_movements(admin, shop.org, since=utcnow() + timedelta(minutes=1))[0] == []
+    assert (
+        len(movements.list_movements(admin, shop.org, until=utcnow() + timedelta(minutes=1))[0])
+        == 1
+    )
+    with pytest.raises(ValidationFailed):
+        movements.movements_query(admin, shop.org, types=["nonsense"])
+
+
+def test_reseller_wide_log_is_limited_to_the_resellers_customers(shop, other_reseller):
+    fund(shop.org, 10, reference="a")
+    fund(other_reseller.org, 20, reference="b")
+    staff = staff_actor(shop.reseller, shop.staff)
+    rows = list(movements.iter_reseller_rows(staff, since=movements.last_days()))
+    assert [r.reference for r in rows] == ["a"] and rows[0].organization_name == "Acme"
+    with pytest.raises(Forbidden):
+        movements.reseller_movements_query(member_actor(shop.owner))
+
+
+def test_another_tenants_organization_is_not_found(shop, other_reseller):
+    from tenants.errors import NotFound
+
+    with pytest.raises(NotFound):
+        movements.movements_query(staff_actor(shop.reseller, shop.staff), other_reseller.org)
+
+
+def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch):
+    real_now = utcnow()
+    monkeypatch.setattr(tenants.credits, "utcnow", lambda: real_now - timedelta(days=5))
+    fund(shop.org, 100)
+    monkeypatch.setattr(tenants.credits, "utcnow", lambda: real_now - timedelta(days=40))
+    fund(shop.org, 1000)  # before the window: part of the opening balance
+    monkeypatch.undo()
+    credits.transfer_credits(
+        SYSTEM, shop.org, "system", member_account(shop.member), 40, agreed=True
+    )
+    credits.record_usage(
+        SYSTEM, shop.org, credits=15, reference="sms", account=member_account(shop.member)
+    )
+    commit()
+
+    series = movements.daily_series(shop.org)
+    assert len(series) == 30
+    assert series[0].balance == 1000
+    assert series[-1].balance == 1000 + 100 - 40
+    assert series[-1].usage == 15
+    assert series[-7].balance == 1000 and series[-5].balance == 1100
+    assert sum(p.usage for p in series) == 15
+
+
+@pytest.mark.parametrize(
+    ("length", "parts"), [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (1530, 10)]
+)
+def test_sms_segments(length, parts):
+    assert sms.segments("x" * length) == parts
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=cmd()", "'=cmd()"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (-5, -5),
+    ],
+)
+def test_csv_cells_never_start_a_formula(value, cell):
+    assert csv_cell(value) == cell
