@@ -433,7 +433,13 @@ def index(org_id: str):
     accounts = _accounts(actor, org)
     form = _filter_form(actor, org, accounts)
     filters = _filters(form, org)
-    page = _page(movements.movements_query(actor, org, **filters), PAGE_SIZE)
+    try:
+        query = movements.movements_query(actor, org, **filters)
+    except ValidationFailed as error:
+        apply_field_errors(form, error)
+        filters.pop("account", None)
+        query = movements.movements_query(actor, org, **filters)
+    page = _page(query, PAGE_SIZE)
     return render_template(
         "credits/index.html",
         org=org,

@@ -523,3 +523,61 @@ def test_pages_render_in_spanish(client, auth, shop):
     )
     assert quote.status_code == 200
     assert "54,45" in page(quote)  # 1.000 créditos: 54,45 € in Spanish formatting
+
+
+def test_garbage_input_is_never_a_server_error(client, auth, shop):
+    fund(shop.org, 10)
+    auth.login(shop.owner.user.email)
+    posts = {
+        "purchase": [
+            {"account": "member:nobody", "credits": "10"},
+            {"account": "system", "credits": "99999999999999"},
+            {"account": "system", "credits": "-5"},
+            {},
+        ],
+        "purchase/confirm": [
+            {"account": "system", "credits": "10", "payment_method": "bogus"},
+            {"account": "bogus", "credits": "x", "payment_method": "sandbox"},
+            {},
+        ],
+        "transfer": [
+            {"source": "member:nobody", "target": "system", "credits": "1", "agree": "y"},
+            {"source": "system", "target": "system", "credits": "1", "agree": "y"},
+            {"source": "system", "target": "x" * 5000, "credits": "1e9", "agree": "y"},
+        ],
+        "test-sms": [
+            {"recipient": "+34 600 000 001", "message": "x" * 5000},
+            {"recipient": "", "message": ""},
+            {"recipient": "+34600000001\x00", "message": "\x01"},
+        ],
+    }
+    for part, cases in posts.items():
+        for data in cases:
+            response = client.post(credits_url(shop.org, part), data=data)
+            assert response.status_code < 500, (part, data)
+            assert response.status_code in (200, 302, 402, 403, 422), (part, data)
+    for query in ("?account=bogus", "?account=member:nobody", "?q=" + "%" * 300):
+        assert client.get(credits_url(shop.org, query)).status_code == 200, query
+    assert client.get(credits_url(shop.org, "purchases/" + "x" * 80 + "/pay")).status_code == 404
+    assert client.get(credits_url(shop.org, "receipts/" + "x" * 80 + ".pdf")).status_code == 404
+    assert system_credits(shop.org) == 10
+
+
+def test_a_member_cannot_follow_another_members_purchase(client, auth, shop):
+    auth.login(shop.other.user.email)
+    purchase_id = start_purchase(client, shop.org, account=member_account(shop.other), quantity="5")
+    client.post(
+        credits_url(shop.org, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
+    )
+    receipt_id = db.session.scalar(sa.select(Purchase.receipt_id).where(Purchase.id == purchase_id))
+    auth.logout()
+    auth.login(shop.member.user.email)
+    for part in (
+        f"purchases/{purchase_id}/pay",
+        f"purchases/{purchase_id}/",
+        f"receipts/{receipt_id}.pdf",
+    ):
+        assert client.get(credits_url(shop.org, part)).status_code == 404, part
+    auth.logout()
+    auth.login(shop.admin.user.email)  # administrators see every purchase of the organization
+    assert client.get(credits_url(shop.org, f"receipts/{receipt_id}.pdf")).status_code == 200
