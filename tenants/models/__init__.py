@@ -2,7 +2,17 @@
 
 from tenants.models.api_keys import ApiKey, ApiRateCounter, IdempotencyKey
 from tenants.models.audit import AuditEntry
+from tenants.models.billing import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    Purchase,
+    PurchaseStatus,
+)
 from tenants.models.jobs import QueuedJob
+from tenants.models.ledger import AccountKind, CreditAccount, EntryType, LedgerEntry
 from tenants.models.organizations import (
     BillingType,
     Member,
@@ -22,11 +32,20 @@ from tenants.models.users import (
 )
 
 __all__ = [
+    "AccountKind",
     "ApiKey",
     "ApiRateCounter",
     "AuditEntry",
     "BillingType",
+    "CreditAccount",
+    "EntryType",
     "IdempotencyKey",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceSequence",
+    "InvoiceStatus",
+    "LedgerEntry",
     "LoginFailure",
     "Member",
     "MemberRole",
@@ -36,6 +55,8 @@ __all__ = [
     "PlatformStaff",
     "PriceListEntry",
     "PricingModel",
+    "Purchase",
+    "PurchaseStatus",
     "QueuedJob",
     "Reseller",
     "ResellerRole",
