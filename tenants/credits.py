@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.actors import Actor
 from tenants.errors import (
-    Conflict,
     Forbidden,
     InsufficientCredits,
     NotPrepaid,
+    OrganizationClosed,
     OrganizationSuspended,
     ValidationFailed,
 )
@@ -179,12 +179,14 @@ def post_transaction(
     if net:
         # The Customer app lists balances and filters low balances from this column; it
         # changes in the same transaction as the postings, after the account locks.
-        db.session.execute(
+        moved = db.session.execute(
             update(Organization)
-            .where(Organization.id == org.id)
+            .where(Organization.id == org.id, Organization.status != OrganizationStatus.DELETED)
             .values(total_credits=Organization.total_credits + net)
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
+        if not moved:
+            raise OrganizationClosed()
     entries = [
         LedgerEntry(
             transaction_id=transaction_id,
@@ -216,7 +218,7 @@ def require_prepaid_and_usable(org: Organization) -> None:
     if org.status == OrganizationStatus.SUSPENDED:
         raise OrganizationSuspended()
     if org.status != OrganizationStatus.ACTIVE:
-        raise Conflict(_l("The organization is closed."))
+        raise OrganizationClosed()
     if org.pricing_model != PricingModel.PREPAID:
         raise NotPrepaid()
 
@@ -356,7 +358,7 @@ def withdraw_credits(
     reason = clean_text(reason, "reason", max_length=200)
     ref = parse_account(org, account)
     if org.status == OrganizationStatus.DELETED:
-        raise Conflict(_l("The organization is closed."))
+        raise OrganizationClosed()
     entries = post_transaction(
         actor,
         org,
@@ -413,3 +415,15 @@ def can_manage_account(actor: Actor, ref: AccountRef) -> bool:
 def require_manage_account(actor: Actor, ref: AccountRef) -> None:
     if not can_manage_account(actor, ref):
         raise Forbidden()
+
+
+def member_credits_total(org: Organization) -> int:
+    """Credits held in members' individual accounts (not the system pool)."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+                CreditAccount.organization_id == org.id,
+                CreditAccount.kind == AccountKind.MEMBER,
+            )
+        )
+    )

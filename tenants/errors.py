@@ -122,3 +122,16 @@ class CannotRemoveYourself(Conflict):
 class ResellerSuspended(Conflict):
     code = "reseller_suspended"
     default_message = _l("The reseller is suspended.")
+
+
+class MemberCreditsRemain(Conflict):
+    code = "member_credits_remain"
+    default_message = _l(
+        "Members still hold individual credits. Transfer them to the system pool before "
+        "switching individual user credits off."
+    )
+
+
+class OrganizationClosed(Conflict):
+    code = "organization_closed"
+    default_message = _l("The organization is closed.")

@@ -22,6 +22,7 @@ from tenants.errors import (
     BalanceNotZero,
     Conflict,
     Forbidden,
+    MemberCreditsRemain,
     OutstandingDebt,
     PricingModelLocked,
     ValidationFailed,
@@ -363,6 +364,12 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
     ):
         raise PricingModelLocked()
 
+    if cleaned.get("individual_user_credits") is False and org.individual_user_credits:
+        from tenants.credits import member_credits_total
+
+        if member_credits_total(org) > 0:
+            raise MemberCreditsRemain()
+
     by_attribute = {spec.attribute: path for path, spec in EDITABLE_FIELDS.items()}
     changed = audit.diff(
         org, {EDITABLE_FIELDS[path].attribute: value for path, value in cleaned.items()}
@@ -435,6 +442,10 @@ def delete_organization(actor: Actor, org: Organization) -> None:
     require(actor, Permission.MANAGE_ORGANIZATION)
     if actor.real_user_id:  # never while acting as someone else (SPEC §5)
         raise Forbidden()
+    # Lock the row: a purchase committing meanwhile either lands before the balance check
+    # or finds the organization deleted (the ledger refuses postings to deleted ones).
+    db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())
+    db.session.refresh(org)
     if org.status == OrganizationStatus.DELETED:
         raise Conflict(_l("The organization is already deleted."))
     if organization_credits(org) != 0:

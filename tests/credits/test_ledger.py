@@ -226,3 +226,35 @@ def test_organization_total_credits_follows_the_ledger(prepaid_org, create_membe
     commit()
     db.session.refresh(prepaid_org)
     assert prepaid_org.total_credits == 85 == credits.total_credits(prepaid_org)
+
+
+def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
+    prepaid_org, create_member
+):
+    from tenants.errors import MemberCreditsRemain
+    from tenants.organizations import update_organization
+
+    update_organization(SYSTEM, prepaid_org, {"individual_user_credits": True})
+    commit()
+    member = create_member(prepaid_org)
+    fund(prepaid_org, 10, credits.parse_account(prepaid_org, f"member:{member.id}"))
+    with pytest.raises(MemberCreditsRemain):
+        update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
+    db.session.rollback()
+    credits.transfer_credits(SYSTEM, prepaid_org, f"member:{member.id}", "system", 10, agreed=True)
+    update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
+    commit()
+    assert prepaid_org.individual_user_credits is False
+    assert credits.balance(prepaid_org).system_credits == 10
+
+
+def test_deleted_organization_takes_no_more_credits(prepaid_org):
+    from tenants.errors import OrganizationClosed
+    from tenants.organizations import delete_organization
+
+    delete_organization(SYSTEM, prepaid_org)
+    commit()
+    with pytest.raises(OrganizationClosed):
+        credits.add_credits(SYSTEM, prepaid_org, credits.SYSTEM_ACCOUNT, 5)
+    db.session.rollback()
+    assert credits.total_credits(prepaid_org) == 0
