@@ -1,0 +1,36 @@
+"""Usage (sent SMS) for any organization: prepaid debits credits, postpaid accrues charges.
+
+The API's ``POST …/usage`` and the portal's "send test SMS" both come through here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tenants import credits
+from tenants.actors import Actor
+from tenants.errors import NotPrepaid
+from tenants.models import LedgerEntry, Organization, PricingModel
+
+
+def record_usage(
+    actor: Actor,
+    org: Organization,
+    *,
+    credits_used: int,
+    reference: str,
+    account=None,
+    occurred_at: datetime | None = None,
+) -> LedgerEntry:
+    """Charge ``credits_used`` SMS; InsufficientCredits (402) when credits or limit are short."""
+    if org.pricing_model == PricingModel.PREPAID:
+        return credits.record_usage(
+            actor,
+            org,
+            credits=credits_used,
+            reference=reference,
+            account=account,
+            occurred_at=occurred_at,
+        )
+    # Postpaid usage accrues charges against the credit limit (postpaid billing issue).
+    raise NotPrepaid()
