@@ -54,6 +54,15 @@ def load_config(instance_path: Path) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "portal"),
+        # Transient failures (SMTP down, gateway timeout) are retried after these seconds.
+        "JOB_RETRY_INTERVALS": [
+            int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300,1800").split(",")
+        ],
+        "JOB_RELAY_SECONDS": int(os.environ.get("JOB_RELAY_SECONDS", "5")),
+        "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        "AUTO_TOP_UP_MONTHLY_CAP": int(os.environ.get("AUTO_TOP_UP_MONTHLY_CAP", "10")),
         "MAIL_SERVER": mail_server or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
@@ -77,7 +86,6 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE"),
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
-        "SESSION_IDLE_HOURS": int(os.environ.get("SESSION_IDLE_HOURS", "12")),
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_FAILURE_WINDOW_MINUTES": int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15")),
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
@@ -85,4 +93,8 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # Login-as (support sessions): how long one lasts, and how recent the staff
+        # member's last password or two-factor check must be to start one.
+        "LOGIN_AS_MINUTES": int(os.environ.get("LOGIN_AS_MINUTES", "30")),
+        "LOGIN_AS_REAUTH_MINUTES": int(os.environ.get("LOGIN_AS_REAUTH_MINUTES", "15")),
     }

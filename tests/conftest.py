@@ -19,6 +19,8 @@ from email.message import EmailMessage
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
@@ -105,9 +107,23 @@ def app_config(tmp_path, database_url):
     }
 
 
+class FreshRequestClient(FlaskClient):
+    """A client whose every request starts with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one app context pushed for the whole test and Flask reuses it
+    for each request, so ``g`` (Flask-Login's cached user, the actor, the timezone
+    organization) would otherwise leak from one request, and one client, into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = FreshRequestClient
     with app.app_context():
         if not using_postgres():
             db.create_all()

@@ -12,7 +12,6 @@ from tenants.models import IdempotencyKey, Member, Organization
 from tenants.types import utcnow
 from tests.api.conftest import new_organization
 from tests.api.test_auth_and_errors import assert_error
-from tests.conftest import using_postgres
 
 
 def count_orgs() -> int:
@@ -139,7 +138,6 @@ def test_bad_idempotency_keys_are_400(api, tenants):
 
 
 @pytest.mark.postgres_only
-@pytest.mark.skipif(not using_postgres(), reason="concurrency needs PostgreSQL")
 def test_concurrent_duplicates_execute_once(app, tenants):
     """Ten threads send the same POST at once: one organization, one member added."""
     from tests.api.conftest import Api, FreshRequestClient

@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tenants.models import Member
 from tests.conftest import owner_of
 
 COOKIE_NAMES = ("session", "remember_token")
-
-
-class FreshRequestClient(FlaskClient):
-    """A client whose every request starts with an empty ``g``, as in production.
-
-    The ``app`` fixture keeps one app context pushed for the whole test, and Flask reuses
-    it for each request, so ``g`` (Flask-Login's cached user, the actor, the timezone
-    organization) would leak from one request, and one client, into the next.
-    """
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 def copy_cookies(client: FlaskClient) -> dict[str, str]:
