@@ -97,11 +97,13 @@ def drain(app, org_id: str) -> tuple[int, int, float]:
     from tenants.extensions import db
     from tenants.models import Organization
     from tenants.movements import iter_organization_rows, last_days
-    from tenants.views.credits import _csv_response
+    from tenants.views.credits import movements_csv_response
 
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         org = db.session.get(Organization, org_id)
-        response = _csv_response(iter_organization_rows(SYSTEM, org, since=last_days()), "x.csv")
+        response = movements_csv_response(
+            iter_organization_rows(SYSTEM, org, since=last_days()), "x.csv"
+        )
         started = time.perf_counter()
         size = lines = 0
         for chunk in response.response:

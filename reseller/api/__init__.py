@@ -8,6 +8,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 from reseller.api import (  # noqa: E402, F401  (register the endpoints)
+    credits,
+    invoices,
     members,
     openapi,
     organizations,

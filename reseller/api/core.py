@@ -63,6 +63,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     auth: bool = True
     reseller_only: bool = False
+    # What a successful answer is: JSON through done(), or a file the view streams itself.
+    media_type: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -106,7 +106,10 @@ def _operation(op: Operation) -> dict[str, Any]:
         success: dict[str, Any] = {"description": "Done, no content"}
     else:
         success = {"description": "OK" if op.status == 200 else "Created"}
-        if op.response is not None:
+        if op.media_type != "application/json":
+            file = {"type": "string", "contentMediaType": op.media_type}
+            success["content"] = {op.media_type: {"schema": file}}
+        elif op.response is not None:
             success["content"] = {"application/json": {"schema": op.response.ref()}}
     responses: dict[str, Any] = {str(op.status): success}
     statuses = {401, 429, *op.errors}

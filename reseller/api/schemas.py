@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from decimal import InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from tenants.credits import MAX_CREDITS
 from tenants.errors import ValidationFailed
+from tenants.models import EntryType, InvoiceKind, InvoiceStatus, PurchaseStatus
+from tenants.payments import PROVIDERS
 
 MISSING = object()
 # Control characters and lone surrogates: PostgreSQL cannot store NUL, UTF-8 cannot encode
 # a lone surrogate; refusing them here keeps bad text away from every service.
 UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 CREDITS_MAX = 10**12  # far above any real balance, well inside BIGINT
+ISO_MOMENT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?"
+)
 
 
 def _join(path: str, name: str | int) -> str:
@@ -195,6 +202,34 @@ class Decimal(Spec):
             "type": "string",
             "pattern": rf"^{negative}\d+(\.\d{{1,{self.places}}})?$",
             "description": f"Decimal string, {self.minimum} to {self.maximum}.",
+        }
+
+
+@dataclass
+class DateTime(Spec):
+    """A moment in ISO 8601 with its time zone ("2026-11-27T10:00:00Z"), as an aware datetime
+    in UTC; a time without a zone is refused rather than guessed."""
+
+    def check(self, value, path, errors):
+        if not isinstance(value, str) or not ISO_MOMENT.fullmatch(value):
+            errors[path] = str(_l("Not in the expected format."))
+            return MISSING
+        try:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            errors[path] = str(_l("Not in the expected format."))
+            return MISSING
+        errors[path] = str(_l("Give a time zone (e.g. Z)."))
+        return MISSING
+
+    def schema(self):
+        return {
+            "type": "string",
+            "format": "date-time",
+            "maxLength": 40,
+            "description": 'ISO 8601 with a time zone, e.g. "2026-11-27T10:00:00Z"',
         }
 
 
@@ -578,6 +613,267 @@ TAX_RATES = Object(
     required=("tax_rates",),
     description="A country not listed pays 0.",
 )
+
+# ---------------------------------------------------------------------------
+# Credits, movements and invoices
+
+ACCOUNT = String(
+    max_length=48,
+    pattern="system|member:[A-Za-z0-9_]{1,40}",
+    description='"system" (the system pool) or "member:<member id>" (individual credits)',
+    example="system",
+)
+CREDITS = Integer(minimum=1, maximum=MAX_CREDITS, description="Credits (one credit = one SMS)")
+SIGNED_CREDITS = Integer(
+    minimum=-CREDITS_MAX, maximum=CREDITS_MAX, description="Incoming positive, outgoing negative"
+)
+ENTRY_TYPES = tuple(EntryType)
+EXACT_PRICE = Decimal(places=4, maximum="999999.9999", description="With all its decimals")
+PERCENT = Decimal(places=2, maximum="100", example="21")
+
+BALANCE = Object(
+    name="Balance",
+    properties={
+        "system_credits": Integer(minimum=0, maximum=CREDITS_MAX),
+        "users": Array(
+            items=Object(
+                name="MemberCredits",
+                properties={"member_id": ID, "credits": Integer(minimum=0, maximum=CREDITS_MAX)},
+                required=("member_id", "credits"),
+            ),
+            max_items=100_000,
+            description="Members' individual credit accounts",
+        ),
+        "total_credits": Integer(minimum=0, maximum=CREDITS_MAX),
+        "debt": Decimal(places=2, description="Unbilled charges plus unpaid invoices"),
+        "credit_limit": Decimal(places=2, description="Postpaid credit limit"),
+        "currency": CURRENCY,
+    },
+    required=("system_credits", "users", "total_credits", "debt", "credit_limit", "currency"),
+)
+
+PURCHASE_CREATE = Object(
+    name="PurchaseCreate",
+    properties={
+        "credits": CREDITS,
+        "account": ACCOUNT,
+        "payment_method": String(enum=tuple(PROVIDERS)),
+        "card_number": String(
+            max_length=32,
+            pattern="[0-9 -]{12,32}",
+            description="Sandbox only: pay at once with this test card (any number is "
+            "approved but 4000 0000 0000 0002, which is declined).",
+        ),
+    },
+    required=("credits", "account", "payment_method"),
+)
+PURCHASE = Object(
+    name="Purchase",
+    properties={
+        "id": ID,
+        "credits": CREDITS,
+        "account": ACCOUNT,
+        "status": String(enum=tuple(PurchaseStatus)),
+        "payment_method": String(max_length=20),
+        "amounts": Object(
+            name="PurchaseAmounts",
+            properties={
+                "currency": CURRENCY,
+                "unit_price": EXACT_PRICE,
+                "subtotal": MONEY,
+                "tax_percent": PERCENT,
+                "tax": MONEY,
+                "total": MONEY,
+            },
+            required=("currency", "unit_price", "subtotal", "tax_percent", "tax", "total"),
+        ),
+        "receipt_id": String(
+            max_length=40, nullable=True, description="The receipt (an invoice) once paid"
+        ),
+        "payment_url": String(
+            max_length=500,
+            nullable=True,
+            format="uri",
+            description="While pending: the portal's card page where a signed-in "
+            "administrator completes the payment",
+        ),
+        "created_at": TIME,
+    },
+    required=(
+        "id",
+        "credits",
+        "account",
+        "status",
+        "payment_method",
+        "amounts",
+        "receipt_id",
+        "payment_url",
+        "created_at",
+    ),
+)
+
+LEDGER_ACTOR = Object(
+    name="LedgerActor",
+    description="Who made the movement",
+    properties={
+        "type": String(
+            enum=("user", "api_key", "system"),
+            description="A person in the portal, an API key, or the platform itself",
+        ),
+        "id": String(max_length=40, nullable=True, description="The user id or API key id"),
+        "email": String(max_length=254, nullable=True, description="The person's email"),
+        "support_agent_email": String(
+            max_length=254,
+            nullable=True,
+            description="During a login-as support session: the agent really acting",
+        ),
+    },
+    required=("type", "id", "email", "support_agent_email"),
+)
+LEDGER_ENTRY = Object(
+    name="LedgerEntry",
+    properties={
+        "id": ID,
+        "created_at": TIME,
+        "occurred_at": TIME,
+        "type": String(enum=ENTRY_TYPES),
+        "account": ACCOUNT,
+        "credits": SIGNED_CREDITS,
+        "balance_after": Integer(minimum=0, maximum=CREDITS_MAX, nullable=True),
+        "amount": Decimal(
+            places=2,
+            minimum="-99999999",
+            nullable=True,
+            description="Money of the movement (e.g. a purchase's total), else null",
+        ),
+        "reference": String(min_length=None, nullable=True),
+        "actor": LEDGER_ACTOR,
+    },
+    required=(
+        "id",
+        "created_at",
+        "occurred_at",
+        "type",
+        "account",
+        "credits",
+        "balance_after",
+        "amount",
+        "reference",
+        "actor",
+    ),
+)
+
+TRANSFER_CREATE = Object(
+    name="TransferCreate",
+    properties={"from": ACCOUNT, "to": ACCOUNT, "credits": CREDITS},
+    required=("from", "to", "credits"),
+)
+TRANSFER = Object(
+    name="Transfer",
+    properties={"from": LEDGER_ENTRY, "to": LEDGER_ENTRY},
+    required=("from", "to"),
+    description="The two ledger entries: out of `from`, into `to`.",
+)
+WITHDRAWAL_CREATE = Object(
+    name="WithdrawalCreate",
+    properties={
+        "credits": CREDITS,
+        "account": ACCOUNT,
+        "reason": String(max_length=200, description="Kept as the entry's reference"),
+    },
+    required=("credits", "account"),
+)
+USAGE_CREATE = Object(
+    name="UsageCreate",
+    properties={
+        "credits": CREDITS,
+        "account": ACCOUNT,
+        "reference": String(max_length=200, description="The sending platform's reference"),
+        "occurred_at": DateTime(
+            description="When the SMS were sent (default now); late events up to 35 days old"
+        ),
+    },
+    required=("credits", "reference"),
+)
+
+MOVEMENT_FILTERS = {
+    "since": DateTime(description="Created at or after (ISO 8601 with zone; encode + as %2B)"),
+    "until": DateTime(description="Created before"),
+    "type": String(
+        max_length=200,
+        pattern=f"({'|'.join(ENTRY_TYPES)})(,({'|'.join(ENTRY_TYPES)}))*",
+        description="One type or several, comma-separated: " + ", ".join(ENTRY_TYPES),
+    ),
+    "account": ACCOUNT,
+}
+MOVEMENT_QUERY = Object(properties={**MOVEMENT_FILTERS, **LIST_QUERY})
+MOVEMENT_CSV_QUERY = Object(properties=dict(MOVEMENT_FILTERS))
+MOVEMENT_PAGE = page_of(LEDGER_ENTRY, "LedgerEntryList")
+
+INVOICE_LINE = Object(
+    name="InvoiceLine",
+    properties={
+        "description": String(max_length=300),
+        "quantity": Integer(minimum=-CREDITS_MAX, maximum=CREDITS_MAX),
+        "unit_price": Decimal(places=4, minimum="-999999.9999", maximum="999999.9999"),
+        "amount": Decimal(places=4, minimum="-99999999", description="Not rounded: the totals are"),
+        "occurred_at": String(format="date-time", max_length=40, nullable=True),
+        "reference": String(min_length=None, nullable=True),
+    },
+    required=("description", "quantity", "unit_price", "amount", "occurred_at", "reference"),
+)
+INVOICE_BILLING_FIELDS = ("type", "name", "address", "tax_id", "email", "country")
+INVOICE_BILLING = Object(
+    name="InvoiceBilling",
+    description="The billing details and country as they were when issued",
+    properties={
+        name: String(min_length=None, max_length=1000, nullable=True)
+        for name in INVOICE_BILLING_FIELDS
+    },
+    required=INVOICE_BILLING_FIELDS,
+)
+INVOICE = Object(
+    name="Invoice",
+    description="A tax invoice / receipt of a purchase (kind receipt) or a monthly invoice.",
+    properties={
+        "id": ID,
+        "organization_id": ID,
+        "number": String(max_length=40, description="Numbered per reseller without gaps"),
+        "kind": String(enum=tuple(InvoiceKind)),
+        "period": String(
+            max_length=7, pattern=r"\d{4}-\d{2}", nullable=True, description="Monthly invoices"
+        ),
+        "issued_at": TIME,
+        "paid_at": String(format="date-time", max_length=40, nullable=True),
+        "currency": CURRENCY,
+        "subtotal": MONEY,
+        "tax_percent": PERCENT,
+        "tax": MONEY,
+        "total": MONEY,
+        "status": String(enum=tuple(InvoiceStatus)),
+        "billing": INVOICE_BILLING,
+        "lines": Array(items=INVOICE_LINE, max_items=100_000),
+    },
+    required=(
+        "id",
+        "organization_id",
+        "number",
+        "kind",
+        "period",
+        "issued_at",
+        "paid_at",
+        "currency",
+        "subtotal",
+        "tax_percent",
+        "tax",
+        "total",
+        "status",
+        "billing",
+        "lines",
+    ),
+)
+INVOICE_PAGE = page_of(INVOICE, "InvoiceList")
+INVOICE_QUERY = Object(properties=dict(LIST_QUERY))
 
 ERROR = Object(
     name="Error",

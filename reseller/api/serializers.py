@@ -9,8 +9,19 @@ from typing import Any
 
 from sqlalchemy import select
 
+from reseller.api.schemas import INVOICE_BILLING_FIELDS
+from tenants.credits import Balance
 from tenants.extensions import db
-from tenants.models import Member, MemberRole, Organization
+from tenants.models import (
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    Member,
+    MemberRole,
+    Organization,
+    Purchase,
+    User,
+)
 from tenants.types import round_money
 
 
@@ -27,6 +38,12 @@ def money(amount: Decimal | None, currency: str) -> str:
 def decimal_text(value: Decimal) -> str:
     """A decimal as written, without exponent (Decimal("1E+1") would print as "1E+1")."""
     return format(value, "f")
+
+
+def exact(value: Decimal, min_places: int = 2) -> str:
+    """A decimal with the digits it has, no storage zeros: 0.0450 → "0.045", 1 → "1.00"."""
+    places = max(-value.normalize().as_tuple().exponent, min_places)
+    return decimal_text(value.quantize(Decimal(1).scaleb(-places)))
 
 
 def owner_ids(org_ids: Iterable[str]) -> dict[str, str]:
@@ -119,3 +136,131 @@ def tax_rates(rates: list[dict[str, Any]]) -> dict[str, Any]:
             {"country": row["country"], "percent": decimal_text(row["percent"])} for row in rates
         ]
     }
+
+
+# -- credits, movements, invoices ---------------------------------------------------------
+
+
+def balance(org: Organization, held: Balance, debt: Decimal) -> dict[str, Any]:
+    return {
+        "system_credits": held.system_credits,
+        "users": [{"member_id": member_id, "credits": n} for member_id, n in held.users],
+        "total_credits": held.total_credits,
+        "debt": money(debt, org.currency),
+        "credit_limit": money(org.credit_limit, org.currency),
+        "currency": org.currency,
+    }
+
+
+def purchase(p: Purchase, payment_url: str | None = None) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "credits": p.credits,
+        "account": p.account,
+        "status": p.status.value,
+        "payment_method": p.payment_method,
+        "amounts": {
+            "currency": p.currency,
+            "unit_price": exact(p.unit_price),
+            "subtotal": money(p.subtotal, p.currency),
+            "tax_percent": exact(p.tax_percent, 0),
+            "tax": money(p.tax, p.currency),
+            "total": money(p.total, p.currency),
+        },
+        "receipt_id": p.receipt_id,
+        "payment_url": payment_url,
+        "created_at": timestamp(p.created_at),
+    }
+
+
+def _emails(user_ids: Iterable[str | None]) -> dict[str, str]:
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def _actor(entry: LedgerEntry, emails: dict[str, str]) -> dict[str, Any]:
+    if entry.actor_user_id:
+        kind, ident = "user", entry.actor_user_id
+    elif entry.api_key_id:
+        kind, ident = "api_key", entry.api_key_id
+    else:
+        kind, ident = "system", None
+    return {
+        "type": kind,
+        "id": ident,
+        "email": emails.get(entry.actor_user_id or ""),
+        "support_agent_email": emails.get(entry.real_user_id or ""),
+    }
+
+
+def ledger_entries(entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    """Entries with who made them, the people's emails read in one query for the page."""
+    emails = _emails(user for e in entries for user in (e.actor_user_id, e.real_user_id))
+    return [
+        {
+            "id": e.id,
+            "created_at": timestamp(e.created_at),
+            "occurred_at": timestamp(e.occurred_at),
+            "type": e.type.value,
+            "account": e.account_label,
+            "credits": e.credits,
+            "balance_after": e.balance_after,
+            "amount": money(e.amount, e.currency) if e.amount is not None and e.currency else None,
+            "reference": e.reference,
+            "actor": _actor(e, emails),
+        }
+        for e in entries
+    ]
+
+
+def ledger_entry(entry: LedgerEntry) -> dict[str, Any]:
+    return ledger_entries([entry])[0]
+
+
+def _invoice_line(line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_price": exact(line.unit_price),
+        "amount": exact(line.amount),
+        "occurred_at": timestamp(line.occurred_at),
+        "reference": line.reference,
+    }
+
+
+def invoices(items: list[Invoice]) -> list[dict[str, Any]]:
+    """Invoices with their lines, read in one query for the page."""
+    lines: dict[str, list[InvoiceLine]] = {i.id: [] for i in items}
+    if lines:
+        for line in db.session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id.in_(list(lines)))
+            .order_by(InvoiceLine.invoice_id, InvoiceLine.position, InvoiceLine.id)
+        ):
+            lines[line.invoice_id].append(line)
+    return [
+        {
+            "id": i.id,
+            "organization_id": i.organization_id,
+            "number": i.number,
+            "kind": i.kind.value,
+            "period": i.period,
+            "issued_at": timestamp(i.issued_at),
+            "paid_at": timestamp(i.paid_at),
+            "currency": i.currency,
+            "subtotal": money(i.subtotal, i.currency),
+            "tax_percent": exact(i.tax_percent, 0),
+            "tax": money(i.tax, i.currency),
+            "total": money(i.total, i.currency),
+            "status": i.status.value,
+            "billing": {name: (i.billing or {}).get(name) for name in INVOICE_BILLING_FIELDS},
+            "lines": [_invoice_line(line) for line in lines[i.id]],
+        }
+        for i in items
+    ]
+
+
+def invoice(item: Invoice) -> dict[str, Any]:
+    return invoices([item])[0]

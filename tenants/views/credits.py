@@ -843,7 +843,7 @@ def log(org_id: str):
 def log_csv(org_id: str):
     actor, org = _organization(org_id)
     rows = movements.iter_organization_rows(actor, org, **_log_filters(actor, org))
-    return _csv_response(rows, f"credits-log-{org.id}-{date.today().isoformat()}.csv")
+    return movements_csv_response(rows, f"credits-log-{org.id}-{date.today().isoformat()}.csv")
 
 
 @bp.route("/log/print")
@@ -923,7 +923,8 @@ def csv_cell(value):
     return value
 
 
-def _csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
+def movements_csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
+    """Movement rows as a streamed CSV download (the portal's logs and the API's export)."""
     headers = [
         _("Date"),
         _("Type"),
@@ -1007,6 +1008,6 @@ def reseller_log():
 def reseller_log_csv():
     actor = _reseller_actor()
     rows = movements.iter_reseller_rows(actor, since=movements.last_days())
-    return _csv_response(
+    return movements_csv_response(
         rows, f"credits-log-all-customers-{date.today().isoformat()}.csv", with_organization=True
     )

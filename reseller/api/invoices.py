@@ -1,0 +1,59 @@
+"""API: invoices and receipts — an organization's list, one invoice, its PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+
+from reseller.api import schemas, serializers
+from reseller.api.core import done, endpoint
+from tenants import invoices, scoping
+from tenants.actors import Actor
+
+TAG = "Invoices"
+INVOICE = "/invoices/<invoice_id>"
+
+
+@endpoint(
+    "/organizations/<org_id>/invoices",
+    "GET",
+    summary="List invoices and receipts",
+    tag=TAG,
+    query=schemas.INVOICE_QUERY,
+    response=schemas.INVOICE_PAGE,
+    description="Newest first: the receipts of purchases and the monthly invoices.",
+)
+def list_invoices(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
+    org = scoping.get_organization(actor, org_id, include_deleted=True)
+    page = invoices.invoice_page(
+        actor, org, limit=query.get("limit", 50), cursor=query.get("cursor")
+    )
+    return done({"data": serializers.invoices(page.items), "next_cursor": page.next_cursor})
+
+
+@endpoint(INVOICE, "GET", summary="Read an invoice", tag=TAG, response=schemas.INVOICE)
+def get_invoice(actor: Actor, invoice_id: str) -> Response:
+    return done(serializers.invoice(scoping.get_invoice(actor, invoice_id)))
+
+
+@endpoint(
+    f"{INVOICE}.pdf",
+    "GET",
+    summary="Download an invoice as PDF",
+    tag=TAG,
+    media_type="application/pdf",
+    description="In the language of `Accept-Language` when sent, else the buyer's; with "
+    "the billing details and tax as they were when issued.",
+)
+def invoice_pdf(actor: Actor, invoice_id: str) -> Response:
+    invoice = scoping.get_invoice(actor, invoice_id)
+    language = None
+    if "Accept-Language" in request.headers:
+        language = request.accept_languages.best_match(list(current_app.config["LANGUAGES"]))
+    pdf = invoices.render_invoice_pdf(invoice, language)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )
