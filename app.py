@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from reseller.customers import bp as customers_bp
     from reseller.platform import bp as platform_bp
     from reseller.settings import bp as reseller_settings_bp
+    from reseller.support import bp as support_bp
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
     from tenants.views.credits import bp as credits_bp
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
     from tenants.views.profile import bp as profile_bp
+    from tenants.views.two_factor import bp as two_factor_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organization_bp)
@@ -76,6 +78,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reseller_settings_bp)
     app.register_blueprint(org_api_keys_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(two_factor_bp)
+    app.register_blueprint(support_bp)
 
 
 def _wants_json() -> bool:
@@ -142,6 +146,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     from tenants import web
 
+    app.before_request(web.enforce_support_session)
     app.before_request(web.enforce_live_access)
 
     @app.after_request
@@ -184,7 +189,8 @@ def register_template_helpers(app: Flask) -> None:
         if not has_request_context():
             return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale())}
         actor = web.current_actor() if current_user.is_authenticated else None
-        contexts = auth.available_contexts(current_user) if actor else []
+        # No context switching while acting as someone (a login-as support session).
+        contexts = auth.available_contexts(current_user) if actor and not actor.real_user_id else []
         return {
             "actor": actor,
             "contexts": contexts,

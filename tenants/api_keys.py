@@ -28,7 +28,7 @@ from tenants.models import (
     Reseller,
     ResellerStatus,
 )
-from tenants.policy import Permission, require
+from tenants.policy import Permission, refuse_while_acting, require
 from tenants.types import utcnow
 from tenants.validation import clean_text
 
@@ -81,6 +81,7 @@ def create_api_key(
     name: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never shown again."""
+    refuse_while_acting(actor, _l("API keys cannot be created during a support session."))
     _require_manage(actor, reseller, organization)
     if organization is not None and organization.status == OrganizationStatus.DELETED:
         raise Conflict(_l("A deleted organization cannot get API keys."))

@@ -42,6 +42,7 @@ def record(
     target_type: str | None = None,
     target_id: str | None = None,
     changes: dict[str, Any] | None = None,
+    support_session_id: str | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
         reseller_id=reseller_id,
@@ -49,6 +50,7 @@ def record(
         actor_user_id=actor.user_id,
         real_user_id=actor.real_user_id,
         api_key_id=actor.api_key_id,
+        support_session_id=support_session_id or actor.support_session_id,
         action=action,
         target_type=target_type,
         target_id=target_id,

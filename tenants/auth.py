@@ -172,11 +172,78 @@ def start_session(
             remember=remember,
             ip_address=ip_address,
             user_agent=(user_agent or "")[:300],
+            authenticated_at=now,
         )
     )
     db.session.flush()
     user.auth_token = token
     return token
+
+
+def session_row(token: str | None) -> UserSession | None:
+    """The live UserSession row of a token (None when revoked, expired or unknown)."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == _hash_token(token),
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > utcnow(),
+        )
+    )
+
+
+def renew_session(user: User, token: str) -> tuple[str, bool]:
+    """Swap a live session for a new token (same user, lifetime and last authentication)
+    and revoke the old one: the session id changes when a login-as starts or ends.
+
+    Returns the new token and whether the login was "remember me".
+    """
+    row = session_row(token)
+    if row is None or row.user_id != user.id:
+        raise LoginRefused()
+    new_token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        UserSession(
+            token_hash=_hash_token(new_token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=row.expires_at,
+            remember=row.remember,
+            ip_address=row.ip_address,
+            user_agent=row.user_agent,
+            authenticated_at=row.authenticated_at,
+        )
+    )
+    row.revoked_at = now
+    db.session.flush()
+    user.auth_token = new_token
+    return new_token, row.remember
+
+
+def mark_authenticated(token: str | None) -> None:
+    """Note that the person just proved who they are again (password or two-factor code)."""
+    row = session_row(token)
+    if row is not None:
+        row.authenticated_at = utcnow()
+        db.session.flush()
+
+
+def check_throttle(email: str) -> None:
+    """LoginThrottled after too many recent failures for this address (any step of login)."""
+    _check_throttle(normalize_email(email))
+
+
+def record_failure(email: str, ip_address: str | None = None) -> None:
+    """Count a failed password, two-factor code or re-check towards the throttle."""
+    db.session.add(LoginFailure(email=normalize_email(email)[:254], ip_address=ip_address))
+    db.session.flush()
+
+
+def clear_failures(email: str) -> None:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.email == normalize_email(email)))
 
 
 def load_session_user(token: str) -> User | None:

@@ -50,7 +50,14 @@ def send_invitation(
     notifications.deliver_invitation(member_id=member_id, user_id=user_id, reseller_id=reseller_id)
 
 
+def send_support_session_started(support_session_id: str) -> None:
+    from tenants import support
+
+    support.deliver_support_session_started(support_session_id)
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "send_password_reset": send_password_reset,
     "send_invitation": send_invitation,
+    "send_support_session_started": send_support_session_started,
 }

@@ -21,7 +21,6 @@ from tenants.balances import organization_credits, organization_debt
 from tenants.errors import (
     BalanceNotZero,
     Conflict,
-    Forbidden,
     MemberCreditsRemain,
     OutstandingDebt,
     PricingModelLocked,
@@ -39,7 +38,7 @@ from tenants.models import (
     User,
 )
 from tenants.models.organizations import search_key
-from tenants.policy import Permission, can, require
+from tenants.policy import Permission, can, refuse_while_acting, require
 from tenants.scoping import organizations_query
 from tenants.types import utcnow
 from tenants.users import get_or_create_user
@@ -407,6 +406,7 @@ def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
     """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
+    refuse_while_acting(actor, _l("An organization cannot be suspended during a support session."))
     require(actor, Permission.MANAGE_ORGANIZATION)
     reason = clean_text(reason, "reason", max_length=500)
     if org.status != OrganizationStatus.ACTIVE:
@@ -439,9 +439,9 @@ def delete_organization(actor: Actor, org: Organization) -> None:
     Refused while it holds credits (withdraw them first) or owes money (clear the debt
     first). Its ledger and invoices are kept for accounting.
     """
+    # Never while acting as someone else (SPEC §5).
+    refuse_while_acting(actor, _l("An organization cannot be deleted during a support session."))
     require(actor, Permission.MANAGE_ORGANIZATION)
-    if actor.real_user_id:  # never while acting as someone else (SPEC §5)
-        raise Forbidden()
     # Lock the row: a purchase committing meanwhile either lands before the balance check
     # or finds the organization deleted (the ledger refuses postings to deleted ones).
     db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())

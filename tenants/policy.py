@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     RECORD_PAYMENTS = "record_payments"
     VIEW_AUDIT = "view_audit"
     LOGIN_AS = "login_as"
+    VIEW_SUPPORT_SESSIONS = "view_support_sessions"  # every customer's support sessions
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -70,10 +71,21 @@ def can(actor: Actor, permission: Permission) -> bool:
         case Permission.TRANSFER_OWNERSHIP:
             return _reseller_staff(actor) or actor.is_org_owner
         case Permission.LOGIN_AS:
+            # SPEC §1 gives login-as to support agents and reseller staff; platform admins
+            # manage the platform and do not act as customers (they can be given the
+            # support role for that).
             return (actor.is_reseller_staff or actor.is_support_agent) and not actor.real_user_id
+        case Permission.VIEW_SUPPORT_SESSIONS:
+            return actor.is_reseller_admin or actor.is_platform
     return False
 
 
 def require(actor: Actor, permission: Permission) -> None:
     if not can(actor, permission):
         raise Forbidden()
+
+
+def refuse_while_acting(actor: Actor, message) -> None:
+    """Some things are never done during a login-as support session (SPEC §5)."""
+    if actor.real_user_id:
+        raise Forbidden(message)

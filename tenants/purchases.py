@@ -23,7 +23,7 @@ from tenants.models import (
     PurchaseStatus,
 )
 from tenants.payments import PaymentResult, provider_for
-from tenants.policy import Permission, can
+from tenants.policy import Permission, can, refuse_while_acting
 from tenants.types import utcnow
 
 
@@ -134,6 +134,8 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
     provider = provider_for(purchase.payment_method)
     if not provider.allowed_for(actor):
         raise Forbidden()
+    if (details or {}).get("card_token") is not None:  # a saved card: never during login-as
+        refuse_while_acting(actor, _l("A saved card cannot be used during a support session."))
     result = provider.charge(purchase, details or {})
     if not result.approved:
         _decline(purchase, result)

@@ -25,6 +25,8 @@ from tenants.models import (
 )
 
 CONTEXT_KEY = "ctx"
+# The open login-as support session of this browser (see tenants.support).
+SUPPORT_KEY = "support"
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please log in to see this page.")
@@ -90,6 +92,11 @@ def current_actor() -> Actor | None:
     if "actor" in g:
         return g.actor
     actor = None
+    if current_user.is_authenticated and session.get(SUPPORT_KEY):
+        actor = _support_actor()
+        if actor is not None:
+            g.actor = actor
+            return actor
     if current_user.is_authenticated:
         actor = actor_for_context(current_user, session.get(CONTEXT_KEY))
         if actor is None:
@@ -99,6 +106,113 @@ def current_actor() -> Actor | None:
                 actor = actor_for_context(current_user, contexts[0].key)
     g.actor = actor
     return actor
+
+
+def _support_actor() -> Actor | None:
+    """The member acted as during a live support session (else None: the staff account)."""
+    from tenants import support
+    from tenants.types import utcnow
+
+    row = support.open_session(session.get(SUPPORT_KEY), current_user.id)
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    return support.acting_actor(row)
+
+
+def acting_user():
+    """The person the pages act as: the member during a support session, else the user."""
+    actor = current_actor()
+    if actor is not None and actor.real_user_id and actor.user_id:
+        from tenants.models import User
+
+        return db.session.get(User, actor.user_id)
+    return current_user._get_current_object()
+
+
+def support_session():
+    """The open support session of this request, or None."""
+    from tenants import support
+
+    actor = current_actor()
+    if actor is None or not actor.support_session_id:
+        return None
+    return support.open_session(actor.support_session_id, current_user.id)
+
+
+def _renew_login() -> None:
+    """A new session token for the same login (the old one is revoked): no copy of the
+    cookie taken before a support session starts or ends works after it."""
+    from flask_login import login_user
+
+    user = current_user._get_current_object()
+    _token, remember = auth.renew_session(user, user.auth_token)
+    login_user(user, remember=remember)
+    g.pop("actor", None)
+
+
+def enter_support_session(support_session_id: str) -> None:
+    """Act as the member from the next request on (the staff context is kept for later)."""
+    _renew_login()
+    session[SUPPORT_KEY] = support_session_id
+    g.pop("actor", None)
+
+
+def leave_support_session(end_reason) -> bool:
+    """Close the open support session (if any) and go back to the staff account.
+
+    Returns whether a session was open. The caller commits.
+    """
+    from tenants import support
+
+    support_id = session.pop(SUPPORT_KEY, None)
+    g.pop("actor", None)
+    if support_id is None:
+        return False
+    row = support.open_session(support_id, current_user.id)
+    if row is not None:
+        support.end_support_session(row, end_reason)
+    _renew_login()
+    return True
+
+
+def enforce_support_session():
+    """Before each request: a support session past its limit (or whose staff role, member or
+    organization went away) ends, and the request continues on the staff account's home."""
+    if (
+        not current_user.is_authenticated
+        or not session.get(SUPPORT_KEY)
+        or request.endpoint in (None, "static")
+    ):
+        return None
+    from flask import flash
+
+    from tenants import support
+    from tenants.models import SupportSessionEnd
+    from tenants.queue import commit
+    from tenants.types import utcnow
+
+    row = support.open_session(session.get(SUPPORT_KEY), current_user.id)
+    staff = actor_for_context(current_user, session.get(CONTEXT_KEY))
+    if (
+        row is not None
+        and row.ended_at is None
+        and row.expires_at > utcnow()
+        and support.still_allowed(row, staff)
+    ):
+        return None
+    if row is not None and row.ended_at is None and row.expires_at <= utcnow():
+        reason = SupportSessionEnd.EXPIRED
+        message = _l(
+            "Your support session reached its time limit and has ended. "
+            "You are back on your own account."
+        )
+    else:
+        reason = SupportSessionEnd.REVOKED
+        message = _l("Your support session has ended. You are back on your own account.")
+    leave_support_session(reason)
+    commit()
+    flash(str(message), "warning")
+    return redirect(home_url(current_actor()))
 
 
 def current_organization() -> Organization | None:

@@ -23,6 +23,8 @@ from tenants.models.organizations import (
 )
 from tenants.models.pricing import PriceListEntry, TaxRate
 from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
+from tenants.models.support import SupportSession, SupportSessionEnd
+from tenants.models.two_factor import PlatformSettings, RecoveryCode, TotpCredential
 from tenants.models.users import (
     LoginFailure,
     PlatformRole,
@@ -52,17 +54,22 @@ __all__ = [
     "Organization",
     "OrganizationStatus",
     "PlatformRole",
+    "PlatformSettings",
     "PlatformStaff",
     "PriceListEntry",
     "PricingModel",
     "Purchase",
     "PurchaseStatus",
     "QueuedJob",
+    "RecoveryCode",
     "Reseller",
     "ResellerRole",
     "ResellerStaff",
     "ResellerStatus",
+    "SupportSession",
+    "SupportSessionEnd",
     "TaxRate",
+    "TotpCredential",
     "User",
     "UserSession",
 ]

@@ -26,6 +26,8 @@ class AuditEntry(db.Model):
     # The staff member really at the keyboard during a login-as support session.
     real_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     api_key_id: Mapped[str | None] = mapped_column(String(32))
+    # The login-as support session the change was made in (its "what was changed" list).
+    support_session_id: Mapped[str | None] = mapped_column(String(32), index=True)
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(32))

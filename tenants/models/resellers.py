@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.extensions import db
@@ -38,6 +38,10 @@ class Reseller(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # Email the organization's owner when support staff start a login-as session.
+    notify_owner_on_support_session: Mapped[bool] = mapped_column(
+        default=True, server_default=true()
+    )
 
     @property
     def is_active(self) -> bool:

@@ -93,6 +93,9 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the person last proved who they are (password, two-factor code, re-check):
+    # starting a login-as needs a recent one. Kept when the token is renewed.
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     remember: Mapped[bool] = mapped_column(default=False)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))

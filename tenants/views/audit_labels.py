@@ -20,6 +20,14 @@ ACTIONS = {
     "api_key.revoked": _l("API key revoked"),
     "user.profile_updated": _l("Profile edited"),
     "user.password_changed": _l("Password changed"),
+    "user.two_factor_enabled": _l("Two-factor authentication turned on"),
+    "user.two_factor_disabled": _l("Two-factor authentication turned off"),
+    "user.recovery_code_used": _l("Recovery code used"),
+    "user.recovery_codes_renewed": _l("New recovery codes made"),
+    "support_session.started": _l("Support session started"),
+    "support_session.ended": _l("Support session ended"),
+    "reseller.settings_updated": _l("Reseller settings changed"),
+    "platform.settings_updated": _l("Platform settings changed"),
 }
 
 FIELDS = {
@@ -53,6 +61,11 @@ FIELDS = {
     "auto_top_up.enabled": _l("Automatic top-up"),
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
+    "reason": _l("Reason"),
+    "member": _l("Member"),
+    "end_reason": _l("How it ended"),
+    "notify_owner_on_support_session": _l("Email the owner when a support session starts"),
+    "require_staff_two_factor": _l("Two-factor authentication required for staff"),
 }
 
 VALUES = {

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from tenants import accounts, auth, web
+from tenants import accounts, auth, two_factor, web
 from tenants.errors import (
     AccessRefused,
     InvalidToken,
@@ -18,6 +20,7 @@ from tenants.errors import (
     LoginThrottled,
     ValidationFailed,
 )
+from tenants.models import SupportSessionEnd
 from tenants.queue import commit
 from tenants.views.helpers import actor_required, apply_field_errors, is_safe_next
 
@@ -66,29 +69,128 @@ def login():
             commit()  # keep the recorded failure for throttling
             flash(str(error), "danger")
             return render_template("auth/login.html", form=form), error.status
-        locale = session.get("locale")
-        session.clear()  # a fresh session at login: nothing of the anonymous one survives
-        if locale:
-            session["locale"] = locale
-        auth.start_session(
-            user,
-            remember=form.remember.data,
-            ip_address=request.remote_addr,
-            user_agent=request.user_agent.string,
-        )
-        login_user(user, remember=form.remember.data)
-        session[web.CONTEXT_KEY] = auth.available_contexts(user)[0].key
-        commit()
         target = request.args.get("next")
-        if is_safe_next(target):
-            return redirect(target)
-        return redirect(web.home_url(web.current_actor()))
+        if two_factor.is_enrolled(user) or two_factor.must_enrol(user):
+            # The password was right; the login finishes after the second step.
+            commit()
+            locale = session.get("locale")
+            session.clear()
+            if locale:
+                session["locale"] = locale
+            session[PENDING_KEY] = {
+                "u": user.id,
+                "r": bool(form.remember.data),
+                "t": int(time.time()),
+                "n": target if is_safe_next(target) else None,
+            }
+            if two_factor.is_enrolled(user):
+                return redirect(url_for("auth.login_code"))
+            flash(_("The platform requires two-factor authentication for staff."), "info")
+            return redirect(url_for("two_factor.setup"))
+        return complete_login(user, remember=form.remember.data, target=target)
     return render_template("auth/login.html", form=form)
+
+
+PENDING_KEY = "pending_login"
+PENDING_SECONDS = 300
+
+
+def pending_login_user():
+    """The person whose password was right a moment ago and who owes the second step."""
+    from tenants.extensions import db
+    from tenants.models import User
+
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("t", 0) > PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    return db.session.get(User, pending.get("u"))
+
+
+def complete_login(user, *, remember: bool, target: str | None = None):
+    """Start the server-side session and go to ``target`` or the user's home."""
+    begin_login(user, remember=remember)
+    if is_safe_next(target):
+        return redirect(target)
+    return redirect(web.home_url(web.current_actor()))
+
+
+def begin_login(user, *, remember: bool) -> None:
+    """Start the server-side session (committed): the person is logged in from now on."""
+    locale = session.get("locale")
+    session.clear()  # a fresh session at login: nothing of the anonymous one survives
+    if locale:
+        session["locale"] = locale
+    auth.start_session(
+        user,
+        remember=remember,
+        ip_address=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    login_user(user, remember=remember)
+    session[web.CONTEXT_KEY] = auth.available_contexts(user)[0].key
+    commit()
+
+
+def complete_pending_login(user):
+    pending = session.get(PENDING_KEY) or {}
+    return complete_login(user, remember=bool(pending.get("r")), target=pending.get("n"))
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        description=_l("The 6-digit code from your authenticator app, or a recovery code."),
+        render_kw={"autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Verify"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """The second step of login for people with two-factor authentication on."""
+    user = pending_login_user()
+    if user is None:
+        flash(_("Please log in again."), "warning")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            auth.check_throttle(user.email)
+        except LoginThrottled as error:
+            flash(str(error), "danger")
+            return render_template("auth/login_code.html", form=form), error.status
+        kind = two_factor.verify(user, form.code.data)
+        if kind is None:
+            auth.record_failure(user.email, request.remote_addr)
+            commit()
+            form.code.errors = [*form.code.errors, _("That code is not right.")]
+            status = 401
+        else:
+            auth.clear_failures(user.email)
+            response = complete_pending_login(user)
+            if kind == "recovery":  # after the login: it starts a fresh session
+                flash(
+                    _(
+                        "You used a recovery code; %(n)d left. Make new ones from your "
+                        "two-factor page if you are running low.",
+                        n=two_factor.remaining_recovery_codes(user),
+                    ),
+                    "warning",
+                )
+            return response
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login_code.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
+        if session.get(web.SUPPORT_KEY):
+            web.leave_support_session(SupportSessionEnd.LOGOUT)
         auth.revoke_session(current_user.auth_token)
         commit()
     logout_user()
@@ -165,6 +267,9 @@ def set_language():
 @actor_required()
 def switch_context():
     key = request.form.get("context", "")
+    if session.get(web.SUPPORT_KEY):
+        flash(_("Return to your account before switching."), "warning")
+        return redirect(web.home_url(web.current_actor()))
     if any(c.key == key for c in auth.available_contexts(current_user)):
         session[web.CONTEXT_KEY] = key
         web.g.pop("actor", None)

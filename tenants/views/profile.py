@@ -15,6 +15,7 @@ from tenants.errors import DomainError, ValidationFailed
 from tenants.queue import commit, rollback
 from tenants.validation import country_choices
 from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.web import acting_user
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -38,7 +39,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 def _details_form() -> PersonalDetailsForm:
-    user = current_user
+    user = acting_user()
     form = PersonalDetailsForm(
         data={
             "name": user.name,
@@ -60,7 +61,9 @@ def _details_form() -> PersonalDetailsForm:
 
 def _page(details: PersonalDetailsForm, password: ChangePasswordForm, status: int = 200):
     return (
-        render_template("profile/index.html", details=details, password=password),
+        render_template(
+            "profile/index.html", details=details, password=password, person=acting_user()
+        ),
         status,
     )
 
@@ -81,7 +84,7 @@ def index():
     if details.validate_on_submit():
         try:
             changes = accounts.update_profile(
-                current_user,
+                acting_user(),
                 {
                     "name": details.name.data,
                     "mobile": details.mobile.data,
@@ -94,7 +97,7 @@ def index():
         except DomainError as error:
             _refused(details, error)
         else:
-            if "language" in changes:
+            if "language" in changes and not the_actor().real_user_id:
                 session["locale"] = current_user.language
             commit()
             flash(_("Your personal details have been saved."), "success")
@@ -112,7 +115,7 @@ def change_password():
         else:
             try:
                 accounts.change_password(
-                    current_user,
+                    acting_user(),
                     password.current_password.data,
                     password.password.data,
                     keep_token=current_user.auth_token,

@@ -1,0 +1,42 @@
+"""Platform security settings: whether every staff member must use two-factor authentication."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SubmitField
+
+from reseller.platform import bp
+from tenants import two_factor
+from tenants.policy import Permission
+from tenants.queue import commit
+from tenants.views.helpers import actor_required, the_actor
+
+
+class SecurityForm(FlaskForm):
+    require_staff_two_factor = BooleanField(
+        _l("Require two-factor authentication for all platform and reseller staff"),
+        description=_l(
+            "Staff without it are sent to set it up right after their password at their next login."
+        ),
+    )
+    submit = SubmitField(_l("Save"))
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def security():
+    form = SecurityForm()
+    if form.validate_on_submit():
+        changed = two_factor.set_staff_two_factor_required(
+            the_actor(), form.require_staff_two_factor.data
+        )
+        commit()
+        flash(_("Saved.") if changed else _("Nothing changed."), "success")
+        return redirect(url_for("platform.overview"))
+    if request.method == "GET":
+        form.require_staff_two_factor.data = two_factor.staff_two_factor_required()
+    status = 400 if request.method == "POST" else 200
+    return render_template("platform/security.html", form=form), status
