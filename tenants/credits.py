@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tenants import alerts
 from tenants.actors import Actor
 from tenants.errors import (
     Forbidden,
@@ -187,6 +188,12 @@ def post_transaction(
         ).rowcount
         if not moved:
             raise OrganizationClosed()
+    # Low-balance alerts and automatic top-ups ask for their jobs here, in this
+    # transaction, under the account locks (one transaction crosses a threshold).
+    for acc, posting in resolved:
+        if posting.ref.kind in HOLDING_KINDS:
+            after = balances[acc]
+            alerts.balance_changed(org, posting.ref, after - posting.credits, after)
     entries = [
         LedgerEntry(
             transaction_id=transaction_id,

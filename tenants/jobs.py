@@ -56,8 +56,47 @@ def send_support_session_started(support_session_id: str) -> None:
     support.deliver_support_session_started(support_session_id)
 
 
+def send_receipt(purchase_id: str) -> None:
+    from tenants import receipts
+
+    receipts.deliver_receipt(purchase_id)
+
+
+def send_low_balance_email(
+    organization_id: str, account: str, balance: int, threshold: int
+) -> None:
+    from tenants import alerts
+
+    alerts.deliver_low_balance_email(organization_id, account, balance, threshold)
+
+
+def send_low_balance_sms(organization_id: str, account: str, balance: int, threshold: int) -> None:
+    from tenants import alerts
+
+    alerts.deliver_low_balance_sms(organization_id, account, balance, threshold)
+
+
+def auto_top_up(organization_id: str, balance: int | None = None) -> None:
+    from tenants import topups
+
+    topups.run_auto_top_up(organization_id, balance)
+
+
+def send_auto_top_up_failed(
+    organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
+) -> None:
+    from tenants import topups
+
+    topups.deliver_auto_top_up_failed(organization_id, user_id, reason, purchase_id)
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "send_password_reset": send_password_reset,
     "send_invitation": send_invitation,
+    "send_receipt": send_receipt,
+    "send_low_balance_email": send_low_balance_email,
+    "send_low_balance_sms": send_low_balance_sms,
+    "auto_top_up": auto_top_up,
+    "send_auto_top_up_failed": send_auto_top_up_failed,
     "send_support_session_started": send_support_session_started,
 }

@@ -59,12 +59,34 @@ class SandboxCardPayment:
         return True
 
     def charge(self, purchase, details: dict) -> PaymentResult:
-        digits = re.sub(r"[\s-]", "", str(details.get("card_number") or ""))
-        if not digits.isdigit() or not 12 <= len(digits) <= 19:
-            raise ValidationFailed(fields={"card_number": str(_l("Enter a card number."))})
+        token = details.get("card_token")
+        if token is not None:
+            # A saved card (automatic top-up): the token remembers the declined test card.
+            if not str(token).startswith("tok_sandbox_"):
+                raise ValidationFailed(fields={"card_token": str(_l("Unknown saved card."))})
+            if str(token).startswith(_DECLINED_TOKEN):
+                return PaymentResult(False, decline_reason=str(_l("Your card was declined.")))
+            return PaymentResult(True, reference=f"sandbox_{secrets.token_hex(8)}")
+        digits = _card_digits(details)
         if digits == SANDBOX_DECLINED_CARD:
             return PaymentResult(False, decline_reason=str(_l("Your card was declined.")))
         return PaymentResult(True, reference=f"sandbox_{secrets.token_hex(8)}")
+
+    def tokenize(self, details: dict) -> tuple[str, str]:
+        """Save a card for later charges: the provider's token and the last four digits."""
+        digits = _card_digits(details)
+        prefix = _DECLINED_TOKEN if digits == SANDBOX_DECLINED_CARD else "tok_sandbox_"
+        return f"{prefix}{secrets.token_hex(12)}", digits[-4:]
+
+
+_DECLINED_TOKEN = "tok_sandbox_declined_"  # noqa: S105  (a sandbox prefix)
+
+
+def _card_digits(details: dict) -> str:
+    digits = re.sub(r"[\s-]", "", str(details.get("card_number") or ""))
+    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+        raise ValidationFailed(fields={"card_number": str(_l("Enter a card number."))})
+    return digits
 
 
 PROVIDERS: dict[str, PaymentProvider] = {

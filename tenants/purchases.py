@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 
-from tenants import audit, credits, invoices, pricing
+from tenants import audit, credits, invoices, pricing, receipts
 from tenants.actors import Actor
 from tenants.errors import Conflict, Forbidden, ValidationFailed
 from tenants.extensions import db
@@ -219,6 +219,7 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
     )
     purchase.receipt_id = receipt.id
     db.session.flush()
+    receipts.send_receipt(purchase)
     audit.record(
         actor,
         "purchase.paid",

@@ -60,6 +60,14 @@ def rq_queue():
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
+def retry_policy():
+    """Transient failures (SMTP or gateway down) are retried with growing pauses."""
+    from rq import Retry
+
+    intervals = current_app.config.get("JOB_RETRY_INTERVALS") or [10, 60, 300, 1800]
+    return Retry(max=len(intervals), interval=intervals)
+
+
 def dispatch(job_ids: list[str]) -> None:
     if not current_app.config.get("REDIS_URL"):
         for job_id in job_ids:
@@ -68,7 +76,9 @@ def dispatch(job_ids: list[str]) -> None:
     try:
         queue = rq_queue()
         for job_id in job_ids:
-            queue.enqueue("tenants.jobs.run_queued_job", job_id, job_id=job_id)
+            queue.enqueue(
+                "tenants.jobs.run_queued_job", job_id, job_id=job_id, retry=retry_policy()
+            )
             db.session.execute(
                 QueuedJob.__table__.update()
                 .where(QueuedJob.id == job_id)
@@ -91,7 +101,7 @@ def run_queued_job(job_id: str) -> None:
     try:
         JOBS[job.name](**job.kwargs)
     except Exception:
-        db.session.rollback()
+        rollback()  # also forgets the jobs this one asked for
         job = db.session.get(QueuedJob, job_id)
         job.attempts += 1
         job.last_error = traceback.format_exc()[-4000:]
@@ -101,7 +111,7 @@ def run_queued_job(job_id: str) -> None:
         log.exception("in-process job %s (%s) failed", job_id, job.name)
         return
     job.finished_at = utcnow()
-    db.session.commit()
+    commit()  # and hand over the jobs this one asked for (e.g. a failure notice)
 
 
 def pending_jobs(limit: int = 500) -> list[str]:

@@ -13,6 +13,7 @@ from tenants.models.billing import (
 )
 from tenants.models.jobs import QueuedJob
 from tenants.models.ledger import AccountKind, CreditAccount, EntryType, LedgerEntry
+from tenants.models.notices import SavedPaymentMethod, SmsMessage
 from tenants.models.organizations import (
     BillingType,
     Member,
@@ -66,6 +67,8 @@ __all__ = [
     "ResellerRole",
     "ResellerStaff",
     "ResellerStatus",
+    "SavedPaymentMethod",
+    "SmsMessage",
     "SupportSession",
     "SupportSessionEnd",
     "TaxRate",

@@ -44,7 +44,7 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
-from tenants import credits, invoices, movements, purchases, scoping, sms
+from tenants import credits, invoices, movements, purchases, scoping, sms, topups
 from tenants.actors import Actor
 from tenants.errors import DomainError, Forbidden, InsufficientCredits, NotFound, ValidationFailed
 from tenants.extensions import db
@@ -128,6 +128,7 @@ class CardForm(FlaskForm):
         _l("Expiry (MM/YY)"), render_kw={"autocomplete": "cc-exp", "placeholder": "MM/YY"}
     )
     cvc = StringField(_l("CVC"), render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"})
+    save_card = BooleanField(_l("Save this card for automatic top-ups"))
     submit = SubmitField(_l("Pay now"))
 
 
@@ -549,6 +550,13 @@ def pay(org_id: str, purchase_id: str):
         details = {"note": form.note.data} if offline else {"card_number": form.card_number.data}
         try:
             purchases.pay(actor, purchase, details)
+            if (
+                not offline
+                and form.save_card.data
+                and purchase.status == PurchaseStatus.PAID
+                and _may_save_card(actor, purchase)
+            ):
+                topups.save_card(actor, org, details)
         except purchases.PaymentDeclined:
             rollback()
             db.session.refresh(purchase)
@@ -568,9 +576,19 @@ def pay(org_id: str, purchase_id: str):
         purchase=purchase,
         form=form,
         offline=offline,
+        may_save_card=_may_save_card(actor, purchase),
         retry_form=ConfirmForm(),
         account_name=_account_name(org, purchase.account),
         active_section="payment",
+    )
+
+
+def _may_save_card(actor: Actor, purchase: Purchase) -> bool:
+    """Cards for automatic top-ups of the system pool; never saved while acting as someone."""
+    return (
+        purchase.account == "system"
+        and can(actor, Permission.MANAGE_CREDITS)
+        and not actor.real_user_id
     )
 
 

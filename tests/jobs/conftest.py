@@ -1,0 +1,150 @@
+"""Fixtures for background jobs: real Redis (a queue of its own per test), RQ workers in
+process and in a subprocess, a priced prepaid organization with alerts and top-up settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from redis import Redis
+
+from tenants import credits, pricing
+from tenants.actors import SYSTEM
+from tenants.extensions import db
+from tenants.models import EntryType, QueuedJob, ResellerRole
+from tenants.queue import commit
+from tests.conftest import free_port, owner_of
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def dead_redis_url() -> str:
+    """A Redis URL where nothing listens: every connection is refused at once."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+class FreshRequestClient(FlaskClient):
+    """Each request starts with an empty ``g``, as in production."""
+
+    def open(self, *args, **kwargs):
+        vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    app.test_client_class = FreshRequestClient
+    app.config["SMS_GATEWAY"] = "log"
+    return app
+
+
+@pytest.fixture
+def redis(app):
+    """Real Redis for this test: its own RQ queue name, its keys removed afterwards.
+
+    (A queue per test instead of FLUSHDB keeps parallel xdist workers apart.)
+    """
+    connection = Redis.from_url(REDIS_URL)
+    connection.ping()
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    app.config.update(REDIS_URL=REDIS_URL, RQ_QUEUE=queue, JOB_RETRY_INTERVALS=[0])
+    yield connection
+    keys = list(connection.scan_iter(f"*{queue}*"))
+    job_ids = [row for (row,) in db.session.execute(db.select(QueuedJob.id)).all()]
+    keys += [f"rq:job:{job_id}" for job_id in job_ids]
+    keys += [f"rq:results:{job_id}" for job_id in job_ids]
+    if keys:
+        connection.delete(*keys)
+    connection.close()
+
+
+def burst_worker(app: Flask) -> None:
+    """A real RQ worker in this process, on the test's app: runs what is queued, then stops."""
+    from rq import SimpleWorker
+
+    from tenants.queue import redis_connection, rq_queue
+
+    SimpleWorker([rq_queue()], connection=redis_connection()).work(
+        burst=True, logging_level="WARNING"
+    )
+
+
+def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
+    config = app.config
+    env = {
+        **os.environ,
+        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": config["REDIS_URL"] or "",
+        "RQ_QUEUE": config["RQ_QUEUE"],
+        "MAIL_SERVER": config["MAIL_SERVER"] or "",
+        "MAIL_PORT": str(config["MAIL_PORT"]),
+        "SECRET_KEY": config["SECRET_KEY"],
+        "PASSWORD_HASH_METHOD": config["PASSWORD_HASH_METHOD"],
+        "PORTAL_URL": config["PORTAL_URL"],
+        "OUTBOX_DIR": config["OUTBOX_DIR"],
+        "JOB_RETRY_INTERVALS": ",".join(str(i) for i in config["JOB_RETRY_INTERVALS"]),
+        "SMS_GATEWAY": config["SMS_GATEWAY"],
+    }
+    db.session.remove()  # nothing of this process holds the database meanwhile
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "jobs", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def set_prices(reseller, unit=Decimal("0.05"), tax=Decimal("21")) -> None:
+    pricing.set_price_list(
+        SYSTEM,
+        reseller,
+        [{"currency": "EUR", "prepaid_unit_price": unit, "postpaid_unit_price": unit}],
+    )
+    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": tax}])
+    commit()
+
+
+def fund(org, amount: int, account: str = "system") -> None:
+    ref = credits.parse_account(org, account)
+    credits.add_credits(SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE)
+    commit()
+
+
+def use(org, amount: int, account=None) -> None:
+    credits.record_usage(
+        SYSTEM, org, credits=amount, reference=f"sms-{uuid.uuid4().hex[:6]}", account=account
+    )
+    commit()
+
+
+@pytest.fixture
+def shop(create_reseller, create_reseller_staff, create_organization):
+    """A priced reseller with an admin; a prepaid organization in Spain with alert settings."""
+    reseller = create_reseller(name="Alert Telecom")
+    set_prices(reseller)
+    admin = create_reseller_staff(
+        reseller, ResellerRole.ADMIN, name="Rita Reseller", email="rita@reseller.example"
+    )
+    org = create_organization(reseller, name="Acme", country="ES", owner_email="owner@acme.example")
+    org.billing_email = "billing@acme.example"
+    org.low_balance_alert = True
+    org.low_balance_threshold = 100
+    org.alert_email = "alerts@acme.example"
+    org.notification_mobile = "+34600000001"
+    commit()
+    return SimpleNamespace(reseller=reseller, admin=admin, org=org, owner=owner_of(org))

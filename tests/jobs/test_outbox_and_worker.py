@@ -1,0 +1,207 @@
+"""No job is ever lost: the outbox row survives Redis being down, the relay hands it over, a
+real RQ worker (in a subprocess and in process) delivers it; retries and the failed jobs page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from rq.job import Job
+
+from tenants.extensions import db
+from tenants.models import Organization, QueuedJob
+from tenants.worker import relay
+from tests.conftest import PASSWORD, text_of
+from tests.jobs.conftest import REDIS_URL, burst_worker, dead_redis_url, worker_process
+
+
+def _pending() -> list[QueuedJob]:
+    return db.session.scalars(
+        sa.select(QueuedJob).where(
+            QueuedJob.dispatched_at.is_(None), QueuedJob.finished_at.is_(None)
+        )
+    ).all()
+
+
+def test_redis_down_the_portal_still_creates_an_organization_and_the_relay_delivers_later(
+    app, client, auth, redis, smtp_server, create_reseller, create_reseller_staff
+):
+    reseller = create_reseller(name="Down Telecom")
+    agent = create_reseller_staff(reseller, name="Andy Agent")
+    assert auth.login(agent.email).status_code == 302
+    app.config["REDIS_URL"] = dead_redis_url()
+
+    response = client.post(
+        "/customers/new",
+        data={
+            "name": "Outage SL",
+            "country": "ES",
+            "currency": "",
+            "timezone": "",
+            "pricing_model": "prepaid",
+            "billing_type": "company",
+            "billing_email": "billing@outage.example",
+            "owner_name": "Olga Owner",
+            "owner_email": "olga@outage.example",
+        },
+    )
+    assert response.status_code == 302
+    org = db.session.scalar(sa.select(Organization).where(Organization.name == "Outage SL"))
+    assert response.headers["Location"].endswith(f"/organizations/{org.id}/")
+    (job,) = _pending()
+    assert job.name == "send_invitation"
+    job_id = job.id
+    assert smtp_server.messages == []
+
+    # Redis is back: one relay run hands the row over; a real worker process delivers it.
+    app.config["REDIS_URL"] = redis.connection_pool.connection_kwargs and app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = REDIS_URL
+    assert relay() == 1
+    assert _pending() == []
+    worker_process(app, "worker", "--burst")
+
+    (message,) = smtp_server.wait_for(1)
+    assert message["To"] == "olga@outage.example"
+    assert "Outage SL" in text_of(message)
+    job = db.session.get(QueuedJob, job_id)
+    assert job.finished_at is not None and job.attempts == 1
+
+
+def test_a_committed_service_change_survives_redis_down_and_runs_once_after_relay(
+    app, redis, smtp_server, create_reseller, create_organization
+):
+    app.config["REDIS_URL"] = dead_redis_url()
+    org = create_organization(create_reseller(), owner_email="kept@example.com")
+    assert org.id  # the change committed although Redis is down
+    (job,) = _pending()
+    app.config["REDIS_URL"] = REDIS_URL
+    assert relay() == 1
+    assert relay() == 0  # handed over once
+    burst_worker(app)
+    burst_worker(app)
+    smtp_server.wait_for(1)
+    assert [m["To"] for m in smtp_server.messages] == ["kept@example.com"]
+    assert db.session.get(QueuedJob, job.id).finished_at is not None
+
+
+def test_the_relay_command_hands_the_backlog_over(
+    app, runner, redis, create_reseller, create_organization
+):
+    app.config["REDIS_URL"] = dead_redis_url()
+    create_organization(create_reseller())
+    result = runner.invoke(args=["jobs", "relay"])
+    assert "0 pending job(s)" in result.output
+    app.config["REDIS_URL"] = REDIS_URL
+    result = runner.invoke(args=["jobs", "relay"])
+    assert "1 pending job(s) handed over" in result.output, result.output
+    assert _pending() == []
+
+
+def test_jobs_are_handed_to_rq_with_retries_and_growing_backoff(
+    app, redis, create_reseller, create_organization
+):
+    app.config["JOB_RETRY_INTERVALS"] = [10, 60, 300]
+    create_organization(create_reseller())
+    (job_id,) = db.session.scalars(sa.select(QueuedJob.id)).all()
+    rq_job = Job.fetch(job_id, connection=redis)
+    assert rq_job.retries_left == 3
+    assert rq_job.retry_intervals == [10, 60, 300]
+    assert rq_job.args == (job_id,)
+
+
+def test_a_failing_job_is_recorded_listed_and_retried_from_the_platform_page(
+    app, client, auth, redis, create_platform_staff, create_reseller, create_organization
+):
+    # SMTP unreachable: the invitation fails, is retried once (interval 0), then gives up.
+    from tests.conftest import free_port
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), WTF_CSRF_ENABLED=True)
+    org = create_organization(create_reseller(), owner_email="late@example.com")
+    burst_worker(app)
+    db.session.expire_all()
+    (job,) = db.session.scalars(sa.select(QueuedJob)).all()
+    assert job.finished_at is None
+    assert job.attempts == 2  # the first try and its retry
+    assert "ConnectionRefusedError" in job.last_error
+
+    admin = create_platform_staff(email="root@platform.example")
+    login = client.get("/login")
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', login.data).group(1)
+    client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
+    overview = client.get("/platform/")
+    assert b"/platform/jobs" in overview.data
+    page = client.get("/platform/jobs")
+    assert page.status_code == 200
+    assert job.id.encode() in page.data and b"send_invitation" in page.data
+    assert b"ConnectionRefusedError" in page.data
+
+    # Without the CSRF token nothing happens.
+    assert client.post(f"/platform/jobs/{job.id}/retry").status_code == 400
+
+    # SMTP is back; Retry requeues the job and the worker delivers it.
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import SMTPRecorder
+
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=app.config["MAIL_PORT"])
+    controller.start()
+    try:
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1)
+        response = client.post(f"/platform/jobs/{job.id}/retry", data={"csrf_token": token})
+        assert response.status_code == 302
+        burst_worker(app)
+        (message,) = recorder.wait_for(1)
+        assert message["To"] == "late@example.com"
+    finally:
+        controller.stop()
+    db.session.expire_all()
+    assert db.session.get(QueuedJob, job.id).finished_at is not None
+    assert job.id.encode() not in client.get("/platform/jobs").data
+    assert org.id
+
+
+def test_only_platform_admins_see_the_jobs_and_sms_pages(
+    client, auth, create_platform_staff, create_reseller, create_reseller_staff
+):
+    from tenants.models import PlatformRole
+
+    support = create_platform_staff(role=PlatformRole.SUPPORT)
+    auth.login(support.email)
+    assert client.get("/platform/jobs").status_code == 403
+    assert client.get("/platform/sms").status_code == 403
+    auth.logout()
+    agent = create_reseller_staff(create_reseller())
+    auth.login(agent.email)
+    assert client.get("/platform/jobs").status_code == 403
+    assert client.post("/platform/jobs/job_x/retry").status_code == 403
+
+
+def test_without_redis_jobs_run_in_process_after_commit(
+    app, smtp_server, create_reseller, create_organization
+):
+    create_organization(create_reseller(), owner_email="embedded@example.com")
+    (message,) = smtp_server.wait_for(1)
+    assert message["To"] == "embedded@example.com"
+    (job,) = db.session.scalars(sa.select(QueuedJob)).all()
+    assert job.finished_at is not None and job.dispatched_at is None
+
+
+@pytest.mark.parametrize("registered", [False, True])
+def test_the_monthly_invoice_run_is_scheduled_by_job_name(app, redis, monkeypatch, registered):
+    from tenants import jobs, worker
+
+    calls = []
+    if registered:
+        monkeypatch.setitem(jobs.JOBS, worker.MONTHLY_INVOICES_JOB, lambda: calls.append(1))
+    else:
+        monkeypatch.delitem(jobs.JOBS, worker.MONTHLY_INVOICES_JOB, raising=False)
+    redis.delete(*redis.keys("portal:schedule:*") or ["none"])
+    first = worker.schedule_monthly_invoices()
+    second = worker.schedule_monthly_invoices()  # same hour: asked once across workers
+    assert (first, second) == (registered, False)
+    if registered:
+        burst_worker(app)
+        assert calls == [1]
+    redis.delete(*redis.keys("portal:schedule:*") or ["none"])
