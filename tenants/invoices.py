@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tenants import scoping
+from tenants.actors import Actor
+from tenants.errors import ValidationFailed
 from tenants.extensions import db
 from tenants.models import (
     Invoice,
@@ -176,3 +183,44 @@ def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
 
     html = render_invoice_html(invoice, language)
     return HTML(string=html).write_pdf()
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    items: list[Invoice]
+    next_cursor: str | None  # the page of older invoices, if any
+
+
+def _encode_cursor(invoice: Invoice) -> str:
+    payload = json.dumps([invoice.issued_at.isoformat(), invoice.id])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        issued, invoice_id = json.loads(
+            base64.urlsafe_b64decode(cursor[:500] + "=" * (-len(cursor[:500]) % 4))
+        )
+        position = datetime.fromisoformat(issued), str(invoice_id)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise ValidationFailed(fields={"cursor": "invalid"}) from error
+    if position[0].tzinfo is None:
+        raise ValidationFailed(fields={"cursor": "invalid"})
+    return position
+
+
+def invoice_page(
+    actor: Actor, org: Organization, *, limit: int = 50, cursor: str | None = None
+) -> InvoicePage:
+    """The organization's invoices and receipts the actor may see, newest first, a page at a
+    time (keyset on issued_at, id: the index ix_invoices_org_issued serves it)."""
+    query = scoping.invoices_query(actor, org)
+    if cursor:
+        query = query.where(tuple_(Invoice.issued_at, Invoice.id) < _decode_cursor(cursor))
+    query = query.order_by(Invoice.issued_at.desc(), Invoice.id.desc()).limit(limit + 1)
+    items = list(db.session.scalars(query))
+    next_cursor = _encode_cursor(items[limit - 1]) if len(items) > limit else None
+    return InvoicePage(items=items[:limit], next_cursor=next_cursor)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from tenants.actors import SYSTEM, Actor
 from tenants.errors import NotFound
 from tenants.extensions import db
 from tenants.models import (
+    Invoice,
     Member,
     Organization,
     OrganizationStatus,
+    Purchase,
     Reseller,
     ResellerStaff,
 )
@@ -64,6 +66,42 @@ def get_member(actor: Actor, organization: Organization, member_id: str) -> Memb
     if member is None:
         raise NotFound()
     return member
+
+
+def invoices_query(actor: Actor, organization: Organization) -> Select:
+    """Invoices and receipts of an organization the actor already reached through
+    get_organization; a plain member gets only the receipts of their own purchases."""
+    query = select(Invoice).where(
+        Invoice.organization_id == organization.id,
+        Invoice.reseller_id == organization.reseller_id,
+    )
+    if actor.is_member and actor.organization_id == organization.id and not actor.is_org_admin:
+        own = select(Purchase.receipt_id).where(
+            Purchase.organization_id == organization.id,
+            Purchase.receipt_id.is_not(None),
+            or_(
+                Purchase.account == f"member:{actor.member_id}",
+                Purchase.created_by_user_id == actor.user_id,
+            ),
+        )
+        query = query.where(Invoice.id.in_(own))
+    return query
+
+
+def get_invoice(actor: Actor, invoice_id: str, organization: Organization | None = None) -> Invoice:
+    """An invoice or receipt the actor may see (of ``organization`` when given), else
+    NotFound. Invoices of deleted organizations stay reachable: they are kept for
+    accounting."""
+    if not isinstance(invoice_id, str) or len(invoice_id) > 40:
+        raise NotFound()
+    org_id = db.session.scalar(select(Invoice.organization_id).where(Invoice.id == invoice_id))
+    if org_id is None or (organization is not None and org_id != organization.id):
+        raise NotFound()
+    org = organization or get_organization(actor, org_id, include_deleted=True)
+    invoice = db.session.scalar(invoices_query(actor, org).where(Invoice.id == invoice_id))
+    if invoice is None:
+        raise NotFound()
+    return invoice
 
 
 def resellers_query(actor: Actor) -> Select:

@@ -19,6 +19,7 @@ from tenants.models import (
     Organization,
     OrganizationStatus,
     PlatformStaff,
+    PricingModel,
     Reseller,
     ResellerStaff,
     ResellerStatus,
@@ -315,8 +316,11 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
     actor = current_actor()
     if actor is None:
         return ()
+    # A prepaid organization's Payment tab is the credits page, where every member manages
+    # their own credits; a postpaid one's shows the organization's debt.
+    prepaid = org.pricing_model == PricingModel.PREPAID
     needs = {
-        "payment": Permission.MANAGE_CREDITS,
+        "payment": Permission.VIEW_ORGANIZATION if prepaid else Permission.MANAGE_CREDITS,
         "settings": Permission.EDIT_ORGANIZATION_SETTINGS,
         "invoices": Permission.MANAGE_CREDITS,
         "audit": Permission.VIEW_AUDIT,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import date, datetime
 
+from babel.dates import format_skeleton
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, tuple_
 
-from tenants import organizations, queue, scoping
+from tenants import balances, credits, invoices, movements, organizations, queue, scoping
 from tenants.errors import DomainError, ValidationFailed
 from tenants.extensions import db
-from tenants.models import AuditEntry, Organization, User
-from tenants.policy import Permission, can
+from tenants.models import AuditEntry, Organization, PricingModel, User
+from tenants.policy import Permission, can, require
 from tenants.views import audit_labels
 from tenants.views.helpers import actor_required, apply_field_errors, the_actor
 from tenants.views.organization_forms import (
@@ -34,6 +36,18 @@ from tenants.web import use_organization_timezone
 bp = Blueprint("organization", __name__, url_prefix="/organizations")
 
 AUDIT_PAGE_SIZE = 50
+INVOICE_PAGE_SIZE = 50
+
+
+@bp.app_template_filter("invoice_period")
+def invoice_period(period: str | None) -> str:
+    """A monthly invoice's period ("2026-10") as the month it covers, in the reader's
+    language; receipts have none."""
+    try:
+        year, month = (int(part) for part in (period or "").split("-"))
+        return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
+    except ValueError:
+        return period or ""
 
 
 def _organization(org_id: str):
@@ -66,11 +80,19 @@ def overview(org_id: str):
         select(func.count()).select_from(scoping.members_query(actor, org).subquery())
     )
     owner = organizations.owners_of([org]).get(org.id)
+    prepaid = org.pricing_model == PricingModel.PREPAID
+    # The pool's balance and chart are for those who read every account (credits page rule).
+    sees_all = movements.sees_every_account(actor)
     return render_template(
         "organization/overview.html",
         org=org,
         member_count=member_count,
         owner=owner,
+        prepaid=prepaid,
+        sees_all=sees_all,
+        total_credits=credits.balance(org).total_credits if prepaid and sees_all else None,
+        series=movements.daily_series(org) if prepaid and sees_all else None,
+        debt=balances.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),
         active_section="overview",
@@ -78,10 +100,19 @@ def overview(org_id: str):
 
 
 @bp.route("/<org_id>/payment")
-@actor_required(Permission.MANAGE_CREDITS)
+@actor_required(Permission.VIEW_ORGANIZATION)
 def payment(org_id: str):
-    _actor, org = _organization(org_id)
-    return render_template("organization/payment.html", org=org, active_section="payment")
+    """Prepaid: the credits page. Postpaid: limit and debt (postpaid billing fills it)."""
+    actor, org = _organization(org_id)
+    if org.pricing_model == PricingModel.PREPAID:
+        return redirect(url_for("credits.index", org_id=org.id))
+    require(actor, Permission.MANAGE_CREDITS)
+    return render_template(
+        "organization/payment.html",
+        org=org,
+        debt=balances.organization_debt(org),
+        active_section="payment",
+    )
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -144,6 +175,8 @@ def _render_settings(actor, org, forms, status: int = 200):
             can_edit_general="name" in editable,
             can_edit_terms="credit_limit" in editable,
             pricing_model_locked=organizations.pricing_model_locked(org),
+            # The API keys page asks the same permission (tenants.views.api_keys).
+            can_manage_api_keys=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
             active_section="settings",
         ),
         status,
@@ -305,21 +338,49 @@ def delete(org_id: str):
     ), status
 
 
-# -- sections the credits and billing issues fill ---------------------------------------------
+# -- logs and invoices ----------------------------------------------------------------------
 
 
 @bp.route("/<org_id>/logs")
 @actor_required(Permission.VIEW_ORGANIZATION)
 def logs(org_id: str):
+    """Prepaid: the last 30 days log of credits. Postpaid holds no credits to log."""
     _actor, org = _organization(org_id)
+    if org.pricing_model == PricingModel.PREPAID:
+        return redirect(url_for("credits.log", org_id=org.id))
     return render_template("organization/logs.html", org=org, active_section="logs")
 
 
-@bp.route("/<org_id>/invoices")
+@bp.route("/<org_id>/invoices", endpoint="invoices")
 @actor_required(Permission.MANAGE_CREDITS)
-def invoices(org_id: str):
-    _actor, org = _organization(org_id)
-    return render_template("organization/invoices.html", org=org, active_section="invoices")
+def invoices_list(org_id: str):
+    actor, org = _organization(org_id)
+    cursor = request.args.get("cursor", "")
+    try:
+        page = invoices.invoice_page(actor, org, limit=INVOICE_PAGE_SIZE, cursor=cursor or None)
+    except ValidationFailed:
+        abort(404)
+    return render_template(
+        "organization/invoices.html",
+        org=org,
+        page=page,
+        first_page=not cursor,
+        active_section="invoices",
+    )
+
+
+@bp.route("/<org_id>/invoices/<invoice_id>")
+@actor_required(Permission.MANAGE_CREDITS)
+def invoice(org_id: str, invoice_id: str):
+    actor, org = _organization(org_id)
+    found = scoping.get_invoice(actor, invoice_id, org)
+    return render_template(
+        "organization/invoice.html",
+        org=org,
+        invoice=found,
+        lines=invoices.invoice_lines(found),
+        active_section="invoices",
+    )
 
 
 # -- audit ----------------------------------------------------------------------------------
