@@ -7,30 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from flask import Flask, g
 from flask.testing import FlaskClient
 
 from tenants.actors import SYSTEM
 from tenants.extensions import db
 from tenants.queue import commit
 from tests.conftest import owner_of
-
-
-class FreshRequestClient(FlaskClient):
-    """Each request starts with an empty ``g``, as in production (the app context of the
-    ``app`` fixture lives for the whole test)."""
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        response = super().open(*args, **kwargs)
-        db.session.expire_all()
-        return response
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 @pytest.fixture

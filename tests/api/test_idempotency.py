@@ -140,7 +140,8 @@ def test_bad_idempotency_keys_are_400(api, tenants):
 @pytest.mark.postgres_only
 def test_concurrent_duplicates_execute_once(app, tenants):
     """Ten threads send the same POST at once: one organization, one member added."""
-    from tests.api.conftest import Api, FreshRequestClient
+    from tests.api.conftest import Api
+    from tests.conftest import FreshRequestClient
 
     path = f"/organizations/{tenants.acme.id}/members"
     body = {"name": "Racer", "email": "racer@example.com", "role": "member", "portal_access": False}

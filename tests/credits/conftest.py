@@ -7,30 +7,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
 
 from tenants import credits, pricing
 from tenants.actors import SYSTEM
 from tenants.credits import AccountRef
 from tenants.models import AccountKind, EntryType
 from tenants.queue import commit
-from tests.conftest import owner_of
-
-
-class FreshRequestClient(FlaskClient):
-    """Each request starts with an empty ``g``, as in production (the test keeps one app
-    context pushed, so the cached actor would otherwise leak between requests)."""
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
+from tests.conftest import FreshRequestClient, owner_of  # noqa: F401 (re-exported)
 
 
 def set_prices(reseller, unit=Decimal("0.045"), tax=Decimal("21")) -> None:

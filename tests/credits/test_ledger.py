@@ -160,14 +160,25 @@ def _in_threads(app, count: int, work) -> list:
         return list(pool.map(run, range(count)))
 
 
+@pytest.mark.postgres_only
 def test_concurrent_usage_never_overdraws(app, prepaid_org):
     """16 threads, 400 requests of 10 credits against 2,000: exactly 200 succeed."""
-    fund(prepaid_org, 2000)
+    assert_concurrent_usage_is_exact(app, prepaid_org, threads=16, per_thread=25)
+
+
+def test_concurrent_usage_on_sqlite_waits_instead_of_failing(app, prepaid_org):
+    """SQLite's BEGIN IMMEDIATE makes concurrent writers queue for the lock."""
+    assert_concurrent_usage_is_exact(app, prepaid_org, threads=4, per_thread=20)
+
+
+def assert_concurrent_usage_is_exact(app, prepaid_org, *, threads: int, per_thread: int):
+    requests = threads * per_thread
+    fund(prepaid_org, requests * 10 // 2)
     org_id = prepaid_org.id
 
     def work(index: int) -> tuple[int, int]:
         ok = refused = 0
-        for n in range(25):
+        for n in range(per_thread):
             org = db.session.get(Organization, org_id)
             try:
                 credits.record_usage(SYSTEM, org, credits=10, reference=f"t{index}-{n}")
@@ -178,9 +189,9 @@ def test_concurrent_usage_never_overdraws(app, prepaid_org):
                 refused += 1
         return ok, refused
 
-    results = _in_threads(app, 16, work)
-    assert sum(ok for ok, _ in results) == 200
-    assert sum(refused for _, refused in results) == 200
+    results = _in_threads(app, threads, work)
+    assert sum(ok for ok, _ in results) == requests // 2
+    assert sum(refused for _, refused in results) == requests // 2
     db.session.expire_all()
     assert credits.balance(prepaid_org).system_credits == 0
     assert_invariants(prepaid_org)

@@ -12,8 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 from redis import Redis
 
 from tenants import credits, pricing
@@ -32,17 +31,8 @@ def dead_redis_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"
 
 
-class FreshRequestClient(FlaskClient):
-    """Each request starts with an empty ``g``, as in production."""
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
 @pytest.fixture
 def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
     app.config["SMS_GATEWAY"] = "log"
     return app
 

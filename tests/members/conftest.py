@@ -5,29 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
 
 from tests.conftest import owner_of
-
-
-class FreshRequestClient(FlaskClient):
-    """Each request starts with an empty ``g``, as in production.
-
-    The ``app`` fixture keeps one app context pushed for the whole test and Flask reuses it
-    for every request, so Flask-Login's cached user and the actor would leak between
-    requests and clients.
-    """
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tenants.extensions import db
@@ -16,22 +14,6 @@ from tenants.types import utcnow
 from tests.conftest import PASSWORD, owner_of
 
 REASON = "Ticket #4711"
-
-
-class FreshRequestClient(FlaskClient):
-    """A client whose every request starts with an empty ``g``, as in production: the
-    ``app`` fixture keeps one app context pushed, so ``g`` (the cached actor) would leak."""
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    """Each request starts with an empty ``g``, as in production (see tests/foundation)."""
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 @pytest.fixture
