@@ -1,7 +1,7 @@
 """What an organization holds and owes: the numbers deletion, pricing changes and lists use.
 
-Credits come from the ledger's holding accounts; debt arrives with postpaid billing
-(until then no organization owes anything).
+Credits come from the ledger's holding accounts; debt from the postpaid account row
+(tenants.billing).
 """
 
 from __future__ import annotations
@@ -19,5 +19,7 @@ def organization_credits(org: Organization) -> int:
 
 
 def organization_debt(org: Organization) -> Decimal:
-    """Unbilled charges plus unpaid invoices."""
-    return Decimal("0")
+    """Unbilled charges plus unpaid invoices (less payments received ahead of invoices)."""
+    from tenants.billing import organization_debt as postpaid_debt
+
+    return postpaid_debt(org)

@@ -32,6 +32,9 @@ def register(app: Flask) -> None:
     from tenants.api_key_cli import api_key
 
     app.cli.add_command(api_key)
+    from tenants.billing_cli import billing
+
+    app.cli.add_command(billing)
     from tenants.worker import jobs_cli
 
     app.cli.add_command(jobs_cli)

@@ -162,8 +162,15 @@ def post_transaction(
     amount: Decimal | None = None,
     reference: str | None = None,
     occurred_at: datetime | None = None,
+    postpaid_balance: int | None = None,
 ) -> list[LedgerEntry]:
-    """Write one balanced transaction; holding accounts change in a fixed (id) order."""
+    """Write one balanced transaction; holding accounts change in a fixed (id) order.
+
+    Postpaid organizations hold no credits: their usage, invoice and payment postings go to
+    the system account without touching its balance (tenants.billing keeps the money in
+    its own row); ``postpaid_balance`` is then the balance after they show (minus the
+    credits used and not yet invoiced).
+    """
     if sum(p.credits for p in postings) != 0:
         raise ValueError("a ledger transaction must balance")
     transaction_id = new_id("txn")
@@ -171,12 +178,16 @@ def post_transaction(
     resolved = [(account_id(org, p.ref), p) for p in postings]
     balances: dict[str, int | None] = {}
     for acc, posting in sorted(resolved, key=lambda item: item[0]):
-        if posting.ref.kind in HOLDING_KINDS:
+        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is not None:
+            balances[acc] = postpaid_balance
+        elif posting.ref.kind in HOLDING_KINDS:
             balance = _change_balance(acc, posting.credits)
             if balance is None:
                 raise InsufficientCredits()
             balances[acc] = balance
-    net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
+    net = 0
+    if postpaid_balance is None:
+        net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
         # The Customer app lists balances and filters low balances from this column; it
         # changes in the same transaction as the postings, after the account locks.

@@ -90,9 +90,25 @@ def send_auto_top_up_failed(
     topups.deliver_auto_top_up_failed(organization_id, user_id, reason, purchase_id)
 
 
+def send_invoice_email(invoice_id: str) -> None:
+    from tenants import billing_notifications
+
+    billing_notifications.deliver_invoice_email(invoice_id)
+
+
+@_with_app_context
+def run_monthly_invoices() -> None:
+    """Daily: invoice every ended month still missing (tenants.billing.run_monthly_catch_up)."""
+    from tenants import billing
+
+    billing.run_monthly_catch_up()
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "send_password_reset": send_password_reset,
     "send_invitation": send_invitation,
+    "send_invoice_email": send_invoice_email,
+    "run_monthly_invoices": run_monthly_invoices,
     "send_receipt": send_receipt,
     "send_low_balance_email": send_low_balance_email,
     "send_low_balance_sms": send_low_balance_sms,

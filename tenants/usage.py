@@ -9,7 +9,6 @@ from datetime import datetime
 
 from tenants import credits
 from tenants.actors import Actor
-from tenants.errors import NotPrepaid
 from tenants.models import LedgerEntry, Organization, PricingModel
 
 
@@ -32,5 +31,13 @@ def record_usage(
             account=account,
             occurred_at=occurred_at,
         )
-    # Postpaid usage accrues charges against the credit limit (postpaid billing issue).
-    raise NotPrepaid()
+    from tenants.billing import record_postpaid_usage
+
+    return record_postpaid_usage(
+        actor,
+        org,
+        credits_used=credits_used,
+        reference=reference,
+        account=account,
+        occurred_at=occurred_at,
+    )

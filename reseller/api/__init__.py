@@ -13,6 +13,7 @@ from reseller.api import (  # noqa: E402, F401  (register the endpoints)
     members,
     openapi,
     organizations,
+    payments,
     reseller_settings,
 )
 from reseller.api.core import register_error_handlers  # noqa: E402

@@ -29,4 +29,10 @@ def overview():
     return render_template("platform/overview.html", resellers=listed, counts=counts)
 
 
-from reseller.platform import jobs, resellers, security, staff  # noqa: E402, F401  (register routes)
+from reseller.platform import (  # noqa: E402, F401  (register routes)
+    billing_runs,
+    jobs,
+    resellers,
+    security,
+    staff,
+)

@@ -22,6 +22,13 @@ from tenants.models.organizations import (
     OrganizationStatus,
     PricingModel,
 )
+from tenants.models.postpaid import (
+    BillingRun,
+    BillingRunStatus,
+    Charge,
+    Payment,
+    PostpaidAccount,
+)
 from tenants.models.pricing import PriceListEntry, TaxRate
 from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
 from tenants.models.support import SupportSession, SupportSessionEnd
@@ -39,7 +46,10 @@ __all__ = [
     "ApiKey",
     "ApiRateCounter",
     "AuditEntry",
+    "BillingRun",
+    "BillingRunStatus",
     "BillingType",
+    "Charge",
     "CreditAccount",
     "EntryType",
     "IdempotencyKey",
@@ -54,9 +64,11 @@ __all__ = [
     "MemberRole",
     "Organization",
     "OrganizationStatus",
+    "Payment",
     "PlatformRole",
     "PlatformSettings",
     "PlatformStaff",
+    "PostpaidAccount",
     "PriceListEntry",
     "PricingModel",
     "Purchase",

@@ -32,6 +32,7 @@ class AccountKind(enum.StrEnum):
     USAGE = "usage"
     WITHDRAWALS = "withdrawals"
     ADJUSTMENTS = "adjustments"
+    INVOICED = "invoiced"  # postpaid usage billed by a monthly invoice
 
 
 HOLDING_KINDS = (AccountKind.SYSTEM, AccountKind.MEMBER)

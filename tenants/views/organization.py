@@ -435,3 +435,6 @@ def audit(org_id: str):
         labels=audit_labels,
         active_section="audit",
     )
+
+
+from tenants.views import postpaid  # noqa: E402, F401  (postpaid Payment section routes)

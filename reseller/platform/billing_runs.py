@@ -1,0 +1,16 @@
+"""Platform administration: the last monthly invoice runs, with counts and progress."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from reseller.platform import bp
+from tenants import billing
+from tenants.policy import Permission
+from tenants.views.helpers import actor_required
+
+
+@bp.route("/billing-runs")
+@actor_required(Permission.MANAGE_PLATFORM)
+def billing_runs():
+    return render_template("platform/billing_runs.html", runs=billing.recent_runs(50))

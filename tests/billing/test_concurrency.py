@@ -1,0 +1,163 @@
+"""Exactly once under concurrency (PostgreSQL): two runs at once, a SIGKILLed run, usage
+racing for the credit limit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tenants import billing
+from tenants.errors import InsufficientCredits
+from tenants.extensions import db
+from tenants.models import BillingRun, Charge, Invoice, InvoiceKind, Organization
+from tests.billing.conftest import use
+
+pytestmark = pytest.mark.postgres_only
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def invoice_rows():
+    db.session.rollback()
+    return db.session.execute(
+        select(Invoice.organization_id, Invoice.period, Invoice.sequence)
+        .where(Invoice.kind == InvoiceKind.INVOICE)
+        .order_by(Invoice.sequence)
+    ).all()
+
+
+def assert_exactly_once(org_ids, period):
+    rows = invoice_rows()
+    assert sorted(r.organization_id for r in rows) == sorted(org_ids)
+    assert {r.period for r in rows} == {period}
+    assert [r.sequence for r in rows] == list(range(1, len(org_ids) + 1))  # no gaps
+
+
+def in_threads(app, count, target):
+    db.session.rollback()  # the threads never touch this thread's session or its objects
+    errors = []
+    barrier = threading.Barrier(count)
+
+    def work(index):
+        with app.app_context():
+            try:
+                barrier.wait()
+                target(index)
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return errors
+
+
+def test_two_runs_at_once_invoice_each_organization_once(app, clock, create_postpaid):
+    orgs = [create_postpaid() for _ in range(12)]
+    for org in orgs:
+        use(org, 10, at=datetime(2026, 10, 26, tzinfo=UTC))
+    results = []
+
+    def run(_index):
+        results.append(billing.run_monthly("2026-10", now=clock.now))
+
+    assert in_threads(app, 3, run) == []
+    assert sum(r.invoiced for r in results) == 12
+    assert sum(r.failed for r in results) == 0
+    assert_exactly_once([o.id for o in orgs], "2026-10")
+
+
+def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postpaid):
+    org = create_postpaid(limit="10.00")  # 200 credits at 0.05
+    org_id = org.id
+    refused = []
+
+    def send(_index):
+        from tenants.actors import SYSTEM
+        from tenants.queue import commit, rollback
+        from tenants.usage import record_usage
+
+        mine = db.session.get(Organization, org_id)
+        for _ in range(15):
+            try:
+                record_usage(SYSTEM, mine, credits_used=3, reference="race")
+                commit()
+            except InsufficientCredits:
+                rollback()
+                refused.append(1)
+
+    assert in_threads(app, 8, send) == []
+    db.session.rollback()
+    used = db.session.scalar(select(func.sum(Charge.credits)))
+    assert used == 198 and refused  # 66 of the 120 attempts fit under the limit
+    assert billing.organization_debt(org) == Decimal("9.90")
+    assert db.session.get(Organization, org.id, populate_existing=True).debt == Decimal("9.90")
+
+
+def seed_with_owners_skipped(count):
+    """Many postpaid organizations with October charges, seeded in bulk (no emails)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from monthly_invoices import seed
+
+    reseller_id = seed(count, count * 3, "2026-10")
+    return list(
+        db.session.scalars(select(Organization.id).where(Organization.reseller_id == reseller_id))
+    )
+
+
+def flask_run(database_url, *args):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test",
+        "REDIS_URL": "",
+        "MAIL_SERVER": "",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "billing", "run-monthly", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_run_killed_mid_way_completes_on_the_next_run(app, database_url):
+    period = billing.last_ended_period()
+    if period != "2026-10":
+        pytest.skip("the seeded month must be the month that just ended")
+    org_ids = seed_with_owners_skipped(400)
+
+    killed = flask_run(database_url, "--period", period)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and killed.poll() is None:
+        if len(invoice_rows()) >= 5:
+            break
+        time.sleep(0.01)
+    assert killed.poll() is None, "the run ended before it could be killed"
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=10)
+    halfway = len(invoice_rows())
+    assert 5 <= halfway < 400
+
+    again = flask_run(database_url, "--period", period)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert f"{400 - halfway} invoiced" in out
+    assert_exactly_once(org_ids, period)
+    runs = db.session.scalars(select(BillingRun).order_by(BillingRun.started_at)).all()
+    assert [r.status for r in runs] == ["running", "finished"]  # the killed one shows so

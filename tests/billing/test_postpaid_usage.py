@@ -1,0 +1,133 @@
+"""Postpaid usage: charges priced by the reseller, the credit limit, closed months."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+
+from tenants import billing
+from tenants.errors import InsufficientCredits
+from tenants.extensions import db
+from tenants.models import Charge, EntryType, LedgerEntry, Organization, PostpaidAccount
+from tenants.purchases import PriceNotSet
+from tenants.queue import commit, rollback
+from tests.billing.conftest import reload, set_prices, use
+
+
+def test_usage_accrues_a_charge_at_the_postpaid_price(clock, create_postpaid):
+    org = create_postpaid(limit="100")
+    entry = use(org, 200, reference="campaign-1")
+
+    charge = db.session.scalar(select(Charge).where(Charge.organization_id == org.id))
+    assert (charge.credits, charge.unit_price, charge.amount) == (200, Decimal("0.05"), Decimal(10))
+    assert charge.reference == "campaign-1"
+    assert billing.organization_debt(org) == Decimal("10")
+    assert reload(org).debt == Decimal("10")
+    # The movement shows on the system account, outgoing, with the money it cost.
+    assert entry.type == EntryType.USAGE
+    assert entry.account_label == "system"
+    assert (entry.credits, entry.amount, entry.balance_after) == (-200, Decimal(10), -200)
+
+
+def test_usage_without_a_postpaid_price_is_a_clear_conflict(
+    clock, create_reseller, create_organization
+):
+    reseller = create_reseller()
+    org = create_organization(reseller=reseller, pricing_model="postpaid")
+    with pytest.raises(PriceNotSet) as refused:
+        use(org, 1)
+    rollback()
+    assert refused.value.code == "price_not_set"
+
+
+def test_credit_limit_refuses_usage_that_would_pass_it(clock, create_postpaid):
+    org = create_postpaid(limit="10")
+    use(org, 150)  # 7.50
+    with pytest.raises(InsufficientCredits) as refused:
+        use(org, 51)  # 2.55 would make 10.05
+    rollback()
+    assert refused.value.status == 402
+    assert refused.value.code == "insufficient_credits"
+    use(org, 50)  # exactly the limit is fine
+    assert billing.organization_debt(org) == Decimal("10.00")
+    assert db.session.scalar(select(db.func.count()).select_from(Charge)) == 2
+
+
+def test_a_new_postpaid_organization_has_no_limit_until_the_reseller_sets_one(
+    clock, create_postpaid
+):
+    org = create_postpaid(limit="0")
+    with pytest.raises(InsufficientCredits):
+        use(org, 1)
+    rollback()
+
+
+def test_usage_in_an_invoiced_month_is_refused(clock, create_postpaid):
+    org = create_postpaid()
+    use(org, 10, at=datetime(2026, 10, 30, 12, tzinfo=UTC))
+    result = billing.run_monthly("2026-10", now=clock.now)
+    assert result.invoiced == 1
+    with pytest.raises(billing.PeriodInvoiced) as refused:
+        use(org, 5, at=datetime(2026, 10, 31, 22, tzinfo=UTC))
+    rollback()
+    assert refused.value.status == 409
+    assert "already invoiced" in str(refused.value)
+    use(org, 5, at=datetime(2026, 11, 1, 9, tzinfo=UTC))  # November is still open
+    account = db.session.get(PostpaidAccount, org.id, populate_existing=True)
+    assert account.unbilled == Decimal("0.25")
+
+
+def test_late_usage_into_an_ended_month_not_yet_invoiced_is_accepted(clock, create_postpaid):
+    org = create_postpaid()
+    use(org, 10, at=datetime(2026, 10, 29, tzinfo=UTC))
+    billing.run_monthly("2026-09", now=clock.now)  # September had nothing: not closed
+    use(org, 10, at=datetime(2026, 10, 30, tzinfo=UTC))
+    assert billing.organization_debt(org) == Decimal("1.00")
+
+
+def test_suspended_postpaid_organization_usage_is_refused(clock, create_postpaid):
+    from tenants.errors import OrganizationSuspended
+
+    org = create_postpaid()
+    org.status = "suspended"
+    commit()
+    with pytest.raises(OrganizationSuspended):
+        use(org, 1)
+    rollback()
+
+
+def test_charges_are_immutable(clock, create_postpaid):
+    org = create_postpaid()
+    use(org, 3)
+    with pytest.raises(Exception, match="immutable"):
+        db.session.execute(text("UPDATE charges SET credits = 1"))
+    rollback()
+    with pytest.raises(Exception, match="immutable"):
+        db.session.execute(text("DELETE FROM charges"))
+    rollback()
+
+
+def test_customer_app_debt_column_follows_usage_and_invoices(clock, create_postpaid):
+    org = create_postpaid()
+    use(org, 100, at=datetime(2026, 10, 25, tzinfo=UTC))
+    billing.run_monthly("2026-10", now=clock.now)
+    debt = db.session.scalar(select(Organization.debt).where(Organization.id == org.id))
+    assert debt == billing.organization_debt(org) == Decimal("6.05")  # 5.00 + 21 % tax
+
+
+def test_prices_change_and_old_charges_keep_theirs(clock, create_postpaid, reseller):
+    org = create_postpaid()
+    use(org, 10)
+    set_prices(reseller, postpaid=Decimal("0.10"))
+    use(org, 10)
+    amounts = sorted(db.session.scalars(select(Charge.amount)))
+    assert amounts == [Decimal("0.50"), Decimal("1.00")]
+    assert (
+        db.session.scalar(
+            select(db.func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "usage")
+        )
+        == 4
+    )  # two postings each
