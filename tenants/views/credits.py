@@ -27,7 +27,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -566,7 +566,7 @@ def pay(org_id: str, purchase_id: str):
             commit()
             if purchase.status == PurchaseStatus.PAID:
                 flash(
-                    _("Payment approved: %(n)s credits added.", n=f"{purchase.credits:,}"),
+                    _("Payment approved: %(n)s credits added.", n=format_decimal(purchase.credits)),
                     "success",
                 )
                 return redirect(url_for(".purchase_done", org_id=org.id, purchase_id=purchase.id))
@@ -685,7 +685,7 @@ def transfer(org_id: str):
     require(actor, Permission.MANAGE_CREDITS)
     accounts = _manageable(_accounts(actor, org), actor)
     form = TransferForm()
-    choices = [(a.value, f"{a.label} ({a.credits:,})") for a in accounts]
+    choices = [(a.value, f"{a.label} ({format_decimal(a.credits)})") for a in accounts]
     form.source.choices = choices
     form.target.choices = choices
     if request.method == "GET":
@@ -739,7 +739,7 @@ def withdraw(org_id: str):
     require(actor, Permission.WITHDRAW_CREDITS)
     accounts = _accounts(actor, org)
     form = WithdrawForm()
-    form.account.choices = [(a.value, f"{a.label} ({a.credits:,})") for a in accounts]
+    form.account.choices = [(a.value, f"{a.label} ({format_decimal(a.credits)})") for a in accounts]
     if request.method == "GET" and request.args.get("account") in {a.value for a in accounts}:
         form.account.data = request.args["account"]
     status = 200
@@ -778,7 +778,7 @@ def test_sms(org_id: str):
     choose_account = org.individual_user_credits and movements.sees_every_account(actor)
     if choose_account:
         form.account.choices = [
-            (a.value, f"{a.label} ({a.credits:,})")
+            (a.value, f"{a.label} ({format_decimal(a.credits)})")
             for a in _accounts(actor, org)
             if not a.is_system
         ]
@@ -806,8 +806,8 @@ def test_sms(org_id: str):
             flash(
                 _(
                     "Test SMS recorded: %(n)s credits used, %(left)s left.",
-                    n=f"{-entry.credits:,}",
-                    left=f"{entry.balance_after:,}",
+                    n=format_decimal(-entry.credits),
+                    left=format_decimal(entry.balance_after),
                 ),
                 "success",
             )
