@@ -202,3 +202,19 @@ def test_platform_admin_sees_the_billing_runs(client, auth, owing, create_platfo
     html = client.get("/platform/billing-runs").get_data(as_text=True)
     assert "2026-10" in html and "Monthly invoice runs" in html
     assert "/platform/billing-runs" in client.get("/platform/").get_data(as_text=True)
+
+
+def test_the_org_owner_finds_the_monthly_invoice_and_downloads_its_pdf(client, auth, owing):
+    import io
+
+    from pypdf import PdfReader
+
+    owner = owner_of(owing)
+    auth.login(owner.user.email, PASSWORD)
+    invoice = db.session.scalar(select(Invoice).where(Invoice.organization_id == owing.id))
+    listing = client.get(f"/organizations/{owing.id}/invoices").get_data(as_text=True)
+    assert invoice.number in listing
+    pdf = client.get(f"/organizations/{owing.id}/credits/receipts/{invoice.id}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert invoice.number in text and "24.20" in text
