@@ -175,6 +175,32 @@ def test_migrations_produce_exactly_the_models_schema(flask_cli, empty_database)
     assert differences == [], "models and migrations differ; run `flask db migrate`"
 
 
+@pytest.mark.migrated
+def test_migrations_make_ledger_entries_and_charges_immutable(flask_cli, empty_database):
+    """The triggers live outside the models' metadata: the migrations must create them."""
+    engine = sa.create_engine(empty_database)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            else:
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            triggers = {row[0] for row in conn.exec_driver_sql(query)}
+    finally:
+        engine.dispose()
+    expected = (
+        {"ledger_entries_immutable", "charges_immutable"}
+        if engine.dialect.name == "postgresql"
+        else {
+            "ledger_entries_no_update",
+            "ledger_entries_no_delete",
+            "charges_no_update",
+            "charges_no_delete",
+        }
+    )
+    assert expected <= triggers
+
+
 # -- demo --------------------------------------------------------------------------------------
 
 DEMO_LOGIN = re.compile(r"^\s+(?P<role>.+?)\s{2,}(?P<email>\S+@\S+)$")
