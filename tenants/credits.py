@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -69,7 +70,7 @@ def clean_credits(value, field: str = "credits") -> int:
         raise ValidationFailed(fields={field: str(_l("Enter a number greater than zero."))})
     if value > MAX_CREDITS:
         raise ValidationFailed(
-            fields={field: str(_l("Enter at most %(n)s credits.", n=f"{MAX_CREDITS:,}"))}
+            fields={field: str(_l("Enter at most %(n)s credits.", n=format_decimal(MAX_CREDITS)))}
         )
     return value
 
@@ -202,7 +203,7 @@ def post_transaction(
     # Low-balance alerts and automatic top-ups ask for their jobs here, in this
     # transaction, under the account locks (one transaction crosses a threshold).
     for acc, posting in resolved:
-        if posting.ref.kind in HOLDING_KINDS:
+        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is None:
             after = balances[acc]
             alerts.balance_changed(org, posting.ref, after - posting.credits, after)
     entries = [
