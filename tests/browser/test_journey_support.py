@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tenants.queue import commit
-from tests.browser.conftest import app_config, browser, live_server, page  # noqa: F401
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_support_agent_acts_as_the_owner_and_finds_the_session_in_the_log(
-    live_server,  # noqa: F811
-    page,  # noqa: F811
+    live_server,
+    page,
     create_organization,
     create_platform_staff,
     language,
