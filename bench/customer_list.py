@@ -27,7 +27,7 @@ def seed(n: int) -> str:
 
     from tenants.extensions import db
     from tenants.models import Member, MemberRole, Organization, Reseller, User
-    from tenants.models.organizations import search_key
+    from tenants.models.organizations import search_key, search_text
     from tenants.types import new_id, utcnow
 
     reseller = Reseller(name=f"Bench {uuid.uuid4().hex[:6]}", slug=f"bench-{uuid.uuid4().hex[:8]}")
@@ -40,6 +40,7 @@ def seed(n: int) -> str:
         for i in range(start, min(n, start + batch)):
             name = f"{WORDS[i % len(WORDS)].title()} {WORDS[(i // 7) % len(WORDS)]} {i:06d}"
             org_id, user_id = new_id("org"), new_id("usr")
+            owner_email = f"owner{i}-{reseller.slug}@example.com"
             billing = f"{name} Holdings" if i % 3 == 0 else None
             orgs.append(
                 {
@@ -47,7 +48,8 @@ def seed(n: int) -> str:
                     "reseller_id": reseller.id,
                     "name": name,
                     "search_name": search_key(name),
-                    "search_text": f"{search_key(name)}\n{search_key(billing)}",
+                    "search_text": search_text(name, billing, owner_email),
+                    "owner_email": owner_email,
                     "status": "suspended" if i % 50 == 0 else "active",
                     "country": "ES",
                     "currency": "EUR",
@@ -71,7 +73,7 @@ def seed(n: int) -> str:
             users.append(
                 {
                     "id": user_id,
-                    "email": f"owner{i}-{reseller.slug}@example.com",
+                    "email": owner_email,
                     "name": f"Owner {i}",
                     "created_at": now,
                 }
@@ -94,7 +96,8 @@ def seed(n: int) -> str:
         print(f"seeded {min(n, start + batch)}/{n}", end="\r", flush=True)
     print()
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect() as conn:
+        # Outside a transaction: statistics written by a rolled-back ANALYZE are lost.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
     return reseller.id
 

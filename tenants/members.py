@@ -243,6 +243,8 @@ def update_member(
 
     changes = audit.diff(user, personal)
     changes.update(audit.diff(member, membership))
+    if "email" in changes and member.role == MemberRole.OWNER:
+        org.owner_email = user.email
     if not changes:
         return {}
     try:
@@ -325,6 +327,7 @@ def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
     old_owner.role = MemberRole.ADMIN
     db.session.flush()
     member.role = MemberRole.OWNER
+    org.owner_email = member.user.email
     db.session.flush()
     audit.record(
         actor,

@@ -79,7 +79,10 @@ class Organization(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     # Kept in step with name and billing name by the mapper events below (search_key).
     search_name: Mapped[str] = mapped_column(String(200), default="")
-    search_text: Mapped[str] = mapped_column(String(401), default="")
+    search_text: Mapped[str] = mapped_column(String(700), default="")
+    # The owner's login email, kept here (by the services that change it) so one trigram
+    # index answers "name, billing name or owner email contains …".
+    owner_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     status: Mapped[OrganizationStatus] = mapped_column(
         enum_column_type(OrganizationStatus, "organization_status"),
         default=OrganizationStatus.ACTIVE,
@@ -149,19 +152,16 @@ def search_key(value: str | None) -> str:
 @event.listens_for(Organization, "before_update")
 def _refresh_search_columns(_mapper, _connection, org: Organization) -> None:
     org.search_name = search_key(org.name)[:200]
-    org.search_text = f"{search_key(org.name)}\n{search_key(org.billing_name)}"[:401]
+    org.search_text = search_text(org.name, org.billing_name, org.owner_email)
 
 
-# The Customer app searches owners by any part of their email: a trigram index on PostgreSQL.
-Index(
-    "ix_users_email_trgm",
-    User.__table__.c.email,
-    postgresql_using="gin",
-    postgresql_ops={"email": "gin_trgm_ops"},
-)
+def search_text(name: str | None, billing_name: str | None, owner_email: str | None) -> str:
+    """What the Customer app's search box looks in, case-folded, one field per line."""
+    return "\n".join(search_key(value) for value in (name, billing_name, owner_email))[:700]
 
-# The trigram indexes need pg_trgm, created before any table; the migration that adds these
-# indexes must run CREATE EXTENSION IF NOT EXISTS pg_trgm first.
+
+# The trigram index needs pg_trgm, created before any table; the migration that adds the
+# index runs CREATE EXTENSION IF NOT EXISTS pg_trgm first.
 event.listen(
     db.metadata,
     "before_create",

@@ -161,3 +161,30 @@ def test_list_keyset_pages_cover_everything_once(staff, reseller, create_organiz
 def test_list_refuses_bad_parameters(staff, kwargs):
     with pytest.raises(ValidationFailed):
         organizations.list_organizations(staff, **kwargs)
+
+
+def test_search_follows_the_owner_email_through_ownership_and_email_changes(
+    create_reseller, create_organization, create_member
+):
+    from tenants.actors import SYSTEM
+    from tenants.members import transfer_ownership, update_member
+    from tenants.organizations import list_organizations
+    from tenants.queue import commit
+
+    reseller = create_reseller()
+    org = create_organization(reseller=reseller, owner_email="first.owner@alpha.example")
+    successor = create_member(org, email="second.owner@beta.example")
+
+    def found(term: str) -> list[str]:
+        items, _cursor = list_organizations(SYSTEM, q=term)
+        return [o.id for o in items]
+
+    assert found("first.owner@alpha") == [org.id]
+    transfer_ownership(SYSTEM, org, successor)
+    commit()
+    assert found("first.owner@alpha") == []
+    assert found("second.owner@beta") == [org.id]
+    update_member(SYSTEM, org, successor, {"email": "renamed.owner@gamma.example"})
+    commit()
+    assert found("second.owner@beta") == []
+    assert found("RENAMED.owner") == [org.id]
