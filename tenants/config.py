@@ -95,6 +95,7 @@ def load_config(instance_path: Path) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         # Login-as (support sessions): how long one lasts, and how recent the staff
         # member's last password or two-factor check must be to start one.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600/minute"),
         "LOGIN_AS_MINUTES": int(os.environ.get("LOGIN_AS_MINUTES", "30")),
         "LOGIN_AS_REAUTH_MINUTES": int(os.environ.get("LOGIN_AS_REAUTH_MINUTES", "15")),
     }
