@@ -9,6 +9,7 @@ out-of-range numbers are refused with a message per field, keyed by the field's 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -39,7 +40,7 @@ def _join(path: str, name: str | int) -> str:
 
 
 @dataclass
-class Spec:
+class Spec(ABC):
     description: str | None = None
     nullable: bool = False
     example: Any = None
@@ -52,15 +53,17 @@ class Spec:
             return MISSING
         return self.check(value, path, errors)
 
+    @abstractmethod
     def check(self, value: Any, path: str, errors: dict[str, str]) -> Any:
-        raise NotImplementedError
+        """Validate a present, non-null value: the cleaned value, or MISSING with errors."""
 
     def from_query(self, text: str, path: str, errors: dict[str, str]) -> Any:
         """Query parameters arrive as text; each type parses its own."""
         return self.check(text, path, errors)
 
+    @abstractmethod
     def schema(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON Schema of this spec (without the shared keywords)."""
 
     def ref(self) -> dict[str, Any]:
         """How another schema points at this one (named objects by $ref, others inline)."""

@@ -39,7 +39,7 @@ def test_past_the_limit_is_429_with_retry_after(api, tenants):
         assert response.headers["X-RateLimit-Remaining"] == str(remaining)
     response = api.get("/organizations", tenants.key_a)
     assert_error(response, 429, "rate_limited")
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert 0 < int(response.headers["Retry-After"]) <= 60
     # Per key: another key still gets through.
     assert api.get("/organizations", tenants.key_b).status_code == 200
 
