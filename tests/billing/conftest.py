@@ -7,8 +7,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
 
 from tenants import pricing
 from tenants.actors import SYSTEM
@@ -17,20 +15,6 @@ from tenants.queue import commit
 
 # The tests live on 2026-11-27 (a Friday): October has ended everywhere, November has not.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-class FreshRequestClient(FlaskClient):
-    """Each request starts with an empty ``g``, as in production."""
-
-    def open(self, *args, **kwargs):
-        vars(g._get_current_object()).clear()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tenants.actors import SYSTEM
 from tenants.credits import AccountRef
 from tenants.models import AccountKind, EntryType
 from tenants.queue import commit
-from tests.conftest import FreshRequestClient, owner_of  # noqa: F401 (re-exported)
+from tests.conftest import owner_of
 
 
 def set_prices(reseller, unit=Decimal("0.045"), tax=Decimal("21")) -> None:

@@ -11,7 +11,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask
 from pypdf import PdfReader
 
 from tenants import invoices, purchases
@@ -20,7 +19,7 @@ from tenants.models import InvoiceKind, MemberRole, ResellerRole
 from tenants.queue import commit
 from tenants.types import utcnow
 from tests.conftest import owner_of
-from tests.credits.conftest import FreshRequestClient, fund, set_prices
+from tests.credits.conftest import fund, set_prices
 
 GOOD_CARD = "4242 4242 4242 4242"
 ALL_TABS = ("overview", "members", "payment", "settings", "logs", "invoices", "audit")
@@ -33,12 +32,6 @@ TAB_PATHS = {
     "invoices": "/organizations/{id}/invoices",
     "audit": "/organizations/{id}/audit",
 }
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    app.test_client_class = FreshRequestClient
-    return app
 
 
 @pytest.fixture
