@@ -29,6 +29,7 @@ def test_owner_logs_in_switches_to_spanish_and_logs_out(live_server, page, creat
     tabs = page.get_by_role("list", name="Sections")
     expect(tabs.get_by_role("link", name="Overview")).to_have_attribute("aria-current", "page")
 
+    page.wait_for_load_state("load")  # Bootstrap's dropdown script must be running
     page.get_by_role("button", name="Language: English").click()
     page.get_by_role("button", name="Español").click()
 
@@ -42,6 +43,7 @@ def test_owner_logs_in_switches_to_spanish_and_logs_out(live_server, page, creat
     expect(page.get_by_text("Modelo de precios", exact=True)).to_be_visible()
     expect(page.get_by_text("Prepago").first).to_be_visible()
 
+    page.wait_for_load_state("load")
     page.get_by_role("button", name=name).click()
     page.get_by_role("button", name="Cerrar sesión").click()
 
