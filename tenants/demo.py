@@ -1,12 +1,26 @@
-"""The demo platform: one reseller, organizations of both pricing models, their members."""
+"""The demo platform: a reseller with prices and taxes, prepaid and postpaid customers with
+members, a month of movements, receipts and last month's invoices — all made by the services."""
 
 from __future__ import annotations
 
+import random
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tenants import billing, credits, pricing, purchases, usage
 from tenants.actors import SYSTEM, Actor
 from tenants.members import add_member
-from tenants.models import PlatformRole, ResellerRole
-from tenants.organizations import BillingDetails, NewOrganization, create_organization
+from tenants.models import Member, Organization, PlatformRole, ResellerRole
+from tenants.organizations import (
+    BillingDetails,
+    NewOrganization,
+    create_organization,
+    update_organization,
+)
 from tenants.resellers import add_platform_staff, add_reseller_staff, create_reseller
+from tenants.types import utcnow
 
 DEMO_ORGANIZATIONS = [
     # name, country, pricing model, owner name, owner email, billing type, tax id, address
@@ -120,6 +134,11 @@ def build_demo(password: str) -> list[tuple[str, str]]:
     staff_actor = Actor(
         user_id=r_agent.user_id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT
     )
+    admin_actor = Actor(
+        user_id=r_admin.user_id, reseller_id=reseller.id, reseller_role=ResellerRole.ADMIN
+    )
+    pricing.set_price_list(admin_actor, reseller, DEMO_PRICES)
+    pricing.set_tax_rates(admin_actor, reseller, DEMO_TAX_RATES)
 
     for index, (name, country, model, owner, email, btype, tax_id, address) in enumerate(
         DEMO_ORGANIZATIONS
@@ -167,7 +186,109 @@ def build_demo(password: str) -> list[tuple[str, str]]:
         if index == 0:
             login(f"Organization admin ({name})", admin_member.user)
             login(f"Organization member ({name})", member.user)
+        if model == "prepaid":
+            _prepaid_history(
+                staff_actor, org, [admin_member, member], individual=index == 0, seed=index
+            )
+        else:
+            _postpaid_history(staff_actor, org, pay=index % 4 == 1, seed=index)
     return logins
+
+
+DEMO_PRICES = [
+    {
+        "currency": "EUR",
+        "prepaid_unit_price": Decimal("0.045"),
+        "postpaid_unit_price": Decimal("0.05"),
+    },
+    {
+        "currency": "MXN",
+        "prepaid_unit_price": Decimal("0.85"),
+        "postpaid_unit_price": Decimal("0.95"),
+    },
+    {
+        "currency": "USD",
+        "prepaid_unit_price": Decimal("0.049"),
+        "postpaid_unit_price": Decimal("0.055"),
+    },
+    {
+        "currency": "GBP",
+        "prepaid_unit_price": Decimal("0.039"),
+        "postpaid_unit_price": Decimal("0.044"),
+    },
+]
+DEMO_TAX_RATES = [
+    {"country": "ES", "percent": Decimal("21")},
+    {"country": "MX", "percent": Decimal("16")},
+    {"country": "GB", "percent": Decimal("20")},
+]
+
+
+def _usage_times(seed: int, count: int) -> list[datetime]:
+    """Moments spread over the last 33 days (inside the 35 days late usage may be)."""
+    rng = random.Random(seed)
+    now = utcnow()
+    return sorted(now - timedelta(days=33 * rng.random(), minutes=5) for _ in range(count))
+
+
+def _prepaid_history(
+    staff: Actor, org: Organization, members: list[Member], *, individual: bool, seed: int
+) -> None:
+    """A bank-transfer purchase and SMS sent over the month; with individual user credits,
+    transfers to the users, whose own accounts their SMS are charged to."""
+    purchase = purchases.start_purchase(
+        staff, org, credit_count=5000, account="system", payment_method="offline"
+    )
+    purchases.pay(staff, purchase, {"note": "Demo bank transfer"})
+    accounts: list[str | None] = [None]
+    if individual:
+        update_organization(staff, org, {"individual_user_credits": True})
+        accounts = [f"member:{m.id}" for m in members]
+        for account in accounts:
+            credits.transfer_credits(staff, org, "system", account, 1500, agreed=True)
+    update_organization(
+        staff,
+        org,
+        {
+            "settings.low_balance_alert": True,
+            "settings.low_balance_threshold": 500,
+            "settings.sender_name": _sender_name(org.name),
+        },
+    )
+    rng = random.Random(seed)
+    for n, moment in enumerate(_usage_times(seed, 40)):
+        usage.record_usage(
+            staff,
+            org,
+            credits_used=rng.randint(5, 60),
+            reference=f"demo-campaign-{n + 1}",
+            account=accounts[n % len(accounts)],
+            occurred_at=moment,
+        )
+
+
+def _sender_name(name: str) -> str:
+    """An SMS sender id from the organization name: 11 ASCII letters, digits or spaces."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9 ]", "", ascii_name)[:11].strip()
+
+
+def _postpaid_history(staff: Actor, org: Organization, *, pay: bool, seed: int) -> None:
+    """SMS sent on credit, last month's invoice issued, and (for some) paid."""
+    limit = Decimal("5000") if org.currency == "MXN" else Decimal("500")
+    update_organization(staff, org, {"credit_limit": limit})
+    rng = random.Random(seed)
+    for n, moment in enumerate(_usage_times(seed, 40)):
+        usage.record_usage(
+            staff,
+            org,
+            credits_used=rng.randint(20, 120),
+            reference=f"demo-campaign-{n + 1}",
+            occurred_at=moment,
+        )
+    invoice = billing.issue_monthly_invoice(org, billing.last_ended_period())
+    if invoice is not None and pay:
+        billing.record_payment(staff, org, invoice.total, reference="Demo bank transfer")
 
 
 def org_owner_user(org):

@@ -242,12 +242,25 @@ def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, e
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT country, pricing_model FROM organizations")).all()
             members = conn.execute(sa.text("SELECT count(*) FROM members")).scalar_one()
+            entries = dict(
+                conn.execute(
+                    sa.text("SELECT type, count(*) FROM ledger_entries GROUP BY type")
+                ).all()
+            )
+            invoices = dict(
+                conn.execute(sa.text("SELECT kind, count(*) FROM invoices GROUP BY kind")).all()
+            )
+            prices = conn.execute(sa.text("SELECT count(*) FROM price_list_entries")).scalar_one()
     finally:
         engine.dispose()
     assert len(rows) >= 6
     assert {country for country, _ in rows} >= {"ES", "MX", "US", "GB"}
     assert {str(model).lower() for _, model in rows} == {"prepaid", "postpaid"}
     assert members > len(rows)
+    # A month of history to look at: purchases, transfers, usage, receipts, invoices.
+    assert {"purchase", "transfer_in", "transfer_out", "usage", "invoice"} <= set(entries)
+    assert invoices.get("receipt", 0) >= 4 and invoices.get("invoice", 0) >= 1
+    assert prices >= 4
 
 
 @pytest.mark.migrated
