@@ -387,7 +387,8 @@ class DayPoint:
 def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
     """Per local day (organization's timezone): the system pool's closing balance and usage.
 
-    One grouped query over the window: each posting falls into a day bucket; the closing
+    One grouped query over the window: each posting falls into the day it happened
+    (``occurred_at``: a late-reported SMS counts on the day it was sent); the closing
     balance of a day is today's balance minus what the pool moved after that day.
     """
     days = max(1, min(int(days), 366))
@@ -396,7 +397,7 @@ def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
     first = today - timedelta(days=days - 1)
     starts = [datetime.combine(first + timedelta(days=i), time(), tzinfo=zone) for i in range(days)]
     bucket = case(
-        *[(LedgerEntry.created_at < start, i - 1) for i, start in enumerate(starts[1:], 1)],
+        *[(LedgerEntry.occurred_at < start, i - 1) for i, start in enumerate(starts[1:], 1)],
         else_=days - 1,
     )
     is_system = LedgerEntry.account_kind == AccountKind.SYSTEM
@@ -413,7 +414,7 @@ def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
             LedgerEntry.organization_id == org.id,
             LedgerEntry.reseller_id == org.reseller_id,
             LedgerEntry.balance_after.is_not(None),
-            LedgerEntry.created_at >= starts[0],
+            LedgerEntry.occurred_at >= starts[0],
         )
         .subquery()
     )

@@ -82,6 +82,7 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         Index("ix_ledger_entries_account_created", "account_id", "created_at", "id"),
         Index("ix_ledger_entries_org_created", "organization_id", "created_at", "id"),
+        Index("ix_ledger_entries_org_occurred", "organization_id", "occurred_at"),
         Index("ix_ledger_entries_reseller_created", "reseller_id", "created_at"),
         Index("ix_ledger_entries_transaction", "transaction_id"),
     )
