@@ -179,6 +179,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = web.money
     app.jinja_env.filters["credits"] = web.credits
     app.jinja_env.filters["local_datetime"] = web.local_datetime
+    app.jinja_env.filters["datetime_in"] = web.datetime_in
     app.jinja_env.globals["country_name"] = web.country_name
     app.jinja_env.globals["visible_sections"] = web.visible_sections
 

@@ -326,3 +326,16 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
         "audit": Permission.VIEW_AUDIT,
     }
     return tuple(s for s in ALL_SECTIONS if s not in needs or can(actor, needs[s]))
+
+
+def datetime_in(value: datetime | None, zone: str | None, fmt: str = "medium") -> str:
+    """A time in a given organization's timezone (lists that mix organizations)."""
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime as babel_format_datetime
+    from flask_babel import get_locale
+
+    tzinfo = ZoneInfo(zone) if zone else ZoneInfo("UTC")
+    return babel_format_datetime(value, fmt, tzinfo=tzinfo, locale=get_locale())

@@ -410,17 +410,19 @@ def _names(entries, org: Organization | None = None) -> dict:
                 .where(Member.id.in_(member_ids))
             ).all()
         )
-    orgs = {}
+    orgs, zones = {}, {}
     if org is None and org_ids:
-        orgs = dict(
-            db.session.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-            ).all()
-        )
+        rows = db.session.execute(
+            select(Organization.id, Organization.name, Organization.timezone).where(
+                Organization.id.in_(org_ids)
+            )
+        ).all()
+        orgs = {org_id: name for org_id, name, _zone in rows}
+        zones = {org_id: zone for org_id, _name, zone in rows}
     users = movements.user_names(
         itertools.chain.from_iterable((e.actor_user_id, e.real_user_id) for e in entries)
     )
-    return {"members": members, "users": users, "orgs": orgs}
+    return {"members": members, "users": users, "orgs": orgs, "zones": zones}
 
 
 # ---------------------------------------------------------------------------
@@ -1018,6 +1020,25 @@ def reseller_log():
         page=page,
         links=_page_links(".reseller_log", page),
         names=_names(page.entries),
+    )
+
+
+@reseller_bp.route("/reseller-log/print")
+@actor_required(Permission.USE_CUSTOMER_APP)
+def reseller_log_print():
+    actor = _reseller_actor()
+    rows = list(
+        itertools.islice(
+            movements.iter_reseller_rows(actor, since=movements.last_days()), PRINT_LIMIT + 1
+        )
+    )
+    return render_template(
+        "credits/reseller_log_print.html",
+        rows=rows[:PRINT_LIMIT],
+        truncated=len(rows) > PRINT_LIMIT,
+        limit=PRINT_LIMIT,
+        back_url=url_for(".reseller_log"),
+        row_labels=RowLabels(),
     )
 
 

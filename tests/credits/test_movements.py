@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 import tenants.credits
 from tenants import credits, movements, sms
@@ -164,3 +165,41 @@ def test_sms_segments(length, parts):
 )
 def test_csv_cells_never_start_a_formula(value, cell):
     assert csv_cell(value) == cell
+
+
+def test_reseller_log_print_lists_every_customer_in_its_own_timezone(
+    client, auth, create_reseller, create_reseller_staff, create_organization
+):
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime
+
+    from tenants import credits as ledger
+    from tenants.actors import SYSTEM
+    from tenants.extensions import db
+    from tenants.models import LedgerEntry
+    from tenants.queue import commit
+
+    reseller = create_reseller()
+    madrid = create_organization(reseller=reseller, name="Madrid Org", country="ES")
+    mexico = create_organization(reseller=reseller, name="Mexico Org", country="MX")
+    elsewhere = create_organization(name="Other Reseller Org")
+    for org in (madrid, mexico, elsewhere):
+        ledger.add_credits(SYSTEM, org, ledger.SYSTEM_ACCOUNT, 10)
+    commit()
+    mexico_time = db.session.scalar(
+        sa.select(LedgerEntry.created_at).where(
+            LedgerEntry.organization_id == mexico.id, LedgerEntry.balance_after.is_not(None)
+        )
+    )
+    staff = create_reseller_staff(reseller)
+    auth.login(staff.email)
+    page = client.get("/credits/reseller-log/print")
+    assert page.status_code == 200
+    assert "Madrid Org" in page.text and "Mexico Org" in page.text
+    assert "Other Reseller Org" not in page.text
+    assert 'class="navbar' not in page.text
+    expected = format_datetime(
+        mexico_time, "medium", tzinfo=ZoneInfo("America/Mexico_City"), locale="en"
+    )
+    assert expected in page.text
