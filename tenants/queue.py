@@ -49,9 +49,17 @@ def rollback() -> None:
 
 
 def redis_connection():
+    """The app's Redis client for REDIS_URL, one per process: its pool keeps connections
+    open between requests (a new client per call cost a TCP connect on every API request).
+    redis-py's pool notices a fork and opens fresh connections in the child."""
     from redis import Redis
 
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2)
+    url = current_app.config["REDIS_URL"]
+    clients = current_app.extensions.setdefault("portal_redis", {})
+    client = clients.get(url)
+    if client is None:
+        client = clients[url] = Redis.from_url(url, socket_connect_timeout=2)
+    return client
 
 
 def rq_queue():
