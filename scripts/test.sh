@@ -21,6 +21,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v npm >/dev/null || missing+=(npm)
 for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
@@ -39,6 +40,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 step "Installing the portal and its test tools into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# -- axe-core for the accessibility tests (tests/browser/package-lock.json) ---------------------
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+  step "Installing axe-core (npm ci in tests/browser)"
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+fi
 
 # -- services: started when not running; never skipped ---------------------------------------
 pg_up() {

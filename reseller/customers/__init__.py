@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from reseller.customers.forms import CreateOrganizationForm, FilterForm
-from tenants import organizations, queue
+from tenants import dashboards, organizations, queue
 from tenants.errors import DomainError, ValidationFailed
 from tenants.extensions import db
 from tenants.models import Reseller
@@ -59,6 +59,8 @@ def index():
         status = 422
     owners = organizations.owners_of(page.items)
     kept = {k: v for k, v in request.args.items() if k != "cursor" and k in form.paths and v}
+    # The dashboard heads the first, unfiltered page: the reseller's home.
+    board = None if kept or request.args.get("cursor") else dashboards.dashboard(actor)
     return render_template(
         "customers/index.html",
         form=form,
@@ -67,6 +69,7 @@ def index():
         kept=kept,
         filtered=bool(kept),
         sections=SECTIONS,
+        board=board,
     ), status
 
 

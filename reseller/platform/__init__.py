@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
-from tenants import scoping
+from tenants import dashboards, scoping
 from tenants.extensions import db
 from tenants.models import Organization, OrganizationStatus, Reseller
 from tenants.policy import Permission
@@ -26,7 +26,13 @@ def overview():
             .group_by(Organization.reseller_id)
         ).all()
     )
-    return render_template("platform/overview.html", resellers=listed, counts=counts)
+    return render_template(
+        "platform/overview.html",
+        resellers=listed,
+        counts=counts,
+        board=dashboards.dashboard(actor),
+        reseller_names={reseller.id: reseller.name for reseller in listed},
+    )
 
 
 from reseller.platform import (  # noqa: E402, F401  (register routes)

@@ -23,6 +23,9 @@ CATALOG = (
     Path(__file__).resolve().parents[2] / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 )
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+BLOCKING = ("serious", "critical")
 
 
 @functools.cache
@@ -107,3 +110,42 @@ def download(page: Page, link) -> bytes:
     downloaded = info.value
     assert downloaded.failure() is None, downloaded.failure()
     return Path(downloaded.path()).read_bytes()
+
+
+def with_axe(context) -> None:
+    """Load axe-core into every page of a browser context, before the page's own scripts.
+
+    The portal's CSP (``script-src 'self'``) would refuse an injected script tag: create the
+    context with ``bypass_csp=True``.
+    """
+    assert AXE.exists(), f"{AXE} missing: run `npm ci --prefix tests/browser`"
+    context.add_init_script(path=str(AXE))
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core on the page as it is now: no serious or critical violation (WCAG 2.1 A/AA
+    and axe's best practices)."""
+    problems = accessibility_problems(page)
+    assert not problems, "\n".join(problems)
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """The serious and critical axe-core violations of the page as it is now, one line each."""
+    settled(page)
+    violations = page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+            });
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
+            }));
+        }""",
+        AXE_TAGS,
+    )
+    return [
+        f"{page.url} [{v['impact']}] {v['id']}: {v['help']} -> {v['nodes']}"
+        for v in violations
+        if v["impact"] in BLOCKING
+    ]
