@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +29,9 @@ KEY_LIFETIME = timedelta(hours=24)
 # A claim with no answer this old was left by a server that died mid-request.
 ABANDONED_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
+# Printable ASCII without leading or trailing spaces: what the OpenAPI document states, and
+# what survives every HTTP stack unchanged.
+KEY_PATTERN = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
 
 
 class IdempotencyKeyInvalid(DomainError):
@@ -61,7 +65,7 @@ def request_hash(method: str, path: str, body: object) -> str:
 
 
 def check_key(value: str) -> str:
-    if not 1 <= len(value) <= MAX_KEY_LENGTH or not value.isprintable():
+    if not 1 <= len(value) <= MAX_KEY_LENGTH or not re.fullmatch(KEY_PATTERN, value):
         raise IdempotencyKeyInvalid()
     return value
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, current_app
 
-from reseller.api import schemas
+from reseller.api import idempotency, schemas
 from reseller.api.core import OPERATIONS, Operation, done, endpoint
 
 DESCRIPTION = """\
@@ -25,7 +25,8 @@ wrong types, non-integer or non-positive numbers and out-of-range values are ref
 silently ignored. Money is a decimal string (`"12.50"`), credits an integer, times
 ISO 8601 UTC (`2026-11-27T10:00:00Z`).
 
-Every POST accepts an `Idempotency-Key` header (1 to 255 characters, kept 24 hours): a
+Every POST accepts an `Idempotency-Key` header (1 to 255 printable ASCII
+characters, no leading or trailing space; kept 24 hours): a
 repeat with the same key and body returns the first answer (same status and body, header
 `Idempotent-Replayed: true`) and has no second effect; the same key with another body is
 refused with 409 `idempotency_key_reused`, and while the first request still runs with
@@ -69,7 +70,12 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": idempotency.MAX_KEY_LENGTH,
+                    "pattern": f"^{idempotency.KEY_PATTERN}$",
+                },
                 "description": "Repeat with the same key and body: the first answer, once.",
             }
         )

@@ -116,7 +116,8 @@ class String(Spec):
         if self.enum is not None:
             result = {"type": "string", "enum": list(self.enum)}
         if self.pattern:
-            result["pattern"] = f"^{self.pattern}$"
+            # Grouped, so an alternation ("system|member:…") is anchored at both ends as a whole.
+            result["pattern"] = f"^(?:{self.pattern})$"
         if self.format:
             result["format"] = self.format
         return result

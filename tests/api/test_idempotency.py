@@ -130,9 +130,11 @@ def test_keys_expire_after_24_hours(api, tenants):
     assert "Idempotent-Replayed" not in again.headers
 
 
-def test_bad_idempotency_keys_are_400(api, tenants):
+@pytest.mark.parametrize("key", ["x" * 256, " padded", "padded ", "caf\u00e9", "tab\there"])
+def test_bad_idempotency_keys_are_400(api, tenants, key):
+    # Printable ASCII, no leading or trailing space: the rule the OpenAPI document states.
     response = api.post(
-        "/organizations", tenants.key_a, new_organization(), headers={"Idempotency-Key": "x" * 256}
+        "/organizations", tenants.key_a, new_organization(), headers={"Idempotency-Key": key}
     )
     assert_error(response, 400, "invalid_idempotency_key")
 

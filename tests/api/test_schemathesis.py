@@ -22,7 +22,7 @@ from schemathesis.config import SchemathesisConfig
 from tests.api.test_invoices_api import buy
 from tests.credits.conftest import set_prices
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 25
 # Operations that destroy the seeded records run last, so the others still find them.
 LAST = ("DELETE",)
 CONFIG = SchemathesisConfig.from_dict(
