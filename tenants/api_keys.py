@@ -16,7 +16,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from tenants import audit
+from tenants import audit, scoping
 from tenants.actors import SYSTEM, Actor
 from tenants.errors import Conflict, DomainError, Forbidden, NotFound
 from tenants.extensions import db
@@ -153,7 +153,7 @@ def get_api_key(
     for key in list_api_keys(actor, reseller, organization):
         if key.id == key_id:
             return key
-    raise NotFound()
+    raise scoping.not_found(actor, ApiKey, key_id)
 
 
 def authenticate_api_key(secret: str | None) -> ApiKey | None:

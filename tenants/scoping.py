@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Select, or_, select
 
 from tenants.actors import SYSTEM, Actor
@@ -16,6 +18,37 @@ from tenants.models import (
     Reseller,
     ResellerStaff,
 )
+
+log = logging.getLogger(__name__)
+
+
+def _describe(actor: Actor) -> str:
+    if actor.api_key_id:
+        return f"api_key={actor.api_key_id}"
+    parts = [f"user={actor.user_id}"]
+    if actor.real_user_id:
+        parts.append(f"real_user={actor.real_user_id}")
+    if actor.reseller_id:
+        parts.append(f"reseller={actor.reseller_id}")
+    if actor.organization_id:
+        parts.append(f"organization={actor.organization_id}")
+    return " ".join(parts)
+
+
+def not_found(actor: Actor, model, record_id) -> NotFound:
+    """The 404 for a record the actor may not see; when the record does exist (under another
+    tenant, or out of the actor's reach), the attempt is logged. Only the not-found path
+    pays for the extra lookup."""
+    if isinstance(record_id, str) and record_id:
+        exists = db.session.scalar(select(model.id).where(model.id == record_id))
+        if exists is not None:
+            log.warning(
+                "Out-of-scope %s %s requested by %s",
+                model.__tablename__,
+                record_id,
+                _describe(actor),
+            )
+    return NotFound()
 
 
 def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Select:
@@ -42,7 +75,7 @@ def get_organization(actor: Actor, organization_id: str, *, include_deleted: boo
         )
     )
     if org is None:
-        raise NotFound()
+        raise not_found(actor, Organization, organization_id)
     return org
 
 
@@ -64,7 +97,7 @@ def get_member(actor: Actor, organization: Organization, member_id: str) -> Memb
         raise NotFound()
     member = db.session.scalar(members_query(actor, organization).where(Member.id == member_id))
     if member is None:
-        raise NotFound()
+        raise not_found(actor, Member, member_id)
     return member
 
 
@@ -96,11 +129,11 @@ def get_invoice(actor: Actor, invoice_id: str, organization: Organization | None
         raise NotFound()
     org_id = db.session.scalar(select(Invoice.organization_id).where(Invoice.id == invoice_id))
     if org_id is None or (organization is not None and org_id != organization.id):
-        raise NotFound()
+        raise not_found(actor, Invoice, invoice_id)
     org = organization or get_organization(actor, org_id, include_deleted=True)
     invoice = db.session.scalar(invoices_query(actor, org).where(Invoice.id == invoice_id))
     if invoice is None:
-        raise NotFound()
+        raise not_found(actor, Invoice, invoice_id)
     return invoice
 
 
@@ -118,7 +151,7 @@ def get_reseller(actor: Actor, reseller_id: str) -> Reseller:
         raise NotFound()
     reseller = db.session.scalar(resellers_query(actor).where(Reseller.id == reseller_id))
     if reseller is None:
-        raise NotFound()
+        raise not_found(actor, Reseller, reseller_id)
     return reseller
 
 
@@ -135,7 +168,7 @@ def get_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> Resel
         reseller_staff_query(actor, reseller).where(ResellerStaff.id == staff_id)
     )
     if staff is None:
-        raise NotFound()
+        raise not_found(actor, ResellerStaff, staff_id)
     return staff
 
 

@@ -275,7 +275,7 @@ def get_support_session(
         )
     )
     if support is None:
-        raise NotFound()
+        raise scoping.not_found(actor, SupportSession, support_session_id)
     return support
 
 

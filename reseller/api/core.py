@@ -237,28 +237,35 @@ def endpoint(
                 raise NotFound()
             actor, reseller_id = authenticate() if operation.auth else (None, None)
             kwargs: dict[str, Any] = dict(path)
-            if operation.auth:
-                query = validate_query(operation.query or Object(), request.args)
-                if operation.query is not None:
-                    kwargs["query"] = query
-            if method in ("POST", "PUT", "PATCH"):
-                raw = parse_body()
-                body = validate(operation.body or EMPTY, raw)
-                if operation.body is not None:
-                    kwargs["body"] = body
-                if method == "POST" and "Idempotency-Key" in request.headers:
-                    key = idempotency.check_key(request.headers["Idempotency-Key"])
-                    row_id, answer = idempotency.claim(
-                        reseller_id=reseller_id,
-                        api_key_id=actor.api_key_id,
-                        key=key,
-                        fingerprint=idempotency.request_hash(method, request.path, raw),
+            try:
+                if operation.auth:
+                    query = validate_query(operation.query or Object(), request.args)
+                    if operation.query is not None:
+                        kwargs["query"] = query
+                if method in ("POST", "PUT", "PATCH"):
+                    raw = parse_body()
+                    body = validate(operation.body or EMPTY, raw)
+                    if operation.body is not None:
+                        kwargs["body"] = body
+            except DomainError:
+                # Another tenant's record is a 404 whatever the request carries (SPEC §1):
+                # checked here, on the refusal path only, before the validation answer.
+                if operation.auth:
+                    _require_reachable(actor, path)
+                raise
+            if method == "POST" and "Idempotency-Key" in request.headers:
+                key = idempotency.check_key(request.headers["Idempotency-Key"])
+                row_id, answer = idempotency.claim(
+                    reseller_id=reseller_id,
+                    api_key_id=actor.api_key_id,
+                    key=key,
+                    fingerprint=idempotency.request_hash(method, request.path, raw),
+                )
+                if answer is not None:
+                    return json_response(
+                        answer.body, answer.status, {"Idempotent-Replayed": "true"}
                     )
-                    if answer is not None:
-                        return json_response(
-                            answer.body, answer.status, {"Idempotent-Replayed": "true"}
-                        )
-                    g.idempotency_row = row_id
+                g.idempotency_row = row_id
             if operation.auth:
                 return view(actor, **kwargs)
             return view(**kwargs)
@@ -268,6 +275,18 @@ def endpoint(
         return run
 
     return decorator
+
+
+def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
+    """NotFound unless the records named in the path are within the actor's scope."""
+    from tenants import scoping
+
+    if "org_id" in path:
+        org = scoping.get_organization(actor, path["org_id"], include_deleted=True)
+        if "member_id" in path:
+            scoping.get_member(actor, org, path["member_id"])
+    if "invoice_id" in path:
+        scoping.get_invoice(actor, path["invoice_id"])
 
 
 def _default_blueprint() -> Blueprint:

@@ -85,6 +85,7 @@ def invite_staff():
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def change_staff_role(staff_id: str):
     reseller = _reseller()
+    scoping.get_reseller_staff(the_actor(), reseller, staff_id)  # another's: 404 first
     form = StaffRoleForm()
     if not form.validate_on_submit():
         flash(_("Choose a role."), "danger")

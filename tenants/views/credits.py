@@ -300,7 +300,7 @@ def _purchase(actor: Actor, org: Organization, purchase_id: str) -> Purchase:
         )
     purchase = db.session.scalar(query)
     if purchase is None:
-        raise NotFound()
+        raise scoping.not_found(actor, Purchase, purchase_id)
     return purchase
 
 
@@ -514,6 +514,8 @@ def _render_confirm(actor: Actor, org: Organization, form: ConfirmPurchaseForm, 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def confirm_purchase(org_id: str):
     actor, org = _organization(org_id)
+    if not _purchasable(_accounts(actor, org), actor):
+        raise Forbidden()  # e.g. platform staff: they see the organization, never buy
     form = ConfirmPurchaseForm()
     form.payment_method.choices = _payment_methods(actor)
     if form.validate_on_submit():
@@ -601,6 +603,8 @@ def retry_purchase(org_id: str, purchase_id: str):
     card."""
     actor, org = _organization(org_id)
     old = _purchase(actor, org, purchase_id)
+    if not _purchasable(_accounts(actor, org), actor):
+        raise Forbidden()
     form = ConfirmForm()
     if not form.validate_on_submit() or old.status != PurchaseStatus.DECLINED:
         return redirect(url_for(".pay", org_id=org.id, purchase_id=old.id))
@@ -664,7 +668,7 @@ def receipt_pdf(org_id: str, invoice_id: str):
         )
     invoice = db.session.scalar(query)
     if invoice is None:
-        raise NotFound()
+        raise scoping.not_found(actor, Invoice, invoice_id)
     pdf = invoices.render_invoice_pdf(invoice, _language())
     return Response(
         pdf,
