@@ -47,14 +47,21 @@ def app_config(app_config):
 def live_server(app):
     """Serve the app on a free loopback port in a background thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Track request threads so teardown can wait for requests still in flight (a closed
+    # browser context aborts them): they must release their database connections and open
+    # files before the app fixture disposes the engine.
+    server.daemon_threads = False
+    server.block_on_close = True
     base_url = f"http://127.0.0.1:{server.server_port}"
     app.config["PORTAL_URL"] = base_url  # links in emails point at this server
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     yield base_url
     server.shutdown()
-    server.server_close()
     thread.join(timeout=10)
+    for request_thread in list(getattr(server, "_threads", None) or []):
+        request_thread.join(timeout=10)
+    server.socket.close()
 
 
 @pytest.fixture(scope="session")
