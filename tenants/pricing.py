@@ -209,73 +209,76 @@ def _plain_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{k: str(v) for k, v in row.items()} for row in rows]
 
 
+def _replace_rows(
+    actor: Actor,
+    reseller: Reseller,
+    model,
+    key: str,
+    cleaned: list[dict[str, Any]],
+    read,
+    action: str,
+    field: str,
+) -> None:
+    """Make the reseller's ``model`` rows exactly ``cleaned`` (matched on ``key``); audited."""
+    before = read(reseller)
+    existing = {
+        getattr(row, key): row
+        for row in db.session.scalars(select(model).where(model.reseller_id == reseller.id))
+    }
+    wanted = {item[key] for item in cleaned}
+    for value, row in existing.items():
+        if value not in wanted:
+            db.session.delete(row)
+    # Deletes first: the unit of work would otherwise insert before it deletes.
+    db.session.flush()
+    for item in cleaned:
+        row = existing.get(item[key])
+        if row is None:
+            db.session.add(model(reseller_id=reseller.id, **item))
+        else:
+            for name, value in item.items():
+                setattr(row, name, value)
+    db.session.flush()
+    after = read(reseller)
+    if _plain_rows(before) != _plain_rows(after):
+        audit.record(
+            actor,
+            action,
+            reseller_id=reseller.id,
+            target_type="reseller",
+            target_id=reseller.id,
+            changes={field: [_plain_rows(before), _plain_rows(after)]},
+        )
+        db.session.flush()
+
+
 def set_price_list(actor: Actor, reseller: Reseller, prices: list[dict]) -> None:
     """Replace the whole price list with ``prices`` (validated, audited, flushed)."""
     _authorize(actor, reseller)
     cleaned = _clean_price_list(prices)
-    before = get_price_list(reseller)
-    existing = {
-        entry.currency: entry
-        for entry in db.session.scalars(
-            select(PriceListEntry).where(PriceListEntry.reseller_id == reseller.id)
-        )
-    }
-    wanted = {item["currency"] for item in cleaned}
-    for currency, entry in existing.items():
-        if currency not in wanted:
-            db.session.delete(entry)
-    # Deletes first: the unit of work would otherwise insert before it deletes.
-    db.session.flush()
-    for item in cleaned:
-        entry = existing.get(item["currency"])
-        if entry is None:
-            db.session.add(PriceListEntry(reseller_id=reseller.id, **item))
-        else:
-            entry.prepaid_unit_price = item["prepaid_unit_price"]
-            entry.postpaid_unit_price = item["postpaid_unit_price"]
-    db.session.flush()
-    after = get_price_list(reseller)
-    if _plain_rows(before) != _plain_rows(after):
-        audit.record(
-            actor,
-            "reseller.price_list_changed",
-            reseller_id=reseller.id,
-            target_type="reseller",
-            target_id=reseller.id,
-            changes={"prices": [_plain_rows(before), _plain_rows(after)]},
-        )
-        db.session.flush()
+    _replace_rows(
+        actor,
+        reseller,
+        PriceListEntry,
+        "currency",
+        cleaned,
+        get_price_list,
+        "reseller.price_list_changed",
+        "prices",
+    )
 
 
 def set_tax_rates(actor: Actor, reseller: Reseller, rates: list[dict]) -> None:
     """Replace the whole tax table with ``rates`` (validated, audited, flushed)."""
     _authorize(actor, reseller)
     cleaned = _clean_tax_rates(rates)
-    before = get_tax_rates(reseller)
-    existing = {
-        rate.country: rate
-        for rate in db.session.scalars(select(TaxRate).where(TaxRate.reseller_id == reseller.id))
-    }
-    wanted = {item["country"] for item in cleaned}
-    for country, rate in existing.items():
-        if country not in wanted:
-            db.session.delete(rate)
-    db.session.flush()
-    for item in cleaned:
-        rate = existing.get(item["country"])
-        if rate is None:
-            db.session.add(TaxRate(reseller_id=reseller.id, **item))
-        else:
-            rate.percent = item["percent"]
-    db.session.flush()
-    after = get_tax_rates(reseller)
-    if _plain_rows(before) != _plain_rows(after):
-        audit.record(
-            actor,
-            "reseller.tax_rates_changed",
-            reseller_id=reseller.id,
-            target_type="reseller",
-            target_id=reseller.id,
-            changes={"tax_rates": [_plain_rows(before), _plain_rows(after)]},
-        )
-        db.session.flush()
+    _replace_rows(
+        actor,
+        reseller,
+        TaxRate,
+        "country",
+        cleaned,
+        get_tax_rates,
+        "reseller.tax_rates_changed",
+        "tax_rates",
+    )

@@ -1038,6 +1038,7 @@ def reseller_log_print():
     )
     return render_template(
         "credits/reseller_log_print.html",
+        show_org=True,
         rows=rows[:PRINT_LIMIT],
         truncated=len(rows) > PRINT_LIMIT,
         limit=PRINT_LIMIT,
