@@ -11,7 +11,9 @@ import time
 import pyotp
 import qrcode
 import qrcode.image.svg
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import delete, exists, select
 
 from tenants import audit
@@ -33,6 +35,8 @@ ISSUER = "SMS Reseller Portal"
 RECOVERY_CODE_COUNT = 10
 # Accept the previous and the next 30-second step too: phone clocks drift.
 VALID_WINDOW = 1
+# How long a set-up page stays good for confirming (seconds).
+ENROLMENT_MAX_AGE = 30 * 60
 
 
 def _hash(code: str) -> str:
@@ -100,24 +104,34 @@ def must_enrol(user: User) -> bool:
 # -- enrolment --------------------------------------------------------------------------
 
 
-def begin_enrolment(user: User) -> str:
-    """A new secret to scan (replacing an unconfirmed one); refused when already enrolled."""
-    cred = credential(user)
-    if cred is not None and cred.confirmed_at is not None:
+def _enrolment_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="two-factor-enrolment")
+
+
+def new_enrolment(user: User) -> tuple[str, str]:
+    """A fresh secret to scan and the signed token the confirming form sends back.
+
+    Nothing is stored until a first code confirms the secret (opening the set-up page
+    changes nothing); the token names the user and expires after ENROLMENT_MAX_AGE.
+    """
+    if is_enrolled(user):
         raise Conflict(_l("Two-factor authentication is already on."))
     secret = pyotp.random_base32()
-    if cred is None:
-        db.session.add(TotpCredential(user_id=user.id, secret=secret))
-    else:
-        cred.secret = secret
-        cred.created_at = utcnow()
-    db.session.flush()
-    return secret
+    return secret, _enrolment_signer().dumps({"u": user.id, "s": secret})
 
 
-def pending_secret(user: User) -> str | None:
-    cred = credential(user)
-    return cred.secret if cred is not None and cred.confirmed_at is None else None
+def enrolment_secret(user: User, token: str | None) -> str | None:
+    """The secret a set-up token carries, when it is this user's and not expired."""
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        data = _enrolment_signer().loads(token, max_age=ENROLMENT_MAX_AGE)
+    except BadData:
+        return None
+    if not isinstance(data, dict) or data.get("u") != user.id:
+        return None
+    secret = data.get("s")
+    return secret if isinstance(secret, str) and re.fullmatch(r"[A-Z2-7]{16,64}", secret) else None
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -147,15 +161,29 @@ def _accept_totp(cred: TotpCredential, code: str) -> bool:
     return False
 
 
-def confirm_enrolment(user: User, code: str) -> list[str]:
-    """Turn two-factor on with a first code; returns the recovery codes (shown once)."""
+def confirm_enrolment(user: User, code: str, token: str | None) -> list[str]:
+    """Turn two-factor on with the set-up token and a first code; returns the recovery codes
+    (shown once)."""
+    secret = enrolment_secret(user, token)
+    if secret is None:
+        raise Conflict(_l("The set-up expired. Scan the new QR code and enter a code again."))
+    # One enrolment at a time per person: a second tab confirming at once waits here.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     cred = credential(user)
-    if cred is None or cred.confirmed_at is not None:
-        raise Conflict(_l("Start the set-up again."))
-    if not _accept_totp(cred, _normalize(code)):
+    if cred is not None and cred.confirmed_at is not None:
+        raise Conflict(_l("Two-factor authentication is already on."))
+    candidate = TotpCredential(user_id=user.id, secret=secret)
+    if not _accept_totp(candidate, _normalize(code)):
         raise ValidationFailed(
             fields={"code": str(_l("That code is not right. Check the time on your phone."))}
         )
+    if cred is None:
+        cred = candidate
+        db.session.add(cred)
+    else:  # an unconfirmed row left by an earlier version of the set-up page
+        cred.secret = secret
+        cred.created_at = utcnow()
+        cred.last_used_step = candidate.last_used_step
     cred.confirmed_at = utcnow()
     codes = _new_recovery_codes(user)
     audit.record(

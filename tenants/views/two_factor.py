@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import StringField, SubmitField
+from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from tenants import two_factor, web
@@ -26,6 +26,9 @@ def staff_two_factor_required() -> bool:
 
 
 class ConfirmCodeForm(FlaskForm):
+    # The signed set-up token (tenants.two_factor.new_enrolment): nothing is stored before
+    # a code confirms it.
+    enrolment = HiddenField()
     code = StringField(
         _l("Code"),
         validators=[DataRequired(), Length(max=32)],
@@ -92,7 +95,7 @@ def setup():
     status = 200
     if form.validate_on_submit():
         try:
-            codes = two_factor.confirm_enrolment(user, form.code.data)
+            codes = two_factor.confirm_enrolment(user, form.code.data, form.enrolment.data)
         except DomainError as error:
             rollback()
             if isinstance(error, ValidationFailed):
@@ -115,8 +118,11 @@ def setup():
             )
     elif request.method == "POST":
         status = 400
-    secret = two_factor.pending_secret(user) or two_factor.begin_enrolment(user)
-    commit()
+    # A wrong code keeps the secret already scanned; a first visit (or an expired one) gets
+    # a new one.
+    secret = two_factor.enrolment_secret(user, form.enrolment.data)
+    if secret is None:
+        secret, form.enrolment.data = two_factor.new_enrolment(user)
     uri = two_factor.provisioning_uri(user, secret)
     return render_template(
         "two_factor/setup.html",

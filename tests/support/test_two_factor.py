@@ -22,11 +22,18 @@ def enrol(client, user) -> tuple[str, list[str]]:
     assert page.status_code == 200
     assert "<svg" in page.text and "<script" not in page.text.split("</nav>")[1].split("<script")[0]
     secret = re.search(r'data-field="totp-secret">([A-Z2-7]+)<', page.text).group(1)
-    done = client.post("/account/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
+    done = client.post(
+        "/account/two-factor/setup",
+        data={"code": pyotp.TOTP(secret).now(), "enrolment": enrolment_token(page.text)},
+    )
     assert done.status_code == 200, done.text
     codes = re.findall(r"<li>([0-9a-f]{5}-[0-9a-f]{5})</li>", done.text)
     assert len(codes) == 10
     return secret, codes
+
+
+def enrolment_token(html: str) -> str:
+    return re.search(r'name="enrolment" type="hidden" value="([^"]+)"', html).group(1)
 
 
 def next_code(user) -> str:
@@ -143,3 +150,60 @@ def test_the_rule_is_off_by_default(app):
     two_factor.set_staff_two_factor_required(SYSTEM, True)
     commit()
     assert two_factor.staff_two_factor_required()
+
+
+def test_opening_the_set_up_page_stores_nothing(client, login, agent):
+    login(agent)
+    for _ in range(2):
+        page = client.get("/account/two-factor/setup")
+        assert page.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(TotpCredential)) is None
+
+
+def test_a_wrong_code_keeps_the_scanned_secret(client, login, agent):
+    login(agent)
+    page = client.get("/account/two-factor/setup")
+    secret = re.search(r'data-field="totp-secret">([A-Z2-7]+)<', page.text).group(1)
+    wrong = client.post(
+        "/account/two-factor/setup",
+        data={"code": "000000", "enrolment": enrolment_token(page.text)},
+    )
+    assert wrong.status_code == 422
+    assert "That code is not right" in wrong.text
+    assert f'data-field="totp-secret">{secret}<' in wrong.text
+    db.session.expire_all()
+    assert db.session.scalar(select(TotpCredential)) is None
+
+
+def test_a_set_up_token_is_tied_to_its_user_and_cannot_be_forged(app, client, login, agent):
+    login(agent)
+    page = client.get("/account/two-factor/setup")
+    secret = re.search(r'data-field="totp-secret">([A-Z2-7]+)<', page.text).group(1)
+    token = enrolment_token(page.text)
+    # Another person's token (signed for them) and a tampered one are both refused.
+    with app.test_request_context():
+        _other_secret, other_token = two_factor.new_enrolment(two_factor_user_stub())
+    for bad in (other_token, token[:-2] + "xx", ""):
+        answer = client.post(
+            "/account/two-factor/setup", data={"code": pyotp.TOTP(secret).now(), "enrolment": bad}
+        )
+        assert answer.status_code == 409, answer.text
+        assert "The set-up expired" in answer.text
+    db.session.expire_all()
+    assert db.session.scalar(select(TotpCredential)) is None
+    # An expired token too.
+    with app.test_request_context():
+        assert two_factor.enrolment_secret(agent, token) == secret
+        original = two_factor.ENROLMENT_MAX_AGE
+        two_factor.ENROLMENT_MAX_AGE = -1
+        try:
+            assert two_factor.enrolment_secret(agent, token) is None
+        finally:
+            two_factor.ENROLMENT_MAX_AGE = original
+
+
+def two_factor_user_stub():
+    from tenants.models import User
+
+    return User(id="usr_someone_else", email="else@example.com")
