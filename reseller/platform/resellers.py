@@ -1,4 +1,6 @@
-"""Platform administration of resellers: create (first admin invited), view, suspend, reactivate."""
+"""Platform administration of resellers: create (first admin invited), view, suspend,
+reactivate, and their staff (invite, change role, remove) through the same service the
+reseller's own admins use."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional
 
 from reseller.platform import bp
+from reseller.settings.staff import ROLE_CHOICES, InviteStaffForm, StaffRoleForm
 from tenants import resellers, scoping
 from tenants.errors import Conflict, ValidationFailed
 from tenants.extensions import db
@@ -87,7 +90,9 @@ def new_reseller():
     return render_template("platform/new_reseller.html", form=form), status
 
 
-def _detail_page(reseller_id: str, suspend_form=None, reactivate_form=None, status=200):
+def _detail_page(
+    reseller_id: str, suspend_form=None, reactivate_form=None, status=200, invite_form=None
+):
     actor = the_actor()
     reseller = scoping.get_reseller(actor, reseller_id)
     staff = db.session.scalars(
@@ -112,6 +117,8 @@ def _detail_page(reseller_id: str, suspend_form=None, reactivate_form=None, stat
             can_manage=can(actor, Permission.MANAGE_PLATFORM),
             suspend_form=suspend_form or SuspendForm(formdata=None),
             reactivate_form=reactivate_form or ReactivateForm(formdata=None),
+            invite_form=invite_form or InviteStaffForm(formdata=None),
+            role_choices=ROLE_CHOICES,
         ),
         status,
     )
@@ -172,3 +179,69 @@ def reactivate_reseller(reseller_id: str):
     commit()
     flash(_("%(name)s is active again.", name=reseller.name), "success")
     return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
+
+
+# -- the reseller's staff ------------------------------------------------------------------
+
+
+def _back_to_staff(reseller_id: str):
+    return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id) + "#staff")
+
+
+@bp.route("/resellers/<reseller_id>/staff/invite", methods=["POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def invite_reseller_staff(reseller_id: str):
+    reseller = scoping.get_reseller(the_actor(), reseller_id)
+    form = InviteStaffForm()
+    if not form.validate_on_submit():
+        return _detail_page(reseller_id, invite_form=form, status=422)
+    try:
+        member = resellers.invite_reseller_staff(
+            the_actor(), reseller, form.email.data, form.name.data, form.role.data
+        )
+    except ValidationFailed as error:
+        rollback()
+        apply_field_errors(form, error)
+        return _detail_page(reseller_id, invite_form=form, status=422)
+    commit()
+    flash(_("An invitation was sent to %(email)s.", email=member.user.email), "success")
+    return _back_to_staff(reseller_id)
+
+
+@bp.route("/resellers/<reseller_id>/staff/<staff_id>/role", methods=["POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def change_reseller_staff_role(reseller_id: str, staff_id: str):
+    actor = the_actor()
+    reseller = scoping.get_reseller(actor, reseller_id)
+    scoping.get_reseller_staff(actor, reseller, staff_id)  # another reseller's: 404 first
+    form = StaffRoleForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a role."), "danger")
+        return _back_to_staff(reseller_id)
+    try:
+        member = resellers.change_reseller_staff_role(actor, reseller, staff_id, form.role.data)
+    except (Conflict, ValidationFailed) as error:
+        rollback()
+        flash(str(error), "danger")
+        return _back_to_staff(reseller_id)
+    commit()
+    flash(_("The role of %(name)s was changed.", name=member.user.name), "success")
+    return _back_to_staff(reseller_id)
+
+
+@bp.route("/resellers/<reseller_id>/staff/<staff_id>/remove", methods=["POST"])
+@actor_required(Permission.MANAGE_PLATFORM)
+def remove_reseller_staff(reseller_id: str, staff_id: str):
+    actor = the_actor()
+    reseller = scoping.get_reseller(actor, reseller_id)
+    member = scoping.get_reseller_staff(actor, reseller, staff_id)
+    name = member.user.name
+    try:
+        resellers.remove_reseller_staff(actor, reseller, staff_id)
+    except Conflict as error:
+        rollback()
+        flash(str(error), "danger")
+        return _back_to_staff(reseller_id)
+    commit()
+    flash(_("%(name)s was removed from the staff.", name=name), "success")
+    return _back_to_staff(reseller_id)
