@@ -63,6 +63,11 @@ def load_config(instance_path: Path) -> dict:
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
         "AUTO_TOP_UP_MONTHLY_CAP": int(os.environ.get("AUTO_TOP_UP_MONTHLY_CAP", "10")),
+        # A purchase left unpaid this long can no longer be paid; the hourly job marks it
+        # expired (tenants.purchases.expire_pending_purchases).
+        "PURCHASE_PENDING_MAX_MINUTES": int(
+            os.environ.get("PURCHASE_PENDING_MAX_MINUTES", str(24 * 60))
+        ),
         "MAIL_SERVER": mail_server or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,

@@ -104,6 +104,13 @@ def run_monthly_invoices() -> None:
     billing.run_monthly_catch_up()
 
 
+def expire_pending_purchases() -> None:
+    """Hourly: pending purchases nobody paid in time are marked expired, never credited."""
+    from tenants import purchases
+
+    purchases.expire_pending_purchases()
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "send_password_reset": send_password_reset,
     "send_invitation": send_invitation,
@@ -115,4 +122,5 @@ JOBS: dict[str, Callable[..., None]] = {
     "auto_top_up": auto_top_up,
     "send_auto_top_up_failed": send_auto_top_up_failed,
     "send_support_session_started": send_support_session_started,
+    "expire_pending_purchases": expire_pending_purchases,
 }

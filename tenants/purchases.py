@@ -1,17 +1,25 @@
-"""Buying credits: a quote, a pending purchase, payment, then credits and receipt once."""
+"""Buying credits: a quote, a pending purchase, payment, then credits and receipt once.
+
+A pending purchase nobody pays expires: after ``PURCHASE_PENDING_MAX_MINUTES`` it can no
+longer be paid, and the hourly ``expire_pending_purchases`` job marks it declined with the
+reason ``expired`` (the status column's CHECK allows no new value without a migration).
+An expired purchase is never credited: paying it is refused before the provider is asked.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 
 from tenants import audit, credits, invoices, pricing, receipts
-from tenants.actors import Actor
+from tenants.actors import SYSTEM, Actor
 from tenants.errors import Conflict, Forbidden, ValidationFailed
 from tenants.extensions import db
 from tenants.models import (
@@ -36,6 +44,65 @@ class PaymentDeclined(Conflict):
     code = "payment_declined"
     status = 402
     default_message = _l("The payment was declined.")
+
+
+class PurchaseExpired(Conflict):
+    code = "purchase_expired"
+    default_message = _l(
+        "This purchase expired before it was paid. Nothing was charged; please start again."
+    )
+
+
+# The decline reason of a pending purchase that expired unpaid (a code, shown translated).
+EXPIRED = "expired"
+# A second "Continue to payment" this soon after the first reuses its pending purchase.
+REUSE_WINDOW = timedelta(minutes=10)
+# The job marks a purchase expired this long after it stopped being payable, so a payment
+# already in flight when the age is reached finishes first (its claim is still PENDING).
+EXPIRY_GRACE = timedelta(minutes=5)
+
+
+def pending_max_age() -> timedelta:
+    return timedelta(minutes=int(current_app.config.get("PURCHASE_PENDING_MAX_MINUTES", 1440)))
+
+
+def is_expired(purchase: Purchase, now: datetime | None = None) -> bool:
+    """Expired: marked so by the job, or still pending past the age (the job comes later)."""
+    if purchase.status == PurchaseStatus.DECLINED:
+        return purchase.decline_reason == EXPIRED
+    if purchase.status == PurchaseStatus.PENDING:
+        return purchase.created_at < (now or utcnow()) - pending_max_age()
+    return False
+
+
+def decline_text(purchase: Purchase) -> str:
+    """Why a purchase cannot be paid (declined or expired), in the current language."""
+    if is_expired(purchase):
+        return str(PurchaseExpired.default_message)
+    return purchase.decline_reason or str(PaymentDeclined.default_message)
+
+
+def shown_status(purchase: Purchase) -> str:
+    """The status a person reads: pending, paid, declined or expired."""
+    return EXPIRED if is_expired(purchase) else purchase.status.value
+
+
+def recent_purchases(actor: Actor, org: Organization, limit: int = 10) -> list[Purchase]:
+    """The organization's latest purchases this actor may follow (a member: their own)."""
+    from tenants.movements import sees_every_account
+
+    query = select(Purchase).where(
+        Purchase.organization_id == org.id, Purchase.reseller_id == org.reseller_id
+    )
+    if not sees_every_account(actor):
+        query = query.where(
+            or_(
+                Purchase.account == f"member:{actor.member_id}",
+                Purchase.created_by_user_id == actor.user_id,
+            )
+        )
+    query = query.order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
 
 
 @dataclass(frozen=True)
@@ -69,8 +136,15 @@ def start_purchase(
     payment_method: str,
     language: str = "en",
     automatic: bool = False,
+    reuse_pending: bool = False,
 ) -> Purchase:
-    """Record a pending purchase with its amounts and the billing details it will carry."""
+    """Record a pending purchase with its amounts and the billing details it will carry.
+
+    With ``reuse_pending`` (the portal's "Continue to payment", which a double click or a
+    reload posts twice) the same person's pending purchase of the same credits, account,
+    payment method and amounts started within ``REUSE_WINDOW`` is returned instead of a
+    second one; the organization's row is locked meanwhile so two posts at once find it.
+    """
     errors: dict[str, str] = {}
     ref = None
     try:
@@ -97,6 +171,10 @@ def start_purchase(
         )
     credits.require_prepaid_and_usable(org)
     amounts = quote(org, credit_count)
+    if reuse_pending and not automatic:
+        existing = _open_duplicate(actor, org, ref.label, provider.name, amounts)
+        if existing is not None:
+            return existing
     purchase = Purchase(
         reseller_id=org.reseller_id,
         organization_id=org.id,
@@ -121,6 +199,38 @@ def start_purchase(
     return purchase
 
 
+def _open_duplicate(
+    actor: Actor, org: Organization, account: str, payment_method: str, amounts: Quote
+) -> Purchase | None:
+    # FOR NO KEY UPDATE: serializes the check with another start for this organization
+    # without blocking the ledger rows that reference the organization (FOR KEY SHARE).
+    db.session.execute(
+        select(Organization.id).where(Organization.id == org.id).with_for_update(key_share=True)
+    )
+    now = utcnow()
+    since = max(now - REUSE_WINDOW, now - pending_max_age())
+    return db.session.scalar(
+        select(Purchase)
+        .where(
+            Purchase.organization_id == org.id,
+            Purchase.reseller_id == org.reseller_id,
+            Purchase.status == PurchaseStatus.PENDING,
+            Purchase.automatic.is_(False),
+            Purchase.account == account,
+            Purchase.credits == amounts.credits,
+            Purchase.payment_method == payment_method,
+            Purchase.currency == amounts.currency,
+            Purchase.total == amounts.total,
+            Purchase.created_by_user_id == actor.user_id,
+            Purchase.real_user_id == actor.real_user_id,
+            Purchase.api_key_id == actor.api_key_id,
+            Purchase.created_at >= since,
+        )
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc())
+        .limit(1)
+    )
+
+
 def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purchase:
     """Charge through the provider; on success apply credits and issue the receipt, once.
 
@@ -129,6 +239,8 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
     """
     if purchase.status == PurchaseStatus.PAID:
         return purchase
+    if is_expired(purchase):
+        raise PurchaseExpired()
     if purchase.status == PurchaseStatus.DECLINED:
         raise PaymentDeclined(purchase.decline_reason or PaymentDeclined.default_message)
     provider = provider_for(purchase.payment_method)
@@ -230,3 +342,47 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
         changes={"credits": [None, purchase.credits], "total": [None, str(purchase.total)]},
     )
     return purchase
+
+
+# -- expiry of pending purchases nobody paid ----------------------------------------------
+
+EXPIRE_BATCH = 500
+
+
+def expire_pending_purchases(now: datetime | None = None) -> int:
+    """Mark every pending purchase past the age (and the grace) expired; how many were.
+
+    Each row is claimed by a conditional PENDING→DECLINED update, like a payment claims it,
+    so a purchase is either paid or expired, never both, and a second run changes nothing.
+    """
+    now = now or utcnow()
+    cutoff = now - pending_max_age() - EXPIRY_GRACE
+    expired = 0
+    while True:
+        rows = db.session.execute(
+            select(Purchase.id, Purchase.reseller_id, Purchase.organization_id)
+            .where(Purchase.status == PurchaseStatus.PENDING, Purchase.created_at < cutoff)
+            .order_by(Purchase.created_at, Purchase.id)
+            .limit(EXPIRE_BATCH)
+        ).all()
+        for purchase_id, reseller_id, organization_id in rows:
+            claimed = db.session.execute(
+                update(Purchase)
+                .where(Purchase.id == purchase_id, Purchase.status == PurchaseStatus.PENDING)
+                .values(status=PurchaseStatus.DECLINED, decline_reason=EXPIRED, completed_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed:
+                expired += 1
+                audit.record(
+                    SYSTEM,
+                    "purchase.expired",
+                    reseller_id=reseller_id,
+                    organization_id=organization_id,
+                    target_type="purchase",
+                    target_id=purchase_id,
+                    changes={"status": [PurchaseStatus.PENDING.value, EXPIRED]},
+                )
+        db.session.flush()
+        if len(rows) < EXPIRE_BATCH:
+            return expired

@@ -11,6 +11,7 @@ owner and the reseller's admins, and returns normally so RQ does not retry it.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ from tenants.models import (
     SavedPaymentMethod,
     User,
 )
-from tenants.payments import provider_for
+from tenants.payments import card_details, provider_for
 from tenants.policy import Permission, require
 from tenants.queue import enqueue
 from tenants.types import utcnow
@@ -94,6 +95,64 @@ def save_card(actor: Actor, org: Organization, details: dict) -> SavedPaymentMet
         changes={"card": [None, f"•••• {last4}"]},
     )
     return method
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    """The saved card as the settings page shows it."""
+
+    last4: str
+    brand: str | None
+    exp_month: int | None
+    exp_year: int | None
+    saved_at: datetime
+
+
+def describe_saved_card(org: Organization) -> SavedCard | None:
+    method = saved_card(org)
+    if method is None:
+        return None
+    details = card_details(method.provider, method.token)
+    return SavedCard(
+        last4=method.last4,
+        brand=details.brand,
+        exp_month=details.exp_month,
+        exp_year=details.exp_year,
+        saved_at=method.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class RemovedCard:
+    last4: str
+    auto_top_up_disabled: bool  # it was on: without a card it could only fail
+
+
+def remove_card(actor: Actor, org: Organization) -> RemovedCard | None:
+    """Forget the saved card (None if there was none) and switch automatic top-up off."""
+    require(actor, Permission.MANAGE_CREDITS)
+    _refuse_during_support(actor)
+    method = saved_card(org)
+    if method is None:
+        return None
+    last4 = method.last4
+    db.session.delete(method)
+    db.session.flush()
+    audit.record(
+        actor,
+        "payment_method.removed",
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="organization",
+        target_id=org.id,
+        changes={"card": [f"•••• {last4}", None]},
+    )
+    disabled = bool(org.auto_top_up_enabled)
+    if disabled:
+        from tenants import organizations
+
+        organizations.update_organization(actor, org, {"auto_top_up.enabled": False})
+    return RemovedCard(last4=last4, auto_top_up_disabled=disabled)
 
 
 def pay_with_saved_card(actor: Actor, purchase: Purchase) -> Purchase:

@@ -2,9 +2,10 @@
 
 ``flask jobs worker`` runs an RQ worker on RQ_QUEUE. Beside it a thread, every
 JOB_RELAY_SECONDS, hands QueuedJob rows that never reached Redis (it was down when their
-transaction committed) over to RQ, and once an hour asks for the monthly invoice run — the
-run is idempotent (one invoice per organization and period), so every worker may ask; a
-Redis key per hour keeps it to one request an hour across workers anyway.
+transaction committed) over to RQ, and once an hour asks for the monthly invoice run and the
+expiry of unpaid purchases — each is idempotent (one invoice per organization and period, a
+purchase expired once), so every worker may ask; a Redis key per job and hour keeps it to one
+request an hour across workers anyway.
 
 The worker runs jobs in its own process (``SimpleWorker``): the relay thread and SQLAlchemy's
 connection pool are then never copied into a forked child. Run more worker processes to run
@@ -32,6 +33,8 @@ from tenants.types import utcnow
 log = logging.getLogger(__name__)
 
 MONTHLY_INVOICES_JOB = "run_monthly_invoices"
+EXPIRE_PURCHASES_JOB = "expire_pending_purchases"
+HOURLY_JOBS = (MONTHLY_INVOICES_JOB, EXPIRE_PURCHASES_JOB)
 SCHEDULE_SECONDS = 3600
 
 
@@ -55,20 +58,31 @@ def relay() -> int:
 # -- schedule ----------------------------------------------------------------------------
 
 
-def schedule_monthly_invoices(force: bool = False) -> bool:
-    """Ask for the monthly invoice run (and its catch-up) once this hour; True if asked."""
+def schedule_job(name: str, force: bool = False) -> bool:
+    """Ask for the job ``name`` once this hour across workers; True if asked."""
     from tenants.jobs import JOBS
 
-    if MONTHLY_INVOICES_JOB not in JOBS:
-        log.warning("no %s job registered yet; nothing scheduled", MONTHLY_INVOICES_JOB)
+    if name not in JOBS:
+        log.warning("no %s job registered yet; nothing scheduled", name)
         return False
     if current_app.config.get("REDIS_URL") and not force:
-        key = f"portal:schedule:{MONTHLY_INVOICES_JOB}:{utcnow():%Y%m%d%H}"
+        key = f"portal:schedule:{name}:{utcnow():%Y%m%d%H}"
         if not redis_connection().set(key, "1", nx=True, ex=2 * SCHEDULE_SECONDS):
             return False
-    enqueue(MONTHLY_INVOICES_JOB)
+    enqueue(name)
     commit()
     return True
+
+
+def schedule_monthly_invoices(force: bool = False) -> bool:
+    """Ask for the monthly invoice run (and its catch-up) once this hour; True if asked."""
+    return schedule_job(MONTHLY_INVOICES_JOB, force)
+
+
+def schedule_hourly_jobs() -> None:
+    """Everything the schedule asks for each hour (each job is idempotent)."""
+    for name in HOURLY_JOBS:
+        schedule_job(name)
 
 
 class Housekeeper(threading.Thread):
@@ -87,7 +101,7 @@ class Housekeeper(threading.Thread):
                     if relay():
                         log.info("relay handed pending jobs over to Redis")
                     if time.monotonic() >= self.next_schedule:
-                        schedule_monthly_invoices()
+                        schedule_hourly_jobs()
                         self.next_schedule = time.monotonic() + SCHEDULE_SECONDS
                 except Exception:  # a database or Redis hiccup: try again next round
                     log.exception("relay round failed")
@@ -189,7 +203,7 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
     click.echo(f"Relay: {handed} pending job(s) handed over.")
     housekeeper = None
     if not burst:
-        schedule_monthly_invoices()
+        schedule_hourly_jobs()
         housekeeper = Housekeeper(app, app.config["JOB_RELAY_SECONDS"])
         housekeeper.next_schedule = time.monotonic() + SCHEDULE_SECONDS
         housekeeper.start()

@@ -28,6 +28,9 @@ ACTIONS = {
     "support_session.ended": _l("Support session ended"),
     "reseller.settings_updated": _l("Reseller settings changed"),
     "platform.settings_updated": _l("Platform settings changed"),
+    "payment_method.saved": _l("Card saved for automatic top-ups"),
+    "payment_method.removed": _l("Saved card removed"),
+    "purchase.expired": _l("Unpaid purchase expired"),
 }
 
 FIELDS = {
@@ -62,6 +65,7 @@ FIELDS = {
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
     "reason": _l("Reason"),
+    "card": _l("Card"),
     "member": _l("Member"),
     "end_reason": _l("How it ended"),
     "notify_owner_on_support_session": _l("Email the owner when a support session starts"),

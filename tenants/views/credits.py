@@ -27,7 +27,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -61,6 +61,7 @@ from tenants.models import (
 from tenants.payments import provider_for
 from tenants.policy import Permission, can, require
 from tenants.queue import commit, rollback
+from tenants.reseller_log import LogFilters, iter_reseller_log_rows, reseller_log_query
 from tenants.types import round_money
 from tenants.views.helpers import actor_required, apply_field_errors, the_actor
 from tenants.web import use_organization_timezone
@@ -142,6 +143,10 @@ class OfflinePaymentForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     submit = SubmitField(_l("Try another card"))
+
+
+class StartAgainForm(FlaskForm):
+    submit = SubmitField(_l("Start a new purchase"))
 
 
 class TransferForm(FlaskForm):
@@ -355,8 +360,9 @@ def _filters(form: FilterForm, org: Organization | None) -> dict:
     filters: dict = {}
     if form.type.data in {t.value for t in EntryType}:
         filters["types"] = [form.type.data]
-    if form.account.data:
-        filters["account"] = form.account.data
+    account = getattr(form, "account", None)  # the reseller-wide log has none
+    if account is not None and account.data:
+        filters["account"] = account.data
     zone = ZoneInfo(org.timezone) if org is not None else ZoneInfo("UTC")
     low, high = date(1970, 1, 1), date(9998, 12, 31)
     for name in ("date_from", "date_to"):
@@ -389,8 +395,8 @@ def _page(query, limit: int):
 FILTER_ARGS = ("type", "account", "date_from", "date_to", "q")
 
 
-def _page_links(endpoint: str, page, **values) -> dict:
-    args = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+def _page_links(endpoint: str, page, keys: tuple[str, ...] = FILTER_ARGS, **values) -> dict:
+    args = {k: v for k, v in request.args.items() if k in keys and v}
     args.update(values)
     return {
         "older": url_for(endpoint, **args, cursor=page.older_cursor) if page.older_cursor else None,
@@ -494,7 +500,16 @@ def purchase(org_id: str):
             confirm.credits.data = str(quote.credits)
             confirm.payment_method.choices = _payment_methods(actor)
             return _render_confirm(actor, org, confirm, quote)
-    return render_template("credits/purchase.html", org=org, form=form, active_section="payment")
+    return render_template(
+        "credits/purchase.html",
+        org=org,
+        form=form,
+        recent=purchases.recent_purchases(actor, org),
+        shown_status=purchases.shown_status,
+        pending_period=format_timedelta(purchases.pending_max_age(), threshold=1),
+        account_names={a.value: a.label for a in _accounts(actor, org)},
+        active_section="payment",
+    )
 
 
 def _render_confirm(actor: Actor, org: Organization, form: ConfirmPurchaseForm, quote):
@@ -527,6 +542,7 @@ def confirm_purchase(org_id: str):
                 account=form.account.data,
                 payment_method=form.payment_method.data,
                 language=_language(),
+                reuse_pending=True,  # a double click continues the same purchase
             )
         except DomainError as error:
             _refused(None, error)
@@ -550,7 +566,8 @@ def pay(org_id: str, purchase_id: str):
     if offline and not provider_for("offline").allowed_for(actor):
         raise Forbidden()
     form = OfflinePaymentForm() if offline else CardForm()
-    if purchase.status == PurchaseStatus.PENDING and form.validate_on_submit():
+    expired = purchases.is_expired(purchase)
+    if purchase.status == PurchaseStatus.PENDING and not expired and form.validate_on_submit():
         details = {"note": form.note.data} if offline else {"card_number": form.card_number.data}
         try:
             purchases.pay(actor, purchase, details)
@@ -560,7 +577,7 @@ def pay(org_id: str, purchase_id: str):
                 and purchase.status == PurchaseStatus.PAID
                 and _may_save_card(actor, purchase)
             ):
-                topups.save_card(actor, org, details)
+                topups.save_card(actor, org, {**details, "expiry": form.expiry.data})
         except purchases.PaymentDeclined:
             rollback()
             db.session.refresh(purchase)
@@ -580,8 +597,10 @@ def pay(org_id: str, purchase_id: str):
         purchase=purchase,
         form=form,
         offline=offline,
+        expired=expired,
+        decline_text=purchases.decline_text(purchase),
         may_save_card=_may_save_card(actor, purchase),
-        retry_form=ConfirmForm(),
+        retry_form=StartAgainForm() if expired else ConfirmForm(),
         account_name=_account_name(org, purchase.account),
         active_section="payment",
     )
@@ -606,7 +625,8 @@ def retry_purchase(org_id: str, purchase_id: str):
     if not _purchasable(_accounts(actor, org), actor):
         raise Forbidden()
     form = ConfirmForm()
-    if not form.validate_on_submit() or old.status != PurchaseStatus.DECLINED:
+    retryable = old.status == PurchaseStatus.DECLINED or purchases.is_expired(old)
+    if not form.validate_on_submit() or not retryable:
         return redirect(url_for(".pay", org_id=org.id, purchase_id=old.id))
     try:
         new = purchases.start_purchase(
@@ -616,6 +636,7 @@ def retry_purchase(org_id: str, purchase_id: str):
             account=old.account,
             payment_method=old.payment_method,
             language=_language(),
+            reuse_pending=True,
         )
     except DomainError as error:
         _refused(None, error)
@@ -963,11 +984,20 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
     if with_organization:
         headers.insert(0, _("Organization"))
 
+    # On PostgreSQL the database writes the rows (same bytes, ~10x faster); None on SQLite.
+    copied = movements.copy_csv(
+        rows, with_organization=with_organization, formula_starts=FORMULA_STARTS
+    )
+
     def generate():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # so spreadsheets read the file as UTF-8
         writer.writerow([csv_cell(h) for h in headers])
+        if copied is not None:
+            yield buffer.getvalue().encode()
+            yield from copied
+            return
         describe = RowLabels()
         for count, row in enumerate(rows, 1):
             labels = describe(row)
@@ -1013,17 +1043,61 @@ def _reseller_actor() -> Actor:
     return actor
 
 
+class ResellerLogFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    organization = StringField(
+        _l("Organization"), description=_l("Its name, part of it, or its id.")
+    )
+    person = StringField(_l("Done by"), description=_l("An email, or part of a name."))
+    type = SelectField(_l("Type"), validate_choice=False)
+    date_from = DateField(_l("From date"), validators=[Optional()])
+    date_to = DateField(_l("To date"), validators=[Optional()])
+    q = StringField(_l("Search reference"))
+    submit = SubmitField(_l("Filter"))
+
+
+RESELLER_LOG_ARGS = ("organization", "person", "type", "date_from", "date_to", "q")
+
+
+def _reseller_log_filters() -> tuple[ResellerLogFilterForm, LogFilters]:
+    """The GET query's filters (days in UTC: the rows mix timezones); invalid ones show an
+    error and are left out."""
+    form = ResellerLogFilterForm(formdata=request.args)
+    form.type.choices = [("", _("All types"))] + [
+        (value.value, str(label)) for value, label in movements.ENTRY_TYPE_LABELS.items()
+    ]
+    dated = _filters(form, None)  # the type and the dates, checked as on the other logs
+    filters = LogFilters(
+        organization=(form.organization.data or "").strip()[:100] or None,
+        person=(form.person.data or "").strip()[:100] or None,
+        types=tuple(EntryType(t) for t in dated.get("types", ())),
+        since=dated.get("since"),
+        until=dated.get("until"),
+        q=dated.get("q"),
+    )
+    return form, filters
+
+
+def _reseller_log_args() -> dict:
+    return {k: v for k, v in request.args.items() if k in RESELLER_LOG_ARGS and v}
+
+
 @reseller_bp.route("/reseller-log")
 @actor_required(Permission.USE_CUSTOMER_APP)
 def reseller_log():
     actor = _reseller_actor()
-    query = movements.reseller_movements_query(actor, since=movements.last_days())
-    page = _page(query, LOG_PAGE_SIZE)
+    form, filters = _reseller_log_filters()
+    page = _page(reseller_log_query(actor, filters), LOG_PAGE_SIZE)
     return render_template(
         "credits/reseller_log.html",
         page=page,
-        links=_page_links(".reseller_log", page),
+        links=_page_links(".reseller_log", page, keys=RESELLER_LOG_ARGS),
         names=_names(page.entries),
+        form=form,
+        filtered=filters.active,
+        filter_args=_reseller_log_args(),
     )
 
 
@@ -1031,18 +1105,15 @@ def reseller_log():
 @actor_required(Permission.USE_CUSTOMER_APP)
 def reseller_log_print():
     actor = _reseller_actor()
-    rows = list(
-        itertools.islice(
-            movements.iter_reseller_rows(actor, since=movements.last_days()), PRINT_LIMIT + 1
-        )
-    )
+    _form, filters = _reseller_log_filters()
+    rows = list(itertools.islice(iter_reseller_log_rows(actor, filters), PRINT_LIMIT + 1))
     return render_template(
         "credits/reseller_log_print.html",
         show_org=True,
         rows=rows[:PRINT_LIMIT],
         truncated=len(rows) > PRINT_LIMIT,
         limit=PRINT_LIMIT,
-        back_url=url_for(".reseller_log"),
+        back_url=url_for(".reseller_log", **_reseller_log_args()),
         row_labels=RowLabels(),
     )
 
@@ -1051,7 +1122,8 @@ def reseller_log_print():
 @actor_required(Permission.USE_CUSTOMER_APP)
 def reseller_log_csv():
     actor = _reseller_actor()
-    rows = movements.iter_reseller_rows(actor, since=movements.last_days())
+    _form, filters = _reseller_log_filters()
+    rows = iter_reseller_log_rows(actor, filters)
     return movements_csv_response(
         rows, f"credits-log-all-customers-{date.today().isoformat()}.csv", with_organization=True
     )

@@ -438,3 +438,4 @@ def audit(org_id: str):
 
 
 from tenants.views import postpaid  # noqa: E402, F401  (postpaid Payment section routes)
+from tenants.views import saved_card  # noqa: E402, F401  (the saved card on Settings)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +17,7 @@ from tenants.actors import SYSTEM, Actor
 from tenants.errors import ValidationFailed
 from tenants.extensions import db
 from tenants.models import (
+    AuditEntry,
     Invoice,
     LedgerEntry,
     MemberRole,
@@ -24,6 +27,7 @@ from tenants.models import (
     ResellerRole,
 )
 from tenants.queue import commit
+from tenants.types import utcnow
 from tests.conftest import owner_of
 
 DECLINED = "4000 0000 0000 0002"
@@ -198,3 +202,222 @@ def test_concurrent_confirmations_credit_once(app, priced_org):
         list(pool.map(confirm, range(8)))
     assert credits.balance(priced_org).system_credits == 300
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 1
+
+
+# ---------------------------------------------------------------------------
+# A double "Continue to payment" reuses the open purchase; unpaid purchases expire
+
+
+def start(actor, org, credit_count=400, **extra):
+    return purchases.start_purchase(
+        actor, org, credit_count=credit_count, account="system", payment_method="sandbox", **extra
+    )
+
+
+def purchase_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Purchase))
+
+
+def age(purchase: Purchase, **delta) -> None:
+    """Move the purchase back in time (as if started ``delta`` ago)."""
+    db.session.execute(
+        sa.update(Purchase)
+        .where(Purchase.id == purchase.id)
+        .values(created_at=utcnow() - timedelta(**delta))
+    )
+    commit()
+    db.session.refresh(purchase)
+
+
+def test_a_second_start_of_the_same_purchase_reuses_the_pending_one(priced_org):
+    actor = owner_actor(priced_org)
+    first = start(actor, priced_org, reuse_pending=True)
+    commit()
+    again = start(actor, priced_org, reuse_pending=True)
+    commit()
+    assert again.id == first.id and purchase_count() == 1
+    # Another quantity, or a start without reuse (API, automatic top-up), is its own purchase.
+    other = start(actor, priced_org, credit_count=401, reuse_pending=True)
+    plain = start(actor, priced_org)
+    commit()
+    assert len({first.id, other.id, plain.id}) == 3
+
+
+def test_a_paid_declined_or_old_purchase_is_never_reused(app, priced_org):
+    actor = owner_actor(priced_org)
+    paid = start(actor, priced_org, reuse_pending=True)
+    purchases.pay(actor, paid, {"card_number": GOOD_CARD})
+    commit()
+    declined = start(actor, priced_org, reuse_pending=True)
+    purchases.pay(actor, declined, {"card_number": DECLINED})
+    commit()
+    old = start(actor, priced_org, reuse_pending=True)
+    commit()
+    age(old, minutes=11)  # past the reuse window
+    fresh = start(actor, priced_org, reuse_pending=True)
+    commit()
+    assert len({paid.id, declined.id, old.id, fresh.id}) == 4
+    assert credits.balance(priced_org).system_credits == 400
+
+
+def test_another_person_does_not_continue_someone_elses_purchase(priced_org, create_member):
+    admin = create_member(priced_org, role="admin")
+    ada = Actor(
+        user_id=admin.user_id,
+        reseller_id=priced_org.reseller_id,
+        organization_id=priced_org.id,
+        member_id=admin.id,
+        member_role=MemberRole.ADMIN,
+    )
+    first = start(owner_actor(priced_org), priced_org, reuse_pending=True)
+    second = start(ada, priced_org, reuse_pending=True)
+    commit()
+    assert first.id != second.id
+
+
+@pytest.mark.postgres_only
+def test_two_starts_at_once_make_one_purchase(app, priced_org):
+    actor = owner_actor(priced_org)
+    org_id = priced_org.id
+    db.session.rollback()
+
+    def start_once(_):
+        with app.app_context():
+            try:
+                org = db.session.get(Organization, org_id)
+                purchase_id = start(actor, org, reuse_pending=True).id
+                commit()
+                return purchase_id
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = set(pool.map(start_once, range(6)))
+    assert len(ids) == 1 and purchase_count() == 1
+
+
+def test_pending_purchases_past_the_age_expire_once_and_are_never_credited(app, priced_org):
+    app.config["PURCHASE_PENDING_MAX_MINUTES"] = 60
+    actor = owner_actor(priced_org)
+    stale, recent, paid = (start(actor, priced_org, credit_count=n) for n in (100, 200, 300))
+    purchases.pay(actor, paid, {"card_number": GOOD_CARD})
+    commit()
+    age(stale, minutes=66)
+    age(paid, minutes=66)
+    age(recent, minutes=30)
+
+    assert purchases.expire_pending_purchases() == 1
+    commit()
+    assert purchases.expire_pending_purchases() == 0  # a second run changes nothing
+    for purchase in (stale, recent, paid):
+        db.session.refresh(purchase)
+    assert stale.status == PurchaseStatus.DECLINED and stale.decline_reason == purchases.EXPIRED
+    assert purchases.is_expired(stale) and stale.completed_at is not None
+    assert recent.status == PurchaseStatus.PENDING and not purchases.is_expired(recent)
+    assert paid.status == PurchaseStatus.PAID and not purchases.is_expired(paid)
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "purchase.expired")
+    ).all()
+    assert [(e.target_id, e.organization_id) for e in entries] == [(stale.id, priced_org.id)]
+
+    # A late confirmation is refused before the card is charged; nothing is credited.
+    with pytest.raises(purchases.PurchaseExpired):
+        purchases.pay(actor, stale, {"card_number": GOOD_CARD})
+    assert purchases.complete(actor, stale, "late").status == PurchaseStatus.DECLINED
+    commit()
+    assert credits.balance(priced_org).system_credits == 300
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 1
+
+
+def test_a_purchase_past_the_age_is_refused_before_the_job_marks_it(app, priced_org):
+    app.config["PURCHASE_PENDING_MAX_MINUTES"] = 60
+    actor = owner_actor(priced_org)
+    purchase = start(actor, priced_org)
+    commit()
+    age(purchase, minutes=62)  # past the age, within the job's grace
+    assert purchases.is_expired(purchase)
+    with pytest.raises(purchases.PurchaseExpired):
+        purchases.pay(actor, purchase, {"card_number": GOOD_CARD})
+    assert purchases.expire_pending_purchases() == 0  # the grace: not marked yet
+    assert purchases.expire_pending_purchases(now=utcnow() + timedelta(minutes=5)) == 1
+    commit()
+    assert credits.balance(priced_org).system_credits == 0
+
+
+# -- the same in the portal -----------------------------------------------------------------
+
+
+def confirm(client, org, credit_count="250"):
+    return client.post(
+        f"/organizations/{org.id}/credits/purchase/confirm",
+        data={"account": "system", "credits": credit_count, "payment_method": "sandbox"},
+    )
+
+
+def test_a_double_click_on_continue_to_payment_leaves_one_purchase(client, auth, shop):
+    auth.login(shop.owner.user.email)
+    first, second = confirm(client, shop.org), confirm(client, shop.org)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert purchase_count() == 1
+    assert (
+        client.post(first.headers["Location"], data={"card_number": GOOD_CARD}).status_code == 302
+    )
+    # Bought again on purpose after paying: a new purchase.
+    third = confirm(client, shop.org)
+    assert third.headers["Location"] != first.headers["Location"] and purchase_count() == 2
+
+
+def test_an_expired_purchase_page_offers_a_new_purchase_and_never_credits(app, client, auth, shop):
+    app.config["PURCHASE_PENDING_MAX_MINUTES"] = 30
+    auth.login(shop.owner.user.email)
+    pay_url = confirm(client, shop.org).headers["Location"]
+    purchase = db.session.scalar(sa.select(Purchase))
+    age(purchase, minutes=40)
+    purchases.expire_pending_purchases()
+    commit()
+
+    page = client.get(pay_url).get_data(as_text=True)
+    assert 'data-state="expired"' in page
+    assert "This purchase expired before it was paid." in page
+    assert "Start a new purchase" in page and "Card number" not in page
+    late = client.post(pay_url, data={"card_number": GOOD_CARD})
+    assert late.status_code == 200 and 'data-state="expired"' in late.get_data(as_text=True)
+    assert credits.balance(shop.org).system_credits == 0
+
+    again = client.post(pay_url.replace("/pay", "/retry"))
+    assert again.status_code == 302 and purchase.id not in again.headers["Location"]
+    assert (
+        client.post(again.headers["Location"], data={"card_number": GOOD_CARD}).status_code == 302
+    )
+    db.session.expire_all()
+    assert credits.balance(shop.org).system_credits == 250
+
+
+def test_recent_purchases_show_each_status_and_members_see_their_own(app, client, auth, shop):
+    app.config["PURCHASE_PENDING_MAX_MINUTES"] = 30
+    auth.login(shop.owner.user.email)
+    expired_url = confirm(client, shop.org, "100").headers["Location"]
+    age(db.session.scalar(sa.select(Purchase)), minutes=31)  # past the age, not yet marked
+    paid_url = confirm(client, shop.org, "200").headers["Location"]
+    client.post(paid_url, data={"card_number": GOOD_CARD})
+    declined_url = confirm(client, shop.org, "300").headers["Location"]
+    client.post(declined_url, data={"card_number": DECLINED})
+    pending_url = confirm(client, shop.org, "400").headers["Location"]
+
+    page = client.get(f"/organizations/{shop.org.id}/credits/purchase").get_data(as_text=True)
+    statuses = dict(re.findall(r'data-purchase="(pur_\w+)" data-status="(\w+)"', page))
+    ids = {url.split("/")[-2]: url for url in (expired_url, paid_url, declined_url, pending_url)}
+    assert {ids[i]: s for i, s in statuses.items()} == {
+        expired_url: "expired",
+        paid_url: "paid",
+        declined_url: "declined",
+        pending_url: "pending",
+    }
+    assert "Expired" in page and "Continue payment" in page and "Receipt (PDF)" in page
+    assert "A purchase not paid within 30 minutes expires" in page
+
+    auth.logout()
+    auth.login(shop.member.user.email)
+    mine = client.get(f"/organizations/{shop.org.id}/credits/purchase").get_data(as_text=True)
+    assert 'id="recent-purchases"' not in mine  # the owner's purchases are not theirs
