@@ -33,10 +33,11 @@ from tenants.types import round_money, utcnow
 
 
 def billing_snapshot(org: Organization) -> dict[str, Any]:
-    """The billing details as they are now, frozen into what is issued."""
+    """The billing details as they are now, frozen into what is issued (``org`` may also be
+    a row with the same columns: the monthly run reads them in bulk)."""
     return {
         "type": org.billing_type.value if org.billing_type else "company",
-        "name": org.effective_billing_name,
+        "name": org.billing_name or org.name,  # Organization.effective_billing_name
         "address": org.billing_address,
         "tax_id": org.billing_tax_id,
         "email": org.billing_email,
@@ -47,21 +48,31 @@ def billing_snapshot(org: Organization) -> dict[str, Any]:
 
 def next_invoice_number(reseller: Reseller) -> tuple[int, str]:
     """Take the reseller's next number under a row lock; a rollback gives it back (no gaps)."""
+    return take_invoice_numbers(reseller.id, reseller.slug, 1)[0]
+
+
+def number_prefix(slug: str | None) -> str:
+    return (slug or "inv").upper()[:12]
+
+
+def take_invoice_numbers(reseller_id: str, slug: str | None, count: int) -> list[tuple[int, str]]:
+    """Take ``count`` consecutive numbers of the reseller in one UPDATE of its sequence row
+    (row lock until commit; a rollback gives them all back: numbers never skip)."""
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
         insert(InvoiceSequence)
-        .values(reseller_id=reseller.id, next_number=1)
+        .values(reseller_id=reseller_id, next_number=1)
         .on_conflict_do_nothing(index_elements=["reseller_id"])
     )
-    sequence = db.session.execute(
+    first = db.session.execute(
         update(InvoiceSequence)
-        .where(InvoiceSequence.reseller_id == reseller.id)
-        .values(next_number=InvoiceSequence.next_number + 1)
-        .returning(InvoiceSequence.next_number - 1)
+        .where(InvoiceSequence.reseller_id == reseller_id)
+        .values(next_number=InvoiceSequence.next_number + count)
+        .returning(InvoiceSequence.next_number - count)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    prefix = (reseller.slug or "inv").upper()[:12]
-    return sequence, f"{prefix}-{sequence:06d}"
+    prefix = number_prefix(slug)
+    return [(n, f"{prefix}-{n:06d}") for n in range(first, first + count)]
 
 
 def totals(
