@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -65,9 +67,10 @@ def gunicorn(target: str, env: dict[str, str], *, chdir: Path = ROOT, workers: i
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: the workers are stopped with it
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 600
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn {target} exited:\n{proc.stderr.read()[-3000:]}")
@@ -81,12 +84,25 @@ def gunicorn(target: str, env: dict[str, str], *, chdir: Path = ROOT, workers: i
                 time.sleep(0.2)
         yield port
     finally:
-        proc.terminate()
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop gunicorn and its workers (also workers still booting when the master gave up)."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         try:
-            proc.wait(timeout=15)
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            continue
+        try:  # the master is gone; a worker still booting is not yet
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(1)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -97,13 +113,35 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
+def ensure_wrk() -> str:
+    """The wrk binary; installed with apt-get when missing and running as root, else a clear
+    message and exit (the benchmark needs it; it is no Python dependency)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"]
+        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(
+        "This benchmark needs wrk (the HTTP load generator): install it with "
+        "`sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`, then run again."
+    )
+
+
 def wrk(url: str, script: Path, *, seconds: int, connections: int = 16) -> dict[str, float]:
     """Run wrk (loopback only); requests/s, p50, p99 (ms) and the count of non-2xx answers."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("loopback only")
     out = subprocess.run(
         [
-            "wrk",
+            ensure_wrk(),
             "-t",
             "2",
             "-c",

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._harness import (
     REDIS_URL,
     ROOT,
+    ensure_wrk,
     fresh_database,
     gunicorn,
     recommended_workers,
@@ -140,6 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="per scenario")
     args = parser.parse_args()
+    ensure_wrk()  # before seeding: fail fast with a clear message
     workers = recommended_workers()
     failed = False
     with fresh_database("bench_b1") as url, tempfile.TemporaryDirectory() as tmpdir:
