@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from tenants import audit, scoping
 from tenants.actors import SYSTEM, Actor
@@ -207,3 +208,106 @@ def touch_api_key(key: ApiKey) -> None:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
         db.session.flush()
+
+
+# -- the API's hot path ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PresentedKey:
+    """A live key found by :func:`resolve_api_key`, with what deciding its actor needs: read
+    in one query (key, reseller and organization), no ORM objects built."""
+
+    id: str
+    reseller_id: str
+    organization_id: str | None
+    last_used_at: datetime | None
+    reseller_status: ResellerStatus | None
+    organization_status: OrganizationStatus | None
+    organization_reseller_id: str | None = None
+
+    def actor(self) -> Actor:
+        """The actor the key acts as; the same refusals as :func:`actor_for_api_key`."""
+        if self.reseller_status is None:
+            raise InvalidApiKey()
+        if self.reseller_status != ResellerStatus.ACTIVE:
+            raise ResellerKeySuspended()
+        if self.organization_id is None:
+            return Actor(reseller_id=self.reseller_id, api_key_id=self.id)
+        status = self.organization_status
+        if status is None or status == OrganizationStatus.DELETED:
+            raise InvalidApiKey()
+        if status == OrganizationStatus.SUSPENDED:
+            raise OrganizationKeySuspended()
+        return Actor(
+            reseller_id=self.organization_reseller_id,
+            organization_id=self.organization_id,
+            member_role=MemberRole.ADMIN,
+            api_key_id=self.id,
+        )
+
+    @property
+    def needs_touch(self) -> bool:
+        return self.last_used_at is None or utcnow() - self.last_used_at >= LAST_USED_RESOLUTION
+
+
+def resolve_api_key(secret: str | None) -> PresentedKey | None:
+    """The live key for this secret with its tenants' status, or None — one query.
+
+    The same checks as :func:`authenticate_api_key` (hash compared in constant time, revoked
+    keys refused); the reseller and the organization come in the same round trip.
+    """
+    if not isinstance(secret, str):
+        return None
+    secret = secret.strip()
+    match = _KEY_PATTERN.match(secret)
+    if match is None:
+        return None
+    prefix = f"{match.group(1)}_{match.group(2)}"
+    row = db.session.execute(
+        select(
+            ApiKey.id,
+            ApiKey.key_hash,
+            ApiKey.revoked_at,
+            ApiKey.reseller_id,
+            ApiKey.organization_id,
+            ApiKey.last_used_at,
+            Reseller.status,
+            Organization.status,
+            Organization.reseller_id,
+        )
+        .outerjoin(Reseller, Reseller.id == ApiKey.reseller_id)
+        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
+        .where(ApiKey.prefix == prefix)
+    ).first()
+    presented = hash_secret(secret)
+    if row is None:
+        # Same work either way, so timing does not tell whether the prefix exists.
+        hmac.compare_digest(presented, "0" * 64)
+        return None
+    key_id, key_hash, revoked_at, reseller_id, org_id, last_used, r_status, o_status, o_res = row
+    if not hmac.compare_digest(presented, key_hash) or revoked_at is not None:
+        return None
+    return PresentedKey(key_id, reseller_id, org_id, last_used, r_status, o_status, o_res)
+
+
+def note_api_key_use(key: PresentedKey) -> bool:
+    """Write ``last_used_at`` when it is older than LAST_USED_RESOLUTION; True when written.
+
+    Conditional, so of concurrent requests that all saw an old value one writes (the others
+    match no row). The caller commits: this is the only write of most API reads, and it
+    happens at most once a minute per key.
+    """
+    if not key.needs_touch:
+        return False
+    now = utcnow()
+    db.session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True

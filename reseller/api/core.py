@@ -21,12 +21,7 @@ from werkzeug.exceptions import HTTPException
 from reseller.api import idempotency, ratelimit
 from reseller.api.schemas import EMPTY, UNSAFE_TEXT, Object, validate, validate_query
 from tenants.actors import Actor
-from tenants.api_keys import (
-    InvalidApiKey,
-    actor_for_api_key,
-    authenticate_api_key,
-    touch_api_key,
-)
+from tenants.api_keys import InvalidApiKey, note_api_key_use, resolve_api_key
 from tenants.errors import DomainError, NotFound, ValidationFailed
 from tenants.extensions import db
 from tenants.queue import commit, rollback
@@ -181,15 +176,17 @@ def authenticate() -> tuple[Actor, str]:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidApiKey(_l("Send your API key as: Authorization: Bearer <key>."))
-    key = authenticate_api_key(token.strip())
+    key = resolve_api_key(token)  # the key, its reseller and organization: one query
     if key is None:
         raise InvalidApiKey()
-    key_id, reseller_id = key.id, key.reseller_id
-    g.api_rate_usage = ratelimit.hit(key_id)
-    actor = actor_for_api_key(key)
-    touch_api_key(key)
-    db.session.commit()  # the request's own work starts with a clean transaction
-    return actor, reseller_id
+    g.api_rate_usage = ratelimit.hit(key.id)
+    actor = key.actor()
+    if note_api_key_use(key):
+        # At most once a minute per key: committed now, so a refused request still counts
+        # as a use and no row lock on the key is held through the request. Otherwise
+        # nothing is written and the request's work goes on in the same transaction.
+        db.session.commit()
+    return actor, key.reseller_id
 
 
 def _refuse_constant(name: str) -> None:

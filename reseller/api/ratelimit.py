@@ -11,6 +11,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -51,6 +52,7 @@ class Usage:
     reset_in: int
 
 
+@lru_cache(maxsize=32)  # read on every API request; the setting rarely changes
 def parse_limit(text: str | None) -> Limit | None:
     if not text:
         return None
@@ -65,6 +67,7 @@ def _redis_hit(api_key_id: str, window: int, seconds: int) -> int:
     from tenants.queue import redis_connection
 
     name = f"api-rate:{api_key_id}:{window}"
+    # INCR and EXPIRE in one MULTI/EXEC: one round trip, and no counter left without expiry.
     pipe = redis_connection().pipeline()
     pipe.incr(name)
     pipe.expire(name, seconds + 1)

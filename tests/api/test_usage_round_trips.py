@@ -1,0 +1,141 @@
+"""B1's hot path stays short: ``POST …/usage`` in one transaction and few statements.
+
+The usage charge is the platform's busiest write (bench/b1_usage.py measures it against a
+bare psycopg floor). These tests count what it sends to the database, so a change that
+adds a round trip, a second transaction or an ORM flush shows here, on any machine.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from tenants.extensions import db
+from tenants.models import ApiKey, CreditAccount, LedgerEntry, Organization
+from tests.credits.conftest import fund
+
+
+@contextmanager
+def recorded(app):
+    """Every statement and every commit the app's engine runs inside the block."""
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper() + " " + statement)
+
+    def on_commit(conn):
+        commits.append(1)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield statements, commits
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+
+def usage(api, org_id: str, key: str, reference: str):
+    return api.post(f"/organizations/{org_id}/usage", key, {"credits": 1, "reference": reference})
+
+
+def test_usage_is_one_transaction_of_six_statements(app, api, tenants):
+    app.config["API_RATE_LIMIT"] = ""  # the counter lives in Redis in production
+    fund(tenants.acme, 10)
+    acme = tenants.acme.id  # read now: the test's own objects are expired after commits
+    assert usage(api, acme, tenants.key_a, "warm-up").status_code == 201
+    with recorded(app) as (statements, commits):
+        response = usage(api, acme, tenants.key_a, "sms-1")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    verbs = [s.split()[0] for s in statements if s.split()[0] not in ("BEGIN", "PRAGMA")]
+    # key + reseller (+ organization of an organization key) in one SELECT; the organization
+    # of the path; both accounts' ids; the balance; the organization's total; both postings.
+    assert verbs == ["SELECT", "SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"], [
+        s[:160] for s in statements
+    ]
+    assert len(commits) == 1
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert "ledger_entries" in inserts[0]
+    db.session.rollback()
+    entries = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.reference == "sms-1").order_by(LedgerEntry.credits)
+    ).all()
+    assert [(e.account_kind.value, e.credits, e.balance_after) for e in entries] == [
+        ("system", -1, 8),
+        ("usage", 1, None),
+    ]
+    assert entries[0].transaction_id == entries[1].transaction_id
+    assert db.session.get(Organization, tenants.acme.id).total_credits == 8
+
+
+def test_last_use_is_written_once_a_minute_and_committed_at_once(app, api, tenants):
+    from datetime import timedelta
+
+    app.config["API_RATE_LIMIT"] = ""
+    fund(tenants.acme, 10)
+    acme = tenants.acme.id
+    key = db.session.scalar(select(ApiKey).where(ApiKey.organization_id == tenants.acme.id))
+    assert key.last_used_at is None
+    # A refused request (402) still counts as a use of the key.
+    response = api.post(
+        f"/organizations/{tenants.acme.id}/usage",
+        tenants.key_acme,
+        {"credits": 11, "reference": "too-much"},
+    )
+    assert response.status_code == 402
+    db.session.rollback()
+    first = db.session.get(ApiKey, key.id).last_used_at
+    assert first is not None
+    with recorded(app) as (statements, commits):
+        assert usage(api, acme, tenants.key_acme, "sms-2").status_code == 201
+    assert not [s for s in statements if "api_keys" in s and s.startswith("UPDATE")]
+    assert len(commits) == 1
+    # An hour later the next request writes it again.
+    db.session.rollback()
+    db.session.get(ApiKey, key.id).last_used_at = first - timedelta(hours=1)
+    db.session.commit()
+    with recorded(app) as (statements, commits):
+        assert usage(api, acme, tenants.key_acme, "sms-3").status_code == 201
+    assert len([s for s in statements if "api_keys" in s and s.startswith("UPDATE")]) == 1
+    db.session.rollback()
+    assert db.session.get(ApiKey, key.id).last_used_at > first - timedelta(minutes=1)
+
+
+def test_organization_key_of_a_suspended_or_deleted_organization(app, api, tenants):
+    """The one-query key lookup keeps the refusals of the organization's status."""
+    from tenants.models import OrganizationStatus
+
+    db.session.get(Organization, tenants.acme.id).status = OrganizationStatus.SUSPENDED
+    db.session.commit()
+    response = api.get(f"/organizations/{tenants.acme.id}/balance", tenants.key_acme)
+    assert (response.status_code, response.json["error"]["code"]) == (
+        403,
+        "organization_suspended",
+    )
+    db.session.get(Organization, tenants.acme.id).status = OrganizationStatus.DELETED
+    db.session.commit()
+    response = api.get(f"/organizations/{tenants.acme.id}/balance", tenants.key_acme)
+    assert (response.status_code, response.json["error"]["code"]) == (401, "invalid_api_key")
+
+
+def test_postings_create_a_missing_counter_account(app, api, tenants):
+    """The one-query account lookup still creates a counter-account on first use."""
+    from tenants.models import AccountKind
+
+    fund(tenants.acme, 10)
+    acme = tenants.acme.id
+
+    def kinds() -> set:
+        db.session.rollback()
+        return set(
+            db.session.scalars(
+                select(CreditAccount.kind).where(CreditAccount.organization_id == tenants.acme.id)
+            )
+        )
+
+    assert AccountKind.USAGE not in kinds()
+    assert usage(api, acme, tenants.key_a, "first-usage").status_code == 201
+    assert AccountKind.USAGE in kinds()
