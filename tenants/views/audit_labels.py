@@ -85,6 +85,8 @@ VALUES = {
     "owner": _l("Owner"),
     "admin": _l("Admin"),
     "member": _l("Member"),
+    "pending": _l("Waiting for payment"),
+    "expired": _l("Expired"),
 }
 
 
