@@ -437,5 +437,7 @@ def audit(org_id: str):
     )
 
 
-from tenants.views import postpaid  # noqa: E402, F401  (postpaid Payment section routes)
-from tenants.views import saved_card  # noqa: E402, F401  (the saved card on Settings)
+from tenants.views import (
+    postpaid,  # noqa: F401  (postpaid Payment section routes)
+    saved_card,  # noqa: F401  (the saved card on Settings)
+)
