@@ -437,7 +437,5 @@ def audit(org_id: str):
     )
 
 
-from tenants.views import (
-    postpaid,  # noqa: F401  (postpaid Payment section routes)
-    saved_card,  # noqa: F401  (the saved card on Settings)
-)
+# Section routes registered on this blueprint: the postpaid Payment section, the saved card.
+from tenants.views import postpaid, saved_card  # noqa: E402, F401
