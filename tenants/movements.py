@@ -664,6 +664,9 @@ def _copy_chunks(engine, sql: str, params: dict, timezone: str | None) -> Iterat
             # No JIT: the subplans' estimates would have it compile for seconds (48 s
             # measured at 100,000 rows) a query that runs in a fraction of that.
             cursor.execute("SELECT set_config('jit', 'off', true)")
+            # A download abandoned without closing its generator must not hold the
+            # connection (and its table locks) for ever.
+            cursor.execute("SELECT set_config('idle_in_transaction_session_timeout', '5min', true)")
             if timezone:
                 cursor.execute("SELECT set_config('TimeZone', %s, true)", (timezone,))
         # COPY takes no bind parameters: psycopg merges them client-side, each quoted as a
@@ -694,13 +697,14 @@ def _copy_chunks(engine, sql: str, params: dict, timezone: str | None) -> Iterat
             if result.status != pq.ExecStatus.COMMAND_OK:
                 raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
         done = True
-        if lines:
-            lines.append(b"")
-            yield b"\r\n".join(lines)
     finally:
         if not done:
             connection.invalidate()
         connection.close()
+    # The connection is back in the pool before the last chunk waits on the client.
+    if lines:
+        lines.append(b"")
+        yield b"\r\n".join(lines)
 
 
 # -- the 30-day chart -----------------------------------------------------------------------

@@ -78,6 +78,14 @@ def _empty_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     with engine.begin() as conn:
+        # A connection a failed test left open in a transaction (a half-read download, say)
+        # would hold its locks and make this TRUNCATE wait forever: end it first.
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state IN ('idle in transaction', 'idle in transaction (aborted)')"
+        )
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     engine.dispose()
 
