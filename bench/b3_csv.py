@@ -5,8 +5,11 @@
 Creates a fresh PostgreSQL database, seeds one organization with N movements over 29 days
 (bench/csv_export.py's bulk seeding), then, each in a fresh process, drains the streamed
 CSV body exactly as the download sends it (tenants.views.credits.movements_csv_response
-over tenants.movements.iter_organization_rows) for the newest 100,000 rows and for all N,
-and times ``psql -c "\\copy (SELECT … same rows, same order …) TO '/dev/null' CSV"``.
+over tenants.movements.iter_organization_rows — on PostgreSQL the database writes the rows
+with ``COPY (SELECT …) TO STDOUT``, see tenants.movements.copy_csv) for the newest 100,000
+rows and for all N, and times ``psql -c "\\copy (SELECT … same rows, same order …) TO
+'/dev/null' CSV"``. ``--python`` also times the row-by-row Python path (the one SQLite uses)
+for comparison.
 Prints rows/s beside COPY's and the peak RSS growth of the exporting process; exits 1 when
 the rate is under 50 % of COPY's or RSS grows by 50 MB or more. The database is dropped.
 """
@@ -45,7 +48,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def drain(url: str, org_id: str, since: str) -> None:
+def drain(url: str, org_id: str, since: str, python: bool = False) -> None:
     """Child process: export, print JSON {rows, bytes, seconds, rss_before, rss_after}."""
     from app import create_app
     from tenants.actors import SYSTEM
@@ -59,9 +62,9 @@ def drain(url: str, org_id: str, since: str) -> None:
         org = db.session.get(Organization, org_id)
         db.session.rollback()
         before = rss_mb()
-        response = movements_csv_response(
-            iter_organization_rows(SYSTEM, org, since=datetime.fromisoformat(since)), "x.csv"
-        )
+        rows = iter_organization_rows(SYSTEM, org, since=datetime.fromisoformat(since))
+        # A plain iterator is not a movements query: movements_csv_response writes it in Python.
+        response = movements_csv_response(iter(rows) if python else rows, "x.csv")
         started = time.perf_counter()
         size = lines = 0
         for chunk in response.response:
@@ -106,10 +109,11 @@ def copy_seconds(url: str, org_id: str, since: datetime) -> tuple[int, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--python", action="store_true", help="also time the Python path")
     parser.add_argument("--drain", nargs=3, metavar=("URL", "ORG", "SINCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drain:
-        drain(*args.drain)
+        drain(*args.drain, python=args.python)
         return 0
 
     from app import create_app
@@ -160,6 +164,20 @@ def main() -> int:
                 f"{label}  RSS {export['rss_before']:.1f} MiB, peak {export['rss_after']:.1f},"
                 f" +{growth:.1f} MiB (< {MAX_GROWTH_MB:.0f}: {'met' if ok_rss else 'MISSED'})"
             )
+            if args.python:
+                command = [sys.executable, __file__, "--drain", url, org_id, since.isoformat()]
+                out = subprocess.run(
+                    [*command, "--python"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                slow = json.loads(out.strip().splitlines()[-1])
+                slow_rate = slow["rows"] / slow["seconds"]
+                print(
+                    f"{label}  python  {slow_rate:10,.0f} rows/s  ({slow['seconds']:.2f} s,"
+                    f" {slow_rate / copy_rate:.1%} of \\copy; not a target)"
+                )
     return 1 if failed else 0
 
 

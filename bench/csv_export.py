@@ -61,6 +61,9 @@ def seed(n: int) -> str:
 
     now = utcnow()
     span = timedelta(days=29)
+    if db.engine.dialect.name == "postgresql":
+        _seed_in_sql(db, org, account, n, now, span)
+        return org.id
     balance, batch = 0, 10_000
     for start in range(0, n, batch):
         rows = []
@@ -89,6 +92,47 @@ def seed(n: int) -> str:
         db.session.commit()
         print(f"  seeded {min(n, start + batch):,} / {n:,}", file=sys.stderr)
     return org.id
+
+
+def _seed_in_sql(db, org, account, n: int, now, span) -> None:
+    """The same rows as the Python loop, written by PostgreSQL (INSERT … SELECT over
+    generate_series, 200,000 rows a statement): seconds instead of many minutes at 1,000,000.
+    Every 10th row is a purchase of 1,000, the others a usage of 1; balance_after is the
+    running sum; every 1,000th reference starts with "=" (the formula escaping)."""
+    from sqlalchemy import text
+
+    batch = 200_000
+    for start in range(0, n, batch):
+        db.session.execute(
+            text(
+                """
+                INSERT INTO ledger_entries (id, transaction_id, reseller_id, organization_id,
+                    account_id, account_kind, member_id, type, credits, balance_after,
+                    reference, occurred_at, created_at)
+                SELECT 'ent_' || lpad(to_hex(i), 26, '0'), 'txn_' || lpad(to_hex(i), 26, '0'),
+                    :reseller, :org, :account, 'system', '',
+                    CASE WHEN i % 10 = 0 THEN 'purchase' ELSE 'usage' END,
+                    CASE WHEN i % 10 = 0 THEN 1000 ELSE -1 END,
+                    (i / 10 + 1) * 1000 - ((i + 1) - (i / 10 + 1)),
+                    CASE WHEN i % 1000 = 0 THEN '=bench(' || i || ')'
+                         ELSE 'sms-' || lpad(i::text, 8, '0') END,
+                    :first + :span * (i::float8 / :n), :first + :span * (i::float8 / :n)
+                FROM generate_series(:start, :stop - 1) AS i
+                """
+            ),
+            {
+                "reseller": org.reseller_id,
+                "org": org.id,
+                "account": account.id,
+                "first": now - span,
+                "span": span,
+                "n": max(n, 1),
+                "start": start,
+                "stop": min(n, start + batch),
+            },
+        )
+        db.session.commit()
+        print(f"  seeded {min(n, start + batch):,} / {n:,}", file=sys.stderr)
 
 
 def drain(app, org_id: str) -> tuple[int, int, float]:

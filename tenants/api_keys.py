@@ -7,6 +7,7 @@ reseller's admin over its customers; an organization key as that organization's 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from tenants import audit, scoping
 from tenants.actors import SYSTEM, Actor
@@ -251,20 +252,10 @@ class PresentedKey:
         return self.last_used_at is None or utcnow() - self.last_used_at >= LAST_USED_RESOLUTION
 
 
-def resolve_api_key(secret: str | None) -> PresentedKey | None:
-    """The live key for this secret with its tenants' status, or None — one query.
-
-    The same checks as :func:`authenticate_api_key` (hash compared in constant time, revoked
-    keys refused); the reseller and the organization come in the same round trip.
-    """
-    if not isinstance(secret, str):
-        return None
-    secret = secret.strip()
-    match = _KEY_PATTERN.match(secret)
-    if match is None:
-        return None
-    prefix = f"{match.group(1)}_{match.group(2)}"
-    row = db.session.execute(
+@functools.cache
+def _key_lookup():
+    """Built once (every API request runs it): its compiled form is reused."""
+    return (
         select(
             ApiKey.id,
             ApiKey.key_hash,
@@ -278,8 +269,24 @@ def resolve_api_key(secret: str | None) -> PresentedKey | None:
         )
         .outerjoin(Reseller, Reseller.id == ApiKey.reseller_id)
         .outerjoin(Organization, Organization.id == ApiKey.organization_id)
-        .where(ApiKey.prefix == prefix)
-    ).first()
+        .where(ApiKey.prefix == bindparam("prefix"))
+    )
+
+
+def resolve_api_key(secret: str | None) -> PresentedKey | None:
+    """The live key for this secret with its tenants' status, or None — one query.
+
+    The same checks as :func:`authenticate_api_key` (hash compared in constant time, revoked
+    keys refused); the reseller and the organization come in the same round trip.
+    """
+    if not isinstance(secret, str):
+        return None
+    secret = secret.strip()
+    match = _KEY_PATTERN.match(secret)
+    if match is None:
+        return None
+    prefix = f"{match.group(1)}_{match.group(2)}"
+    row = db.session.execute(_key_lookup(), {"prefix": prefix}).first()
     presented = hash_secret(secret)
     if row is None:
         # Same work either way, so timing does not tell whether the prefix exists.

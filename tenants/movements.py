@@ -664,6 +664,8 @@ def _copy_chunks(engine, sql: str, params: dict, timezone: str | None) -> Iterat
             # No JIT: the subplans' estimates would have it compile for seconds (48 s
             # measured at 100,000 rows) a query that runs in a fraction of that.
             cursor.execute("SELECT set_config('jit', 'off', true)")
+            # The ordering of a large export sorts in memory rather than in files on disk.
+            cursor.execute("SELECT set_config('work_mem', '32MB', true)")
             # A download abandoned without closing its generator must not hold the
             # connection (and its table locks) for ever.
             cursor.execute("SELECT set_config('idle_in_transaction_session_timeout', '5min', true)")
