@@ -35,6 +35,7 @@ QUERIES = {
     "filter prepaid + low balance": {"pricing_model": "prepaid", "low_balance": True},
     "filter has debt + suspended": {"has_debt": True, "status": "suspended"},
     "search name 'orbit zen'": {"q": "orbit zen"},
+    "search common 'holdings'": {"q": "holdings"},
     "search rare '000777'": {"q": "000777"},
     "search owner email": {"q": "owner4242-"},
 }

@@ -13,7 +13,8 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import aliased
 
 from tenants import audit, notifications
 from tenants.actors import Actor
@@ -525,6 +526,89 @@ def _limit(value) -> int:
     return value
 
 
+def _order(columns, direction: str) -> tuple:
+    """The list's order, (search_name, id), or its reverse for a "previous page" cursor."""
+    if direction == "prev":
+        return columns.search_name.desc(), columns.id.desc()
+    return columns.search_name, columns.id
+
+
+# A search (``q``) is a substring match on search_text: the page is the first matches in
+# (search_name, id) order. Which way finds them cheaply depends on how many rows match and
+# where they sit in that order, which the planner cannot know (it assumes the matches are
+# spread evenly; names that start with the term all sit together), so the service tries,
+# in turn and each bounded:
+#   1. every match through the trigram index, sorted, if there are at most _FEW_MATCHES:
+#      the usual search for a name, a few rows read;
+#   2. the ordered walk of the next _WINDOW_PAGES pages' worth of rows, filtered: enough
+#      when the term is common (one row in ten or more), whatever the number of rows;
+#   3. as 1 up to _SEARCH_MATCH_CAP matches: about one row read per match, wherever they
+#      sit in the order;
+#   4. the whole ordered walk, filtered: a term with more matches than that, which the walk
+#      meets every few dozen rows unless they all sit together late in the order.
+# Each answers exactly the same page. The cap balances step 3 (cap rows) against step 4
+# (page size / share of matching rows) at about 100,000 organizations.
+_FEW_MATCHES = 100
+_WINDOW_PAGES = 10
+_SEARCH_MATCH_CAP = 2000
+# pg_trgm can only narrow a search that has a run of three letters or digits.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+def _all_matches(query, matches, direction: str, wanted: int, cap: int):
+    """The first ``wanted`` rows of ``query`` filtered by ``matches``, found by sorting every
+    match (the trigram index on PostgreSQL); None when there are more than ``cap``."""
+    found = (
+        query.with_only_columns(Organization.id, Organization.search_name)
+        .where(matches)
+        .limit(cap + 1)
+        .cte("found")
+    )
+    first = select(found.c.id).order_by(*_order(found.c, direction)).limit(wanted)
+    counted = select(func.count()).select_from(found).scalar_subquery()
+    result = db.session.execute(
+        select(Organization, counted)
+        .where(Organization.id.in_(first))
+        .order_by(*_order(Organization, direction))
+    ).all()
+    if result and result[0][1] > cap:
+        return None
+    return [org for org, _count in result]
+
+
+def _search_rows(query, term: str, direction: str, wanted: int) -> list[Organization]:
+    """The first ``wanted`` organizations of ``query`` whose search_text contains ``term``."""
+    pattern = _contains_pattern(term)
+    matches = Organization.search_text.like(pattern, escape="\\")
+    if _TRIGRAM.search(term):
+        rows = _all_matches(query, matches, direction, wanted, _FEW_MATCHES)
+        if rows is not None:
+            return rows
+        walked = (
+            query.order_by(*_order(Organization, direction))
+            .limit(wanted * _WINDOW_PAGES)
+            .subquery("walked")
+        )
+        rows = list(
+            db.session.scalars(
+                select(aliased(Organization, walked))
+                .where(walked.c.search_text.like(pattern, escape="\\"))
+                .order_by(*_order(walked.c, direction))
+                .limit(wanted)
+            )
+        )
+        if len(rows) == wanted:
+            return rows
+        rows = _all_matches(query, matches, direction, wanted, _SEARCH_MATCH_CAP)
+        if rows is not None:
+            return rows
+    return list(
+        db.session.scalars(
+            query.where(matches).order_by(*_order(Organization, direction)).limit(wanted)
+        )
+    )
+
+
 def organization_page(
     actor: Actor,
     *,
@@ -540,9 +624,10 @@ def organization_page(
 
     Keyset pagination on (search_name, id): each page is an index range scan however deep
     it is. ``q`` matches name, billing name or the owner's email, case-insensitively, through
-    the denormalized ``search_text`` column (a trigram index on PostgreSQL). ``low_balance``
-    and ``has_debt`` read the denormalized Organization.total_credits / debt columns the
-    ledger keeps up to date.
+    the denormalized ``search_text`` column (a trigram index on PostgreSQL; see
+    _search_rows). ``low_balance`` and ``has_debt`` read the denormalized
+    Organization.total_credits / debt columns the ledger keeps up to date (low_balance
+    through the stored flag computed from them).
     """
     require(actor, Permission.VIEW_ORGANIZATION)
     checks = _collect_named(
@@ -562,21 +647,14 @@ def organization_page(
         }
     )
     query = organizations_query(actor)
-    if checks["q"]:
-        pattern = _contains_pattern(search_key(checks["q"]))
-        # One column (name, billing name, owner email) with a trigram index on PostgreSQL:
-        # the planner picks the trigram bitmap for rare terms and the ordered
-        # (reseller, search_name) scan with a filter for common ones.
-        query = query.where(Organization.search_text.like(pattern, escape="\\"))
     if checks["status"] is not None:
         query = query.where(Organization.status == checks["status"])
     if checks["pricing_model"] is not None:
         query = query.where(Organization.pricing_model == checks["pricing_model"])
-    low = and_(
-        Organization.pricing_model == PricingModel.PREPAID,
-        Organization.total_credits <= Organization.low_balance_threshold,
-    )
     if checks["low_balance"] is not None:
+        # The stored flag is "prepaid and total_credits <= low_balance_threshold", with a
+        # partial index of the low ones in the list's order.
+        low = Organization.low_balance
         query = query.where(low if checks["low_balance"] else ~low)
     if checks["has_debt"] is not None:
         query = query.where(Organization.debt > 0 if checks["has_debt"] else Organization.debt <= 0)
@@ -588,12 +666,15 @@ def organization_page(
         query = query.where(
             key < tuple_(name, org_id) if direction == "prev" else key > tuple_(name, org_id)
         )
-    if direction == "prev":
-        query = query.order_by(Organization.search_name.desc(), Organization.id.desc())
-    else:
-        query = query.order_by(Organization.search_name, Organization.id)
     page_size = checks["limit"]
-    rows = list(db.session.scalars(query.limit(page_size + 1)))
+    if checks["q"]:
+        rows = _search_rows(query, search_key(checks["q"]), direction, page_size + 1)
+    else:
+        rows = list(
+            db.session.scalars(
+                query.order_by(*_order(Organization, direction)).limit(page_size + 1)
+            )
+        )
     more = len(rows) > page_size
     rows = rows[:page_size]
     if direction == "prev":

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     DDL,
     BigInteger,
+    Computed,
     ForeignKey,
     Index,
     String,
@@ -64,6 +65,16 @@ class Organization(db.Model):
             "id",
         ),
         Index("ix_organizations_reseller_created", "reseller_id", "created_at", "id"),
+        # The list's "low balance" filter: only the low organizations, in the list's order, so
+        # a page is an index walk however few of the reseller's organizations are low.
+        Index(
+            "ix_organizations_reseller_low_balance",
+            "reseller_id",
+            "search_name",
+            "id",
+            postgresql_where=text("low_balance"),
+            sqlite_where=text("low_balance"),
+        ),
         # Substring search on name and billing name: a trigram index on PostgreSQL (the
         # extension is created before the table, see below); a plain index elsewhere.
         Index(
@@ -122,6 +133,17 @@ class Organization(db.Model):
     # unpaid invoices -- in the same transaction as each ledger posting.
     total_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     debt: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
+    # "Low balance" as the list filters it, computed and stored by the database. The partial
+    # index above is on this flag rather than on the expression: an index whose predicate
+    # named total_credits would make every usage charge's UPDATE of total_credits a non-HOT
+    # update (a new entry in every index of the table, the trigram one included); on the flag
+    # only a charge that crosses the threshold does.
+    low_balance: Mapped[bool] = mapped_column(
+        Computed(
+            "pricing_model = 'prepaid' AND total_credits <= low_balance_threshold",
+            persisted=True,
+        )
+    )
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

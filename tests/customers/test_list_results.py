@@ -1,0 +1,242 @@
+"""The Customer app list's filters and search answer what a plain filter over the rows says.
+
+A few hundred organizations are seeded in bulk; every page of every filter and search,
+forwards and backwards, must equal the reseller's organizations in (search_name, id) order
+filtered in Python -- whichever way the service finds them (the ordered walk, the trigram
+index, or the walk after too many matches: the bounds are shrunk so each is taken).
+"""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from tenants import organizations
+from tenants.actors import Actor
+from tenants.extensions import db
+from tenants.models import Organization, OrganizationStatus, PricingModel, ResellerRole
+from tenants.models.organizations import search_key, search_text
+from tenants.queue import commit
+from tenants.types import new_id, utcnow
+
+WORDS = "acme nova blue orbit delta zen atlas pixel".split()  # noqa: SIM905
+
+
+def _rows(reseller_id: str, count: int, tag: str) -> list[dict]:
+    now = utcnow()
+    rows = []
+    for i in range(count):
+        name = f"{WORDS[i % 8].title()} {WORDS[(i // 5) % 8]} {i:04d}"
+        if i % 37 == 0:
+            name = "Zen orbit 50%_off"  # the same name more than once: id breaks the tie
+        billing = f"{name} Holdings" if i % 3 == 0 else None
+        email = f"owner{i}-{tag}@example.com"
+        rows.append(
+            {
+                "id": new_id("org"),
+                "reseller_id": reseller_id,
+                "name": name,
+                "search_name": search_key(name),
+                "search_text": search_text(name, billing, email),
+                "owner_email": email,
+                "status": ("deleted" if i % 41 == 0 else "suspended" if i % 7 == 0 else "active"),
+                "country": "ES",
+                "currency": "EUR",
+                "timezone": "Europe/Madrid",
+                "pricing_model": "postpaid" if i % 4 == 0 else "prepaid",
+                "billing_type": "company",
+                "billing_name": billing,
+                # Around the threshold, on it, and far above it.
+                "total_credits": (i * 13) % 120,
+                "low_balance_threshold": 0 if i % 11 == 0 else 50,
+                "debt": Decimal(i % 3) if i % 4 == 0 else Decimal(0),
+                "credit_limit": 0,
+                "individual_user_credits": False,
+                "low_balance_alert": False,
+                "auto_top_up_enabled": False,
+                "auto_top_up_below": 0,
+                "auto_top_up_credits": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+@pytest.fixture
+def seeded(create_reseller):
+    ours, theirs = create_reseller(name="Ours"), create_reseller(name="Theirs")
+    db.session.execute(insert(Organization), _rows(ours.id, 240, "a"))
+    db.session.execute(insert(Organization), _rows(theirs.id, 40, "b"))
+    commit()
+    return Actor(reseller_id=ours.id, reseller_role=ResellerRole.ADMIN)
+
+
+def _is_low(org: Organization) -> bool:
+    return org.pricing_model == PricingModel.PREPAID and (
+        org.total_credits <= org.low_balance_threshold
+    )
+
+
+def _expected(actor: Actor, **kwargs) -> list[str]:
+    everything = db.session.scalars(
+        select(Organization)
+        .where(
+            Organization.reseller_id == actor.reseller_id,
+            Organization.status != OrganizationStatus.DELETED,
+        )
+        .order_by(Organization.search_name, Organization.id)
+    ).all()
+    q = search_key(kwargs.get("q"))
+    wanted = []
+    for org in everything:
+        if q and q not in org.search_text:
+            continue
+        if "status" in kwargs and org.status != kwargs["status"]:
+            continue
+        if "pricing_model" in kwargs and org.pricing_model != kwargs["pricing_model"]:
+            continue
+        if "low_balance" in kwargs and _is_low(org) != kwargs["low_balance"]:
+            continue
+        if "has_debt" in kwargs and (org.debt > 0) != kwargs["has_debt"]:
+            continue
+        wanted.append(org.id)
+    return wanted
+
+
+def _forwards(actor: Actor, limit: int, **kwargs) -> tuple[list[str], str | None]:
+    seen, cursor, last = [], None, None
+    while True:
+        page = organizations.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
+        seen += [org.id for org in page.items]
+        db.session.rollback()
+        if page.items:
+            last = page
+        if page.next_cursor is None:
+            return seen, last.previous_cursor if last else None
+        cursor = page.next_cursor
+
+
+def _backwards(actor: Actor, limit: int, cursor: str | None, **kwargs) -> list[str]:
+    seen = []
+    while cursor is not None:
+        page = organizations.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
+        seen = [org.id for org in page.items] + seen
+        db.session.rollback()
+        cursor = page.previous_cursor
+    return seen
+
+
+FILTERS = [
+    {},
+    {"low_balance": True},
+    {"low_balance": False},
+    {"pricing_model": "prepaid", "low_balance": True},
+    {"low_balance": True, "status": "suspended"},
+    {"has_debt": True, "status": "suspended"},
+    {"has_debt": False, "pricing_model": "postpaid"},
+]
+SEARCHES = [
+    {"q": "orbit zen"},  # names that start with it: all together in the order
+    {"q": "holdings"},  # one row in three
+    {"q": "Example.COM"},  # every row
+    {"q": "0007"},  # rare
+    {"q": "owner12-"},  # the owner's email
+    {"q": "ze"},  # too short for trigrams
+    {"q": "50%_off"},  # LIKE's wildcards are plain characters
+    {"q": "no such organization"},
+    {"q": "zen", "low_balance": True},
+    {"q": "orbit", "status": "active", "has_debt": False},
+]
+# (few matches, window pages, match cap): the defaults, then bounds that make each step of
+# _search_rows answer: the trigram path, the window walk, the trigram path after the window,
+# the whole walk.
+BOUNDS = [
+    (100, 10, 2000),
+    (10**6, 0, 0),
+    (0, 1000, 0),
+    (0, 0, 10**6),
+    (0, 0, 3),
+]
+
+
+def _check(actor: Actor, kwargs: dict, limits: tuple[int, ...]) -> None:
+    expected = _expected(actor, **kwargs)
+    for limit in limits:
+        forwards, last_prev = _forwards(actor, limit, **kwargs)
+        assert forwards == expected, (kwargs, limit)
+        if len(expected) > limit:
+            # From the last page back to the first, through the "previous" cursors.
+            tail = forwards[-(len(expected) % limit or limit) :]
+            assert _backwards(actor, limit, last_prev, **kwargs) + tail == expected
+
+
+def test_every_filtered_page_is_the_plain_filter_in_name_order(seeded):
+    for kwargs in FILTERS:
+        _check(seeded, kwargs, (50, 23))
+
+
+def test_every_search_page_is_the_plain_filter_in_name_order(seeded, monkeypatch):
+    for few, window, cap in BOUNDS:
+        monkeypatch.setattr(organizations, "_FEW_MATCHES", few)
+        monkeypatch.setattr(organizations, "_WINDOW_PAGES", window)
+        monkeypatch.setattr(organizations, "_SEARCH_MATCH_CAP", cap)
+        for kwargs in SEARCHES:
+            _check(seeded, kwargs, (50, 23) if few == 100 else (23,))
+
+
+def test_filters_from_a_cursor_in_the_middle_of_a_cluster(seeded, monkeypatch):
+    """A page that starts inside the run of "orbit zen" names, on every path."""
+    expected = _expected(seeded, q="orbit zen")
+    assert len(expected) > 4
+    for few, window, cap in BOUNDS:
+        monkeypatch.setattr(organizations, "_FEW_MATCHES", few)
+        monkeypatch.setattr(organizations, "_WINDOW_PAGES", window)
+        monkeypatch.setattr(organizations, "_SEARCH_MATCH_CAP", cap)
+        first = organizations.organization_page(seeded, q="orbit zen", limit=2)
+        second = organizations.organization_page(
+            seeded, q="orbit zen", limit=2, cursor=first.next_cursor
+        )
+        assert [o.id for o in first.items + second.items] == expected[:4]
+        back = organizations.organization_page(
+            seeded, q="orbit zen", limit=2, cursor=second.previous_cursor
+        )
+        assert [o.id for o in back.items] == expected[:2]
+        db.session.rollback()
+
+
+def test_low_balance_flag_follows_credits_threshold_and_pricing_model(seeded):
+    """The stored flag changes with each column it is computed from, however they change."""
+    orgs = db.session.scalars(
+        select(Organization).where(Organization.reseller_id == seeded.reseller_id)
+    ).all()
+    prepaid = [o for o in orgs if o.pricing_model == PricingModel.PREPAID]
+    # As the ledger does it: a Core UPDATE of total_credits.
+    for org, delta in zip(prepaid[:40], itertools.cycle((-60, 60, -5, 5)), strict=False):
+        db.session.execute(
+            update(Organization)
+            .where(Organization.id == org.id)
+            .values(total_credits=Organization.total_credits + delta)
+            .execution_options(synchronize_session=False)
+        )
+    # Through the ORM: threshold and pricing model.
+    for org in prepaid[40:60]:
+        org.low_balance_threshold = 200
+    for org in orgs[60:80]:
+        org.pricing_model = (
+            PricingModel.POSTPAID
+            if org.pricing_model == PricingModel.PREPAID
+            else PricingModel.PREPAID
+        )
+    commit()
+    db.session.expire_all()
+    orgs = db.session.scalars(
+        select(Organization).where(Organization.reseller_id == seeded.reseller_id)
+    ).all()
+    assert any(o.low_balance for o in orgs) and not all(o.low_balance for o in orgs)
+    assert all(o.low_balance == _is_low(o) for o in orgs)
+    for kwargs in ({"low_balance": True}, {"low_balance": False}):
+        assert _forwards(seeded, 50, **kwargs)[0] == _expected(seeded, **kwargs)
