@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tenants import billing, credits, pricing
+from tenants import auth, billing, credits, pricing
 from tenants.actors import SYSTEM
 from tenants.models import EntryType, PlatformRole, ResellerRole
 from tenants.queue import commit
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def portal(
+    app,
     create_reseller,
     create_reseller_staff,
     create_organization,
@@ -78,7 +79,13 @@ def portal(
     support = create_platform_staff(role=PlatformRole.SUPPORT, name="Sam Support")
     for user in (owner_of(prepaid).user, admin, platform, support):
         user.language = language  # what each person chose; the login page's switch agrees
+    with app.test_request_context():
+        reset_token = auth.make_password_token(owner_of(postpaid).user, auth.PURPOSE_RESET)
+        invite_token = auth.make_password_token(member.user, auth.PURPOSE_INVITE)
     ids = {
+        "reseller": reseller.id,
+        "reset_token": reset_token,
+        "invite_token": invite_token,
         "prepaid": prepaid.id,
         "postpaid": postpaid.id,
         "member": member.id,
@@ -123,9 +130,15 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
 
     pre, post = portal["prepaid"], portal["postpaid"]
 
-    # Anonymous: the login page.
+    # Anonymous: the login page, forgotten password, a reset link and an invitation link.
     page = axe_browser()
-    check(page, "/login")
+    for path in (
+        "/login",
+        "/password/forgot",
+        f"/password/reset/{portal['reset_token']}",
+        f"/invitation/{portal['invite_token']}",
+    ):
+        check(page, path)
 
     # The organization's owner: overview, members, credits and the purchase flow, invoices,
     # profile.
@@ -135,6 +148,10 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         f"/organizations/{pre}/members/",
         f"/organizations/{pre}/members/{portal['member']}/",
         f"/organizations/{pre}/members/new",
+        f"/organizations/{pre}/members/{portal['member']}/edit",
+        f"/organizations/{pre}/members/{portal['member']}/remove",
+        f"/organizations/{pre}/members/ownership",
+        f"/organizations/{pre}/api-keys/",
         f"/organizations/{pre}/settings",
         f"/organizations/{pre}/logs",
         f"/organizations/{pre}/invoices",
@@ -171,6 +188,10 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         "/customers/new",
         f"/organizations/{pre}/",
         f"/organizations/{pre}/audit",
+        f"/organizations/{pre}/suspend",
+        f"/organizations/{pre}/delete",
+        f"/organizations/{pre}/support/start",
+        f"/organizations/{pre}/credits/withdraw",  # reseller staff only
         f"/organizations/{pre}/payment",
         f"/organizations/{post}/",
         f"/organizations/{post}/payment",
@@ -181,15 +202,28 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         "/reseller/settings/prices",
         "/reseller/settings/taxes",
         "/reseller/settings/staff",
+        "/reseller/settings/api-keys",
         "/reseller/support/",
+        "/reseller/support/settings",
         "/account/two-factor/",
+        "/account/two-factor/setup",
     ):
         check(page, path)
 
-    # The platform admin's overview and dashboard.
+    # The platform admin's overview and dashboard, and every platform page.
     page = axe_browser()
     log_in(page, live_server, portal["platform"], language)
-    check(page, "/platform/")
+    for path in (
+        "/platform/",
+        "/platform/resellers/new",
+        f"/platform/resellers/{portal['reseller']}",
+        "/platform/staff",
+        "/platform/jobs",
+        "/platform/sms",
+        "/platform/billing-runs",
+        "/platform/security",
+    ):
+        check(page, path)
 
     # Support staff acting as the owner: the support banner on the organization's pages.
     page = axe_browser()
