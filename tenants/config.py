@@ -51,7 +51,8 @@ def load_config(instance_path: Path) -> dict:
     return {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pool_pre_ping: tenants.database pings only connections that sat idle.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "portal"),
         # Transient failures (SMTP down, gateway timeout) are retried after these seconds.
