@@ -187,14 +187,14 @@ def _change_balance(account: str, delta: int) -> int | None:
 
 def account_ids(org: Organization, refs) -> dict[AccountRef, str]:
     """The ids of several accounts of the organization in one query; missing ones created."""
-    wanted = sorted(set(refs), key=lambda ref: (ref.kind.value, ref.member_id))
+    wanted = set(refs)
     params: dict = {"organization": org.id}
     for i, ref in enumerate(wanted):
         params[f"kind{i}"], params[f"member{i}"] = ref.kind, ref.member_id
     # An ORM-enabled select: pending changes are flushed first.
     rows = db.session.execute(_accounts_select(len(wanted)), params).all()
     found = {AccountRef(AccountKind(kind), member_id): acc for acc, kind, member_id in rows}
-    for ref in set(wanted) - found.keys():
+    for ref in wanted - found.keys():
         found[ref] = account_id(org, ref)
     return found
 
