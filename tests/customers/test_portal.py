@@ -118,6 +118,25 @@ def test_list_shows_balance_or_debt_view_and_shortcuts(
             assert f'href="/organizations/{org.id}/{path}"' in html
 
 
+def test_list_marks_low_balance_organizations(
+    agent_client, reseller, create_organization, set_list_balance
+):
+    low = create_organization(reseller, name="Almost Out", pricing_model="prepaid")
+    fine = create_organization(reseller, name="Well Funded", pricing_model="prepaid")
+    set_list_balance(low, credits=40, threshold=50)
+    set_list_balance(fine, credits=1500, threshold=50)
+    html = agent_client.get("/customers/").get_data(as_text=True)
+    rows = {
+        name: html.split(name, 1)[1].split("</tr>", 1)[0] for name in ("Almost Out", "Well Funded")
+    }
+    assert "Low</span>" in rows["Almost Out"]
+    assert "Low</span>" not in rows["Well Funded"]
+    # Topping up above the threshold clears the mark: the flag follows the balance.
+    set_list_balance(low, credits=60, threshold=50)
+    html = agent_client.get("/customers/").get_data(as_text=True)
+    assert "Low</span>" not in html.split("Almost Out", 1)[1].split("</tr>", 1)[0]
+
+
 def test_list_search_filters_and_pagination(
     agent_client, reseller, create_organization, set_list_balance, monkeypatch
 ):
