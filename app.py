@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from tenants import models  # noqa: F401  (registers every table on the metadata)
-from tenants.config import load_config
-from tenants.errors import DomainError
-from tenants.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from tenants.core.config import load_config
+from tenants.core.errors import DomainError
+from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent
 
@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from tenants import web
-    from tenants.database import configure_engine_events
+    from tenants.core.database import configure_engine_events
 
     db.init_app(app)
     with app.app_context():
@@ -188,7 +188,7 @@ def register_template_helpers(app: Flask) -> None:
         from flask import has_request_context
         from flask_login import current_user
 
-        from tenants import auth
+        from tenants.people import auth
 
         if not has_request_context():
             return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale())}

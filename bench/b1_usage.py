@@ -56,12 +56,12 @@ def seed(url: str) -> tuple[list[str], list[str], str]:
     from sqlalchemy import insert
 
     from app import create_app
-    from tenants.actors import SYSTEM
-    from tenants.api_keys import create_api_key
-    from tenants.extensions import db
+    from tenants.access.actors import SYSTEM
+    from tenants.api_keys.operations import create_api_key
+    from tenants.core.extensions import db
+    from tenants.core.types import new_id, utcnow
     from tenants.models import AccountKind, CreditAccount, Organization, Reseller
     from tenants.models.organizations import search_key, search_text
-    from tenants.types import new_id, utcnow
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
     with app.app_context():

@@ -8,7 +8,7 @@ that just ended (generate_series), then times, over the same rows:
 
 * the baseline: ONE ``INSERT … SELECT … GROUP BY`` of the charges into per-day lines of a
   temporary table (the least any implementation has to do), best of three, rolled back;
-* ``tenants.billing.run_monthly`` for that month: batches of organizations, one
+* ``tenants.billing.postpaid.run_monthly`` for that month: batches of organizations, one
   transaction each (lock, group by day, numbered invoices, lines, ledger entries, audit,
   debts, progress);
 * a second run, which must find nothing left to invoice.
@@ -40,10 +40,10 @@ def seed(n_orgs: int, n_charges: int, period: str) -> str:
     PostgreSQL only (generate_series); also used by tests/billing/test_concurrency.py."""
     from sqlalchemy import insert, text
 
-    from tenants.billing import period_bounds
-    from tenants.extensions import db
+    from tenants.billing.postpaid import period_bounds
+    from tenants.core.extensions import db
+    from tenants.core.types import new_id, utcnow
     from tenants.models import Organization, PriceListEntry, Reseller, TaxRate
-    from tenants.types import new_id, utcnow
 
     tag = uuid.uuid4().hex[:8]
     reseller = Reseller(name=f"Invoice bench {tag}", slug=f"bench-{tag}")
@@ -142,7 +142,7 @@ def baseline(reseller_id: str) -> tuple[float, int]:
     back), and how many lines."""
     from sqlalchemy import text
 
-    from tenants.extensions import db
+    from tenants.core.extensions import db
 
     db.session.execute(
         text(
@@ -169,8 +169,8 @@ def main() -> int:
 
     from app import create_app
     from bench._harness import fresh_database
-    from tenants import billing
-    from tenants.extensions import db
+    from tenants.billing import postpaid as billing
+    from tenants.core.extensions import db
     from tenants.models import Invoice, InvoiceLine
 
     batch_size = args.batch_size or billing.BATCH_SIZE

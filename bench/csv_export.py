@@ -29,7 +29,8 @@ def seed(n: int) -> str:
     """One reseller, one organization and N holding-account postings; the org's id."""
     from sqlalchemy import insert
 
-    from tenants.extensions import db
+    from tenants.core.extensions import db
+    from tenants.core.types import new_id, utcnow
     from tenants.models import (
         AccountKind,
         CreditAccount,
@@ -38,7 +39,6 @@ def seed(n: int) -> str:
         Organization,
         Reseller,
     )
-    from tenants.types import new_id, utcnow
 
     reseller = Reseller(name=f"Bench {uuid.uuid4().hex[:6]}", slug=f"bench-{uuid.uuid4().hex[:8]}")
     db.session.add(reseller)
@@ -137,10 +137,10 @@ def _seed_in_sql(db, org, account, n: int, now, span) -> None:
 
 def drain(app, org_id: str) -> tuple[int, int, float]:
     """Iterate the streamed CSV body; (rows, bytes, seconds)."""
-    from tenants.actors import SYSTEM
-    from tenants.extensions import db
+    from tenants.access.actors import SYSTEM
+    from tenants.core.extensions import db
+    from tenants.credits.movements import iter_organization_rows, last_days
     from tenants.models import Organization
-    from tenants.movements import iter_organization_rows, last_days
     from tenants.views.credits import movements_csv_response
 
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
@@ -170,7 +170,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app import create_app
-    from tenants.extensions import db
+    from tenants.core.extensions import db
 
     url = os.environ.get("DATABASE_URL") or "sqlite:///" + str(
         Path(__file__).resolve().parent.parent / "instance" / "bench-csv.db"

@@ -25,10 +25,10 @@ WORDS = "acme nova blue orbit delta prime terra lumen vertex zen atlas pixel".sp
 def seed(n: int) -> str:
     from sqlalchemy import insert
 
-    from tenants.extensions import db
+    from tenants.core.extensions import db
+    from tenants.core.types import new_id, utcnow
     from tenants.models import Member, MemberRole, Organization, Reseller, User
     from tenants.models.organizations import search_key, search_text
-    from tenants.types import new_id, utcnow
 
     reseller = Reseller(name=f"Bench {uuid.uuid4().hex[:6]}", slug=f"bench-{uuid.uuid4().hex[:8]}")
     db.session.add(reseller)
@@ -126,10 +126,10 @@ def main() -> None:
         sys.exit("Set DATABASE_URL to the database to seed (it gets N more organizations).")
 
     from app import create_app
-    from tenants.actors import Actor
-    from tenants.extensions import db
+    from tenants.access.actors import Actor
+    from tenants.core.extensions import db
     from tenants.models import ResellerRole
-    from tenants.organizations import list_organizations
+    from tenants.organizations.operations import list_organizations
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"]})
     with app.app_context():

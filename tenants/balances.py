@@ -1,7 +1,7 @@
 """What an organization holds and owes: the numbers deletion, pricing changes and lists use.
 
 Credits come from the ledger's holding accounts; debt from the postpaid account row
-(tenants.billing).
+(tenants.billing.postpaid).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from tenants.models import Organization
 
 def organization_credits(org: Organization) -> int:
     """Credits held across the system pool and every member account."""
-    from tenants.credits import total_credits
+    from tenants.credits.operations import total_credits
 
     return total_credits(org)
 
 
 def organization_debt(org: Organization) -> Decimal:
     """Unbilled charges plus unpaid invoices (less payments received ahead of invoices)."""
-    from tenants.billing import organization_debt as postpaid_debt
+    from tenants.billing.postpaid import organization_debt as postpaid_debt
 
     return postpaid_debt(org)

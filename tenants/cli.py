@@ -10,11 +10,11 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
-from tenants.actors import SYSTEM
-from tenants.errors import DomainError
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.errors import DomainError
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import PlatformRole, ResellerRole, User
-from tenants.queue import commit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,13 +29,13 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_reseller)
     app.cli.add_command(demo)
     app.cli.add_command(translate)
-    from tenants.api_key_cli import api_key
+    from tenants.api_keys.cli import api_key
 
     app.cli.add_command(api_key)
-    from tenants.billing_cli import billing
+    from tenants.billing.cli import billing
 
     app.cli.add_command(billing)
-    from tenants.worker import jobs_cli
+    from tenants.jobs.worker import jobs_cli
 
     app.cli.add_command(jobs_cli)
 
@@ -46,8 +46,8 @@ def register(app: Flask) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_admin(email: str, name: str, password: str) -> None:
     """Create a platform admin (or make an existing user one)."""
-    from tenants import auth
-    from tenants.resellers import add_platform_staff
+    from tenants.people import auth
+    from tenants.resellers.operations import add_platform_staff
 
     try:
         auth.validate_password(password)
@@ -69,9 +69,9 @@ def create_reseller(
     name: str, admin_email: str, admin_password: str, admin_name: str | None, language: str
 ) -> None:
     """Create a reseller with its first admin; prints the reseller's slug."""
-    from tenants import auth
-    from tenants.resellers import add_reseller_staff
-    from tenants.resellers import create_reseller as create
+    from tenants.people import auth
+    from tenants.resellers.operations import add_reseller_staff
+    from tenants.resellers.operations import create_reseller as create
 
     try:
         auth.validate_password(admin_password)

@@ -9,18 +9,22 @@ import unicodedata
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tenants import billing, credits, pricing, purchases, usage
-from tenants.actors import SYSTEM, Actor
-from tenants.members import add_member
+from tenants.access.actors import SYSTEM, Actor
+from tenants.billing import postpaid as billing
+from tenants.billing import usage
+from tenants.core.types import utcnow
+from tenants.credits import operations as credits
+from tenants.credits import purchases
 from tenants.models import Member, Organization, PlatformRole, ResellerRole
-from tenants.organizations import (
+from tenants.organizations.members import add_member
+from tenants.organizations.operations import (
     BillingDetails,
     NewOrganization,
     create_organization,
     update_organization,
 )
-from tenants.resellers import add_platform_staff, add_reseller_staff, create_reseller
-from tenants.types import utcnow
+from tenants.resellers import pricing
+from tenants.resellers.operations import add_platform_staff, add_reseller_staff, create_reseller
 
 DEMO_ORGANIZATIONS = [
     # name, country, pricing model, owner name, owner email, billing type, tax id, address
@@ -294,7 +298,7 @@ def _postpaid_history(staff: Actor, org: Organization, *, pay: bool, seed: int) 
 def org_owner_user(org):
     from sqlalchemy import select
 
-    from tenants.extensions import db
+    from tenants.core.extensions import db
     from tenants.models import Member, MemberRole, User
 
     return db.session.scalar(

@@ -28,8 +28,9 @@ for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
     os.environ.pop(_name, None)
 
 from app import create_app  # noqa: E402
-from tenants.actors import SYSTEM  # noqa: E402
-from tenants.extensions import db  # noqa: E402
+from tenants.access.actors import SYSTEM  # noqa: E402
+from tenants.core.extensions import db  # noqa: E402
+from tenants.jobs.outbox import commit  # noqa: E402
 from tenants.models import (  # noqa: E402
     Member,
     MemberRole,
@@ -39,7 +40,6 @@ from tenants.models import (  # noqa: E402
     ResellerRole,
     User,
 )
-from tenants.queue import commit  # noqa: E402
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -188,7 +188,7 @@ def create_platform_staff(app, create_user):
 @pytest.fixture
 def create_reseller(app):
     def _create(name=None, default_language="en") -> Reseller:
-        from tenants.resellers import create_reseller as create
+        from tenants.resellers.operations import create_reseller as create
 
         reseller = create(
             SYSTEM, name or f"Reseller {uuid.uuid4().hex[:6]}", default_language=default_language
@@ -223,8 +223,8 @@ def create_organization(app, create_reseller):
         owner_password=PASSWORD,
         **kwargs,
     ) -> Organization:
-        from tenants.organizations import NewOrganization
-        from tenants.organizations import create_organization as create
+        from tenants.organizations.operations import NewOrganization
+        from tenants.organizations.operations import create_organization as create
 
         reseller = reseller or create_reseller()
         org = create(
@@ -268,7 +268,7 @@ def create_member(app):
         password=PASSWORD,
         name="Member Person",
     ) -> Member:
-        from tenants.members import add_member
+        from tenants.organizations.members import add_member
 
         member = add_member(
             SYSTEM,

@@ -8,7 +8,7 @@ Create Date: 2026-11-27 13:54:41.640656
 from alembic import op
 import sqlalchemy as sa
 
-import tenants.types
+import tenants.core.types
 
 
 # revision identifiers, used by Alembic.
@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('ip_address', sa.String(length=64), nullable=True),
-    sa.Column('failed_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('failed_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
@@ -35,9 +35,9 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('kwargs', sa.JSON(), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('dispatched_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('dispatched_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queued_jobs'))
@@ -52,7 +52,7 @@ def upgrade():
     sa.Column('brand_name', sa.String(length=200), nullable=True),
     sa.Column('default_language', sa.String(length=8), nullable=False),
     sa.Column('status', sa.Enum('active', 'suspended', name='reseller_status', native_enum=False, create_constraint=True, length=20), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_resellers')),
     sa.UniqueConstraint('slug', name=op.f('uq_resellers_slug'))
     )
@@ -65,8 +65,8 @@ def upgrade():
     sa.Column('country', sa.String(length=2), nullable=True),
     sa.Column('company', sa.String(length=200), nullable=True),
     sa.Column('language', sa.String(length=8), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('password_changed_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('password_changed_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -80,7 +80,7 @@ def upgrade():
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('pricing_model', sa.Enum('prepaid', 'postpaid', name='pricing_model', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('individual_user_credits', sa.Boolean(), nullable=False),
-    sa.Column('credit_limit', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('credit_limit', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('billing_type', sa.Enum('individual', 'company', name='billing_type', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('billing_name', sa.String(length=200), nullable=True),
     sa.Column('billing_address', sa.Text(), nullable=True),
@@ -95,11 +95,11 @@ def upgrade():
     sa.Column('auto_top_up_enabled', sa.Boolean(), nullable=False),
     sa.Column('auto_top_up_below', sa.BigInteger(), nullable=False),
     sa.Column('auto_top_up_credits', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('suspended_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('suspended_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('suspension_reason', sa.String(length=500), nullable=True),
-    sa.Column('deleted_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_organizations_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations'))
     )
@@ -112,7 +112,7 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('role', sa.Enum('admin', 'support', name='platform_role', native_enum=False, create_constraint=True, length=20), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_platform_staff_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_staff')),
     sa.UniqueConstraint('user_id', name=op.f('uq_platform_staff_user_id'))
@@ -122,7 +122,7 @@ def upgrade():
     sa.Column('reseller_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('role', sa.Enum('admin', 'agent', name='reseller_role', native_enum=False, create_constraint=True, length=20), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_reseller_staff_reseller_id_resellers')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reseller_staff_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reseller_staff')),
@@ -136,10 +136,10 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('remember', sa.Boolean(), nullable=False),
     sa.Column('ip_address', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=300), nullable=True),
@@ -161,7 +161,7 @@ def upgrade():
     sa.Column('target_type', sa.String(length=32), nullable=True),
     sa.Column('target_id', sa.String(length=32), nullable=True),
     sa.Column('changes', sa.JSON(), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_user_id'], ['users.id'], name=op.f('fk_audit_entries_actor_user_id_users')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_audit_entries_organization_id_organizations')),
     sa.ForeignKeyConstraint(['real_user_id'], ['users.id'], name=op.f('fk_audit_entries_real_user_id_users')),
@@ -179,8 +179,8 @@ def upgrade():
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('role', sa.Enum('owner', 'admin', 'member', name='member_role', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('portal_access', sa.Boolean(), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('removed_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_members_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_members_reseller_id_resellers')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_members_user_id_users')),

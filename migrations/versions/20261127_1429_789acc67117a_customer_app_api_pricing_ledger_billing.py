@@ -8,7 +8,7 @@ Create Date: 2026-11-27 14:29:19.833301
 from alembic import op
 import sqlalchemy as sa
 
-import tenants.types
+import tenants.core.types
 
 
 # revision identifiers, used by Alembic.
@@ -87,9 +87,9 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('reseller_id', sa.String(length=32), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('prepaid_unit_price', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('postpaid_unit_price', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('prepaid_unit_price', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('postpaid_unit_price', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_price_list_entries_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_price_list_entries')),
     sa.UniqueConstraint('reseller_id', 'currency', name=op.f('uq_price_list_entries_reseller_id'))
@@ -98,8 +98,8 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('reseller_id', sa.String(length=32), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=False),
-    sa.Column('percent', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('percent', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_tax_rates_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tax_rates')),
     sa.UniqueConstraint('reseller_id', 'country', name=op.f('uq_tax_rates_reseller_id'))
@@ -112,9 +112,9 @@ def upgrade():
     sa.Column('prefix', sa.String(length=32), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('created_by_user_id', sa.String(length=32), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['users.id'], name=op.f('fk_api_keys_created_by_user_id_users')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_api_keys_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_api_keys_reseller_id_resellers')),
@@ -132,8 +132,8 @@ def upgrade():
     sa.Column('kind', sa.Enum('system', 'member', 'purchases', 'usage', 'withdrawals', 'adjustments', 'invoiced', name='account_kind', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('member_id', sa.String(length=32), nullable=False),
     sa.Column('balance', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('balance >= 0', name=op.f('ck_credit_accounts_balance_not_negative')),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_credit_accounts_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_credit_accounts_reseller_id_resellers')),
@@ -153,14 +153,14 @@ def upgrade():
     sa.Column('period', sa.String(length=7), nullable=True),
     sa.Column('status', sa.Enum('open', 'paid', 'void', name='invoice_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('subtotal', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('tax_percent', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('tax', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('total', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('subtotal', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('tax_percent', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('tax', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('total', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('billing', sa.JSON(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('issued_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('paid_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_invoices_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_invoices_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoices')),
@@ -185,8 +185,8 @@ def upgrade():
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_idempotency_keys_api_key_id_api_keys')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_idempotency_keys_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
@@ -202,9 +202,9 @@ def upgrade():
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('description', sa.String(length=300), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
-    sa.Column('unit_price', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('amount', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('occurred_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unit_price', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('amount', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('occurred_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reference', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoices.id'], name=op.f('fk_invoice_lines_invoice_id_invoices')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_invoice_lines_reseller_id_resellers')),
@@ -224,11 +224,11 @@ def upgrade():
     sa.Column('type', sa.Enum('purchase', 'auto_top_up', 'transfer_in', 'transfer_out', 'usage', 'withdrawal', 'adjustment', 'payment', 'invoice', name='entry_type', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('credits', sa.BigInteger(), nullable=False),
     sa.Column('balance_after', sa.BigInteger(), nullable=True),
-    sa.Column('amount', tenants.types.Money(precision=12, scale=4), nullable=True),
+    sa.Column('amount', tenants.core.types.Money(precision=12, scale=4), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=True),
     sa.Column('reference', sa.String(length=200), nullable=True),
-    sa.Column('occurred_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_user_id', sa.String(length=32), nullable=True),
     sa.Column('real_user_id', sa.String(length=32), nullable=True),
     sa.Column('api_key_id', sa.String(length=32), nullable=True),
@@ -253,11 +253,11 @@ def upgrade():
     sa.Column('payment_method', sa.String(length=20), nullable=False),
     sa.Column('automatic', sa.Boolean(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('unit_price', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('subtotal', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('tax_percent', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('tax', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('total', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('unit_price', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('subtotal', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('tax_percent', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('tax', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('total', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('billing', sa.JSON(), nullable=False),
     sa.Column('provider_reference', sa.String(length=100), nullable=True),
     sa.Column('decline_reason', sa.String(length=200), nullable=True),
@@ -266,8 +266,8 @@ def upgrade():
     sa.Column('real_user_id', sa.String(length=32), nullable=True),
     sa.Column('api_key_id', sa.String(length=32), nullable=True),
     sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_purchases_organization_id_organizations')),
     sa.ForeignKeyConstraint(['receipt_id'], ['invoices.id'], name=op.f('fk_purchases_receipt_id_invoices')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_purchases_reseller_id_resellers')),
@@ -281,7 +281,7 @@ def upgrade():
         batch_op.add_column(sa.Column('search_text', sa.String(length=700), server_default='', nullable=False))
         batch_op.add_column(sa.Column('owner_email', sa.String(length=254), server_default='', nullable=False))
         batch_op.add_column(sa.Column('total_credits', sa.BigInteger(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('debt', tenants.types.Money(precision=12, scale=4), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('debt', tenants.core.types.Money(precision=12, scale=4), server_default='0', nullable=False))
         batch_op.drop_index(batch_op.f('ix_organizations_reseller_name'))
         batch_op.drop_index(batch_op.f('ix_organizations_reseller_status'))
         batch_op.create_index('ix_organizations_reseller_search_name', ['reseller_id', 'search_name', 'id'], unique=False)
@@ -294,7 +294,7 @@ def upgrade():
         batch_op.alter_column('search_text', server_default=None)
 
     with op.batch_alter_table('resellers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('suspended_at', tenants.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('suspended_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('suspension_reason', sa.String(length=500), nullable=True))
 
     # ### end Alembic commands ###

@@ -8,7 +8,7 @@ Create Date: 2026-11-27 15:01:22.265562
 from alembic import op
 import sqlalchemy as sa
 
-import tenants.types
+import tenants.core.types
 
 
 # revision identifiers, used by Alembic.
@@ -46,8 +46,8 @@ def upgrade():
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('status', sa.Enum('running', 'finished', name='billing_run_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('trigger', sa.String(length=20), nullable=False),
-    sa.Column('started_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('progress', sa.Integer(), nullable=False),
     sa.Column('invoiced', sa.Integer(), nullable=False),
@@ -62,15 +62,15 @@ def upgrade():
     op.create_table('platform_settings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('require_staff_two_factor', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_settings'))
     )
     op.create_table('recovery_codes',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_recovery_codes_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
     )
@@ -81,8 +81,8 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('secret', sa.String(length=64), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_used_step', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_totp_credentials_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_totp_credentials')),
@@ -94,12 +94,12 @@ def upgrade():
     sa.Column('organization_id', sa.String(length=32), nullable=False),
     sa.Column('member_id', sa.String(length=32), nullable=True),
     sa.Column('credits', sa.BigInteger(), nullable=False),
-    sa.Column('unit_price', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('amount', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('unit_price', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('amount', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('reference', sa.String(length=200), nullable=True),
-    sa.Column('occurred_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_charges_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_charges_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_charges'))
@@ -111,10 +111,10 @@ def upgrade():
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('reseller_id', sa.String(length=32), nullable=False),
     sa.Column('organization_id', sa.String(length=32), nullable=False),
-    sa.Column('amount', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('amount', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('reference', sa.String(length=200), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_user_id', sa.String(length=32), nullable=True),
     sa.Column('real_user_id', sa.String(length=32), nullable=True),
     sa.Column('api_key_id', sa.String(length=32), nullable=True),
@@ -128,13 +128,13 @@ def upgrade():
     op.create_table('postpaid_accounts',
     sa.Column('organization_id', sa.String(length=32), nullable=False),
     sa.Column('reseller_id', sa.String(length=32), nullable=False),
-    sa.Column('unbilled', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('unbilled', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('unbilled_credits', sa.BigInteger(), nullable=False),
-    sa.Column('invoiced_unpaid', tenants.types.Money(precision=12, scale=4), nullable=False),
-    sa.Column('paid_ahead', tenants.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('invoiced_unpaid', tenants.core.types.Money(precision=12, scale=4), nullable=False),
+    sa.Column('paid_ahead', tenants.core.types.Money(precision=12, scale=4), nullable=False),
     sa.Column('closed_period', sa.String(length=7), nullable=False),
-    sa.Column('closed_until', tenants.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_until', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_postpaid_accounts_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_postpaid_accounts_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('organization_id', name=op.f('pk_postpaid_accounts'))
@@ -150,7 +150,7 @@ def upgrade():
     sa.Column('token', sa.String(length=100), nullable=False),
     sa.Column('last4', sa.String(length=4), nullable=False),
     sa.Column('saved_by_user_id', sa.String(length=32), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_saved_payment_methods_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_saved_payment_methods_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_payment_methods'))
@@ -167,7 +167,7 @@ def upgrade():
     sa.Column('gateway', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('gateway_reference', sa.String(length=100), nullable=True),
-    sa.Column('created_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_sms_messages_organization_id_organizations')),
     sa.ForeignKeyConstraint(['reseller_id'], ['resellers.id'], name=op.f('fk_sms_messages_reseller_id_resellers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sms_messages'))
@@ -183,9 +183,9 @@ def upgrade():
     sa.Column('member_id', sa.String(length=32), nullable=False),
     sa.Column('staff_user_id', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
-    sa.Column('started_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', tenants.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', tenants.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('end_reason', sa.Enum('returned', 'expired', 'logout', 'revoked', name='support_session_end', native_enum=False, create_constraint=True, length=20), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_support_sessions_member_id_members')),
@@ -207,7 +207,7 @@ def upgrade():
         batch_op.add_column(sa.Column('notify_owner_on_support_session', sa.Boolean(), server_default=sa.text('true'), nullable=False))
 
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('authenticated_at', tenants.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('authenticated_at', tenants.core.types.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:

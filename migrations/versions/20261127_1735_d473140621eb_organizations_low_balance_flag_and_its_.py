@@ -14,7 +14,7 @@ Create Date: 2026-11-27 17:35:27.608771
 from alembic import op
 import sqlalchemy as sa
 
-import tenants.types
+import tenants.core.types
 
 
 # revision identifiers, used by Alembic.

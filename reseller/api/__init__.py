@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from tenants.extensions import csrf
+from tenants.core.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

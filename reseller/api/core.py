@@ -20,11 +20,11 @@ from werkzeug.exceptions import HTTPException
 
 from reseller.api import idempotency, ratelimit
 from reseller.api.schemas import EMPTY, UNSAFE_TEXT, Object, validate, validate_query
-from tenants.actors import Actor
-from tenants.api_keys import InvalidApiKey, note_api_key_use, resolve_api_key
-from tenants.errors import DomainError, NotFound, ValidationFailed
-from tenants.extensions import db
-from tenants.queue import commit, rollback
+from tenants.access.actors import Actor
+from tenants.api_keys.operations import InvalidApiKey, note_api_key_use, resolve_api_key
+from tenants.core.errors import DomainError, NotFound, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -276,7 +276,7 @@ def endpoint(
 
 def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
     """NotFound unless the records named in the path are within the actor's scope."""
-    from tenants import scoping
+    from tenants.access import scoping
 
     if "org_id" in path:
         org = scoping.get_organization(actor, path["org_id"], include_deleted=True)

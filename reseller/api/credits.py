@@ -12,12 +12,16 @@ from flask_babel import lazy_gettext as _l
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint
-from tenants import balances, credits, movements, payments, purchases, scoping, usage
-from tenants.actors import Actor
-from tenants.errors import ValidationFailed
+from tenants import balances
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.billing import usage
+from tenants.core.errors import ValidationFailed
+from tenants.credits import movements, payments, purchases
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
-from tenants.notifications import external_url
-from tenants.queue import commit
+from tenants.people.invitations import external_url
 from tenants.views.credits import movements_csv_response
 
 TAG = "Credits"

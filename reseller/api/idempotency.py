@@ -20,10 +20,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tenants.errors import Conflict, DomainError
-from tenants.extensions import db
+from tenants.core.errors import Conflict, DomainError
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
 from tenants.models import IdempotencyKey
-from tenants.types import utcnow
 
 KEY_LIFETIME = timedelta(hours=24)
 # A claim with no answer this old was left by a server that died mid-request.

@@ -8,8 +8,9 @@ from flask import Response, current_app, request
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint
-from tenants import invoices, scoping
-from tenants.actors import Actor
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.invoices import documents as invoices
 
 TAG = "Invoices"
 INVOICE = "/invoices/<invoice_id>"

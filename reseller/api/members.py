@@ -9,11 +9,11 @@ from sqlalchemy.orm import joinedload
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint
-from tenants import members as services
-from tenants import scoping
-from tenants.actors import Actor
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.core.extensions import db
 from tenants.models import Member
+from tenants.organizations import members as services
 
 TAG = "Members"
 MEMBERS = "/organizations/<org_id>/members"

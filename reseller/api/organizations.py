@@ -8,11 +8,11 @@ from flask import Response
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint, renamed_fields
-from tenants import members as member_services
-from tenants import organizations as services
-from tenants import scoping
-from tenants.actors import Actor
-from tenants.errors import NotFound, ValidationFailed
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.core.errors import NotFound, ValidationFailed
+from tenants.organizations import members as member_services
+from tenants.organizations import operations as services
 
 TAG = "Organizations"
 ORG = "/organizations/<org_id>"

@@ -9,8 +9,9 @@ from flask import Response
 from reseller.api import schemas
 from reseller.api.core import done, endpoint
 from reseller.api.serializers import money, timestamp
-from tenants import billing, scoping
-from tenants.actors import Actor
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.billing import postpaid as billing
 from tenants.models import Payment
 
 TAG = "Payments"

@@ -18,8 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tenants.errors import DomainError
-from tenants.extensions import db
+from tenants.core.errors import DomainError
+from tenants.core.extensions import db
 from tenants.models import ApiRateCounter
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def parse_limit(text: str | None) -> Limit | None:
 
 
 def _redis_hit(api_key_id: str, window: int, seconds: int) -> int:
-    from tenants.queue import redis_connection
+    from tenants.jobs.outbox import redis_connection
 
     name = f"api-rate:{api_key_id}:{window}"
     # INCR and EXPIRE in one MULTI/EXEC: one round trip, and no counter left without expiry.

@@ -8,9 +8,10 @@ from flask import Response
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint
-from tenants import pricing, scoping
-from tenants.actors import Actor
-from tenants.policy import Permission, require
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, require
+from tenants.resellers import pricing
 
 TAG = "Reseller settings"
 

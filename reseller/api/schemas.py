@@ -18,10 +18,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from tenants.credits import MAX_CREDITS
-from tenants.errors import ValidationFailed
+from tenants.core.errors import ValidationFailed
+from tenants.credits.operations import MAX_CREDITS
+from tenants.credits.payments import PROVIDERS
 from tenants.models import EntryType, InvoiceKind, InvoiceStatus, PurchaseStatus
-from tenants.payments import PROVIDERS
 
 MISSING = object()
 # Control characters and lone surrogates: PostgreSQL cannot store NUL, UTF-8 cannot encode

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from reseller.api.schemas import INVOICE_BILLING_FIELDS
-from tenants.credits import Balance
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import round_money
+from tenants.credits.operations import Balance
 from tenants.models import (
     Invoice,
     InvoiceLine,
@@ -22,7 +23,6 @@ from tenants.models import (
     Purchase,
     User,
 )
-from tenants.types import round_money
 
 
 def timestamp(value: datetime | None) -> str | None:

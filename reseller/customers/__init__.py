@@ -7,16 +7,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from reseller.customers.forms import CreateOrganizationForm, FilterForm
-from tenants import dashboards, organizations, queue
-from tenants.errors import DomainError, ValidationFailed
-from tenants.extensions import db
+from tenants.access.policy import Permission
+from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.validation import country_codes, default_currency, default_timezone
+from tenants.jobs import outbox as queue
 from tenants.models import Reseller
-from tenants.organizations import BillingDetails, NewOrganization
-from tenants.policy import Permission
-from tenants.validation import country_codes, default_currency, default_timezone
-from tenants.views.helpers import actor_required, the_actor
+from tenants.organizations import operations as organizations
+from tenants.organizations.operations import BillingDetails, NewOrganization
+from tenants.resellers import dashboards
 from tenants.views.organization import show_field_errors
-from tenants.views.organization_forms import fill_place_choices
+from tenants.views.organization.forms import fill_place_choices
+from tenants.web.decorators import actor_required, the_actor
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 

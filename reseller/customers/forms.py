@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 
-from tenants.views.organization_forms import (
+from tenants.views.organization.forms import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
-from tenants import dashboards, scoping
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.core.extensions import db
 from tenants.models import Organization, OrganizationStatus, Reseller
-from tenants.policy import Permission
-from tenants.views.helpers import actor_required, the_actor
+from tenants.resellers import dashboards
+from tenants.web.decorators import actor_required, the_actor
 
 bp = Blueprint("platform", __name__, url_prefix="/platform")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template
 
 from reseller.platform import bp
-from tenants import billing
-from tenants.policy import Permission
-from tenants.views.helpers import actor_required
+from tenants.access.policy import Permission
+from tenants.billing import postpaid as billing
+from tenants.web.decorators import actor_required
 
 
 @bp.route("/billing-runs")

@@ -8,11 +8,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from reseller.platform import bp
-from tenants import worker
-from tenants.extensions import db
+from tenants.access.policy import Permission
+from tenants.core.extensions import db
+from tenants.jobs import worker
 from tenants.models import Organization, SmsMessage
-from tenants.policy import Permission
-from tenants.views.helpers import actor_required
+from tenants.web.decorators import actor_required
 
 SMS_PAGE = 100
 

@@ -14,13 +14,14 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from reseller.platform import bp
 from reseller.settings.staff import ROLE_CHOICES, InviteStaffForm, StaffRoleForm
-from tenants import resellers, scoping
-from tenants.errors import Conflict, ValidationFailed
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.policy import Permission, can
+from tenants.core.errors import Conflict, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
-from tenants.policy import Permission, can
-from tenants.queue import commit, rollback
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.resellers import operations as resellers
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 
 class NewResellerForm(FlaskForm):

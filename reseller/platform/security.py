@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
 from reseller.platform import bp
-from tenants import two_factor
-from tenants.policy import Permission
-from tenants.queue import commit
-from tenants.views.helpers import actor_required, the_actor
+from tenants.access.policy import Permission
+from tenants.jobs.outbox import commit
+from tenants.people import two_factor
+from tenants.web.decorators import actor_required, the_actor
 
 
 class SecurityForm(FlaskForm):

@@ -10,13 +10,13 @@ from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length
 
 from reseller.platform import bp
-from tenants import resellers
-from tenants.errors import Conflict, NotFound, ValidationFailed
-from tenants.extensions import db
+from tenants.access.policy import Permission
+from tenants.core.errors import Conflict, NotFound, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import PlatformStaff, User
-from tenants.policy import Permission
-from tenants.queue import commit, rollback
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.resellers import operations as resellers
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 ROLE_CHOICES = [("support", _l("Support agent")), ("admin", _l("Platform admin"))]
 

@@ -13,13 +13,14 @@ from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from reseller.settings import bp
-from tenants import pricing, scoping
-from tenants.errors import ValidationFailed
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.core.errors import ValidationFailed
+from tenants.core.validation import country_choices, currency_choices
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
-from tenants.policy import Permission
-from tenants.queue import commit, rollback
-from tenants.validation import country_choices, currency_choices
-from tenants.views.helpers import actor_required, the_actor
+from tenants.resellers import pricing
+from tenants.web.decorators import actor_required, the_actor
 
 NUMBER = [DataRequired(), Length(max=20)]
 

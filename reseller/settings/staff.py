@@ -10,13 +10,14 @@ from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length
 
 from reseller.settings import bp
-from tenants import resellers, scoping
-from tenants.errors import Conflict, ValidationFailed
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.core.errors import Conflict, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller, ResellerStaff, User
-from tenants.policy import Permission
-from tenants.queue import commit, rollback
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.resellers import operations as resellers
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 ROLE_CHOICES = [("agent", _l("Agent")), ("admin", _l("Admin"))]
 

@@ -26,15 +26,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import Length
 
-from tenants import auth, scoping, support, two_factor, web
-from tenants.errors import DomainError, ValidationFailed
-from tenants.extensions import db
+from tenants import web
+from tenants.access import scoping
+from tenants.access.policy import Permission, can, require
+from tenants.audit import labels as audit_labels
+from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, Reseller, SupportSessionEnd, User
-from tenants.policy import Permission, can, require
-from tenants.queue import commit, rollback
-from tenants.types import utcnow
-from tenants.views import audit_labels
-from tenants.views.helpers import actor_required, apply_field_errors, is_safe_next, the_actor
+from tenants.people import auth, two_factor
+from tenants.support import sessions as support
+from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next, the_actor
 
 bp = Blueprint("support", __name__)
 

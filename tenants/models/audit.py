@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.extensions import db
-from tenants.types import UTCDateTime, new_id, utcnow
+from tenants.core.extensions import db
+from tenants.core.types import UTCDateTime, new_id, utcnow
 
 
 class AuditEntry(db.Model):

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
-from tenants.types import Money, UTCDateTime, new_id, utcnow
 
 
 class InvoiceKind(enum.StrEnum):

@@ -18,9 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
-from tenants.types import Money, UTCDateTime, new_id, utcnow
 
 
 class AccountKind(enum.StrEnum):

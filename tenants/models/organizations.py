@@ -20,11 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
 from tenants.models.resellers import Reseller
 from tenants.models.users import User
-from tenants.types import Money, UTCDateTime, new_id, utcnow
 
 
 class OrganizationStatus(enum.StrEnum):

@@ -9,9 +9,9 @@ from decimal import Decimal
 from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
-from tenants.types import Money, UTCDateTime, new_id, utcnow
 
 
 class PostpaidAccount(db.Model):

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.extensions import db
-from tenants.types import Money, UTCDateTime, new_id, utcnow
+from tenants.core.extensions import db
+from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 
 
 class PriceListEntry(db.Model):

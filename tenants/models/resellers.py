@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
 from tenants.models.users import User
-from tenants.types import UTCDateTime, new_id, utcnow
 
 
 class ResellerStatus(enum.StrEnum):

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
 from tenants.models.organizations import Member, Organization
 from tenants.models.users import User
-from tenants.types import UTCDateTime, new_id, utcnow
 
 
 class SupportSessionEnd(enum.StrEnum):

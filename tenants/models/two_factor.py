@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.extensions import db
-from tenants.types import UTCDateTime, new_id, utcnow
+from tenants.core.extensions import db
+from tenants.core.types import UTCDateTime, new_id, utcnow
 
 
 class TotpCredential(db.Model):

@@ -10,9 +10,9 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
-from tenants.types import UTCDateTime, new_id, utcnow
 
 
 class PlatformRole(enum.StrEnum):
@@ -40,7 +40,7 @@ class User(UserMixin, db.Model):
         back_populates="user", uselist=False
     )
 
-    # The login session this object was loaded through (see tenants.auth); Flask-Login
+    # The login session this object was loaded through (see tenants.people.auth); Flask-Login
     # stores get_id() in the cookie, so the cookie names a revocable session, not the user.
     auth_token = None
 

@@ -9,14 +9,15 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import Length, Optional
 
-from tenants import api_keys, scoping
-from tenants.errors import DomainError
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.api_keys import operations as api_keys
+from tenants.core.errors import DomainError
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import Reseller
-from tenants.policy import Permission
-from tenants.queue import commit
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
 from tenants.web import use_organization_timezone
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")
 

@@ -12,17 +12,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from tenants import accounts, auth, two_factor, web
-from tenants.errors import (
+from tenants import web
+from tenants.core.errors import (
     AccessRefused,
     InvalidToken,
     LoginRefused,
     LoginThrottled,
     ValidationFailed,
 )
+from tenants.jobs.outbox import commit
 from tenants.models import SupportSessionEnd
-from tenants.queue import commit
-from tenants.views.helpers import actor_required, apply_field_errors, is_safe_next
+from tenants.people import auth, two_factor
+from tenants.people import profile as accounts
+from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -97,7 +99,7 @@ PENDING_SECONDS = 300
 
 def pending_login_user():
     """The person whose password was right a moment ago and who owes the second step."""
-    from tenants.extensions import db
+    from tenants.core.extensions import db
     from tenants.models import User
 
     pending = session.get(PENDING_KEY)

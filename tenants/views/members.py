@@ -12,16 +12,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TelField
 
-from tenants import members as member_services
-from tenants import scoping
-from tenants.actors import Actor
-from tenants.errors import DomainError, NotFound, ValidationFailed
-from tenants.extensions import db
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, can, require
+from tenants.core.errors import DomainError, NotFound, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
-from tenants.policy import Permission, can, require
-from tenants.queue import commit, rollback
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.organizations import members as member_services
 from tenants.web import use_organization_timezone
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
 

@@ -10,12 +10,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField, SubmitField, TelField
 
-from tenants import accounts
-from tenants.errors import DomainError, ValidationFailed
-from tenants.queue import commit, rollback
-from tenants.validation import country_choices
-from tenants.views.helpers import actor_required, apply_field_errors, the_actor
+from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.validation import country_choices
+from tenants.jobs.outbox import commit, rollback
+from tenants.people import profile as accounts
 from tenants.web import acting_user
+from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 

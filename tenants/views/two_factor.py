@@ -11,11 +11,12 @@ from markupsafe import Markup
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from tenants import two_factor, web
-from tenants.errors import DomainError, ValidationFailed
-from tenants.queue import commit, rollback
+from tenants import web
+from tenants.core.errors import DomainError, ValidationFailed
+from tenants.jobs.outbox import commit, rollback
+from tenants.people import two_factor
 from tenants.views.auth import PENDING_KEY, begin_login, pending_login_user
-from tenants.views.helpers import apply_field_errors, is_safe_next
+from tenants.web.decorators import apply_field_errors, is_safe_next
 
 bp = Blueprint("two_factor", __name__, url_prefix="/account/two-factor")
 
@@ -26,7 +27,7 @@ def staff_two_factor_required() -> bool:
 
 
 class ConfirmCodeForm(FlaskForm):
-    # The signed set-up token (tenants.two_factor.new_enrolment): nothing is stored before
+    # The signed set-up token (tenants.people.two_factor.new_enrolment): nothing is stored before
     # a code confirms it.
     enrolment = HiddenField()
     code = StringField(

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tenants.actors import SYSTEM
-from tenants.extensions import db
-from tenants.queue import commit
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tests.conftest import owner_of
 
 
 @pytest.fixture
 def create_api_key(app):
     def _create(reseller=None, organization=None, name="test key") -> str:
-        from tenants.api_keys import create_api_key as create
+        from tenants.api_keys.operations import create_api_key as create
         from tenants.models import Reseller
 
         if reseller is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import ApiKey, Organization
-from tenants.queue import commit
 from tests.api.conftest import new_organization
 
 
@@ -40,7 +40,7 @@ def test_bad_keys_are_401(api, tenants):
 
 
 def test_revoked_key_is_401(api, tenants):
-    from tenants.api_keys import revoke_api_key
+    from tenants.api_keys.operations import revoke_api_key
 
     assert api.get("/organizations", tenants.key_a).status_code == 200
     key = db.session.scalar(

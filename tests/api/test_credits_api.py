@@ -12,9 +12,11 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from tenants import credits
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import (
     CreditAccount,
     Invoice,
@@ -23,9 +25,7 @@ from tenants.models import (
     Purchase,
     PurchaseStatus,
 )
-from tenants.organizations import suspend_organization
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.organizations.operations import suspend_organization
 from tests.api.test_auth_and_errors import assert_error
 from tests.credits.conftest import fund, set_prices
 

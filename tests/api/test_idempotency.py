@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
 from tenants.models import IdempotencyKey, Member, Organization
-from tenants.types import utcnow
 from tests.api.conftest import new_organization
 from tests.api.test_auth_and_errors import assert_error
 

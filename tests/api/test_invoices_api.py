@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tenants import invoices
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.invoices import documents as invoices
+from tenants.jobs.outbox import commit
 from tenants.models import InvoiceKind
-from tenants.queue import commit
 from tests.api.test_auth_and_errors import assert_error
 from tests.credits.conftest import set_prices
 

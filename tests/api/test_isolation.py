@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Member, Organization
 from tests.api.test_auth_and_errors import assert_error
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import ApiKey, ResellerRole
 from tests.conftest import PASSWORD, owner_of
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import Member, MemberRole, Organization, OrganizationStatus
 from tests.api.conftest import new_organization
 from tests.api.test_auth_and_errors import assert_error
@@ -207,7 +207,7 @@ def test_delete_is_204_and_the_organization_leaves_lists(api, tenants):
 def test_delete_refused_while_credits_or_debt_remain(api, tenants, monkeypatch):
     from decimal import Decimal
 
-    import tenants.organizations as services
+    import tenants.organizations.operations as services
 
     path = f"/organizations/{tenants.acme.id}"
     monkeypatch.setattr(services, "organization_credits", lambda org: 10)

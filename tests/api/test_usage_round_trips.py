@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import ApiKey, CreditAccount, LedgerEntry, Organization
 from tests.credits.conftest import fund
 

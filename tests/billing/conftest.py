@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tenants import pricing
-from tenants.actors import SYSTEM
-from tenants.extensions import db
-from tenants.queue import commit
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
+from tenants.resellers import pricing
 
 # The tests live on 2026-11-27 (a Friday): October has ended everywhere, November has not.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def clock(monkeypatch):
     """Freeze "now" for usage validation and billing at ``clock.now`` (settable)."""
     state = SimpleNamespace(now=NOW)
-    for target in ("tenants.credits.utcnow", "tenants.billing.utcnow"):
+    for target in ("tenants.credits.operations.utcnow", "tenants.billing.postpaid.utcnow"):
         monkeypatch.setattr(target, lambda: state.now)
     return state
 
@@ -71,7 +71,7 @@ def create_postpaid(create_organization, reseller):
 
 def use(org, credits: int, at: datetime | None = None, reference: str = "batch"):
     """Postpaid usage through the one entry point, committed."""
-    from tenants.usage import record_usage
+    from tenants.billing.usage import record_usage
 
     entry = record_usage(SYSTEM, org, credits_used=credits, reference=reference, occurred_at=at)
     commit()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tenants import billing
-from tenants.types import utcnow
+from tenants.billing import postpaid as billing
+from tenants.core.types import utcnow
 
 
 def test_the_cli_refuses_a_month_that_has_not_ended(runner):

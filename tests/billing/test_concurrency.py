@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tenants import billing
-from tenants.errors import InsufficientCredits
-from tenants.extensions import db
+from tenants.billing import postpaid as billing
+from tenants.core.errors import InsufficientCredits
+from tenants.core.extensions import db
 from tenants.models import BillingRun, Charge, Invoice, InvoiceKind, Organization
 from tests.billing.conftest import use
 
@@ -86,9 +86,9 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
     refused = []
 
     def send(_index):
-        from tenants.actors import SYSTEM
-        from tenants.queue import commit, rollback
-        from tenants.usage import record_usage
+        from tenants.access.actors import SYSTEM
+        from tenants.billing.usage import record_usage
+        from tenants.jobs.outbox import commit, rollback
 
         mine = db.session.get(Organization, org_id)
         for _ in range(15):

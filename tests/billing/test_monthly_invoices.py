@@ -12,9 +12,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from tenants import billing
-from tenants.extensions import db
-from tenants.invoices import invoice_lines, render_invoice_pdf
+from tenants.billing import postpaid as billing
+from tenants.core.extensions import db
+from tenants.invoices.documents import invoice_lines, render_invoice_pdf
 from tenants.models import (
     BillingRun,
     EntryType,
@@ -190,8 +190,8 @@ def test_the_pdf_is_in_the_billing_contacts_language(clock, create_postpaid, cre
 
 
 def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):
-    from tenants.actors import SYSTEM
-    from tenants.queue import commit
+    from tenants.access.actors import SYSTEM
+    from tenants.jobs.outbox import commit
 
     org = create_postpaid()
     use(org, 100, at=datetime(2026, 10, 26, tzinfo=UTC))  # 5.00 unbilled

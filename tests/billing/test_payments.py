@@ -9,19 +9,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tenants import billing
-from tenants.actors import SYSTEM
-from tenants.errors import Forbidden, OutstandingDebt, ValidationFailed
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.billing import postpaid as billing
+from tenants.core.errors import Forbidden, OutstandingDebt, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment, ResellerRole
-from tenants.organizations import delete_organization
-from tenants.queue import commit, rollback
+from tenants.organizations.operations import delete_organization
 from tests.billing.conftest import reload, use
 from tests.conftest import PASSWORD, owner_of
 
 
 def staff_actor(reseller, user):
-    from tenants.actors import Actor
+    from tenants.access.actors import Actor
 
     return Actor(user_id=user.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
 
@@ -73,7 +73,7 @@ def test_bad_or_excessive_amounts_are_refused(owing, amount):
 
 def test_only_reseller_staff_record_payments(owing):
     owner = owner_of(owing)
-    from tenants.actors import Actor
+    from tenants.access.actors import Actor
 
     actor = Actor(
         user_id=owner.user_id, organization_id=owing.id, member_id=owner.id, member_role=owner.role
@@ -110,7 +110,7 @@ def test_debt_blocks_deletion_until_paid(owing):
 @pytest.fixture
 def api_key(app):
     def _create(reseller=None, organization=None):
-        from tenants.api_keys import create_api_key
+        from tenants.api_keys.operations import create_api_key
 
         _key, secret = create_api_key(
             SYSTEM, reseller=reseller, organization=organization, name="billing test"

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from tenants import billing
-from tenants.errors import InsufficientCredits
-from tenants.extensions import db
+from tenants.billing import postpaid as billing
+from tenants.core.errors import InsufficientCredits
+from tenants.core.extensions import db
+from tenants.credits.purchases import PriceNotSet
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import Charge, EntryType, LedgerEntry, Organization, PostpaidAccount
-from tenants.purchases import PriceNotSet
-from tenants.queue import commit, rollback
 from tests.billing.conftest import reload, set_prices, use
 
 
@@ -89,7 +89,7 @@ def test_late_usage_into_an_ended_month_not_yet_invoiced_is_accepted(clock, crea
 
 
 def test_suspended_postpaid_organization_usage_is_refused(clock, create_postpaid):
-    from tenants.errors import OrganizationSuspended
+    from tenants.core.errors import OrganizationSuspended
 
     org = create_postpaid()
     org.status = "suspended"

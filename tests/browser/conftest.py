@@ -5,7 +5,7 @@ test database (SQLite file or PostgreSQL). Each request in the server thread get
 context and database session, as in production.
 
 Make data with the factory fixtures, copy the ids and texts the test needs into locals, then
-call ``tenants.queue.commit()`` before the browser acts: on SQLite every transaction begins
+call ``tenants.jobs.outbox.commit()`` before the browser acts: on SQLite every transaction begins
 IMMEDIATE, so a transaction left open by the test thread (reading an expired attribute opens
 one) makes the server wait for the write lock and fail with "database is locked".
 

@@ -14,11 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tenants import auth, billing, credits, pricing
-from tenants.actors import SYSTEM
+from tenants.access.actors import SYSTEM
+from tenants.billing import postpaid as billing
+from tenants.billing.usage import record_usage
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import EntryType, PlatformRole, ResellerRole
-from tenants.queue import commit
-from tenants.usage import record_usage
+from tenants.people import auth
+from tenants.resellers import pricing
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.journeys import (
     LANGUAGES,

@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tenants import credits, pricing
-from tenants.actors import SYSTEM
+from tenants.access.actors import SYSTEM
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import EntryType
-from tenants.queue import commit
+from tenants.resellers import pricing
 from tests.browser.journeys import LANGUAGES, Texts, download, log_in, settled
 
 pytestmark = pytest.mark.browser

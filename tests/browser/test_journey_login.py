@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tenants.queue import commit
+from tenants.jobs.outbox import commit
 from tests.conftest import PASSWORD, owner_of
 
 pytestmark = pytest.mark.browser

@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tenants.jobs.outbox import commit
 from tenants.models import ResellerRole
-from tenants.queue import commit
 from tests.browser.journeys import LANGUAGES, log_in
 
 pytestmark = pytest.mark.browser

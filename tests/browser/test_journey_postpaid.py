@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from tenants import billing, pricing
-from tenants.actors import SYSTEM
-from tenants.queue import commit
-from tenants.usage import record_usage
+from tenants.access.actors import SYSTEM
+from tenants.billing import postpaid as billing
+from tenants.billing.usage import record_usage
+from tenants.jobs.outbox import commit
+from tenants.resellers import pricing
 from tests.browser.journeys import LANGUAGES, download, log_in, log_out
 
 pytestmark = pytest.mark.browser

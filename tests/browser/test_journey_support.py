@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tenants.queue import commit
+from tenants.jobs.outbox import commit
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

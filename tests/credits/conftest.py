@@ -8,11 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from tenants import credits, pricing
-from tenants.actors import SYSTEM
-from tenants.credits import AccountRef
+from tenants.access.actors import SYSTEM
+from tenants.credits import operations as credits
+from tenants.credits.operations import AccountRef
+from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, EntryType
-from tenants.queue import commit
+from tenants.resellers import pricing
 from tests.conftest import owner_of
 
 

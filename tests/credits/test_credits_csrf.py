@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tenants import credits
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
 from tests.conftest import PASSWORD
 from tests.credits.conftest import credits_url, fund, member_account
 

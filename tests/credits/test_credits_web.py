@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from tenants import credits
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import Invoice, LedgerEntry, Purchase, PurchaseStatus
-from tenants.queue import commit
 from tests.credits.conftest import credits_url, fund, member_account
 
 GOOD_CARD = "4242 4242 4242 4242"

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
-from tenants import credits
-from tenants.actors import SYSTEM
-from tenants.errors import InsufficientCredits, ValidationFailed
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.errors import InsufficientCredits, ValidationFailed
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
-from tenants.queue import commit
 
 
 @pytest.fixture
@@ -242,8 +242,8 @@ def test_organization_total_credits_follows_the_ledger(prepaid_org, create_membe
 def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
     prepaid_org, create_member
 ):
-    from tenants.errors import MemberCreditsRemain
-    from tenants.organizations import update_organization
+    from tenants.core.errors import MemberCreditsRemain
+    from tenants.organizations.operations import update_organization
 
     update_organization(SYSTEM, prepaid_org, {"individual_user_credits": True})
     commit()
@@ -260,8 +260,8 @@ def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
 
 
 def test_deleted_organization_takes_no_more_credits(prepaid_org):
-    from tenants.errors import OrganizationClosed
-    from tenants.organizations import delete_organization
+    from tenants.core.errors import OrganizationClosed
+    from tenants.organizations.operations import delete_organization
 
     delete_organization(SYSTEM, prepaid_org)
     commit()

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tenants import credits
-from tenants.actors import SYSTEM
-from tenants.errors import InsufficientCredits
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.errors import InsufficientCredits
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit, rollback
 from tenants.models import CreditAccount, EntryType, LedgerEntry
-from tenants.queue import commit, rollback
 from tests.credits.test_ledger import assert_invariants
 
 AMOUNTS = st.integers(min_value=1, max_value=400)

@@ -7,13 +7,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import tenants.credits
-from tenants import credits, movements, sms
-from tenants.actors import SYSTEM, Actor
-from tenants.errors import Forbidden, ValidationFailed
+import tenants.credits.operations
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.errors import Forbidden, ValidationFailed
+from tenants.core.types import utcnow
+from tenants.credits import movements
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import MemberRole, ResellerRole
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.notify import sms
 from tenants.views.credits import csv_cell
 from tests.credits.conftest import fund, member_account
 
@@ -113,7 +115,7 @@ def test_reseller_wide_log_is_limited_to_the_resellers_customers(shop, other_res
 
 
 def test_another_tenants_organization_is_not_found(shop, other_reseller):
-    from tenants.errors import NotFound
+    from tenants.core.errors import NotFound
 
     with pytest.raises(NotFound):
         movements.movements_query(staff_actor(shop.reseller, shop.staff), other_reseller.org)
@@ -121,9 +123,9 @@ def test_another_tenants_organization_is_not_found(shop, other_reseller):
 
 def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch):
     real_now = utcnow()
-    monkeypatch.setattr(tenants.credits, "utcnow", lambda: real_now - timedelta(days=5))
+    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=5))
     fund(shop.org, 100)
-    monkeypatch.setattr(tenants.credits, "utcnow", lambda: real_now - timedelta(days=40))
+    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=40))
     fund(shop.org, 1000)  # before the window: part of the opening balance
     monkeypatch.undo()
     credits.transfer_credits(
@@ -174,11 +176,11 @@ def test_reseller_log_print_lists_every_customer_in_its_own_timezone(
 
     from babel.dates import format_datetime
 
-    from tenants import credits as ledger
-    from tenants.actors import SYSTEM
-    from tenants.extensions import db
+    from tenants.access.actors import SYSTEM
+    from tenants.core.extensions import db
+    from tenants.credits import operations as ledger
+    from tenants.jobs.outbox import commit
     from tenants.models import LedgerEntry
-    from tenants.queue import commit
 
     reseller = create_reseller()
     madrid = create_organization(reseller=reseller, name="Madrid Org", country="ES")

@@ -23,12 +23,12 @@ import sqlalchemy as sa
 from flask_babel import refresh
 from sqlalchemy import insert
 
-from tenants import movements
-from tenants.actors import SYSTEM, Actor
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.extensions import db
+from tenants.core.types import new_id
+from tenants.credits import movements
+from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry, ResellerRole
-from tenants.queue import commit
-from tenants.types import new_id
 from tenants.views.credits import FORMULA_STARTS, movements_csv_response
 from tests.credits.conftest import fund
 

@@ -12,10 +12,14 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from tenants import credits, invoices, pricing, purchases
-from tenants.actors import SYSTEM, Actor
-from tenants.errors import ValidationFailed
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.errors import ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits import operations as credits
+from tenants.credits import purchases
+from tenants.invoices import documents as invoices
+from tenants.jobs.outbox import commit
 from tenants.models import (
     AuditEntry,
     Invoice,
@@ -26,8 +30,7 @@ from tenants.models import (
     PurchaseStatus,
     ResellerRole,
 )
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.resellers import pricing
 from tests.conftest import owner_of
 
 DECLINED = "4000 0000 0000 0002"

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tenants import credits, reseller_log
-from tenants.actors import Actor
+from tenants.access.actors import Actor
+from tenants.core.types import utcnow
+from tenants.credits import operations as credits
+from tenants.credits import reseller_log
+from tenants.jobs.outbox import commit
 from tenants.models import EntryType, ResellerRole
-from tenants.queue import commit
-from tenants.types import utcnow
 from tests.credits.conftest import fund
 
 LOG = "/credits/reseller-log"
@@ -74,13 +75,15 @@ def test_each_filter_narrows_the_log(client, auth, shop, create_organization):
 
 
 def test_dates_narrow_within_the_thirty_days(client, auth, shop, monkeypatch):
-    import tenants.credits
+    import tenants.credits.operations
 
     real_now = utcnow()
     fund(shop.org, 100, reference="ref-today")
     for reference, days in (("ref-ten-days-ago", 10), ("ref-forty-days-ago", 40)):
         # Ledger rows are immutable: they are written as if it were then.
-        monkeypatch.setattr(tenants.credits, "utcnow", lambda d=days: real_now - timedelta(days=d))
+        monkeypatch.setattr(
+            tenants.credits.operations, "utcnow", lambda d=days: real_now - timedelta(days=d)
+        )
         fund(shop.org, 50, reference=reference)
     monkeypatch.undo()
     auth.login(shop.staff.email)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tenants import organizations, payments, topups
-from tenants.actors import Actor
-from tenants.errors import Forbidden
-from tenants.extensions import db
+from tenants.access.actors import Actor
+from tenants.core.errors import Forbidden
+from tenants.core.extensions import db
+from tenants.credits import payments, topups
+from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, MemberRole, Organization, SavedPaymentMethod
-from tenants.queue import commit
+from tenants.organizations import operations as organizations
 from tests.credits.conftest import credits_url
 
 GOOD_CARD = "4242 4242 4242 4242"

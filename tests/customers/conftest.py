@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import ResellerRole
-from tenants.queue import commit
 
 
 @pytest.fixture
@@ -34,8 +34,8 @@ def hold_credits():
     """Give an organization credits through the real ledger (an adjustment to its pool)."""
 
     def _hold(org, credits: int) -> None:
-        from tenants.actors import SYSTEM
-        from tenants.credits import SYSTEM_ACCOUNT, add_credits
+        from tenants.access.actors import SYSTEM
+        from tenants.credits.operations import SYSTEM_ACCOUNT, add_credits
         from tenants.models import EntryType
 
         add_credits(SYSTEM, org, SYSTEM_ACCOUNT, credits, entry_type=EntryType.ADJUSTMENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Organization, OrganizationStatus
 
 GET_PATHS = [

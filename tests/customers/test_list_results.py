@@ -14,13 +14,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select, update
 
-from tenants import organizations
-from tenants.actors import Actor
-from tenants.extensions import db
+from tenants.access.actors import Actor
+from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
+from tenants.jobs.outbox import commit
 from tenants.models import Organization, OrganizationStatus, PricingModel, ResellerRole
 from tenants.models.organizations import search_key, search_text
-from tenants.queue import commit
-from tenants.types import new_id, utcnow
+from tenants.organizations import operations as organizations
 
 WORDS = "acme nova blue orbit delta zen atlas pixel".split()  # noqa: SIM905
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Organization, OrganizationStatus
 from tests.conftest import owner_of
 
@@ -180,7 +180,7 @@ def test_list_search_filters_and_pagination(
 
 
 def _billing(name):
-    from tenants.organizations import BillingDetails
+    from tenants.organizations.operations import BillingDetails
 
     return BillingDetails(name=name)
 
@@ -395,9 +395,9 @@ def test_delete_refused_while_debt_remains(reseller, create_organization, monkey
     """The postpaid billing issue replaces the patch with a real unpaid charge."""
     import pytest
 
-    from tenants import organizations
-    from tenants.actors import SYSTEM
-    from tenants.errors import OutstandingDebt
+    from tenants.access.actors import SYSTEM
+    from tenants.core.errors import OutstandingDebt
+    from tenants.organizations import operations as organizations
 
     org = create_organization(reseller, name="Owes SL", pricing_model="postpaid")
     monkeypatch.setattr(organizations, "organization_debt", lambda _org: Decimal("3"))

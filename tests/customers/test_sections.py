@@ -13,11 +13,12 @@ from types import SimpleNamespace
 import pytest
 from pypdf import PdfReader
 
-from tenants import invoices, purchases
-from tenants.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.types import utcnow
+from tenants.credits import purchases
+from tenants.invoices import documents as invoices
+from tenants.jobs.outbox import commit
 from tenants.models import InvoiceKind, MemberRole, ResellerRole
-from tenants.queue import commit
-from tenants.types import utcnow
 from tests.conftest import owner_of
 from tests.credits.conftest import fund, set_prices
 
@@ -370,8 +371,8 @@ def test_another_tenants_invoice_is_404(
 
 
 def test_get_invoice_scopes_by_tenant_and_member(acme, create_reseller, create_reseller_staff):
-    from tenants import scoping
-    from tenants.errors import NotFound
+    from tenants.access import scoping
+    from tenants.core.errors import NotFound
 
     receipt = buy(acme.org)
     assert scoping.get_invoice(owner_actor(acme.org), receipt.id) == receipt

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tenants import organizations
-from tenants.actors import Actor
-from tenants.errors import (
+from tenants.access.actors import Actor
+from tenants.core.errors import (
     BalanceNotZero,
     Conflict,
     Forbidden,
     PricingModelLocked,
     ValidationFailed,
 )
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, MemberRole, ResellerRole
-from tenants.queue import commit
+from tenants.organizations import operations as organizations
 
 
 @pytest.fixture
@@ -166,10 +166,10 @@ def test_list_refuses_bad_parameters(staff, kwargs):
 def test_search_follows_the_owner_email_through_ownership_and_email_changes(
     create_reseller, create_organization, create_member
 ):
-    from tenants.actors import SYSTEM
-    from tenants.members import transfer_ownership, update_member
-    from tenants.organizations import list_organizations
-    from tenants.queue import commit
+    from tenants.access.actors import SYSTEM
+    from tenants.jobs.outbox import commit
+    from tenants.organizations.members import transfer_ownership, update_member
+    from tenants.organizations.operations import list_organizations
 
     reseller = create_reseller()
     org = create_organization(reseller=reseller, owner_email="first.owner@alpha.example")

@@ -10,15 +10,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from tenants import credits, dashboards, pricing
-from tenants.actors import SYSTEM, Actor
-from tenants.credits import SYSTEM_ACCOUNT
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.billing.usage import record_usage
+from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
+from tenants.credits import operations as credits
+from tenants.credits.operations import SYSTEM_ACCOUNT
+from tenants.jobs.outbox import commit
 from tenants.models import EntryType, LedgerEntry, PlatformRole, ResellerRole
-from tenants.organizations import suspend_organization
-from tenants.queue import commit
-from tenants.types import new_id, utcnow
-from tenants.usage import record_usage
+from tenants.organizations.operations import suspend_organization
+from tenants.resellers import dashboards, pricing
 
 
 def staff(reseller) -> Actor:

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.jobs.outbox import commit
 from tenants.models import OrganizationStatus, UserSession
-from tenants.organizations import suspend_organization
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.organizations.operations import suspend_organization
 from tests.conftest import PASSWORD, link_in, text_of
 from tests.foundation.conftest import client_with_cookies, copy_cookies, is_login_redirect
 
@@ -154,7 +154,7 @@ def test_cookie_copied_before_a_suspension_is_refused_with_a_clear_message(
 
 
 def test_cookie_copied_before_a_suspension_stays_dead_after_reactivation(app, client, auth, owner):
-    from tenants.organizations import reactivate_organization
+    from tenants.organizations.operations import reactivate_organization
 
     auth.login(owner.user.email)
     stolen = copy_cookies(client)

@@ -22,7 +22,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tests.conftest import POSTGRES_URL, using_postgres
 
 ROOT = Path(__file__).resolve().parents[2]

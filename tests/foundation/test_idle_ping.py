@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tenants import database
-from tenants.extensions import db
+from tenants.core import database
+from tenants.core.extensions import db
 
 pytestmark = pytest.mark.postgres_only
 

@@ -13,9 +13,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import User
-from tenants.queue import commit
 from tests.conftest import owner_of
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "translations"

@@ -15,11 +15,12 @@ import pytest
 from flask import Flask
 from redis import Redis
 
-from tenants import credits, pricing
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import EntryType, QueuedJob, ResellerRole
-from tenants.queue import commit
+from tenants.resellers import pricing
 from tests.conftest import free_port, owner_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def burst_worker(app: Flask) -> None:
     """A real RQ worker in this process, on the test's app: runs what is queued, then stops."""
     from rq import SimpleWorker
 
-    from tenants.queue import redis_connection, rq_queue
+    from tenants.jobs.outbox import redis_connection, rq_queue
 
     SimpleWorker([rq_queue()], connection=redis_connection()).work(
         burst=True, logging_level="WARNING"

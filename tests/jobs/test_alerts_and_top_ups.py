@@ -13,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from tenants import credits, purchases, topups
-from tenants.actors import SYSTEM, Actor
-from tenants.errors import Forbidden, InsufficientCredits
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.errors import Forbidden, InsufficientCredits
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.credits import purchases, topups
+from tenants.jobs.outbox import commit
 from tenants.models import (
     EntryType,
     LedgerEntry,
@@ -27,7 +29,6 @@ from tenants.models import (
     QueuedJob,
     SmsMessage,
 )
-from tenants.queue import commit
 from tests.conftest import PASSWORD, text_of
 from tests.jobs.conftest import burst_worker, fund, use
 
@@ -296,7 +297,7 @@ def test_a_declined_top_up_notifies_the_owner_and_the_reseller_and_does_not_loop
 
 @pytest.mark.parametrize("reason", ["no_saved_card", "cap_reached", "price_not_set"])
 def test_top_up_failures_are_told_and_not_retried(app, shop, smtp_server, reason):
-    from tenants import pricing
+    from tenants.resellers import pricing
 
     _auto_top_up(shop, card=None if reason == "no_saved_card" else GOOD_CARD)
     if reason == "cap_reached":
@@ -377,7 +378,7 @@ def test_automatic_top_up_fires_once_per_crossing_under_concurrent_usage(app, sh
     db.session.expire_all()
     assert jobs_named("auto_top_up") == 1
     assert credits.balance(shop.org).system_credits == 5
-    from tenants.queue import pending_jobs, run_queued_job
+    from tenants.jobs.outbox import pending_jobs, run_queued_job
 
     for job_id in pending_jobs():
         run_queued_job(job_id)

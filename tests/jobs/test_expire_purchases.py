@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tenants import purchases, worker
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits import purchases
+from tenants.jobs import worker
+from tenants.jobs.outbox import commit, enqueue
 from tenants.models import Purchase, PurchaseStatus, QueuedJob
-from tenants.queue import commit, enqueue
-from tenants.types import utcnow
 from tests.jobs.conftest import burst_worker
 
 

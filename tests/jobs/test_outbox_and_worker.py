@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from rq.job import Job
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.jobs.worker import relay
 from tenants.models import Organization, QueuedJob
-from tenants.worker import relay
 from tests.conftest import PASSWORD, text_of
 from tests.jobs.conftest import REDIS_URL, burst_worker, dead_redis_url, worker_process
 
@@ -190,7 +190,8 @@ def test_without_redis_jobs_run_in_process_after_commit(
 
 @pytest.mark.parametrize("registered", [False, True])
 def test_the_monthly_invoice_run_is_scheduled_by_job_name(app, redis, monkeypatch, registered):
-    from tenants import jobs, worker
+    from tenants import jobs
+    from tenants.jobs import worker
 
     calls = []
     if registered:

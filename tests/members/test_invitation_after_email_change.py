@@ -2,11 +2,11 @@
 
 import pytest
 
-from tenants import auth
-from tenants.actors import SYSTEM
-from tenants.errors import InvalidToken
-from tenants.members import add_member, update_member
-from tenants.queue import commit
+from tenants.access.actors import SYSTEM
+from tenants.core.errors import InvalidToken
+from tenants.jobs.outbox import commit
+from tenants.organizations.members import add_member, update_member
+from tenants.people import auth
 
 
 def test_link_sent_to_a_mistyped_address_stops_working(create_organization):

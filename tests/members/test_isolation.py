@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Member
 from tests.conftest import owner_of
 from tests.members.conftest import members_url

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Member, MemberRole, User
 from tests.conftest import PASSWORD, link_in, owner_of
 from tests.members.conftest import members_url

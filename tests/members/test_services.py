@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tenants import members
-from tenants.actors import SYSTEM, Actor
-from tenants.errors import Conflict, Forbidden, OwnerCannotBeRemoved, ValidationFailed
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.errors import Conflict, Forbidden, OwnerCannotBeRemoved, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, MemberRole
-from tenants.queue import commit
+from tenants.organizations import members
 from tests.conftest import owner_of
 
 
@@ -80,7 +80,7 @@ def test_an_admin_cannot_change_the_owners_email(acme):
 
 
 def test_a_member_of_another_organization_is_not_found(acme, create_organization):
-    from tenants.errors import NotFound
+    from tenants.core.errors import NotFound
 
     other = create_organization(acme.reseller)
     for call in (

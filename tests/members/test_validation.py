@@ -7,7 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, Member, User
 from tests.members.conftest import members_url
 

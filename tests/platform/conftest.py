@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tenants.actors import Actor
+from tenants.access.actors import Actor
 from tenants.models import PlatformRole, Reseller, ResellerRole, User
 
 

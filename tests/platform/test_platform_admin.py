@@ -7,9 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tenants import resellers
-from tenants.errors import CannotRemoveYourself, LastAdminRequired
-from tenants.extensions import db
+from tenants.core.errors import CannotRemoveYourself, LastAdminRequired
+from tenants.core.extensions import db
 from tenants.models import (
     AuditEntry,
     PlatformRole,
@@ -19,6 +18,7 @@ from tenants.models import (
     ResellerStaff,
     ResellerStatus,
 )
+from tenants.resellers import operations as resellers
 from tests.conftest import PASSWORD, link_in, owner_of
 from tests.platform.conftest import platform_actor
 
@@ -144,7 +144,7 @@ def test_a_logged_in_staff_member_is_logged_out_when_the_reseller_is_suspended(
     auth.login(team.agent.email)
     assert client.get("/customers/").status_code == 200
     resellers.suspend_reseller(platform_actor(platform_admin), team.reseller, "Fraud check")
-    from tenants.queue import commit
+    from tenants.jobs.outbox import commit
 
     commit()
     response = client.get("/customers/", follow_redirects=True)
@@ -237,7 +237,7 @@ def test_the_last_platform_admin_stays(admin_client, platform_admin, create_plat
     db.session.expire_all()
     assert db.session.get(PlatformStaff, me.id).role == PlatformRole.ADMIN
     with pytest.raises(LastAdminRequired):
-        from tenants.actors import SYSTEM
+        from tenants.access.actors import SYSTEM
 
         resellers.remove_platform_staff(SYSTEM, me.id)
     db.session.rollback()

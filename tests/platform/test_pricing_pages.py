@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tenants import pricing
-from tenants.extensions import db
-from tenants.queue import commit
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
+from tenants.resellers import pricing
 
 
 @pytest.fixture

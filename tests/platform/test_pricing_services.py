@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tenants import pricing
-from tenants.errors import Forbidden, NotFound, ValidationFailed
-from tenants.extensions import db
+from tenants.core.errors import Forbidden, NotFound, ValidationFailed
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, PriceListEntry, PricingModel, TaxRate
-from tenants.queue import commit
+from tenants.resellers import pricing
 
 EUR = {"currency": "EUR", "prepaid_unit_price": "0.045", "postpaid_unit_price": "0.050"}
 USD = {"currency": "usd", "prepaid_unit_price": Decimal("0.05"), "postpaid_unit_price": 1}

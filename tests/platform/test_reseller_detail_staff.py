@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, PlatformRole, ResellerRole, ResellerStaff, User
 
 

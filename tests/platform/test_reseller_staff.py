@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tenants import resellers
-from tenants.errors import CannotRemoveYourself, LastAdminRequired, NotFound
-from tenants.extensions import db
+from tenants.core.errors import CannotRemoveYourself, LastAdminRequired, NotFound
+from tenants.core.extensions import db
 from tenants.models import AuditEntry, ResellerRole, ResellerStaff
+from tenants.resellers import operations as resellers
 from tests.conftest import link_in
 
 
@@ -118,7 +118,7 @@ def test_the_last_admin_cannot_be_demoted_or_removed(team):
     with pytest.raises(LastAdminRequired):
         resellers.change_reseller_staff_role(team.admin_actor, team.reseller, row.id, "agent")
     db.session.rollback()
-    from tenants.actors import SYSTEM
+    from tenants.access.actors import SYSTEM
 
     with pytest.raises(LastAdminRequired):
         resellers.remove_reseller_staff(SYSTEM, team.reseller, row.id)

@@ -35,7 +35,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @pytest.fixture(scope="module")
 def shared_database():
     """A dedicated PostgreSQL database for the two instances, dropped afterwards."""
-    from tenants.extensions import db
+    from tenants.core.extensions import db
 
     admin_url = make_url(POSTGRES_URL)
     name = f"portal_scale_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -57,13 +57,13 @@ def shared_database():
 def _seed(url: str, outbox: Path) -> dict[str, str]:
     """A reseller with an API key and a prepaid organization whose owner can log in."""
     from app import create_app
-    from tenants import credits
-    from tenants.actors import SYSTEM
-    from tenants.api_keys import create_api_key
-    from tenants.extensions import db
-    from tenants.organizations import NewOrganization, create_organization
-    from tenants.queue import commit
-    from tenants.resellers import create_reseller
+    from tenants.access.actors import SYSTEM
+    from tenants.api_keys.operations import create_api_key
+    from tenants.core.extensions import db
+    from tenants.credits import operations as credits
+    from tenants.jobs.outbox import commit
+    from tenants.organizations.operations import NewOrganization, create_organization
+    from tenants.resellers.operations import create_reseller
 
     app = create_app(
         {

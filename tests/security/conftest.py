@@ -16,10 +16,13 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from tenants import billing, pricing, purchases
-from tenants.actors import SYSTEM, Actor
-from tenants.api_keys import create_api_key
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM, Actor
+from tenants.api_keys.operations import create_api_key
+from tenants.billing import postpaid as billing
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits import purchases
+from tenants.jobs.outbox import commit
 from tenants.models import (
     MemberRole,
     PlatformRole,
@@ -28,8 +31,7 @@ from tenants.models import (
     ResellerRole,
     ResellerStaff,
 )
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.resellers import pricing
 from tests.conftest import PASSWORD, owner_of
 
 # ---------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def _furnish(label, create_reseller, create_reseller_staff, create_organization,
     invoice = billing.issue_monthly_invoice(postpaid, period, now=utcnow() + timedelta(days=40))
     commit()
     # A support session (login-as) by the agent.
-    from tenants.support import start_support_session
+    from tenants.support.sessions import start_support_session
 
     support = start_support_session(
         staff_actor, prepaid, owner.id, "Customer asked for help", authenticated_at=utcnow()

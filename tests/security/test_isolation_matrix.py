@@ -26,7 +26,7 @@ Web forms are posted twice, empty and with plausible fields (``PLAUSIBLE_FORM``)
 bodies are a JSON ``{}`` (the API scopes the path before answering 422), CSRF is off, and the whole
 database (``conftest.snapshot``: every tenant table, row counts and a hash of all rows) must
 be the same after the matrix as before. Cross-tenant attempts are logged by
-``tenants.scoping`` as warnings naming the actor and the id.
+``tenants.access.scoping`` as warnings naming the actor and the id.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def test_no_actor_of_reseller_a_reaches_reseller_b(app, world, caplog):
                 assert (path, method) in documented, f"{method} {rule.rule} not in the OpenAPI"
 
     before = snapshot()
-    caplog.set_level(logging.WARNING, logger="tenants.scoping")
+    caplog.set_level(logging.WARNING, logger="tenants.access.scoping")
     failures: list[str] = []
     calls = 0
 
@@ -232,7 +232,7 @@ def test_no_actor_of_reseller_a_reaches_reseller_b(app, world, caplog):
         failures
     )
     assert changed_tables(before, after) == []
-    logged = [r.getMessage() for r in caplog.records if r.name == "tenants.scoping"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "tenants.access.scoping"]
     assert any(b.org_id in m and a.admin_email not in m for m in logged), logged[:5]
     assert any(b.org_id in m and f"reseller={a.reseller_id}" in m for m in logged)
     assert calls > 500

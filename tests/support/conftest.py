@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tenants.extensions import db
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.jobs.outbox import commit
 from tenants.models import PlatformRole, ResellerRole, SupportSession, UserSession
-from tenants.queue import commit
-from tenants.types import utcnow
 from tests.conftest import PASSWORD, owner_of
 
 REASON = "Ticket #4711"

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tenants import credits, support
-from tenants.actors import SYSTEM
-from tenants.api_keys import create_api_key
-from tenants.errors import Forbidden
-from tenants.extensions import db
-from tenants.members import transfer_ownership, update_member
+from tenants.access.actors import SYSTEM
+from tenants.api_keys.operations import create_api_key
+from tenants.core.errors import Forbidden
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits import operations as credits
+from tenants.jobs.outbox import commit
 from tenants.models import (
     ApiKey,
     AuditEntry,
@@ -24,9 +25,9 @@ from tenants.models import (
     ResellerStaff,
     SupportSessionEnd,
 )
-from tenants.organizations import delete_organization, suspend_organization
-from tenants.queue import commit
-from tenants.types import utcnow
+from tenants.organizations.members import transfer_ownership, update_member
+from tenants.organizations.operations import delete_organization, suspend_organization
+from tenants.support import sessions as support
 from tests.conftest import PASSWORD
 from tests.support.conftest import (
     REASON,
@@ -183,7 +184,7 @@ def test_the_session_id_changes_at_start_and_at_end(login, agent, org):
     after = session_token(client)
     assert after and after not in (before, during)
     # The old tokens are revoked: a copy of an old cookie is logged out.
-    from tenants.auth import load_session_user
+    from tenants.people.auth import load_session_user
 
     assert load_session_user(before) is None
     assert load_session_user(during) is None
@@ -500,7 +501,7 @@ def test_the_openapi_description_says_login_as_has_no_api(client):
 
 
 def test_buying_with_a_saved_card_is_refused_while_acting(login, agent, org, reseller):
-    from tenants import purchases
+    from tenants.credits import purchases
     from tests.credits.conftest import set_prices
 
     set_prices(reseller)

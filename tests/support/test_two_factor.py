@@ -7,11 +7,11 @@ import re
 import pyotp
 from sqlalchemy import select
 
-from tenants import two_factor
-from tenants.actors import SYSTEM
-from tenants.extensions import db
+from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import TotpCredential
-from tenants.queue import commit
+from tenants.people import two_factor
 from tests.conftest import PASSWORD
 from tests.support.conftest import age_authentication, only_session, start
 

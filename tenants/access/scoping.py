@@ -1,0 +1,190 @@
+"""The ONE place that limits queries to the current tenant: another tenant's record is a 404."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Select, or_, select
+
+from tenants.access.actors import SYSTEM, Actor
+from tenants.core.errors import NotFound
+from tenants.core.extensions import db
+from tenants.models import (
+    Invoice,
+    Member,
+    Organization,
+    OrganizationStatus,
+    Purchase,
+    Reseller,
+    ResellerStaff,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _describe(actor: Actor) -> str:
+    if actor.api_key_id:
+        return f"api_key={actor.api_key_id}"
+    parts = [f"user={actor.user_id}"]
+    if actor.real_user_id:
+        parts.append(f"real_user={actor.real_user_id}")
+    if actor.reseller_id:
+        parts.append(f"reseller={actor.reseller_id}")
+    if actor.organization_id:
+        parts.append(f"organization={actor.organization_id}")
+    return " ".join(parts)
+
+
+def not_found(actor: Actor, model, record_id) -> NotFound:
+    """The 404 for a record the actor may not see; when the record does exist (under another
+    tenant, or out of the actor's reach), the attempt is logged. Only the not-found path
+    pays for the extra lookup."""
+    if isinstance(record_id, str) and record_id:
+        exists = db.session.scalar(select(model.id).where(model.id == record_id))
+        if exists is not None:
+            log.warning(
+                "Out-of-scope %s %s requested by %s",
+                model.__tablename__,
+                record_id,
+                _describe(actor),
+            )
+    return NotFound()
+
+
+def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Select:
+    """Organizations the actor may see, as a query to refine (filters, pagination)."""
+    query = select(Organization)
+    if not include_deleted:
+        query = query.where(Organization.status != OrganizationStatus.DELETED)
+    if actor is SYSTEM or actor.is_platform:
+        return query
+    if actor.is_reseller_staff or (actor.is_api and actor.organization_id is None):
+        return query.where(Organization.reseller_id == actor.reseller_id)
+    if actor.organization_id:
+        return query.where(Organization.id == actor.organization_id)
+    return query.where(False)
+
+
+def get_organization(actor: Actor, organization_id: str, *, include_deleted: bool = False):
+    """The organization if the actor may see it, else NotFound — whether or not it exists."""
+    if not isinstance(organization_id, str) or len(organization_id) > 40:
+        raise NotFound()
+    org = db.session.scalar(
+        organizations_query(actor, include_deleted=include_deleted).where(
+            Organization.id == organization_id
+        )
+    )
+    if org is None:
+        raise not_found(actor, Organization, organization_id)
+    return org
+
+
+def members_query(actor: Actor, organization: Organization) -> Select:
+    """Current members of an organization the actor already reached through get_organization."""
+    query = select(Member).where(
+        Member.organization_id == organization.id,
+        Member.reseller_id == organization.reseller_id,
+        Member.removed_at.is_(None),
+    )
+    if actor.is_member and actor.organization_id == organization.id and not actor.is_org_admin:
+        # A plain member sees only their own membership.
+        query = query.where(Member.id == actor.member_id)
+    return query
+
+
+def get_member(actor: Actor, organization: Organization, member_id: str) -> Member:
+    if not isinstance(member_id, str) or len(member_id) > 40:
+        raise NotFound()
+    member = db.session.scalar(members_query(actor, organization).where(Member.id == member_id))
+    if member is None:
+        raise not_found(actor, Member, member_id)
+    return member
+
+
+def invoices_query(actor: Actor, organization: Organization) -> Select:
+    """Invoices and receipts of an organization the actor already reached through
+    get_organization; a plain member gets only the receipts of their own purchases."""
+    query = select(Invoice).where(
+        Invoice.organization_id == organization.id,
+        Invoice.reseller_id == organization.reseller_id,
+    )
+    if actor.is_member and actor.organization_id == organization.id and not actor.is_org_admin:
+        own = select(Purchase.receipt_id).where(
+            Purchase.organization_id == organization.id,
+            Purchase.receipt_id.is_not(None),
+            or_(
+                Purchase.account == f"member:{actor.member_id}",
+                Purchase.created_by_user_id == actor.user_id,
+            ),
+        )
+        query = query.where(Invoice.id.in_(own))
+    return query
+
+
+def get_invoice(actor: Actor, invoice_id: str, organization: Organization | None = None) -> Invoice:
+    """An invoice or receipt the actor may see (of ``organization`` when given), else
+    NotFound. Invoices of deleted organizations stay reachable: they are kept for
+    accounting."""
+    if not isinstance(invoice_id, str) or len(invoice_id) > 40:
+        raise NotFound()
+    org_id = db.session.scalar(select(Invoice.organization_id).where(Invoice.id == invoice_id))
+    if org_id is None or (organization is not None and org_id != organization.id):
+        raise not_found(actor, Invoice, invoice_id)
+    org = organization or get_organization(actor, org_id, include_deleted=True)
+    invoice = db.session.scalar(invoices_query(actor, org).where(Invoice.id == invoice_id))
+    if invoice is None:
+        raise not_found(actor, Invoice, invoice_id)
+    return invoice
+
+
+def resellers_query(actor: Actor) -> Select:
+    query = select(Reseller)
+    if actor is SYSTEM or actor.is_platform:
+        return query
+    if actor.reseller_id:
+        return query.where(Reseller.id == actor.reseller_id)
+    return query.where(False)
+
+
+def get_reseller(actor: Actor, reseller_id: str) -> Reseller:
+    if not isinstance(reseller_id, str) or len(reseller_id) > 40:
+        raise NotFound()
+    reseller = db.session.scalar(resellers_query(actor).where(Reseller.id == reseller_id))
+    if reseller is None:
+        raise not_found(actor, Reseller, reseller_id)
+    return reseller
+
+
+def reseller_staff_query(actor: Actor, reseller: Reseller) -> Select:
+    """Staff of a reseller the actor already reached through get_reseller."""
+    get_reseller(actor, reseller.id)
+    return select(ResellerStaff).where(ResellerStaff.reseller_id == reseller.id)
+
+
+def get_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> ResellerStaff:
+    if not isinstance(staff_id, str) or len(staff_id) > 40:
+        raise NotFound()
+    staff = db.session.scalar(
+        reseller_staff_query(actor, reseller).where(ResellerStaff.id == staff_id)
+    )
+    if staff is None:
+        raise not_found(actor, ResellerStaff, staff_id)
+    return staff
+
+
+def support_sessions_query(actor: Actor, organization: Organization | None = None) -> Select:
+    """Login-as support sessions the actor may read: of one organization it already reached
+    through get_organization, or (organization None) every customer in its scope."""
+    from tenants.models import SupportSession
+
+    query = select(SupportSession)
+    if organization is not None:
+        return query.where(
+            SupportSession.organization_id == organization.id,
+            SupportSession.reseller_id == organization.reseller_id,
+        )
+    if actor is SYSTEM or actor.is_platform:
+        return query
+    if actor.is_reseller_staff:
+        return query.where(SupportSession.reseller_id == actor.reseller_id)
+    return query.where(False)

@@ -1,0 +1,62 @@
+"""Recording what services change: who, what, when, and each field before and after."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tenants.access.actors import Actor
+from tenants.core.extensions import db
+from tenants.models import AuditEntry
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def diff(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Apply ``values`` to ``obj`` and return ``{field: [before, after]}`` of what changed."""
+    changes: dict[str, list[Any]] = {}
+    for name, new in values.items():
+        old = getattr(obj, name)
+        if _plain(old) != _plain(new):
+            changes[name] = [_plain(old), _plain(new)]
+            setattr(obj, name, new)
+    return changes
+
+
+def record(
+    actor: Actor,
+    action: str,
+    *,
+    reseller_id: str | None = None,
+    organization_id: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    changes: dict[str, Any] | None = None,
+    support_session_id: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        reseller_id=reseller_id,
+        organization_id=organization_id,
+        actor_user_id=actor.user_id,
+        real_user_id=actor.real_user_id,
+        api_key_id=actor.api_key_id,
+        support_session_id=support_session_id or actor.support_session_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        changes={
+            k: _plain(v) if not isinstance(v, list) else v for k, v in (changes or {}).items()
+        },
+    )
+    db.session.add(entry)
+    return entry

@@ -1,0 +1,50 @@
+"""``flask billing run-monthly``: issue the monthly invoices of postpaid organizations."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tenants.core.errors import DomainError
+
+
+@click.group("billing")
+def billing() -> None:
+    """Postpaid billing."""
+
+
+@billing.command("run-monthly")
+@click.option("--period", default=None, help="YYYY-MM; default: the month that just ended.")
+def run_monthly(period: str | None) -> None:
+    """Invoice every postpaid organization for a month that has ended.
+
+    Safe to run again, or on two machines at once: nothing is invoiced twice, and a run
+    that was interrupted completes the rest.
+    """
+    from tenants.billing import postpaid as services
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Invoicing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    try:
+        period = services.require_ended(period or services.last_ended_period())
+        result = services.run_monthly(period, progress=progress if sys.stderr.isatty() else None)
+    except DomainError as error:
+        details = "; ".join(f"{value}" for value in error.fields.values())
+        raise click.ClickException(f"{error.message} {details}".strip()) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(
+        f"Period {period}: {result.invoiced} invoiced, {result.skipped} skipped, "
+        f"{result.failed} failed."
+    )
+    if result.failed:
+        raise click.ClickException("Some organizations failed; run the command again.")

@@ -1,0 +1,43 @@
+"""Usage (sent SMS) for any organization: prepaid debits credits, postpaid accrues charges.
+
+The API's ``POST …/usage`` and the portal's "send test SMS" both come through here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tenants.access.actors import Actor
+from tenants.credits import operations as credits
+from tenants.models import LedgerEntry, Organization, PricingModel
+
+
+def record_usage(
+    actor: Actor,
+    org: Organization,
+    *,
+    credits_used: int,
+    reference: str,
+    account=None,
+    occurred_at: datetime | None = None,
+) -> LedgerEntry:
+    """Charge ``credits_used`` SMS; InsufficientCredits (402) when credits or limit are short."""
+    if org.pricing_model == PricingModel.PREPAID:
+        return credits.record_usage(
+            actor,
+            org,
+            credits=credits_used,
+            reference=reference,
+            account=account,
+            occurred_at=occurred_at,
+        )
+    from tenants.billing.postpaid import record_postpaid_usage
+
+    return record_postpaid_usage(
+        actor,
+        org,
+        credits_used=credits_used,
+        reference=reference,
+        account=account,
+        occurred_at=occurred_at,
+    )

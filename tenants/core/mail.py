@@ -1,0 +1,68 @@
+"""Email delivery: SMTP when MAIL_SERVER is set, else .eml files in the outbox folder."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from flask import current_app
+
+from tenants.core.types import utcnow
+
+
+def build_message(
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
+) -> EmailMessage:
+    """A multipart message: plain text, HTML alternative, then (filename, mimetype, data)."""
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="portal")
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    for filename, mimetype, data in attachments or []:
+        maintype, subtype = mimetype.split("/", 1)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+def deliver(message: EmailMessage) -> None:
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        _write_to_outbox(message)
+        return
+    host, port = config["MAIL_SERVER"], config["MAIL_PORT"]
+    if config.get("MAIL_USE_SSL"):
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, port, timeout=30, context=ssl.create_default_context()
+        )
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=30)
+    with smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls(context=ssl.create_default_context())
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def outbox_dir() -> Path:
+    return Path(current_app.config["OUTBOX_DIR"])
+
+
+def _write_to_outbox(message: EmailMessage) -> None:
+    folder = outbox_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+    msgid = message["Message-ID"].strip("<>").split("@")[0]
+    (folder / f"{stamp}-{msgid}.eml").write_bytes(bytes(message))

@@ -1,0 +1,157 @@
+"""Checks shared by forms, services and the API: countries, currencies, timezones, phones."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+import phonenumbers
+from babel import Locale
+from babel.core import get_global
+from babel.numbers import get_territory_currencies
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+
+from tenants.core.errors import ValidationFailed
+
+# Where a country spans several zones, the one most of its people live in.
+PRIMARY_ZONES = {
+    "US": "America/New_York",
+    "MX": "America/Mexico_City",
+    "ES": "Europe/Madrid",
+    "CA": "America/Toronto",
+    "BR": "America/Sao_Paulo",
+    "AU": "Australia/Sydney",
+    "RU": "Europe/Moscow",
+    "AR": "America/Argentina/Buenos_Aires",
+    "CL": "America/Santiago",
+    "PT": "Europe/Lisbon",
+    "EC": "America/Guayaquil",
+    "DE": "Europe/Berlin",
+    "ID": "Asia/Jakarta",
+    "CN": "Asia/Shanghai",
+    "KZ": "Asia/Almaty",
+    "NZ": "Pacific/Auckland",
+}
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes that name a real country (no regions such as 001 or EU)."""
+    names = Locale("en").territories
+    return frozenset(
+        code
+        for code in names
+        if len(code) == 2
+        and code.isalpha()
+        and code not in {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
+    )
+
+
+@cache
+def currency_codes() -> frozenset[str]:
+    return frozenset(code for code in Locale("en").currencies if len(code) == 3 and code.isalpha())
+
+
+@cache
+def timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def default_currency(country: str) -> str | None:
+    currencies = get_territory_currencies(country.upper()) if country else []
+    return currencies[0] if currencies else None
+
+
+def default_timezone(country: str) -> str | None:
+    country = (country or "").upper()
+    if country in PRIMARY_ZONES:
+        return PRIMARY_ZONES[country]
+    zones = [z for z in get_global("territory_zones").get(country, []) if z in timezone_names()]
+    return zones[0] if zones else None
+
+
+def country_choices(locale: str) -> list[tuple[str, str]]:
+    names = Locale.parse(locale).territories
+    return sorted(
+        ((code, names.get(code, code)) for code in country_codes()),
+        key=lambda item: unicodedata.normalize("NFKD", item[1]).casefold(),
+    )
+
+
+def currency_choices(locale: str) -> list[tuple[str, str]]:
+    names = Locale.parse(locale).currencies
+    return sorted(((c, f"{c} — {names.get(c, c)}") for c in currency_codes()), key=lambda i: i[0])
+
+
+def clean_text(value, field: str, *, max_length: int, required: bool = True) -> str | None:
+    """Strip, refuse control characters and over-long values; None for an empty optional."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationFailed(fields={field: str(_l("Must be text."))})
+    value = value.strip()
+    if not value:
+        if required:
+            raise ValidationFailed(fields={field: str(_l("This field is required."))})
+        return None
+    if len(value) > max_length:
+        raise ValidationFailed(
+            fields={field: str(_l("Use at most %(n)d characters.", n=max_length))}
+        )
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        raise ValidationFailed(fields={field: str(_l("Contains characters that are not allowed."))})
+    return value
+
+
+def clean_country(value, field: str = "country") -> str:
+    code = (value or "").strip().upper() if isinstance(value, str) else ""
+    if code not in country_codes():
+        raise ValidationFailed(fields={field: str(_l("Unknown country."))})
+    return code
+
+
+def clean_currency(value, field: str = "currency") -> str:
+    code = (value or "").strip().upper() if isinstance(value, str) else ""
+    if code not in currency_codes():
+        raise ValidationFailed(fields={field: str(_l("Unknown currency."))})
+    return code
+
+
+def clean_timezone(value, field: str = "timezone") -> str:
+    name = (value or "").strip() if isinstance(value, str) else ""
+    if name not in timezone_names():
+        raise ValidationFailed(fields={field: str(_l("Unknown timezone."))})
+    ZoneInfo(name)
+    return name
+
+
+def clean_email(value, field: str = "email", *, required: bool = True) -> str | None:
+    text = clean_text(value, field, max_length=254, required=required)
+    if text is None:
+        return None
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(fields={field: str(_l("Not a valid email address."))}) from exc
+    return result.normalized.lower()
+
+
+def clean_mobile(value, field: str = "mobile", *, required: bool = False) -> str | None:
+    """An international number, stored as E.164 (+34…)."""
+    text = clean_text(value, field, max_length=32, required=required)
+    if text is None:
+        return None
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(
+            fields={
+                field: str(_l("Enter the number in international format, e.g. +34 600 000 000."))
+            }
+        ) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(fields={field: str(_l("Not a valid phone number."))})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

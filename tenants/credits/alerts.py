@@ -1,0 +1,170 @@
+"""Low-balance alerts: one email and one SMS when a balance crosses the threshold downwards.
+
+``balance_changed`` is called by the ledger for each holding account it moves, under that
+account's row lock and in the same transaction. A movement alerts only when it *crosses*
+(balance before above the threshold, after at or below it): the lock serializes movements of
+one account, so exactly one transaction crosses, and the alert re-arms by itself once a
+purchase or transfer lifts the balance back above the threshold. The same crossing rule asks
+for an automatic top-up of the system pool (tenants.credits.topups).
+"""
+
+from __future__ import annotations
+
+from flask_babel import force_locale, format_decimal
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from tenants.core.extensions import db
+from tenants.jobs.outbox import enqueue
+from tenants.models import (
+    AccountKind,
+    Member,
+    MemberRole,
+    Organization,
+    PricingModel,
+    Reseller,
+    ResellerRole,
+    ResellerStaff,
+    User,
+)
+
+
+def crossed_down(before: int, after: int, level: int) -> bool:
+    return before > level >= after
+
+
+def balance_changed(org: Organization, ref, before: int, after: int) -> None:
+    """Record the jobs a movement asks for; no query unless a threshold is crossed."""
+    if after >= before or org.pricing_model != PricingModel.PREPAID:
+        return
+    if org.low_balance_alert and crossed_down(before, after, org.low_balance_threshold):
+        kwargs = {
+            "organization_id": org.id,
+            "account": ref.label,
+            "balance": after,
+            "threshold": org.low_balance_threshold,
+        }
+        enqueue("send_low_balance_email", **kwargs)
+        if org.notification_mobile:
+            enqueue("send_low_balance_sms", **kwargs)
+    if (
+        ref.kind == AccountKind.SYSTEM
+        and org.auto_top_up_enabled
+        and org.auto_top_up_credits > 0
+        # "drops below the level": before >= level > after
+        and crossed_down(before + 1, after + 1, org.auto_top_up_below)
+    ):
+        enqueue("auto_top_up", organization_id=org.id, balance=after)
+
+
+# -- who is told, in which language ---------------------------------------------------------
+
+
+def owner_user(org: Organization) -> User | None:
+    return db.session.scalar(
+        select(User)
+        .join(Member, Member.user_id == User.id)
+        .where(
+            Member.organization_id == org.id,
+            Member.role == MemberRole.OWNER,
+            Member.removed_at.is_(None),
+        )
+    )
+
+
+def reseller_admins(reseller_id: str) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(ResellerStaff, ResellerStaff.user_id == User.id)
+            .where(
+                ResellerStaff.reseller_id == reseller_id, ResellerStaff.role == ResellerRole.ADMIN
+            )
+            .order_by(User.email)
+        )
+    )
+
+
+def language_for(email: str, org: Organization, fallback: User | None = None) -> str:
+    """The language of the person behind an address: their own, else the owner's, else the
+    reseller's default."""
+    from tenants.people.invitations import recipient_language
+
+    reseller = db.session.get(Reseller, org.reseller_id)
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    person = user or fallback or owner_user(org)
+    if person is None:
+        from flask import current_app
+
+        languages = current_app.config["LANGUAGES"]
+        if reseller and reseller.default_language in languages:
+            return reseller.default_language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return recipient_language(person, reseller)
+
+
+def alert_recipient(org: Organization) -> tuple[str | None, User | None]:
+    """The alert email, else the notification email, else the owner."""
+    owner = owner_user(org)
+    email = org.alert_email or org.notification_email or (owner.email if owner else None)
+    return email, owner
+
+
+def account_name(org: Organization, account: str) -> str:
+    """``system`` is the system pool; a member account is named after its member."""
+    if account.startswith("member:"):
+        member = db.session.get(Member, account.split(":", 1)[1])
+        if member is not None and member.organization_id == org.id:
+            return _("the credits account of %(name)s", name=member.user.name or member.user.email)
+    return _("the system pool")
+
+
+# -- deliveries: run by jobs ----------------------------------------------------------------
+
+
+def deliver_low_balance_email(
+    organization_id: str, account: str, balance: int, threshold: int
+) -> None:
+    from tenants.people.invitations import external_url, send_email_template
+
+    org = db.session.get(Organization, organization_id)
+    if org is None:
+        return
+    email, owner = alert_recipient(org)
+    if not email:
+        return
+    language = language_for(email, org, owner)
+    with force_locale(language):
+        name = account_name(org, account)
+    send_email_template(
+        email,
+        language,
+        "low_balance_alert",
+        organization=org,
+        account_name=name,
+        balance=balance,
+        threshold=threshold,
+        link=external_url("credits.purchase", org_id=org.id),
+    )
+
+
+def deliver_low_balance_sms(
+    organization_id: str, account: str, balance: int, threshold: int
+) -> None:
+    from tenants.notify.sms import send_sms
+
+    org = db.session.get(Organization, organization_id)
+    if org is None or not org.notification_mobile:
+        return
+    owner = owner_user(org)
+    email, _owner = alert_recipient(org)
+    language = language_for(email, org, owner) if email else "en"
+    with force_locale(language):
+        text = _(
+            "%(org)s: %(balance)s SMS credits left in %(account)s (alert at %(threshold)s).",
+            org=org.name,
+            balance=format_decimal(balance),
+            account=account_name(org, account),
+            threshold=format_decimal(threshold),
+        )
+    send_sms(org.notification_mobile, text, organization=org)

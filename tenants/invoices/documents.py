@@ -1,0 +1,237 @@
+"""Invoices and receipts: gapless numbering per reseller, issuing, and the PDF."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import render_template
+from flask_babel import force_locale
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.core.errors import ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.types import round_money, utcnow
+from tenants.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    Organization,
+    Reseller,
+)
+
+
+def billing_snapshot(org: Organization) -> dict[str, Any]:
+    """The billing details as they are now, frozen into what is issued (``org`` may also be
+    a row with the same columns: the monthly run reads them in bulk)."""
+    return {
+        "type": org.billing_type.value if org.billing_type else "company",
+        "name": org.billing_name or org.name,  # Organization.effective_billing_name
+        "address": org.billing_address,
+        "tax_id": org.billing_tax_id,
+        "email": org.billing_email,
+        "country": org.country,
+        "organization_name": org.name,
+    }
+
+
+def next_invoice_number(reseller: Reseller) -> tuple[int, str]:
+    """Take the reseller's next number under a row lock; a rollback gives it back (no gaps)."""
+    return take_invoice_numbers(reseller.id, reseller.slug, 1)[0]
+
+
+def number_prefix(slug: str | None) -> str:
+    return (slug or "inv").upper()[:12]
+
+
+def take_invoice_numbers(reseller_id: str, slug: str | None, count: int) -> list[tuple[int, str]]:
+    """Take ``count`` consecutive numbers of the reseller in one UPDATE of its sequence row
+    (row lock until commit; a rollback gives them all back: numbers never skip)."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(InvoiceSequence)
+        .values(reseller_id=reseller_id, next_number=1)
+        .on_conflict_do_nothing(index_elements=["reseller_id"])
+    )
+    first = db.session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.reseller_id == reseller_id)
+        .values(next_number=InvoiceSequence.next_number + count)
+        .returning(InvoiceSequence.next_number - count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    prefix = number_prefix(slug)
+    return [(n, f"{prefix}-{n:06d}") for n in range(first, first + count)]
+
+
+def totals(
+    subtotal: Decimal, tax_percent: Decimal, currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """Subtotal, tax and total rounded half-up to the currency's minor unit, on each total."""
+    subtotal = round_money(subtotal, currency)
+    tax = round_money(subtotal * tax_percent / Decimal(100), currency)
+    return subtotal, tax, subtotal + tax
+
+
+def issue_invoice(
+    org: Organization,
+    *,
+    kind: InvoiceKind,
+    lines: list[dict[str, Any]],
+    tax_percent: Decimal,
+    billing: dict[str, Any],
+    language: str,
+    period: str | None = None,
+    paid: bool = False,
+    issued_at: datetime | None = None,
+) -> Invoice:
+    """Issue a numbered invoice with its lines; it never changes afterwards (but its status)."""
+    subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal(0))
+    subtotal, tax, total = totals(subtotal, tax_percent, org.currency)
+    sequence, number = next_invoice_number(org.reseller)
+    now = issued_at or utcnow()
+    invoice = Invoice(
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        sequence=sequence,
+        number=number,
+        kind=kind,
+        period=period,
+        status=InvoiceStatus.PAID if paid else InvoiceStatus.OPEN,
+        currency=org.currency,
+        subtotal=subtotal,
+        tax_percent=tax_percent,
+        tax=tax,
+        total=total,
+        billing=billing,
+        language=language,
+        issued_at=now,
+        paid_at=now if paid else None,
+    )
+    db.session.add(invoice)
+    db.session.flush()
+    db.session.add_all(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            reseller_id=org.reseller_id,
+            position=position,
+            description=line["description"],
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
+            amount=line["amount"],
+            occurred_at=line.get("occurred_at"),
+            reference=line.get("reference"),
+        )
+        for position, line in enumerate(lines)
+    )
+    db.session.flush()
+    return invoice
+
+
+def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
+    return list(
+        db.session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.position)
+        )
+    )
+
+
+def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_datetime
+    from babel.numbers import format_currency, format_decimal
+
+    org = db.session.get(Organization, invoice.organization_id)
+    locale = language or invoice.language
+    zone = ZoneInfo(org.timezone)
+
+    def money(amount) -> str:
+        return format_currency(amount, invoice.currency, locale=locale)
+
+    def when(value, with_time: bool = True) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        if with_time:
+            return format_datetime(local, "medium", tzinfo=zone, locale=locale)
+        return format_date(local.date(), "long", locale=locale)
+
+    with force_locale(locale):
+        return render_template(
+            "pdf/invoice.html",
+            invoice=invoice,
+            lines=invoice_lines(invoice),
+            org=org,
+            reseller=org.reseller,
+            money=money,
+            when=when,
+            number=lambda n: format_decimal(n, locale=locale),
+            percent=lambda p: format_decimal(p.normalize(), locale=locale),
+            country_name=lambda code: (
+                __import__("babel").Locale.parse(locale).territories.get(code, code)
+            ),
+            locale=locale,
+        )
+
+
+def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
+    """The invoice as a PDF, in the given language (the buyer's by default)."""
+    from weasyprint import HTML
+
+    html = render_invoice_html(invoice, language)
+    return HTML(string=html).write_pdf()
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    items: list[Invoice]
+    next_cursor: str | None  # the page of older invoices, if any
+
+
+def _encode_cursor(invoice: Invoice) -> str:
+    payload = json.dumps([invoice.issued_at.isoformat(), invoice.id])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        issued, invoice_id = json.loads(
+            base64.urlsafe_b64decode(cursor[:500] + "=" * (-len(cursor[:500]) % 4))
+        )
+        position = datetime.fromisoformat(issued), str(invoice_id)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise ValidationFailed(fields={"cursor": "invalid"}) from error
+    if position[0].tzinfo is None:
+        raise ValidationFailed(fields={"cursor": "invalid"})
+    return position
+
+
+def invoice_page(
+    actor: Actor, org: Organization, *, limit: int = 50, cursor: str | None = None
+) -> InvoicePage:
+    """The organization's invoices and receipts the actor may see, newest first, a page at a
+    time (keyset on issued_at, id: the index ix_invoices_org_issued serves it)."""
+    query = scoping.invoices_query(actor, org)
+    if cursor:
+        query = query.where(tuple_(Invoice.issued_at, Invoice.id) < _decode_cursor(cursor))
+    query = query.order_by(Invoice.issued_at.desc(), Invoice.id.desc()).limit(limit + 1)
+    items = list(db.session.scalars(query))
+    next_cursor = _encode_cursor(items[limit - 1]) if len(items) > limit else None
+    return InvoicePage(items=items[:limit], next_cursor=next_cursor)

@@ -1,0 +1,133 @@
+"""Handing jobs over after commit: to RQ when REDIS_URL is set, else run in-process.
+
+Services call ``enqueue``; it writes a QueuedJob row in the current transaction, so a job
+exists exactly when the change that asked for it was committed. ``commit`` then hands the
+new rows over. A row that could not be handed over (Redis down) stays pending for the relay.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.models import QueuedJob
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "queued_job_ids"
+
+
+def enqueue(name: str, **kwargs: Any) -> QueuedJob:
+    from tenants.jobs import JOBS
+
+    if name not in JOBS:
+        raise KeyError(f"unknown job {name}")
+    job = QueuedJob(name=name, kwargs=kwargs)
+    db.session.add(job)
+    db.session.flush()
+    db.session.info.setdefault(_PENDING_KEY, []).append(job.id)
+    return job
+
+
+def commit() -> None:
+    """Commit the unit of work, then hand over the jobs it recorded."""
+    db.session.commit()
+    job_ids = db.session.info.pop(_PENDING_KEY, [])
+    if job_ids:
+        dispatch(job_ids)
+
+
+def rollback() -> None:
+    db.session.rollback()
+    db.session.info.pop(_PENDING_KEY, None)
+
+
+def redis_connection():
+    """The app's Redis client for REDIS_URL, one per process: its pool keeps connections
+    open between requests (a new client per call cost a TCP connect on every API request).
+    redis-py's pool notices a fork and opens fresh connections in the child."""
+    from redis import Redis
+
+    url = current_app.config["REDIS_URL"]
+    clients = current_app.extensions.setdefault("portal_redis", {})
+    client = clients.get(url)
+    if client is None:
+        client = clients[url] = Redis.from_url(url, socket_connect_timeout=2)
+    return client
+
+
+def rq_queue():
+    from rq import Queue
+
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+
+
+def retry_policy():
+    """Transient failures (SMTP or gateway down) are retried with growing pauses."""
+    from rq import Retry
+
+    intervals = current_app.config.get("JOB_RETRY_INTERVALS") or [10, 60, 300, 1800]
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def dispatch(job_ids: list[str]) -> None:
+    if not current_app.config.get("REDIS_URL"):
+        for job_id in job_ids:
+            run_queued_job(job_id)
+        return
+    try:
+        queue = rq_queue()
+        for job_id in job_ids:
+            queue.enqueue(
+                "tenants.jobs.run_queued_job", job_id, job_id=job_id, retry=retry_policy()
+            )
+            db.session.execute(
+                QueuedJob.__table__.update()
+                .where(QueuedJob.id == job_id)
+                .values(dispatched_at=utcnow())
+            )
+        db.session.commit()
+    except Exception:  # Redis unreachable: the relay hands the rows over later.
+        db.session.rollback()
+        log.warning("could not hand %d job(s) to Redis; left for the relay", len(job_ids))
+
+
+def run_queued_job(job_id: str) -> None:
+    """Run one recorded job once; a finished job is never run again."""
+    from tenants.jobs import JOBS
+
+    job = db.session.get(QueuedJob, job_id)
+    if job is None or job.finished_at is not None:
+        return
+    job.attempts += 1
+    try:
+        JOBS[job.name](**job.kwargs)
+    except Exception:
+        rollback()  # also forgets the jobs this one asked for
+        job = db.session.get(QueuedJob, job_id)
+        job.attempts += 1
+        job.last_error = traceback.format_exc()[-4000:]
+        db.session.commit()
+        if current_app.config.get("REDIS_URL"):
+            raise
+        log.exception("in-process job %s (%s) failed", job_id, job.name)
+        return
+    job.finished_at = utcnow()
+    commit()  # and hand over the jobs this one asked for (e.g. a failure notice)
+
+
+def pending_jobs(limit: int = 500) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(QueuedJob.id)
+            .where(QueuedJob.finished_at.is_(None), QueuedJob.dispatched_at.is_(None))
+            .order_by(QueuedJob.created_at)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,363 @@
+"""An organization's members: add, change, remove, invitations and the transfer of ownership."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, require
+from tenants.audit import log as audit
+from tenants.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    OwnerCannotBeRemoved,
+    ValidationFailed,
+)
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.core.validation import clean_email, clean_mobile, clean_text
+from tenants.models import (
+    Member,
+    MemberRole,
+    Organization,
+    PlatformStaff,
+    ResellerStaff,
+    User,
+)
+from tenants.people import invitations as notifications
+from tenants.people.users import find_user
+
+NAME_MAX_LENGTH = 200
+EDITABLE_FIELDS = ("name", "email", "mobile", "role", "portal_access")
+
+
+# ---------------------------------------------------------------------------
+# Checks
+
+
+def _gather(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every check and raise one ValidationFailed holding every field's error."""
+    values, errors = {}, {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return values
+
+
+def _role(value: Any) -> MemberRole:
+    """Admin or member: the owner is made only by transferring the ownership."""
+    try:
+        role = MemberRole(value)
+    except ValueError:
+        role = None
+    if role not in (MemberRole.ADMIN, MemberRole.MEMBER):
+        raise ValidationFailed(fields={"role": str(_l("Choose admin or member."))})
+    return role
+
+
+def _flag(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValidationFailed(fields={field: str(_l("Choose yes or no."))})
+
+
+def _current(org: Organization, member: Member) -> Member:
+    """The member, when it is a current member of this organization (else NotFound)."""
+    if (
+        member is None
+        or member.organization_id != org.id
+        or member.reseller_id != org.reseller_id
+        or member.removed_at is not None
+    ):
+        raise NotFound()
+    return member
+
+
+def _belongs_elsewhere(user: User, org: Organization) -> bool:
+    """Whether the person is known outside this organization (another one, or staff)."""
+    other_membership = exists().where(
+        Member.user_id == user.id,
+        Member.organization_id != org.id,
+        Member.removed_at.is_(None),
+    )
+    staff = exists().where(ResellerStaff.user_id == user.id)
+    platform = exists().where(PlatformStaff.user_id == user.id)
+    return bool(db.session.scalar(select(other_membership | staff | platform)))
+
+
+def _record(actor: Actor, org: Organization, action: str, member: Member, changes: dict) -> None:
+    audit.record(
+        actor,
+        action,
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="member",
+        target_id=member.id,
+        changes=changes,
+    )
+
+
+def _already_member() -> ValidationFailed:
+    return ValidationFailed(
+        fields={"email": str(_l("This person is already a member of the organization."))}
+    )
+
+
+# ---------------------------------------------------------------------------
+# Services
+
+
+def add_member(
+    actor: Actor,
+    org: Organization,
+    *,
+    name: str,
+    email: str,
+    role: str = MemberRole.MEMBER.value,
+    portal_access: bool = True,
+    mobile: str | None = None,
+) -> Member:
+    """Add a person (a new or an existing user) to the organization and invite them.
+
+    An email that already has an account is reused: one person may belong to several
+    organizations. Their name and mobile stay as they are (they own their profile).
+    """
+    require(actor, Permission.MANAGE_MEMBERS)
+    values = _gather(
+        {
+            "name": lambda: clean_text(name, "name", max_length=NAME_MAX_LENGTH),
+            "email": lambda: clean_email(email, "email"),
+            "mobile": lambda: clean_mobile(mobile, "mobile"),
+            "role": lambda: _role(role),
+            "portal_access": lambda: _flag(portal_access, "portal_access"),
+        }
+    )
+    user = find_user(values["email"])
+    member = None
+    if user is None:
+        user = User(email=values["email"], name=values["name"], mobile=values["mobile"])
+        db.session.add(user)
+    else:
+        member = db.session.scalar(
+            select(Member).where(Member.organization_id == org.id, Member.user_id == user.id)
+        )
+        if member is not None and member.removed_at is None:
+            raise _already_member()
+    if member is None:
+        member = Member(reseller_id=org.reseller_id, organization_id=org.id, user=user)
+        db.session.add(member)
+        action = "member.added"
+    else:
+        action = "member.readded"
+        member.removed_at = None
+        member.created_at = utcnow()  # "joined" counts from the return
+    member.role = values["role"]
+    member.portal_access = values["portal_access"]
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # the same person added twice at the same moment
+        raise _already_member() from exc
+    _record(
+        actor,
+        org,
+        action,
+        member,
+        {
+            "email": [None, user.email],
+            "role": [None, member.role.value],
+            "portal_access": [None, member.portal_access],
+        },
+    )
+    if member.portal_access:
+        notifications.send_invitation(member)
+    return member
+
+
+def update_member(
+    actor: Actor, org: Organization, member: Member, values: dict[str, Any]
+) -> dict[str, list]:
+    """Change a member's details (name, email, mobile), role and portal access.
+
+    Returns ``{field: [before, after]}`` of what changed. A person's details live on their
+    user, shared by every organization they belong to, so they may be changed here only
+    while this organization is the only place that person is known.
+    """
+    require(actor, Permission.MANAGE_MEMBERS)
+    _current(org, member)
+    unknown = sorted(set(values) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            fields={name: str(_l("This field cannot be changed.")) for name in unknown}
+        )
+    checks: dict[str, Callable[[], Any]] = {}
+    if "name" in values:
+        checks["name"] = lambda: clean_text(values["name"], "name", max_length=NAME_MAX_LENGTH)
+    if "email" in values:
+        checks["email"] = lambda: clean_email(values["email"], "email")
+    if "mobile" in values:
+        checks["mobile"] = lambda: clean_mobile(values["mobile"], "mobile")
+    if "role" in values and not (
+        member.role == MemberRole.OWNER and values["role"] == MemberRole.OWNER.value
+    ):
+        checks["role"] = lambda: _role(values["role"])
+    if "portal_access" in values:
+        checks["portal_access"] = lambda: _flag(values["portal_access"], "portal_access")
+    clean = _gather(checks)
+
+    user = member.user
+    personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}
+    personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
+    if "email" in personal:
+        other = find_user(personal["email"])
+        if other is not None and other.id != user.id:
+            raise ValidationFailed(
+                fields={"email": str(_l("Another account already uses this email address."))}
+            )
+        if actor.real_user_id and actor.user_id == user.id:
+            raise Forbidden(_l("During a support session the person's email cannot be changed."))
+        if member.role == MemberRole.OWNER and actor.is_member and not actor.is_org_owner:
+            raise Forbidden(_l("Only the owner or your provider can change the owner's email."))
+    if personal and _belongs_elsewhere(user, org):
+        raise Conflict(
+            _l(
+                "This person also uses the portal elsewhere (another organization or staff), "
+                "so only they can change their name, email and mobile, from their profile."
+            )
+        )
+
+    membership: dict[str, Any] = {}
+    if "role" in clean and clean["role"] != member.role:
+        if member.role == MemberRole.OWNER:
+            raise Conflict(
+                _l("The owner's role changes only by transferring the ownership to someone else.")
+            )
+        membership["role"] = clean["role"]
+    if "portal_access" in clean and clean["portal_access"] != member.portal_access:
+        if member.role == MemberRole.OWNER and not clean["portal_access"]:
+            raise Conflict(_l("The owner must keep portal access."))
+        membership["portal_access"] = clean["portal_access"]
+
+    changes = audit.diff(user, personal)
+    changes.update(audit.diff(member, membership))
+    if "email" in changes and member.role == MemberRole.OWNER:
+        org.owner_email = user.email
+    if not changes:
+        return {}
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # the email was taken at the same moment
+        raise ValidationFailed(
+            fields={"email": str(_l("Another account already uses this email address."))}
+        ) from exc
+    _record(actor, org, "member.updated", member, changes)
+    if changes.get("portal_access") == [False, True]:
+        notifications.send_invitation(member)
+    return changes
+
+
+def remove_member(actor: Actor, org: Organization, member: Member) -> None:
+    """Remove a member (never the owner); the row stays for history, marked removed.
+
+    Their logins no longer reach this organization: the web layer re-checks each request.
+    """
+    require(actor, Permission.MANAGE_MEMBERS)
+    _current(org, member)
+    if member.role == MemberRole.OWNER:
+        raise OwnerCannotBeRemoved()
+    member.removed_at = utcnow()
+    db.session.flush()
+    _record(
+        actor,
+        org,
+        "member.removed",
+        member,
+        {"email": [member.user.email, None], "role": [member.role.value, None]},
+    )
+
+
+def resend_invitation(actor: Actor, org: Organization, member: Member) -> None:
+    """Email the invitation again (a fresh set-password link when no password is set yet)."""
+    require(actor, Permission.MANAGE_MEMBERS)
+    _current(org, member)
+    if not member.portal_access:
+        raise Conflict(
+            _l("This member has no portal access. Turn portal access on to invite them.")
+        )
+    _record(actor, org, "member.invitation_sent", member, {"email": [None, member.user.email]})
+    notifications.send_invitation(member)
+    db.session.flush()
+
+
+def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
+    """Make a current member with portal access the owner; the old owner becomes admin.
+
+    Nothing else moves: individual credits, other members' roles and everything the
+    organization holds stay as they are.
+    """
+    require(actor, Permission.TRANSFER_OWNERSHIP)
+    if actor.real_user_id:
+        raise Forbidden(_l("Ownership cannot be transferred during a support session."))
+    _current(org, member)
+    if member.role == MemberRole.OWNER:
+        raise Conflict(_l("This member is already the owner."))
+    if not member.portal_access:
+        message = _l("Ownership can only go to a member with portal access.")
+        raise ValidationFailed(message, fields={"member": str(message)})
+    # Lock the owner's row so two transfers at once cannot both proceed.
+    old_owner = db.session.scalar(
+        select(Member)
+        .where(
+            Member.organization_id == org.id,
+            Member.role == MemberRole.OWNER,
+            Member.removed_at.is_(None),
+        )
+        .with_for_update()
+    )
+    if old_owner is None:
+        raise Conflict(_l("The ownership changed meanwhile. Reload the page and try again."))
+    db.session.refresh(member)
+    _current(org, member)
+    previous_role = member.role
+    # The database allows one owner per organization: demote first, then promote.
+    old_owner.role = MemberRole.ADMIN
+    db.session.flush()
+    member.role = MemberRole.OWNER
+    org.owner_email = member.user.email
+    db.session.flush()
+    audit.record(
+        actor,
+        "organization.ownership_transferred",
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="organization",
+        target_id=org.id,
+        changes={
+            "owner": [old_owner.user.email, member.user.email],
+            "old_owner_role": [MemberRole.OWNER.value, MemberRole.ADMIN.value],
+            "new_owner_role": [previous_role.value, MemberRole.OWNER.value],
+        },
+    )
+
+
+def ownership_candidates(actor: Actor, org: Organization) -> list[Member]:
+    """Who ownership can go to: current members with portal access, the owner excepted."""
+    query = (
+        scoping.members_query(actor, org)
+        .join(User, User.id == Member.user_id)
+        .where(Member.portal_access.is_(True), Member.role != MemberRole.OWNER)
+        .order_by(User.name, User.email)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,90 @@
+"""A person's own account: language and profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from tenants.access.actors import Actor
+from tenants.core.errors import ValidationFailed
+from tenants.core.extensions import db
+from tenants.models import User
+
+
+def set_language(user: User, language: str) -> None:
+    if language not in current_app.config["LANGUAGES"]:
+        raise ValidationFailed(fields={"language": str(_l("Unknown language."))})
+    user.language = language
+    db.session.flush()
+
+
+def update_profile(
+    user: User, values: dict[str, Any], *, actor: Actor | None = None
+) -> dict[str, list]:
+    """Change a person's own details; returns ``{field: [before, after]}`` of what changed.
+
+    ``actor`` is who acts (the person, or support staff acting as them); it defaults to
+    the person themselves and is recorded in the audit trail.
+    """
+    from tenants.audit import log as audit
+    from tenants.core.validation import clean_country, clean_mobile, clean_text
+
+    def language(value: Any) -> str:
+        if value not in current_app.config["LANGUAGES"]:
+            raise ValidationFailed(fields={"language": str(_l("Unknown language."))})
+        return value
+
+    checks = {
+        "name": lambda v: clean_text(v, "name", max_length=200),
+        "mobile": lambda v: clean_mobile(v, "mobile"),
+        "country": lambda v: clean_country(v) if v else None,
+        "company": lambda v: clean_text(v, "company", max_length=200, required=False),
+        "language": language,
+    }
+    clean, errors = {}, {}
+    for name, value in values.items():
+        check = checks.get(name)
+        if check is None:
+            errors[name] = str(_l("This field cannot be changed."))
+            continue
+        try:
+            clean[name] = check(value)
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    changes = audit.diff(user, clean)
+    if changes:
+        db.session.flush()
+        audit.record(
+            actor or Actor(user_id=user.id),
+            "user.profile_updated",
+            target_type="user",
+            target_id=user.id,
+            changes=changes,
+        )
+    return changes
+
+
+def change_password(
+    user: User, current: str, new: str, *, keep_token: str | None, actor: Actor | None = None
+) -> None:
+    """Change one's own password: this login stays, every other one ends.
+
+    Support staff acting as the person (login-as) may never do it.
+    """
+    from tenants.audit import log as audit
+    from tenants.core.errors import Forbidden
+    from tenants.people import auth
+
+    if actor is not None and actor.real_user_id:
+        raise Forbidden(_l("During a support session the person's password cannot be changed."))
+    auth.change_password(user, current, new, keep_token=keep_token)
+    audit.record(
+        actor or Actor(user_id=user.id),
+        "user.password_changed",
+        target_type="user",
+        target_id=user.id,
+    )

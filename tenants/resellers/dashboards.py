@@ -1,0 +1,169 @@
+"""Dashboard figures: customers by status and pricing model, credits sold and used per day,
+and the organizations closest to running out -- for a reseller's staff (its organizations) or
+the platform (every reseller).
+
+Every query starts from tenants.access.scoping (organizations_query, resellers_query), so another
+reseller's organizations and ledger entries never count; each figure is one grouped query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Float, case, cast, func, select
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.models import (
+    AccountKind,
+    EntryType,
+    LedgerEntry,
+    Organization,
+    OrganizationStatus,
+    PricingModel,
+    Reseller,
+)
+
+DAYS = 30
+RUNNING_OUT = 5
+SOLD_TYPES = (EntryType.PURCHASE, EntryType.AUTO_TOP_UP)
+
+
+@dataclass(frozen=True)
+class CustomerCounts:
+    active: int = 0
+    suspended: int = 0
+    prepaid: int = 0
+    postpaid: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.active + self.suspended
+
+
+@dataclass(frozen=True)
+class DayCredits:
+    day: date  # UTC day
+    sold: int  # purchases and automatic top-ups
+    used: int  # usage (sent SMS), prepaid and postpaid
+
+
+@dataclass(frozen=True)
+class RunningOut:
+    id: str
+    name: str
+    reseller_id: str
+    credits: int
+    threshold: int
+
+
+def customer_counts(actor: Actor) -> CustomerCounts:
+    """Organizations (deleted ones left out) by status and by pricing model."""
+    rows = db.session.execute(
+        scoping.organizations_query(actor)
+        .with_only_columns(Organization.status, Organization.pricing_model, func.count())
+        .group_by(Organization.status, Organization.pricing_model)
+    ).all()
+    counts = {"active": 0, "suspended": 0, "prepaid": 0, "postpaid": 0}
+    for status, model, count in rows:
+        if status in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
+            counts[str(status)] += count
+        counts[str(model)] += count
+    return CustomerCounts(**counts)
+
+
+def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
+    """Per UTC day over the last ``days`` days (today included): credits sold (holding-side
+    postings of purchases and automatic top-ups) and credits used (the usage counter-account,
+    which both prepaid and postpaid usage post to).
+
+    One grouped query; ``reseller_id IN (the resellers in scope) AND created_at >= start``
+    reads the (reseller_id, created_at) index, for one reseller or for all of them.
+    """
+    days = max(1, min(int(days), 366))
+    today = utcnow().astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    starts = [datetime.combine(first + timedelta(days=i), time(), tzinfo=UTC) for i in range(days)]
+    bucket = case(
+        *[(LedgerEntry.created_at < start, i - 1) for i, start in enumerate(starts[1:], 1)],
+        else_=days - 1,
+    )
+    is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
+    is_used = (LedgerEntry.type == EntryType.USAGE) & (
+        LedgerEntry.account_kind == AccountKind.USAGE
+    )
+    in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
+    # Bucket in a subquery, group outside (PostgreSQL would not match two copies of the
+    # CASE with their own bound parameters between SELECT and GROUP BY).
+    postings = (
+        select(
+            bucket.label("bucket"),
+            case((is_sold, LedgerEntry.credits), else_=0).label("sold"),
+            case((is_used, LedgerEntry.credits), else_=0).label("used"),
+        )
+        .where(
+            LedgerEntry.reseller_id.in_(in_scope),
+            LedgerEntry.created_at >= starts[0],
+            LedgerEntry.type.in_((*SOLD_TYPES, EntryType.USAGE)),
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(postings.c.bucket, func.sum(postings.c.sold), func.sum(postings.c.used)).group_by(
+            postings.c.bucket
+        )
+    ).all()
+    sold = [0] * days
+    used = [0] * days
+    for index, day_sold, day_used in rows:
+        sold[int(index)] = int(day_sold or 0)
+        used[int(index)] = int(day_used or 0)
+    return [DayCredits(first + timedelta(days=i), sold[i], used[i]) for i in range(days)]
+
+
+def running_out(actor: Actor, limit: int = RUNNING_OUT) -> list[RunningOut]:
+    """Active prepaid organizations with the lowest balance relative to their low-balance
+    threshold (balance / threshold; a threshold of 0 counts as 1), lowest first."""
+    threshold = case(
+        (Organization.low_balance_threshold > 0, Organization.low_balance_threshold), else_=1
+    )
+    ratio = cast(Organization.total_credits, Float) / cast(threshold, Float)
+    rows = db.session.execute(
+        scoping.organizations_query(actor)
+        .where(
+            Organization.status == OrganizationStatus.ACTIVE,
+            Organization.pricing_model == PricingModel.PREPAID,
+        )
+        .with_only_columns(
+            Organization.id,
+            Organization.name,
+            Organization.reseller_id,
+            Organization.total_credits,
+            Organization.low_balance_threshold,
+        )
+        .order_by(ratio, Organization.total_credits, Organization.search_name, Organization.id)
+        .limit(limit)
+    ).all()
+    return [RunningOut(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    customers: CustomerCounts
+    days: list[DayCredits]
+    running_out: list[RunningOut]
+
+    @property
+    def sold_total(self) -> int:
+        return sum(day.sold for day in self.days)
+
+    @property
+    def used_total(self) -> int:
+        return sum(day.used for day in self.days)
+
+
+def dashboard(actor: Actor) -> Dashboard:
+    return Dashboard(customer_counts(actor), daily_credits(actor), running_out(actor))

@@ -1,0 +1,285 @@
+"""A reseller's price list and tax table: read, replace as a whole, and the lookups billing uses.
+
+The portal and the JSON API both call ``set_price_list`` / ``set_tax_rates`` with plain
+lists of dicts; every problem is reported at once, keyed like ``prices[0].currency``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, require
+from tenants.audit import log as audit
+from tenants.core.errors import ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.validation import clean_country, clean_currency
+from tenants.models import PriceListEntry, PricingModel, Reseller, TaxRate
+
+PRICE_LIMIT = Decimal("1000000")  # exclusive; NUMERIC(12, 4) holds 8 integer digits
+PRICE_PLACES = 4
+PERCENT_LIMIT = Decimal("100")  # inclusive
+PERCENT_PLACES = 2
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def _tidy(value: Decimal, min_places: int) -> Decimal:
+    """Drop the storage scale's trailing zeros (0.0450 → 0.045) but keep ``min_places``."""
+    normalized = value.normalize()
+    places = max(-normalized.as_tuple().exponent, min_places)
+    return value.quantize(Decimal(1).scaleb(-places))
+
+
+def get_price_list(reseller: Reseller) -> list[dict[str, Any]]:
+    """``[{currency, prepaid_unit_price, postpaid_unit_price}]`` (Decimals), by currency."""
+    entries = db.session.scalars(
+        select(PriceListEntry)
+        .where(PriceListEntry.reseller_id == reseller.id)
+        .order_by(PriceListEntry.currency)
+    )
+    return [
+        {
+            "currency": entry.currency,
+            "prepaid_unit_price": _tidy(entry.prepaid_unit_price, 2),
+            "postpaid_unit_price": _tidy(entry.postpaid_unit_price, 2),
+        }
+        for entry in entries
+    ]
+
+
+def get_tax_rates(reseller: Reseller) -> list[dict[str, Any]]:
+    """``[{country, percent}]`` (percent a Decimal), by country code."""
+    rates = db.session.scalars(
+        select(TaxRate).where(TaxRate.reseller_id == reseller.id).order_by(TaxRate.country)
+    )
+    return [{"country": rate.country, "percent": _tidy(rate.percent, 0)} for rate in rates]
+
+
+def unit_price(
+    reseller_id: str, currency: str, pricing_model: PricingModel | str
+) -> Decimal | None:
+    """The price of one credit in ``currency`` for the pricing model; None when not listed."""
+    entry = db.session.scalar(
+        select(PriceListEntry).where(
+            PriceListEntry.reseller_id == reseller_id,
+            PriceListEntry.currency == (currency or "").upper(),
+        )
+    )
+    if entry is None:
+        return None
+    if PricingModel(pricing_model) == PricingModel.POSTPAID:
+        return entry.postpaid_unit_price
+    return entry.prepaid_unit_price
+
+
+def tax_percent(reseller_id: str, country: str) -> Decimal:
+    """The tax percent for customers in ``country``; a country not listed pays 0."""
+    percent = db.session.scalar(
+        select(TaxRate.percent).where(
+            TaxRate.reseller_id == reseller_id, TaxRate.country == (country or "").upper()
+        )
+    )
+    return percent if percent is not None else Decimal("0")
+
+
+# ---------------------------------------------------------------------------
+# Validation
+
+
+def _clean_amount(value: Any, *, places: int, limit: Decimal, inclusive: bool) -> Decimal:
+    """A non-negative Decimal with at most ``places`` decimals below ``limit``, else ValueError
+    carrying the message to show."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(_l("Enter a number."))
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(_l("Enter a number, e.g. %(example)s.", example="0.045")) from None
+    if not amount.is_finite():
+        raise ValueError(_l("Enter a number, e.g. %(example)s.", example="0.045"))
+    if amount < 0:
+        raise ValueError(_l("Must be zero or more."))
+    if amount > limit or (amount == limit and not inclusive):
+        if inclusive:
+            raise ValueError(_l("Must be at most %(limit)s.", limit=format_decimal(limit)))
+        raise ValueError(_l("Must be less than %(limit)s.", limit=format_decimal(limit)))
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise ValueError(_l("Use at most %(n)d decimals.", n=places))
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def _rows(value: Any, name: str) -> list[dict]:
+    if not isinstance(value, list | tuple):
+        raise ValidationFailed(fields={name: str(_l("Must be a list."))})
+    return list(value)
+
+
+def _clean_price_list(prices: Any) -> list[dict[str, Any]]:
+    rows = _rows(prices, "prices")
+    errors: dict[str, str] = {}
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        key = f"prices[{index}]"
+        if not isinstance(row, dict):
+            errors[key] = str(_l("Must be an object."))
+            continue
+        item: dict[str, Any] = {}
+        try:
+            item["currency"] = clean_currency(row.get("currency"), f"{key}.currency")
+        except ValidationFailed as error:
+            errors.update(error.fields)
+        else:
+            if item["currency"] in seen:
+                errors[f"{key}.currency"] = str(_l("This currency is listed more than once."))
+            seen.add(item["currency"])
+        for field in ("prepaid_unit_price", "postpaid_unit_price"):
+            try:
+                item[field] = _clean_amount(
+                    row.get(field), places=PRICE_PLACES, limit=PRICE_LIMIT, inclusive=False
+                )
+            except ValueError as error:
+                errors[f"{key}.{field}"] = str(error.args[0])
+        cleaned.append(item)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def _clean_tax_rates(rates: Any) -> list[dict[str, Any]]:
+    rows = _rows(rates, "tax_rates")
+    errors: dict[str, str] = {}
+    cleaned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        key = f"tax_rates[{index}]"
+        if not isinstance(row, dict):
+            errors[key] = str(_l("Must be an object."))
+            continue
+        item: dict[str, Any] = {}
+        try:
+            item["country"] = clean_country(row.get("country"), f"{key}.country")
+        except ValidationFailed as error:
+            errors.update(error.fields)
+        else:
+            if item["country"] in seen:
+                errors[f"{key}.country"] = str(_l("This country is listed more than once."))
+            seen.add(item["country"])
+        try:
+            item["percent"] = _clean_amount(
+                row.get("percent"), places=PERCENT_PLACES, limit=PERCENT_LIMIT, inclusive=True
+            )
+        except ValueError as error:
+            errors[f"{key}.percent"] = str(error.args[0])
+        cleaned.append(item)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+# ---------------------------------------------------------------------------
+# Replacing
+
+
+def _authorize(actor: Actor, reseller: Reseller) -> Reseller:
+    """Reseller admins of this reseller only; another reseller's settings are a 404.
+
+    The reseller row is locked so two admins saving at once replace the list one after the
+    other instead of colliding on the unique (reseller, currency/country) constraint.
+    """
+    require(actor, Permission.MANAGE_RESELLER_SETTINGS)
+    scoping.get_reseller(actor, reseller.id)
+    db.session.execute(select(Reseller.id).where(Reseller.id == reseller.id).with_for_update())
+    return reseller
+
+
+def _plain_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{k: str(v) for k, v in row.items()} for row in rows]
+
+
+def _replace_rows(
+    actor: Actor,
+    reseller: Reseller,
+    model,
+    key: str,
+    cleaned: list[dict[str, Any]],
+    read,
+    action: str,
+    field: str,
+) -> None:
+    """Make the reseller's ``model`` rows exactly ``cleaned`` (matched on ``key``); audited."""
+    before = read(reseller)
+    existing = {
+        getattr(row, key): row
+        for row in db.session.scalars(select(model).where(model.reseller_id == reseller.id))
+    }
+    wanted = {item[key] for item in cleaned}
+    for value, row in existing.items():
+        if value not in wanted:
+            db.session.delete(row)
+    # Deletes first: the unit of work would otherwise insert before it deletes.
+    db.session.flush()
+    for item in cleaned:
+        row = existing.get(item[key])
+        if row is None:
+            db.session.add(model(reseller_id=reseller.id, **item))
+        else:
+            for name, value in item.items():
+                setattr(row, name, value)
+    db.session.flush()
+    after = read(reseller)
+    if _plain_rows(before) != _plain_rows(after):
+        audit.record(
+            actor,
+            action,
+            reseller_id=reseller.id,
+            target_type="reseller",
+            target_id=reseller.id,
+            changes={field: [_plain_rows(before), _plain_rows(after)]},
+        )
+        db.session.flush()
+
+
+def set_price_list(actor: Actor, reseller: Reseller, prices: list[dict]) -> None:
+    """Replace the whole price list with ``prices`` (validated, audited, flushed)."""
+    _authorize(actor, reseller)
+    cleaned = _clean_price_list(prices)
+    _replace_rows(
+        actor,
+        reseller,
+        PriceListEntry,
+        "currency",
+        cleaned,
+        get_price_list,
+        "reseller.price_list_changed",
+        "prices",
+    )
+
+
+def set_tax_rates(actor: Actor, reseller: Reseller, rates: list[dict]) -> None:
+    """Replace the whole tax table with ``rates`` (validated, audited, flushed)."""
+    _authorize(actor, reseller)
+    cleaned = _clean_tax_rates(rates)
+    _replace_rows(
+        actor,
+        reseller,
+        TaxRate,
+        "country",
+        cleaned,
+        get_tax_rates,
+        "reseller.tax_rates_changed",
+        "tax_rates",
+    )

@@ -1,0 +1,360 @@
+"""Login-as support sessions: start, act as the member, end; the log and the owner's email.
+
+The web layer keeps the open session's id in the Flask session and builds, on every
+request, the Actor this module returns (``acting_actor``): the member, with the staff
+member as ``real_user_id`` and the session as ``support_session_id``. Services that must
+never run during a support session check ``actor.real_user_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, func, select
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, can, require
+from tenants.audit import log as audit
+from tenants.core.errors import Conflict, DomainError, Forbidden, NotFound
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.core.validation import clean_text
+from tenants.jobs.outbox import enqueue
+from tenants.models import (
+    AuditEntry,
+    Member,
+    MemberRole,
+    Organization,
+    OrganizationStatus,
+    PlatformStaff,
+    Reseller,
+    ResellerStaff,
+    SupportSession,
+    SupportSessionEnd,
+    User,
+)
+
+
+class ReauthenticationRequired(DomainError):
+    code = "reauthentication_required"
+    status = 401
+    default_message = _l(
+        "For your customer's safety, confirm it is you before acting as one of their members."
+    )
+
+
+class AlreadyActing(Forbidden):
+    code = "already_acting"
+    default_message = _l(
+        "You are already acting as someone. Return to your account before starting another "
+        "support session."
+    )
+
+
+class StaffTarget(Forbidden):
+    code = "staff_target"
+    default_message = _l(
+        "This person is platform or reseller staff: staff accounts are never used in a "
+        "support session."
+    )
+
+
+def session_minutes() -> int:
+    return int(current_app.config.get("LOGIN_AS_MINUTES", 30))
+
+
+def reauth_minutes() -> int:
+    return int(current_app.config.get("LOGIN_AS_REAUTH_MINUTES", 15))
+
+
+def is_fresh(authenticated_at: datetime | None) -> bool:
+    """Whether the last password or two-factor check is recent enough to start one."""
+    if authenticated_at is None:
+        return False
+    return utcnow() - authenticated_at <= timedelta(minutes=reauth_minutes())
+
+
+def _is_staff(user_id: str) -> bool:
+    platform = exists().where(PlatformStaff.user_id == user_id)
+    reseller = exists().where(ResellerStaff.user_id == user_id)
+    return bool(db.session.scalar(select(platform | reseller)))
+
+
+def candidates(actor: Actor, org: Organization) -> list[Member]:
+    """Members the actor may act as: current, with portal access, not staff; owner first."""
+    if not can(actor, Permission.LOGIN_AS) or org.status != OrganizationStatus.ACTIVE:
+        return []
+    staff = select(PlatformStaff.user_id).union(select(ResellerStaff.user_id))
+    query = (
+        scoping.members_query(actor, org)
+        .join(User, User.id == Member.user_id)
+        .where(Member.portal_access.is_(True), Member.user_id.not_in(staff))
+        .order_by((Member.role != MemberRole.OWNER), User.name, User.email)
+    )
+    return list(db.session.scalars(query))
+
+
+def start_support_session(
+    actor: Actor,
+    org: Organization,
+    member_id: str,
+    reason: str,
+    *,
+    authenticated_at: datetime | None,
+    ip: str | None = None,
+) -> SupportSession:
+    """Open a support session as a member of an organization the actor reached through
+    scoping (another reseller's is a 404 there). Refused: nesting, staff as the target,
+    a stale authentication, a missing reason, a suspended organization, no portal access.
+    """
+    if actor.real_user_id:
+        raise AlreadyActing()
+    require(actor, Permission.LOGIN_AS)
+    scoping.get_organization(actor, org.id)
+    member = scoping.get_member(actor, org, member_id)
+    reason = clean_text(reason, "reason", max_length=500)
+    if _is_staff(member.user_id):
+        raise StaffTarget()
+    if org.status != OrganizationStatus.ACTIVE:
+        raise Conflict(_l("Only an active organization can be supported this way."))
+    if not member.portal_access:
+        raise Conflict(_l("This member has no portal access, so nobody can act as them."))
+    if not is_fresh(authenticated_at):
+        raise ReauthenticationRequired()
+    now = utcnow()
+    support = SupportSession(
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        member_id=member.id,
+        staff_user_id=actor.user_id,
+        reason=reason,
+        started_at=now,
+        expires_at=now + timedelta(minutes=session_minutes()),
+        ip=(ip or "")[:64] or None,
+    )
+    db.session.add(support)
+    db.session.flush()
+    audit.record(
+        actor,
+        "support_session.started",
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="member",
+        target_id=member.id,
+        changes={"member": [None, member.user.email], "reason": [None, reason]},
+        support_session_id=support.id,
+    )
+    reseller = db.session.get(Reseller, org.reseller_id)
+    if reseller.notify_owner_on_support_session:
+        enqueue("send_support_session_started", support_session_id=support.id)
+    return support
+
+
+def end_support_session(support: SupportSession, end_reason: SupportSessionEnd) -> bool:
+    """Close an open session (returns False when it was already closed)."""
+    if support.ended_at is not None:
+        return False
+    support.ended_at = utcnow()
+    support.end_reason = SupportSessionEnd(end_reason)
+    db.session.flush()
+    audit.record(
+        Actor(user_id=support.staff_user_id),
+        "support_session.ended",
+        reseller_id=support.reseller_id,
+        organization_id=support.organization_id,
+        target_type="member",
+        target_id=support.member_id,
+        changes={"end_reason": [None, support.end_reason.value]},
+        support_session_id=support.id,
+    )
+    return True
+
+
+def open_session(support_session_id: str | None, staff_user_id: str) -> SupportSession | None:
+    """The staff member's session with this id, whatever its state (None if not theirs)."""
+    if not isinstance(support_session_id, str) or len(support_session_id) > 40:
+        return None
+    support = db.session.get(SupportSession, support_session_id)
+    if support is None or support.staff_user_id != staff_user_id:
+        return None
+    return support
+
+
+def still_allowed(support: SupportSession, staff_actor: Actor | None) -> bool:
+    """Whether the staff member may still act here: role kept, organization active, member
+    current with portal access and not staff."""
+    if staff_actor is None or not can(staff_actor, Permission.LOGIN_AS):
+        return False
+    try:
+        org = scoping.get_organization(staff_actor, support.organization_id)
+        member = scoping.get_member(staff_actor, org, support.member_id)
+    except NotFound:
+        return False
+    return (
+        org.status == OrganizationStatus.ACTIVE
+        and member.portal_access
+        and not _is_staff(member.user_id)
+    )
+
+
+def acting_actor(support: SupportSession) -> Actor:
+    """Who the request acts as during the session: the member, really the staff member."""
+    member = db.session.get(Member, support.member_id)
+    return Actor(
+        user_id=member.user_id,
+        reseller_id=support.reseller_id,
+        organization_id=support.organization_id,
+        member_id=member.id,
+        member_role=member.role,
+        real_user_id=support.staff_user_id,
+        support_session_id=support.id,
+    )
+
+
+# -- the log ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupportSessionRow:
+    session: SupportSession
+    changes: int
+
+
+LOG_PAGE_SIZE = 50
+
+
+def support_log(
+    actor: Actor,
+    organization: Organization | None = None,
+    *,
+    limit: int = LOG_PAGE_SIZE,
+    before: tuple[datetime, str] | None = None,
+) -> list[SupportSessionRow]:
+    """Newest first: of one organization (its Audit tab) or every customer in scope."""
+    if organization is None:
+        require(actor, Permission.VIEW_SUPPORT_SESSIONS)
+    else:
+        require(actor, Permission.VIEW_AUDIT)
+    query = scoping.support_sessions_query(actor, organization)
+    if before is not None:
+        from sqlalchemy import tuple_
+
+        query = query.where(tuple_(SupportSession.started_at, SupportSession.id) < before)
+    query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
+    sessions = list(db.session.scalars(query))
+    counts: dict[str, int] = {}
+    if sessions:
+        counts = dict(
+            db.session.execute(
+                select(AuditEntry.support_session_id, func.count())
+                .where(
+                    AuditEntry.support_session_id.in_([s.id for s in sessions]),
+                    AuditEntry.action.not_in(("support_session.started", "support_session.ended")),
+                )
+                .group_by(AuditEntry.support_session_id)
+            ).all()
+        )
+    return [SupportSessionRow(s, counts.get(s.id, 0)) for s in sessions]
+
+
+def get_support_session(
+    actor: Actor, support_session_id: str, organization: Organization | None = None
+) -> SupportSession:
+    if not isinstance(support_session_id, str) or len(support_session_id) > 40:
+        raise NotFound()
+    if organization is None:
+        require(actor, Permission.VIEW_SUPPORT_SESSIONS)
+    else:
+        require(actor, Permission.VIEW_AUDIT)
+    support = db.session.scalar(
+        scoping.support_sessions_query(actor, organization).where(
+            SupportSession.id == support_session_id
+        )
+    )
+    if support is None:
+        raise scoping.not_found(actor, SupportSession, support_session_id)
+    return support
+
+
+def session_changes(support: SupportSession) -> list[AuditEntry]:
+    """What was done during the session: its audit entries, oldest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.support_session_id == support.id,
+                AuditEntry.reseller_id == support.reseller_id,
+            )
+            .order_by(AuditEntry.created_at, AuditEntry.id)
+        )
+    )
+
+
+# -- the reseller's setting ---------------------------------------------------------------
+
+
+def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> bool:
+    """Reseller admins choose whether owners get an email when a support session starts."""
+    require(actor, Permission.MANAGE_RESELLER_SETTINGS)
+    scoping.get_reseller(actor, reseller.id)
+    changes = audit.diff(reseller, {"notify_owner_on_support_session": bool(enabled)})
+    if changes:
+        db.session.flush()
+        audit.record(
+            actor,
+            "reseller.settings_updated",
+            reseller_id=reseller.id,
+            target_type="reseller",
+            target_id=reseller.id,
+            changes=changes,
+        )
+    return bool(changes)
+
+
+# -- the owner's email (a job) ------------------------------------------------------------
+
+
+def deliver_support_session_started(support_session_id: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_datetime
+
+    from tenants.people import invitations as notifications
+
+    support = db.session.get(SupportSession, support_session_id)
+    if support is None:
+        return
+    org = db.session.get(Organization, support.organization_id)
+    owner = db.session.scalar(
+        select(Member).where(
+            Member.organization_id == org.id,
+            Member.role == MemberRole.OWNER,
+            Member.removed_at.is_(None),
+        )
+    )
+    if owner is None:
+        return
+    reseller = db.session.get(Reseller, org.reseller_id)
+    staff = db.session.get(User, support.staff_user_id)
+    member = db.session.get(Member, support.member_id)
+    language = notifications.recipient_language(owner.user, reseller)
+    zone = ZoneInfo(org.timezone)
+    started = format_datetime(support.started_at, "medium", tzinfo=zone, locale=language)
+    expires = format_datetime(support.expires_at, "medium", tzinfo=zone, locale=language)
+    notifications.send_email_template(
+        owner.user.email,
+        language,
+        "support_session_started",
+        owner=owner.user,
+        organization=org,
+        staff=staff,
+        member=member.user,
+        reason=support.reason,
+        started=started,
+        expires=expires,
+        link=notifications.external_url("organization.audit", org_id=org.id),
+    )

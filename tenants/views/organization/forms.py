@@ -1,0 +1,178 @@
+"""Forms of an organization's settings and lifecycle pages; the services do the validating."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from babel.numbers import NumberFormatError, parse_decimal
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+
+from tenants.core.validation import country_choices, currency_choices, timezone_names
+
+
+def choices(*pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+PRICING_MODEL_CHOICES = [("prepaid", _l("Prepaid")), ("postpaid", _l("Postpaid"))]
+BILLING_TYPE_CHOICES = [("company", _l("Company")), ("individual", _l("Individual"))]
+
+PRICING_MODEL_HINT = _l(
+    "Prepaid: the organization buys credits before sending; sending stops when they run out. "
+    "Postpaid: usage is charged up to a credit limit and invoiced on the 1st of each month."
+)
+
+
+def fill_place_choices(form, *, blank: str | None = None) -> None:
+    """Localized country names, currencies and timezones; unknown values are refused later."""
+    locale = str(get_locale() or "en")
+    empty = [("", blank)] if blank else []
+    form.country.choices = choices(("", _l("Choose a country")), *country_choices(locale))
+    form.currency.choices = choices(*empty, *currency_choices(locale))
+    form.timezone.choices = choices(*empty, *[(tz, tz) for tz in sorted(timezone_names())])
+
+
+def whole_number(value: str | None):
+    """A form's text as an int when it is one; anything else goes to the service as it is."""
+    text = (value or "").strip().replace(" ", "")
+    if text == "":
+        return 0
+    digits = re.sub(r"[.,\u00a0\u202f]", "", text)
+    return int(digits) if re.fullmatch(r"\d{1,15}", digits) else text
+
+
+def amount(value: str | None):
+    """A money amount typed in the reader's locale ("1.500,50" in Spanish) as a Decimal."""
+    text = (value or "").strip()
+    if text == "":
+        return Decimal("0")
+    try:
+        return parse_decimal(text, locale=str(get_locale() or "en"), strict=True)
+    except (NumberFormatError, ValueError):
+        return text
+
+
+class GeneralForm(FlaskForm):
+    name = StringField(_l("Organization name"))
+    country = SelectField(_l("Country"), validate_choice=False)
+    currency = SelectField(_l("Currency"), validate_choice=False)
+    timezone = SelectField(_l("Timezone"), validate_choice=False)
+    pricing_model = RadioField(
+        _l("Pricing model"),
+        choices=choices(*PRICING_MODEL_CHOICES),
+        validate_choice=False,
+        description=PRICING_MODEL_HINT,
+    )
+    submit = SubmitField(_l("Save general information"))
+
+    # API paths of update_organization -> form fields.
+    paths = {
+        "name": "name",
+        "country": "country",
+        "currency": "currency",
+        "timezone": "timezone",
+        "pricing_model": "pricing_model",
+    }
+
+
+class BillingForm(FlaskForm):
+    billing_type = RadioField(
+        _l("Billing type"), choices=choices(*BILLING_TYPE_CHOICES), validate_choice=False
+    )
+    billing_name = StringField(
+        _l("Billing name"),
+        description=_l(
+            "By default, Billing Name = Org Name. Leave it empty to follow the organization name."
+        ),
+    )
+    billing_address = TextAreaField(_l("Address"))
+    billing_tax_id = StringField(_l("Tax identification number"))
+    billing_email = StringField(
+        _l("Billing email"), description=_l("Where invoices and receipts are sent.")
+    )
+    submit = SubmitField(_l("Save billing information"))
+
+    paths = {
+        "billing.type": "billing_type",
+        "billing.name": "billing_name",
+        "billing.address": "billing_address",
+        "billing.tax_id": "billing_tax_id",
+        "billing.email": "billing_email",
+    }
+
+
+class ConfigurationForm(FlaskForm):
+    sender_name = StringField(
+        _l("Sender name"),
+        description=_l("Your company's or the account owner's name, as SMS recipients see it."),
+    )
+    notification_email = StringField(
+        _l("Notification email"),
+        description=_l("Account and campaign reports, approvals and other important notices."),
+    )
+    notification_mobile = StringField(
+        _l("Notification mobile"),
+        description=_l("In international format, e.g. +34 600 000 000."),
+    )
+    low_balance_alert = RadioField(
+        _l("Low balance alert"),
+        choices=choices(("yes", _l("Yes")), ("no", _l("No"))),
+        validate_choice=False,
+    )
+    low_balance_threshold = StringField(
+        _l("Low balance amount (credits)"),
+        description=_l("We alert you once when the credits left drop to this number."),
+    )
+    alert_email = StringField(_l("Alert email"))
+    submit = SubmitField(_l("Save changes"))
+
+    paths = {
+        "settings.sender_name": "sender_name",
+        "settings.notification_email": "notification_email",
+        "settings.notification_mobile": "notification_mobile",
+        "settings.low_balance_alert": "low_balance_alert",
+        "settings.low_balance_threshold": "low_balance_threshold",
+        "settings.alert_email": "alert_email",
+    }
+
+
+class ResellerTermsForm(FlaskForm):
+    credit_limit = StringField(
+        _l("Credit limit"),
+        description=_l("Postpaid: usage is refused once the debt reaches this amount."),
+    )
+    individual_user_credits = BooleanField(
+        _l("Individual user credits"),
+        description=_l("Each member also has their own credit account."),
+    )
+    submit = SubmitField(_l("Save terms"))
+
+    paths = {"credit_limit": "credit_limit", "individual_user_credits": "individual_user_credits"}
+
+
+class SuspendForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason"),
+        description=_l("Shown to the organization's members when they try to log in."),
+    )
+    submit = SubmitField(_l("Suspend organization"))
+
+    paths = {"reason": "reason"}
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with only the CSRF token: reactivate, delete."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -1,0 +1,84 @@
+"""The organization's saved card (automatic top-ups) on its settings page: see it, remove it.
+
+Registered on the organization blueprint; the settings page includes
+``organization/_saved_card.html``, which reads ``saved_card_section(org)``.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SubmitField
+
+from tenants.access import scoping
+from tenants.access.policy import Permission, can
+from tenants.core.errors import DomainError
+from tenants.credits import topups
+from tenants.jobs import outbox as queue
+from tenants.models import PricingModel
+from tenants.views.organization import bp
+from tenants.web import use_organization_timezone
+from tenants.web.decorators import actor_required, the_actor
+
+# Card networks' own names (not translated).
+BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+}
+
+
+class RemoveCardForm(FlaskForm):
+    submit = SubmitField(_l("Remove card"))
+
+
+def brand_name(brand: str | None) -> str:
+    return BRANDS.get(brand or "", "") or _("Card")
+
+
+@bp.app_template_global("saved_card_section")
+def saved_card_section(org) -> dict:
+    """What the partial shows: the card (or none), the automatic top-up, may it be removed."""
+    actor = the_actor()
+    card = topups.describe_saved_card(org)
+    return {
+        "shown": org.pricing_model == PricingModel.PREPAID or card is not None,
+        "card": card,
+        "brand": brand_name(card.brand) if card else None,
+        "can_remove": card is not None and can(actor, Permission.MANAGE_CREDITS),
+        "acting": bool(actor.real_user_id),
+        "form": RemoveCardForm(formdata=None),
+    }
+
+
+@bp.route("/<org_id>/saved-card/remove", methods=["POST"])
+@actor_required(Permission.MANAGE_CREDITS)
+def remove_saved_card(org_id: str):
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    use_organization_timezone(org)
+    back = redirect(url_for("organization.settings", org_id=org.id) + "#saved-card")
+    try:  # the token is checked by CSRFProtect before the view runs
+        removed = topups.remove_card(actor, org)
+    except DomainError as error:
+        queue.rollback()
+        flash(str(error), "danger")
+        return back
+    queue.commit()
+    if removed is None:
+        flash(_("No card is saved for this organization."), "info")
+    elif removed.auto_top_up_disabled:
+        flash(
+            _(
+                "The card ending in %(last4)s was removed. Automatic top-up is now off: "
+                "save a card with your next purchase to switch it on again.",
+                last4=removed.last4,
+            ),
+            "warning",
+        )
+    else:
+        flash(_("The card ending in %(last4)s was removed.", last4=removed.last4), "success")
+    return back
