@@ -8,10 +8,7 @@ as scoping lists them, so another tenant's entries never appear.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ from sqlalchemy.orm import aliased
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
+from tenants.core import paging
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -215,21 +213,11 @@ class MovementPage:
     newer_cursor: str | None
 
 
+MOVEMENT_CURSOR = paging.Cursor((paging.choice("older", "newer"), paging.MOMENT, paging.TEXT))
+
+
 def _encode_cursor(direction: str, entry: LedgerEntry) -> str:
-    raw = json.dumps([direction, entry.created_at.isoformat(), entry.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        direction, when, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        moment = datetime.fromisoformat(when)
-        if direction not in ("older", "newer") or not isinstance(ident, str) or not moment.tzinfo:
-            raise ValueError(direction)
-    except (ValueError, TypeError, binascii.Error, UnicodeError) as error:
-        raise ValidationFailed(fields={"cursor": str(_l("Invalid page link."))}) from error
-    return direction, moment, ident[:40]
+    return MOVEMENT_CURSOR.encode(direction, entry.created_at, entry.id)
 
 
 def page_of(query: Select, *, limit: int = 50, cursor: str | None = None) -> MovementPage:
@@ -240,7 +228,7 @@ def page_of(query: Select, *, limit: int = 50, cursor: str | None = None) -> Mov
         more = len(rows) > limit
         rows = rows[:limit]
         return MovementPage(rows, _encode_cursor("older", rows[-1]) if more else None, None)
-    direction, moment, ident = _decode_cursor(cursor)
+    direction, moment, ident = MOVEMENT_CURSOR.decode(cursor)
     if direction == "older":
         rows = list(
             db.session.scalars(

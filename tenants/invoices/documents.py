@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,13 +9,13 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.core.errors import ValidationFailed
+from tenants.core import paging
 from tenants.core.extensions import db
 from tenants.core.types import round_money, utcnow
 from tenants.models import (
@@ -205,22 +202,7 @@ class InvoicePage:
     next_cursor: str | None  # the page of older invoices, if any
 
 
-def _encode_cursor(invoice: Invoice) -> str:
-    payload = json.dumps([invoice.issued_at.isoformat(), invoice.id])
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        issued, invoice_id = json.loads(
-            base64.urlsafe_b64decode(cursor[:500] + "=" * (-len(cursor[:500]) % 4))
-        )
-        position = datetime.fromisoformat(issued), str(invoice_id)
-    except (binascii.Error, ValueError, TypeError) as error:
-        raise ValidationFailed(fields={"cursor": "invalid"}) from error
-    if position[0].tzinfo is None:
-        raise ValidationFailed(fields={"cursor": "invalid"})
-    return position
+INVOICE_CURSOR = paging.Cursor((paging.MOMENT, paging.TEXT))
 
 
 def invoice_page(
@@ -230,8 +212,11 @@ def invoice_page(
     time (keyset on issued_at, id: the index ix_invoices_org_issued serves it)."""
     query = scoping.invoices_query(actor, org)
     if cursor:
-        query = query.where(tuple_(Invoice.issued_at, Invoice.id) < _decode_cursor(cursor))
+        query = query.where(
+            paging.keyset_before((Invoice.issued_at, Invoice.id), INVOICE_CURSOR.decode(cursor))
+        )
     query = query.order_by(Invoice.issued_at.desc(), Invoice.id.desc()).limit(limit + 1)
     items = list(db.session.scalars(query))
-    next_cursor = _encode_cursor(items[limit - 1]) if len(items) > limit else None
+    last = items[limit - 1] if len(items) > limit else None
+    next_cursor = INVOICE_CURSOR.encode(last.issued_at, last.id) if last else None
     return InvoicePage(items=items[:limit], next_cursor=next_cursor)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from tenants.access.policy import Permission, can, refuse_while_acting, require
 from tenants.access.scoping import organizations_query
 from tenants.audit import log as audit
 from tenants.balances import organization_credits, organization_debt
+from tenants.core import paging
 from tenants.core.errors import (
     BalanceNotZero,
     Conflict,
@@ -469,27 +467,11 @@ class OrganizationPage:
     previous_cursor: str | None
 
 
+ORGANIZATION_CURSOR = paging.Cursor((paging.TEXT, paging.TEXT, paging.choice("next", "prev")))
+
+
 def _encode_cursor(org: Organization, direction: str) -> str:
-    payload = json.dumps({"n": org.search_name, "i": org.id, "d": direction}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor) -> tuple[str, str, str]:
-    invalid = ValidationFailed(fields={"cursor": str(_l("This page link is not valid."))})
-    if not isinstance(cursor, str) or len(cursor) > 1000:
-        raise invalid
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise invalid from exc
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("n"), str)
-        or not isinstance(data.get("i"), str)
-        or data.get("d") not in ("next", "prev")
-    ):
-        raise invalid
-    return data["n"], data["i"], data["d"]
+    return ORGANIZATION_CURSOR.encode(org.search_name, org.id, direction)
 
 
 def _contains_pattern(text: str) -> str:
@@ -644,7 +626,7 @@ def organization_page(
             "low_balance": lambda: _bool_filter(low_balance, "low_balance"),
             "has_debt": lambda: _bool_filter(has_debt, "has_debt"),
             "limit": lambda: _limit(limit),
-            "cursor": lambda: _decode_cursor(cursor) if cursor else None,
+            "cursor": lambda: ORGANIZATION_CURSOR.decode(cursor) if cursor else None,
         }
     )
     query = organizations_query(actor)

@@ -438,3 +438,29 @@ def test_sections_render_in_spanish(client, auth, acme, who):
         f"/organizations/{acme.org.id}/credits/receipts/{invoice.id}.pdf", headers=spanish
     )
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+
+
+def _forged(values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "%%%",
+        _forged(["2026-01-01T00:00:00+00:00", "x\x00y"]),
+        _forged(["9999-12-31T23:59:59+00:00", "inv_x"]),
+        _forged(["older", "9999-12-31T23:59:59+00:00", "x"]),
+        _forged(["older", "2026-01-01T00:00:00+00:00", "x\x00"]),
+    ],
+)
+@pytest.mark.parametrize("tab", ["invoices", "audit", "logs"])
+def test_a_forged_page_link_is_never_a_server_error(client, auth, acme, tab, cursor):
+    login(client, auth, acme.staff)
+    answer = client.get(TAB_PATHS[tab].format(id=acme.org.id), query_string={"cursor": cursor})
+    assert answer.status_code < 500
+    if tab in ("invoices", "audit"):
+        assert answer.status_code == 404

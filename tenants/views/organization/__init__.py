@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import date, datetime
+from datetime import date
 
 from babel.dates import format_skeleton
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
 from tenants import balances
 from tenants.access import scoping
 from tenants.access.policy import Permission, can, require
 from tenants.audit import labels as audit_labels
+from tenants.core import paging
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.extensions import db
 from tenants.credits import movements
@@ -392,17 +390,8 @@ def invoice(org_id: str, invoice_id: str):
 # -- audit ----------------------------------------------------------------------------------
 
 
-def _audit_cursor(entry: AuditEntry) -> str:
-    payload = json.dumps([entry.created_at.isoformat(), entry.id])
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _audit_position(cursor: str) -> tuple[datetime, str] | None:
-    try:
-        created, entry_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(entry_id)
-    except (binascii.Error, ValueError, TypeError):
-        return None
+# The audit page's links are made by the portal only: a forged one is a missing page.
+AUDIT_CURSOR = paging.Cursor((paging.MOMENT, paging.TEXT), on_invalid=paging.page_not_found)
 
 
 @bp.route("/<org_id>/audit")
@@ -414,15 +403,12 @@ def audit(org_id: str):
     )
     cursor = request.args.get("cursor", "")
     if cursor:
-        position = _audit_position(cursor[:500])
-        if position is None or position[0].tzinfo is None:
-            abort(404)
-        query = query.where(tuple_(AuditEntry.created_at, AuditEntry.id) < position)
+        position = AUDIT_CURSOR.decode(cursor)
+        query = query.where(paging.keyset_before((AuditEntry.created_at, AuditEntry.id), position))
     query = query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     entries = list(db.session.scalars(query.limit(AUDIT_PAGE_SIZE + 1)))
-    next_cursor = (
-        _audit_cursor(entries[AUDIT_PAGE_SIZE - 1]) if len(entries) > AUDIT_PAGE_SIZE else None
-    )
+    last = entries[AUDIT_PAGE_SIZE - 1] if len(entries) > AUDIT_PAGE_SIZE else None
+    next_cursor = AUDIT_CURSOR.encode(last.created_at, last.id) if last else None
     entries = entries[:AUDIT_PAGE_SIZE]
     user_ids = {e.actor_user_id for e in entries} | {e.real_user_id for e in entries}
     user_ids.discard(None)
