@@ -12,6 +12,8 @@ import re
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -53,14 +55,12 @@ def using_postgres() -> bool:
 # Databases
 
 
-@pytest.fixture(scope="session")
-def postgres_database(worker_id="master"):
-    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
-    if not using_postgres():
-        yield None
-        return
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named ``<prefix>_<pid>_<random>`` with every table; its
+    URL, and the database dropped on exit."""
     admin_url = make_url(POSTGRES_URL)
-    name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -68,10 +68,22 @@ def postgres_database(worker_id="master"):
     engine = sa.create_engine(url)
     db.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id="master"):
+    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
+    if not using_postgres():
+        yield None
+        return
+    with fresh_postgres_database("portal_test") as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:
