@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -15,7 +14,6 @@ from tenants.access.actors import SYSTEM
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType
-from tenants.resellers import pricing
 from tests.browser.journeys import LANGUAGES, Texts, download, log_in, settled
 
 pytestmark = pytest.mark.browser
@@ -26,23 +24,10 @@ GREEN, RED = "rgb(20, 108, 67)", "rgb(176, 42, 55)"  # .credits-in / .credits-ou
 
 
 @pytest.fixture
-def acme(create_reseller, create_organization, create_member):
+def acme(create_priced_reseller, create_organization, create_member):
     """A prepaid Spanish organization priced at €0.045 a credit plus 21 % tax, with
     individual user credits, an admin and a member."""
-    reseller = create_reseller(name="Alpha Telecom")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
+    reseller = create_priced_reseller(name="Alpha Telecom")
     org = create_organization(reseller, name="Acme Ibérica SL", country="ES")
     org.individual_user_credits = True
     org.billing_name = "Acme Billing SL"
