@@ -27,7 +27,7 @@ from tenants.models import (
 )
 from tenants.organizations.operations import suspend_organization
 from tests.api.test_auth_and_errors import assert_error
-from tests.credits.conftest import fund, set_credit_prices
+from tests.credits.conftest import count, fund, set_credit_prices, system_credits
 
 ENTRY_FIELDS = {
     "id",
@@ -51,15 +51,6 @@ def path(org, *parts: str) -> str:
 def individual(org) -> None:
     org.individual_user_credits = True
     commit()
-
-
-def system_credits(org) -> int:
-    db.session.expire_all()
-    return credits.balance(org).system_credits
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType
 from tests.browser.journeys import LANGUAGES, Texts, download, log_in, settled
+from tests.credits.conftest import MOVEMENTS_CSV_HEADER
 
 pytestmark = pytest.mark.browser
 
@@ -138,20 +139,7 @@ def test_admin_buys_credits_transfers_some_and_downloads_receipt_and_log(
     expect(page.locator('[data-table="movements"] tbody tr')).to_have_count(3)
     body = download(page, page.get_by_role("link", name=t("Download CSV")))
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0] == [
-        t(h)
-        for h in (
-            "Date",
-            "Type",
-            "Account",
-            "Credits",
-            "Balance after",
-            "Amount",
-            "Currency",
-            "Reference",
-            "Done by",
-        )
-    ]
+    assert rows[0] == [t(h) for h in MOVEMENTS_CSV_HEADER]
     assert sorted(int(row[3]) for row in rows[1:]) == [-300, 300, 1000]
     accounts = {row[2] for row in rows[1:]}
     assert accounts == {t("System Credits"), t("User Credits: %(name)s", name="Mel Member")}

@@ -6,8 +6,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.credits.operations import AccountRef
 from tenants.jobs.outbox import commit
@@ -29,6 +31,30 @@ def fund(org, amount: int, account: str = "system", reference: str | None = None
         SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE, reference=reference
     )
     commit()
+
+
+# The header row of a movements CSV, in English (a download translates each cell).
+MOVEMENTS_CSV_HEADER = (
+    "Date",
+    "Type",
+    "Account",
+    "Credits",
+    "Balance after",
+    "Amount",
+    "Currency",
+    "Reference",
+    "Done by",
+)
+
+
+def system_credits(org) -> int:
+    """The organization's pool as the ledger says it now (nothing cached in the session)."""
+    db.session.expire_all()
+    return credits.balance(org).system_credits
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def member_account(member) -> str:
