@@ -1,4 +1,4 @@
-"""Fixtures: an app per test on SQLite or PostgreSQL, factories, log-in helper, real SMTP.
+"""Fixtures: an app per test on SQLite or PostgreSQL, factories, actors, log-in helper, real SMTP.
 
 Set TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres to run the
 suite on PostgreSQL: a fresh database is created for the run (one per xdist worker) and
@@ -12,7 +12,10 @@ import re
 import socket
 import threading
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -28,7 +31,7 @@ for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
     os.environ.pop(_name, None)
 
 from app import create_app  # noqa: E402
-from tenants.access.actors import SYSTEM  # noqa: E402
+from tenants.access.actors import SYSTEM, Actor  # noqa: E402
 from tenants.core.extensions import db  # noqa: E402
 from tenants.jobs.outbox import commit  # noqa: E402
 from tenants.models import (  # noqa: E402
@@ -40,6 +43,7 @@ from tenants.models import (  # noqa: E402
     ResellerRole,
     User,
 )
+from tenants.resellers import pricing  # noqa: E402
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -53,14 +57,12 @@ def using_postgres() -> bool:
 # Databases
 
 
-@pytest.fixture(scope="session")
-def postgres_database(worker_id="master"):
-    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
-    if not using_postgres():
-        yield None
-        return
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named ``<prefix>_<pid>_<random>`` with every table; its
+    URL, and the database dropped on exit."""
     admin_url = make_url(POSTGRES_URL)
-    name = f"portal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -68,10 +70,22 @@ def postgres_database(worker_id="master"):
     engine = sa.create_engine(url)
     db.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id="master"):
+    """A fresh PostgreSQL database for this run (and xdist worker), dropped at the end."""
+    if not using_postgres():
+        yield None
+        return
+    with fresh_postgres_database("portal_test") as url:
+        yield url
 
 
 def _empty_postgres(url: str) -> None:
@@ -199,6 +213,45 @@ def create_reseller(app):
     return _create
 
 
+SPAIN_TAX = {"ES": "21"}
+
+
+def set_prices(
+    reseller: Reseller,
+    prepaid: str | Decimal = "0.045",
+    postpaid: str | Decimal = "0.05",
+    *,
+    taxes: Mapping[str, str | Decimal] | None = SPAIN_TAX,
+    currency: str = "EUR",
+) -> None:
+    """Replace ``reseller``'s price list with one row (a unit price per pricing model) and
+    its tax table with ``taxes`` (country: percent; None leaves the table as it is), through
+    the pricing services, committed."""
+    row = {
+        "currency": currency,
+        "prepaid_unit_price": Decimal(prepaid),
+        "postpaid_unit_price": Decimal(postpaid),
+    }
+    pricing.set_price_list(SYSTEM, reseller, [row])
+    if taxes is not None:
+        rates = [{"country": country, "percent": Decimal(p)} for country, p in taxes.items()]
+        pricing.set_tax_rates(SYSTEM, reseller, rates)
+    commit()
+
+
+@pytest.fixture
+def create_priced_reseller(create_reseller):
+    """A reseller whose customers can buy and be billed: by default €0.045 a prepaid credit,
+    €0.05 a postpaid SMS and 21 % tax in Spain (``set_prices`` takes the other keywords)."""
+
+    def _create(name=None, default_language="en", **prices) -> Reseller:
+        reseller = create_reseller(name, default_language=default_language)
+        set_prices(reseller, **prices)
+        return reseller
+
+    return _create
+
+
 @pytest.fixture
 def create_reseller_staff(app, create_user):
     def _create(reseller: Reseller, role=ResellerRole.AGENT, **kwargs) -> User:
@@ -256,6 +309,29 @@ def owner_of(org: Organization) -> Member:
             Member.removed_at.is_(None),
         )
     )
+
+
+def member_actor(member: Member, **extra) -> Actor:
+    """The actor ``member`` is when signed in to their organization (``real_user_id=`` for
+    staff acting as them)."""
+    return Actor(
+        user_id=member.user_id,
+        reseller_id=member.reseller_id,
+        organization_id=member.organization_id,
+        member_id=member.id,
+        member_role=MemberRole(member.role),
+        **extra,
+    )
+
+
+def owner_actor(org: Organization, **extra) -> Actor:
+    """The actor ``org``'s current owner is when signed in."""
+    return member_actor(owner_of(org), **extra)
+
+
+def staff_actor(reseller: Reseller, user: User, role: ResellerRole = ResellerRole.AGENT) -> Actor:
+    """The actor ``user`` is when signed in as ``reseller``'s staff."""
+    return Actor(user_id=user.id, reseller_id=reseller.id, reseller_role=role)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tenants.models import (
 )
 from tenants.organizations.operations import suspend_organization
 from tests.api.test_auth_and_errors import assert_error
-from tests.credits.conftest import fund, set_prices
+from tests.credits.conftest import count, fund, set_credit_prices, system_credits
 
 ENTRY_FIELDS = {
     "id",
@@ -51,15 +51,6 @@ def path(org, *parts: str) -> str:
 def individual(org) -> None:
     org.individual_user_credits = True
     commit()
-
-
-def system_credits(org) -> int:
-    db.session.expire_all()
-    return credits.balance(org).system_credits
-
-
-def count(model) -> int:
-    return db.session.scalar(db.select(db.func.count()).select_from(model))
 
 
 # ---------------------------------------------------------------------------
@@ -88,7 +79,7 @@ def test_balance_shows_the_pool_member_accounts_total_debt_and_limit(api, tenant
 
 
 def test_offline_purchase_by_a_reseller_key_credits_at_once_with_a_receipt(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_a,
@@ -117,7 +108,7 @@ def test_offline_purchase_by_a_reseller_key_credits_at_once_with_a_receipt(api, 
 
 
 def test_an_organization_key_may_not_pay_offline(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_acme,
@@ -129,7 +120,7 @@ def test_an_organization_key_may_not_pay_offline(api, tenants):
 
 
 def test_sandbox_card_pays_at_once(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_acme,
@@ -147,7 +138,7 @@ def test_sandbox_card_pays_at_once(api, tenants):
 
 
 def test_declined_card_is_402_and_credits_nothing(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     body = {
         "credits": 200,
         "account": "system",
@@ -169,7 +160,7 @@ def test_declined_card_is_402_and_credits_nothing(api, tenants):
 
 
 def test_sandbox_without_card_is_pending_with_the_portal_payment_page(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_acme,
@@ -186,7 +177,7 @@ def test_sandbox_without_card_is_pending_with_the_portal_payment_page(api, tenan
 
 
 def test_a_card_number_is_refused_for_payments_without_a_card(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_a,
@@ -211,7 +202,7 @@ def test_no_price_for_the_currency_is_409(api, tenants):
 
 
 def test_a_member_account_needs_individual_credits(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     response = api.post(
         path(tenants.acme, "purchases"),
         tenants.key_a,
@@ -225,7 +216,7 @@ def test_a_member_account_needs_individual_credits(api, tenants):
 
 
 def test_a_repeated_purchase_with_the_same_key_credits_once(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     body = {"credits": 1000, "account": "system", "payment_method": "offline"}
     headers = {"Idempotency-Key": "buy-1000"}
     first = api.post(path(tenants.acme, "purchases"), tenants.key_a, body, headers=headers)
@@ -605,7 +596,7 @@ def credit_requests(org, member_id: str):
 
 
 def test_another_resellers_key_gets_404_on_credits_and_changes_nothing(api, tenants):
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     individual(tenants.acme)
     fund(tenants.acme, 100)
     before = state(tenants)
@@ -619,7 +610,7 @@ def test_another_resellers_key_gets_404_on_credits_and_changes_nothing(api, tena
 
 
 def test_an_organization_key_sees_only_its_organization(api, tenants, create_api_key):
-    set_prices(tenants.b)
+    set_credit_prices(tenants.b)
     fund(tenants.zeta, 100)
     before = state(tenants)
     for org in (tenants.beta, tenants.zeta):

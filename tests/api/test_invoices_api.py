@@ -12,7 +12,7 @@ from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit
 from tenants.models import InvoiceKind
 from tests.api.test_auth_and_errors import assert_error
-from tests.credits.conftest import set_prices
+from tests.credits.conftest import set_credit_prices
 
 INVOICE_FIELDS = {
     "id",
@@ -45,7 +45,7 @@ def buy(api, tenants, credit_count: int) -> str:
 
 @pytest.fixture
 def receipts(api, tenants) -> list[str]:
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     return [buy(api, tenants, 1000), buy(api, tenants, 2000)]
 
 

@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from tests.api.test_invoices_api import buy
-from tests.credits.conftest import set_prices
+from tests.credits.conftest import set_credit_prices
 
 MAX_EXAMPLES = 25
 # Operations that destroy the seeded records run last, so the others still find them.
@@ -48,7 +48,7 @@ def app_config(app_config):
 @pytest.fixture
 def seeded(api, tenants):
     """Prices and two receipts, so invoice ids in paths have real targets too."""
-    set_prices(tenants.a)
+    set_credit_prices(tenants.a)
     receipts = [buy(api, tenants, 1000), buy(api, tenants, 500)]
     return tenants, receipts
 

@@ -11,7 +11,6 @@ import pytest
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.resellers import pricing
 
 # The tests live on 2026-11-27 (a Friday): October has ended everywhere, November has not.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -26,29 +25,13 @@ def clock(monkeypatch):
     return state
 
 
-def set_prices(reseller, postpaid=Decimal("0.05"), tax=Decimal("21"), currency="EUR") -> None:
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": currency,
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": postpaid,
-            }
-        ],
-    )
-    pricing.set_tax_rates(
-        SYSTEM, reseller, [{"country": "ES", "percent": tax}, {"country": "MX", "percent": "16"}]
-    )
-    commit()
+# Customers in Spain and in Mexico are billed here.
+TAXES = {"ES": "21", "MX": "16"}
 
 
 @pytest.fixture
-def reseller(create_reseller):
-    reseller = create_reseller(name="Acme Telecom")
-    set_prices(reseller)
-    return reseller
+def reseller(create_priced_reseller):
+    return create_priced_reseller(name="Acme Telecom", taxes=TAXES)
 
 
 @pytest.fixture

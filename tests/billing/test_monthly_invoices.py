@@ -24,7 +24,8 @@ from tenants.models import (
     PostpaidAccount,
     QueuedJob,
 )
-from tests.billing.conftest import use
+from tests.billing.conftest import TAXES, use
+from tests.conftest import set_prices
 
 
 def monthly_invoices(org=None) -> list[Invoice]:
@@ -80,9 +81,7 @@ def test_every_charge_of_the_month_and_none_of_the_next(clock, create_postpaid):
 
 
 def test_totals_round_half_up_once_per_total(clock, create_postpaid, reseller):
-    from tests.billing.conftest import set_prices
-
-    set_prices(reseller, postpaid=Decimal("0.0125"), tax=Decimal("21"))
+    set_prices(reseller, postpaid="0.0125", taxes=TAXES)
     org = create_postpaid()
     use(org, 1, at=datetime(2026, 10, 26, tzinfo=UTC))
     use(org, 1, at=datetime(2026, 10, 27, tzinfo=UTC))

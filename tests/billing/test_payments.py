@@ -14,16 +14,10 @@ from tenants.billing import postpaid as billing
 from tenants.core.errors import Forbidden, OutstandingDebt, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
-from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment, ResellerRole
+from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment
 from tenants.organizations.operations import delete_organization
 from tests.billing.conftest import reload, use
-from tests.conftest import PASSWORD, owner_of
-
-
-def staff_actor(reseller, user):
-    from tenants.access.actors import Actor
-
-    return Actor(user_id=user.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
+from tests.conftest import PASSWORD, owner_of, staff_actor
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from tenants.core.extensions import db
 from tenants.credits.purchases import PriceNotSet
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Charge, EntryType, LedgerEntry, Organization, PostpaidAccount
-from tests.billing.conftest import reload, set_prices, use
+from tests.billing.conftest import TAXES, reload, use
+from tests.conftest import set_prices
 
 
 def test_usage_accrues_a_charge_at_the_postpaid_price(clock, create_postpaid):
@@ -121,7 +122,7 @@ def test_customer_app_debt_column_follows_usage_and_invoices(clock, create_postp
 def test_prices_change_and_old_charges_keep_theirs(clock, create_postpaid, reseller):
     org = create_postpaid()
     use(org, 10)
-    set_prices(reseller, postpaid=Decimal("0.10"))
+    set_prices(reseller, postpaid="0.10", taxes=TAXES)
     use(org, 10)
     amounts = sorted(db.session.scalars(select(Charge.amount)))
     assert amounts == [Decimal("0.50"), Decimal("1.00")]

@@ -21,7 +21,6 @@ from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, PlatformRole, ResellerRole
 from tenants.people import auth
-from tenants.resellers import pricing
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.journeys import (
     LANGUAGES,
@@ -37,7 +36,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def portal(
     app,
-    create_reseller,
+    create_priced_reseller,
     create_reseller_staff,
     create_organization,
     create_member,
@@ -46,20 +45,7 @@ def portal(
 ):
     """A reseller (admin), a prepaid organization with credits and a member, a postpaid one
     with last month's invoice, platform admin and support staff; the ids and emails."""
-    reseller = create_reseller(name="Alpha Telecom")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
+    reseller = create_priced_reseller(name="Alpha Telecom")
     prepaid = create_organization(reseller, name="Acme Ibérica SL")
     credits.add_credits(SYSTEM, prepaid, credits.SYSTEM_ACCOUNT, 500, entry_type=EntryType.PURCHASE)
     commit()

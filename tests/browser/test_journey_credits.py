@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -15,8 +14,8 @@ from tenants.access.actors import SYSTEM
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType
-from tenants.resellers import pricing
 from tests.browser.journeys import LANGUAGES, Texts, download, log_in, settled
+from tests.credits.conftest import MOVEMENTS_CSV_HEADER
 
 pytestmark = pytest.mark.browser
 
@@ -26,23 +25,10 @@ GREEN, RED = "rgb(20, 108, 67)", "rgb(176, 42, 55)"  # .credits-in / .credits-ou
 
 
 @pytest.fixture
-def acme(create_reseller, create_organization, create_member):
+def acme(create_priced_reseller, create_organization, create_member):
     """A prepaid Spanish organization priced at €0.045 a credit plus 21 % tax, with
     individual user credits, an admin and a member."""
-    reseller = create_reseller(name="Alpha Telecom")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
+    reseller = create_priced_reseller(name="Alpha Telecom")
     org = create_organization(reseller, name="Acme Ibérica SL", country="ES")
     org.individual_user_credits = True
     org.billing_name = "Acme Billing SL"
@@ -153,20 +139,7 @@ def test_admin_buys_credits_transfers_some_and_downloads_receipt_and_log(
     expect(page.locator('[data-table="movements"] tbody tr')).to_have_count(3)
     body = download(page, page.get_by_role("link", name=t("Download CSV")))
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0] == [
-        t(h)
-        for h in (
-            "Date",
-            "Type",
-            "Account",
-            "Credits",
-            "Balance after",
-            "Amount",
-            "Currency",
-            "Reference",
-            "Done by",
-        )
-    ]
+    assert rows[0] == [t(h) for h in MOVEMENTS_CSV_HEADER]
     assert sorted(int(row[3]) for row in rows[1:]) == [-300, 300, 1000]
     accounts = {row[2] for row in rows[1:]}
     assert accounts == {t("System Credits"), t("User Credits: %(name)s", name="Mel Member")}

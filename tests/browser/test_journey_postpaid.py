@@ -15,7 +15,6 @@ from tenants.access.actors import SYSTEM
 from tenants.billing import postpaid as billing
 from tenants.billing.usage import record_usage
 from tenants.jobs.outbox import commit
-from tenants.resellers import pricing
 from tests.browser.journeys import LANGUAGES, download, log_in, log_out
 
 pytestmark = pytest.mark.browser
@@ -31,23 +30,10 @@ def last_month(timezone: str) -> tuple[datetime, str]:
 
 
 @pytest.fixture
-def owing(create_reseller, create_reseller_staff, create_organization, create_member):
+def owing(create_priced_reseller, create_reseller_staff, create_organization, create_member):
     """A postpaid Madrid organization (€0.05 an SMS, 21 % tax, limit €1,000) with last
     month's invoice of €24.20 (400 SMS) open and €1.00 (20 SMS) unbilled this month."""
-    reseller = create_reseller(name="Alpha Telecom")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
+    reseller = create_priced_reseller(name="Alpha Telecom")
     org = create_organization(
         reseller, name="Acme Ibérica SL", country="ES", pricing_model="postpaid"
     )

@@ -3,28 +3,26 @@ role, and a second reseller whose staff must never reach the first one's credits
 
 from __future__ import annotations
 
-from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
+from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.credits.operations import AccountRef
 from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, EntryType
-from tenants.resellers import pricing
-from tests.conftest import owner_of
+from tests.conftest import owner_of, set_prices
+
+# The credits tests price both pricing models alike (only prepaid credits are bought here).
+CREDIT_PRICE = "0.045"
 
 
-def set_prices(reseller, unit=Decimal("0.045"), tax=Decimal("21")) -> None:
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [{"currency": "EUR", "prepaid_unit_price": unit, "postpaid_unit_price": unit}],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": tax}])
-    commit()
+def set_credit_prices(reseller) -> None:
+    """The credits tests' prices: €0.045 a credit on either pricing model, 21 % tax in Spain."""
+    set_prices(reseller, postpaid=CREDIT_PRICE)
 
 
 def fund(org, amount: int, account: str = "system", reference: str | None = None) -> None:
@@ -35,15 +33,38 @@ def fund(org, amount: int, account: str = "system", reference: str | None = None
     commit()
 
 
+# The header row of a movements CSV, in English (a download translates each cell).
+MOVEMENTS_CSV_HEADER = (
+    "Date",
+    "Type",
+    "Account",
+    "Credits",
+    "Balance after",
+    "Amount",
+    "Currency",
+    "Reference",
+    "Done by",
+)
+
+
+def system_credits(org) -> int:
+    """The organization's pool as the ledger says it now (nothing cached in the session)."""
+    db.session.expire_all()
+    return credits.balance(org).system_credits
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
 def member_account(member) -> str:
     return AccountRef(AccountKind.MEMBER, member.id).label
 
 
 @pytest.fixture
-def shop(create_reseller, create_reseller_staff, create_organization, create_member):
-    """Reseller A (priced in EUR, 21 % tax in Spain) and Acme with individual user credits."""
-    reseller = create_reseller(name="Reseller A")
-    set_prices(reseller)
+def shop(create_priced_reseller, create_reseller_staff, create_organization, create_member):
+    """Reseller A (€0.045 a credit, 21 % tax in Spain) and Acme with individual user credits."""
+    reseller = create_priced_reseller(name="Reseller A", postpaid=CREDIT_PRICE)
     org = create_organization(reseller, name="Acme", country="ES")
     org.individual_user_credits = True
     org.billing_name = "Acme Billing SL"
@@ -61,9 +82,8 @@ def shop(create_reseller, create_reseller_staff, create_organization, create_mem
 
 
 @pytest.fixture
-def other_reseller(create_reseller, create_reseller_staff, create_organization):
-    reseller = create_reseller(name="Reseller B")
-    set_prices(reseller)
+def other_reseller(create_priced_reseller, create_reseller_staff, create_organization):
+    reseller = create_priced_reseller(name="Reseller B", postpaid=CREDIT_PRICE)
     return SimpleNamespace(
         reseller=reseller,
         staff=create_reseller_staff(reseller, name="Agent B"),

@@ -15,7 +15,14 @@ from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import Invoice, LedgerEntry, Purchase, PurchaseStatus
-from tests.credits.conftest import credits_url, fund, member_account
+from tests.credits.conftest import (
+    MOVEMENTS_CSV_HEADER,
+    count,
+    credits_url,
+    fund,
+    member_account,
+    system_credits,
+)
 
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
@@ -23,15 +30,6 @@ DECLINED_CARD = "4000 0000 0000 0002"
 
 def page(response) -> str:
     return response.get_data(as_text=True)
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def system_credits(org) -> int:
-    db.session.expire_all()
-    return credits.balance(org).system_credits
 
 
 def start_purchase(client, org, account="system", quantity="1000", method="sandbox") -> str:
@@ -452,20 +450,7 @@ def test_csv_streams_localized_headers_and_escapes_formulas(client, auth, shop):
     assert response.headers["Content-Disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     with force_locale("es"):
-        expected = [
-            _(h)
-            for h in (
-                "Date",
-                "Type",
-                "Account",
-                "Credits",
-                "Balance after",
-                "Amount",
-                "Currency",
-                "Reference",
-                "Done by",
-            )
-        ]
+        expected = [_(h) for h in MOVEMENTS_CSV_HEADER]
     assert rows[0] == expected
     assert "Importe" in rows[0]
     references = [row[7] for row in rows[1:]]

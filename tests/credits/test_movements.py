@@ -8,30 +8,16 @@ import pytest
 import sqlalchemy as sa
 
 import tenants.credits.operations
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
 from tenants.credits import movements
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import MemberRole, ResellerRole
 from tenants.notify import sms
 from tenants.views.credits import csv_cell
+from tests.conftest import member_actor, staff_actor
 from tests.credits.conftest import fund, member_account
-
-
-def member_actor(member) -> Actor:
-    return Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=member.organization_id,
-        member_id=member.id,
-        member_role=MemberRole(member.role),
-    )
-
-
-def staff_actor(reseller, user) -> Actor:
-    return Actor(user_id=user.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
 
 
 def test_keyset_pages_cover_every_movement_once_even_with_equal_times(shop):

@@ -23,13 +23,14 @@ import sqlalchemy as sa
 from flask_babel import refresh
 from sqlalchemy import insert
 
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.credits import movements
 from tenants.jobs.outbox import commit
-from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry, ResellerRole
+from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry
 from tenants.views.credits import FORMULA_STARTS, movements_csv_response
+from tests.conftest import member_actor, staff_actor
 from tests.credits.conftest import fund
 
 pytestmark = pytest.mark.postgres_only
@@ -214,7 +215,7 @@ def test_copy_writes_the_reseller_csv_byte_for_byte_across_timezones(
 ):
     reseller, orgs = ledger
     staff = create_reseller_staff(reseller)
-    actor = Actor(user_id=staff.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
+    actor = staff_actor(reseller, staff)
 
     def every_row():
         rows = movements.iter_movement_rows(
@@ -242,18 +243,12 @@ def test_copy_writes_the_reseller_csv_byte_for_byte_across_timezones(
 
 
 def test_copy_keeps_the_filters_and_the_visibility(app, ledger, create_member):
-    from tenants.models import Member, MemberRole
+    from tenants.models import Member
 
     _reseller, orgs = ledger
     org = orgs[0]
     member = db.session.scalar(sa.select(Member).where(Member.organization_id == org.id).limit(1))
-    member_only = Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=org.id,
-        member_id=member.id,
-        member_role=MemberRole(member.role),
-    )
+    member_only = member_actor(member)
     cases = [
         (SYSTEM, {"types": ["usage", "purchase"]}),
         (SYSTEM, {"account": "system"}),

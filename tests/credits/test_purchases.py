@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import Actor
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -24,51 +24,25 @@ from tenants.models import (
     AuditEntry,
     Invoice,
     LedgerEntry,
-    MemberRole,
     Organization,
     Purchase,
     PurchaseStatus,
     ResellerRole,
 )
-from tenants.resellers import pricing
-from tests.conftest import owner_of
+from tests.conftest import member_actor, owner_actor
 
 DECLINED = "4000 0000 0000 0002"
 GOOD_CARD = "4242 4242 4242 4242"
 
 
 @pytest.fixture
-def priced_org(create_reseller, create_organization):
-    reseller = create_reseller(name="Priced Telecom")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
+def priced_org(create_priced_reseller, create_organization):
+    reseller = create_priced_reseller(name="Priced Telecom")
     org = create_organization(reseller=reseller, country="ES", pricing_model="prepaid")
     org.billing_name = "Acme Billing SL"
     org.billing_tax_id = "B12345678"
     commit()
     return org
-
-
-def owner_actor(org: Organization) -> Actor:
-    owner = owner_of(org)
-    return Actor(
-        user_id=owner.user_id,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        member_id=owner.id,
-        member_role=MemberRole.OWNER,
-    )
 
 
 def test_quote_rounds_each_total_half_up(priced_org):
@@ -265,13 +239,7 @@ def test_a_paid_declined_or_old_purchase_is_never_reused(app, priced_org):
 
 def test_another_person_does_not_continue_someone_elses_purchase(priced_org, create_member):
     admin = create_member(priced_org, role="admin")
-    ada = Actor(
-        user_id=admin.user_id,
-        reseller_id=priced_org.reseller_id,
-        organization_id=priced_org.id,
-        member_id=admin.id,
-        member_role=MemberRole.ADMIN,
-    )
+    ada = member_actor(admin)
     first = start(owner_actor(priced_org), priced_org, reuse_pending=True)
     second = start(ada, priced_org, reuse_pending=True)
     commit()

@@ -7,21 +7,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tenants.access.actors import Actor
 from tenants.core.types import utcnow
 from tenants.credits import operations as credits
 from tenants.credits import reseller_log
 from tenants.jobs.outbox import commit
-from tenants.models import EntryType, ResellerRole
+from tenants.models import EntryType
+from tests.conftest import staff_actor
 from tests.credits.conftest import fund
 
 LOG = "/credits/reseller-log"
-
-
-def staff_actor(shop) -> Actor:
-    return Actor(
-        user_id=shop.staff.id, reseller_id=shop.reseller.id, reseller_role=ResellerRole.AGENT
-    )
 
 
 def adjust(actor, org, amount: int, reference: str) -> None:
@@ -46,7 +40,7 @@ def test_each_filter_narrows_the_log(client, auth, shop, create_organization):
     beta = create_organization(shop.reseller, name="Beta Shop", country="ES")
     fund(shop.org, 100, reference="ref-acme-purchase")
     fund(beta, 200, reference="ref-beta-purchase")
-    adjust(staff_actor(shop), beta, 5, "ref-beta-adjusted")
+    adjust(staff_actor(shop.reseller, shop.staff), beta, 5, "ref-beta-adjusted")
     auth.login(shop.staff.email)
 
     assert set(references(client.get(LOG))) == {
@@ -154,11 +148,8 @@ def test_filters_never_reach_another_resellers_customers(client, auth, shop, oth
         {"q": "bravo"},
     ):
         assert "ref-bravo-secret" not in references(client.get(LOG, query_string=query))
-    rows = list(
-        reseller_log.iter_reseller_log_rows(
-            staff_actor(shop), reseller_log.LogFilters(organization=other_reseller.org.id)
-        )
-    )
-    assert rows == []
-    own = reseller_log.iter_reseller_log_rows(staff_actor(shop))
+    staff = staff_actor(shop.reseller, shop.staff)
+    filters = reseller_log.LogFilters(organization=other_reseller.org.id)
+    assert list(reseller_log.iter_reseller_log_rows(staff, filters)) == []
+    own = reseller_log.iter_reseller_log_rows(staff)
     assert [row.reference for row in own] == ["ref-acme-own"]

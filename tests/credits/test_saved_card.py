@@ -6,26 +6,16 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tenants.access.actors import Actor
 from tenants.core.errors import Forbidden
 from tenants.core.extensions import db
 from tenants.credits import payments, topups
 from tenants.jobs.outbox import commit
-from tenants.models import AuditEntry, MemberRole, Organization, SavedPaymentMethod
+from tenants.models import AuditEntry, Organization, SavedPaymentMethod
 from tenants.organizations import operations as organizations
+from tests.conftest import member_actor
 from tests.credits.conftest import credits_url
 
 GOOD_CARD = "4242 4242 4242 4242"
-
-
-def owner_actor(shop) -> Actor:
-    return Actor(
-        user_id=shop.owner.user_id,
-        reseller_id=shop.reseller.id,
-        organization_id=shop.org.id,
-        member_id=shop.owner.id,
-        member_role=MemberRole.OWNER,
-    )
 
 
 def settings_url(org) -> str:
@@ -37,13 +27,13 @@ def remove_url(org) -> str:
 
 
 def save(shop, card=GOOD_CARD, expiry="12/30") -> None:
-    topups.save_card(owner_actor(shop), shop.org, {"card_number": card, "expiry": expiry})
+    topups.save_card(member_actor(shop.owner), shop.org, {"card_number": card, "expiry": expiry})
     commit()
 
 
 def switch_on_auto_top_up(shop) -> None:
     organizations.update_organization(
-        owner_actor(shop),
+        member_actor(shop.owner),
         shop.org,
         {"auto_top_up.enabled": True, "auto_top_up.below": 100, "auto_top_up.credits": 1000},
     )
@@ -164,14 +154,7 @@ def test_members_staff_of_others_and_support_sessions_cannot_remove_the_card(
     auth.logout()
     auth.login(other_reseller.staff.email)
     assert client.post(remove_url(shop.org)).status_code == 404
-    acting = Actor(
-        user_id=shop.owner.user_id,
-        real_user_id=shop.staff.id,
-        reseller_id=shop.reseller.id,
-        organization_id=shop.org.id,
-        member_id=shop.owner.id,
-        member_role=MemberRole.OWNER,
-    )
+    acting = member_actor(shop.owner, real_user_id=shop.staff.id)
     with pytest.raises(Forbidden):
         topups.remove_card(acting, shop.org)
     assert saved_cards() == 1

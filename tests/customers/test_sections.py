@@ -18,9 +18,9 @@ from tenants.core.types import utcnow
 from tenants.credits import purchases
 from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit
-from tenants.models import InvoiceKind, MemberRole, ResellerRole
-from tests.conftest import owner_of
-from tests.credits.conftest import fund, set_prices
+from tenants.models import InvoiceKind, ResellerRole
+from tests.conftest import member_actor, owner_actor, owner_of
+from tests.credits.conftest import CREDIT_PRICE, fund
 
 GOOD_CARD = "4242 4242 4242 4242"
 ALL_TABS = ("overview", "members", "payment", "settings", "logs", "invoices", "audit")
@@ -36,10 +36,9 @@ TAB_PATHS = {
 
 
 @pytest.fixture
-def acme(create_reseller, create_reseller_staff, create_organization, create_member):
+def acme(create_priced_reseller, create_reseller_staff, create_organization, create_member):
     """A priced reseller (EUR, 21 % tax in Spain) with a prepaid and a postpaid customer."""
-    reseller = create_reseller(name="Alpha Telecom")
-    set_prices(reseller)
+    reseller = create_priced_reseller(name="Alpha Telecom", postpaid=CREDIT_PRICE)
     org = create_organization(reseller, name="Acme", country="ES")
     org.billing_name = "Acme Billing SL"
     org.billing_tax_id = "B12345678"
@@ -58,17 +57,6 @@ def acme(create_reseller, create_reseller_staff, create_organization, create_mem
         member=create_member(org, role="member", name="Mel Member"),
         postpaid=postpaid,
         postpaid_owner=owner_of(postpaid),
-    )
-
-
-def owner_actor(org) -> Actor:
-    owner = owner_of(org)
-    return Actor(
-        user_id=owner.user_id,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        member_id=owner.id,
-        member_role=MemberRole.OWNER,
     )
 
 
@@ -378,13 +366,7 @@ def test_get_invoice_scopes_by_tenant_and_member(acme, create_reseller, create_r
     assert scoping.get_invoice(owner_actor(acme.org), receipt.id) == receipt
     assert scoping.get_invoice(SYSTEM, receipt.id, acme.org) == receipt
     stranger = Actor(user_id="usr_x", reseller_id="res_other", reseller_role=ResellerRole.AGENT)
-    plain = Actor(
-        user_id=acme.member.user_id,
-        reseller_id=acme.org.reseller_id,
-        organization_id=acme.org.id,
-        member_id=acme.member.id,
-        member_role=MemberRole.MEMBER,
-    )
+    plain = member_actor(acme.member)
     for actor in (stranger, plain):
         with pytest.raises(NotFound):
             scoping.get_invoice(actor, receipt.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tenants.access.actors import Actor
 from tenants.core.errors import (
     BalanceNotZero,
     Conflict,
@@ -14,23 +13,14 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.models import AuditEntry, MemberRole, ResellerRole
+from tenants.models import AuditEntry
 from tenants.organizations import operations as organizations
+from tests.conftest import member_actor, staff_actor
 
 
 @pytest.fixture
 def staff(reseller, agent):
-    return Actor(user_id=agent.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
-
-
-def _admin_actor(member):
-    return Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=member.organization_id,
-        member_id=member.id,
-        member_role=MemberRole.ADMIN,
-    )
+    return staff_actor(reseller, agent)
 
 
 def test_update_returns_before_after_and_audits(staff, reseller, create_organization):
@@ -90,7 +80,7 @@ def test_org_admin_may_edit_settings_but_not_general_or_terms(
     reseller, create_organization, create_member
 ):
     org = create_organization(reseller)
-    admin = _admin_actor(create_member(org, role="admin"))
+    admin = member_actor(create_member(org, role="admin"))
     organizations.update_organization(admin, org, {"billing.tax_id": "B1"})
     for values in ({"name": "x"}, {"credit_limit": "5"}, {"individual_user_credits": True}):
         with pytest.raises(Forbidden):
@@ -126,7 +116,7 @@ def test_lifecycle_is_refused_to_org_admins_and_support_sessions(
     staff, reseller, create_organization, create_member
 ):
     org = create_organization(reseller)
-    admin = _admin_actor(create_member(org, role="admin"))
+    admin = member_actor(create_member(org, role="admin"))
     with pytest.raises(Forbidden):
         organizations.suspend_organization(admin, org, "x")
     with pytest.raises(Forbidden):

@@ -19,7 +19,7 @@ from tenants.credits.operations import SYSTEM_ACCOUNT
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, LedgerEntry, PlatformRole, ResellerRole
 from tenants.organizations.operations import suspend_organization
-from tenants.resellers import dashboards, pricing
+from tenants.resellers import dashboards
 
 
 def staff(reseller) -> Actor:
@@ -27,21 +27,6 @@ def staff(reseller) -> Actor:
 
 
 PLATFORM = Actor(user_id="usr_platform", platform_role=PlatformRole.ADMIN)
-
-
-def priced(reseller) -> None:
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [
-            {
-                "currency": "EUR",
-                "prepaid_unit_price": Decimal("0.045"),
-                "postpaid_unit_price": Decimal("0.05"),
-            }
-        ],
-    )
-    commit()
 
 
 def backdated_purchase(org, credits_in: int, days_ago: int) -> None:
@@ -69,13 +54,13 @@ def backdated_purchase(org, credits_in: int, days_ago: int) -> None:
 
 
 @pytest.fixture
-def two_resellers(create_reseller, create_organization):
+def two_resellers(create_priced_reseller, create_organization):
     """Reseller A: two active prepaid (one low), one suspended prepaid, one postpaid, with
     purchases and usage today and a purchase 3 days ago. Reseller B: one prepaid org with
     bigger numbers."""
-    a, b = create_reseller(name="Alpha"), create_reseller(name="Beta")
-    priced(a)
-    priced(b)
+    # A price list but no tax table: the dashboards count credits, never money.
+    a = create_priced_reseller(name="Alpha", taxes=None)
+    b = create_priced_reseller(name="Beta", taxes=None)
     low = create_organization(a, name="Low Balance SL")
     low.low_balance_threshold = 100
     rich = create_organization(a, name="Rich SL")

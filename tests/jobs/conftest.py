@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,8 +18,7 @@ from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import EntryType, QueuedJob, ResellerRole
-from tenants.resellers import pricing
+from tenants.models import QueuedJob, ResellerRole
 from tests.conftest import free_port, owner_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,22 +98,6 @@ def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.Co
     return result
 
 
-def set_prices(reseller, unit=Decimal("0.05"), tax=Decimal("21")) -> None:
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [{"currency": "EUR", "prepaid_unit_price": unit, "postpaid_unit_price": unit}],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": tax}])
-    commit()
-
-
-def fund(org, amount: int, account: str = "system") -> None:
-    ref = credits.parse_account(org, account)
-    credits.add_credits(SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE)
-    commit()
-
-
 def use(org, amount: int, account=None) -> None:
     credits.record_usage(
         SYSTEM, org, credits=amount, reference=f"sms-{uuid.uuid4().hex[:6]}", account=account
@@ -124,10 +106,10 @@ def use(org, amount: int, account=None) -> None:
 
 
 @pytest.fixture
-def shop(create_reseller, create_reseller_staff, create_organization):
-    """A priced reseller with an admin; a prepaid organization in Spain with alert settings."""
-    reseller = create_reseller(name="Alert Telecom")
-    set_prices(reseller)
+def shop(create_priced_reseller, create_reseller_staff, create_organization):
+    """A reseller (€0.05 a credit, 21 % tax in Spain) with an admin; a prepaid organization in
+    Spain with alert settings."""
+    reseller = create_priced_reseller(name="Alert Telecom", prepaid="0.05")
     admin = create_reseller_staff(
         reseller, ResellerRole.ADMIN, name="Rita Reseller", email="rita@reseller.example"
     )

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM
 from tenants.core.errors import Forbidden, InsufficientCredits
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
@@ -22,29 +22,18 @@ from tenants.jobs.outbox import commit
 from tenants.models import (
     EntryType,
     LedgerEntry,
-    MemberRole,
     Organization,
     Purchase,
     PurchaseStatus,
     QueuedJob,
     SmsMessage,
 )
-from tests.conftest import PASSWORD, text_of
-from tests.jobs.conftest import burst_worker, fund, use
+from tests.conftest import PASSWORD, member_actor, text_of
+from tests.credits.conftest import fund
+from tests.jobs.conftest import burst_worker, use
 
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
-
-
-def owner_actor(shop, real_user_id=None) -> Actor:
-    return Actor(
-        user_id=shop.owner.user_id,
-        reseller_id=shop.org.reseller_id,
-        organization_id=shop.org.id,
-        member_id=shop.owner.id,
-        member_role=MemberRole.OWNER,
-        real_user_id=real_user_id,
-    )
 
 
 def sms_texts() -> list[str]:
@@ -206,9 +195,13 @@ def test_an_unreachable_http_gateway_fails_the_job_for_a_retry(app, shop):
 
 def test_a_paid_purchase_emails_the_receipt_with_its_pdf(app, shop, smtp_server):
     purchase = purchases.start_purchase(
-        owner_actor(shop), shop.org, credit_count=1000, account="system", payment_method="sandbox"
+        member_actor(shop.owner),
+        shop.org,
+        credit_count=1000,
+        account="system",
+        payment_method="sandbox",
     )
-    purchases.pay(owner_actor(shop), purchase, {"card_number": GOOD_CARD})
+    purchases.pay(member_actor(shop.owner), purchase, {"card_number": GOOD_CARD})
     commit()
     (message,) = smtp_server.wait_for(1)
     assert message["To"] == "billing@acme.example"
@@ -219,7 +212,7 @@ def test_a_paid_purchase_emails_the_receipt_with_its_pdf(app, shop, smtp_server)
     assert purchase.receipt.number in pdf.pages[0].extract_text()
     assert message.get_body(preferencelist=("html",)) is not None
     # Paying again (double submit) sends nothing more.
-    purchases.pay(owner_actor(shop), purchase, {"card_number": GOOD_CARD})
+    purchases.pay(member_actor(shop.owner), purchase, {"card_number": GOOD_CARD})
     commit()
     assert jobs_named("send_receipt") == 1
 
@@ -234,7 +227,7 @@ def _auto_top_up(shop, below=100, amount=1000, card=GOOD_CARD):
     shop.org.low_balance_alert = False
     commit()
     if card:
-        topups.save_card(owner_actor(shop), shop.org, {"card_number": card})
+        topups.save_card(member_actor(shop.owner), shop.org, {"card_number": card})
         commit()
 
 
@@ -326,10 +319,10 @@ def test_the_monthly_cap_counts_automatic_top_ups(app, shop):
 
 
 def test_a_saved_card_is_neither_saved_nor_used_during_login_as(app, shop):
-    acting = owner_actor(shop, real_user_id="usr_support")
+    acting = member_actor(shop.owner, real_user_id="usr_support")
     with pytest.raises(Forbidden):
         topups.save_card(acting, shop.org, {"card_number": GOOD_CARD})
-    topups.save_card(owner_actor(shop), shop.org, {"card_number": GOOD_CARD})
+    topups.save_card(member_actor(shop.owner), shop.org, {"card_number": GOOD_CARD})
     commit()
     purchase = purchases.start_purchase(
         acting, shop.org, credit_count=100, account="system", payment_method="sandbox"
@@ -337,14 +330,18 @@ def test_a_saved_card_is_neither_saved_nor_used_during_login_as(app, shop):
     with pytest.raises(Forbidden) as refused:
         topups.pay_with_saved_card(acting, purchase)
     assert "acting as another person" in str(refused.value)
-    paid = topups.pay_with_saved_card(owner_actor(shop), purchase)
+    paid = topups.pay_with_saved_card(member_actor(shop.owner), purchase)
     assert paid.status == PurchaseStatus.PAID
 
 
 def test_the_pay_page_saves_the_card_for_automatic_top_ups(app, client, auth, shop):
     auth.login("owner@acme.example", PASSWORD)
     purchase = purchases.start_purchase(
-        owner_actor(shop), shop.org, credit_count=100, account="system", payment_method="sandbox"
+        member_actor(shop.owner),
+        shop.org,
+        credit_count=100,
+        account="system",
+        payment_method="sandbox",
     )
     commit()
     url = f"/organizations/{shop.org.id}/credits/purchases/{purchase.id}/pay"

@@ -5,23 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM
 from tenants.core.errors import Conflict, Forbidden, OwnerCannotBeRemoved, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, MemberRole
 from tenants.organizations import members
-from tests.conftest import owner_of
-
-
-def _actor_of(member) -> Actor:
-    return Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=member.organization_id,
-        member_id=member.id,
-        member_role=member.role,
-    )
+from tests.conftest import member_actor, owner_of
 
 
 def test_the_owner_role_changes_only_through_a_transfer(acme):
@@ -75,7 +65,7 @@ def test_a_staff_persons_email_is_theirs_to_change(acme):
 def test_an_admin_cannot_change_the_owners_email(acme):
     with pytest.raises(Forbidden):
         members.update_member(
-            _actor_of(acme.admin), acme.org, acme.owner, {"email": "mine@example.com"}
+            member_actor(acme.admin), acme.org, acme.owner, {"email": "mine@example.com"}
         )
 
 
@@ -100,13 +90,13 @@ def test_owner_cannot_be_removed(acme):
 
 def test_plain_members_and_admins_have_no_say(acme):
     with pytest.raises(Forbidden):
-        members.add_member(_actor_of(acme.member), acme.org, name="X", email="x@example.com")
+        members.add_member(member_actor(acme.member), acme.org, name="X", email="x@example.com")
     with pytest.raises(Forbidden):
-        members.transfer_ownership(_actor_of(acme.admin), acme.org, acme.member)
+        members.transfer_ownership(member_actor(acme.admin), acme.org, acme.member)
 
 
 def test_transfer_keeps_one_owner_and_everything_else(acme):
-    members.transfer_ownership(_actor_of(acme.owner), acme.org, acme.admin)
+    members.transfer_ownership(member_actor(acme.owner), acme.org, acme.admin)
     commit()
     roles = {m.id: m.role for m in (acme.owner, acme.admin, acme.member, acme.offline)}
     assert roles == {
@@ -130,7 +120,7 @@ def test_transfer_refused_to_the_owner_or_without_portal_access(acme):
 
 
 def test_support_sessions_cannot_transfer_ownership(acme):
-    actor = Actor(**{**vars(_actor_of(acme.owner)), "real_user_id": acme.staff.id})
+    actor = member_actor(acme.owner, real_user_id=acme.staff.id)
     with pytest.raises(Forbidden):
         members.transfer_ownership(actor, acme.org, acme.admin)
 

@@ -52,5 +52,19 @@ def platform_admin(create_platform_staff) -> User:
     return create_platform_staff(PlatformRole.ADMIN, name="Pat Platform")
 
 
+@pytest.fixture
+def admin_client(client, auth, team):
+    """The test client logged in as the reseller team's admin."""
+    auth.login(team.admin.email)
+    return client
+
+
+@pytest.fixture
+def platform_client(client, auth, platform_admin):
+    """The test client logged in as the platform admin."""
+    auth.login(platform_admin.email)
+    return client
+
+
 def platform_actor(user: User, role: PlatformRole = PlatformRole.ADMIN) -> Actor:
     return Actor(user_id=user.id, platform_role=role)

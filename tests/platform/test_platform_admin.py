@@ -23,16 +23,10 @@ from tests.conftest import PASSWORD, link_in, owner_of
 from tests.platform.conftest import platform_actor
 
 
-@pytest.fixture
-def admin_client(client, auth, platform_admin):
-    auth.login(platform_admin.email)
-    return client
-
-
 def test_platform_admin_creates_a_reseller_whose_admin_is_invited(
-    admin_client, client, auth, smtp_server
+    platform_client, client, auth, smtp_server
 ):
-    response = admin_client.post(
+    response = platform_client.post(
         "/platform/resellers/new",
         data={
             "name": "Ñandú Mobile SL",
@@ -79,16 +73,18 @@ def test_platform_admin_creates_a_reseller_whose_admin_is_invited(
         ),
     ],
 )
-def test_bad_reseller_input_is_refused(admin_client, data, field_message):
-    response = admin_client.post("/platform/resellers/new", data={"default_language": "en", **data})
+def test_bad_reseller_input_is_refused(platform_client, data, field_message):
+    response = platform_client.post(
+        "/platform/resellers/new", data={"default_language": "en", **data}
+    )
     assert response.status_code == 422
     assert field_message in response.data
     assert db.session.scalar(select(Reseller)) is None
 
 
-def test_a_duplicate_reseller_name_is_refused(admin_client, create_reseller):
+def test_a_duplicate_reseller_name_is_refused(platform_client, create_reseller):
     create_reseller("Acme Telecom")
-    response = admin_client.post(
+    response = platform_client.post(
         "/platform/resellers/new",
         data={
             "name": "ACME  telecom",
@@ -102,10 +98,10 @@ def test_a_duplicate_reseller_name_is_refused(admin_client, create_reseller):
 
 
 def test_suspended_resellers_staff_are_refused_and_its_customers_keep_working(
-    admin_client, client, auth, team, create_organization
+    platform_client, client, auth, team, create_organization
 ):
     org = create_organization(team.reseller)
-    response = admin_client.post(
+    response = platform_client.post(
         f"/platform/resellers/{team.reseller.id}/suspend",
         data={"reason": "Unpaid platform fees"},
         follow_redirects=True,
@@ -151,25 +147,25 @@ def test_a_logged_in_staff_member_is_logged_out_when_the_reseller_is_suspended(
     assert b"Your reseller account is suspended" in response.data
 
 
-def test_suspension_needs_a_reason(admin_client, team):
-    response = admin_client.post(f"/platform/resellers/{team.reseller.id}/suspend", data={})
+def test_suspension_needs_a_reason(platform_client, team):
+    response = platform_client.post(f"/platform/resellers/{team.reseller.id}/suspend", data={})
     assert response.status_code == 422
     db.session.expire_all()
     assert db.session.get(Reseller, team.reseller.id).status == ResellerStatus.ACTIVE
 
 
 def test_reseller_detail_shows_its_staff_and_organization_count(
-    admin_client, team, create_organization
+    platform_client, team, create_organization
 ):
     create_organization(team.reseller)
     create_organization(team.reseller)
-    page = admin_client.get(f"/platform/resellers/{team.reseller.id}")
+    page = platform_client.get(f"/platform/resellers/{team.reseller.id}")
     assert page.status_code == 200
     assert team.admin.email.encode() in page.data
     assert team.agent.email.encode() in page.data
     assert b"acme-telecom" in page.data
     assert b'id="suspend-reseller"' in page.data
-    assert admin_client.get("/platform/resellers/rsl_nope").status_code == 404
+    assert platform_client.get("/platform/resellers/rsl_nope").status_code == 404
 
 
 def test_support_agents_see_the_platform_read_only(client, auth, team, create_platform_staff):
@@ -205,9 +201,9 @@ def test_reseller_staff_and_members_get_403_on_platform_pages(
 
 
 def test_platform_staff_invite_role_change_and_removal(
-    admin_client, client, auth, platform_admin, smtp_server
+    platform_client, client, auth, platform_admin, smtp_server
 ):
-    response = admin_client.post(
+    response = platform_client.post(
         "/platform/staff/invite",
         data={"name": "Sam Support", "email": "sam@example.com", "role": "support"},
         follow_redirects=True,
@@ -219,18 +215,18 @@ def test_platform_staff_invite_role_change_and_removal(
     )
     message = smtp_server.wait_for(1)[0]
     path = urlsplit(link_in(message)).path
-    admin_client.post(f"/platform/staff/{sam.id}/role", data={"role": "admin"})
+    platform_client.post(f"/platform/staff/{sam.id}/role", data={"role": "admin"})
     db.session.expire_all()
     assert db.session.get(PlatformStaff, sam.id).role == PlatformRole.ADMIN
-    response = admin_client.post(f"/platform/staff/{sam.id}/remove", follow_redirects=True)
+    response = platform_client.post(f"/platform/staff/{sam.id}/remove", follow_redirects=True)
     assert b"Sam Support was removed from the platform staff." in response.data
     assert db.session.get(PlatformStaff, sam.id) is None
     assert client.get(path).status_code == 200  # the set-password link itself still opens
 
 
-def test_the_last_platform_admin_stays(admin_client, platform_admin, create_platform_staff):
+def test_the_last_platform_admin_stays(platform_client, platform_admin, create_platform_staff):
     me = db.session.scalar(select(PlatformStaff).where(PlatformStaff.user_id == platform_admin.id))
-    response = admin_client.post(
+    response = platform_client.post(
         f"/platform/staff/{me.id}/role", data={"role": "support"}, follow_redirects=True
     )
     assert b"There must always be at least one administrator." in response.data
@@ -246,12 +242,12 @@ def test_the_last_platform_admin_stays(admin_client, platform_admin, create_plat
     db.session.rollback()
     other = create_platform_staff(PlatformRole.ADMIN, name="Second Admin")
     other_row = db.session.scalar(select(PlatformStaff).where(PlatformStaff.user_id == other.id))
-    response = admin_client.post(f"/platform/staff/{other_row.id}/remove", follow_redirects=True)
+    response = platform_client.post(f"/platform/staff/{other_row.id}/remove", follow_redirects=True)
     assert b"Second Admin was removed" in response.data
 
 
-def test_inviting_an_existing_platform_staff_member_is_refused(admin_client, platform_admin):
-    response = admin_client.post(
+def test_inviting_an_existing_platform_staff_member_is_refused(platform_client, platform_admin):
+    response = platform_client.post(
         "/platform/staff/invite",
         data={"name": "Pat", "email": platform_admin.email, "role": "support"},
     )
@@ -259,10 +255,10 @@ def test_inviting_an_existing_platform_staff_member_is_refused(admin_client, pla
     assert b"already on the staff" in response.data
 
 
-def test_unknown_platform_staff_is_404(admin_client):
-    assert admin_client.post("/platform/staff/stf_nope/remove").status_code == 404
+def test_unknown_platform_staff_is_404(platform_client):
+    assert platform_client.post("/platform/staff/stf_nope/remove").status_code == 404
     assert (
-        admin_client.post("/platform/staff/stf_nope/role", data={"role": "admin"}).status_code
+        platform_client.post("/platform/staff/stf_nope/role", data={"role": "admin"}).status_code
         == 404
     )
 

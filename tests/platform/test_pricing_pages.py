@@ -11,12 +11,6 @@ from tenants.jobs.outbox import commit
 from tenants.resellers import pricing
 
 
-@pytest.fixture
-def admin_client(client, auth, team):
-    auth.login(team.admin.email)
-    return client
-
-
 def test_settings_link_leads_to_the_price_list(admin_client):
     page = admin_client.get("/customers/")
     assert b'id="settings-link"' in page.data

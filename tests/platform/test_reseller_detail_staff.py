@@ -3,7 +3,6 @@ remove — through the reseller's own staff service (its rules: always one admin
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from tenants.core.extensions import db
@@ -32,14 +31,8 @@ def staff_id(reseller, user) -> str:
     )
 
 
-@pytest.fixture
-def admin_client(client, auth, platform_admin):
-    auth.login(platform_admin.email)
-    return client
-
-
-def test_the_detail_page_lists_the_staff_with_the_actions(admin_client, team):
-    page = admin_client.get(detail(team)).get_data(as_text=True)
+def test_the_detail_page_lists_the_staff_with_the_actions(platform_client, team):
+    page = platform_client.get(detail(team)).get_data(as_text=True)
     assert team.admin.email in page and team.agent.email in page
     assert 'id="invite-staff"' in page
     sid = staff_id(team.reseller, team.agent)
@@ -47,8 +40,10 @@ def test_the_detail_page_lists_the_staff_with_the_actions(admin_client, team):
     assert f"{detail(team)}/staff/{sid}/remove" in page
 
 
-def test_platform_admin_invites_a_staff_member_who_gets_an_email(admin_client, team, smtp_server):
-    response = admin_client.post(
+def test_platform_admin_invites_a_staff_member_who_gets_an_email(
+    platform_client, team, smtp_server
+):
+    response = platform_client.post(
         f"{detail(team)}/staff/invite",
         data={"name": "Nina New", "email": "Nina@Example.com", "role": "agent"},
     )
@@ -57,17 +52,17 @@ def test_platform_admin_invites_a_staff_member_who_gets_an_email(admin_client, t
     assert staff_of(team.reseller)["nina@example.com"] == ResellerRole.AGENT
     (message,) = smtp_server.wait_for(1)
     assert message["To"] == "nina@example.com"
-    page = admin_client.get(detail(team)).get_data(as_text=True)
+    page = platform_client.get(detail(team)).get_data(as_text=True)
     assert "An invitation was sent to nina@example.com." in page
     assert "Invitation pending" in page
 
 
-def test_an_invalid_invitation_shows_the_errors(admin_client, team):
-    response = admin_client.post(
+def test_an_invalid_invitation_shows_the_errors(platform_client, team):
+    response = platform_client.post(
         f"{detail(team)}/staff/invite", data={"name": "", "email": "nope", "role": "boss"}
     )
     assert response.status_code == 422
-    again = admin_client.post(
+    again = platform_client.post(
         f"{detail(team)}/staff/invite",
         data={"name": "Abe", "email": team.agent.email, "role": "agent"},
     )
@@ -76,17 +71,17 @@ def test_an_invalid_invitation_shows_the_errors(admin_client, team):
     assert len(staff_of(team.reseller)) == 2
 
 
-def test_platform_admin_changes_a_role_and_the_last_admin_stays(admin_client, team):
+def test_platform_admin_changes_a_role_and_the_last_admin_stays(platform_client, team):
     agent, admin = staff_id(team.reseller, team.agent), staff_id(team.reseller, team.admin)
-    assert admin_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "admin"})
+    assert platform_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "admin"})
     assert staff_of(team.reseller)[team.agent.email] == ResellerRole.ADMIN
-    admin_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "agent"})
-    refused = admin_client.post(
+    platform_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "agent"})
+    refused = platform_client.post(
         f"{detail(team)}/staff/{admin}/role", data={"role": "agent"}, follow_redirects=True
     )
     assert staff_of(team.reseller)[team.admin.email] == ResellerRole.ADMIN
     assert refused.status_code == 200
-    bad = admin_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "owner"})
+    bad = platform_client.post(f"{detail(team)}/staff/{agent}/role", data={"role": "owner"})
     assert bad.status_code == 302
     assert staff_of(team.reseller)[team.agent.email] == ResellerRole.AGENT
     actions = db.session.scalars(
@@ -95,21 +90,21 @@ def test_platform_admin_changes_a_role_and_the_last_admin_stays(admin_client, te
     assert actions.count("reseller.staff_role_changed") == 2
 
 
-def test_platform_admin_removes_a_staff_member_but_never_the_last_admin(admin_client, team):
+def test_platform_admin_removes_a_staff_member_but_never_the_last_admin(platform_client, team):
     agent, admin = staff_id(team.reseller, team.agent), staff_id(team.reseller, team.admin)
-    assert admin_client.post(f"{detail(team)}/staff/{agent}/remove").status_code == 302
+    assert platform_client.post(f"{detail(team)}/staff/{agent}/remove").status_code == 302
     assert team.agent.email not in staff_of(team.reseller)
-    refused = admin_client.post(f"{detail(team)}/staff/{admin}/remove", follow_redirects=True)
+    refused = platform_client.post(f"{detail(team)}/staff/{admin}/remove", follow_redirects=True)
     assert refused.status_code == 200
     assert team.admin.email in staff_of(team.reseller)
-    assert admin_client.post(f"{detail(team)}/staff/{agent}/remove").status_code == 404
+    assert platform_client.post(f"{detail(team)}/staff/{agent}/remove").status_code == 404
 
 
-def test_another_resellers_staff_is_404_through_this_reseller(admin_client, team, create_team):
+def test_another_resellers_staff_is_404_through_this_reseller(platform_client, team, create_team):
     other = create_team("Other Telecom")
     foreign = staff_id(other.reseller, other.agent)
     for action, data in (("role", {"role": "admin"}), ("remove", {})):
-        response = admin_client.post(f"{detail(team)}/staff/{foreign}/{action}", data=data)
+        response = platform_client.post(f"{detail(team)}/staff/{foreign}/{action}", data=data)
         assert response.status_code == 404
     assert staff_of(other.reseller)[other.agent.email] == ResellerRole.AGENT
 

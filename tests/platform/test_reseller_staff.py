@@ -22,12 +22,6 @@ def staff_row(reseller, user) -> ResellerStaff:
     )
 
 
-@pytest.fixture
-def admin_client(client, auth, team):
-    auth.login(team.admin.email)
-    return client
-
-
 def test_staff_page_lists_name_email_role(admin_client, team):
     page = admin_client.get("/reseller/settings/staff")
     assert page.status_code == 200

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.conftest import PASSWORD, POSTGRES_URL, owner_of
+from tests.conftest import PASSWORD, fresh_postgres_database, owner_of
 
 pytestmark = pytest.mark.postgres_only
 
@@ -35,23 +33,8 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @pytest.fixture(scope="module")
 def shared_database():
     """A dedicated PostgreSQL database for the two instances, dropped afterwards."""
-    from tenants.core.extensions import db
-
-    admin_url = make_url(POSTGRES_URL)
-    name = f"portal_scale_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
-    db.metadata.create_all(engine)
-    engine.dispose()
-    try:
+    with fresh_postgres_database("portal_scale") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _seed(url: str, outbox: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from tenants.access.actors import SYSTEM, Actor
+from tenants.access.actors import SYSTEM
 from tenants.api_keys.operations import create_api_key
 from tenants.billing import postpaid as billing
 from tenants.core.extensions import db
@@ -31,8 +31,7 @@ from tenants.models import (
     ResellerRole,
     ResellerStaff,
 )
-from tenants.resellers import pricing
-from tests.conftest import PASSWORD, owner_of
+from tests.conftest import PASSWORD, owner_of, staff_actor
 
 # ---------------------------------------------------------------------------
 # The database snapshot
@@ -71,20 +70,11 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 # Two resellers with everything a route can point at
 
 
-def _set_prices(reseller) -> None:
-    unit = Decimal("0.05")
-    pricing.set_price_list(
-        SYSTEM,
-        reseller,
-        [{"currency": "EUR", "prepaid_unit_price": unit, "postpaid_unit_price": unit}],
-    )
-    pricing.set_tax_rates(SYSTEM, reseller, [{"country": "ES", "percent": Decimal("21")}])
-    commit()
-
-
-def _furnish(label, create_reseller, create_reseller_staff, create_organization, create_member):
-    reseller = create_reseller(name=f"Reseller {label} Marker{label}")
-    _set_prices(reseller)
+def _furnish(
+    label, create_priced_reseller, create_reseller_staff, create_organization, create_member
+):
+    # €0.05 a credit or an SMS, 21 % tax in Spain.
+    reseller = create_priced_reseller(name=f"Reseller {label} Marker{label}", prepaid="0.05")
     admin = create_reseller_staff(reseller, role=ResellerRole.ADMIN, name=f"Admin {label}")
     agent = create_reseller_staff(reseller, role=ResellerRole.AGENT, name=f"Agent {label}")
     prepaid = create_organization(reseller, name=f"Prepaid {label} Marker{label}")
@@ -99,14 +89,14 @@ def _furnish(label, create_reseller, create_reseller_staff, create_organization,
     member = create_member(prepaid, role="member", name=f"Max {label}")
     no_access = create_member(prepaid, role="member", portal_access=False, password=None)
 
-    staff_actor = Actor(user_id=agent.id, reseller_id=reseller.id, reseller_role=ResellerRole.AGENT)
+    staff = staff_actor(reseller, agent)
     # A paid purchase with its receipt, and a pending one.
     paid = purchases.start_purchase(
-        staff_actor, prepaid, credit_count=100, account="system", payment_method="offline"
+        staff, prepaid, credit_count=100, account="system", payment_method="offline"
     )
-    purchases.pay(staff_actor, paid, {"note": "bank transfer"})
+    purchases.pay(staff, paid, {"note": "bank transfer"})
     pending = purchases.start_purchase(
-        staff_actor, prepaid, credit_count=10, account="system", payment_method="offline"
+        staff, prepaid, credit_count=10, account="system", payment_method="offline"
     )
     commit()
     # A monthly invoice of the postpaid organization.
@@ -119,7 +109,7 @@ def _furnish(label, create_reseller, create_reseller_staff, create_organization,
     from tenants.support.sessions import start_support_session
 
     support = start_support_session(
-        staff_actor, prepaid, owner.id, "Customer asked for help", authenticated_at=utcnow()
+        staff, prepaid, owner.id, "Customer asked for help", authenticated_at=utcnow()
     )
     commit()
     reseller_key, reseller_secret = create_api_key(SYSTEM, reseller=reseller, name="rk")
@@ -156,7 +146,7 @@ def _furnish(label, create_reseller, create_reseller_staff, create_organization,
 @pytest.fixture
 def world(
     app,
-    create_reseller,
+    create_priced_reseller,
     create_reseller_staff,
     create_organization,
     create_member,
@@ -165,7 +155,7 @@ def world(
     """Resellers A and B, each with staff, a prepaid and a postpaid organization, an owner,
     an admin, a member, a paid and a pending purchase with a receipt, a monthly invoice, a
     support session, a reseller key and an organization key; plus platform staff."""
-    args = (create_reseller, create_reseller_staff, create_organization, create_member)
+    args = (create_priced_reseller, create_reseller_staff, create_organization, create_member)
     a = _furnish("A", *args)
     b = _furnish("B", *args)
     platform_admin = create_platform_staff(role=PlatformRole.ADMIN)

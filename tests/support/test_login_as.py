@@ -502,9 +502,9 @@ def test_the_openapi_description_says_login_as_has_no_api(client):
 
 def test_buying_with_a_saved_card_is_refused_while_acting(login, agent, org, reseller):
     from tenants.credits import purchases
-    from tests.credits.conftest import set_prices
+    from tests.credits.conftest import set_credit_prices
 
-    set_prices(reseller)
+    set_credit_prices(reseller)
     client = login(agent)
     start(client, org)
     acting = support.acting_actor(only_session())
