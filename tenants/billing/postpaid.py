@@ -67,10 +67,12 @@ from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
 from tenants.core.errors import (
-    Conflict,
     InsufficientCredits,
+    NotPostpaid,
     OrganizationClosed,
     OrganizationSuspended,
+    PeriodInvoiced,
+    PeriodNotEnded,
     ValidationFailed,
 )
 from tenants.core.extensions import db
@@ -109,23 +111,6 @@ from tenants.resellers import pricing
 log = logging.getLogger(__name__)
 
 CATCH_UP_MONTHS = 3
-
-
-class NotPostpaid(Conflict):
-    code = "not_postpaid"
-    default_message = _l("This organization is prepaid: it has no postpaid account.")
-
-
-class PeriodInvoiced(Conflict):
-    code = "period_invoiced"
-    default_message = _l(
-        "This usage happened in a month that is already invoiced; it can no longer be charged."
-    )
-
-
-class PeriodNotEnded(Conflict):
-    code = "period_not_ended"
-    default_message = _l("This month has not ended yet; it can be invoiced once it is over.")
 
 
 def _price_not_set():

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tenants.billing import postpaid as billing
+from tenants.core.errors import PeriodNotEnded, ValidationFailed
 from tenants.core.extensions import db
 from tenants.invoices.documents import invoice_lines, render_invoice_pdf
 from tenants.models import (
@@ -135,11 +136,11 @@ def test_an_organization_whose_month_has_not_ended_waits_for_the_catch_up(clock,
 
 
 def test_the_run_refuses_a_month_that_has_not_ended(clock, create_postpaid):
-    with pytest.raises(billing.PeriodNotEnded):
+    with pytest.raises(PeriodNotEnded):
         billing.run_monthly("2026-11", now=clock.now)
-    with pytest.raises(billing.PeriodNotEnded):
+    with pytest.raises(PeriodNotEnded):
         billing.run_monthly("2027-01", now=clock.now)
-    with pytest.raises(billing.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         billing.run_monthly("2026-13", now=clock.now)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
 from tenants.billing import postpaid as billing
-from tenants.core.errors import Forbidden, OutstandingDebt, ValidationFailed
+from tenants.core.errors import Forbidden, NotPostpaid, OutstandingDebt, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment, ResellerRole
@@ -85,7 +85,7 @@ def test_only_reseller_staff_record_payments(owing):
 
 def test_prepaid_organizations_take_no_payments(clock, create_organization, reseller):
     org = create_organization(reseller=reseller)
-    with pytest.raises(billing.NotPostpaid):
+    with pytest.raises(NotPostpaid):
         billing.record_payment(SYSTEM, org, "1.00")
     rollback()
 

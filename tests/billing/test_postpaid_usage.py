@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tenants.billing import postpaid as billing
-from tenants.core.errors import InsufficientCredits
+from tenants.core.errors import InsufficientCredits, PeriodInvoiced
 from tenants.core.extensions import db
 from tenants.credits.purchases import PriceNotSet
 from tenants.jobs.outbox import commit, rollback
@@ -70,7 +70,7 @@ def test_usage_in_an_invoiced_month_is_refused(clock, create_postpaid):
     use(org, 10, at=datetime(2026, 10, 30, 12, tzinfo=UTC))
     result = billing.run_monthly("2026-10", now=clock.now)
     assert result.invoiced == 1
-    with pytest.raises(billing.PeriodInvoiced) as refused:
+    with pytest.raises(PeriodInvoiced) as refused:
         use(org, 5, at=datetime(2026, 10, 31, 22, tzinfo=UTC))
     rollback()
     assert refused.value.status == 409
