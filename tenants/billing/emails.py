@@ -24,7 +24,7 @@ def month_name(period: str | None, language: str) -> str:
 
 def deliver_invoice_email(invoice_id: str) -> None:
     """To the billing email as issued, else the owner; in the invoice's language."""
-    from tenants.billing.postpaid import billing_contact
+    from tenants.billing.monthly_batch import billing_contact
     from tenants.invoices.documents import render_invoice_pdf
     from tenants.people.invitations import external_url
 
