@@ -158,50 +158,61 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
 def _group_days(due: list[_Due]) -> None:
     """Fill the days table: the charges of the window of each organization, summed per
     (organization, local day, unit price), each day tagged with its invoice's month."""
-    days = _days_table
     if db.session.get_bind().dialect.name == "postgresql":
-        orgs = _batch_table
-        _insert_rows(
-            orgs,
-            [
-                {
-                    "organization_id": item.row.id,
-                    "timezone": item.row.timezone,
-                    "start_at": item.start,
-                    "end_at": item.end,
-                    "first_open": item.first_open,
-                }
-                for item in due
-            ],
-        )
-        day = cast(func.timezone(orgs.c.timezone, Charge.occurred_at), Date)
-        month = func.greatest(func.to_char(day, literal_column("'YYYY-MM'")), orgs.c.first_open)
-        db.session.execute(
-            insert(days).from_select(
-                ["organization_id", "day", "period", "unit_price", "credits", "amount"],
-                select(
-                    Charge.organization_id,
-                    day,
-                    month,
-                    Charge.unit_price,
-                    func.sum(Charge.credits),
-                    func.sum(Charge.amount),
-                )
-                .join(
-                    orgs,
-                    and_(
-                        orgs.c.organization_id == Charge.organization_id,
-                        Charge.occurred_at < orgs.c.end_at,
-                        or_(orgs.c.start_at.is_(None), Charge.occurred_at >= orgs.c.start_at),
-                    ),
-                )
-                # Spelled out so the index (organization_id, occurred_at) is probed for the
-                # batch's organizations only, not merged from its start.
-                .where(Charge.organization_id.in_([item.row.id for item in due]))
-                .group_by(Charge.organization_id, day, orgs.c.first_open, Charge.unit_price),
+        _group_days_in_postgresql(due)
+    else:
+        _group_days_in_python(due)
+
+
+def _group_days_in_postgresql(due: list[_Due]) -> None:
+    """One INSERT … SELECT … GROUP BY, the local day by ``AT TIME ZONE`` (timezone())."""
+    days = _days_table
+    orgs = _batch_table
+    _insert_rows(
+        orgs,
+        [
+            {
+                "organization_id": item.row.id,
+                "timezone": item.row.timezone,
+                "start_at": item.start,
+                "end_at": item.end,
+                "first_open": item.first_open,
+            }
+            for item in due
+        ],
+    )
+    day = cast(func.timezone(orgs.c.timezone, Charge.occurred_at), Date)
+    month = func.greatest(func.to_char(day, literal_column("'YYYY-MM'")), orgs.c.first_open)
+    db.session.execute(
+        insert(days).from_select(
+            ["organization_id", "day", "period", "unit_price", "credits", "amount"],
+            select(
+                Charge.organization_id,
+                day,
+                month,
+                Charge.unit_price,
+                func.sum(Charge.credits),
+                func.sum(Charge.amount),
             )
+            .join(
+                orgs,
+                and_(
+                    orgs.c.organization_id == Charge.organization_id,
+                    Charge.occurred_at < orgs.c.end_at,
+                    or_(orgs.c.start_at.is_(None), Charge.occurred_at >= orgs.c.start_at),
+                ),
+            )
+            # Spelled out so the index (organization_id, occurred_at) is probed for the
+            # batch's organizations only, not merged from its start.
+            .where(Charge.organization_id.in_([item.row.id for item in due]))
+            .group_by(Charge.organization_id, day, orgs.c.first_open, Charge.unit_price),
         )
-        return
+    )
+
+
+def _group_days_in_python(due: list[_Due]) -> None:
+    """The same grouping in Python, for the other databases (SQLite: tests, embedded)."""
+    days = _days_table
     by_id = {item.row.id: item for item in due}
     zones: dict[str, ZoneInfo] = {}
     grouped: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])

@@ -135,32 +135,11 @@ def _usage_member(actor: Actor, org: Organization, account) -> str | None:
     raise ValidationFailed(fields={"account": str(_l("Unknown account."))})
 
 
-def record_postpaid_usage(
-    actor: Actor,
-    org: Organization,
-    *,
-    credits_used: int,
-    reference: str,
-    account=None,
-    occurred_at: datetime | None = None,
-) -> LedgerEntry:
-    """Accrue a charge for sent SMS; refused whole past the credit limit (402)."""
-    from tenants.core.validation import clean_text
-
-    credits_used = credits.clean_credits(credits_used)
-    reference = clean_text(reference, "reference", max_length=200)
-    occurred = credits.clean_occurred_at(occurred_at)
-    if org.status == OrganizationStatus.SUSPENDED:
-        raise OrganizationSuspended()
-    if org.status != OrganizationStatus.ACTIVE:
-        raise OrganizationClosed()
-    if org.pricing_model != PricingModel.POSTPAID:
-        raise NotPostpaid()
-    member_id = _usage_member(actor, org, account)
-    unit = pricing.unit_price(org.reseller_id, org.currency, PricingModel.POSTPAID)
-    if unit is None:
-        raise _price_not_set()
-    amount = unit * credits_used
+def _accrue(
+    org: Organization, amount: Decimal, credits_used: int, occurred: datetime
+) -> tuple[Decimal, int]:
+    """Add the charge to the account row under its limit, in one conditional UPDATE: the
+    new debt and unbilled credits; PeriodInvoiced or InsufficientCredits (402) when refused."""
     ensure_account(org)
     limit = select(Organization.credit_limit).where(Organization.id == org.id).scalar_subquery()
     row = db.session.execute(
@@ -187,7 +166,36 @@ def record_postpaid_usage(
         raise InsufficientCredits(
             _l("The credit limit is reached. Pay the debt or ask for a higher limit.")
         )
-    debt, unbilled_credits = row
+    return row
+
+
+def record_postpaid_usage(
+    actor: Actor,
+    org: Organization,
+    *,
+    credits_used: int,
+    reference: str,
+    account=None,
+    occurred_at: datetime | None = None,
+) -> LedgerEntry:
+    """Accrue a charge for sent SMS; refused whole past the credit limit (402)."""
+    from tenants.core.validation import clean_text
+
+    credits_used = credits.clean_credits(credits_used)
+    reference = clean_text(reference, "reference", max_length=200)
+    occurred = credits.clean_occurred_at(occurred_at)
+    if org.status == OrganizationStatus.SUSPENDED:
+        raise OrganizationSuspended()
+    if org.status != OrganizationStatus.ACTIVE:
+        raise OrganizationClosed()
+    if org.pricing_model != PricingModel.POSTPAID:
+        raise NotPostpaid()
+    member_id = _usage_member(actor, org, account)
+    unit = pricing.unit_price(org.reseller_id, org.currency, PricingModel.POSTPAID)
+    if unit is None:
+        raise _price_not_set()
+    amount = unit * credits_used
+    debt, unbilled_credits = _accrue(org, amount, credits_used, occurred)
     moved = db.session.execute(
         update(Organization)
         .where(Organization.id == org.id, Organization.status == OrganizationStatus.ACTIVE)
