@@ -8,7 +8,7 @@ that just ended (generate_series), then times, over the same rows:
 
 * the baseline: ONE ``INSERT … SELECT … GROUP BY`` of the charges into per-day lines of a
   temporary table (the least any implementation has to do), best of three, rolled back;
-* ``tenants.billing.postpaid.run_monthly`` for that month: batches of organizations, one
+* ``tenants.billing.monthly_run.run_monthly`` for that month: batches of organizations, one
   transaction each (lock, group by day, numbered invoices, lines, ledger entries, audit,
   debts, progress);
 * a second run, which must find nothing left to invoice.
@@ -40,7 +40,7 @@ def seed(n_orgs: int, n_charges: int, period: str) -> str:
     PostgreSQL only (generate_series); also used by tests/billing/test_concurrency.py."""
     from sqlalchemy import insert, text
 
-    from tenants.billing.postpaid import period_bounds
+    from tenants.billing.periods import period_bounds
     from tenants.core.extensions import db
     from tenants.core.types import new_id, utcnow
     from tenants.models import Organization, PriceListEntry, Reseller, TaxRate
@@ -169,17 +169,17 @@ def main() -> int:
 
     from app import create_app
     from bench._harness import fresh_database
-    from tenants.billing import postpaid as billing
+    from tenants.billing import monthly_run, periods
     from tenants.core.extensions import db
     from tenants.models import Invoice, InvoiceLine
 
-    batch_size = args.batch_size or billing.BATCH_SIZE
+    batch_size = args.batch_size or monthly_run.BATCH_SIZE
     failed = False
     with fresh_database("bench_b4") as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
         with app.app_context():
             db.create_all()
-            period = billing.last_ended_period()
+            period = periods.last_ended_period()
             started = time.perf_counter()
             reseller_id = seed(args.orgs, args.charges, period)
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -195,7 +195,7 @@ def main() -> int:
                 f"runs {', '.join(f'{s:.2f}' for s, _n in runs)} s)"
             )
             started = time.perf_counter()
-            result = billing.run_monthly(period, batch_size=batch_size)
+            result = monthly_run.run_monthly(period, batch_size=batch_size)
             elapsed = time.perf_counter() - started
             invoices, lines = db.session.execute(
                 select(func.count(func.distinct(Invoice.id)), func.count(InvoiceLine.id)).join(
@@ -222,7 +222,7 @@ def main() -> int:
             )
             failed |= ratio > MAX_RATIO or not correct
             started = time.perf_counter()
-            again = billing.run_monthly(period, batch_size=batch_size)
+            again = monthly_run.run_monthly(period, batch_size=batch_size)
             print(
                 f"second run (nothing left)  {time.perf_counter() - started:7.2f} s  "
                 f"({again.invoiced} invoiced)"

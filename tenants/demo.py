@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tenants.access.actors import SYSTEM, Actor
-from tenants.billing import postpaid as billing
-from tenants.billing import usage
+from tenants.billing import monthly_run, payments, periods, usage
 from tenants.core.types import utcnow
 from tenants.credits import operations as credits
 from tenants.credits import purchases
@@ -290,9 +289,9 @@ def _postpaid_history(staff: Actor, org: Organization, *, pay: bool, seed: int) 
             reference=f"demo-campaign-{n + 1}",
             occurred_at=moment,
         )
-    invoice = billing.issue_monthly_invoice(org, billing.last_ended_period())
+    invoice = monthly_run.issue_monthly_invoice(org, periods.last_ended_period())
     if invoice is not None and pay:
-        billing.record_payment(staff, org, invoice.total, reference="Demo bank transfer")
+        payments.record_payment(staff, org, invoice.total, reference="Demo bank transfer")
 
 
 def org_owner_user(org):

@@ -11,7 +11,7 @@ from reseller.api.core import done, endpoint
 from reseller.api.serializers import money, timestamp
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.billing import postpaid as billing
+from tenants.billing import payments, postpaid
 from tenants.models import Payment
 
 TAG = "Payments"
@@ -69,5 +69,5 @@ def payment(record: Payment, debt) -> dict[str, Any]:
 )
 def record_payment(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
     org = scoping.get_organization(actor, org_id)
-    record = billing.record_payment(actor, org, body["amount"], body.get("reference"))
-    return done(payment(record, billing.organization_debt(org)), 201)
+    record = payments.record_payment(actor, org, body["amount"], body.get("reference"))
+    return done(payment(record, postpaid.organization_debt(org)), 201)

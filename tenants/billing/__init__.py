@@ -1,0 +1,1 @@
+"""Postpaid billing: periods, the postpaid account, payments and the monthly invoice run."""

@@ -22,7 +22,7 @@ def run_monthly(period: str | None) -> None:
     Safe to run again, or on two machines at once: nothing is invoiced twice, and a run
     that was interrupted completes the rest.
     """
-    from tenants.billing import postpaid as services
+    from tenants.billing import monthly_run, periods
 
     bar = None
 
@@ -34,8 +34,8 @@ def run_monthly(period: str | None) -> None:
         bar.update(1)
 
     try:
-        period = services.require_ended(period or services.last_ended_period())
-        result = services.run_monthly(period, progress=progress if sys.stderr.isatty() else None)
+        period = periods.require_ended(period or periods.last_ended_period())
+        result = monthly_run.run_monthly(period, progress=progress if sys.stderr.isatty() else None)
     except DomainError as error:
         details = "; ".join(f"{value}" for value in error.fields.values())
         raise click.ClickException(f"{error.message} {details}".strip()) from None

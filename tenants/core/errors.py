@@ -101,6 +101,23 @@ class NotPrepaid(Conflict):
     default_message = _l("This organization is postpaid: it has no credits.")
 
 
+class NotPostpaid(Conflict):
+    code = "not_postpaid"
+    default_message = _l("This organization is prepaid: it has no postpaid account.")
+
+
+class PeriodInvoiced(Conflict):
+    code = "period_invoiced"
+    default_message = _l(
+        "This usage happened in a month that is already invoiced; it can no longer be charged."
+    )
+
+
+class PeriodNotEnded(Conflict):
+    code = "period_not_ended"
+    default_message = _l("This month has not ended yet; it can be invoiced once it is over.")
+
+
 class PricingModelLocked(Conflict):
     code = "pricing_model_locked"
     default_message = _l(

@@ -98,10 +98,10 @@ def send_invoice_email(invoice_id: str) -> None:
 
 @_with_app_context
 def run_monthly_invoices() -> None:
-    """Daily: invoice every ended month still missing (billing.postpaid)."""
-    from tenants.billing import postpaid as billing
+    """Daily: invoice every ended month still missing (billing.monthly_run)."""
+    from tenants.billing import monthly_run
 
-    billing.run_monthly_catch_up()
+    monthly_run.run_monthly_catch_up()
 
 
 def expire_pending_purchases() -> None:

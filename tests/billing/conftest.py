@@ -14,13 +14,18 @@ from tenants.jobs.outbox import commit
 
 # The tests live on 2026-11-27 (a Friday): October has ended everywhere, November has not.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+# Every billing module that reads the clock (the old single billing module's one utcnow).
+BILLING_CLOCKS = tuple(
+    f"tenants.billing.{module}.utcnow"
+    for module in ("periods", "postpaid", "payments", "summary", "monthly_batch", "monthly_run")
+)
 
 
 @pytest.fixture
 def clock(monkeypatch):
     """Freeze "now" for usage validation and billing at ``clock.now`` (settable)."""
     state = SimpleNamespace(now=NOW)
-    for target in ("tenants.credits.operations.utcnow", "tenants.billing.postpaid.utcnow"):
+    for target in ("tenants.credits.operations.utcnow", *BILLING_CLOCKS):
         monkeypatch.setattr(target, lambda: state.now)
     return state
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tenants.billing import postpaid as billing
+from sqlalchemy import select
+
+from tenants.billing import periods
+from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.models import Invoice
 
 
 def test_the_cli_refuses_a_month_that_has_not_ended(runner):
@@ -28,7 +32,7 @@ def test_the_cli_invoices_the_month_that_just_ended_and_prints_counts(
     from tests.billing.conftest import use
 
     use(org, 10, at=datetime(2026, 10, 28, tzinfo=UTC))
-    monkeypatch.setattr(billing, "last_ended_period", lambda now=None: "2026-10")
+    monkeypatch.setattr(periods, "last_ended_period", lambda now=None: "2026-10")
     result = runner.invoke(args=["billing", "run-monthly"])
     assert result.exit_code == 0, result.output
     assert "Period 2026-10: 1 invoiced, 0 skipped, 0 failed." in result.output
@@ -44,7 +48,5 @@ def test_the_daily_job_invoices_ended_months_still_missing(clock, create_postpai
     use(org, 10, at=datetime(2026, 10, 28, tzinfo=UTC))
     JOBS["run_monthly_invoices"]()
     JOBS["run_monthly_invoices"]()
-    invoices = billing.db.session.scalars(
-        billing.select(billing.Invoice).where(billing.Invoice.organization_id == org.id)
-    ).all()
+    invoices = db.session.scalars(select(Invoice).where(Invoice.organization_id == org.id)).all()
     assert [invoice.period for invoice in invoices] == ["2026-10"]

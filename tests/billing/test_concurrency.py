@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tenants.billing import postpaid as billing
+from tenants.billing import monthly_run, periods, postpaid
 from tenants.core.errors import InsufficientCredits
 from tenants.core.extensions import db
 from tenants.models import BillingRun, Charge, Invoice, InvoiceKind, Organization
@@ -72,7 +72,7 @@ def test_two_runs_at_once_invoice_each_organization_once(app, clock, create_post
     results = []
 
     def run(_index):
-        results.append(billing.run_monthly("2026-10", now=clock.now))
+        results.append(monthly_run.run_monthly("2026-10", now=clock.now))
 
     assert in_threads(app, 3, run) == []
     assert sum(r.invoiced for r in results) == 12
@@ -103,7 +103,7 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
     db.session.rollback()
     used = db.session.scalar(select(func.sum(Charge.credits)))
     assert used == 198 and refused  # 66 of the 120 attempts fit under the limit
-    assert billing.organization_debt(org) == Decimal("9.90")
+    assert postpaid.organization_debt(org) == Decimal("9.90")
     assert db.session.get(Organization, org.id, populate_existing=True).debt == Decimal("9.90")
 
 
@@ -137,8 +137,8 @@ def flask_run(database_url, *args):
 
 def test_a_run_killed_mid_way_completes_on_the_next_run(app, database_url):
     """Killed after its first batch committed: the next run issues the rest, once each."""
-    period = billing.last_ended_period()  # what the CLI invoices by default, today
-    count = 2 * billing.BATCH_SIZE + billing.BATCH_SIZE // 2  # three batches
+    period = periods.last_ended_period()  # what the CLI invoices by default, today
+    count = 2 * monthly_run.BATCH_SIZE + monthly_run.BATCH_SIZE // 2  # three batches
     org_ids = seed_with_owners_skipped(count, period)
 
     killed = flask_run(database_url, "--period", period)
@@ -152,7 +152,7 @@ def test_a_run_killed_mid_way_completes_on_the_next_run(app, database_url):
     killed.communicate(timeout=10)
     halfway = len(invoice_rows())
     assert 5 <= halfway < count
-    assert halfway % billing.BATCH_SIZE == 0  # whole batches: nothing half-done
+    assert halfway % monthly_run.BATCH_SIZE == 0  # whole batches: nothing half-done
 
     again = flask_run(database_url, "--period", period)
     out, err = again.communicate(timeout=300)

@@ -12,7 +12,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from tenants.billing import postpaid as billing
+from tenants.billing import monthly_run, payments, postpaid
+from tenants.core.errors import PeriodNotEnded, ValidationFailed
 from tenants.core.extensions import db
 from tenants.invoices.documents import invoice_lines, render_invoice_pdf
 from tenants.models import (
@@ -23,6 +24,7 @@ from tenants.models import (
     LedgerEntry,
     PostpaidAccount,
     QueuedJob,
+    User,
 )
 from tests.billing.conftest import TAXES, use
 from tests.conftest import set_prices
@@ -44,7 +46,7 @@ def test_mexico_city_month_boundary(clock, create_postpaid):
     use(org, 13, at=datetime(2026, 11, 1, 3, 0, tzinfo=UTC))  # 31 Oct 21:00 local
     use(org, 17, at=datetime(2026, 11, 1, 6, 0, tzinfo=UTC))  # 1 Nov 00:00 local
 
-    result = billing.run_monthly("2026-10", now=datetime(2026, 11, 2, tzinfo=UTC))
+    result = monthly_run.run_monthly("2026-10", now=datetime(2026, 11, 2, tzinfo=UTC))
 
     september, october = monthly_invoices(org)  # September first: nothing is left behind
     assert result.invoiced == 2
@@ -71,13 +73,13 @@ def test_every_charge_of_the_month_and_none_of_the_next(clock, create_postpaid):
     for moment in moments:
         use(org, 100, at=moment)
     use(org, 1000, at=datetime(2026, 10, 31, 23, 0, tzinfo=UTC))  # 00:00 on 1 Nov in Madrid
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
     assert sum(line.quantity for line in invoice_lines(invoice)) == 400
     assert [line.quantity for line in invoice_lines(invoice)] == [100, 200, 100]  # per day
     assert invoice.subtotal == Decimal("20.00")
     assert invoice.tax == Decimal("4.20") and invoice.total == Decimal("24.20")
-    assert billing.organization_debt(org) == Decimal("24.20") + Decimal("50.00")
+    assert postpaid.organization_debt(org) == Decimal("24.20") + Decimal("50.00")
 
 
 def test_totals_round_half_up_once_per_total(clock, create_postpaid, reseller):
@@ -85,7 +87,7 @@ def test_totals_round_half_up_once_per_total(clock, create_postpaid, reseller):
     org = create_postpaid()
     use(org, 1, at=datetime(2026, 10, 26, tzinfo=UTC))
     use(org, 1, at=datetime(2026, 10, 27, tzinfo=UTC))
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
     # 0.025 → 0.03 (half-up on the subtotal, not 0.01 + 0.01 per line)
     assert invoice.subtotal == Decimal("0.03")
@@ -99,8 +101,8 @@ def test_run_twice_invoices_each_organization_once_with_gapless_numbers(clock, c
         use(org, 10, at=datetime(2026, 10, 26, tzinfo=UTC))
     idle = create_postpaid()  # no usage: no invoice
 
-    first = billing.run_monthly("2026-10", now=clock.now)
-    second = billing.run_monthly("2026-10", now=clock.now)
+    first = monthly_run.run_monthly("2026-10", now=clock.now)
+    second = monthly_run.run_monthly("2026-10", now=clock.now)
 
     assert (first.invoiced, first.failed) == (4, 0)
     assert (second.invoiced, second.failed) == (0, 0)
@@ -123,23 +125,23 @@ def test_an_organization_whose_month_has_not_ended_waits_for_the_catch_up(clock,
     use(pacific, 10, at=datetime(2026, 10, 30, tzinfo=UTC))
 
     half_past_midnight = datetime(2026, 11, 1, 0, 30, tzinfo=UTC)  # 17:30 on 31 Oct in LA
-    result = billing.run_monthly(now=half_past_midnight)
+    result = monthly_run.run_monthly(now=half_past_midnight)
     assert (result.invoiced, result.skipped) == (1, 1)
     assert monthly_invoices(madrid) and not monthly_invoices(pacific)
 
-    results = billing.run_monthly_catch_up(now=datetime(2026, 11, 2, tzinfo=UTC))
+    results = monthly_run.run_monthly_catch_up(now=datetime(2026, 11, 2, tzinfo=UTC))
     assert sum(r.invoiced for r in results) == 1
     assert monthly_invoices(pacific)[0].period == "2026-10"
-    assert sum(r.invoiced for r in billing.run_monthly_catch_up(now=clock.now)) == 0
+    assert sum(r.invoiced for r in monthly_run.run_monthly_catch_up(now=clock.now)) == 0
 
 
 def test_the_run_refuses_a_month_that_has_not_ended(clock, create_postpaid):
-    with pytest.raises(billing.PeriodNotEnded):
-        billing.run_monthly("2026-11", now=clock.now)
-    with pytest.raises(billing.PeriodNotEnded):
-        billing.run_monthly("2027-01", now=clock.now)
-    with pytest.raises(billing.ValidationFailed):
-        billing.run_monthly("2026-13", now=clock.now)
+    with pytest.raises(PeriodNotEnded):
+        monthly_run.run_monthly("2026-11", now=clock.now)
+    with pytest.raises(PeriodNotEnded):
+        monthly_run.run_monthly("2027-01", now=clock.now)
+    with pytest.raises(ValidationFailed):
+        monthly_run.run_monthly("2026-13", now=clock.now)
 
 
 def test_the_invoice_is_a_ledger_entry_and_an_email_with_the_pdf(clock, create_postpaid, app):
@@ -147,7 +149,7 @@ def test_the_invoice_is_a_ledger_entry_and_an_email_with_the_pdf(clock, create_p
     org.billing_email = "accounts@example.com"
     db.session.commit()
     use(org, 40, at=datetime(2026, 10, 26, tzinfo=UTC))
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
 
     entry = db.session.scalar(
@@ -175,11 +177,11 @@ def test_the_invoice_is_a_ledger_entry_and_an_email_with_the_pdf(clock, create_p
 
 def test_the_pdf_is_in_the_billing_contacts_language(clock, create_postpaid, create_user):
     org = create_postpaid(owner_email="duena@example.com")
-    owner = db.session.scalar(select(billing.User).where(billing.User.email == "duena@example.com"))
+    owner = db.session.scalar(select(User).where(User.email == "duena@example.com"))
     owner.language = "es"
     db.session.commit()
     use(org, 40, at=datetime(2026, 10, 26, tzinfo=UTC))
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
     assert invoice.language == "es"
     description = invoice_lines(invoice)[0].description
@@ -194,13 +196,13 @@ def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):
 
     org = create_postpaid()
     use(org, 100, at=datetime(2026, 10, 26, tzinfo=UTC))  # 5.00 unbilled
-    billing.record_payment(SYSTEM, org, Decimal("5.00"))
+    payments.record_payment(SYSTEM, org, Decimal("5.00"))
     commit()
-    assert billing.organization_debt(org) == 0
-    billing.run_monthly("2026-10", now=clock.now)
+    assert postpaid.organization_debt(org) == 0
+    monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
-    assert invoice.status == "open" and billing.organization_debt(org) == Decimal("1.05")
-    billing.record_payment(SYSTEM, org, Decimal("1.05"))
+    assert invoice.status == "open" and postpaid.organization_debt(org) == Decimal("1.05")
+    payments.record_payment(SYSTEM, org, Decimal("1.05"))
     commit()
     db.session.refresh(invoice)
-    assert invoice.status == "paid" and billing.organization_debt(org) == 0
+    assert invoice.status == "paid" and postpaid.organization_debt(org) == 0

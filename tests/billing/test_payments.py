@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
-from tenants.billing import postpaid as billing
-from tenants.core.errors import Forbidden, OutstandingDebt, ValidationFailed
+from tenants.billing import monthly_run, payments, postpaid
+from tenants.core.errors import Forbidden, NotPostpaid, OutstandingDebt, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment
@@ -25,7 +25,7 @@ def owing(clock, create_postpaid):
     """A Madrid organization with an October invoice of 24.20 and 1.00 unbilled in November."""
     org = create_postpaid()
     use(org, 400, at=datetime(2026, 10, 25, tzinfo=UTC))
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     use(org, 20, at=datetime(2026, 11, 20, tzinfo=UTC))
     return org
 
@@ -34,12 +34,12 @@ def test_payment_settles_the_oldest_invoice_and_lowers_the_debt(
     owing, reseller, create_reseller_staff
 ):
     agent = create_reseller_staff(reseller)
-    assert billing.organization_debt(owing) == Decimal("25.20")
-    payment = billing.record_payment(staff_actor(reseller, agent), owing, "24.20", "bank 42")
+    assert postpaid.organization_debt(owing) == Decimal("25.20")
+    payment = payments.record_payment(staff_actor(reseller, agent), owing, "24.20", "bank 42")
     commit()
     invoice = db.session.scalar(select(Invoice).where(Invoice.organization_id == owing.id))
     assert invoice.status == "paid" and invoice.paid_at is not None
-    assert billing.organization_debt(owing) == reload(owing).debt == Decimal("1.00")
+    assert postpaid.organization_debt(owing) == reload(owing).debt == Decimal("1.00")
     entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.type == EntryType.PAYMENT))
     assert (entry.amount, entry.credits, entry.reference) == (Decimal("24.20"), 0, "bank 42")
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "payment.recorded"))
@@ -47,11 +47,11 @@ def test_payment_settles_the_oldest_invoice_and_lowers_the_debt(
 
 
 def test_a_partial_payment_leaves_the_invoice_open(owing):
-    billing.record_payment(SYSTEM, owing, Decimal("20"))
+    payments.record_payment(SYSTEM, owing, Decimal("20"))
     commit()
     invoice = db.session.scalar(select(Invoice).where(Invoice.organization_id == owing.id))
     assert invoice.status == "open"
-    assert billing.organization_debt(owing) == Decimal("5.20")
+    assert postpaid.organization_debt(owing) == Decimal("5.20")
 
 
 @pytest.mark.parametrize(
@@ -59,10 +59,10 @@ def test_a_partial_payment_leaves_the_invoice_open(owing):
 )
 def test_bad_or_excessive_amounts_are_refused(owing, amount):
     with pytest.raises(ValidationFailed) as refused:
-        billing.record_payment(SYSTEM, owing, amount)
+        payments.record_payment(SYSTEM, owing, amount)
     rollback()
     assert "amount" in refused.value.fields
-    assert billing.organization_debt(owing) == Decimal("25.20")
+    assert postpaid.organization_debt(owing) == Decimal("25.20")
 
 
 def test_only_reseller_staff_record_payments(owing):
@@ -73,14 +73,14 @@ def test_only_reseller_staff_record_payments(owing):
         user_id=owner.user_id, organization_id=owing.id, member_id=owner.id, member_role=owner.role
     )
     with pytest.raises(Forbidden):
-        billing.record_payment(actor, owing, "1.00")
+        payments.record_payment(actor, owing, "1.00")
     rollback()
 
 
 def test_prepaid_organizations_take_no_payments(clock, create_organization, reseller):
     org = create_organization(reseller=reseller)
-    with pytest.raises(billing.NotPostpaid):
-        billing.record_payment(SYSTEM, org, "1.00")
+    with pytest.raises(NotPostpaid):
+        payments.record_payment(SYSTEM, org, "1.00")
     rollback()
 
 
@@ -89,7 +89,7 @@ def test_debt_blocks_deletion_until_paid(owing):
         delete_organization(SYSTEM, owing)
     rollback()
     assert refused.value.code == "outstanding_debt" and refused.value.status == 409
-    billing.record_payment(SYSTEM, owing, "25.20")  # the invoice and November so far
+    payments.record_payment(SYSTEM, owing, "25.20")  # the invoice and November so far
     commit()
     delete_organization(SYSTEM, owing)
     commit()
@@ -168,7 +168,7 @@ def test_reseller_staff_see_the_debt_and_record_a_payment(
     assert done.status_code == 303
     html = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "TRF-1" in html and "No open invoices." in html
-    assert billing.organization_debt(owing) == Decimal("1.00")
+    assert postpaid.organization_debt(owing) == Decimal("1.00")
 
 
 def test_org_admins_see_the_section_but_cannot_record(client, auth, owing):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from tenants.billing import postpaid as billing
-from tenants.core.errors import InsufficientCredits
+from tenants.billing import monthly_run, postpaid
+from tenants.core.errors import InsufficientCredits, PeriodInvoiced
 from tenants.core.extensions import db
 from tenants.credits.purchases import PriceNotSet
 from tenants.jobs.outbox import commit, rollback
@@ -25,7 +25,7 @@ def test_usage_accrues_a_charge_at_the_postpaid_price(clock, create_postpaid):
     charge = db.session.scalar(select(Charge).where(Charge.organization_id == org.id))
     assert (charge.credits, charge.unit_price, charge.amount) == (200, Decimal("0.05"), Decimal(10))
     assert charge.reference == "campaign-1"
-    assert billing.organization_debt(org) == Decimal("10")
+    assert postpaid.organization_debt(org) == Decimal("10")
     assert reload(org).debt == Decimal("10")
     # The movement shows on the system account, outgoing, with the money it cost.
     assert entry.type == EntryType.USAGE
@@ -53,7 +53,7 @@ def test_credit_limit_refuses_usage_that_would_pass_it(clock, create_postpaid):
     assert refused.value.status == 402
     assert refused.value.code == "insufficient_credits"
     use(org, 50)  # exactly the limit is fine
-    assert billing.organization_debt(org) == Decimal("10.00")
+    assert postpaid.organization_debt(org) == Decimal("10.00")
     assert db.session.scalar(select(db.func.count()).select_from(Charge)) == 2
 
 
@@ -69,9 +69,9 @@ def test_a_new_postpaid_organization_has_no_limit_until_the_reseller_sets_one(
 def test_usage_in_an_invoiced_month_is_refused(clock, create_postpaid):
     org = create_postpaid()
     use(org, 10, at=datetime(2026, 10, 30, 12, tzinfo=UTC))
-    result = billing.run_monthly("2026-10", now=clock.now)
+    result = monthly_run.run_monthly("2026-10", now=clock.now)
     assert result.invoiced == 1
-    with pytest.raises(billing.PeriodInvoiced) as refused:
+    with pytest.raises(PeriodInvoiced) as refused:
         use(org, 5, at=datetime(2026, 10, 31, 22, tzinfo=UTC))
     rollback()
     assert refused.value.status == 409
@@ -84,9 +84,9 @@ def test_usage_in_an_invoiced_month_is_refused(clock, create_postpaid):
 def test_late_usage_into_an_ended_month_not_yet_invoiced_is_accepted(clock, create_postpaid):
     org = create_postpaid()
     use(org, 10, at=datetime(2026, 10, 29, tzinfo=UTC))
-    billing.run_monthly("2026-09", now=clock.now)  # September had nothing: not closed
+    monthly_run.run_monthly("2026-09", now=clock.now)  # September had nothing: not closed
     use(org, 10, at=datetime(2026, 10, 30, tzinfo=UTC))
-    assert billing.organization_debt(org) == Decimal("1.00")
+    assert postpaid.organization_debt(org) == Decimal("1.00")
 
 
 def test_suspended_postpaid_organization_usage_is_refused(clock, create_postpaid):
@@ -114,9 +114,9 @@ def test_charges_are_immutable(clock, create_postpaid):
 def test_customer_app_debt_column_follows_usage_and_invoices(clock, create_postpaid):
     org = create_postpaid()
     use(org, 100, at=datetime(2026, 10, 25, tzinfo=UTC))
-    billing.run_monthly("2026-10", now=clock.now)
+    monthly_run.run_monthly("2026-10", now=clock.now)
     debt = db.session.scalar(select(Organization.debt).where(Organization.id == org.id))
-    assert debt == billing.organization_debt(org) == Decimal("6.05")  # 5.00 + 21 % tax
+    assert debt == postpaid.organization_debt(org) == Decimal("6.05")  # 5.00 + 21 % tax
 
 
 def test_prices_change_and_old_charges_keep_theirs(clock, create_postpaid, reseller):

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tenants.access.actors import SYSTEM
-from tenants.billing import postpaid as billing
+from tenants.billing import monthly_run
 from tenants.billing.usage import record_usage
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
@@ -61,7 +61,7 @@ def portal(
     moment = month_start - timedelta(hours=12)
     record_usage(SYSTEM, postpaid, credits_used=400, reference="october", occurred_at=moment)
     commit()
-    invoice = billing.issue_monthly_invoice(postpaid, moment.strftime("%Y-%m"))
+    invoice = monthly_run.issue_monthly_invoice(postpaid, moment.strftime("%Y-%m"))
     commit()
     admin = create_reseller_staff(reseller, role=ResellerRole.ADMIN, name="Rita Reseller")
     platform = create_platform_staff(role=PlatformRole.ADMIN, name="Pat Platform")

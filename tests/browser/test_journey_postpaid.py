@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tenants.access.actors import SYSTEM
-from tenants.billing import postpaid as billing
+from tenants.billing import monthly_run, postpaid
 from tenants.billing.usage import record_usage
 from tenants.jobs.outbox import commit
 from tests.browser.journeys import LANGUAGES, download, log_in, log_out
@@ -42,11 +42,11 @@ def owing(create_priced_reseller, create_reseller_staff, create_organization, cr
     moment, period = last_month(org.timezone)
     record_usage(SYSTEM, org, credits_used=400, reference="campaign-october", occurred_at=moment)
     commit()
-    invoice = billing.issue_monthly_invoice(org, period)
+    invoice = monthly_run.issue_monthly_invoice(org, period)
     commit()
     record_usage(SYSTEM, org, credits_used=20, reference="campaign-now")
     commit()
-    assert billing.organization_debt(org) == Decimal("25.20")
+    assert postpaid.organization_debt(org) == Decimal("25.20")
     agent = create_reseller_staff(reseller, name="Agent Smith")
     admin = create_member(org, role="admin", name="Ada Admin")
     return org, invoice, agent, admin

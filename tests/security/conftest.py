@@ -18,7 +18,9 @@ import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
 from tenants.api_keys.operations import create_api_key
-from tenants.billing import postpaid as billing
+from tenants.billing.monthly_run import issue_monthly_invoice
+from tenants.billing.periods import period_of
+from tenants.billing.postpaid import record_postpaid_usage
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import purchases
@@ -100,10 +102,10 @@ def _furnish(
     )
     commit()
     # A monthly invoice of the postpaid organization.
-    billing.record_postpaid_usage(SYSTEM, postpaid, credits_used=7, reference=f"sms-{label}")
+    record_postpaid_usage(SYSTEM, postpaid, credits_used=7, reference=f"sms-{label}")
     commit()
-    period = billing.period_of(utcnow(), postpaid.timezone)
-    invoice = billing.issue_monthly_invoice(postpaid, period, now=utcnow() + timedelta(days=40))
+    period = period_of(utcnow(), postpaid.timezone)
+    invoice = issue_monthly_invoice(postpaid, period, now=utcnow() + timedelta(days=40))
     commit()
     # A support session (login-as) by the agent.
     from tenants.support.sessions import start_support_session

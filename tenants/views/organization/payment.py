@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from tenants import balances
 from tenants.access import scoping
 from tenants.access.policy import Permission, can
-from tenants.billing import postpaid as billing
+from tenants.billing import payments, summary
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.views.organization import bp
@@ -25,7 +25,7 @@ def postpaid_payment_section(org) -> dict:
     """What the partial shows: amounts, open invoices, payments, and the payment form."""
     actor = the_actor()
     return {
-        "summary": billing.payment_summary(org),
+        "summary": summary.payment_summary(org),
         "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
     }
 
@@ -39,7 +39,7 @@ def record_payment(org_id: str):
     amount = request.form.get("amount", "").strip().replace(",", ".")
     reference = request.form.get("reference", "")
     try:
-        payment = billing.record_payment(actor, org, amount, reference)
+        payment = payments.record_payment(actor, org, amount, reference)
     except DomainError as error:
         queue.rollback()
         org = scoping.get_organization(actor, org_id)
@@ -53,7 +53,7 @@ def record_payment(org_id: str):
             payment_amount=amount,
             payment_reference=reference,
         ), error.status
-    amount_text = billing._format_money(payment.amount, payment.currency)
+    amount_text = payments._format_money(payment.amount, payment.currency)
     queue.commit()
     flash(_("Payment of %(amount)s recorded.", amount=amount_text), "success")
     return redirect(url_for("organization.payment", org_id=org_id), code=303)

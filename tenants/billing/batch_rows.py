@@ -1,0 +1,142 @@
+"""The rows a monthly batch writes beside its invoices, built in Python for bulk inserts.
+
+Ledger accounts and transactions, audit rows and email jobs: what the services write one
+at a time (tenants.credits.operations, tenants.audit.log, tenants.jobs.outbox), with the
+same columns, for a whole batch at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from tenants.access.actors import SYSTEM
+from tenants.billing.batch_tables import _Due, _insert_rows
+from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
+from tenants.models import AccountKind, CreditAccount, EntryType
+
+
+def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
+    """The system and ``invoiced`` accounts of the organizations, created on first use
+    (race-safe, as tenants.credits.operations.account_id does one at a time)."""
+    kinds = (AccountKind.SYSTEM, AccountKind.INVOICED)
+    ids = [item.row.id for item in due]
+
+    def found() -> dict[tuple[str, AccountKind], str]:
+        return {
+            (org_id, AccountKind(kind)): account
+            for org_id, kind, account in db.session.execute(
+                select(CreditAccount.organization_id, CreditAccount.kind, CreditAccount.id).where(
+                    CreditAccount.organization_id.in_(ids),
+                    CreditAccount.kind.in_(kinds),
+                    CreditAccount.member_id == "",
+                )
+            )
+        }
+
+    accounts = found()
+    now = utcnow()
+    missing = [
+        {
+            "id": new_id("acc"),
+            "reseller_id": item.row.reseller_id,
+            "organization_id": item.row.id,
+            "kind": kind,
+            "member_id": "",
+            "balance": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in due
+        for kind in kinds
+        if (item.row.id, kind) not in accounts
+    ]
+    if missing:
+        _insert_rows(
+            CreditAccount.__table__,
+            missing,
+            index_elements=["organization_id", "kind", "member_id"],
+        )
+        accounts = found()
+    return accounts
+
+
+def _ledger_rows(
+    invoice: dict,
+    credits: int,
+    remaining_credits: int,
+    accounts: dict[tuple[str, AccountKind], str],
+    stamp: datetime,
+) -> list[dict]:
+    """An invoice's ledger transaction (``invoice``: its row of the invoices table):
+    ``credits`` on the system account, whose balance stays minus the credits still
+    unbilled, and as many less on the ``invoiced`` account."""
+    org_id = invoice["organization_id"]
+    posting = {
+        "transaction_id": new_id("txn"),
+        "reseller_id": invoice["reseller_id"],
+        "organization_id": org_id,
+        "member_id": "",
+        "type": EntryType.INVOICE,
+        "amount": invoice["total"],
+        "currency": invoice["currency"],
+        "reference": invoice["number"],
+        "occurred_at": stamp,
+        "created_at": stamp,
+        "actor_user_id": SYSTEM.user_id,
+        "real_user_id": SYSTEM.real_user_id,
+        "api_key_id": SYSTEM.api_key_id,
+    }
+    return [
+        {
+            **posting,
+            "id": new_id("ent"),
+            "account_id": accounts[(org_id, AccountKind.SYSTEM)],
+            "account_kind": AccountKind.SYSTEM,
+            "credits": credits,
+            "balance_after": -remaining_credits,
+        },
+        {
+            **posting,
+            "id": new_id("ent"),
+            "account_id": accounts[(org_id, AccountKind.INVOICED)],
+            "account_kind": AccountKind.INVOICED,
+            "credits": -credits,
+            "balance_after": None,
+        },
+    ]
+
+
+def _audit_row(invoice: dict, stamp: datetime) -> dict:
+    """The ``invoice.issued`` audit row of an invoice, by the system."""
+    return {
+        "id": new_id("aud"),
+        "reseller_id": invoice["reseller_id"],
+        "organization_id": invoice["organization_id"],
+        "actor_user_id": SYSTEM.user_id,
+        "real_user_id": SYSTEM.real_user_id,
+        "api_key_id": SYSTEM.api_key_id,
+        "support_session_id": SYSTEM.support_session_id,
+        "action": "invoice.issued",
+        "target_type": "invoice",
+        "target_id": invoice["id"],
+        "changes": {
+            "number": [None, invoice["number"]],
+            "period": [None, invoice["period"]],
+            "total": [None, str(invoice["total"])],
+        },
+        "created_at": stamp,
+    }
+
+
+def _email_job_row(invoice: dict, stamp: datetime) -> dict:
+    """The outbox row of the job that emails the invoice."""
+    return {
+        "id": new_id("job"),
+        "name": "send_invoice_email",
+        "kwargs": {"invoice_id": invoice["id"]},
+        "created_at": stamp,
+        "attempts": 0,
+    }

@@ -1,0 +1,356 @@
+"""One batch of the monthly invoice run, in the caller's transaction.
+
+The run works on batches of organizations (BATCH_SIZE, one transaction each) with
+set-based statements instead of objects per organization, in four steps, each a function
+that takes and returns the batch's state (``_Batch``):
+
+1. ``_lock_and_group``: lock the batch's postpaid rows (SELECT … FOR UPDATE, in id order:
+   two runs lock in the same order and the second one, once the first commits, finds the
+   months closed); group the batch's charges by (organization, day in its timezone, unit
+   price) into a temporary table — on PostgreSQL one INSERT … SELECT … GROUP BY with
+   ``AT TIME ZONE``; other databases (SQLite: tests, the embedded default) group in
+   Python, which is fine for their size — and sum that per (organization, month);
+2. ``_number_and_invoice``: take each reseller's numbers in one UPDATE of its sequence
+   row and make the invoices;
+3. ``_write_lines_ledger_audit_jobs``: insert the invoices, then their lines with one
+   INSERT … SELECT (the line texts per language and day come from a small temporary
+   table), and the ledger rows, audit rows and e-mail jobs in bulk;
+4. ``_settle``: move the money of the whole batch with one UPDATE … FROM of the postpaid
+   rows and one of the debts.
+
+The temporary tables (tenants.billing.batch_tables) are created and dropped inside the
+batch's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
+from tenants.billing.batch_tables import (
+    _batch_table,
+    _close_accounts,
+    _create_temp,
+    _days_table,
+    _drop_temp,
+    _Due,
+    _group_days,
+    _insert_lines,
+    _insert_rows,
+    _invoices_table,
+    _labels_table,
+    _line_labels,
+    _settle_table,
+)
+from tenants.billing.emails import _billing_contacts
+from tenants.billing.payments import _settle_open_invoices
+from tenants.billing.periods import next_period, period_bounds
+from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
+from tenants.invoices import documents as invoices
+from tenants.jobs import outbox as queue
+from tenants.models import (
+    AuditEntry,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    LedgerEntry,
+    Organization,
+    PostpaidAccount,
+    QueuedJob,
+    Reseller,
+    TaxRate,
+)
+
+WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
+# Created at the start of a batch, dropped at its end.
+_TEMP_TABLES = (_batch_table, _days_table, _invoices_table, _labels_table, _settle_table)
+
+
+def _lock_batch(org_ids: list[str], period: str):
+    """Lock the postpaid rows still open before ``period``, in id order; with the columns
+    of the organization the invoices need."""
+    return db.session.execute(
+        select(
+            PostpaidAccount.organization_id.label("id"),
+            PostpaidAccount.closed_period,
+            PostpaidAccount.closed_until,
+            PostpaidAccount.unbilled_credits,
+            PostpaidAccount.paid_ahead,
+            Organization.reseller_id,
+            Organization.name,
+            Organization.country,
+            Organization.currency,
+            Organization.timezone,
+            Organization.billing_type,
+            Organization.billing_name,
+            Organization.billing_address,
+            Organization.billing_tax_id,
+            Organization.billing_email,
+        )
+        .join(Organization, Organization.id == PostpaidAccount.organization_id)
+        .where(PostpaidAccount.organization_id.in_(org_ids), PostpaidAccount.closed_period < period)
+        .order_by(PostpaidAccount.organization_id)
+        .with_for_update(of=PostpaidAccount)
+    ).all()
+
+
+@dataclass
+class _NewInvoice:
+    """One invoice of the batch: its row of the invoices table and the charges it bills."""
+
+    due: _Due
+    credits: int
+    amount: Decimal  # the month's charges, before tax
+    email: str | None  # where it is sent; None: nowhere, no email job
+    row: dict[str, Any]
+
+
+@dataclass
+class _Batch:
+    """The state the four steps of a batch hand on, each adding its part."""
+
+    org_ids: list[str]
+    period: str
+    now: datetime
+    # 1. the locked organizations whose month is over, and their charges month by month
+    due: list[_Due] = field(default_factory=list)
+    months: dict[str, list[tuple[str, int, Decimal]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # 2. the invoices, in the order of ``due`` then month; {org id: [(month, invoice id), …]}
+    invoices: list[_NewInvoice] = field(default_factory=list)
+    issued: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def invoiced(self) -> list[_Due]:
+        """The organizations with charges: each gets one invoice a month or more."""
+        return [item for item in self.due if self.months.get(item.row.id)]
+
+
+def _invoice_batch(org_ids: list[str], period: str, now: datetime) -> dict[str, list]:
+    """Invoice every month still open up to ``period`` of these organizations, in the
+    caller's transaction: ``{org id: [(month, invoice id), …]}`` for each one it closed
+    (an empty list: closed without an invoice, nothing was charged). Organizations
+    already closed (another run), without a postpaid row, or whose own month is not over
+    yet (the catch-up gets them) are left out."""
+    batch = _lock_and_group(_Batch(org_ids, period, now))
+    if not batch.due:
+        return {}
+    batch = _number_and_invoice(batch)
+    batch = _write_lines_ledger_audit_jobs(batch)
+    batch = _settle(batch)
+    return batch.issued
+
+
+def _lock_and_group(batch: _Batch) -> _Batch:
+    """Step 1: lock the batch's postpaid rows still open and keep the organizations whose
+    month is over in their timezone; group their charges per day into the days table, then
+    per (organization, month)."""
+    bounds: dict[tuple[str, str], datetime] = {}
+
+    def end_of(month: str, timezone: str) -> datetime:
+        key = (month, timezone)
+        if key not in bounds:
+            bounds[key] = period_bounds(month, timezone)[1]
+        return bounds[key]
+
+    due = [
+        _Due(
+            row=row,
+            start=row.closed_until,
+            end=end_of(batch.period, row.timezone),
+            first_open=next_period(row.closed_period) if row.closed_period else "",
+        )
+        for row in _lock_batch(batch.org_ids, batch.period)
+    ]
+    batch.due = [item for item in due if item.end <= batch.now]
+    if not batch.due:
+        return batch
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Room to hash and sort a batch in memory (this transaction only).
+        db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    _create_temp(*_TEMP_TABLES)
+    _group_days(batch.due)
+    days = _days_table
+    for org_id, month, count, amount in db.session.execute(
+        select(
+            days.c.organization_id, days.c.period, func.sum(days.c.credits), func.sum(days.c.amount)
+        )
+        .group_by(days.c.organization_id, days.c.period)
+        .order_by(days.c.organization_id, days.c.period)
+    ):
+        batch.months[org_id].append((month, int(count), amount))
+    return batch
+
+
+def _number_and_invoice(batch: _Batch) -> _Batch:
+    """Step 2: take each reseller's invoice numbers (one UPDATE of its sequence row) and
+    make the invoice of each organization and month with charges: number, totals with the
+    reseller's tax for the country, billing snapshot and the billing contact's language."""
+    invoiced = batch.invoiced
+    reseller_ids = sorted({item.row.reseller_id for item in invoiced})
+    resellers, taxes = _reseller_terms(reseller_ids)
+    contacts = _billing_contacts(
+        [(i.row.id, i.row.billing_email, resellers[i.row.reseller_id][1]) for i in invoiced]
+    )
+    numbers: dict[str, list[tuple[int, str]]] = {}
+    for rid in reseller_ids:  # a fixed order: two transactions never wait on each other
+        count = sum(len(batch.months[i.row.id]) for i in invoiced if i.row.reseller_id == rid)
+        numbers[rid] = invoices.take_invoice_numbers(rid, resellers[rid][0], count)[::-1]
+
+    batch.issued = {item.row.id: [] for item in batch.due}
+    for item in invoiced:
+        row = item.row
+        email, language = contacts[row.id]
+        billing = invoices.billing_snapshot(row)
+        tax_percent = taxes.get((row.reseller_id, (row.country or "").upper()), Decimal(0))
+        for month, count, amount in batch.months[row.id]:
+            sequence, number = numbers[row.reseller_id].pop()
+            subtotal, tax, total = invoices.totals(amount, tax_percent, row.currency)
+            invoice_id = new_id("inv")
+            batch.issued[row.id].append((month, invoice_id))
+            invoice_row = {
+                "id": invoice_id,
+                "reseller_id": row.reseller_id,
+                "organization_id": row.id,
+                "sequence": sequence,
+                "number": number,
+                "kind": InvoiceKind.INVOICE,
+                "period": month,
+                "status": InvoiceStatus.OPEN,
+                "currency": row.currency,
+                "subtotal": subtotal,
+                "tax_percent": tax_percent,
+                "tax": tax,
+                "total": total,
+                "billing": billing,
+                "language": language,
+                "issued_at": batch.now,
+                "paid_at": None,
+            }
+            batch.invoices.append(_NewInvoice(item, count, amount, email, invoice_row))
+    return batch
+
+
+def _reseller_terms(reseller_ids: list[str]) -> tuple[dict, dict]:
+    """``{reseller id: (slug, default language)}`` and ``{(reseller id, country): tax %}``."""
+    resellers = {
+        rid: (slug, language)
+        for rid, slug, language in db.session.execute(
+            select(Reseller.id, Reseller.slug, Reseller.default_language).where(
+                Reseller.id.in_(reseller_ids)
+            )
+        )
+    }
+    taxes = {
+        (rid, country): percent
+        for rid, country, percent in db.session.execute(
+            select(TaxRate.reseller_id, TaxRate.country, TaxRate.percent).where(
+                TaxRate.reseller_id.in_(reseller_ids)
+            )
+        )
+    }
+    return resellers, taxes
+
+
+def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
+    """Step 3: insert the invoices and their lines (one INSERT … SELECT from the days
+    table), a ledger transaction and an audit row an invoice and, where it has an address,
+    an email job: each kind of row in bulk."""
+    stamp = utcnow()
+    invoiced = batch.invoiced
+    accounts = _ledger_accounts(invoiced) if invoiced else {}
+    remaining_credits = {item.row.id: item.row.unbilled_credits for item in invoiced}
+    ledger_rows, audit_rows, job_rows = [], [], []
+    for invoice in batch.invoices:
+        remaining_credits[invoice.due.row.id] -= invoice.credits
+        ledger_rows.extend(
+            _ledger_rows(
+                invoice.row, invoice.credits, remaining_credits[invoice.due.row.id], accounts, stamp
+            )
+        )
+        audit_rows.append(_audit_row(invoice.row, stamp))
+        if invoice.email:
+            job_rows.append(_email_job_row(invoice.row, stamp))
+
+    invoice_rows = [invoice.row for invoice in batch.invoices]
+    if invoice_rows:
+        _insert_rows(Invoice.__table__, invoice_rows)
+        _insert_rows(
+            _invoices_table,
+            [
+                {
+                    "organization_id": r["organization_id"],
+                    "period": r["period"],
+                    "invoice_id": r["id"],
+                    "reseller_id": r["reseller_id"],
+                    "language": r["language"],
+                }
+                for r in invoice_rows
+            ],
+        )
+        _line_labels({r["language"] for r in invoice_rows})
+        _insert_lines()
+        _insert_rows(LedgerEntry.__table__, ledger_rows)
+        _insert_rows(AuditEntry.__table__, audit_rows)
+    if job_rows:
+        _insert_rows(QueuedJob.__table__, job_rows)
+        db.session.info.setdefault(queue._PENDING_KEY, []).extend(r["id"] for r in job_rows)
+    return batch
+
+
+def _settle(batch: _Batch) -> _Batch:
+    """Step 4: move the batch's money and close its months (one UPDATE … FROM of the
+    postpaid rows, one UPDATE of the debts); the invoices that money paid ahead covers are
+    marked paid. The temporary tables are dropped."""
+    settle_rows = _settle_rows(batch)
+    _close_accounts(settle_rows, batch.period, batch.now)
+    for item in settle_rows:
+        if item["applied"]:
+            unpaid = db.session.scalar(
+                select(PostpaidAccount.invoiced_unpaid).where(
+                    PostpaidAccount.organization_id == item["organization_id"]
+                )
+            )
+            _settle_open_invoices(item["organization_id"], unpaid)
+    _drop_temp(*_TEMP_TABLES)
+    return batch
+
+
+def _settle_rows(batch: _Batch) -> list[dict]:
+    """What each organization's postpaid row moves: its charges from unbilled to invoiced,
+    less what was paid ahead; every organization of the batch, invoiced or not, closes."""
+    invoices_of: dict[str, list[_NewInvoice]] = defaultdict(list)
+    for invoice in batch.invoices:
+        invoices_of[invoice.due.row.id].append(invoice)
+    settle_rows = []
+    for item in batch.due:
+        charged, credit_total, unpaid, applied_total = Decimal(0), 0, Decimal(0), Decimal(0)
+        paid_ahead = item.row.paid_ahead
+        for invoice in invoices_of[item.row.id]:
+            total = invoice.row["total"]
+            # What was paid ahead settles the new invoice first.
+            applied = min(paid_ahead, total)
+            paid_ahead -= applied
+            applied_total += applied
+            unpaid += total - applied
+            charged += invoice.amount
+            credit_total += invoice.credits
+        settle_rows.append(
+            {
+                "organization_id": item.row.id,
+                "charged": charged,
+                "credits": credit_total,
+                "unpaid": unpaid,
+                "applied": applied_total,
+                "closed_until": item.end,
+            }
+        )
+    return settle_rows
