@@ -13,6 +13,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     Conflict,
     Forbidden,
@@ -40,19 +41,6 @@ EDITABLE_FIELDS = ("name", "email", "mobile", "role", "portal_access")
 
 # ---------------------------------------------------------------------------
 # Checks
-
-
-def _gather(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run every check and raise one ValidationFailed holding every field's error."""
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except ValidationFailed as error:
-            errors.update(error.fields)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return values
 
 
 def _role(value: Any) -> MemberRole:
@@ -134,7 +122,7 @@ def add_member(
     organizations. Their name and mobile stay as they are (they own their profile).
     """
     require(actor, Permission.MANAGE_MEMBERS)
-    values = _gather(
+    values = collect_field_errors(
         {
             "name": lambda: clean_text(name, "name", max_length=NAME_MAX_LENGTH),
             "email": lambda: clean_email(email, "email"),
@@ -214,7 +202,7 @@ def update_member(
         checks["role"] = lambda: _role(values["role"])
     if "portal_access" in values:
         checks["portal_access"] = lambda: _flag(values["portal_access"], "portal_access")
-    clean = _gather(checks)
+    clean = collect_field_errors(checks)
 
     user = member.user
     personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}

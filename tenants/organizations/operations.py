@@ -19,6 +19,7 @@ from tenants.access.scoping import organizations_query
 from tenants.audit import log as audit
 from tenants.balances import organization_credits, organization_debt
 from tenants.core import paging
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     BalanceNotZero,
     Conflict,
@@ -78,24 +79,6 @@ class NewOrganization:
     billing: BillingDetails = field(default_factory=BillingDetails)
 
 
-def _collect(*checks: Callable[[], Any]) -> list:
-    """Run every check, gathering every field error into one ValidationFailed."""
-    results, errors = [], {}
-    for check in checks:
-        try:
-            results.append(check())
-        except ValidationFailed as error:
-            errors.update(error.fields)
-            results.append(None)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return results
-
-
-def _collect_named(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    return dict(zip(checks, _collect(*checks.values()), strict=True))
-
-
 def _pricing_model(value, path: str = "pricing_model") -> PricingModel:
     try:
         return PricingModel(value)
@@ -111,7 +94,7 @@ def _billing_type(value, path: str = "billing.type") -> BillingType:
 
 
 def _clean_billing(billing: BillingDetails) -> dict:
-    return _collect_named(
+    return collect_field_errors(
         {
             "billing_type": lambda: _billing_type(billing.type),
             "billing_name": lambda: clean_text(
@@ -131,6 +114,33 @@ def _clean_billing(billing: BillingDetails) -> dict:
 # -- creating -------------------------------------------------------------------------------
 
 
+def _clean_new_organization(data: NewOrganization) -> dict[str, Any]:
+    """Every field of ``data`` cleaned; currency and timezone default from the country."""
+    if not isinstance(data.billing, BillingDetails):
+        raise ValidationFailed(fields={"billing": str(_l("Must be an object."))})
+    clean = collect_field_errors(
+        {
+            "name": lambda: clean_text(data.name, "name", max_length=200),
+            "country": lambda: clean_country(data.country),
+            "pricing_model": lambda: _pricing_model(data.pricing_model),
+            "owner_name": lambda: clean_text(data.owner_name, "owner.name", max_length=200),
+            "owner_email": lambda: clean_email(data.owner_email, "owner.email"),
+            "billing": lambda: _clean_billing(data.billing),
+            # Checked here too so that every field error is reported at once.
+            "currency": lambda: data.currency and clean_currency(data.currency),
+            "timezone": lambda: data.timezone and clean_timezone(data.timezone),
+        }
+    )
+    country = clean["country"]
+    clean |= collect_field_errors(
+        {
+            "currency": lambda: clean_currency(data.currency or default_currency(country) or ""),
+            "timezone": lambda: clean_timezone(data.timezone or default_timezone(country) or ""),
+        }
+    )
+    return clean
+
+
 def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization) -> Organization:
     """Create an organization and its owner, who is invited by email to set a password.
 
@@ -139,36 +149,23 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     "the organization's name" (Organization.effective_billing_name).
     """
     require(actor, Permission.CREATE_ORGANIZATION)
-    if not isinstance(data.billing, BillingDetails):
-        raise ValidationFailed(fields={"billing": str(_l("Must be an object."))})
-    name, country, pricing, owner_name, owner_email, billing, _currency, _timezone = _collect(
-        lambda: clean_text(data.name, "name", max_length=200),
-        lambda: clean_country(data.country),
-        lambda: _pricing_model(data.pricing_model),
-        lambda: clean_text(data.owner_name, "owner.name", max_length=200),
-        lambda: clean_email(data.owner_email, "owner.email"),
-        lambda: _clean_billing(data.billing),
-        # Checked here too so that every field error is reported at once.
-        lambda: data.currency and clean_currency(data.currency),
-        lambda: data.timezone and clean_timezone(data.timezone),
-    )
-    currency, timezone = _collect(
-        lambda: clean_currency(data.currency or default_currency(country) or ""),
-        lambda: clean_timezone(data.timezone or default_timezone(country) or ""),
-    )
+    clean = _clean_new_organization(data)
+    billing = clean.pop("billing")
     org = Organization(
         reseller_id=reseller.id,
-        name=name,
-        country=country,
-        currency=currency,
-        timezone=timezone,
-        pricing_model=pricing,
+        name=clean["name"],
+        country=clean["country"],
+        currency=clean["currency"],
+        timezone=clean["timezone"],
+        pricing_model=clean["pricing_model"],
         credit_limit=Decimal("0"),
         **billing,
     )
     db.session.add(org)
     db.session.flush()
-    user, _new = get_or_create_user(owner_email, owner_name, language=reseller.default_language)
+    user, _new = get_or_create_user(
+        clean["owner_email"], clean["owner_name"], language=reseller.default_language
+    )
     owner = Member(
         reseller_id=reseller.id,
         organization_id=org.id,
@@ -187,11 +184,11 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
         target_type="organization",
         target_id=org.id,
         changes={
-            "name": [None, name],
-            "country": [None, country],
-            "currency": [None, currency],
-            "timezone": [None, timezone],
-            "pricing_model": [None, pricing.value],
+            "name": [None, clean["name"]],
+            "country": [None, clean["country"]],
+            "currency": [None, clean["currency"]],
+            "timezone": [None, clean["timezone"]],
+            "pricing_model": [None, clean["pricing_model"].value],
             "billing.type": [None, billing["billing_type"].value],
             "billing.name": [None, billing["billing_name"]],
             "owner": [None, user.email],
@@ -613,7 +610,7 @@ def organization_page(
     through the stored flag computed from them).
     """
     require(actor, Permission.VIEW_ORGANIZATION)
-    checks = _collect_named(
+    checks = collect_field_errors(
         {
             "q": lambda: clean_text(q, "q", max_length=200, required=False),
             "status": lambda: _enum_filter(
