@@ -10,7 +10,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from tenants import balances
 from tenants.access import scoping
 from tenants.access.policy import Permission, can, require
 from tenants.audit import labels as audit_labels
@@ -22,7 +21,9 @@ from tenants.credits import operations as credits
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import AuditEntry, Organization, PricingModel, User
+from tenants.organizations import listing
 from tenants.organizations import operations as organizations
+from tenants.organizations.fields import editable_paths
 from tenants.views.organization.forms import (
     BillingForm,
     ConfigurationForm,
@@ -83,7 +84,7 @@ def overview(org_id: str):
     member_count = db.session.scalar(
         select(func.count()).select_from(scoping.members_query(actor, org).subquery())
     )
-    owner = organizations.owners_of([org]).get(org.id)
+    owner = listing.owners_of([org]).get(org.id)
     prepaid = org.pricing_model == PricingModel.PREPAID
     # The pool's balance and chart are for those who read every account (credits page rule).
     sees_all = movements.sees_every_account(actor)
@@ -96,7 +97,7 @@ def overview(org_id: str):
         sees_all=sees_all,
         total_credits=credits.balance(org).total_credits if prepaid and sees_all else None,
         series=movements.daily_series(org) if prepaid and sees_all else None,
-        debt=balances.organization_debt(org) if not prepaid else None,
+        debt=organizations.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),
         active_section="overview",
@@ -114,7 +115,7 @@ def payment(org_id: str):
     return render_template(
         "organization/payment.html",
         org=org,
-        debt=balances.organization_debt(org),
+        debt=organizations.organization_debt(org),
         active_section="payment",
     )
 
@@ -170,7 +171,7 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
 
 
 def _render_settings(actor, org, forms, status: int = 200):
-    editable = organizations.editable_paths(actor)
+    editable = editable_paths(actor)
     return (
         render_template(
             "organization/settings.html",

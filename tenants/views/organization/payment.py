@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from tenants import balances
 from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.billing import postpaid as billing
@@ -47,7 +46,7 @@ def record_payment(org_id: str):
         return render_template(
             "organization/payment.html",
             org=org,
-            debt=balances.organization_debt(org),
+            debt=billing.organization_debt(org),
             active_section="payment",
             payment_error=message,
             payment_amount=amount,
