@@ -17,9 +17,8 @@ from tenants.organizations import listing
 from tenants.organizations import operations as organizations
 from tenants.organizations.operations import BillingDetails, NewOrganization
 from tenants.resellers import dashboards
-from tenants.views.organization import show_field_errors
-from tenants.views.organization.forms import fill_place_choices
 from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import fill_place_choices, show_field_errors
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 

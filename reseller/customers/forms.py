@@ -6,12 +6,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 
-from tenants.views.organization.forms import (
+from tenants.organizations.fields import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
-    choices,
 )
+from tenants.web.forms import choices
 
 ANY_YES_NO = (("", _l("Any")), ("yes", _l("Yes")), ("no", _l("No")))
 

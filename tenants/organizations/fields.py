@@ -26,6 +26,15 @@ from tenants.models import BillingType, PricingModel
 MAX_CREDITS = 10**12
 MAX_CREDIT_LIMIT = Decimal("99999999")  # NUMERIC(12, 4) holds 8 integer digits
 
+# What a person picks from for these fields (the portal's forms), and what each model means.
+PRICING_MODEL_CHOICES = [("prepaid", _l("Prepaid")), ("postpaid", _l("Postpaid"))]
+BILLING_TYPE_CHOICES = [("company", _l("Company")), ("individual", _l("Individual"))]
+
+PRICING_MODEL_HINT = _l(
+    "Prepaid: the organization buys credits before sending; sending stops when they run out. "
+    "Postpaid: usage is charged up to a credit limit and invoiced on the 1st of each month."
+)
+
 
 def clean_pricing_model(value, path: str = "pricing_model") -> PricingModel:
     try:

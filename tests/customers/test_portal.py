@@ -442,7 +442,7 @@ def test_audit_tab_shows_who_what_and_before_after(
 
 
 def test_audit_tab_pages_older_entries(agent_client, reseller, create_organization, monkeypatch):
-    import tenants.views.organization as views
+    import tenants.views.organization.audit as views
 
     monkeypatch.setattr(views, "AUDIT_PAGE_SIZE", 1)
     org = create_organization(reseller, name="Acme SL")

@@ -1,4 +1,5 @@
-"""A postpaid organization's Payment section: what it owes, and staff recording a payment.
+"""An organization's Payment section: the credits page when prepaid; when postpaid, what it
+owes and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
 ``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``.
@@ -10,13 +11,30 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from tenants.access import scoping
-from tenants.access.policy import Permission, can
+from tenants.access.policy import Permission, can, require
 from tenants.billing import postpaid as billing
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
-from tenants.views.organization import bp
+from tenants.models import PricingModel
+from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, the_actor
+
+
+@bp.route("/<org_id>/payment")
+@actor_required(Permission.VIEW_ORGANIZATION)
+def payment(org_id: str):
+    """Prepaid: the credits page. Postpaid: limit and debt (postpaid billing fills it)."""
+    actor, org = organization_for_view(org_id)
+    if org.pricing_model == PricingModel.PREPAID:
+        return redirect(url_for("credits.index", org_id=org.id))
+    require(actor, Permission.MANAGE_CREDITS)
+    return render_template(
+        "organization/payment.html",
+        org=org,
+        debt=billing.organization_debt(org),
+        active_section="payment",
+    )
 
 
 @bp.app_template_global("postpaid_payment_section")

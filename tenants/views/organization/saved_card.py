@@ -18,7 +18,7 @@ from tenants.core.errors import DomainError
 from tenants.credits import topups
 from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
-from tenants.views.organization import bp
+from tenants.views.organization.blueprint import bp
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, the_actor
 
