@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from reseller.platform import bp
+from reseller.platform.blueprint import bp
 from reseller.settings.staff import ROLE_CHOICES, InviteStaffForm, StaffRoleForm
 from tenants.access import scoping
 from tenants.access.policy import Permission, can

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from reseller.platform import bp
+from reseller.platform.blueprint import bp
 from tenants.access.policy import Permission
 from tenants.core.errors import Conflict, NotFound, ValidationFailed
 from tenants.core.extensions import db

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from reseller.settings import bp
+from reseller.settings.blueprint import bp
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.api_keys import operations as key_services

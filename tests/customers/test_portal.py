@@ -140,7 +140,7 @@ def test_list_marks_low_balance_organizations(
 def test_list_search_filters_and_pagination(
     agent_client, reseller, create_organization, set_list_balance, monkeypatch
 ):
-    import reseller.customers as customers
+    import reseller.customers.views as customers
 
     monkeypatch.setattr(customers, "PAGE_SIZE", 2)
     alpha = create_organization(reseller, name="Alpha", owner_email="boss@alpha.example")
