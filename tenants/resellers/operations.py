@@ -296,7 +296,8 @@ def platform_staff_query() -> Select:
     return select(PlatformStaff).join(User, User.id == PlatformStaff.user_id)
 
 
-def _get_platform_staff(staff_id: str) -> PlatformStaff:
+def get_platform_staff(staff_id: str) -> PlatformStaff:
+    """A platform staff member by id, else NotFound."""
     if not isinstance(staff_id, str) or len(staff_id) > 40:
         raise NotFound()
     staff = db.session.get(PlatformStaff, staff_id)
@@ -330,7 +331,7 @@ def change_platform_staff_role(
     actor: Actor, staff_id: str, role: PlatformRole | str
 ) -> PlatformStaff:
     require(actor, Permission.MANAGE_PLATFORM)
-    staff = _get_platform_staff(staff_id)
+    staff = get_platform_staff(staff_id)
     role = _clean_role(role, PlatformRole)
     if staff.role == role:
         return staff
@@ -351,7 +352,7 @@ def change_platform_staff_role(
 
 def remove_platform_staff(actor: Actor, staff_id: str) -> None:
     require(actor, Permission.MANAGE_PLATFORM)
-    staff = _get_platform_staff(staff_id)
+    staff = get_platform_staff(staff_id)
     if staff.user_id == actor.user_id:
         raise CannotRemoveYourself()
     if staff.role == PlatformRole.ADMIN and _locked_platform_admin_count() <= 1:
