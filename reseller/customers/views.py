@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from reseller.customers.blueprint import bp
 from reseller.customers.forms import CreateOrganizationForm, FilterForm
@@ -21,15 +20,6 @@ from tenants.web.decorators import actor_required, the_actor
 from tenants.web.forms import fill_place_choices, show_field_errors
 
 PAGE_SIZE = 50
-SECTIONS = [
-    ("organization.overview", _l("Overview")),
-    ("members.index", _l("Members")),
-    ("organization.payment", _l("Payment")),
-    ("organization.settings", _l("Settings")),
-    ("organization.logs", _l("Logs")),
-    ("organization.invoices", _l("Invoices")),
-    ("organization.audit", _l("Audit")),
-]
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -68,7 +58,6 @@ def index():
         owners=owners,
         kept=kept,
         filtered=bool(kept),
-        sections=SECTIONS,
         board=board,
     ), status
 
