@@ -115,24 +115,29 @@ def create_reseller(
     return reseller
 
 
+def _record(actor: Actor, reseller: Reseller, action: str, changes: dict) -> None:
+    db.session.flush()
+    audit.record(
+        actor,
+        action,
+        reseller_id=reseller.id,
+        target_type="reseller",
+        target_id=reseller.id,
+        changes=changes,
+    )
+
+
 def suspend_reseller(actor: Actor, reseller: Reseller, reason: str) -> None:
     """Refuse the reseller's staff and API keys; its customers keep working."""
     require(actor, Permission.MANAGE_PLATFORM)
     reason = clean_text(reason, "reason", max_length=500)
     if reseller.status == ResellerStatus.SUSPENDED:
         raise Conflict(_l("The reseller is already suspended."))
-    reseller.status = ResellerStatus.SUSPENDED
+    changes = audit.diff(reseller, {"status": ResellerStatus.SUSPENDED})
     reseller.suspended_at = utcnow()
     reseller.suspension_reason = reason
-    audit.record(
-        actor,
-        "reseller.suspended",
-        reseller_id=reseller.id,
-        target_type="reseller",
-        target_id=reseller.id,
-        changes={"status": ["active", "suspended"], "reason": reason},
-    )
-    db.session.flush()
+    # The log keeps the status change and the reason given (not the dates it also sets).
+    _record(actor, reseller, "reseller.suspended", {**changes, "reason": reason})
 
 
 def reactivate_reseller(actor: Actor, reseller: Reseller, reason: str | None = None) -> None:
@@ -140,18 +145,10 @@ def reactivate_reseller(actor: Actor, reseller: Reseller, reason: str | None = N
     reason = clean_text(reason, "reason", max_length=500, required=False)
     if reseller.status == ResellerStatus.ACTIVE:
         raise Conflict(_l("The reseller is already active."))
-    reseller.status = ResellerStatus.ACTIVE
+    changes = audit.diff(reseller, {"status": ResellerStatus.ACTIVE})
     reseller.suspended_at = None
     reseller.suspension_reason = None
-    audit.record(
-        actor,
-        "reseller.reactivated",
-        reseller_id=reseller.id,
-        target_type="reseller",
-        target_id=reseller.id,
-        changes={"status": ["suspended", "active"], "reason": reason},
-    )
-    db.session.flush()
+    _record(actor, reseller, "reseller.reactivated", {**changes, "reason": reason})
 
 
 # ---------------------------------------------------------------------------
