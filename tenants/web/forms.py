@@ -1,11 +1,14 @@
-"""Form helpers every page shares: select choices, place pickers, a service's errors shown."""
+"""Form helpers every page shares (select choices, place pickers, a service's errors shown),
+and the forms both the organization's and the reseller's pages use (API keys)."""
 
 from __future__ import annotations
 
 from flask import flash
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectChoice
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, StringField, SubmitField
+from wtforms.validators import Length, Optional
 
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.validation import country_choices, currency_choices, timezone_names
@@ -38,3 +41,19 @@ def show_field_errors(form, error: DomainError) -> None:
     apply_field_errors(form, ValidationFailed(fields=mapped))
     if unplaced or not error.fields:
         flash(" ".join(unplaced) or str(error), "error")
+
+
+# -- API keys: an organization's (tenants.views.api_keys) and a reseller's (reseller.settings)
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[Optional(), Length(max=100)],
+        description=_l("Helps you recognize the key later, e.g. “Billing system”."),
+    )
+    submit = SubmitField(_l("Create API key"))
+
+
+class RevokeApiKeyForm(FlaskForm):
+    """Only the CSRF token."""
