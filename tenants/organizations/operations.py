@@ -92,6 +92,20 @@ def _clean_billing(billing: BillingDetails) -> dict:
     )
 
 
+def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
+    """Flush, then log the change on the organization (its edits and its lifecycle)."""
+    db.session.flush()
+    audit.record(
+        actor,
+        action,
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="organization",
+        target_id=org.id,
+        changes=changes,
+    )
+
+
 # -- creating -------------------------------------------------------------------------------
 
 
@@ -156,15 +170,11 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     )
     db.session.add(owner)
     org.owner_email = user.email
-    db.session.flush()
-    audit.record(
+    _record(
         actor,
+        org,
         "organization.created",
-        reseller_id=reseller.id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes={
+        {
             "name": [None, clean["name"]],
             "country": [None, clean["country"]],
             "currency": [None, clean["currency"]],
@@ -200,22 +210,8 @@ def pricing_model_locked(org: Organization) -> bool:
     return organization_credits(org) != 0 or organization_debt(org) != 0
 
 
-def update_organization(actor: Actor, org: Organization, values: dict) -> dict[str, list]:
-    """Change the given fields (keyed by API paths); returns ``{path: [before, after]}``.
-
-    Everything is validated before anything changes; unknown fields and wrong types are
-    refused, never ignored. Writes one audit entry with the fields that really changed.
-    """
-    if not isinstance(values, dict):
-        raise ValidationFailed()
-    unknown = [key for key in values if key not in EDITABLE_FIELDS]
-    if unknown:
-        raise ValidationFailed(
-            fields={str(key)[:100]: str(_l("Unknown field.")) for key in unknown}
-        )
-    for path in values:
-        require(actor, EDITABLE_FIELDS[path].permission)
-
+def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
+    """Every given field cleaned, then the rules between fields; all errors raised at once."""
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for path, raw in values.items():
@@ -241,6 +237,26 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
                 errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
     if errors:
         raise ValidationFailed(fields=errors)
+    return cleaned
+
+
+def update_organization(actor: Actor, org: Organization, values: dict) -> dict[str, list]:
+    """Change the given fields (keyed by API paths); returns ``{path: [before, after]}``.
+
+    Everything is validated before anything changes; unknown fields and wrong types are
+    refused, never ignored. Writes one audit entry with the fields that really changed.
+    """
+    if not isinstance(values, dict):
+        raise ValidationFailed()
+    unknown = [key for key in values if key not in EDITABLE_FIELDS]
+    if unknown:
+        raise ValidationFailed(
+            fields={str(key)[:100]: str(_l("Unknown field.")) for key in unknown}
+        )
+    for path in values:
+        require(actor, EDITABLE_FIELDS[path].permission)
+
+    cleaned = _clean_updates(org, values)
 
     if (
         "pricing_model" in cleaned
@@ -262,33 +278,11 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
     )
     changes = {by_attribute[name]: change for name, change in changed.items()}
     if changes:
-        db.session.flush()
-        audit.record(
-            actor,
-            "organization.updated",
-            reseller_id=org.reseller_id,
-            organization_id=org.id,
-            target_type="organization",
-            target_id=org.id,
-            changes=changes,
-        )
+        _record(actor, org, "organization.updated", changes)
     return changes
 
 
 # -- lifecycle ------------------------------------------------------------------------------
-
-
-def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
-    db.session.flush()
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes=changes,
-    )
 
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
