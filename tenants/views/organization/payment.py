@@ -17,7 +17,6 @@ from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, the_actor
 
 
@@ -50,9 +49,7 @@ def postpaid_payment_section(org) -> dict:
 @bp.route("/<org_id>/payments", methods=["POST"])
 @actor_required(Permission.RECORD_PAYMENTS)
 def record_payment(org_id: str):
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
+    actor, org = organization_for_view(org_id)
     amount = request.form.get("amount", "").strip().replace(",", ".")
     reference = request.form.get("reference", "")
     try:
