@@ -14,6 +14,7 @@ from tenants import models  # noqa: F401  (registers every table on the metadata
 from tenants.core.config import load_config
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from tenants.organizations.sections import SECTIONS
 
 ROOT = Path(__file__).resolve().parent
 
@@ -182,6 +183,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime_in"] = web.datetime_in
     app.jinja_env.globals["country_name"] = web.country_name
     app.jinja_env.globals["visible_sections"] = web.visible_sections
+    app.jinja_env.globals["organization_sections"] = SECTIONS
 
     @app.context_processor
     def inject_session_context():

@@ -4,7 +4,7 @@
 
 Creates a fresh PostgreSQL database, seeds (bench/customer_list.py's bulk seeding) one
 reseller with 1,000 organizations and another with 100,000, and times the service behind
-the Customer app's list (tenants.organizations.operations.list_organizations, as the page calls it)
+the Customer app's list (tenants.organizations.listing.list_organizations, as the page calls it)
 for each: the first page, a deep page via its cursor, filters and searches. Prints p50/p95
 per query and size; exits 1 when a p95 is 50 ms or more or a query's p50 at 100,000 is more
 than 1.5x its p50 at 1,000 (p50, not p95: at a few milliseconds p95 is mostly noise).
@@ -43,7 +43,7 @@ QUERIES = {
 
 def measure(actor, runs: int) -> dict[str, tuple[float, float]]:
     from tenants.core.extensions import db
-    from tenants.organizations.operations import list_organizations
+    from tenants.organizations.listing import list_organizations
 
     def page(**kwargs):
         items, cursor = list_organizations(actor, **kwargs)

@@ -129,7 +129,7 @@ def main() -> None:
     from tenants.access.actors import Actor
     from tenants.core.extensions import db
     from tenants.models import ResellerRole
-    from tenants.organizations.operations import list_organizations
+    from tenants.organizations.listing import list_organizations
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"]})
     with app.app_context():

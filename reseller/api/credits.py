@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 
 from reseller.api import schemas, serializers
 from reseller.api.core import done, endpoint
-from tenants import balances
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing import usage
+from tenants.billing.postpaid import organization_debt
 from tenants.core.errors import ValidationFailed
 from tenants.credits import movements, payments, purchases
 from tenants.credits import operations as credits
@@ -46,7 +46,7 @@ def _language() -> str:
 )
 def get_balance(actor: Actor, org_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
-    body = serializers.balance(org, credits.balance(org), balances.organization_debt(org))
+    body = serializers.balance(org, credits.balance(org), organization_debt(org))
     return done(body)
 
 

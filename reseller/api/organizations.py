@@ -11,6 +11,7 @@ from reseller.api.core import done, endpoint, renamed_fields
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core.errors import NotFound, ValidationFailed
+from tenants.organizations import listing
 from tenants.organizations import members as member_services
 from tenants.organizations import operations as services
 
@@ -28,7 +29,7 @@ ORG = "/organizations/<org_id>"
     description="Newest first. An organization key sees only its own organization.",
 )
 def list_organizations(actor: Actor, query: dict[str, Any]) -> Response:
-    orgs, next_cursor = services.list_organizations(
+    orgs, next_cursor = listing.list_organizations(
         actor,
         q=query.get("q"),
         status=query.get("status"),

@@ -6,12 +6,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 
-from tenants.views.organization.forms import (
+from tenants.organizations.fields import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
-    choices,
 )
+from tenants.organizations.operations import BillingDetails, NewOrganization
+from tenants.web.forms import choices
 
 ANY_YES_NO = (("", _l("Any")), ("yes", _l("Yes")), ("no", _l("No")))
 
@@ -106,3 +107,22 @@ class CreateOrganizationForm(FlaskForm):
         "owner.email": "owner_email",
         "email": "owner_email",
     }
+
+    def new_organization(self) -> NewOrganization:
+        """What was typed, as create_organization's input (the service does the checking)."""
+        return NewOrganization(
+            name=self.name.data or "",
+            country=self.country.data or "",
+            pricing_model=self.pricing_model.data or "",
+            owner_name=self.owner_name.data or "",
+            owner_email=self.owner_email.data or "",
+            currency=self.currency.data or None,
+            timezone=self.timezone.data or None,
+            billing=BillingDetails(
+                type=self.billing_type.data or "company",
+                name=self.billing_name.data or None,
+                address=self.billing_address.data or None,
+                tax_id=self.billing_tax_id.data or None,
+                email=self.billing_email.data or None,
+            ),
+        )

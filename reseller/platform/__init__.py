@@ -1,45 +1,16 @@
-"""The platform: overview of resellers, reseller administration and platform staff."""
+"""The platform: overview of resellers, reseller administration and platform staff.
 
-from __future__ import annotations
+The blueprint lives in blueprint.py; importing each page's module registers its routes.
+"""
 
-from flask import Blueprint, render_template
-from sqlalchemy import func, select
-
-from tenants.access import scoping
-from tenants.access.policy import Permission
-from tenants.core.extensions import db
-from tenants.models import Organization, OrganizationStatus, Reseller
-from tenants.resellers import dashboards
-from tenants.web.decorators import actor_required, the_actor
-
-bp = Blueprint("platform", __name__, url_prefix="/platform")
-
-
-@bp.route("/")
-@actor_required(Permission.VIEW_ALL_CUSTOMERS)
-def overview():
-    actor = the_actor()
-    listed = db.session.scalars(scoping.resellers_query(actor).order_by(Reseller.name)).all()
-    counts = dict(
-        db.session.execute(
-            select(Organization.reseller_id, func.count())
-            .where(Organization.status != OrganizationStatus.DELETED)
-            .group_by(Organization.reseller_id)
-        ).all()
-    )
-    return render_template(
-        "platform/overview.html",
-        resellers=listed,
-        counts=counts,
-        board=dashboards.dashboard(actor),
-        reseller_names={reseller.id: reseller.name for reseller in listed},
-    )
-
-
-from reseller.platform import (  # noqa: E402, F401  (register routes)
+from reseller.platform import (  # noqa: F401  (register routes)
     billing_runs,
     jobs,
+    overview,
     resellers,
     security,
     staff,
 )
+from reseller.platform.blueprint import bp
+
+__all__ = ["bp"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from reseller.platform import bp
+from reseller.platform.blueprint import bp
 from tenants.access.policy import Permission
 from tenants.billing import monthly_run
 from tenants.web.decorators import actor_required

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from reseller.platform import bp
+from reseller.platform.blueprint import bp
 from tenants.access.policy import Permission
 from tenants.core.extensions import db
 from tenants.jobs import worker

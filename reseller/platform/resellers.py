@@ -1,6 +1,6 @@
 """Platform administration of resellers: create (first admin invited), view, suspend,
-reactivate, and their staff (invite, change role, remove) through the same service the
-reseller's own admins use."""
+reactivate, and their staff (invite, change role, remove) through the same flow and service
+the reseller's own admins use."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from reseller.platform import bp
-from reseller.settings.staff import ROLE_CHOICES, InviteStaffForm, StaffRoleForm
+from reseller.platform.blueprint import bp
+from reseller.staff import RESELLER_ROLES, InviteStaffForm, StaffFlow, reseller_staff
 from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.core.errors import Conflict, ValidationFailed
@@ -118,8 +118,8 @@ def _detail_page(
             can_manage=can(actor, Permission.MANAGE_PLATFORM),
             suspend_form=suspend_form or SuspendForm(formdata=None),
             reactivate_form=reactivate_form or ReactivateForm(formdata=None),
-            invite_form=invite_form or InviteStaffForm(formdata=None),
-            role_choices=ROLE_CHOICES,
+            staff_invite=invite_form or InviteStaffForm(RESELLER_ROLES, formdata=None),
+            role_choices=RESELLER_ROLES,
         ),
         status,
     )
@@ -182,67 +182,32 @@ def reactivate_reseller(reseller_id: str):
     return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id))
 
 
-# -- the reseller's staff ------------------------------------------------------------------
+# -- the reseller's staff (the one flow of reseller/staff.py) -------------------------------
 
 
-def _back_to_staff(reseller_id: str):
-    return redirect(url_for("platform.reseller_detail", reseller_id=reseller_id) + "#staff")
+def _staff_flow(reseller_id: str) -> StaffFlow:
+    actor = the_actor()
+    return reseller_staff(
+        actor,
+        scoping.get_reseller(actor, reseller_id),
+        page=lambda form, status: _detail_page(reseller_id, invite_form=form, status=status),
+        back=url_for("platform.reseller_detail", reseller_id=reseller_id) + "#staff",
+    )
 
 
 @bp.route("/resellers/<reseller_id>/staff/invite", methods=["POST"])
 @actor_required(Permission.MANAGE_PLATFORM)
 def invite_reseller_staff(reseller_id: str):
-    reseller = scoping.get_reseller(the_actor(), reseller_id)
-    form = InviteStaffForm()
-    if not form.validate_on_submit():
-        return _detail_page(reseller_id, invite_form=form, status=422)
-    try:
-        member = resellers.invite_reseller_staff(
-            the_actor(), reseller, form.email.data, form.name.data, form.role.data
-        )
-    except ValidationFailed as error:
-        rollback()
-        apply_field_errors(form, error)
-        return _detail_page(reseller_id, invite_form=form, status=422)
-    commit()
-    flash(_("An invitation was sent to %(email)s.", email=member.user.email), "success")
-    return _back_to_staff(reseller_id)
+    return _staff_flow(reseller_id).invite_staff()
 
 
 @bp.route("/resellers/<reseller_id>/staff/<staff_id>/role", methods=["POST"])
 @actor_required(Permission.MANAGE_PLATFORM)
 def change_reseller_staff_role(reseller_id: str, staff_id: str):
-    actor = the_actor()
-    reseller = scoping.get_reseller(actor, reseller_id)
-    scoping.get_reseller_staff(actor, reseller, staff_id)  # another reseller's: 404 first
-    form = StaffRoleForm()
-    if not form.validate_on_submit():
-        flash(_("Choose a role."), "danger")
-        return _back_to_staff(reseller_id)
-    try:
-        member = resellers.change_reseller_staff_role(actor, reseller, staff_id, form.role.data)
-    except (Conflict, ValidationFailed) as error:
-        rollback()
-        flash(str(error), "danger")
-        return _back_to_staff(reseller_id)
-    commit()
-    flash(_("The role of %(name)s was changed.", name=member.user.name), "success")
-    return _back_to_staff(reseller_id)
+    return _staff_flow(reseller_id).change_staff_role(staff_id)
 
 
 @bp.route("/resellers/<reseller_id>/staff/<staff_id>/remove", methods=["POST"])
 @actor_required(Permission.MANAGE_PLATFORM)
 def remove_reseller_staff(reseller_id: str, staff_id: str):
-    actor = the_actor()
-    reseller = scoping.get_reseller(actor, reseller_id)
-    member = scoping.get_reseller_staff(actor, reseller, staff_id)
-    name = member.user.name
-    try:
-        resellers.remove_reseller_staff(actor, reseller, staff_id)
-    except Conflict as error:
-        rollback()
-        flash(str(error), "danger")
-        return _back_to_staff(reseller_id)
-    commit()
-    flash(_("%(name)s was removed from the staff.", name=name), "success")
-    return _back_to_staff(reseller_id)
+    return _staff_flow(reseller_id).remove_staff(staff_id)

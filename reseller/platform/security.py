@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
-from reseller.platform import bp
+from reseller.platform.blueprint import bp
 from tenants.access.policy import Permission
 from tenants.jobs.outbox import commit
 from tenants.people import two_factor

@@ -1,14 +1,9 @@
-"""Reseller settings: price list, tax table, staff, API keys (reseller admins)."""
+"""Reseller settings: price list, tax table, staff, API keys (reseller admins).
 
-from flask import Blueprint, current_app
+The blueprint lives in blueprint.py; importing each page's module registers its routes.
+"""
 
-bp = Blueprint("reseller_settings", __name__, url_prefix="/reseller/settings")
+from reseller.settings import api_keys, pricing, staff  # noqa: F401  (register routes)
+from reseller.settings.blueprint import bp
 
-
-@bp.context_processor
-def settings_tabs() -> dict:
-    """The tabs of the settings pages; API keys only once its page is registered."""
-    return {"url_endpoints": current_app.view_functions.keys()}
-
-
-from reseller.settings import api_keys, pricing, staff  # noqa: E402, F401  (register routes)
+__all__ = ["bp"]

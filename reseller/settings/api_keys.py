@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from reseller.settings import bp
+from reseller.settings.blueprint import bp
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.api_keys import operations as key_services
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.views.api_keys import ApiKeyForm, RevokeApiKeyForm
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm
 
 
 def _reseller():

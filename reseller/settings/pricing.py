@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from reseller.settings import bp
+from reseller.settings.blueprint import bp
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.core.errors import ValidationFailed

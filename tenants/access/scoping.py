@@ -10,6 +10,7 @@ from tenants.access.actors import SYSTEM, Actor
 from tenants.core.errors import NotFound
 from tenants.core.extensions import db
 from tenants.models import (
+    AuditEntry,
     Invoice,
     Member,
     Organization,
@@ -99,6 +100,15 @@ def get_member(actor: Actor, organization: Organization, member_id: str) -> Memb
     if member is None:
         raise not_found(actor, Member, member_id)
     return member
+
+
+def audit_entries_query(actor: Actor, organization: Organization) -> Select:
+    """Audit entries of an organization the actor already reached through get_organization
+    (the Audit page asks VIEW_AUDIT first)."""
+    return select(AuditEntry).where(
+        AuditEntry.organization_id == organization.id,
+        AuditEntry.reseller_id == organization.reseller_id,
+    )
 
 
 def invoices_query(actor: Actor, organization: Organization) -> Select:

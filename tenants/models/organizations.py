@@ -127,8 +127,9 @@ class Organization(db.Model):
     auto_top_up_credits: Mapped[int] = mapped_column(BigInteger, default=0)
 
     # Denormalized balance for the Customer app's list (each row shows it, no N+1) and its
-    # low-balance / has-debt filters over 100,000 organizations. tenants.balances stays the
-    # truth (deletion and pricing-model checks ask it); the credits and postpaid code keep these
+    # low-balance / has-debt filters over 100,000 organizations. The ledger and the postpaid
+    # account stay the truth (deletion and pricing-model checks ask them, through
+    # tenants.organizations.operations); the credits and postpaid code keep these
     # equal to it -- total_credits = system pool + member accounts, debt = unbilled charges +
     # unpaid invoices -- in the same transaction as each ledger posting.
     total_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

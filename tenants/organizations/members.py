@@ -13,6 +13,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     Conflict,
     Forbidden,
@@ -40,19 +41,6 @@ EDITABLE_FIELDS = ("name", "email", "mobile", "role", "portal_access")
 
 # ---------------------------------------------------------------------------
 # Checks
-
-
-def _gather(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run every check and raise one ValidationFailed holding every field's error."""
-    values, errors = {}, {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except ValidationFailed as error:
-            errors.update(error.fields)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return values
 
 
 def _role(value: Any) -> MemberRole:
@@ -134,7 +122,7 @@ def add_member(
     organizations. Their name and mobile stay as they are (they own their profile).
     """
     require(actor, Permission.MANAGE_MEMBERS)
-    values = _gather(
+    values = collect_field_errors(
         {
             "name": lambda: clean_text(name, "name", max_length=NAME_MAX_LENGTH),
             "email": lambda: clean_email(email, "email"),
@@ -185,17 +173,8 @@ def add_member(
     return member
 
 
-def update_member(
-    actor: Actor, org: Organization, member: Member, values: dict[str, Any]
-) -> dict[str, list]:
-    """Change a member's details (name, email, mobile), role and portal access.
-
-    Returns ``{field: [before, after]}`` of what changed. A person's details live on their
-    user, shared by every organization they belong to, so they may be changed here only
-    while this organization is the only place that person is known.
-    """
-    require(actor, Permission.MANAGE_MEMBERS)
-    _current(org, member)
+def _clean_member_values(member: Member, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of update_member that were given, cleaned; unknown fields are refused."""
     unknown = sorted(set(values) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationFailed(
@@ -214,8 +193,13 @@ def update_member(
         checks["role"] = lambda: _role(values["role"])
     if "portal_access" in values:
         checks["portal_access"] = lambda: _flag(values["portal_access"], "portal_access")
-    clean = _gather(checks)
+    return collect_field_errors(checks)
 
+
+def _personal_changes(
+    actor: Actor, org: Organization, member: Member, clean: dict[str, Any]
+) -> dict[str, Any]:
+    """The person's details that change (they live on the user), once allowed here."""
     user = member.user
     personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}
     personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
@@ -236,7 +220,11 @@ def update_member(
                 "so only they can change their name, email and mobile, from their profile."
             )
         )
+    return personal
 
+
+def _membership_changes(member: Member, clean: dict[str, Any]) -> dict[str, Any]:
+    """The role and portal access that change; the owner keeps both."""
     membership: dict[str, Any] = {}
     if "role" in clean and clean["role"] != member.role:
         if member.role == MemberRole.OWNER:
@@ -248,7 +236,25 @@ def update_member(
         if member.role == MemberRole.OWNER and not clean["portal_access"]:
             raise Conflict(_l("The owner must keep portal access."))
         membership["portal_access"] = clean["portal_access"]
+    return membership
 
+
+def update_member(
+    actor: Actor, org: Organization, member: Member, values: dict[str, Any]
+) -> dict[str, list]:
+    """Change a member's details (name, email, mobile), role and portal access.
+
+    Returns ``{field: [before, after]}`` of what changed. A person's details live on their
+    user, shared by every organization they belong to, so they may be changed here only
+    while this organization is the only place that person is known.
+    """
+    require(actor, Permission.MANAGE_MEMBERS)
+    _current(org, member)
+    clean = _clean_member_values(member, values)
+    personal = _personal_changes(actor, org, member, clean)
+    membership = _membership_changes(member, clean)
+
+    user = member.user
     changes = audit.diff(user, personal)
     changes.update(audit.diff(member, membership))
     if "email" in changes and member.role == MemberRole.OWNER:

@@ -13,6 +13,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     CannotRemoveYourself,
     Conflict,
@@ -42,10 +43,22 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
 
-def _clean_language(value: str, errors: dict[str, str]) -> str:
+def _clean_language(value: str) -> str:
     if value not in ("en", "es"):
-        errors["default_language"] = str(_l("Unknown language."))
+        raise ValidationFailed(fields={"default_language": str(_l("Unknown language."))})
     return value
+
+
+def _clean_reseller_name(value) -> str:
+    """A reseller's name, which must give a slug no other reseller has."""
+    name = clean_text(value, "name", max_length=200)
+    slug = slugify(name)
+    if not slug:
+        raise ValidationFailed(fields={"name": str(_l("Use at least one letter or digit."))})
+    if db.session.scalar(select(Reseller).where(Reseller.slug == slug)) is not None:
+        taken = _l("A reseller with this name already exists.")
+        raise ValidationFailed(fields={"name": str(taken)})
+    return name
 
 
 def _clean_role(value, role_type: type[enum.StrEnum], field: str = "role"):
@@ -55,13 +68,15 @@ def _clean_role(value, role_type: type[enum.StrEnum], field: str = "role"):
         raise ValidationFailed(fields={field: str(_l("Unknown role."))}) from None
 
 
-def _collect(errors: dict[str, str], check, *args, **kwargs):
-    """Run a cleaning function, gathering its field errors so all are reported at once."""
-    try:
-        return check(*args, **kwargs)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-        return None
+def _clean_invitation(name, email, role, role_type: type[enum.StrEnum]) -> dict:
+    """A staff invitation's name, email and role, every error reported at once."""
+    return collect_field_errors(
+        {
+            "name": lambda: clean_text(name, "name", max_length=200),
+            "email": lambda: clean_email(email, "email"),
+            "role": lambda: _clean_role(role, role_type),
+        }
+    )
 
 
 def create_reseller(
@@ -74,19 +89,16 @@ def create_reseller(
 ) -> Reseller:
     """A new reseller; with ``admin_email``, its first admin is added and invited by email."""
     require(actor, Permission.MANAGE_PLATFORM)
-    errors: dict[str, str] = {}
-    name = _collect(errors, clean_text, name, "name", max_length=200)
-    slug = slugify(name) if name else ""
-    if name and not slug:
-        errors["name"] = str(_l("Use at least one letter or digit."))
-    elif slug and db.session.scalar(select(Reseller).where(Reseller.slug == slug)) is not None:
-        errors["name"] = str(_l("A reseller with this name already exists."))
-    _clean_language(default_language, errors)
+    checks = {
+        "name": lambda: _clean_reseller_name(name),
+        "default_language": lambda: _clean_language(default_language),
+    }
     if admin_email is not None or admin_name is not None:
-        admin_name = _collect(errors, clean_text, admin_name, "admin_name", max_length=200)
-        admin_email = _collect(errors, clean_email, admin_email, "admin_email")
-    if errors:
-        raise ValidationFailed(fields=errors)
+        checks["admin_name"] = lambda: clean_text(admin_name, "admin_name", max_length=200)
+        checks["admin_email"] = lambda: clean_email(admin_email, "admin_email")
+    clean = collect_field_errors(checks)
+    name, slug = clean["name"], slugify(clean["name"])
+    admin_name, admin_email = clean.get("admin_name"), clean.get("admin_email")
     reseller = Reseller(name=name, slug=slug, default_language=default_language)
     db.session.add(reseller)
     db.session.flush()
@@ -103,24 +115,29 @@ def create_reseller(
     return reseller
 
 
+def _record(actor: Actor, reseller: Reseller, action: str, changes: dict) -> None:
+    db.session.flush()
+    audit.record(
+        actor,
+        action,
+        reseller_id=reseller.id,
+        target_type="reseller",
+        target_id=reseller.id,
+        changes=changes,
+    )
+
+
 def suspend_reseller(actor: Actor, reseller: Reseller, reason: str) -> None:
     """Refuse the reseller's staff and API keys; its customers keep working."""
     require(actor, Permission.MANAGE_PLATFORM)
     reason = clean_text(reason, "reason", max_length=500)
     if reseller.status == ResellerStatus.SUSPENDED:
         raise Conflict(_l("The reseller is already suspended."))
-    reseller.status = ResellerStatus.SUSPENDED
+    changes = audit.diff(reseller, {"status": ResellerStatus.SUSPENDED})
     reseller.suspended_at = utcnow()
     reseller.suspension_reason = reason
-    audit.record(
-        actor,
-        "reseller.suspended",
-        reseller_id=reseller.id,
-        target_type="reseller",
-        target_id=reseller.id,
-        changes={"status": ["active", "suspended"], "reason": reason},
-    )
-    db.session.flush()
+    # The log keeps the status change and the reason given (not the dates it also sets).
+    _record(actor, reseller, "reseller.suspended", {**changes, "reason": reason})
 
 
 def reactivate_reseller(actor: Actor, reseller: Reseller, reason: str | None = None) -> None:
@@ -128,18 +145,10 @@ def reactivate_reseller(actor: Actor, reseller: Reseller, reason: str | None = N
     reason = clean_text(reason, "reason", max_length=500, required=False)
     if reseller.status == ResellerStatus.ACTIVE:
         raise Conflict(_l("The reseller is already active."))
-    reseller.status = ResellerStatus.ACTIVE
+    changes = audit.diff(reseller, {"status": ResellerStatus.ACTIVE})
     reseller.suspended_at = None
     reseller.suspension_reason = None
-    audit.record(
-        actor,
-        "reseller.reactivated",
-        reseller_id=reseller.id,
-        target_type="reseller",
-        target_id=reseller.id,
-        changes={"status": ["suspended", "active"], "reason": reason},
-    )
-    db.session.flush()
+    _record(actor, reseller, "reseller.reactivated", {**changes, "reason": reason})
 
 
 # ---------------------------------------------------------------------------
@@ -197,12 +206,8 @@ def invite_reseller_staff(
 ) -> ResellerStaff:
     """Add a person to the reseller's staff and email them a set-password (or log-in) link."""
     _require_staff_manager(actor, reseller)
-    errors: dict[str, str] = {}
-    name = _collect(errors, clean_text, name, "name", max_length=200)
-    email = _collect(errors, clean_email, email, "email")
-    role = _collect(errors, _clean_role, role, ResellerRole)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    clean = _clean_invitation(name, email, role, ResellerRole)
+    name, email, role = clean["name"], clean["email"], clean["role"]
     existing = db.session.scalar(
         scoping.reseller_staff_query(actor, reseller)
         .join(User, User.id == ResellerStaff.user_id)
@@ -288,7 +293,8 @@ def platform_staff_query() -> Select:
     return select(PlatformStaff).join(User, User.id == PlatformStaff.user_id)
 
 
-def _get_platform_staff(staff_id: str) -> PlatformStaff:
+def get_platform_staff(staff_id: str) -> PlatformStaff:
+    """A platform staff member by id, else NotFound."""
     if not isinstance(staff_id, str) or len(staff_id) > 40:
         raise NotFound()
     staff = db.session.get(PlatformStaff, staff_id)
@@ -309,12 +315,8 @@ def invite_platform_staff(
 ) -> PlatformStaff:
     """Add a platform admin or support agent and email them a set-password (or log-in) link."""
     require(actor, Permission.MANAGE_PLATFORM)
-    errors: dict[str, str] = {}
-    name = _collect(errors, clean_text, name, "name", max_length=200)
-    email = _collect(errors, clean_email, email, "email")
-    role = _collect(errors, _clean_role, role, PlatformRole)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    clean = _clean_invitation(name, email, role, PlatformRole)
+    name, email, role = clean["name"], clean["email"], clean["role"]
     if db.session.scalar(platform_staff_query().where(User.email == email)) is not None:
         raise ValidationFailed(fields={"email": str(_l("This person is already on the staff."))})
     staff = add_platform_staff(actor, email, name, role)
@@ -326,7 +328,7 @@ def change_platform_staff_role(
     actor: Actor, staff_id: str, role: PlatformRole | str
 ) -> PlatformStaff:
     require(actor, Permission.MANAGE_PLATFORM)
-    staff = _get_platform_staff(staff_id)
+    staff = get_platform_staff(staff_id)
     role = _clean_role(role, PlatformRole)
     if staff.role == role:
         return staff
@@ -347,7 +349,7 @@ def change_platform_staff_role(
 
 def remove_platform_staff(actor: Actor, staff_id: str) -> None:
     require(actor, Permission.MANAGE_PLATFORM)
-    staff = _get_platform_staff(staff_id)
+    staff = get_platform_staff(staff_id)
     if staff.user_id == actor.user_id:
         raise CannotRemoveYourself()
     if staff.role == PlatformRole.ADMIN and _locked_platform_admin_count() <= 1:

@@ -6,6 +6,7 @@ lists of dicts; every problem is reported at once, keyed like ``prices[0].curren
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -127,67 +128,70 @@ def _rows(value: Any, name: str) -> list[dict]:
     return list(value)
 
 
-def _clean_price_list(prices: Any) -> list[dict[str, Any]]:
-    rows = _rows(prices, "prices")
+def _clean_keyed_rows(
+    value: Any,
+    name: str,
+    key: str,
+    clean_key: Callable[[Any, str], str],
+    duplicate: str,
+    amounts: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Rows of ``name`` (a price list, a tax table), each unique on ``key`` (cleaned by
+    ``clean_key``) with the decimal ``amounts`` (field -> _clean_amount's limits); every
+    problem is reported at once, keyed like ``prices[0].currency``."""
+    rows = _rows(value, name)
     errors: dict[str, str] = {}
     cleaned: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, row in enumerate(rows):
-        key = f"prices[{index}]"
+        path = f"{name}[{index}]"
         if not isinstance(row, dict):
-            errors[key] = str(_l("Must be an object."))
+            errors[path] = str(_l("Must be an object."))
             continue
         item: dict[str, Any] = {}
         try:
-            item["currency"] = clean_currency(row.get("currency"), f"{key}.currency")
+            item[key] = clean_key(row.get(key), f"{path}.{key}")
         except ValidationFailed as error:
             errors.update(error.fields)
         else:
-            if item["currency"] in seen:
-                errors[f"{key}.currency"] = str(_l("This currency is listed more than once."))
-            seen.add(item["currency"])
-        for field in ("prepaid_unit_price", "postpaid_unit_price"):
+            if item[key] in seen:
+                errors[f"{path}.{key}"] = duplicate
+            seen.add(item[key])
+        for field, limits in amounts.items():
             try:
-                item[field] = _clean_amount(
-                    row.get(field), places=PRICE_PLACES, limit=PRICE_LIMIT, inclusive=False
-                )
+                item[field] = _clean_amount(row.get(field), **limits)
             except ValueError as error:
-                errors[f"{key}.{field}"] = str(error.args[0])
+                errors[f"{path}.{field}"] = str(error.args[0])
         cleaned.append(item)
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
+
+
+_PRICE = {"places": PRICE_PLACES, "limit": PRICE_LIMIT, "inclusive": False}
+_PERCENT = {"places": PERCENT_PLACES, "limit": PERCENT_LIMIT, "inclusive": True}
+
+
+def _clean_price_list(prices: Any) -> list[dict[str, Any]]:
+    return _clean_keyed_rows(
+        prices,
+        "prices",
+        "currency",
+        clean_currency,
+        str(_l("This currency is listed more than once.")),
+        {"prepaid_unit_price": _PRICE, "postpaid_unit_price": _PRICE},
+    )
 
 
 def _clean_tax_rates(rates: Any) -> list[dict[str, Any]]:
-    rows = _rows(rates, "tax_rates")
-    errors: dict[str, str] = {}
-    cleaned: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for index, row in enumerate(rows):
-        key = f"tax_rates[{index}]"
-        if not isinstance(row, dict):
-            errors[key] = str(_l("Must be an object."))
-            continue
-        item: dict[str, Any] = {}
-        try:
-            item["country"] = clean_country(row.get("country"), f"{key}.country")
-        except ValidationFailed as error:
-            errors.update(error.fields)
-        else:
-            if item["country"] in seen:
-                errors[f"{key}.country"] = str(_l("This country is listed more than once."))
-            seen.add(item["country"])
-        try:
-            item["percent"] = _clean_amount(
-                row.get("percent"), places=PERCENT_PLACES, limit=PERCENT_LIMIT, inclusive=True
-            )
-        except ValueError as error:
-            errors[f"{key}.percent"] = str(error.args[0])
-        cleaned.append(item)
-    if errors:
-        raise ValidationFailed(fields=errors)
-    return cleaned
+    return _clean_keyed_rows(
+        rates,
+        "tax_rates",
+        "country",
+        clean_country,
+        str(_l("This country is listed more than once.")),
+        {"percent": _PERCENT},
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import StringField, SubmitField
-from wtforms.validators import Length, Optional
 
 from tenants.access import scoping
 from tenants.access.policy import Permission
@@ -18,21 +14,9 @@ from tenants.jobs.outbox import commit
 from tenants.models import Reseller
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm
 
 bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")
-
-
-class ApiKeyForm(FlaskForm):
-    name = StringField(
-        _l("Name"),
-        validators=[Optional(), Length(max=100)],
-        description=_l("Helps you recognize the key later, e.g. “Billing system”."),
-    )
-    submit = SubmitField(_l("Create API key"))
-
-
-class RevokeApiKeyForm(FlaskForm):
-    """Only the CSRF token."""
 
 
 def _organization(org_id: str):

@@ -23,6 +23,7 @@ from tenants.models import (
     ResellerStaff,
     ResellerStatus,
 )
+from tenants.organizations.sections import SECTION_KEYS
 from tenants.people import auth
 
 CONTEXT_KEY = "ctx"
@@ -306,9 +307,6 @@ def country_name(code: str | None) -> str:
     return get_locale().territories.get(code, code)
 
 
-ALL_SECTIONS = ("overview", "members", "payment", "settings", "logs", "invoices", "audit")
-
-
 def visible_sections(org: Organization) -> tuple[str, ...]:
     """The section tabs the current actor may open for this organization."""
     from tenants.access.policy import Permission, can
@@ -325,7 +323,7 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
         "invoices": Permission.MANAGE_CREDITS,
         "audit": Permission.VIEW_AUDIT,
     }
-    return tuple(s for s in ALL_SECTIONS if s not in needs or can(actor, needs[s]))
+    return tuple(s for s in SECTION_KEYS if s not in needs or can(actor, needs[s]))
 
 
 def datetime_in(value: datetime | None, zone: str | None, fmt: str = "medium") -> str:

@@ -48,7 +48,7 @@ def hold_credits():
 def set_list_balance():
     """Set the denormalized balance columns the list shows and filters on.
 
-    The ledger keeps them in step with tenants.balances; list tests set them directly.
+    The ledger and postpaid billing keep them up to date; list tests set them directly.
     """
 
     def _set(org, *, credits: int = 0, debt: str = "0", threshold: int | None = None) -> None:

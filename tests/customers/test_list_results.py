@@ -20,7 +20,7 @@ from tenants.core.types import new_id, utcnow
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, OrganizationStatus, PricingModel, ResellerRole
 from tenants.models.organizations import search_key, search_text
-from tenants.organizations import operations as organizations
+from tenants.organizations import listing
 
 WORDS = "acme nova blue orbit delta zen atlas pixel".split()  # noqa: SIM905
 
@@ -110,7 +110,7 @@ def _expected(actor: Actor, **kwargs) -> list[str]:
 def _forwards(actor: Actor, limit: int, **kwargs) -> tuple[list[str], str | None]:
     seen, cursor, last = [], None, None
     while True:
-        page = organizations.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
+        page = listing.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
         seen += [org.id for org in page.items]
         db.session.rollback()
         if page.items:
@@ -123,7 +123,7 @@ def _forwards(actor: Actor, limit: int, **kwargs) -> tuple[list[str], str | None
 def _backwards(actor: Actor, limit: int, cursor: str | None, **kwargs) -> list[str]:
     seen = []
     while cursor is not None:
-        page = organizations.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
+        page = listing.organization_page(actor, limit=limit, cursor=cursor, **kwargs)
         seen = [org.id for org in page.items] + seen
         db.session.rollback()
         cursor = page.previous_cursor
@@ -181,9 +181,9 @@ def test_every_filtered_page_is_the_plain_filter_in_name_order(seeded):
 
 def test_every_search_page_is_the_plain_filter_in_name_order(seeded, monkeypatch):
     for few, window, cap in BOUNDS:
-        monkeypatch.setattr(organizations, "_FEW_MATCHES", few)
-        monkeypatch.setattr(organizations, "_WINDOW_PAGES", window)
-        monkeypatch.setattr(organizations, "_SEARCH_MATCH_CAP", cap)
+        monkeypatch.setattr(listing, "_FEW_MATCHES", few)
+        monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
+        monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
         for kwargs in SEARCHES:
             _check(seeded, kwargs, (50, 23) if few == 100 else (23,))
 
@@ -193,15 +193,13 @@ def test_filters_from_a_cursor_in_the_middle_of_a_cluster(seeded, monkeypatch):
     expected = _expected(seeded, q="orbit zen")
     assert len(expected) > 4
     for few, window, cap in BOUNDS:
-        monkeypatch.setattr(organizations, "_FEW_MATCHES", few)
-        monkeypatch.setattr(organizations, "_WINDOW_PAGES", window)
-        monkeypatch.setattr(organizations, "_SEARCH_MATCH_CAP", cap)
-        first = organizations.organization_page(seeded, q="orbit zen", limit=2)
-        second = organizations.organization_page(
-            seeded, q="orbit zen", limit=2, cursor=first.next_cursor
-        )
+        monkeypatch.setattr(listing, "_FEW_MATCHES", few)
+        monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
+        monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
+        first = listing.organization_page(seeded, q="orbit zen", limit=2)
+        second = listing.organization_page(seeded, q="orbit zen", limit=2, cursor=first.next_cursor)
         assert [o.id for o in first.items + second.items] == expected[:4]
-        back = organizations.organization_page(
+        back = listing.organization_page(
             seeded, q="orbit zen", limit=2, cursor=second.previous_cursor
         )
         assert [o.id for o in back.items] == expected[:2]

@@ -134,6 +134,26 @@ def test_suspended_resellers_staff_are_refused_and_its_customers_keep_working(
     assert auth.login(team.admin.email).headers["Location"] == "/customers/"
 
 
+def test_suspension_and_reactivation_are_audited_with_the_status_change_and_reason(
+    team, platform_admin
+):
+    actor = platform_actor(platform_admin)
+    resellers.suspend_reseller(actor, team.reseller, "Unpaid platform fees")
+    resellers.reactivate_reseller(actor, team.reseller)
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.target_id == team.reseller.id)
+        .where(AuditEntry.action.in_(("reseller.suspended", "reseller.reactivated")))
+    ).all()
+    changes = {entry.action: entry.changes for entry in entries}
+    assert changes == {
+        "reseller.suspended": {"status": ["active", "suspended"], "reason": "Unpaid platform fees"},
+        "reseller.reactivated": {"status": ["suspended", "active"], "reason": None},
+    }
+    assert all(entry.reseller_id == team.reseller.id for entry in entries)
+    assert team.reseller.suspended_at is None and team.reseller.suspension_reason is None
+
+
 def test_a_logged_in_staff_member_is_logged_out_when_the_reseller_is_suspended(
     client, auth, team, platform_admin
 ):

@@ -12,36 +12,18 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     RadioField,
-    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 
-from tenants.core.validation import country_choices, currency_choices, timezone_names
-
-
-def choices(*pairs) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-PRICING_MODEL_CHOICES = [("prepaid", _l("Prepaid")), ("postpaid", _l("Postpaid"))]
-BILLING_TYPE_CHOICES = [("company", _l("Company")), ("individual", _l("Individual"))]
-
-PRICING_MODEL_HINT = _l(
-    "Prepaid: the organization buys credits before sending; sending stops when they run out. "
-    "Postpaid: usage is charged up to a credit limit and invoiced on the 1st of each month."
+from tenants.organizations.fields import (
+    BILLING_TYPE_CHOICES,
+    PRICING_MODEL_CHOICES,
+    PRICING_MODEL_HINT,
 )
-
-
-def fill_place_choices(form, *, blank: str | None = None) -> None:
-    """Localized country names, currencies and timezones; unknown values are refused later."""
-    locale = str(get_locale() or "en")
-    empty = [("", blank)] if blank else []
-    form.country.choices = choices(("", _l("Choose a country")), *country_choices(locale))
-    form.currency.choices = choices(*empty, *currency_choices(locale))
-    form.timezone.choices = choices(*empty, *[(tz, tz) for tz in sorted(timezone_names())])
+from tenants.web.forms import choices
 
 
 def whole_number(value: str | None):

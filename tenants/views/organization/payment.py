@@ -1,4 +1,5 @@
-"""A postpaid organization's Payment section: what it owes, and staff recording a payment.
+"""An organization's Payment section: the credits page when prepaid; when postpaid, what it
+owes and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
 ``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``.
@@ -9,15 +10,30 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from tenants import balances
 from tenants.access import scoping
-from tenants.access.policy import Permission, can
-from tenants.billing import payments, summary
+from tenants.access.policy import Permission, can, require
+from tenants.billing import payments, postpaid, summary
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
-from tenants.views.organization import bp
-from tenants.web import use_organization_timezone
+from tenants.models import PricingModel
+from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web.decorators import actor_required, the_actor
+
+
+@bp.route("/<org_id>/payment")
+@actor_required(Permission.VIEW_ORGANIZATION)
+def payment(org_id: str):
+    """Prepaid: the credits page. Postpaid: limit and debt (postpaid billing fills it)."""
+    actor, org = organization_for_view(org_id)
+    if org.pricing_model == PricingModel.PREPAID:
+        return redirect(url_for("credits.index", org_id=org.id))
+    require(actor, Permission.MANAGE_CREDITS)
+    return render_template(
+        "organization/payment.html",
+        org=org,
+        debt=postpaid.organization_debt(org),
+        active_section="payment",
+    )
 
 
 @bp.app_template_global("postpaid_payment_section")
@@ -33,9 +49,7 @@ def postpaid_payment_section(org) -> dict:
 @bp.route("/<org_id>/payments", methods=["POST"])
 @actor_required(Permission.RECORD_PAYMENTS)
 def record_payment(org_id: str):
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
+    actor, org = organization_for_view(org_id)
     amount = request.form.get("amount", "").strip().replace(",", ".")
     reference = request.form.get("reference", "")
     try:
@@ -47,7 +61,7 @@ def record_payment(org_id: str):
         return render_template(
             "organization/payment.html",
             org=org,
-            debt=balances.organization_debt(org),
+            debt=postpaid.organization_debt(org),
             active_section="payment",
             payment_error=message,
             payment_amount=amount,

@@ -12,14 +12,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
-from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
 from tenants.credits import topups
 from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
-from tenants.views.organization import bp
-from tenants.web import use_organization_timezone
+from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web.decorators import actor_required, the_actor
 
 # Card networks' own names (not translated).
@@ -57,9 +55,7 @@ def saved_card_section(org) -> dict:
 @bp.route("/<org_id>/saved-card/remove", methods=["POST"])
 @actor_required(Permission.MANAGE_CREDITS)
 def remove_saved_card(org_id: str):
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
+    actor, org = organization_for_view(org_id)
     back = redirect(url_for("organization.settings", org_id=org.id) + "#saved-card")
     try:  # the token is checked by CSRFProtect before the view runs
         removed = topups.remove_card(actor, org)

@@ -1,0 +1,42 @@
+"""Forms of login-as: start a session, return, confirm it is you, the owner notification."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import Length
+
+
+class StartForm(FlaskForm):
+    member = SelectField(_l("Act as"), validate_choice=False)
+    reason = StringField(
+        _l("Reason"),
+        validators=[Length(max=500)],
+        description=_l("Required, e.g. a ticket number. The organization's admins can read it."),
+    )
+    submit = SubmitField(_l("Log in as this member"))
+
+
+class ReturnForm(FlaskForm):
+    submit = SubmitField(_l("Return to my account"))
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[Length(max=200)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class ConfirmCodeForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[Length(max=32)],
+        description=_l("The 6-digit code from your authenticator app, or a recovery code."),
+        render_kw={"autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class NotificationForm(FlaskForm):
+    notify_owner = BooleanField(_l("Email the organization's owner when a support session starts"))
+    submit = SubmitField(_l("Save"))

@@ -1,0 +1,306 @@
+"""Login-as (remote support) pages: start and end a support session, the re-check, the log.
+
+Routes sit under the organization they act on (``/organizations/<org_id>/support/...``),
+under ``/support/`` for the staff member's own session, and under ``/reseller/support/``
+for the reseller-wide log and its setting.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from flask import (
+    abort,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from reseller.support.blueprint import bp
+from reseller.support.forms import (
+    ConfirmCodeForm,
+    ConfirmPasswordForm,
+    NotificationForm,
+    ReturnForm,
+    StartForm,
+)
+from tenants import web
+from tenants.access import scoping
+from tenants.access.policy import Permission, can, require
+from tenants.audit import labels as audit_labels
+from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.jobs.outbox import commit, rollback
+from tenants.models import Organization, Reseller, SupportSessionEnd, User
+from tenants.people import auth, two_factor
+from tenants.support import sessions as support
+from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next, the_actor
+
+# -- what every page needs: the banner, the start form, the log --------------------------
+
+
+def _member_label(member) -> str:
+    roles = {"owner": _("Owner"), "admin": _("Admin"), "member": _("Member")}
+    return f"{member.user.name} <{member.user.email}> · {roles.get(member.role.value, '')}"
+
+
+@bp.app_context_processor
+def support_context() -> dict:
+    if not has_request_context() or not current_user.is_authenticated:
+        return {"support_banner": None}
+    actor = web.current_actor()
+    if actor is None or not actor.support_session_id:
+        return {"support_banner": None}
+    row = support.open_session(actor.support_session_id, current_user.id)
+    if row is None:
+        return {"support_banner": None}
+    member_user = db.session.get(User, actor.user_id)
+    org = db.session.get(Organization, row.organization_id)
+    seconds = (row.expires_at - utcnow()).total_seconds()
+    return {
+        "support_banner": {
+            "member": member_user.name,
+            "organization": org.name,
+            "staff": current_user.name,
+            "minutes": max(1, ceil(seconds / 60)),
+            "reason": row.reason,
+            "form": ReturnForm(formdata=None),
+        }
+    }
+
+
+@bp.app_template_global()
+def login_as_candidates(org: Organization) -> list:
+    """Members the current actor may act as in this organization ([] when it may not)."""
+    actor = web.current_actor()
+    if actor is None or not can(actor, Permission.LOGIN_AS):
+        return []
+    return support.candidates(actor, org)
+
+
+@bp.app_template_global()
+def login_as_form(org: Organization, member_id: str | None = None) -> StartForm:
+    form = StartForm(formdata=None)
+    form.member.choices = [(m.id, _member_label(m)) for m in login_as_candidates(org)]
+    if member_id:
+        form.member.data = member_id
+    return form
+
+
+@bp.app_template_global()
+def support_sessions_of(org: Organization) -> list:
+    """The organization's latest support sessions for its Audit tab."""
+    actor = web.current_actor()
+    if actor is None or not can(actor, Permission.VIEW_AUDIT):
+        return []
+    return support.support_log(actor, org, limit=20)
+
+
+# -- starting, returning, re-checking ----------------------------------------------------
+
+
+def _start_page(org, form, status=200):
+    return render_template(
+        "support/start.html", org=org, form=form, minutes=support.session_minutes()
+    ), status
+
+
+@bp.route("/organizations/<org_id>/support/start", methods=["GET", "POST"])
+@actor_required()
+def start(org_id: str):
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    if actor.real_user_id:
+        raise support.AlreadyActing()
+    require(actor, Permission.LOGIN_AS)
+    web.use_organization_timezone(org)
+    if request.method == "GET":
+        form = login_as_form(org, request.args.get("member"))
+        form.reason.data = (request.args.get("reason") or "")[:500]
+        return _start_page(org, form)
+    form = StartForm()
+    form.member.choices = [(m.id, _member_label(m)) for m in support.candidates(actor, org)]
+    if not form.validate_on_submit():
+        return _start_page(org, form, 400)
+    login = auth.session_row(current_user.auth_token)
+    try:
+        row = support.start_support_session(
+            actor,
+            org,
+            form.member.data or "",
+            form.reason.data or "",
+            authenticated_at=login.authenticated_at if login else None,
+            ip=request.remote_addr,
+        )
+    except support.ReauthenticationRequired as error:
+        rollback()
+        flash(str(error), "warning")
+        again = url_for(
+            "support.start", org_id=org.id, member=form.member.data, reason=form.reason.data
+        )
+        return redirect(url_for("support.confirm", next=again))
+    except ValidationFailed as error:
+        rollback()
+        apply_field_errors(form, error)
+        return _start_page(org, form, error.status)
+    member_name = row.member.user.name
+    web.enter_support_session(row.id)
+    commit()
+    flash(
+        _(
+            "You are acting as %(name)s. Everything you do is recorded with your name.",
+            name=member_name,
+        ),
+        "info",
+    )
+    return redirect(url_for("organization.overview", org_id=org.id))
+
+
+@bp.route("/support/return", methods=["POST"])
+@login_required
+def return_to_account():
+    if not ReturnForm().validate_on_submit():
+        abort(400)
+    support_id = web.session.get(web.SUPPORT_KEY)
+    row = support.open_session(support_id, current_user.id) if support_id else None
+    org_id = row.organization_id if row is not None else None
+    if web.leave_support_session(SupportSessionEnd.RETURNED):
+        commit()
+        flash(_("You are back on your own account."), "success")
+    actor = web.current_actor()
+    if org_id and actor is not None and can(actor, Permission.VIEW_ORGANIZATION):
+        return redirect(url_for("organization.overview", org_id=org_id))
+    return redirect(web.home_url(actor))
+
+
+@bp.route("/support/confirm", methods=["GET", "POST"])
+@actor_required()
+def confirm():
+    """Prove it is you again (password, or a two-factor code when it is on)."""
+    actor = the_actor()
+    if actor.real_user_id:
+        raise support.AlreadyActing()
+    user = current_user._get_current_object()
+    enrolled = two_factor.is_enrolled(user)
+    form = ConfirmCodeForm() if enrolled else ConfirmPasswordForm()
+    target = request.args.get("next")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            auth.check_throttle(user.email)
+        except DomainError as error:
+            flash(str(error), "danger")
+            return render_template("support/confirm.html", form=form, enrolled=enrolled), 429
+        if enrolled:
+            ok = two_factor.verify(user, form.code.data) is not None
+        else:
+            ok = user.check_password(form.password.data or "")
+        if ok:
+            auth.clear_failures(user.email)
+            auth.mark_authenticated(user.auth_token)
+            commit()
+            flash(_("Thank you. You can start a support session now."), "success")
+            return redirect(target if is_safe_next(target) else web.home_url(actor))
+        auth.record_failure(user.email, request.remote_addr)
+        commit()
+        field = form.code if enrolled else form.password
+        field.errors = [*field.errors, _("That is not right. Try again.")]
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "support/confirm.html", form=form, enrolled=enrolled, minutes=support.reauth_minutes()
+    ), status
+
+
+# -- the log -------------------------------------------------------------------------------
+
+
+def _people(rows) -> dict:
+    ids = {r.session.staff_user_id for r in rows}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
+
+
+@bp.route("/organizations/<org_id>/support/<support_session_id>")
+@actor_required(Permission.VIEW_AUDIT)
+def organization_session(org_id: str, support_session_id: str):
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    web.use_organization_timezone(org)
+    row = support.get_support_session(actor, support_session_id, org)
+    return _detail(row, back=url_for("organization.audit", org_id=org.id))
+
+
+def _detail(row, back: str):
+    entries = support.session_changes(row)
+    ids = {e.actor_user_id for e in entries} | {e.real_user_id for e in entries}
+    ids.discard(None)
+    people = (
+        {u.id: u for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    return render_template(
+        "support/detail.html",
+        row=row,
+        entries=entries,
+        people=people,
+        labels=audit_labels,
+        back=back,
+    )
+
+
+@bp.route("/reseller/support/")
+@actor_required(Permission.VIEW_SUPPORT_SESSIONS)
+def index():
+    actor = the_actor()
+    rows = support.support_log(actor, limit=200)
+    reseller = db.session.get(Reseller, actor.reseller_id) if actor.reseller_id else None
+    return render_template(
+        "support/index.html",
+        rows=rows,
+        organizations={
+            o.id: o
+            for o in db.session.scalars(
+                db.select(Organization).where(
+                    Organization.id.in_({r.session.organization_id for r in rows})
+                )
+            )
+        }
+        if rows
+        else {},
+        reseller=reseller,
+    )
+
+
+@bp.route("/reseller/support/<support_session_id>")
+@actor_required(Permission.VIEW_SUPPORT_SESSIONS)
+def session_detail(support_session_id: str):
+    row = support.get_support_session(the_actor(), support_session_id)
+    return _detail(row, back=url_for("support.index"))
+
+
+@bp.route("/reseller/support/settings", methods=["GET", "POST"])
+@actor_required(Permission.MANAGE_RESELLER_SETTINGS)
+def settings():
+    actor = the_actor()
+    reseller = scoping.get_reseller(actor, actor.reseller_id)
+    form = NotificationForm()
+    if form.validate_on_submit():
+        changed = support.set_owner_notification(actor, reseller, form.notify_owner.data)
+        commit()
+        flash(_("Saved.") if changed else _("Nothing changed."), "success")
+        return redirect(url_for("support.settings"))
+    if request.method == "GET":
+        form.notify_owner.data = reseller.notify_owner_on_support_session
+    return render_template("support/settings.html", form=form, reseller=reseller), (
+        400 if request.method == "POST" else 200
+    )

@@ -1,0 +1,276 @@
+"""The Customer app's list of organizations: one keyset page, searched and filtered, and
+the owners of the organizations listed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import aliased
+
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, require
+from tenants.access.scoping import organizations_query
+from tenants.core import paging
+from tenants.core.checks import collect_field_errors
+from tenants.core.errors import ValidationFailed
+from tenants.core.extensions import db
+from tenants.core.validation import clean_text
+from tenants.models import Member, MemberRole, Organization, OrganizationStatus, PricingModel, User
+from tenants.models.organizations import search_key
+
+
+@dataclass(frozen=True)
+class OrganizationPage:
+    items: list[Organization]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+ORGANIZATION_CURSOR = paging.Cursor((paging.TEXT, paging.TEXT, paging.choice("next", "prev")))
+
+
+def _encode_cursor(org: Organization, direction: str) -> str:
+    return ORGANIZATION_CURSOR.encode(org.search_name, org.id, direction)
+
+
+def _contains_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _enum_filter(value, enum_cls, path: str, allowed=None):
+    if value is None or value == "":
+        return None
+    try:
+        member = enum_cls(value)
+    except ValueError:
+        member = None
+    if member is None or (allowed is not None and member not in allowed):
+        raise ValidationFailed(fields={path: str(_l("Not a valid choice."))})
+    return member
+
+
+def _bool_filter(value, path: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "no", "0"):
+        return False
+    raise ValidationFailed(fields={path: str(_l("Must be true or false."))})
+
+
+def _limit(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise ValidationFailed(fields={"limit": str(_l("Enter a number between 1 and 100."))})
+    return value
+
+
+def _order(columns, direction: str) -> tuple:
+    """The list's order, (search_name, id), or its reverse for a "previous page" cursor."""
+    if direction == "prev":
+        return columns.search_name.desc(), columns.id.desc()
+    return columns.search_name, columns.id
+
+
+# A search (``q``) is a substring match on search_text: the page is the first matches in
+# (search_name, id) order. Which way finds them cheaply depends on how many rows match and
+# where they sit in that order, which the planner cannot know (it assumes the matches are
+# spread evenly; names that start with the term all sit together), so the service tries,
+# in turn and each bounded:
+#   1. every match through the trigram index, sorted, if there are at most _FEW_MATCHES:
+#      the usual search for a name, a few rows read;
+#   2. the ordered walk of the next _WINDOW_PAGES pages' worth of rows, filtered: enough
+#      when the term is common (one row in ten or more), whatever the number of rows;
+#   3. as 1 up to _SEARCH_MATCH_CAP matches: about one row read per match, wherever they
+#      sit in the order;
+#   4. the whole ordered walk, filtered: a term with more matches than that, which the walk
+#      meets every few dozen rows unless they all sit together late in the order.
+# Each answers exactly the same page. The cap balances step 3 (cap rows) against step 4
+# (page size / share of matching rows) at about 100,000 organizations.
+_FEW_MATCHES = 100
+_WINDOW_PAGES = 10
+_SEARCH_MATCH_CAP = 2000
+# pg_trgm can only narrow a search that has a run of three letters or digits.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+def _all_matches(query, matches, direction: str, wanted: int, cap: int):
+    """The first ``wanted`` rows of ``query`` filtered by ``matches``, found by sorting every
+    match (the trigram index on PostgreSQL); None when there are more than ``cap``."""
+    found = (
+        query.with_only_columns(Organization.id, Organization.search_name)
+        .where(matches)
+        .limit(cap + 1)
+        .cte("found")
+    )
+    first = select(found.c.id).order_by(*_order(found.c, direction)).limit(wanted)
+    counted = select(func.count()).select_from(found).scalar_subquery()
+    result = db.session.execute(
+        select(Organization, counted)
+        .where(Organization.id.in_(first))
+        .order_by(*_order(Organization, direction))
+    ).all()
+    if result and result[0][1] > cap:
+        return None
+    return [org for org, _count in result]
+
+
+def _search_rows(query, term: str, direction: str, wanted: int) -> list[Organization]:
+    """The first ``wanted`` organizations of ``query`` whose search_text contains ``term``."""
+    pattern = _contains_pattern(term)
+    matches = Organization.search_text.like(pattern, escape="\\")
+    if _TRIGRAM.search(term):
+        rows = _all_matches(query, matches, direction, wanted, _FEW_MATCHES)
+        if rows is not None:
+            return rows
+        walked = (
+            query.order_by(*_order(Organization, direction))
+            .limit(wanted * _WINDOW_PAGES)
+            .subquery("walked")
+        )
+        rows = list(
+            db.session.scalars(
+                select(aliased(Organization, walked))
+                .where(walked.c.search_text.like(pattern, escape="\\"))
+                .order_by(*_order(walked.c, direction))
+                .limit(wanted)
+            )
+        )
+        if len(rows) == wanted:
+            return rows
+        rows = _all_matches(query, matches, direction, wanted, _SEARCH_MATCH_CAP)
+        if rows is not None:
+            return rows
+    return list(
+        db.session.scalars(
+            query.where(matches).order_by(*_order(Organization, direction)).limit(wanted)
+        )
+    )
+
+
+def organization_page(
+    actor: Actor,
+    *,
+    q: str | None = None,
+    status=None,
+    pricing_model=None,
+    low_balance=None,
+    has_debt=None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> OrganizationPage:
+    """One page of the organizations the actor may see, in name order, with both cursors.
+
+    Keyset pagination on (search_name, id): each page is an index range scan however deep
+    it is. ``q`` matches name, billing name or the owner's email, case-insensitively, through
+    the denormalized ``search_text`` column (a trigram index on PostgreSQL; see
+    _search_rows). ``low_balance`` and ``has_debt`` read the denormalized
+    Organization.total_credits / debt columns the ledger keeps up to date (low_balance
+    through the stored flag computed from them).
+    """
+    require(actor, Permission.VIEW_ORGANIZATION)
+    checks = collect_field_errors(
+        {
+            "q": lambda: clean_text(q, "q", max_length=200, required=False),
+            "status": lambda: _enum_filter(
+                status,
+                OrganizationStatus,
+                "status",
+                allowed=(OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED),
+            ),
+            "pricing_model": lambda: _enum_filter(pricing_model, PricingModel, "pricing_model"),
+            "low_balance": lambda: _bool_filter(low_balance, "low_balance"),
+            "has_debt": lambda: _bool_filter(has_debt, "has_debt"),
+            "limit": lambda: _limit(limit),
+            "cursor": lambda: ORGANIZATION_CURSOR.decode(cursor) if cursor else None,
+        }
+    )
+    query = organizations_query(actor)
+    if checks["status"] is not None:
+        query = query.where(Organization.status == checks["status"])
+    if checks["pricing_model"] is not None:
+        query = query.where(Organization.pricing_model == checks["pricing_model"])
+    if checks["low_balance"] is not None:
+        # The stored flag is "prepaid and total_credits <= low_balance_threshold", with a
+        # partial index of the low ones in the list's order.
+        low = Organization.low_balance
+        query = query.where(low if checks["low_balance"] else ~low)
+    if checks["has_debt"] is not None:
+        query = query.where(Organization.debt > 0 if checks["has_debt"] else Organization.debt <= 0)
+
+    key = tuple_(Organization.search_name, Organization.id)
+    direction = "next"
+    if checks["cursor"]:
+        name, org_id, direction = checks["cursor"]
+        query = query.where(
+            key < tuple_(name, org_id) if direction == "prev" else key > tuple_(name, org_id)
+        )
+    page_size = checks["limit"]
+    if checks["q"]:
+        rows = _search_rows(query, search_key(checks["q"]), direction, page_size + 1)
+    else:
+        rows = list(
+            db.session.scalars(
+                query.order_by(*_order(Organization, direction)).limit(page_size + 1)
+            )
+        )
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if direction == "prev":
+        rows.reverse()
+        more_before, more_after = more, True
+    else:
+        more_before, more_after = checks["cursor"] is not None, more
+    return OrganizationPage(
+        items=rows,
+        next_cursor=_encode_cursor(rows[-1], "next") if rows and more_after else None,
+        previous_cursor=_encode_cursor(rows[0], "prev") if rows and more_before else None,
+    )
+
+
+def list_organizations(
+    actor: Actor,
+    *,
+    q: str | None = None,
+    status=None,
+    pricing_model=None,
+    low_balance=None,
+    has_debt=None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Organization], str | None]:
+    """A page of organizations and the cursor of the next page (None on the last page)."""
+    page = organization_page(
+        actor,
+        q=q,
+        status=status,
+        pricing_model=pricing_model,
+        low_balance=low_balance,
+        has_debt=has_debt,
+        limit=limit,
+        cursor=cursor,
+    )
+    return page.items, page.next_cursor
+
+
+def owners_of(organizations: list[Organization]) -> dict[str, Member]:
+    """The current owner of each organization (user loaded) in one query: lists avoid N+1."""
+    ids = [org.id for org in organizations]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Member, User)
+        .join(User, User.id == Member.user_id)
+        .where(
+            Member.organization_id.in_(ids),
+            Member.role == MemberRole.OWNER,
+            Member.removed_at.is_(None),
+        )
+    ).all()
+    return {member.organization_id: member for member, _user in rows}

@@ -1,0 +1,73 @@
+"""An organization's Logs and Invoices sections: the credits log (or the postpaid note),
+the invoices and receipts, and one invoice's detail."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_skeleton
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.core.errors import ValidationFailed
+from tenants.invoices import documents as invoices
+from tenants.models import PricingModel
+from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.web.decorators import actor_required
+
+INVOICE_PAGE_SIZE = 50
+
+
+@bp.app_template_filter("invoice_period")
+def invoice_period(period: str | None) -> str:
+    """A monthly invoice's period ("2026-10") as the month it covers, in the reader's
+    language; receipts have none."""
+    try:
+        year, month = (int(part) for part in (period or "").split("-"))
+        return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
+    except ValueError:
+        return period or ""
+
+
+@bp.route("/<org_id>/logs")
+@actor_required(Permission.VIEW_ORGANIZATION)
+def logs(org_id: str):
+    """Prepaid: the last 30 days log of credits. Postpaid holds no credits to log."""
+    _actor, org = organization_for_view(org_id)
+    if org.pricing_model == PricingModel.PREPAID:
+        return redirect(url_for("credits.log", org_id=org.id))
+    return render_template("organization/logs.html", org=org, active_section="logs")
+
+
+@bp.route("/<org_id>/invoices", endpoint="invoices")
+@actor_required(Permission.MANAGE_CREDITS)
+def invoices_list(org_id: str):
+    actor, org = organization_for_view(org_id)
+    cursor = request.args.get("cursor", "")
+    try:
+        page = invoices.invoice_page(actor, org, limit=INVOICE_PAGE_SIZE, cursor=cursor or None)
+    except ValidationFailed:
+        abort(404)
+    return render_template(
+        "organization/invoices.html",
+        org=org,
+        page=page,
+        first_page=not cursor,
+        active_section="invoices",
+    )
+
+
+@bp.route("/<org_id>/invoices/<invoice_id>")
+@actor_required(Permission.MANAGE_CREDITS)
+def invoice(org_id: str, invoice_id: str):
+    actor, org = organization_for_view(org_id)
+    found = scoping.get_invoice(actor, invoice_id, org)
+    return render_template(
+        "organization/invoice.html",
+        org=org,
+        invoice=found,
+        lines=invoices.invoice_lines(found),
+        active_section="invoices",
+    )

@@ -1,0 +1,84 @@
+"""An organization's lifecycle: suspend, reactivate and delete it (reseller staff)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from tenants.access import scoping
+from tenants.access.policy import Permission
+from tenants.core.errors import DomainError
+from tenants.jobs import outbox as queue
+from tenants.organizations import operations as organizations
+from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.forms import ConfirmForm, SuspendForm
+from tenants.web.decorators import actor_required
+from tenants.web.forms import show_field_errors
+
+
+@bp.route("/<org_id>/suspend", methods=["GET", "POST"])
+@actor_required(Permission.MANAGE_ORGANIZATION)
+def suspend(org_id: str):
+    actor, org = organization_for_view(org_id)
+    form = SuspendForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            organizations.suspend_organization(actor, org, form.reason.data or "")
+        except DomainError as error:
+            queue.rollback()
+            org = scoping.get_organization(actor, org_id)
+            show_field_errors(form, error)
+            status = error.status
+        else:
+            queue.commit()
+            flash(_("The organization is suspended. Its members can no longer log in."), "success")
+            return redirect(url_for("organization.overview", org_id=org.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "organization/suspend.html", org=org, form=form, active_section="overview"
+    ), status
+
+
+@bp.route("/<org_id>/reactivate", methods=["POST"])
+@actor_required(Permission.MANAGE_ORGANIZATION)
+def reactivate(org_id: str):
+    actor, org = organization_for_view(org_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        organizations.reactivate_organization(actor, org)
+    except DomainError as error:
+        queue.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("organization.overview", org_id=org_id))
+    queue.commit()
+    flash(_("The organization is active again. Its members can log in."), "success")
+    return redirect(url_for("organization.overview", org_id=org.id))
+
+
+@bp.route("/<org_id>/delete", methods=["GET", "POST"])
+@actor_required(Permission.MANAGE_ORGANIZATION)
+def delete(org_id: str):
+    actor, org = organization_for_view(org_id)
+    form = ConfirmForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            organizations.delete_organization(actor, org)
+        except DomainError as error:
+            queue.rollback()
+            org = scoping.get_organization(actor, org_id)
+            flash(str(error), "error")
+            status = error.status
+        else:
+            name = org.name
+            queue.commit()
+            flash(_("The organization %(name)s was deleted.", name=name), "success")
+            return redirect(url_for("customers.index"))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "organization/delete.html", org=org, form=form, active_section="overview"
+    ), status

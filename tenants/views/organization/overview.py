@@ -1,0 +1,45 @@
+"""An organization's Overview section: members, owner, balance or debt, and its chart."""
+
+from __future__ import annotations
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from tenants.access import scoping
+from tenants.access.policy import Permission, can
+from tenants.billing import postpaid
+from tenants.core.extensions import db
+from tenants.credits import movements
+from tenants.credits import operations as credits
+from tenants.models import PricingModel
+from tenants.organizations import listing
+from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.forms import ConfirmForm
+from tenants.web.decorators import actor_required
+
+
+@bp.route("/<org_id>/")
+@actor_required(Permission.VIEW_ORGANIZATION)
+def overview(org_id: str):
+    actor, org = organization_for_view(org_id)
+    member_count = db.session.scalar(
+        select(func.count()).select_from(scoping.members_query(actor, org).subquery())
+    )
+    owner = listing.owners_of([org]).get(org.id)
+    prepaid = org.pricing_model == PricingModel.PREPAID
+    # The pool's balance and chart are for those who read every account (credits page rule).
+    sees_all = movements.sees_every_account(actor)
+    return render_template(
+        "organization/overview.html",
+        org=org,
+        member_count=member_count,
+        owner=owner,
+        prepaid=prepaid,
+        sees_all=sees_all,
+        total_credits=credits.balance(org).total_credits if prepaid and sees_all else None,
+        series=movements.daily_series(org) if prepaid and sees_all else None,
+        debt=postpaid.organization_debt(org) if not prepaid else None,
+        can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
+        confirm_form=ConfirmForm(),
+        active_section="overview",
+    )

@@ -1,0 +1,175 @@
+"""An organization's Settings section: general information, billing, balance and
+configuration, and the reseller's terms, each its own form."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from tenants.access import scoping
+from tenants.access.policy import Permission, can
+from tenants.core.errors import DomainError
+from tenants.jobs import outbox as queue
+from tenants.models import Organization
+from tenants.organizations import operations as organizations
+from tenants.organizations.fields import editable_paths
+from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.forms import (
+    BillingForm,
+    ConfigurationForm,
+    GeneralForm,
+    ResellerTermsForm,
+    amount,
+    whole_number,
+)
+from tenants.web.decorators import actor_required
+from tenants.web.forms import fill_place_choices, show_field_errors
+
+
+def _settings_forms(org: Organization, posted: str | None = None) -> dict:
+    """The settings page's forms filled from the organization, except the one being posted."""
+    forms = {
+        "general": GeneralForm(prefix="general", formdata=None),
+        "billing": BillingForm(prefix="billing", formdata=None),
+        "configuration": ConfigurationForm(prefix="configuration", formdata=None),
+        "terms": ResellerTermsForm(prefix="terms", formdata=None),
+    }
+    if posted:
+        forms[posted] = type(forms[posted])(prefix=posted)
+    fill_place_choices(forms["general"])
+    initial = {
+        "general": {
+            "name": org.name,
+            "country": org.country,
+            "currency": org.currency,
+            "timezone": org.timezone,
+            "pricing_model": org.pricing_model.value,
+        },
+        "billing": {
+            "billing_type": org.billing_type.value,
+            "billing_name": org.billing_name or "",
+            "billing_address": org.billing_address or "",
+            "billing_tax_id": org.billing_tax_id or "",
+            "billing_email": org.billing_email or "",
+        },
+        "configuration": {
+            "sender_name": org.sender_name or "",
+            "notification_email": org.notification_email or "",
+            "notification_mobile": org.notification_mobile or "",
+            "low_balance_alert": "yes" if org.low_balance_alert else "no",
+            "low_balance_threshold": str(org.low_balance_threshold),
+            "alert_email": org.alert_email or "",
+        },
+        "terms": {
+            "credit_limit": str(org.credit_limit.normalize()) if org.credit_limit else "0",
+            "individual_user_credits": org.individual_user_credits,
+        },
+    }
+    for key, values in initial.items():
+        if key == posted:
+            continue
+        for name, value in values.items():
+            getattr(forms[key], name).data = value
+    return forms
+
+
+def _render_settings(actor, org, forms, status: int = 200):
+    editable = editable_paths(actor)
+    return (
+        render_template(
+            "organization/settings.html",
+            org=org,
+            forms=forms,
+            can_edit_general="name" in editable,
+            can_edit_terms="credit_limit" in editable,
+            pricing_model_locked=organizations.pricing_model_locked(org),
+            # The API keys page asks the same permission (tenants.views.api_keys).
+            can_manage_api_keys=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
+            active_section="settings",
+        ),
+        status,
+    )
+
+
+@bp.route("/<org_id>/settings")
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def settings(org_id: str):
+    actor, org = organization_for_view(org_id)
+    return _render_settings(actor, org, _settings_forms(org))
+
+
+def _form_values(key: str, form, org: Organization) -> dict:
+    """The posted form as update_organization's values, keyed by API paths."""
+    if key == "general":
+        values = {
+            "name": form.name.data or "",
+            "country": form.country.data or "",
+            "currency": form.currency.data or "",
+            "timezone": form.timezone.data or "",
+        }
+        # A locked pricing model is shown disabled, so the browser does not send it.
+        if f"{form._prefix}pricing_model" in request.form:
+            values["pricing_model"] = form.pricing_model.data or ""
+        return values
+    if key == "billing":
+        return {
+            "billing.type": form.billing_type.data or "",
+            "billing.name": form.billing_name.data or None,
+            "billing.address": form.billing_address.data or None,
+            "billing.tax_id": form.billing_tax_id.data or None,
+            "billing.email": form.billing_email.data or None,
+        }
+    if key == "configuration":
+        alert = form.low_balance_alert.data
+        return {
+            "settings.sender_name": form.sender_name.data or None,
+            "settings.notification_email": form.notification_email.data or None,
+            "settings.notification_mobile": form.notification_mobile.data or None,
+            "settings.low_balance_alert": alert == "yes" if alert in ("yes", "no") else alert,
+            "settings.low_balance_threshold": whole_number(form.low_balance_threshold.data),
+            "settings.alert_email": form.alert_email.data or None,
+        }
+    values = {"individual_user_credits": bool(form.individual_user_credits.data)}
+    if f"{form._prefix}credit_limit" in request.form:  # shown for postpaid organizations only
+        values["credit_limit"] = amount(form.credit_limit.data)
+    return values
+
+
+SETTINGS_FORMS = {
+    "general": Permission.MANAGE_ORGANIZATION,
+    "billing": Permission.EDIT_ORGANIZATION_SETTINGS,
+    "configuration": Permission.EDIT_ORGANIZATION_SETTINGS,
+    "terms": Permission.MANAGE_ORGANIZATION,
+}
+
+
+@bp.route("/<org_id>/settings/<key>", methods=["POST"])
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def save_settings(org_id: str, key: str):
+    actor, org = organization_for_view(org_id)
+    if key not in SETTINGS_FORMS:
+        abort(404)
+    if not can(actor, SETTINGS_FORMS[key]):
+        abort(403)
+    forms = _settings_forms(org, posted=key)
+    form = forms[key]
+    if not form.validate_on_submit():
+        return _render_settings(actor, org, forms, 422)
+    try:
+        changes = organizations.update_organization(actor, org, _form_values(key, form, org))
+    except DomainError as error:
+        queue.rollback()
+        org = scoping.get_organization(actor, org_id)
+        if key == "general":
+            fill_place_choices(form)
+        show_field_errors(form, error)
+        return _render_settings(actor, org, forms, error.status)
+    queue.commit()
+    messages = {
+        "general": _("General information saved."),
+        "billing": _("Billing information saved."),
+        "configuration": _("Balance & configuration saved."),
+        "terms": _("Terms saved."),
+    }
+    flash(messages[key] if changes else _("Nothing changed."), "success")
+    return redirect(url_for("organization.settings", org_id=org.id) + f"#{key}")
