@@ -13,7 +13,7 @@ from tenants.models import Organization
 
 def organization_credits(org: Organization) -> int:
     """Credits held across the system pool and every member account."""
-    from tenants.credits.operations import total_credits
+    from tenants.credits.ledger import total_credits
 
     return total_credits(org)
 

@@ -17,7 +17,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing import usage
 from tenants.core.errors import ValidationFailed
-from tenants.credits import movements, payments, purchases
+from tenants.credits import ledger, movements, payments, purchases
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
@@ -46,7 +46,7 @@ def _language() -> str:
 )
 def get_balance(actor: Actor, org_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
-    body = serializers.balance(org, credits.balance(org), balances.organization_debt(org))
+    body = serializers.balance(org, ledger.balance(org), balances.organization_debt(org))
     return done(body)
 
 

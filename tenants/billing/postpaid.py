@@ -75,8 +75,9 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, new_id, round_money, utcnow
+from tenants.credits import ledger
 from tenants.credits import operations as credits
-from tenants.credits.operations import SYSTEM_ACCOUNT, AccountRef, Posting
+from tenants.credits.ledger import Posting
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import (
@@ -104,6 +105,7 @@ from tenants.models import (
     TaxRate,
     User,
 )
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef
 from tenants.resellers import pricing
 
 log = logging.getLogger(__name__)
@@ -347,7 +349,7 @@ def record_postpaid_usage(
             occurred_at=occurred,
         )
     )
-    entries = credits.post_transaction(
+    entries = ledger.post_transaction(
         actor,
         org,
         [
@@ -467,7 +469,7 @@ def record_payment(
     )
     db.session.add(payment)
     db.session.flush()
-    credits.post_transaction(
+    ledger.post_transaction(
         actor,
         org,
         [Posting(SYSTEM_ACCOUNT, 0, EntryType.PAYMENT)],
@@ -858,7 +860,7 @@ def _line_labels(languages: set[str]) -> None:
 
 def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
     """The system and ``invoiced`` accounts of the organizations, created on first use
-    (race-safe, as tenants.credits.operations.account_id does one at a time)."""
+    (race-safe, as tenants.credits.ledger.account_id does one at a time)."""
     kinds = (AccountKind.SYSTEM, AccountKind.INVOICED)
     ids = [item.row.id for item in due]
 

@@ -44,7 +44,7 @@ from tenants.core import paging
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits.operations import AccountRef, parse_account
+from tenants.credits.ledger import parse_account
 from tenants.models import (
     AccountKind,
     CreditAccount,
@@ -54,6 +54,7 @@ from tenants.models import (
     Organization,
     User,
 )
+from tenants.models.ledger import AccountRef
 
 LOG_DAYS = 30
 MAX_PAGE_SIZE = 200

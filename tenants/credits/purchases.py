@@ -24,8 +24,9 @@ from tenants.audit import log as audit
 from tenants.core.errors import Conflict, Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.credits import ledger, receipts
 from tenants.credits import operations as credits
-from tenants.credits import receipts
+from tenants.credits.accounts import require_manage_account
 from tenants.credits.payments import PaymentResult, provider_for
 from tenants.invoices import documents as invoices
 from tenants.models import (
@@ -152,7 +153,7 @@ def start_purchase(
     errors: dict[str, str] = {}
     ref = None
     try:
-        ref = credits.parse_account(org, account)
+        ref = ledger.parse_account(org, account)
     except ValidationFailed as error:
         errors.update(error.fields)
     try:
@@ -168,7 +169,7 @@ def start_purchase(
         raise ValidationFailed(fields=errors)
     if ref.kind == AccountKind.SYSTEM and not can(actor, Permission.MANAGE_CREDITS):
         raise Forbidden(_l("Only administrators can buy credits for the system pool."))
-    credits.require_manage_account(actor, ref)
+    require_manage_account(actor, ref)
     if not provider.allowed_for(actor):
         raise ValidationFailed(
             fields={"payment_method": str(_l("This payment method is not available to you."))}
@@ -303,7 +304,7 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
     if not claimed:
         return purchase
     org = db.session.get(Organization, purchase.organization_id)
-    ref = credits.parse_account(org, purchase.account)
+    ref = ledger.parse_account(org, purchase.account)
     entry_type = EntryType.AUTO_TOP_UP if purchase.automatic else EntryType.PURCHASE
     credits.add_credits(
         _system_actor_for(purchase),

@@ -26,7 +26,7 @@ from tenants.audit import log as audit
 from tenants.core.errors import DomainError, Forbidden
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits import operations as credits
+from tenants.credits import ledger
 from tenants.credits.alerts import language_for, owner_user, reseller_admins
 from tenants.credits.payments import card_details, provider_for
 from tenants.jobs.outbox import enqueue
@@ -194,7 +194,7 @@ def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchas
     org = db.session.get(Organization, organization_id)
     if org is None or not org.auto_top_up_enabled or org.auto_top_up_credits <= 0:
         return None
-    if credits.balance(org).system_credits >= org.auto_top_up_below:
+    if ledger.balance(org).system_credits >= org.auto_top_up_below:
         return None  # already lifted (a purchase or another top-up came first)
     method = saved_card(org)
     if method is None:

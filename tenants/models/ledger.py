@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -36,6 +37,21 @@ class AccountKind(enum.StrEnum):
 
 
 HOLDING_KINDS = (AccountKind.SYSTEM, AccountKind.MEMBER)
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """``system`` or ``member:<id>`` — how people and the API name a holding account."""
+
+    kind: AccountKind
+    member_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+
+
+SYSTEM_ACCOUNT = AccountRef(AccountKind.SYSTEM)
 
 
 class EntryType(enum.StrEnum):

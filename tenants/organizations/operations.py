@@ -365,7 +365,7 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
         raise PricingModelLocked()
 
     if cleaned.get("individual_user_credits") is False and org.individual_user_credits:
-        from tenants.credits.operations import member_credits_total
+        from tenants.credits.ledger import member_credits_total
 
         if member_credits_total(org) > 0:
             raise MemberCreditsRemain()

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import (
@@ -55,7 +56,7 @@ def individual(org) -> None:
 
 def system_credits(org) -> int:
     db.session.expire_all()
-    return credits.balance(org).system_credits
+    return ledger.balance(org).system_credits
 
 
 def count(model) -> int:

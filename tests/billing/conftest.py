@@ -21,7 +21,11 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def clock(monkeypatch):
     """Freeze "now" for usage validation and billing at ``clock.now`` (settable)."""
     state = SimpleNamespace(now=NOW)
-    for target in ("tenants.credits.operations.utcnow", "tenants.billing.postpaid.utcnow"):
+    for target in (
+        "tenants.credits.operations.utcnow",
+        "tenants.credits.ledger.utcnow",
+        "tenants.billing.postpaid.utcnow",
+    ):
         monkeypatch.setattr(target, lambda: state.now)
     return state
 

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from tenants.access.actors import SYSTEM
+from tenants.credits import ledger
 from tenants.credits import operations as credits
-from tenants.credits.operations import AccountRef
 from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, EntryType
+from tenants.models.ledger import AccountRef
 from tenants.resellers import pricing
 from tests.conftest import owner_of
 
@@ -28,7 +29,7 @@ def set_prices(reseller, unit=Decimal("0.045"), tax=Decimal("21")) -> None:
 
 
 def fund(org, amount: int, account: str = "system", reference: str | None = None) -> None:
-    ref = credits.parse_account(org, account)
+    ref = ledger.parse_account(org, account)
     credits.add_credits(
         SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE, reference=reference
     )

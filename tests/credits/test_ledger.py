@@ -12,6 +12,7 @@ from sqlalchemy.exc import DatabaseError
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import InsufficientCredits, ValidationFailed
 from tenants.core.extensions import db
+from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
@@ -59,7 +60,7 @@ def assert_invariants(org: Organization) -> None:
         + sums.get("withdrawal", 0)
         + sums.get("adjustment", 0)
     )
-    assert credits.total_credits(org) == expected
+    assert ledger.total_credits(org) == expected
     assert sums.get("transfer_in", 0) + sums.get("transfer_out", 0) == 0
 
 
@@ -69,7 +70,7 @@ def test_purchase_then_usage_moves_the_balance(prepaid_org):
     commit()
     assert entry.balance_after == 70
     assert entry.credits == -30
-    assert credits.balance(prepaid_org).system_credits == 70
+    assert ledger.balance(prepaid_org).system_credits == 70
     assert_invariants(prepaid_org)
 
 
@@ -78,7 +79,7 @@ def test_usage_refused_when_credits_are_short_and_balance_untouched(prepaid_org)
     with pytest.raises(InsufficientCredits):
         credits.record_usage(SYSTEM, prepaid_org, credits=6, reference="too-much")
     db.session.rollback()
-    assert credits.balance(prepaid_org).system_credits == 5
+    assert ledger.balance(prepaid_org).system_credits == 5
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "usage")
@@ -137,7 +138,7 @@ def test_transfers_need_agreement_and_distinct_accounts(prepaid_org, create_memb
     assert set(info.value.fields) == {"to"}
     credits.transfer_credits(SYSTEM, prepaid_org, "system", f"member:{member.id}", 20, agreed=True)
     commit()
-    balance = credits.balance(prepaid_org)
+    balance = ledger.balance(prepaid_org)
     assert balance.system_credits == 30
     assert balance.users == [(member.id, 20)]
     assert_invariants(prepaid_org)
@@ -193,7 +194,7 @@ def assert_concurrent_usage_is_exact(app, prepaid_org, *, threads: int, per_thre
     assert sum(ok for ok, _ in results) == requests // 2
     assert sum(refused for _, refused in results) == requests // 2
     db.session.expire_all()
-    assert credits.balance(prepaid_org).system_credits == 0
+    assert ledger.balance(prepaid_org).system_credits == 0
     assert_invariants(prepaid_org)
 
 
@@ -221,7 +222,7 @@ def test_concurrent_transfers_conserve_the_total(app, prepaid_org, create_member
 
     _in_threads(app, 8, work)
     db.session.expire_all()
-    assert credits.total_credits(prepaid_org) == 1000
+    assert ledger.total_credits(prepaid_org) == 1000
     assert_invariants(prepaid_org)
 
 
@@ -236,7 +237,7 @@ def test_organization_total_credits_follows_the_ledger(prepaid_org, create_membe
     )
     commit()
     db.session.refresh(prepaid_org)
-    assert prepaid_org.total_credits == 85 == credits.total_credits(prepaid_org)
+    assert prepaid_org.total_credits == 85 == ledger.total_credits(prepaid_org)
 
 
 def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
@@ -248,7 +249,7 @@ def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
     update_organization(SYSTEM, prepaid_org, {"individual_user_credits": True})
     commit()
     member = create_member(prepaid_org)
-    fund(prepaid_org, 10, credits.parse_account(prepaid_org, f"member:{member.id}"))
+    fund(prepaid_org, 10, ledger.parse_account(prepaid_org, f"member:{member.id}"))
     with pytest.raises(MemberCreditsRemain):
         update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
     db.session.rollback()
@@ -256,7 +257,7 @@ def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
     update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
     commit()
     assert prepaid_org.individual_user_credits is False
-    assert credits.balance(prepaid_org).system_credits == 10
+    assert ledger.balance(prepaid_org).system_credits == 10
 
 
 def test_deleted_organization_takes_no_more_credits(prepaid_org):
@@ -268,4 +269,4 @@ def test_deleted_organization_takes_no_more_credits(prepaid_org):
     with pytest.raises(OrganizationClosed):
         credits.add_credits(SYSTEM, prepaid_org, credits.SYSTEM_ACCOUNT, 5)
     db.session.rollback()
-    assert credits.total_credits(prepaid_org) == 0
+    assert ledger.total_credits(prepaid_org) == 0

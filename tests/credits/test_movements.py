@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-import tenants.credits.operations
+import tenants.credits.ledger
 from tenants.access.actors import SYSTEM, Actor
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
@@ -123,9 +123,9 @@ def test_another_tenants_organization_is_not_found(shop, other_reseller):
 
 def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch):
     real_now = utcnow()
-    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=5))
+    monkeypatch.setattr(tenants.credits.ledger, "utcnow", lambda: real_now - timedelta(days=5))
     fund(shop.org, 100)
-    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=40))
+    monkeypatch.setattr(tenants.credits.ledger, "utcnow", lambda: real_now - timedelta(days=40))
     fund(shop.org, 1000)  # before the window: part of the opening balance
     monkeypatch.undo()
     credits.transfer_credits(

@@ -17,6 +17,7 @@ from redis import Redis
 
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
+from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, QueuedJob, ResellerRole
@@ -111,7 +112,7 @@ def set_prices(reseller, unit=Decimal("0.05"), tax=Decimal("21")) -> None:
 
 
 def fund(org, amount: int, account: str = "system") -> None:
-    ref = credits.parse_account(org, account)
+    ref = ledger.parse_account(org, account)
     credits.add_credits(SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE)
     commit()
 

@@ -56,8 +56,9 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import round_money
-from tenants.credits import movements, purchases, topups
+from tenants.credits import ledger, movements, purchases, topups
 from tenants.credits import operations as credits
+from tenants.credits.accounts import can_manage_account
 from tenants.credits.payments import provider_for
 from tenants.credits.reseller_log import LogFilters, iter_reseller_log_rows, reseller_log_query
 from tenants.invoices import documents as invoices
@@ -72,6 +73,7 @@ from tenants.models import (
     PurchaseStatus,
     User,
 )
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef
 from tenants.notify import sms
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
@@ -240,7 +242,7 @@ def _members(actor: Actor, org: Organization) -> list[tuple[str, str]]:
 
 def _accounts(actor: Actor, org: Organization) -> list[AccountLine]:
     """The holding accounts the actor may see, with their balances."""
-    balance = credits.balance(org)
+    balance = ledger.balance(org)
     lines = []
     if movements.sees_every_account(actor):
         lines.append(AccountLine("system", _("System Credits"), balance.system_credits))
@@ -262,11 +264,9 @@ def _manageable(accounts: list[AccountLine], actor: Actor) -> list[AccountLine]:
     return [
         line
         for line in accounts
-        if credits.can_manage_account(
+        if can_manage_account(
             actor,
-            credits.SYSTEM_ACCOUNT
-            if line.is_system
-            else credits.AccountRef(AccountKind.MEMBER, line.member_id),
+            SYSTEM_ACCOUNT if line.is_system else AccountRef(AccountKind.MEMBER, line.member_id),
         )
     ]
 

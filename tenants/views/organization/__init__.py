@@ -17,8 +17,7 @@ from tenants.audit import labels as audit_labels
 from tenants.core import paging
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.extensions import db
-from tenants.credits import movements
-from tenants.credits import operations as credits
+from tenants.credits import ledger, movements
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import AuditEntry, Organization, PricingModel, User
@@ -94,7 +93,7 @@ def overview(org_id: str):
         owner=owner,
         prepaid=prepaid,
         sees_all=sees_all,
-        total_credits=credits.balance(org).total_credits if prepaid and sees_all else None,
+        total_credits=ledger.balance(org).total_credits if prepaid and sees_all else None,
         series=movements.daily_series(org) if prepaid and sees_all else None,
         debt=balances.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
