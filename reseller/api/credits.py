@@ -17,7 +17,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing import usage
 from tenants.core.errors import ValidationFailed
-from tenants.credits import ledger, movements, payments, purchases
+from tenants.credits import export_rows, ledger, movements, payments, purchases
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
@@ -229,5 +229,5 @@ def list_movements(actor: Actor, org_id: str, query: dict[str, Any]) -> Response
 )
 def movements_csv(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
     org = scoping.get_organization(actor, org_id)
-    rows = movements.iter_organization_rows(actor, org, **_movement_filters(query))
+    rows = export_rows.iter_organization_rows(actor, org, **_movement_filters(query))
     return movements_csv_response(rows, f"movements-{org.id}-{date.today().isoformat()}.csv")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from tenants.access.actors import SYSTEM, Actor
+from tenants.access.policy import Permission, can
 from tenants.core.errors import NotFound
 from tenants.core.extensions import db
 from tenants.models import (
+    AccountKind,
     Invoice,
+    LedgerEntry,
     Member,
     Organization,
     OrganizationStatus,
@@ -18,6 +21,7 @@ from tenants.models import (
     Reseller,
     ResellerStaff,
 )
+from tenants.models.ledger import AccountRef
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,39 @@ def get_invoice(actor: Actor, invoice_id: str, organization: Organization | None
     if invoice is None:
         raise not_found(actor, Invoice, invoice_id)
     return invoice
+
+
+# -- the ledger: which credit accounts an actor reads ---------------------------------
+
+
+def sees_every_account(actor: Actor) -> bool:
+    """Admins, reseller staff and platform staff read every account of an organization."""
+    return can(actor, Permission.MANAGE_CREDITS) or actor.is_platform
+
+
+def visible_accounts(actor: Actor, org: Organization) -> ColumnElement[bool]:
+    """The WHERE clause limiting postings to the holding accounts the actor may manage."""
+    holding = LedgerEntry.balance_after.is_not(None)
+    if sees_every_account(actor):
+        return holding
+    if actor.member_id and actor.organization_id == org.id:
+        return and_(
+            holding,
+            LedgerEntry.account_kind == AccountKind.MEMBER,
+            LedgerEntry.member_id == actor.member_id,
+        )
+    return false()
+
+
+def may_see_account(actor: Actor, org: Organization, ref: AccountRef) -> bool:
+    """Whether the actor may read one holding account of an organization it reached."""
+    if sees_every_account(actor):
+        return True
+    return (
+        ref.kind == AccountKind.MEMBER
+        and ref.member_id == actor.member_id
+        and actor.organization_id == org.id
+    )
 
 
 def resellers_query(actor: Actor) -> Select:

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
+from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can, refuse_while_acting
 from tenants.audit import log as audit
@@ -94,12 +95,10 @@ def shown_status(purchase: Purchase) -> str:
 
 def recent_purchases(actor: Actor, org: Organization, limit: int = 10) -> list[Purchase]:
     """The organization's latest purchases this actor may follow (a member: their own)."""
-    from tenants.credits.movements import sees_every_account
-
     query = select(Purchase).where(
         Purchase.organization_id == org.id, Purchase.reseller_id == org.reseller_id
     )
-    if not sees_every_account(actor):
+    if not scoping.sees_every_account(actor):
         query = query.where(
             or_(
                 Purchase.account == f"member:{actor.member_id}",

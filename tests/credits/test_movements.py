@@ -11,7 +11,7 @@ import tenants.credits.ledger
 from tenants.access.actors import SYSTEM, Actor
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
-from tenants.credits import movements
+from tenants.credits import chart, export_rows, movements
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import MemberRole, ResellerRole
@@ -83,7 +83,7 @@ def test_a_member_reads_only_their_own_account(shop):
     for account in ("system", member_account(shop.other)):
         with pytest.raises(Forbidden):
             movements.movements_query(mel, shop.org, account=account)
-    rows = list(movements.iter_organization_rows(mel, shop.org))
+    rows = list(export_rows.iter_organization_rows(mel, shop.org))
     assert [r.reference for r in rows] == ["mine"]
     assert rows[0].member_name == "Mel Member"
 
@@ -108,7 +108,7 @@ def test_reseller_wide_log_is_limited_to_the_resellers_customers(shop, other_res
     fund(shop.org, 10, reference="a")
     fund(other_reseller.org, 20, reference="b")
     staff = staff_actor(shop.reseller, shop.staff)
-    rows = list(movements.iter_reseller_rows(staff, since=movements.last_days()))
+    rows = list(export_rows.iter_reseller_rows(staff, since=movements.last_days()))
     assert [r.reference for r in rows] == ["a"] and rows[0].organization_name == "Acme"
     with pytest.raises(Forbidden):
         movements.reseller_movements_query(member_actor(shop.owner))
@@ -136,7 +136,7 @@ def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch)
     )
     commit()
 
-    series = movements.daily_series(shop.org)
+    series = chart.daily_series(shop.org)
     assert len(series) == 30
     assert series[0].balance == 1000
     assert series[-1].balance == 1000 + 100 - 40

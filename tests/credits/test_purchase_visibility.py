@@ -16,7 +16,7 @@ from tenants.access.actors import Actor
 from tenants.api_keys.operations import actor_for_api_key, create_api_key
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits import movements, purchases
+from tenants.credits import purchases
 from tenants.jobs.outbox import commit
 from tenants.models import Invoice, Member, PlatformRole, ResellerRole
 from tenants.support import sessions as support
@@ -114,7 +114,7 @@ def test_every_actor_kind_follows_the_same_purchases_and_receipts(world):
         members_only = (
             actor.is_member and actor.organization_id == reached.id and not actor.is_org_admin
         )
-        assert movements.sees_every_account(actor) is not members_only, kind
+        assert scoping.sees_every_account(actor) is not members_only, kind
 
         followed = {p.id for p in purchases.recent_purchases(actor, reached, limit=100)}
         assert followed == {bought[name].id for name in expected}, kind

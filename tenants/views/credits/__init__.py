@@ -56,7 +56,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import round_money
-from tenants.credits import ledger, movements, purchases, topups
+from tenants.credits import chart, export_copy, export_rows, ledger, movements, purchases, topups
 from tenants.credits import operations as credits
 from tenants.credits.accounts import can_manage_account
 from tenants.credits.payments import provider_for
@@ -235,7 +235,7 @@ def _members(actor: Actor, org: Organization) -> list[tuple[str, str]]:
         .order_by(User.name, Member.id)
     )
     members = rows.all()
-    if not movements.sees_every_account(actor):
+    if not scoping.sees_every_account(actor):
         members = [(mid, name) for mid, name in members if mid == actor.member_id]
     return members
 
@@ -244,7 +244,7 @@ def _accounts(actor: Actor, org: Organization) -> list[AccountLine]:
     """The holding accounts the actor may see, with their balances."""
     balance = ledger.balance(org)
     lines = []
-    if movements.sees_every_account(actor):
+    if scoping.sees_every_account(actor):
         lines.append(AccountLine("system", _("System Credits"), balance.system_credits))
     if org.individual_user_credits:
         held = dict(balance.users)
@@ -306,7 +306,7 @@ def _purchase(actor: Actor, org: Organization, purchase_id: str) -> Purchase:
         Purchase.organization_id == org.id,
         Purchase.reseller_id == org.reseller_id,
     )
-    if not movements.sees_every_account(actor):
+    if not scoping.sees_every_account(actor):
         query = query.where(
             or_(
                 Purchase.account == f"member:{actor.member_id}",
@@ -468,7 +468,7 @@ def index(org_id: str):
         page=page,
         links=_page_links(".index", page, org_id=org.id),
         names=_names(page.entries, org),
-        series=movements.daily_series(org) if movements.sees_every_account(actor) else None,
+        series=chart.daily_series(org) if scoping.sees_every_account(actor) else None,
         can_manage=can(actor, Permission.MANAGE_CREDITS),
         can_withdraw=can(actor, Permission.WITHDRAW_CREDITS),
         can_buy=bool(_purchasable(accounts, actor)),
@@ -684,7 +684,7 @@ def receipt_pdf(org_id: str, invoice_id: str):
         Invoice.organization_id == org.id,
         Invoice.reseller_id == org.reseller_id,
     )
-    if not movements.sees_every_account(actor):
+    if not scoping.sees_every_account(actor):
         # A member reaches the receipts of their own purchases only.
         query = query.where(
             Invoice.id.in_(
@@ -812,7 +812,7 @@ def test_sms(org_id: str):
     if not (actor.is_member or actor.is_reseller_staff):
         raise Forbidden()
     form = TestSmsForm()
-    choose_account = org.individual_user_credits and movements.sees_every_account(actor)
+    choose_account = org.individual_user_credits and scoping.sees_every_account(actor)
     if choose_account:
         form.account.choices = [
             (a.value, f"{a.label} ({format_decimal(a.credits)})")
@@ -897,7 +897,7 @@ def log(org_id: str):
 @actor_required(Permission.VIEW_ORGANIZATION)
 def log_csv(org_id: str):
     actor, org = _organization(org_id)
-    rows = movements.iter_organization_rows(actor, org, **_log_filters(actor, org))
+    rows = export_rows.iter_organization_rows(actor, org, **_log_filters(actor, org))
     return movements_csv_response(rows, f"credits-log-{org.id}-{date.today().isoformat()}.csv")
 
 
@@ -907,7 +907,7 @@ def log_print(org_id: str):
     actor, org = _organization(org_id)
     filters = _log_filters(actor, org)
     rows = list(
-        itertools.islice(movements.iter_organization_rows(actor, org, **filters), PRINT_LIMIT + 1)
+        itertools.islice(export_rows.iter_organization_rows(actor, org, **filters), PRINT_LIMIT + 1)
     )
     return render_template(
         "credits/log_print.html",
@@ -944,7 +944,7 @@ class RowLabels:
             self.zones[key] = ZoneInfo(key)
         return self.zones[key]
 
-    def __call__(self, row: movements.MovementRow) -> dict:
+    def __call__(self, row: export_rows.MovementRow) -> dict:
         if row.account_kind == AccountKind.SYSTEM:
             account = self.system
         else:
@@ -995,7 +995,7 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
         headers.insert(0, _("Organization"))
 
     # On PostgreSQL the database writes the rows (same bytes, ~10x faster); None on SQLite.
-    copied = movements.copy_csv(
+    copied = export_copy.copy_csv(
         rows, with_organization=with_organization, formula_starts=FORMULA_STARTS
     )
 

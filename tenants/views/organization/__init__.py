@@ -17,7 +17,7 @@ from tenants.audit import labels as audit_labels
 from tenants.core import paging
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.extensions import db
-from tenants.credits import ledger, movements
+from tenants.credits import chart, ledger
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import AuditEntry, Organization, PricingModel, User
@@ -85,7 +85,7 @@ def overview(org_id: str):
     owner = organizations.owners_of([org]).get(org.id)
     prepaid = org.pricing_model == PricingModel.PREPAID
     # The pool's balance and chart are for those who read every account (credits page rule).
-    sees_all = movements.sees_every_account(actor)
+    sees_all = scoping.sees_every_account(actor)
     return render_template(
         "organization/overview.html",
         org=org,
@@ -94,7 +94,7 @@ def overview(org_id: str):
         prepaid=prepaid,
         sees_all=sees_all,
         total_credits=ledger.balance(org).total_credits if prepaid and sees_all else None,
-        series=movements.daily_series(org) if prepaid and sees_all else None,
+        series=chart.daily_series(org) if prepaid and sees_all else None,
         debt=balances.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),
