@@ -19,10 +19,10 @@ from tenants.billing import usage
 from tenants.core.errors import ValidationFailed
 from tenants.credits import export_rows, ledger, movements, payments, purchases
 from tenants.credits import operations as credits
+from tenants.credits.export import movements_csv_response
 from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
 from tenants.people.invitations import external_url
-from tenants.views.credits import movements_csv_response
 
 TAG = "Credits"
 # Kept as the ledger reference when the caller gives no reason (data, like any reference).

@@ -1,11 +1,94 @@
-"""Credit accounts as people meet them: which ones an actor may manage."""
+"""Credit accounts as people meet them: which an actor sees, manages and may buy for, and
+their names."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import Forbidden
-from tenants.models.ledger import AccountKind, AccountRef
+from tenants.core.extensions import db
+from tenants.credits import ledger, movements
+from tenants.models import Member, Organization, User
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    value: str
+    label: str
+    credits: int
+    member_id: str = ""
+
+    @property
+    def is_system(self) -> bool:
+        return self.value == "system"
+
+
+def shown_members(actor: Actor, org: Organization) -> list[tuple[str, str]]:
+    """(member id, name) of the members whose accounts the actor may see."""
+    visible = scoping.members_query(actor, org).with_only_columns(Member.id)
+    rows = db.session.execute(
+        select(Member.id, User.name)
+        .join(User, User.id == Member.user_id)
+        .where(Member.id.in_(visible))
+        .order_by(User.name, Member.id)
+    )
+    members = rows.all()
+    if not scoping.sees_every_account(actor):
+        members = [(mid, name) for mid, name in members if mid == actor.member_id]
+    return members
+
+
+def account_lines(actor: Actor, org: Organization) -> list[AccountLine]:
+    """The holding accounts the actor may see, with their balances."""
+    balance = ledger.balance(org)
+    lines = []
+    if scoping.sees_every_account(actor):
+        lines.append(AccountLine("system", _("System Credits"), balance.system_credits))
+    if org.individual_user_credits:
+        held = dict(balance.users)
+        for member_id, name in shown_members(actor, org):
+            lines.append(
+                AccountLine(
+                    f"member:{member_id}",
+                    _("User Credits: %(name)s", name=name),
+                    held.get(member_id, 0),
+                    member_id,
+                )
+            )
+    return lines
+
+
+def manageable(accounts: list[AccountLine], actor: Actor) -> list[AccountLine]:
+    return [
+        line
+        for line in accounts
+        if can_manage_account(
+            actor,
+            SYSTEM_ACCOUNT if line.is_system else AccountRef(AccountKind.MEMBER, line.member_id),
+        )
+    ]
+
+
+def purchasable(accounts: list[AccountLine], actor: Actor) -> list[AccountLine]:
+    lines = manageable(accounts, actor)
+    if not can(actor, Permission.MANAGE_CREDITS):
+        lines = [line for line in lines if not line.is_system]
+    return lines
+
+
+def account_name(org: Organization, label: str) -> str:
+    if label == "system":
+        return _("System Credits")
+    member_id = label.split(":", 1)[-1]
+    name = movements.member_names(org).get(member_id, member_id)
+    return _("User Credits: %(name)s", name=name)
 
 
 def can_manage_account(actor: Actor, ref: AccountRef) -> bool:

@@ -8,6 +8,7 @@ as scoping lists them, so another tenant's entries never appear.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -242,3 +243,31 @@ def account_label(kind, member_id: str | None, names: dict[str, str]) -> str:
     if kind == AccountKind.SYSTEM:
         return str(_l("System Credits"))
     return str(_l("User Credits: %(name)s", name=names.get(member_id or "", member_id or "")))
+
+
+def entry_names(entries, org: Organization | None = None) -> dict:
+    """Who and what the entries of a page name: members, users, organizations and timezones."""
+    member_ids = {e.member_id for e in entries if e.member_id}
+    org_ids = {e.organization_id for e in entries}
+    members = {}
+    if member_ids:
+        members = dict(
+            db.session.execute(
+                select(Member.id, User.name)
+                .join(User, User.id == Member.user_id)
+                .where(Member.id.in_(member_ids))
+            ).all()
+        )
+    orgs, zones = {}, {}
+    if org is None and org_ids:
+        rows = db.session.execute(
+            select(Organization.id, Organization.name, Organization.timezone).where(
+                Organization.id.in_(org_ids)
+            )
+        ).all()
+        orgs = {org_id: name for org_id, name, _zone in rows}
+        zones = {org_id: zone for org_id, _name, zone in rows}
+    users = user_names(
+        itertools.chain.from_iterable((e.actor_user_id, e.real_user_id) for e in entries)
+    )
+    return {"members": members, "users": users, "orgs": orgs, "zones": zones}

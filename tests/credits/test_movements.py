@@ -13,9 +13,9 @@ from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
 from tenants.credits import chart, export_rows, movements, trial_sms
 from tenants.credits import operations as credits
+from tenants.credits.export import csv_cell
 from tenants.jobs.outbox import commit
 from tenants.models import MemberRole, ResellerRole
-from tenants.views.credits import csv_cell
 from tests.credits.conftest import fund, member_account
 
 

@@ -27,9 +27,9 @@ from tenants.access.actors import SYSTEM, Actor
 from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.credits import export_copy, export_rows, movements
+from tenants.credits.export import FORMULA_STARTS, movements_csv_response
 from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry, ResellerRole
-from tenants.views.credits import FORMULA_STARTS, movements_csv_response
 from tests.credits.conftest import fund
 
 pytestmark = pytest.mark.postgres_only

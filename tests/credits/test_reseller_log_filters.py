@@ -115,7 +115,7 @@ def test_bad_filters_are_explained_never_a_500(client, auth, shop):
 
 
 def test_pages_csv_and_print_keep_the_filters(client, auth, shop, create_organization, monkeypatch):
-    from tenants.views import credits as views
+    from reseller.credits import views
 
     monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
     beta = create_organization(shop.reseller, name="Beta Shop", country="ES")
