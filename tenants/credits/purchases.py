@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
@@ -95,16 +95,7 @@ def shown_status(purchase: Purchase) -> str:
 
 def recent_purchases(actor: Actor, org: Organization, limit: int = 10) -> list[Purchase]:
     """The organization's latest purchases this actor may follow (a member: their own)."""
-    query = select(Purchase).where(
-        Purchase.organization_id == org.id, Purchase.reseller_id == org.reseller_id
-    )
-    if not scoping.sees_every_account(actor):
-        query = query.where(
-            or_(
-                Purchase.account == f"member:{actor.member_id}",
-                Purchase.created_by_user_id == actor.user_id,
-            )
-        )
+    query = scoping.purchases_query(actor, org)
     query = query.order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(limit)
     return list(db.session.scalars(query))
 

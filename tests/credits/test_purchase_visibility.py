@@ -1,10 +1,11 @@
 """Who follows which purchases and receipts: every actor kind, one member-only rule.
 
 The ledger's rule (``sees_every_account``: admins, reseller staff, API keys and platform staff
-see every account) and the invoices' rule (a member who is not an administrator sees only
-their own) must pick the same purchases and receipts for everyone who reaches the
+see every account) and the invoices' former rule (a member who is not an administrator sees
+only their own) pick the same purchases and receipts for everyone who reaches the
 organization: a platform admin, a support agent, a reseller admin and agent, the owner, an
-administrator and a member, a reseller and an organization API key, and login-as.
+administrator and a member, a reseller and an organization API key, and login-as. That is
+why tenants.access.scoping keeps the first one only, for purchases, receipts and the ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import actor_for_api_key, create_api_key
+from tenants.core.errors import NotFound
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import purchases
@@ -124,3 +126,17 @@ def test_every_actor_kind_follows_the_same_purchases_and_receipts(world):
         )
         paid = {bought[name].receipt_id for name in expected if bought[name].receipt_id}
         assert receipts == paid, kind
+
+        for name, purchase in bought.items():
+            if name in expected:
+                assert scoping.get_purchase(actor, reached, purchase.id) == purchase, kind
+            else:
+                with pytest.raises(NotFound):
+                    scoping.get_purchase(actor, reached, purchase.id)
+            if purchase.receipt_id and name not in expected:
+                with pytest.raises(NotFound):
+                    scoping.get_invoice(actor, purchase.receipt_id, reached)
+            elif purchase.receipt_id:
+                assert scoping.get_invoice(actor, purchase.receipt_id, reached).id == (
+                    purchase.receipt_id
+                ), kind

@@ -10,12 +10,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, format_timedelta
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
-from tenants.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tenants.core.errors import DomainError, Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.credits import purchases, topups
@@ -36,28 +35,6 @@ from tenants.views.credits.forms import (
 )
 from tenants.views.credits.lookup import page_organization, request_language
 from tenants.web.decorators import actor_required
-
-
-def _purchase(actor: Actor, org: Organization, purchase_id: str) -> Purchase:
-    """A purchase of this organization the actor may follow, else a 404."""
-    if not isinstance(purchase_id, str) or len(purchase_id) > 40:
-        raise NotFound()
-    query = select(Purchase).where(
-        Purchase.id == purchase_id,
-        Purchase.organization_id == org.id,
-        Purchase.reseller_id == org.reseller_id,
-    )
-    if not scoping.sees_every_account(actor):
-        query = query.where(
-            or_(
-                Purchase.account == f"member:{actor.member_id}",
-                Purchase.created_by_user_id == actor.user_id,
-            )
-        )
-    purchase = db.session.scalar(query)
-    if purchase is None:
-        raise scoping.not_found(actor, Purchase, purchase_id)
-    return purchase
 
 
 def _payment_methods(actor: Actor) -> list[tuple[str, str]]:
@@ -149,7 +126,7 @@ def confirm_purchase(org_id: str):
 @actor_required(Permission.VIEW_ORGANIZATION)
 def pay(org_id: str, purchase_id: str):
     actor, org = page_organization(org_id)
-    purchase = _purchase(actor, org, purchase_id)
+    purchase = scoping.get_purchase(actor, org, purchase_id)
     if purchase.status == PurchaseStatus.PAID:
         # Double submit or reload after paying: nothing more happens, show what was bought.
         return redirect(url_for(".purchase_done", org_id=org.id, purchase_id=purchase.id))
@@ -211,7 +188,7 @@ def retry_purchase(org_id: str, purchase_id: str):
     """After a decline: a new purchase of the same credits, re-quoted, to pay with another
     card."""
     actor, org = page_organization(org_id)
-    old = _purchase(actor, org, purchase_id)
+    old = scoping.get_purchase(actor, org, purchase_id)
     if not purchasable(account_lines(actor, org), actor):
         raise Forbidden()
     form = ConfirmForm()
@@ -238,7 +215,7 @@ def retry_purchase(org_id: str, purchase_id: str):
 @actor_required(Permission.VIEW_ORGANIZATION)
 def purchase_done(org_id: str, purchase_id: str):
     actor, org = page_organization(org_id)
-    purchase = _purchase(actor, org, purchase_id)
+    purchase = scoping.get_purchase(actor, org, purchase_id)
     if purchase.status != PurchaseStatus.PAID:
         return redirect(url_for(".pay", org_id=org.id, purchase_id=purchase.id))
     return render_template(
