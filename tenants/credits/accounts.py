@@ -83,11 +83,12 @@ def purchasable(accounts: list[AccountLine], actor: Actor) -> list[AccountLine]:
     return lines
 
 
-def account_name(org: Organization, label: str) -> str:
-    if label == "system":
+def account_name(org: Organization, notation: str) -> str:
+    """The label of the account a purchase or a log filter names, removed members included."""
+    ref = AccountRef.parse(notation) or AccountRef(AccountKind.MEMBER, notation)
+    if ref.kind == AccountKind.SYSTEM:
         return _("System Credits")
-    member_id = label.split(":", 1)[-1]
-    name = movements.member_names(org).get(member_id, member_id)
+    name = movements.member_names(org).get(ref.member_id, ref.member_id)
     return _("User Credits: %(name)s", name=name)
 
 

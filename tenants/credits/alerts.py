@@ -27,6 +27,7 @@ from tenants.models import (
     ResellerStaff,
     User,
 )
+from tenants.models.ledger import AccountRef
 
 
 def crossed_down(before: int, after: int, level: int) -> bool:
@@ -112,8 +113,9 @@ def alert_recipient(org: Organization) -> tuple[str | None, User | None]:
 
 def account_name(org: Organization, account: str) -> str:
     """``system`` is the system pool; a member account is named after its member."""
-    if account.startswith("member:"):
-        member = db.session.get(Member, account.split(":", 1)[1])
+    ref = AccountRef.parse(account)
+    if ref is not None and ref.kind == AccountKind.MEMBER:
+        member = db.session.get(Member, ref.member_id)
         if member is not None and member.organization_id == org.id:
             return _("the credits account of %(name)s", name=member.user.name or member.user.email)
     return _("the system pool")

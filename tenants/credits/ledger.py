@@ -29,7 +29,6 @@ from tenants.credits import alerts
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
-    SYSTEM_ACCOUNT,
     AccountKind,
     AccountRef,
     CreditAccount,
@@ -38,25 +37,32 @@ from tenants.models.ledger import (
 )
 
 
-def parse_account(org: Organization, value, field: str = "account") -> AccountRef:
-    """Resolve ``system`` / ``member:<id>`` against the organization's current members."""
-    if value in (None, "", "system"):
-        return SYSTEM_ACCOUNT
-    if isinstance(value, str) and value.startswith("member:"):
-        member_id = value.split(":", 1)[1]
-        if not org.individual_user_credits:
-            raise ValidationFailed(
-                fields={field: str(_l("Individual user credits are not enabled."))}
-            )
-        exists = db.session.scalar(
+def is_current_member(org: Organization, member_id: str) -> bool:
+    """Whether ``member_id`` is one of the organization's members now (not removed)."""
+    return (
+        db.session.scalar(
             select(Member.id).where(
                 Member.id == member_id,
                 Member.organization_id == org.id,
                 Member.removed_at.is_(None),
             )
         )
-        if exists:
-            return AccountRef(AccountKind.MEMBER, member_id)
+        is not None
+    )
+
+
+def parse_account(org: Organization, value, field: str = "account") -> AccountRef:
+    """Resolve ``system`` / ``member:<id>`` against the organization's current members."""
+    ref = AccountRef.parse(value)
+    if ref is not None and ref.kind == AccountKind.SYSTEM:
+        return ref
+    if ref is not None:
+        if not org.individual_user_credits:
+            raise ValidationFailed(
+                fields={field: str(_l("Individual user credits are not enabled."))}
+            )
+        if is_current_member(org, ref.member_id):
+            return ref
     raise ValidationFailed(fields={field: str(_l("Unknown account."))})
 
 

@@ -75,9 +75,10 @@ def _account_filter(actor: Actor, org: Organization, account):
 
 
 def _parse_any_account(org: Organization, value) -> AccountRef:
-    """Like credits.parse_account, but also the accounts of members removed since."""
-    if isinstance(value, str) and value.startswith("member:"):
-        return AccountRef(AccountKind.MEMBER, value.split(":", 1)[1][:40])
+    """Like ledger.parse_account, but also the accounts of members removed since."""
+    ref = AccountRef.parse(value)
+    if ref is not None and ref.kind == AccountKind.MEMBER:
+        return AccountRef(AccountKind.MEMBER, ref.member_id[:40])
     return parse_account(org, value)
 
 

@@ -16,6 +16,7 @@ from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
 
 
 @pytest.fixture
@@ -270,3 +271,38 @@ def test_deleted_organization_takes_no_more_credits(prepaid_org):
         credits.add_credits(SYSTEM, prepaid_org, credits.SYSTEM_ACCOUNT, 5)
     db.session.rollback()
     assert ledger.total_credits(prepaid_org) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        (None, SYSTEM_ACCOUNT),
+        ("", SYSTEM_ACCOUNT),
+        ("system", SYSTEM_ACCOUNT),
+        ("member:mem_1", AccountRef(AccountKind.MEMBER, "mem_1")),
+        ("member:", AccountRef(AccountKind.MEMBER, "")),
+        ("System", None),
+        ("usage", None),
+        (42, None),
+    ],
+)
+def test_the_account_notation_is_read_in_one_place(value, parsed):
+    assert AccountRef.parse(value) == parsed
+    if parsed is not None:
+        assert AccountRef.parse(parsed.label) == parsed
+
+
+def test_member_accounts_resolve_only_for_current_members(prepaid_org, create_member):
+    member = create_member(prepaid_org)
+    label = f"member:{member.id}"
+    with pytest.raises(ValidationFailed) as off:
+        ledger.parse_account(prepaid_org, label)
+    assert off.value.fields == {"account": "Individual user credits are not enabled."}
+    prepaid_org.individual_user_credits = True
+    commit()
+    assert ledger.parse_account(prepaid_org, label) == AccountRef(AccountKind.MEMBER, member.id)
+    for unknown in ("member:nobody", "members:x", 7):
+        with pytest.raises(ValidationFailed) as refused:
+            ledger.parse_account(prepaid_org, unknown, "from")
+        assert refused.value.fields == {"from": "Unknown account."}
+    assert ledger.is_current_member(prepaid_org, member.id)
