@@ -31,6 +31,7 @@ from tenants.models import (
     User,
 )
 from tenants.models.ledger import AccountRef
+from tenants.people.users import users_by_id
 
 LOG_DAYS = 30
 MAX_PAGE_SIZE = 200
@@ -233,13 +234,6 @@ def member_names(org: Organization) -> dict[str, str]:
     return dict(rows.all())
 
 
-def user_names(user_ids) -> dict[str, str]:
-    ids = {i for i in user_ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
-
-
 def account_label(kind, member_id: str | None, names: dict[str, str]) -> str:
     if kind == AccountKind.SYSTEM:
         return str(_l("System Credits"))
@@ -268,7 +262,8 @@ def entry_names(entries, org: Organization | None = None) -> dict:
         ).all()
         orgs = {org_id: name for org_id, name, _zone in rows}
         zones = {org_id: zone for org_id, _name, zone in rows}
-    users = user_names(
+    people = users_by_id(
         itertools.chain.from_iterable((e.actor_user_id, e.real_user_id) for e in entries)
     )
+    users = {user_id: user.name for user_id, user in people.items()}
     return {"members": members, "users": users, "orgs": orgs, "zones": zones}

@@ -204,3 +204,17 @@ def test_reseller_log_print_lists_every_customer_in_its_own_timezone(
         mexico_time, "medium", tzinfo=ZoneInfo("America/Mexico_City"), locale="en"
     )
     assert expected in page.text
+
+
+def test_a_page_names_its_members_doers_and_organizations(shop):
+    fund(shop.org, 100)
+    credits.transfer_credits(
+        member_actor(shop.admin), shop.org, "system", member_account(shop.member), 5, agreed=True
+    )
+    commit()
+    entries = movements.page_of(movements.movements_query(SYSTEM, shop.org), limit=10).entries
+    names = movements.entry_names(entries)
+    assert names["members"] == {shop.member.id: "Mel Member"}
+    assert names["users"] == {shop.admin.user_id: "Ada Admin"}
+    assert names["orgs"] == {shop.org.id: "Acme"}
+    assert movements.entry_names(entries, shop.org)["orgs"] == {}
