@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from tenants.access import scoping
@@ -14,6 +13,7 @@ from tenants.access.policy import Permission, can
 from tenants.core.errors import Forbidden
 from tenants.core.extensions import db
 from tenants.credits import ledger, movements
+from tenants.credits.movements import account_label
 from tenants.models import Member, Organization, User
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
 
@@ -50,14 +50,15 @@ def account_lines(actor: Actor, org: Organization) -> list[AccountLine]:
     balance = ledger.balance(org)
     lines = []
     if scoping.sees_every_account(actor):
-        lines.append(AccountLine("system", _("System Credits"), balance.system_credits))
+        label = account_label(AccountKind.SYSTEM)
+        lines.append(AccountLine("system", label, balance.system_credits))
     if org.individual_user_credits:
         held = dict(balance.users)
         for member_id, name in shown_members(actor, org):
             lines.append(
                 AccountLine(
                     f"member:{member_id}",
-                    _("User Credits: %(name)s", name=name),
+                    account_label(AccountKind.MEMBER, name),
                     held.get(member_id, 0),
                     member_id,
                 )
@@ -87,9 +88,10 @@ def account_name(org: Organization, notation: str) -> str:
     """The label of the account a purchase or a log filter names, removed members included."""
     ref = AccountRef.parse(notation) or AccountRef(AccountKind.MEMBER, notation)
     if ref.kind == AccountKind.SYSTEM:
-        return _("System Credits")
-    name = movements.member_names(org).get(ref.member_id, ref.member_id)
-    return _("User Credits: %(name)s", name=name)
+        return account_label(AccountKind.SYSTEM)
+    return account_label(
+        AccountKind.MEMBER, movements.member_names(org).get(ref.member_id, ref.member_id)
+    )
 
 
 def can_manage_account(actor: Actor, ref: AccountRef) -> bool:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from tenants.core.types import round_money
 from tenants.credits.export_copy import copy_csv
 from tenants.credits.export_rows import MovementRow
-from tenants.credits.movements import entry_type_label
+from tenants.credits.movements import account_label, entry_type_label
 from tenants.models import AccountKind, EntryType
 
 PRINT_LIMIT = 5000
@@ -27,7 +27,7 @@ class RowLabels:
     gettext."""
 
     def __init__(self):
-        self.system = _("System Credits")
+        self.system = account_label(AccountKind.SYSTEM)
         self.api_key = _("API key")
         self.nobody = _("System")
         self.types = {t: entry_type_label(t) for t in EntryType}
@@ -46,7 +46,7 @@ class RowLabels:
         else:
             name = row.member_name or row.member_id
             if name not in self.members:
-                self.members[name] = _("User Credits: %(name)s", name=name)
+                self.members[name] = account_label(AccountKind.MEMBER, name)
             account = self.members[name]
         if row.real_user_name and row.actor_name:
             done_by = _("%(real)s as %(name)s", real=row.real_user_name, name=row.actor_name)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 
 from tenants.core.extensions import db
 from tenants.credits.export_rows import MovementRows
-from tenants.credits.movements import entry_type_label
+from tenants.credits.movements import account_label, entry_type_label
 from tenants.models import AccountKind, EntryType, LedgerEntry, Member, Organization, User
 
 # -- the CSV written by PostgreSQL ------------------------------------------------------------
@@ -69,10 +69,21 @@ def _static_cell(text: str, formula_starts) -> ColumnElement:
     return _as_text("'" + text if text.startswith(formula_starts) else text)
 
 
+def _placeholder(name: str) -> str:
+    """Where ``_filled`` puts the SQL expression ``name`` into a translated text."""
+    return f"\x00{name}\x00"
+
+
 def _template(message: str, formula_starts, **names) -> ColumnElement:
     """The translated ``message`` with each ``%(name)s`` replaced by a SQL expression, as a
     CSV cell."""
-    text = gettext(message, **{key: f"\x00{key}\x00" for key in names})
+    text = gettext(message, **{key: _placeholder(key) for key in names})
+    return _filled(text, formula_starts, **names)
+
+
+def _filled(text: str, formula_starts, **names) -> ColumnElement:
+    """``text`` (translated) with each ``_placeholder(name)`` replaced by the SQL expression
+    ``names[name]``, as a CSV cell."""
     parts = _SENTINEL.split(text)  # literal, name, literal, name, …, literal
     pieces = [
         _as_text(part) if i % 2 == 0 else type_coerce(names[part], String)
@@ -87,6 +98,14 @@ def _template(message: str, formula_starts, **names) -> ColumnElement:
     if parts[0]:  # starts with fixed text: whether it needs the quote is known now
         return _as_text("'") + expr if parts[0].startswith(formula_starts) else expr
     return _cell(expr, formula_starts)
+
+
+def _member_account(formula_starts, name) -> ColumnElement:
+    """A member account's label (movements.account_label) around the SQL expression
+    ``name``, as a CSV cell."""
+    return _filled(
+        account_label(AccountKind.MEMBER, _placeholder("name")), formula_starts, name=name
+    )
 
 
 def _currency_places() -> tuple[dict[str, int], int]:
@@ -133,7 +152,7 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
     member_user = aliased(User)
     member_name = func.coalesce(func.nullif(member_user.name, ""), entry.member_id)
     named_member = (
-        select(_template("User Credits: %(name)s", formula_starts, name=member_name))
+        select(_member_account(formula_starts, member_name))
         .select_from(Member)
         .join(member_user, member_user.id == Member.user_id)
         .where(Member.id == entry.member_id, entry.member_id != "")
@@ -142,11 +161,11 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
     account = case(
         (
             type_coerce(entry.account_kind, String) == AccountKind.SYSTEM.value,
-            _static_cell(gettext("System Credits"), formula_starts),
+            _static_cell(account_label(AccountKind.SYSTEM), formula_starts),
         ),
         else_=func.coalesce(
             named_member,
-            _template("User Credits: %(name)s", formula_starts, name=entry.member_id),
+            _member_account(formula_starts, entry.member_id),
         ),
     )
 

@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -234,10 +235,11 @@ def member_names(org: Organization) -> dict[str, str]:
     return dict(rows.all())
 
 
-def account_label(kind, member_id: str | None, names: dict[str, str]) -> str:
+def account_label(kind: AccountKind, name: str | None = None) -> str:
+    """How people read a holding account: the system pool, or a member's credits by name."""
     if kind == AccountKind.SYSTEM:
-        return str(_l("System Credits"))
-    return str(_l("User Credits: %(name)s", name=names.get(member_id or "", member_id or "")))
+        return gettext("System Credits")
+    return gettext("User Credits: %(name)s", name=name)
 
 
 def entry_names(entries, org: Organization | None = None) -> dict:

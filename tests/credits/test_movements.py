@@ -13,9 +13,10 @@ from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
 from tenants.credits import chart, export_rows, movements, trial_sms
 from tenants.credits import operations as credits
+from tenants.credits.accounts import account_name
 from tenants.credits.export import csv_cell
 from tenants.jobs.outbox import commit
-from tenants.models import MemberRole, ResellerRole
+from tenants.models import AccountKind, MemberRole, ResellerRole
 from tests.credits.conftest import fund, member_account
 
 
@@ -218,3 +219,11 @@ def test_a_page_names_its_members_doers_and_organizations(shop):
     assert names["users"] == {shop.admin.user_id: "Ada Admin"}
     assert names["orgs"] == {shop.org.id: "Acme"}
     assert movements.entry_names(entries, shop.org)["orgs"] == {}
+
+
+def test_accounts_read_as_the_system_pool_or_a_members_credits(shop):
+    assert movements.account_label(AccountKind.SYSTEM) == "System Credits"
+    assert movements.account_label(AccountKind.MEMBER, "Mel") == "User Credits: Mel"
+    assert account_name(shop.org, "system") == "System Credits"
+    assert account_name(shop.org, member_account(shop.member)) == "User Credits: Mel Member"
+    assert account_name(shop.org, "member:gone") == "User Credits: gone"
