@@ -42,11 +42,18 @@ def clean_credits(value, field: str = "credits") -> int:
     return value
 
 
-def require_prepaid_and_usable(org: Organization) -> None:
+def require_usable(org: Organization) -> None:
+    """An organization takes usage and moves credits only while active: a suspended or a
+    deleted one refuses (409, each with its code), whatever its pricing model."""
     if org.status == OrganizationStatus.SUSPENDED:
         raise OrganizationSuspended()
     if org.status != OrganizationStatus.ACTIVE:
         raise OrganizationClosed()
+
+
+def require_prepaid_and_usable(org: Organization) -> None:
+    """Usable (require_usable) and prepaid: it holds credits."""
+    require_usable(org)
     if org.pricing_model != PricingModel.PREPAID:
         raise NotPrepaid()
 

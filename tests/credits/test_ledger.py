@@ -10,12 +10,18 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
 from tenants.access.actors import SYSTEM
-from tenants.core.errors import InsufficientCredits, ValidationFailed
+from tenants.core.errors import (
+    InsufficientCredits,
+    NotPrepaid,
+    OrganizationClosed,
+    OrganizationSuspended,
+    ValidationFailed,
+)
 from tenants.core.extensions import db
 from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
+from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization, OrganizationStatus
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
 
 
@@ -306,3 +312,21 @@ def test_member_accounts_resolve_only_for_current_members(prepaid_org, create_me
             ledger.parse_account(prepaid_org, unknown, "from")
         assert refused.value.fields == {"from": "Unknown account."}
     assert ledger.is_current_member(prepaid_org, member.id)
+
+
+def test_only_an_active_organization_is_usable(prepaid_org, create_organization):
+    credits.require_prepaid_and_usable(prepaid_org)
+    postpaid = create_organization(pricing_model="postpaid")
+    credits.require_usable(postpaid)
+    with pytest.raises(NotPrepaid):
+        credits.require_prepaid_and_usable(postpaid)
+    for status, refusal in (
+        (OrganizationStatus.SUSPENDED, OrganizationSuspended),
+        (OrganizationStatus.DELETED, OrganizationClosed),
+    ):
+        for org in (prepaid_org, postpaid):
+            org.status = status
+            with pytest.raises(refusal):
+                credits.require_usable(org)
+            with pytest.raises(refusal):
+                credits.require_prepaid_and_usable(org)
