@@ -21,6 +21,7 @@ from tenants.core.errors import (
     ValidationFailed,
 )
 from tenants.core.types import utcnow
+from tenants.core.validation import clean_text
 from tenants.credits.ledger import Posting, parse_account, post_transaction
 from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
@@ -127,8 +128,6 @@ def record_usage(
     occurred_at: datetime | None = None,
 ) -> LedgerEntry:
     """Charge sent SMS; refused whole (balance untouched) when credits are short."""
-    from tenants.core.validation import clean_text
-
     credits = clean_credits(credits)
     reference = clean_text(reference, "reference", max_length=200)
     occurred = clean_occurred_at(occurred_at)
@@ -186,8 +185,6 @@ def withdraw_credits(
     actor: Actor, org: Organization, account, credits: int, *, reason: str
 ) -> LedgerEntry:
     """Take credits back out of an account (reseller staff), e.g. before deletion."""
-    from tenants.core.validation import clean_text
-
     require(actor, Permission.WITHDRAW_CREDITS)
     credits = clean_credits(credits)
     reason = clean_text(reason, "reason", max_length=200)
