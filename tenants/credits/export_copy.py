@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from flask_babel import gettext
 from sqlalchemy import (
     ColumnElement,
+    Lateral,
     Numeric,
     Select,
     String,
@@ -118,37 +119,31 @@ def _currency_places() -> tuple[dict[str, int], int]:
     return {code: info[0] for code, info in fractions.items() if info[0] != default}, default
 
 
-def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) -> Select:
-    """The SELECT whose rows, as COPY writes them, are the CSV lines of ``rows``."""
-    movements = rows.query.subquery()
-    entry = aliased(LedgerEntry, movements)
-
+def _when_cell(rows: MovementRows, entry) -> tuple[ColumnElement, Lateral | None]:
+    """The date cell, and the lateral conversion it reads when the timezones differ."""
     if rows.timezone:  # the session's TimeZone is set to it: to_char's TZH:TZM is the offset
-        when = func.to_char(entry.created_at, DATE_FORMAT + "TZH:TZM")
-        times = None
-    else:  # customers in several timezones: convert each row in its organization's
-        zone = func.coalesce(func.nullif(Organization.timezone, ""), "UTC")
-        times = (
-            select(
-                func.timezone(zone, entry.created_at).label("local"),
-                func.timezone("UTC", entry.created_at).label("utc"),
-            )
-            .where(Organization.id == entry.organization_id)
-            .offset(0)  # a fence: each conversion runs once a row, not once a use
-            .lateral("times")
+        return func.to_char(entry.created_at, DATE_FORMAT + "TZH:TZM"), None
+    # Customers in several timezones: convert each row in its organization's.
+    zone = func.coalesce(func.nullif(Organization.timezone, ""), "UTC")
+    times = (
+        select(
+            func.timezone(zone, entry.created_at).label("local"),
+            func.timezone("UTC", entry.created_at).label("utc"),
         )
-        local, utc = times.c.local, times.c.utc
-        when = func.to_char(local, DATE_FORMAT) + case(
-            (local < utc, _as_text("-") + func.to_char(utc - local, "HH24:MI")),
-            else_=_as_text("+") + func.to_char(local - utc, "HH24:MI"),
-        )
-
-    types = case(
-        {t.value: _static_cell(entry_type_label(t), formula_starts) for t in EntryType},
-        value=type_coerce(entry.type, String),
-        else_=type_coerce(entry.type, String),
+        .where(Organization.id == entry.organization_id)
+        .offset(0)  # a fence: each conversion runs once a row, not once a use
+        .lateral("times")
     )
+    local, utc = times.c.local, times.c.utc
+    when = func.to_char(local, DATE_FORMAT) + case(
+        (local < utc, _as_text("-") + func.to_char(utc - local, "HH24:MI")),
+        else_=_as_text("+") + func.to_char(local - utc, "HH24:MI"),
+    )
+    return when, times
 
+
+def _account_cell(entry, formula_starts) -> ColumnElement:
+    """The account's label: the system pool, or the member's (by name while they exist)."""
     member_user = aliased(User)
     member_name = func.coalesce(func.nullif(member_user.name, ""), entry.member_id)
     named_member = (
@@ -158,7 +153,7 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         .where(Member.id == entry.member_id, entry.member_id != "")
         .scalar_subquery()
     )
-    account = case(
+    return case(
         (
             type_coerce(entry.account_kind, String) == AccountKind.SYSTEM.value,
             _static_cell(account_label(AccountKind.SYSTEM), formula_starts),
@@ -169,6 +164,10 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         ),
     )
 
+
+def _done_by_cell(entry, formula_starts) -> ColumnElement:
+    """Who made the movement: a person (``real as name`` during login-as), an API key, or
+    the system."""
     doer, real = aliased(User), aliased(User)
     doer_name, real_name = func.nullif(doer.name, ""), func.nullif(real.name, "")
     done_by_user = (
@@ -188,7 +187,7 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         .where(doer.id == entry.actor_user_id, doer_name.is_not(None))
         .scalar_subquery()
     )
-    done_by = func.coalesce(
+    return func.coalesce(
         case((entry.actor_user_id.is_not(None), done_by_user)),
         case(
             (
@@ -199,10 +198,13 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         ),
     )
 
+
+def _amount_cell(entry, formula_starts) -> ColumnElement:
+    """The amount without its sign's quote, rounded to the currency's minor units."""
     places_of, default_places = _currency_places()
     places = case(places_of, value=entry.currency, else_=default_places) if places_of else None
     rounded = func.round(func.abs(type_coerce(entry.amount, Numeric)), places)
-    amount = case(
+    return case(
         (or_(entry.amount.is_(None), func.nullif(entry.currency, "").is_(None)), null()),
         (
             type_coerce(entry.amount, Numeric) < 0,
@@ -211,16 +213,27 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         else_=cast(rounded, Text),
     )
 
+
+def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) -> Select:
+    """The SELECT whose rows, as COPY writes them, are the CSV lines of ``rows``."""
+    movements = rows.query.subquery()
+    entry = aliased(LedgerEntry, movements)
+    when, times = _when_cell(rows, entry)
+    types = case(
+        {t.value: _static_cell(entry_type_label(t), formula_starts) for t in EntryType},
+        value=type_coerce(entry.type, String),
+        else_=type_coerce(entry.type, String),
+    )
     cells = [
         when,
         types,
-        account,
+        _account_cell(entry, formula_starts),
         entry.credits,
         entry.balance_after,
-        amount,
+        _amount_cell(entry, formula_starts),
         _cell(entry.currency, formula_starts),
         _cell(entry.reference, formula_starts),
-        done_by,
+        _done_by_cell(entry, formula_starts),
     ]
     if with_organization:
         cells.insert(
