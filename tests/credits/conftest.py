@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tenants.access.actors import SYSTEM
+from tenants.access.actors import SYSTEM, Actor
 from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import AccountKind, EntryType
+from tenants.models import AccountKind, EntryType, MemberRole
 from tenants.models.ledger import AccountRef
 from tenants.resellers import pricing
 from tests.conftest import owner_of
@@ -34,6 +34,17 @@ def fund(org, amount: int, account: str = "system", reference: str | None = None
         SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE, reference=reference
     )
     commit()
+
+
+def member_actor(member) -> Actor:
+    """As the portal builds it for a member's context (tenants.web.actor_for_context)."""
+    return Actor(
+        user_id=member.user_id,
+        reseller_id=member.reseller_id,
+        organization_id=member.organization_id,
+        member_id=member.id,
+        member_role=MemberRole(member.role),
+    )
 
 
 def member_account(member) -> str:

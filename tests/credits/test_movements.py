@@ -16,18 +16,8 @@ from tenants.credits import operations as credits
 from tenants.credits.accounts import account_name
 from tenants.credits.export import csv_cell
 from tenants.jobs.outbox import commit
-from tenants.models import AccountKind, MemberRole, ResellerRole
-from tests.credits.conftest import fund, member_account
-
-
-def member_actor(member) -> Actor:
-    return Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=member.organization_id,
-        member_id=member.id,
-        member_role=MemberRole(member.role),
-    )
+from tenants.models import AccountKind, ResellerRole
+from tests.credits.conftest import fund, member_account, member_actor
 
 
 def staff_actor(reseller, user) -> Actor:

@@ -23,20 +23,9 @@ from tenants.jobs.outbox import commit
 from tenants.models import Invoice, Member, PlatformRole, ResellerRole
 from tenants.support import sessions as support
 from tests.conftest import owner_of
-from tests.credits.conftest import member_account
+from tests.credits.conftest import member_account, member_actor
 
 GOOD_CARD = "4242 4242 4242 4242"
-
-
-def member_actor(member: Member) -> Actor:
-    """As the portal builds it for a member's context (tenants.web.actor_for_context)."""
-    return Actor(
-        user_id=member.user_id,
-        reseller_id=member.reseller_id,
-        organization_id=member.organization_id,
-        member_id=member.id,
-        member_role=member.role,
-    )
 
 
 def staff_actor(shop, user, role: ResellerRole) -> Actor:
