@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from reseller.api import bp as api_bp
+    from reseller.credits import bp as reseller_credits_bp
     from reseller.customers import bp as customers_bp
     from reseller.platform import bp as platform_bp
     from reseller.settings import bp as reseller_settings_bp
@@ -65,7 +66,6 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
     from tenants.views.credits import bp as credits_bp
-    from tenants.views.credits import reseller_bp as reseller_credits_bp
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
     from tenants.views.profile import bp as profile_bp

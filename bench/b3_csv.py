@@ -4,9 +4,9 @@
 
 Creates a fresh PostgreSQL database, seeds one organization with N movements over 29 days
 (bench/csv_export.py's bulk seeding), then, each in a fresh process, drains the streamed
-CSV body exactly as the download sends it (tenants.views.credits.movements_csv_response
-over tenants.credits.movements.iter_organization_rows — on PostgreSQL the database writes the rows
-with ``COPY (SELECT …) TO STDOUT``, see tenants.credits.movements.copy_csv) for the newest 100,000
+CSV body exactly as the download sends it (tenants.credits.export.movements_csv_response
+over tenants.credits.export_rows.iter_organization_rows — on PostgreSQL the database writes the rows
+with ``COPY (SELECT …) TO STDOUT``, see tenants.credits.export_copy.copy_csv) for the newest 100,000
 rows and for all N, and times ``psql -c "\\copy (SELECT … same rows, same order …) TO
 '/dev/null' CSV"``. ``--python`` also times the row-by-row Python path (the one SQLite uses)
 for comparison.
@@ -53,9 +53,9 @@ def drain(url: str, org_id: str, since: str, python: bool = False) -> None:
     from app import create_app
     from tenants.access.actors import SYSTEM
     from tenants.core.extensions import db
-    from tenants.credits.movements import iter_organization_rows
+    from tenants.credits.export import movements_csv_response
+    from tenants.credits.export_rows import iter_organization_rows
     from tenants.models import Organization
-    from tenants.views.credits import movements_csv_response
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):

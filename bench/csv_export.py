@@ -139,9 +139,10 @@ def drain(app, org_id: str) -> tuple[int, int, float]:
     """Iterate the streamed CSV body; (rows, bytes, seconds)."""
     from tenants.access.actors import SYSTEM
     from tenants.core.extensions import db
-    from tenants.credits.movements import iter_organization_rows, last_days
+    from tenants.credits.export import movements_csv_response
+    from tenants.credits.export_rows import iter_organization_rows
+    from tenants.credits.movements import last_days
     from tenants.models import Organization
-    from tenants.views.credits import movements_csv_response
 
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         org = db.session.get(Organization, org_id)

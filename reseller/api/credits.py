@@ -17,12 +17,12 @@ from tenants.access.actors import Actor
 from tenants.billing import usage
 from tenants.billing.postpaid import organization_debt
 from tenants.core.errors import ValidationFailed
-from tenants.credits import movements, payments, purchases
+from tenants.credits import export_rows, ledger, movements, payments, purchases
 from tenants.credits import operations as credits
+from tenants.credits.export import movements_csv_response
 from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
 from tenants.people.invitations import external_url
-from tenants.views.credits import movements_csv_response
 
 TAG = "Credits"
 # Kept as the ledger reference when the caller gives no reason (data, like any reference).
@@ -46,7 +46,7 @@ def _language() -> str:
 )
 def get_balance(actor: Actor, org_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
-    body = serializers.balance(org, credits.balance(org), organization_debt(org))
+    body = serializers.balance(org, ledger.balance(org), organization_debt(org))
     return done(body)
 
 
@@ -229,5 +229,5 @@ def list_movements(actor: Actor, org_id: str, query: dict[str, Any]) -> Response
 )
 def movements_csv(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
     org = scoping.get_organization(actor, org_id)
-    rows = movements.iter_organization_rows(actor, org, **_movement_filters(query))
+    rows = export_rows.iter_organization_rows(actor, org, **_movement_filters(query))
     return movements_csv_response(rows, f"movements-{org.id}-{date.today().isoformat()}.csv")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from reseller.api.schemas import INVOICE_BILLING_FIELDS
 from tenants.core.extensions import db
 from tenants.core.types import round_money
-from tenants.credits.operations import Balance
+from tenants.credits.ledger import Balance
 from tenants.models import (
     Invoice,
     InvoiceLine,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from tenants.access.actors import SYSTEM, Actor
+from tenants.access.policy import Permission, can
 from tenants.core.errors import NotFound
 from tenants.core.extensions import db
 from tenants.models import (
+    AccountKind,
     AuditEntry,
     Invoice,
+    LedgerEntry,
     Member,
     Organization,
     OrganizationStatus,
@@ -19,6 +22,7 @@ from tenants.models import (
     Reseller,
     ResellerStaff,
 )
+from tenants.models.ledger import AccountRef
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +122,11 @@ def invoices_query(actor: Actor, organization: Organization) -> Select:
         Invoice.organization_id == organization.id,
         Invoice.reseller_id == organization.reseller_id,
     )
-    if actor.is_member and actor.organization_id == organization.id and not actor.is_org_admin:
+    if not sees_every_account(actor):
         own = select(Purchase.receipt_id).where(
             Purchase.organization_id == organization.id,
             Purchase.receipt_id.is_not(None),
-            or_(
-                Purchase.account == f"member:{actor.member_id}",
-                Purchase.created_by_user_id == actor.user_id,
-            ),
+            _own_purchases(actor),
         )
         query = query.where(Invoice.id.in_(own))
     return query
@@ -145,6 +146,73 @@ def get_invoice(actor: Actor, invoice_id: str, organization: Organization | None
     if invoice is None:
         raise not_found(actor, Invoice, invoice_id)
     return invoice
+
+
+# -- credits: which accounts, purchases and receipts an actor reads ------------------
+
+
+def sees_every_account(actor: Actor) -> bool:
+    """Admins, reseller staff and platform staff read every account of an organization; a
+    plain member (login-as included) reads their own account, purchases and receipts only.
+    The one member-only rule of credits, purchases and receipts."""
+    return can(actor, Permission.MANAGE_CREDITS) or actor.is_platform
+
+
+def visible_accounts(actor: Actor, org: Organization) -> ColumnElement[bool]:
+    """The WHERE clause limiting postings to the holding accounts the actor may manage."""
+    holding = LedgerEntry.balance_after.is_not(None)
+    if sees_every_account(actor):
+        return holding
+    if actor.member_id and actor.organization_id == org.id:
+        return and_(
+            holding,
+            LedgerEntry.account_kind == AccountKind.MEMBER,
+            LedgerEntry.member_id == actor.member_id,
+        )
+    return false()
+
+
+def may_see_account(actor: Actor, org: Organization, ref: AccountRef) -> bool:
+    """Whether the actor may read one holding account of an organization it reached."""
+    if sees_every_account(actor):
+        return True
+    return (
+        ref.kind == AccountKind.MEMBER
+        and ref.member_id == actor.member_id
+        and actor.organization_id == org.id
+    )
+
+
+def _own_purchases(actor: Actor) -> ColumnElement[bool]:
+    """A plain member's purchases: for their own account, or made by them."""
+    return or_(
+        Purchase.account == f"member:{actor.member_id}",
+        Purchase.created_by_user_id == actor.user_id,
+    )
+
+
+def purchases_query(actor: Actor, organization: Organization) -> Select:
+    """Purchases of an organization the actor already reached through get_organization; a
+    plain member follows only their own."""
+    query = select(Purchase).where(
+        Purchase.organization_id == organization.id,
+        Purchase.reseller_id == organization.reseller_id,
+    )
+    if not sees_every_account(actor):
+        query = query.where(_own_purchases(actor))
+    return query
+
+
+def get_purchase(actor: Actor, organization: Organization, purchase_id: str) -> Purchase:
+    """A purchase of the organization the actor may follow, else NotFound."""
+    if not isinstance(purchase_id, str) or len(purchase_id) > 40:
+        raise NotFound()
+    purchase = db.session.scalar(
+        purchases_query(actor, organization).where(Purchase.id == purchase_id)
+    )
+    if purchase is None:
+        raise not_found(actor, Purchase, purchase_id)
+    return purchase
 
 
 def resellers_query(actor: Actor) -> Select:

@@ -10,6 +10,7 @@ for an automatic top-up of the system pool (tenants.credits.topups).
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -27,6 +28,9 @@ from tenants.models import (
     ResellerStaff,
     User,
 )
+from tenants.models.ledger import AccountRef
+from tenants.notify.sms import send_sms
+from tenants.people.invitations import external_url, recipient_language, send_email_template
 
 
 def crossed_down(before: int, after: int, level: int) -> bool:
@@ -88,14 +92,10 @@ def reseller_admins(reseller_id: str) -> list[User]:
 def language_for(email: str, org: Organization, fallback: User | None = None) -> str:
     """The language of the person behind an address: their own, else the owner's, else the
     reseller's default."""
-    from tenants.people.invitations import recipient_language
-
     reseller = db.session.get(Reseller, org.reseller_id)
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
     person = user or fallback or owner_user(org)
     if person is None:
-        from flask import current_app
-
         languages = current_app.config["LANGUAGES"]
         if reseller and reseller.default_language in languages:
             return reseller.default_language
@@ -112,8 +112,9 @@ def alert_recipient(org: Organization) -> tuple[str | None, User | None]:
 
 def account_name(org: Organization, account: str) -> str:
     """``system`` is the system pool; a member account is named after its member."""
-    if account.startswith("member:"):
-        member = db.session.get(Member, account.split(":", 1)[1])
+    ref = AccountRef.parse(account)
+    if ref is not None and ref.kind == AccountKind.MEMBER:
+        member = db.session.get(Member, ref.member_id)
         if member is not None and member.organization_id == org.id:
             return _("the credits account of %(name)s", name=member.user.name or member.user.email)
     return _("the system pool")
@@ -125,8 +126,6 @@ def account_name(org: Organization, account: str) -> str:
 def deliver_low_balance_email(
     organization_id: str, account: str, balance: int, threshold: int
 ) -> None:
-    from tenants.people.invitations import external_url, send_email_template
-
     org = db.session.get(Organization, organization_id)
     if org is None:
         return
@@ -151,8 +150,6 @@ def deliver_low_balance_email(
 def deliver_low_balance_sms(
     organization_id: str, account: str, balance: int, threshold: int
 ) -> None:
-    from tenants.notify.sms import send_sms
-
     org = db.session.get(Organization, organization_id)
     if org is None or not org.notification_mobile:
         return

@@ -1,66 +1,33 @@
-"""Prepaid credits: moving credits between accounts through the append-only ledger.
+"""Prepaid credits: the verbs that move them (buy, transfer, withdraw, charge usage).
 
-Every movement is one ledger transaction of postings that sum to zero. Holding accounts
-(the system pool, members' individual accounts) keep their balance in a row changed only
-by a conditional ``UPDATE … SET balance = balance + :delta WHERE balance + :delta >= 0``
-in the same transaction as the postings: the row lock serializes concurrent movements of
-one account, the WHERE refuses to go below zero, and a CHECK constraint is the last guard.
-Counter-accounts (purchases, usage, withdrawals, adjustments) only receive postings;
-their balances are derived, so no row is shared by every request of the platform.
+Each checks what it is given, then writes one balanced transaction through
+tenants.credits.ledger; none commits.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, require
 from tenants.core.errors import (
-    Forbidden,
-    InsufficientCredits,
     NotPrepaid,
     OrganizationClosed,
     OrganizationSuspended,
     ValidationFailed,
 )
-from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
-from tenants.credits import alerts
-from tenants.models import Member, Organization, OrganizationStatus, PricingModel
-from tenants.models.ledger import (
-    HOLDING_KINDS,
-    AccountKind,
-    CreditAccount,
-    EntryType,
-    LedgerEntry,
-)
+from tenants.core.types import utcnow
+from tenants.core.validation import clean_text
+from tenants.credits.ledger import Posting, parse_account, post_transaction
+from tenants.models import Organization, OrganizationStatus, PricingModel
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
 MAX_CREDITS = 10**9
 LATE_USAGE_DAYS = 35
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    """``system`` or ``member:<id>`` — how people and the API name a holding account."""
-
-    kind: AccountKind
-    member_id: str = ""
-
-    @property
-    def label(self) -> str:
-        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
-
-
-SYSTEM_ACCOUNT = AccountRef(AccountKind.SYSTEM)
 
 
 def clean_credits(value, field: str = "credits") -> int:
@@ -76,223 +43,18 @@ def clean_credits(value, field: str = "credits") -> int:
     return value
 
 
-def parse_account(org: Organization, value, field: str = "account") -> AccountRef:
-    """Resolve ``system`` / ``member:<id>`` against the organization's current members."""
-    if value in (None, "", "system"):
-        return SYSTEM_ACCOUNT
-    if isinstance(value, str) and value.startswith("member:"):
-        member_id = value.split(":", 1)[1]
-        if not org.individual_user_credits:
-            raise ValidationFailed(
-                fields={field: str(_l("Individual user credits are not enabled."))}
-            )
-        exists = db.session.scalar(
-            select(Member.id).where(
-                Member.id == member_id,
-                Member.organization_id == org.id,
-                Member.removed_at.is_(None),
-            )
-        )
-        if exists:
-            return AccountRef(AccountKind.MEMBER, member_id)
-    raise ValidationFailed(fields={field: str(_l("Unknown account."))})
-
-
-def _insert(dialect: str):
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
-def account_id(org: Organization, ref: AccountRef) -> str:
-    """The id of an account, created on first use (race-safe: ON CONFLICT DO NOTHING)."""
-    found = db.session.scalar(
-        select(CreditAccount.id).where(
-            CreditAccount.organization_id == org.id,
-            CreditAccount.kind == ref.kind,
-            CreditAccount.member_id == ref.member_id,
-        )
-    )
-    if found:
-        return found
-    insert = _insert(db.session.get_bind().dialect.name)
-    now = utcnow()
-    db.session.execute(
-        insert(CreditAccount)
-        .values(
-            id=new_id("acc"),
-            reseller_id=org.reseller_id,
-            organization_id=org.id,
-            kind=ref.kind,
-            member_id=ref.member_id,
-            balance=0,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
-    )
-    return db.session.scalar(
-        select(CreditAccount.id).where(
-            CreditAccount.organization_id == org.id,
-            CreditAccount.kind == ref.kind,
-            CreditAccount.member_id == ref.member_id,
-        )
-    )
-
-
-# The statements of the busiest write (the API's usage charge) are built once, with bound
-# parameters: SQLAlchemy then reuses their memoized cache key and compiled form instead of
-# building, keying and compiling a new statement on every call (a third of the request's
-# CPU time in the B1 profile, bench/README.md).
-_ACCOUNTS = CreditAccount.__table__
-_CHANGE_BALANCE = (
-    update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.id == bindparam("account"), _ACCOUNTS.c.balance + bindparam("delta") >= 0)
-    .values(balance=_ACCOUNTS.c.balance + bindparam("delta"), updated_at=bindparam("now"))
-    .returning(_ACCOUNTS.c.balance)
-)
-_ORGANIZATIONS = Organization.__table__
-_MOVE_TOTAL = (
-    update(_ORGANIZATIONS)
-    .where(
-        _ORGANIZATIONS.c.id == bindparam("organization"),
-        _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
-    )
-    .values(total_credits=_ORGANIZATIONS.c.total_credits + bindparam("net"))
-)
-_INSERT_POSTINGS = insert(LedgerEntry.__table__)
-
-
-@functools.cache
-def _accounts_select(count: int):
-    """SELECT the ids of ``count`` accounts (kind, member) of one organization."""
-    return select(CreditAccount.id, CreditAccount.kind, CreditAccount.member_id).where(
-        CreditAccount.organization_id == bindparam("organization"),
-        or_(
-            *(
-                and_(
-                    CreditAccount.kind == bindparam(f"kind{i}", type_=CreditAccount.kind.type),
-                    CreditAccount.member_id == bindparam(f"member{i}"),
-                )
-                for i in range(count)
-            )
-        ),
-    )
-
-
-def _change_balance(account: str, delta: int) -> int | None:
-    """Apply ``delta`` under the row lock; the new balance, or None when it would go negative."""
-    return db.session.execute(
-        _CHANGE_BALANCE, {"account": account, "delta": delta, "now": utcnow()}
-    ).scalar()
-
-
-def account_ids(org: Organization, refs) -> dict[AccountRef, str]:
-    """The ids of several accounts of the organization in one query; missing ones created."""
-    wanted = set(refs)
-    params: dict = {"organization": org.id}
-    for i, ref in enumerate(wanted):
-        params[f"kind{i}"], params[f"member{i}"] = ref.kind, ref.member_id
-    # An ORM-enabled select: pending changes are flushed first.
-    rows = db.session.execute(_accounts_select(len(wanted)), params).all()
-    found = {AccountRef(AccountKind(kind), member_id): acc for acc, kind, member_id in rows}
-    for ref in wanted - found.keys():
-        found[ref] = account_id(org, ref)
-    return found
-
-
-@dataclass
-class Posting:
-    ref: AccountRef
-    credits: int
-    type: EntryType
-
-
-def post_transaction(
-    actor: Actor,
-    org: Organization,
-    postings: list[Posting],
-    *,
-    amount: Decimal | None = None,
-    reference: str | None = None,
-    occurred_at: datetime | None = None,
-    postpaid_balance: int | None = None,
-) -> list[LedgerEntry]:
-    """Write one balanced transaction; holding accounts change in a fixed (id) order.
-
-    Postpaid organizations hold no credits: their usage, invoice and payment postings go to
-    the system account without touching its balance (tenants.billing.postpaid keeps the money in
-    its own row); ``postpaid_balance`` is then the balance after they show (minus the
-    credits used and not yet invoiced).
-
-    Round trips (the API's usage charge is the platform's busiest write): one SELECT of the
-    accounts' ids, one conditional UPDATE per holding account, one UPDATE of the
-    organization's total, one INSERT of all the postings. The entries returned are built
-    in memory (not loaded back through the session).
-    """
-    if sum(p.credits for p in postings) != 0:
-        raise ValueError("a ledger transaction must balance")
-    transaction_id = new_id("txn")
-    now = utcnow()
-    ids = account_ids(org, [p.ref for p in postings])
-    resolved = [(ids[p.ref], p) for p in postings]
-    balances: dict[str, int | None] = {}
-    for acc, posting in sorted(resolved, key=lambda item: item[0]):
-        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is not None:
-            balances[acc] = postpaid_balance
-        elif posting.ref.kind in HOLDING_KINDS:
-            balance = _change_balance(acc, posting.credits)
-            if balance is None:
-                raise InsufficientCredits()
-            balances[acc] = balance
-    net = 0
-    if postpaid_balance is None:
-        net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
-    if net:
-        # The Customer app lists balances and filters low balances from this column; it
-        # changes in the same transaction as the postings, after the account locks.
-        moved = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).rowcount
-        if not moved:
-            raise OrganizationClosed()
-    # Low-balance alerts and automatic top-ups ask for their jobs here, in this
-    # transaction, under the account locks (one transaction crosses a threshold).
-    for acc, posting in resolved:
-        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is None:
-            after = balances[acc]
-            alerts.balance_changed(org, posting.ref, after - posting.credits, after)
-    currency = org.currency if amount is not None else None
-    rows = [
-        {
-            "id": new_id("ent"),
-            "transaction_id": transaction_id,
-            "reseller_id": org.reseller_id,
-            "organization_id": org.id,
-            "account_id": acc,
-            "account_kind": posting.ref.kind,
-            "member_id": posting.ref.member_id,
-            "type": posting.type,
-            "credits": posting.credits,
-            "balance_after": balances.get(acc),
-            "amount": amount,
-            "currency": currency,
-            "reference": reference,
-            "occurred_at": occurred_at or now,
-            "created_at": now,
-            "actor_user_id": actor.user_id,
-            "real_user_id": actor.real_user_id,
-            "api_key_id": actor.api_key_id,
-        }
-        for acc, posting in resolved
-    ]
-    # One Core INSERT for every posting (executemany: psycopg pipelines the rows), not an
-    # ORM flush.
-    db.session.execute(_INSERT_POSTINGS, rows)
-    return [LedgerEntry(**row) for row in rows]
-
-
-def require_prepaid_and_usable(org: Organization) -> None:
+def require_usable(org: Organization) -> None:
+    """An organization takes usage and moves credits only while active: a suspended or a
+    deleted one refuses (409, each with its code), whatever its pricing model."""
     if org.status == OrganizationStatus.SUSPENDED:
         raise OrganizationSuspended()
     if org.status != OrganizationStatus.ACTIVE:
         raise OrganizationClosed()
+
+
+def require_prepaid_and_usable(org: Organization) -> None:
+    """Usable (require_usable) and prepaid: it holds credits."""
+    require_usable(org)
     if org.pricing_model != PricingModel.PREPAID:
         raise NotPrepaid()
 
@@ -366,8 +128,6 @@ def record_usage(
     occurred_at: datetime | None = None,
 ) -> LedgerEntry:
     """Charge sent SMS; refused whole (balance untouched) when credits are short."""
-    from tenants.core.validation import clean_text
-
     credits = clean_credits(credits)
     reference = clean_text(reference, "reference", max_length=200)
     occurred = clean_occurred_at(occurred_at)
@@ -425,8 +185,6 @@ def withdraw_credits(
     actor: Actor, org: Organization, account, credits: int, *, reason: str
 ) -> LedgerEntry:
     """Take credits back out of an account (reseller staff), e.g. before deletion."""
-    from tenants.core.validation import clean_text
-
     require(actor, Permission.WITHDRAW_CREDITS)
     credits = clean_credits(credits)
     reason = clean_text(reason, "reason", max_length=200)
@@ -443,61 +201,3 @@ def withdraw_credits(
         reference=reason,
     )
     return entries[0]
-
-
-# -- reading -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Balance:
-    system_credits: int
-    users: list[tuple[str, int]]
-
-    @property
-    def total_credits(self) -> int:
-        return self.system_credits + sum(credits for _, credits in self.users)
-
-
-def balance(org: Organization) -> Balance:
-    rows = db.session.execute(
-        select(CreditAccount.kind, CreditAccount.member_id, CreditAccount.balance)
-        .where(CreditAccount.organization_id == org.id, CreditAccount.kind.in_(HOLDING_KINDS))
-        .order_by(CreditAccount.member_id)
-    ).all()
-    system = sum(b for kind, _, b in rows if kind == AccountKind.SYSTEM)
-    users = [(mid, b) for kind, mid, b in rows if kind == AccountKind.MEMBER]
-    return Balance(system_credits=system, users=users)
-
-
-def total_credits(org: Organization) -> int:
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-                CreditAccount.organization_id == org.id,
-                CreditAccount.kind.in_(HOLDING_KINDS),
-            )
-        )
-    )
-
-
-def can_manage_account(actor: Actor, ref: AccountRef) -> bool:
-    return can(actor, Permission.MANAGE_CREDITS) or (
-        ref.kind == AccountKind.MEMBER and ref.member_id == actor.member_id
-    )
-
-
-def require_manage_account(actor: Actor, ref: AccountRef) -> None:
-    if not can_manage_account(actor, ref):
-        raise Forbidden()
-
-
-def member_credits_total(org: Organization) -> int:
-    """Credits held in members' individual accounts (not the system pool)."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-                CreditAccount.organization_id == org.id,
-                CreditAccount.kind == AccountKind.MEMBER,
-            )
-        )
-    )

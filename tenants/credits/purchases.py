@@ -16,16 +16,18 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
+from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can, refuse_while_acting
 from tenants.audit import log as audit
 from tenants.core.errors import Conflict, Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.credits import ledger, receipts
 from tenants.credits import operations as credits
-from tenants.credits import receipts
+from tenants.credits.accounts import require_manage_account
 from tenants.credits.payments import PaymentResult, provider_for
 from tenants.invoices import documents as invoices
 from tenants.models import (
@@ -93,18 +95,7 @@ def shown_status(purchase: Purchase) -> str:
 
 def recent_purchases(actor: Actor, org: Organization, limit: int = 10) -> list[Purchase]:
     """The organization's latest purchases this actor may follow (a member: their own)."""
-    from tenants.credits.movements import sees_every_account
-
-    query = select(Purchase).where(
-        Purchase.organization_id == org.id, Purchase.reseller_id == org.reseller_id
-    )
-    if not sees_every_account(actor):
-        query = query.where(
-            or_(
-                Purchase.account == f"member:{actor.member_id}",
-                Purchase.created_by_user_id == actor.user_id,
-            )
-        )
+    query = scoping.purchases_query(actor, org)
     query = query.order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(limit)
     return list(db.session.scalars(query))
 
@@ -152,7 +143,7 @@ def start_purchase(
     errors: dict[str, str] = {}
     ref = None
     try:
-        ref = credits.parse_account(org, account)
+        ref = ledger.parse_account(org, account)
     except ValidationFailed as error:
         errors.update(error.fields)
     try:
@@ -168,7 +159,7 @@ def start_purchase(
         raise ValidationFailed(fields=errors)
     if ref.kind == AccountKind.SYSTEM and not can(actor, Permission.MANAGE_CREDITS):
         raise Forbidden(_l("Only administrators can buy credits for the system pool."))
-    credits.require_manage_account(actor, ref)
+    require_manage_account(actor, ref)
     if not provider.allowed_for(actor):
         raise ValidationFailed(
             fields={"payment_method": str(_l("This payment method is not available to you."))}
@@ -303,7 +294,7 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
     if not claimed:
         return purchase
     org = db.session.get(Organization, purchase.organization_id)
-    ref = credits.parse_account(org, purchase.account)
+    ref = ledger.parse_account(org, purchase.account)
     entry_type = EntryType.AUTO_TOP_UP if purchase.automatic else EntryType.PURCHASE
     credits.add_credits(
         _system_actor_for(purchase),

@@ -8,8 +8,10 @@ from flask_babel import force_locale
 from tenants.core.extensions import db
 from tenants.core.mail import build_message, deliver
 from tenants.credits.alerts import language_for, owner_user
+from tenants.invoices.documents import render_invoice_pdf
 from tenants.jobs.outbox import enqueue
 from tenants.models import Invoice, Organization, Purchase
+from tenants.people.invitations import external_url
 
 
 def send_receipt(purchase: Purchase) -> None:
@@ -25,9 +27,6 @@ def receipt_recipient(org: Organization, purchase: Purchase) -> tuple[str | None
 
 
 def deliver_receipt(purchase_id: str) -> None:
-    from tenants.invoices.documents import render_invoice_pdf
-    from tenants.people.invitations import external_url
-
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or purchase.receipt_id is None:
         return

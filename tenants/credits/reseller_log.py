@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.credits import movements
+from tenants.credits.export_rows import iter_movement_rows
 from tenants.models import EntryType, LedgerEntry, Organization, User
 
 MAX_TEXT = 100
@@ -70,4 +71,4 @@ def reseller_log_query(actor: Actor, filters: LogFilters | None = None) -> Selec
 
 def iter_reseller_log_rows(actor: Actor, filters: LogFilters | None = None):
     """The filtered log as rows for the CSV and the print report, streamed."""
-    return movements.iter_movement_rows(reseller_log_query(actor, filters))
+    return iter_movement_rows(reseller_log_query(actor, filters))

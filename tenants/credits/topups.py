@@ -26,7 +26,7 @@ from tenants.audit import log as audit
 from tenants.core.errors import DomainError, Forbidden
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits import operations as credits
+from tenants.credits import ledger, purchases
 from tenants.credits.alerts import language_for, owner_user, reseller_admins
 from tenants.credits.payments import card_details, provider_for
 from tenants.jobs.outbox import enqueue
@@ -37,6 +37,7 @@ from tenants.models import (
     SavedPaymentMethod,
     User,
 )
+from tenants.people.invitations import external_url, recipient_language, send_email_template
 
 
 class TopUpFailure(enum.StrEnum):
@@ -158,8 +159,6 @@ def remove_card(actor: Actor, org: Organization) -> RemovedCard | None:
 
 def pay_with_saved_card(actor: Actor, purchase: Purchase) -> Purchase:
     """Pay a pending purchase with the organization's saved card (never during login-as)."""
-    from tenants.credits import purchases
-
     _refuse_during_support(actor)
     org = db.session.get(Organization, purchase.organization_id)
     method = saved_card(org)
@@ -189,12 +188,10 @@ def automatic_top_ups_this_month(org: Organization) -> int:
 
 def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchase | None:
     """Buy ``auto_top_up_credits`` for the system pool; on failure, record and tell."""
-    from tenants.credits import purchases
-
     org = db.session.get(Organization, organization_id)
     if org is None or not org.auto_top_up_enabled or org.auto_top_up_credits <= 0:
         return None
-    if credits.balance(org).system_credits >= org.auto_top_up_below:
+    if ledger.balance(org).system_credits >= org.auto_top_up_below:
         return None  # already lifted (a purchase or another top-up came first)
     method = saved_card(org)
     if method is None:
@@ -254,8 +251,6 @@ def deliver_auto_top_up_failed(
     organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
 ) -> None:
     """Tell one person (the owner or a reseller admin) in their own language."""
-    from tenants.people.invitations import external_url, recipient_language, send_email_template
-
     org = db.session.get(Organization, organization_id)
     person = db.session.get(User, user_id)
     if org is None or person is None:

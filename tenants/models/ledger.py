@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -36,6 +37,31 @@ class AccountKind(enum.StrEnum):
 
 
 HOLDING_KINDS = (AccountKind.SYSTEM, AccountKind.MEMBER)
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """``system`` or ``member:<id>`` — how people and the API name a holding account."""
+
+    kind: AccountKind
+    member_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+
+    @classmethod
+    def parse(cls, value) -> AccountRef | None:
+        """The account ``value`` names (``system``, nothing for the system pool, or
+        ``member:<id>``), not checked against any organization; None for anything else."""
+        if value in (None, "", "system"):
+            return SYSTEM_ACCOUNT
+        if isinstance(value, str) and value.startswith("member:"):
+            return cls(AccountKind.MEMBER, value.split(":", 1)[1])
+        return None
+
+
+SYSTEM_ACCOUNT = AccountRef(AccountKind.SYSTEM)
 
 
 class EntryType(enum.StrEnum):
@@ -72,7 +98,7 @@ class CreditAccount(db.Model):
 
     @property
     def label(self) -> str:
-        return "system" if self.kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+        return AccountRef(self.kind, self.member_id).label
 
 
 class LedgerEntry(db.Model):
@@ -111,7 +137,7 @@ class LedgerEntry(db.Model):
 
     @property
     def account_label(self) -> str:
-        return "system" if self.account_kind == AccountKind.SYSTEM else f"member:{self.member_id}"
+        return AccountRef(self.account_kind, self.member_id).label
 
 
 # Immutability in the database itself, not only in code.

@@ -34,7 +34,7 @@ from tenants.core.validation import (
     default_currency,
     default_timezone,
 )
-from tenants.credits.operations import member_credits_total, total_credits
+from tenants.credits.ledger import member_credits_total, total_credits
 from tenants.models import (
     BillingType,
     Member,

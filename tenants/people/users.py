@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
 from tenants.core.extensions import db
@@ -27,3 +29,11 @@ def get_or_create_user(
     db.session.add(user)
     db.session.flush()
     return user, True
+
+
+def users_by_id(ids: Iterable[str | None]) -> dict[str, User]:
+    """The users with these ids, by id (blank ids skipped; no query when none is left)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(wanted)))}

@@ -9,14 +9,14 @@ reseller's organizations and ledger entries never count; each figure is one grou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import Float, case, cast, func
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core.extensions import db
-from tenants.core.types import utcnow
+from tenants.credits import chart
 from tenants.models import (
     AccountKind,
     EntryType,
@@ -83,45 +83,25 @@ def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     One grouped query; ``reseller_id IN (the resellers in scope) AND created_at >= start``
     reads the (reseller_id, created_at) index, for one reseller or for all of them.
     """
-    days = max(1, min(int(days), 366))
-    today = utcnow().astimezone(UTC).date()
-    first = today - timedelta(days=days - 1)
-    starts = [datetime.combine(first + timedelta(days=i), time(), tzinfo=UTC) for i in range(days)]
-    bucket = case(
-        *[(LedgerEntry.created_at < start, i - 1) for i, start in enumerate(starts[1:], 1)],
-        else_=days - 1,
-    )
+    starts = chart.day_starts(days, UTC)
     is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
     is_used = (LedgerEntry.type == EntryType.USAGE) & (
         LedgerEntry.account_kind == AccountKind.USAGE
     )
     in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
-    # Bucket in a subquery, group outside (PostgreSQL would not match two copies of the
-    # CASE with their own bound parameters between SELECT and GROUP BY).
-    postings = (
-        select(
-            bucket.label("bucket"),
-            case((is_sold, LedgerEntry.credits), else_=0).label("sold"),
-            case((is_used, LedgerEntry.credits), else_=0).label("used"),
-        )
-        .where(
-            LedgerEntry.reseller_id.in_(in_scope),
-            LedgerEntry.created_at >= starts[0],
-            LedgerEntry.type.in_((*SOLD_TYPES, EntryType.USAGE)),
-        )
-        .subquery()
+    totals = chart.sums_by_day(
+        LedgerEntry.created_at,
+        starts,
+        {
+            "sold": case((is_sold, LedgerEntry.credits), else_=0),
+            "used": case((is_used, LedgerEntry.credits), else_=0),
+        },
+        LedgerEntry.reseller_id.in_(in_scope),
+        LedgerEntry.created_at >= starts[0],
+        LedgerEntry.type.in_((*SOLD_TYPES, EntryType.USAGE)),
     )
-    rows = db.session.execute(
-        select(postings.c.bucket, func.sum(postings.c.sold), func.sum(postings.c.used)).group_by(
-            postings.c.bucket
-        )
-    ).all()
-    sold = [0] * days
-    used = [0] * days
-    for index, day_sold, day_used in rows:
-        sold[int(index)] = int(day_sold or 0)
-        used[int(index)] = int(day_used or 0)
-    return [DayCredits(first + timedelta(days=i), sold[i], used[i]) for i in range(days)]
+    sold, used = totals["sold"], totals["used"]
+    return [DayCredits(start.date(), sold[i], used[i]) for i, start in enumerate(starts)]
 
 
 def running_out(actor: Actor, limit: int = RUNNING_OUT) -> list[RunningOut]:

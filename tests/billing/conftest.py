@@ -25,7 +25,11 @@ BILLING_CLOCKS = tuple(
 def clock(monkeypatch):
     """Freeze "now" for usage validation and billing at ``clock.now`` (settable)."""
     state = SimpleNamespace(now=NOW)
-    for target in ("tenants.credits.operations.utcnow", *BILLING_CLOCKS):
+    for target in (
+        "tenants.credits.operations.utcnow",
+        "tenants.credits.ledger.utcnow",
+        *BILLING_CLOCKS,
+    ):
         monkeypatch.setattr(target, lambda: state.now)
     return state
 

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
+from tenants.credits import ledger
 from tenants.credits import operations as credits
-from tenants.credits.operations import AccountRef
 from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, EntryType
+from tenants.models.ledger import AccountRef
 from tests.conftest import owner_of, set_prices
 
 # The credits tests price both pricing models alike (only prepaid credits are bought here).
@@ -26,7 +27,7 @@ def set_credit_prices(reseller) -> None:
 
 
 def fund(org, amount: int, account: str = "system", reference: str | None = None) -> None:
-    ref = credits.parse_account(org, account)
+    ref = ledger.parse_account(org, account)
     credits.add_credits(
         SYSTEM, org, ref, amount, entry_type=EntryType.PURCHASE, reference=reference
     )
@@ -50,7 +51,7 @@ MOVEMENTS_CSV_HEADER = (
 def system_credits(org) -> int:
     """The organization's pool as the ledger says it now (nothing cached in the session)."""
     db.session.expire_all()
-    return credits.balance(org).system_credits
+    return ledger.balance(org).system_credits
 
 
 def count(model) -> int:

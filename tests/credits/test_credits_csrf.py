@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tenants.core.extensions import db
-from tenants.credits import operations as credits
+from tenants.credits import ledger
 from tests.conftest import PASSWORD
 from tests.credits.conftest import credits_url, fund, member_account
 
@@ -43,4 +43,4 @@ def test_credits_forms_need_the_csrf_token(client, shop):
         assert response.status_code == 400, part
         assert b"Your form expired" in response.data
     db.session.expire_all()
-    assert credits.balance(shop.org).system_credits == 50
+    assert ledger.balance(shop.org).system_credits == 50

@@ -12,7 +12,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from tenants.core.extensions import db
-from tenants.credits import operations as credits
+from tenants.credits import ledger
 from tenants.jobs.outbox import commit
 from tenants.models import Invoice, LedgerEntry, Purchase, PurchaseStatus
 from tests.credits.conftest import (
@@ -196,7 +196,7 @@ def test_a_member_buys_for_their_own_account_only(client, auth, shop):
         credits_url(shop.org, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
     )
     db.session.expire_all()
-    assert dict(credits.balance(shop.org).users)[shop.member.id] == 10
+    assert dict(ledger.balance(shop.org).users)[shop.member.id] == 10
 
 
 def test_purchases_and_receipts_of_another_organization_are_404(
@@ -241,7 +241,7 @@ def test_transfer_needs_the_agreement_tick(client, auth, shop):
     done = client.post(credits_url(shop.org, "transfer"), data={**data, "agree": "y"})
     assert done.status_code == 302
     db.session.expire_all()
-    balance = credits.balance(shop.org)
+    balance = ledger.balance(shop.org)
     assert balance.system_credits == 70 and dict(balance.users)[shop.member.id] == 30
 
 
@@ -305,7 +305,7 @@ def test_test_sms_charges_segments_and_refuses_when_credits_are_short(client, au
     assert short.status_code == 402
     assert "Insufficient credits" in page(short)
     db.session.expire_all()
-    assert dict(credits.balance(shop.org).users)[shop.member.id] == 0
+    assert dict(ledger.balance(shop.org).users)[shop.member.id] == 0
 
 
 # ---------------------------------------------------------------------------

@@ -10,11 +10,19 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError
 
 from tenants.access.actors import SYSTEM
-from tenants.core.errors import InsufficientCredits, ValidationFailed
+from tenants.core.errors import (
+    InsufficientCredits,
+    NotPrepaid,
+    OrganizationClosed,
+    OrganizationSuspended,
+    ValidationFailed,
+)
 from tenants.core.extensions import db
+from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization
+from tenants.models import CreditAccount, EntryType, LedgerEntry, Organization, OrganizationStatus
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
 
 
 @pytest.fixture
@@ -59,7 +67,7 @@ def assert_invariants(org: Organization) -> None:
         + sums.get("withdrawal", 0)
         + sums.get("adjustment", 0)
     )
-    assert credits.total_credits(org) == expected
+    assert ledger.total_credits(org) == expected
     assert sums.get("transfer_in", 0) + sums.get("transfer_out", 0) == 0
 
 
@@ -69,7 +77,7 @@ def test_purchase_then_usage_moves_the_balance(prepaid_org):
     commit()
     assert entry.balance_after == 70
     assert entry.credits == -30
-    assert credits.balance(prepaid_org).system_credits == 70
+    assert ledger.balance(prepaid_org).system_credits == 70
     assert_invariants(prepaid_org)
 
 
@@ -78,7 +86,7 @@ def test_usage_refused_when_credits_are_short_and_balance_untouched(prepaid_org)
     with pytest.raises(InsufficientCredits):
         credits.record_usage(SYSTEM, prepaid_org, credits=6, reference="too-much")
     db.session.rollback()
-    assert credits.balance(prepaid_org).system_credits == 5
+    assert ledger.balance(prepaid_org).system_credits == 5
     assert (
         db.session.scalar(
             sa.select(sa.func.count()).select_from(LedgerEntry).where(LedgerEntry.type == "usage")
@@ -137,7 +145,7 @@ def test_transfers_need_agreement_and_distinct_accounts(prepaid_org, create_memb
     assert set(info.value.fields) == {"to"}
     credits.transfer_credits(SYSTEM, prepaid_org, "system", f"member:{member.id}", 20, agreed=True)
     commit()
-    balance = credits.balance(prepaid_org)
+    balance = ledger.balance(prepaid_org)
     assert balance.system_credits == 30
     assert balance.users == [(member.id, 20)]
     assert_invariants(prepaid_org)
@@ -193,7 +201,7 @@ def assert_concurrent_usage_is_exact(app, prepaid_org, *, threads: int, per_thre
     assert sum(ok for ok, _ in results) == requests // 2
     assert sum(refused for _, refused in results) == requests // 2
     db.session.expire_all()
-    assert credits.balance(prepaid_org).system_credits == 0
+    assert ledger.balance(prepaid_org).system_credits == 0
     assert_invariants(prepaid_org)
 
 
@@ -221,7 +229,7 @@ def test_concurrent_transfers_conserve_the_total(app, prepaid_org, create_member
 
     _in_threads(app, 8, work)
     db.session.expire_all()
-    assert credits.total_credits(prepaid_org) == 1000
+    assert ledger.total_credits(prepaid_org) == 1000
     assert_invariants(prepaid_org)
 
 
@@ -236,7 +244,7 @@ def test_organization_total_credits_follows_the_ledger(prepaid_org, create_membe
     )
     commit()
     db.session.refresh(prepaid_org)
-    assert prepaid_org.total_credits == 85 == credits.total_credits(prepaid_org)
+    assert prepaid_org.total_credits == 85 == ledger.total_credits(prepaid_org)
 
 
 def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
@@ -248,7 +256,7 @@ def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
     update_organization(SYSTEM, prepaid_org, {"individual_user_credits": True})
     commit()
     member = create_member(prepaid_org)
-    fund(prepaid_org, 10, credits.parse_account(prepaid_org, f"member:{member.id}"))
+    fund(prepaid_org, 10, ledger.parse_account(prepaid_org, f"member:{member.id}"))
     with pytest.raises(MemberCreditsRemain):
         update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
     db.session.rollback()
@@ -256,7 +264,7 @@ def test_individual_credits_switch_off_only_when_member_accounts_are_empty(
     update_organization(SYSTEM, prepaid_org, {"individual_user_credits": False})
     commit()
     assert prepaid_org.individual_user_credits is False
-    assert credits.balance(prepaid_org).system_credits == 10
+    assert ledger.balance(prepaid_org).system_credits == 10
 
 
 def test_deleted_organization_takes_no_more_credits(prepaid_org):
@@ -268,4 +276,57 @@ def test_deleted_organization_takes_no_more_credits(prepaid_org):
     with pytest.raises(OrganizationClosed):
         credits.add_credits(SYSTEM, prepaid_org, credits.SYSTEM_ACCOUNT, 5)
     db.session.rollback()
-    assert credits.total_credits(prepaid_org) == 0
+    assert ledger.total_credits(prepaid_org) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        (None, SYSTEM_ACCOUNT),
+        ("", SYSTEM_ACCOUNT),
+        ("system", SYSTEM_ACCOUNT),
+        ("member:mem_1", AccountRef(AccountKind.MEMBER, "mem_1")),
+        ("member:", AccountRef(AccountKind.MEMBER, "")),
+        ("System", None),
+        ("usage", None),
+        (42, None),
+    ],
+)
+def test_the_account_notation_is_read_in_one_place(value, parsed):
+    assert AccountRef.parse(value) == parsed
+    if parsed is not None:
+        assert AccountRef.parse(parsed.label) == parsed
+
+
+def test_member_accounts_resolve_only_for_current_members(prepaid_org, create_member):
+    member = create_member(prepaid_org)
+    label = f"member:{member.id}"
+    with pytest.raises(ValidationFailed) as off:
+        ledger.parse_account(prepaid_org, label)
+    assert off.value.fields == {"account": "Individual user credits are not enabled."}
+    prepaid_org.individual_user_credits = True
+    commit()
+    assert ledger.parse_account(prepaid_org, label) == AccountRef(AccountKind.MEMBER, member.id)
+    for unknown in ("member:nobody", "members:x", 7):
+        with pytest.raises(ValidationFailed) as refused:
+            ledger.parse_account(prepaid_org, unknown, "from")
+        assert refused.value.fields == {"from": "Unknown account."}
+    assert ledger.is_current_member(prepaid_org, member.id)
+
+
+def test_only_an_active_organization_is_usable(prepaid_org, create_organization):
+    credits.require_prepaid_and_usable(prepaid_org)
+    postpaid = create_organization(pricing_model="postpaid")
+    credits.require_usable(postpaid)
+    with pytest.raises(NotPrepaid):
+        credits.require_prepaid_and_usable(postpaid)
+    for status, refusal in (
+        (OrganizationStatus.SUSPENDED, OrganizationSuspended),
+        (OrganizationStatus.DELETED, OrganizationClosed),
+    ):
+        for org in (prepaid_org, postpaid):
+            org.status = status
+            with pytest.raises(refusal):
+                credits.require_usable(org)
+            with pytest.raises(refusal):
+                credits.require_prepaid_and_usable(org)

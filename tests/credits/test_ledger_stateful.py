@@ -12,6 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import InsufficientCredits
 from tenants.core.extensions import db
+from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import CreditAccount, EntryType, LedgerEntry
@@ -34,7 +35,7 @@ def run_machine(create_organization, create_member) -> None:
         @rule(account=st.integers(0, 2), amount=AMOUNTS)
         def purchase(self, account, amount):
             label = self.accounts[account]
-            ref = credits.parse_account(self.org, label)
+            ref = ledger.parse_account(self.org, label)
             credits.add_credits(SYSTEM, self.org, ref, amount, entry_type=EntryType.PURCHASE)
             commit()
             self.expected[label] += amount
@@ -84,7 +85,7 @@ def run_machine(create_organization, create_member) -> None:
         def balances_match_the_model(self):
             if not hasattr(self, "org"):
                 return
-            balance = credits.balance(self.org)
+            balance = ledger.balance(self.org)
             actual = {"system": balance.system_credits} | {
                 f"member:{m}": c for m, c in balance.users
             }

@@ -7,15 +7,17 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+import tenants.credits.ledger
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
-from tenants.credits import movements
+from tenants.credits import chart, export_rows, movements, trial_sms
 from tenants.credits import operations as credits
+from tenants.credits.accounts import account_name
+from tenants.credits.export import csv_cell
 from tenants.jobs.outbox import commit
-from tenants.notify import sms
-from tenants.views.credits import csv_cell
+from tenants.models import AccountKind
 from tests.conftest import member_actor, staff_actor
 from tests.credits.conftest import fund, member_account
 
@@ -69,7 +71,7 @@ def test_a_member_reads_only_their_own_account(shop):
     for account in ("system", member_account(shop.other)):
         with pytest.raises(Forbidden):
             movements.movements_query(mel, shop.org, account=account)
-    rows = list(movements.iter_organization_rows(mel, shop.org))
+    rows = list(export_rows.iter_organization_rows(mel, shop.org))
     assert [r.reference for r in rows] == ["mine"]
     assert rows[0].member_name == "Mel Member"
 
@@ -94,7 +96,7 @@ def test_reseller_wide_log_is_limited_to_the_resellers_customers(shop, other_res
     fund(shop.org, 10, reference="a")
     fund(other_reseller.org, 20, reference="b")
     staff = staff_actor(shop.reseller, shop.staff)
-    rows = list(movements.iter_reseller_rows(staff, since=movements.last_days()))
+    rows = list(export_rows.iter_reseller_rows(staff, since=movements.last_days()))
     assert [r.reference for r in rows] == ["a"] and rows[0].organization_name == "Acme"
     with pytest.raises(Forbidden):
         movements.reseller_movements_query(member_actor(shop.owner))
@@ -109,9 +111,9 @@ def test_another_tenants_organization_is_not_found(shop, other_reseller):
 
 def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch):
     real_now = utcnow()
-    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=5))
+    monkeypatch.setattr(tenants.credits.ledger, "utcnow", lambda: real_now - timedelta(days=5))
     fund(shop.org, 100)
-    monkeypatch.setattr(tenants.credits.operations, "utcnow", lambda: real_now - timedelta(days=40))
+    monkeypatch.setattr(tenants.credits.ledger, "utcnow", lambda: real_now - timedelta(days=40))
     fund(shop.org, 1000)  # before the window: part of the opening balance
     monkeypatch.undo()
     credits.transfer_credits(
@@ -122,7 +124,7 @@ def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch)
     )
     commit()
 
-    series = movements.daily_series(shop.org)
+    series = chart.daily_series(shop.org)
     assert len(series) == 30
     assert series[0].balance == 1000
     assert series[-1].balance == 1000 + 100 - 40
@@ -135,7 +137,7 @@ def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch)
     ("length", "parts"), [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (1530, 10)]
 )
 def test_sms_segments(length, parts):
-    assert sms.segments("x" * length) == parts
+    assert trial_sms.segments("x" * length) == parts
 
 
 @pytest.mark.parametrize(
@@ -191,3 +193,25 @@ def test_reseller_log_print_lists_every_customer_in_its_own_timezone(
         mexico_time, "medium", tzinfo=ZoneInfo("America/Mexico_City"), locale="en"
     )
     assert expected in page.text
+
+
+def test_a_page_names_its_members_doers_and_organizations(shop):
+    fund(shop.org, 100)
+    credits.transfer_credits(
+        member_actor(shop.admin), shop.org, "system", member_account(shop.member), 5, agreed=True
+    )
+    commit()
+    entries = movements.page_of(movements.movements_query(SYSTEM, shop.org), limit=10).entries
+    names = movements.entry_names(entries)
+    assert names["members"] == {shop.member.id: "Mel Member"}
+    assert names["users"] == {shop.admin.user_id: "Ada Admin"}
+    assert names["orgs"] == {shop.org.id: "Acme"}
+    assert movements.entry_names(entries, shop.org)["orgs"] == {}
+
+
+def test_accounts_read_as_the_system_pool_or_a_members_credits(shop):
+    assert movements.account_label(AccountKind.SYSTEM) == "System Credits"
+    assert movements.account_label(AccountKind.MEMBER, "Mel") == "User Credits: Mel"
+    assert account_name(shop.org, "system") == "System Credits"
+    assert account_name(shop.org, member_account(shop.member)) == "User Credits: Mel Member"
+    assert account_name(shop.org, "member:gone") == "User Credits: gone"

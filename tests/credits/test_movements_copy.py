@@ -1,7 +1,7 @@
 """The CSV written by PostgreSQL's COPY is byte for byte the one the Python path writes.
 
 On PostgreSQL ``movements_csv_response`` has the database write the rows
-(``movements.copy_csv``); on SQLite, and whenever it is given plain rows, Python writes them.
+(``export_copy.copy_csv``); on SQLite, and whenever it is given plain rows, Python writes them.
 Both are compared here over rows meant to trip one or the other: both languages, timezones
 with daylight saving time and half-hour offsets, instants on either side of a DST change,
 cells starting with a formula character, commas, quotes, line breaks, non-ASCII text, empty
@@ -26,10 +26,10 @@ from sqlalchemy import insert
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.core.types import new_id
-from tenants.credits import movements
+from tenants.credits import export_copy, export_rows, movements
+from tenants.credits.export import FORMULA_STARTS, movements_csv_response
 from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry
-from tenants.views.credits import FORMULA_STARTS, movements_csv_response
 from tests.conftest import member_actor, staff_actor
 from tests.credits.conftest import fund
 
@@ -161,7 +161,7 @@ def _both(app, language: str, make_rows, *, with_organization=False) -> tuple[by
         with app.test_request_context("/", headers={"Accept-Language": language}):
             refresh()
             rows = make_rows()
-            copied = movements.copy_csv(
+            copied = export_copy.copy_csv(
                 rows, with_organization=with_organization, formula_starts=FORMULA_STARTS
             )
             assert copied is not None  # PostgreSQL: the COPY path is available
@@ -203,7 +203,7 @@ def test_copy_writes_the_organization_csv_byte_for_byte(app, ledger, language):
     _reseller, orgs = ledger
     for org in orgs:
         copied, python = _both(
-            app, language, lambda o=org: movements.iter_organization_rows(SYSTEM, o)
+            app, language, lambda o=org: export_rows.iter_organization_rows(SYSTEM, o)
         )
         assert python.count(b"\r\n") > 130
         assert copied == python
@@ -218,7 +218,7 @@ def test_copy_writes_the_reseller_csv_byte_for_byte_across_timezones(
     actor = staff_actor(reseller, staff)
 
     def every_row():
-        rows = movements.iter_movement_rows(
+        rows = export_rows.iter_movement_rows(
             movements.reseller_movements_query(actor, since=datetime(2025, 1, 1, tzinfo=UTC))
         )
         assert rows.timezone is None  # several timezones: converted row by row in SQL
@@ -234,7 +234,7 @@ def test_copy_writes_the_reseller_csv_byte_for_byte_across_timezones(
     commit()
 
     def shared_zone():
-        rows = movements.iter_reseller_rows(actor, since=datetime(2025, 1, 1, tzinfo=UTC))
+        rows = export_rows.iter_reseller_rows(actor, since=datetime(2025, 1, 1, tzinfo=UTC))
         assert rows.timezone == "America/St_Johns"
         return rows
 
@@ -266,7 +266,7 @@ def test_copy_keeps_the_filters_and_the_visibility(app, ledger, create_member):
     ]
     for actor, filters in cases:
         copied, python = _both(
-            app, "es", lambda a=actor, f=filters: movements.iter_organization_rows(a, org, **f)
+            app, "es", lambda a=actor, f=filters: export_rows.iter_organization_rows(a, org, **f)
         )
         assert copied == python, filters
 
@@ -283,13 +283,13 @@ def test_the_copy_path_is_taken_on_postgres_and_closes_its_connection_midway(app
     )
     pool = db.engine.pool
     with app.test_request_context("/"):
-        chunks = movements.copy_csv(
-            movements.iter_organization_rows(SYSTEM, org), formula_starts=FORMULA_STARTS
+        chunks = export_copy.copy_csv(
+            export_rows.iter_organization_rows(SYSTEM, org), formula_starts=FORMULA_STARTS
         )
         before = pool.checkedout()  # the session's own connection, if building the query used it
         try:
             first = next(chunks)
-            assert len(_lines(first)) == movements.COPY_FLUSH_ROWS
+            assert len(_lines(first)) == export_copy.COPY_FLUSH_ROWS
             assert pool.checkedout() == before + 1
         finally:
             chunks.close()  # the client went away: its connection is dropped, not drained
@@ -307,8 +307,8 @@ def test_the_copy_path_is_taken_on_postgres_and_closes_its_connection_midway(app
             time.sleep(0.1)
         assert busy == 0
         # And the whole download still works afterwards on the same pool.
-        response = movements_csv_response(movements.iter_organization_rows(SYSTEM, org), "x.csv")
-        expected = 1 + len(list(movements.iter_organization_rows(SYSTEM, org)))  # + header
+        response = movements_csv_response(export_rows.iter_organization_rows(SYSTEM, org), "x.csv")
+        expected = 1 + len(list(export_rows.iter_organization_rows(SYSTEM, org)))  # + header
         assert len(_lines(_body(response))) == expected
 
 

@@ -16,8 +16,7 @@ from tenants.access.actors import Actor
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits import operations as credits
-from tenants.credits import purchases
+from tenants.credits import ledger, purchases
 from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit
 from tenants.models import (
@@ -66,7 +65,7 @@ def test_sandbox_purchase_credits_once_and_issues_a_receipt(priced_org):
     purchases.complete(actor, purchase, "retry")
     commit()
     assert purchase.status == PurchaseStatus.PAID
-    assert credits.balance(priced_org).system_credits == 1000
+    assert ledger.balance(priced_org).system_credits == 1000
     receipt = db.session.get(Invoice, purchase.receipt_id)
     assert receipt.kind == "receipt"
     assert receipt.total == Decimal("54.45")
@@ -84,7 +83,7 @@ def test_declined_card_changes_nothing(priced_org):
     commit()
     assert purchase.status == PurchaseStatus.DECLINED
     assert purchase.decline_reason == "Your card was declined."
-    assert credits.balance(priced_org).system_credits == 0
+    assert ledger.balance(priced_org).system_credits == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 0
 
@@ -108,7 +107,7 @@ def test_offline_payment_is_for_reseller_staff_only(priced_org):
     purchases.pay(staff, purchase, {"note": "bank transfer 42"})
     commit()
     assert purchase.status == PurchaseStatus.PAID
-    assert credits.balance(priced_org).system_credits == 10
+    assert ledger.balance(priced_org).system_credits == 10
 
 
 def test_receipt_numbers_have_no_gaps(priced_org):
@@ -177,7 +176,7 @@ def test_concurrent_confirmations_credit_once(app, priced_org):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(confirm, range(8)))
-    assert credits.balance(priced_org).system_credits == 300
+    assert ledger.balance(priced_org).system_credits == 300
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 1
 
 
@@ -234,7 +233,7 @@ def test_a_paid_declined_or_old_purchase_is_never_reused(app, priced_org):
     fresh = start(actor, priced_org, reuse_pending=True)
     commit()
     assert len({paid.id, declined.id, old.id, fresh.id}) == 4
-    assert credits.balance(priced_org).system_credits == 400
+    assert ledger.balance(priced_org).system_credits == 400
 
 
 def test_another_person_does_not_continue_someone_elses_purchase(priced_org, create_member):
@@ -296,7 +295,7 @@ def test_pending_purchases_past_the_age_expire_once_and_are_never_credited(app, 
         purchases.pay(actor, stale, {"card_number": GOOD_CARD})
     assert purchases.complete(actor, stale, "late").status == PurchaseStatus.DECLINED
     commit()
-    assert credits.balance(priced_org).system_credits == 300
+    assert ledger.balance(priced_org).system_credits == 300
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 1
 
 
@@ -312,7 +311,7 @@ def test_a_purchase_past_the_age_is_refused_before_the_job_marks_it(app, priced_
     assert purchases.expire_pending_purchases() == 0  # the grace: not marked yet
     assert purchases.expire_pending_purchases(now=utcnow() + timedelta(minutes=5)) == 1
     commit()
-    assert credits.balance(priced_org).system_credits == 0
+    assert ledger.balance(priced_org).system_credits == 0
 
 
 # -- the same in the portal -----------------------------------------------------------------
@@ -354,7 +353,7 @@ def test_an_expired_purchase_page_offers_a_new_purchase_and_never_credits(app, c
     assert "Start a new purchase" in page and "Card number" not in page
     late = client.post(pay_url, data={"card_number": GOOD_CARD})
     assert late.status_code == 200 and 'data-state="expired"' in late.get_data(as_text=True)
-    assert credits.balance(shop.org).system_credits == 0
+    assert ledger.balance(shop.org).system_credits == 0
 
     again = client.post(pay_url.replace("/pay", "/retry"))
     assert again.status_code == 302 and purchase.id not in again.headers["Location"]
@@ -362,7 +361,7 @@ def test_an_expired_purchase_page_offers_a_new_purchase_and_never_credits(app, c
         client.post(again.headers["Location"], data={"card_number": GOOD_CARD}).status_code == 302
     )
     db.session.expire_all()
-    assert credits.balance(shop.org).system_credits == 250
+    assert ledger.balance(shop.org).system_credits == 250
 
 
 def test_recent_purchases_show_each_status_and_members_see_their_own(app, client, auth, shop):

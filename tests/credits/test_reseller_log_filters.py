@@ -69,14 +69,14 @@ def test_each_filter_narrows_the_log(client, auth, shop, create_organization):
 
 
 def test_dates_narrow_within_the_thirty_days(client, auth, shop, monkeypatch):
-    import tenants.credits.operations
+    import tenants.credits.ledger
 
     real_now = utcnow()
     fund(shop.org, 100, reference="ref-today")
     for reference, days in (("ref-ten-days-ago", 10), ("ref-forty-days-ago", 40)):
         # Ledger rows are immutable: they are written as if it were then.
         monkeypatch.setattr(
-            tenants.credits.operations, "utcnow", lambda d=days: real_now - timedelta(days=d)
+            tenants.credits.ledger, "utcnow", lambda d=days: real_now - timedelta(days=d)
         )
         fund(shop.org, 50, reference=reference)
     monkeypatch.undo()
@@ -109,7 +109,7 @@ def test_bad_filters_are_explained_never_a_500(client, auth, shop):
 
 
 def test_pages_csv_and_print_keep_the_filters(client, auth, shop, create_organization, monkeypatch):
-    from tenants.views import credits as views
+    from reseller.credits import views
 
     monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
     beta = create_organization(shop.reseller, name="Beta Shop", country="ES")

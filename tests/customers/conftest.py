@@ -35,8 +35,9 @@ def hold_credits():
 
     def _hold(org, credits: int) -> None:
         from tenants.access.actors import SYSTEM
-        from tenants.credits.operations import SYSTEM_ACCOUNT, add_credits
+        from tenants.credits.operations import add_credits
         from tenants.models import EntryType
+        from tenants.models.ledger import SYSTEM_ACCOUNT
 
         add_credits(SYSTEM, org, SYSTEM_ACCOUNT, credits, entry_type=EntryType.ADJUSTMENT)
         commit()

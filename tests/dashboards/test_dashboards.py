@@ -15,9 +15,9 @@ from tenants.billing.usage import record_usage
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits import operations as credits
-from tenants.credits.operations import SYSTEM_ACCOUNT
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, LedgerEntry, PlatformRole, ResellerRole
+from tenants.models.ledger import SYSTEM_ACCOUNT
 from tenants.organizations.operations import suspend_organization
 from tenants.resellers import dashboards
 

@@ -16,8 +16,8 @@ from pypdf import PdfReader
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import Forbidden, InsufficientCredits
 from tenants.core.extensions import db
+from tenants.credits import ledger, purchases, topups
 from tenants.credits import operations as credits
-from tenants.credits import purchases, topups
 from tenants.jobs.outbox import commit
 from tenants.models import (
     EntryType,
@@ -248,7 +248,7 @@ def test_automatic_top_up_buys_once_per_crossing_with_the_saved_card(app, shop, 
     db.session.expire_all()
     (bought,) = _auto_purchases(org_id)
     assert bought.status == PurchaseStatus.PAID and bought.credits == 1000
-    assert credits.balance(shop.org).system_credits == 1080
+    assert ledger.balance(shop.org).system_credits == 1080
     entry = db.session.scalar(
         sa.select(LedgerEntry).where(LedgerEntry.reference == bought.id, LedgerEntry.credits > 0)
     )
@@ -315,7 +315,7 @@ def test_the_monthly_cap_counts_automatic_top_ups(app, shop):
     use(shop.org, 100)  # 50 → top-up 1 (1050)
     use(shop.org, 1000)  # 50 → cap reached
     assert len(_auto_purchases(shop.org.id)) == 1
-    assert credits.balance(shop.org).system_credits == 50
+    assert ledger.balance(shop.org).system_credits == 50
 
 
 def test_a_saved_card_is_neither_saved_nor_used_during_login_as(app, shop):
@@ -374,7 +374,7 @@ def test_automatic_top_up_fires_once_per_crossing_under_concurrent_usage(app, sh
         list(pool.map(debit, range(20)))
     db.session.expire_all()
     assert jobs_named("auto_top_up") == 1
-    assert credits.balance(shop.org).system_credits == 5
+    assert ledger.balance(shop.org).system_credits == 5
     from tenants.jobs.outbox import pending_jobs, run_queued_job
 
     for job_id in pending_jobs():
@@ -382,4 +382,4 @@ def test_automatic_top_up_fires_once_per_crossing_under_concurrent_usage(app, sh
     db.session.expire_all()
     (bought,) = _auto_purchases(org_id)
     assert bought.status == PurchaseStatus.PAID
-    assert credits.balance(shop.org).system_credits == 505
+    assert ledger.balance(shop.org).system_credits == 505

@@ -9,8 +9,7 @@ from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.billing import postpaid
 from tenants.core.extensions import db
-from tenants.credits import movements
-from tenants.credits import operations as credits
+from tenants.credits import chart, ledger
 from tenants.models import PricingModel
 from tenants.organizations import listing
 from tenants.views.organization.blueprint import bp, organization_for_view
@@ -28,7 +27,7 @@ def overview(org_id: str):
     owner = listing.owners_of([org]).get(org.id)
     prepaid = org.pricing_model == PricingModel.PREPAID
     # The pool's balance and chart are for those who read every account (credits page rule).
-    sees_all = movements.sees_every_account(actor)
+    sees_all = scoping.sees_every_account(actor)
     return render_template(
         "organization/overview.html",
         org=org,
@@ -36,8 +35,8 @@ def overview(org_id: str):
         owner=owner,
         prepaid=prepaid,
         sees_all=sees_all,
-        total_credits=credits.balance(org).total_credits if prepaid and sees_all else None,
-        series=movements.daily_series(org) if prepaid and sees_all else None,
+        total_credits=ledger.balance(org).total_credits if prepaid and sees_all else None,
+        series=chart.daily_series(org) if prepaid and sees_all else None,
         debt=postpaid.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),

@@ -1,0 +1,136 @@
+"""Movement rows as people read them (CSV and print), and the streamed CSV download used by the
+portal's logs and the API's export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from zoneinfo import ZoneInfo
+
+from flask import Response, stream_with_context
+from flask_babel import gettext as _
+
+from tenants.core.types import round_money
+from tenants.credits.export_copy import copy_csv
+from tenants.credits.export_rows import MovementRow
+from tenants.credits.movements import account_label, entry_type_label
+from tenants.models import AccountKind, EntryType
+
+PRINT_LIMIT = 5000
+CSV_FLUSH_ROWS = 500
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class RowLabels:
+    """How a movement row reads (type, account, who, amount), translated once per export
+    rather than once per row: the CSV of 100,000 rows would otherwise spend its time in
+    gettext."""
+
+    def __init__(self):
+        self.system = account_label(AccountKind.SYSTEM)
+        self.api_key = _("API key")
+        self.nobody = _("System")
+        self.types = {t: entry_type_label(t) for t in EntryType}
+        self.members: dict[str, str] = {}
+        self.zones: dict[str, ZoneInfo] = {}
+
+    def zone(self, name: str | None) -> ZoneInfo:
+        key = name or "UTC"
+        if key not in self.zones:
+            self.zones[key] = ZoneInfo(key)
+        return self.zones[key]
+
+    def __call__(self, row: MovementRow) -> dict:
+        if row.account_kind == AccountKind.SYSTEM:
+            account = self.system
+        else:
+            name = row.member_name or row.member_id
+            if name not in self.members:
+                self.members[name] = account_label(AccountKind.MEMBER, name)
+            account = self.members[name]
+        if row.real_user_name and row.actor_name:
+            done_by = _("%(real)s as %(name)s", real=row.real_user_name, name=row.actor_name)
+        elif row.actor_name:
+            done_by = row.actor_name
+        elif row.api_key_id:
+            done_by = self.api_key
+        else:
+            done_by = self.nobody
+        amount = ""
+        if row.amount is not None and row.currency:
+            amount = str(round_money(row.amount, row.currency))
+        return {
+            "type": self.types.get(row.type, str(row.type)),
+            "account": account,
+            "done_by": done_by,
+            "amount": amount,
+        }
+
+
+def csv_cell(value):
+    """Text a spreadsheet would run as a formula is prefixed with a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def movements_csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
+    """Movement rows as a streamed CSV download (the portal's logs and the API's export)."""
+    headers = [
+        _("Date"),
+        _("Type"),
+        _("Account"),
+        _("Credits"),
+        _("Balance after"),
+        _("Amount"),
+        _("Currency"),
+        _("Reference"),
+        _("Done by"),
+    ]
+    if with_organization:
+        headers.insert(0, _("Organization"))
+
+    # On PostgreSQL the database writes the rows (same bytes, ~10x faster); None on SQLite.
+    copied = copy_csv(rows, with_organization=with_organization, formula_starts=FORMULA_STARTS)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # so spreadsheets read the file as UTF-8
+        writer.writerow([csv_cell(h) for h in headers])
+        if copied is not None:
+            yield buffer.getvalue().encode()
+            yield from copied
+            return
+        describe = RowLabels()
+        for count, row in enumerate(rows, 1):
+            labels = describe(row)
+            zone = describe.zone(row.organization_timezone)
+            cells = [
+                row.created_at.astimezone(zone).isoformat(timespec="seconds"),
+                labels["type"],
+                labels["account"],
+                row.credits,
+                row.balance_after,
+                labels["amount"],
+                row.currency or "",
+                row.reference or "",
+                labels["done_by"],
+            ]
+            if with_organization:
+                cells.insert(0, row.organization_name)
+            writer.writerow([csv_cell(c) for c in cells])
+            if count % CSV_FLUSH_ROWS == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,61 @@
+"""The credits page: balances, the chart and the filtered history of movements."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_babel import gettext as _
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, can
+from tenants.core.errors import ValidationFailed
+from tenants.credits import browsing, chart, movements
+from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
+from tenants.models import Organization
+from tenants.views.credits.forms import FilterForm
+from tenants.views.credits.lookup import page_organization
+from tenants.web.decorators import actor_required, apply_field_errors
+
+PAGE_SIZE = 50
+
+
+def _filter_form(actor: Actor, org: Organization | None, accounts: list[AccountLine]):
+    form = FilterForm(formdata=request.args)
+    form.type.choices = [("", _("All types"))] + [
+        (value.value, str(label)) for value, label in movements.ENTRY_TYPE_LABELS.items()
+    ]
+    form.account.choices = [("", _("All accounts"))] + [(a.value, a.label) for a in accounts]
+    return form
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def index(org_id: str):
+    actor, org = page_organization(org_id)
+    accounts = account_lines(actor, org)
+    form = _filter_form(actor, org, accounts)
+    filters = browsing.form_filters(form, org)
+    try:
+        query = movements.movements_query(actor, org, **filters)
+    except ValidationFailed as error:
+        apply_field_errors(form, error)
+        filters.pop("account", None)
+        query = movements.movements_query(actor, org, **filters)
+    page = browsing.requested_page(query, PAGE_SIZE)
+    return render_template(
+        "credits/index.html",
+        org=org,
+        accounts=accounts,
+        total=sum(a.credits for a in accounts),
+        form=form,
+        page=page,
+        links=browsing.page_links(".index", page, org_id=org.id),
+        names=movements.entry_names(page.entries, org),
+        series=chart.daily_series(org) if scoping.sees_every_account(actor) else None,
+        can_manage=can(actor, Permission.MANAGE_CREDITS),
+        can_withdraw=can(actor, Permission.WITHDRAW_CREDITS),
+        can_buy=bool(purchasable(accounts, actor)),
+        manageable={a.value for a in manageable(accounts, actor)},
+        purchasable={a.value for a in purchasable(accounts, actor)},
+        filtered=bool(filters),
+        active_section="payment",
+    )

@@ -1,0 +1,143 @@
+"""The credits pages' forms, and reading what people type into them (credits, refusals)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import flash
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import Optional
+
+from tenants.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tenants.jobs.outbox import rollback
+from tenants.web.decorators import apply_field_errors
+
+
+class PurchaseForm(FlaskForm):
+    account = SelectField(_l("Purchase for"), validate_choice=False)
+    credits = StringField(_l("Quantity (credits)"))
+    submit = SubmitField(_l("Proceed"))
+
+
+class ConfirmPurchaseForm(FlaskForm):
+    account = HiddenField()
+    credits = HiddenField()
+    payment_method = SelectField(_l("Payment method"), validate_choice=False)
+    submit = SubmitField(_l("Continue to payment"))
+
+
+class CardForm(FlaskForm):
+    card_number = StringField(
+        _l("Card number"),
+        description=_l(
+            "Test payments: any card number is approved except 4000 0000 0000 0002, "
+            "which is declined."
+        ),
+        render_kw={"autocomplete": "cc-number", "inputmode": "numeric"},
+    )
+    card_name = StringField(_l("Name on card"), render_kw={"autocomplete": "cc-name"})
+    expiry = StringField(
+        _l("Expiry (MM/YY)"), render_kw={"autocomplete": "cc-exp", "placeholder": "MM/YY"}
+    )
+    cvc = StringField(_l("CVC"), render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"})
+    save_card = BooleanField(_l("Save this card for automatic top-ups"))
+    submit = SubmitField(_l("Pay now"))
+
+
+class OfflinePaymentForm(FlaskForm):
+    note = StringField(
+        _l("Payment note or reference"),
+        description=_l("For example the bank transfer reference (optional)."),
+    )
+    submit = SubmitField(_l("Record payment"))
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField(_l("Try another card"))
+
+
+class StartAgainForm(FlaskForm):
+    submit = SubmitField(_l("Start a new purchase"))
+
+
+class TransferForm(FlaskForm):
+    source = SelectField(_l("From"), validate_choice=False)
+    target = SelectField(_l("To"), validate_choice=False)
+    credits = StringField(_l("Quantity (credits)"))
+    agree = BooleanField(_l("I agree to the conditions"))
+    submit = SubmitField(_l("Transfer"))
+
+    paths = {"from": "source", "to": "target", "credits": "credits", "agree": "agree"}
+
+
+class WithdrawForm(FlaskForm):
+    account = SelectField(_l("Account"), validate_choice=False)
+    credits = StringField(_l("Quantity (credits)"))
+    reason = StringField(_l("Reason"))
+    submit = SubmitField(_l("Withdraw credits"))
+
+
+class TestSmsForm(FlaskForm):
+    recipient = TelField(
+        _l("Recipient mobile"), description=_l("International format, e.g. +34 600 000 000.")
+    )
+    message = TextAreaField(
+        _l("Message"),
+        description=_l("One credit per 160 characters; longer messages are split in parts of 153."),
+    )
+    account = SelectField(_l("Charge to"), validate_choice=False)
+    submit = SubmitField(_l("Send test SMS"))
+
+
+class FilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    type = SelectField(_l("Type"), validate_choice=False)
+    account = SelectField(_l("Account"), validate_choice=False)
+    date_from = DateField(_l("From date"), validators=[Optional()])
+    date_to = DateField(_l("To date"), validators=[Optional()])
+    q = StringField(_l("Search reference"))
+    submit = SubmitField(_l("Filter"))
+
+
+def whole_number(value: str | None):
+    """Typed credits as an int: plain digits, or digits grouped by thousands ("1,000",
+    "1.000", "1 000"); anything else goes to the service as it is, which says what is wrong
+    (so "1.5" is refused, not read as 15)."""
+    text = (value or "").strip()
+    if text == "":
+        return 0
+    if re.fullmatch(r"\d{1,15}", text) or re.fullmatch(r"\d{1,3}([.,\u00a0\u202f ]\d{3})+", text):
+        return int(re.sub(r"\D", "", text))
+    return text
+
+
+def _refused(form, error: DomainError, paths: dict | None = None) -> None:
+    """Undo the attempt; field errors next to their fields, anything else as a flash."""
+    if isinstance(error, NotFound | Forbidden):
+        raise error
+    rollback()
+    paths = paths or getattr(form, "paths", {}) or {}
+    placed, unplaced = {}, []
+    for key, message in (error.fields or {}).items():
+        name = paths.get(key, key)
+        if form is not None and getattr(form, name, None) is not None:
+            placed[name] = message
+        else:
+            unplaced.append(message)
+    if form is not None:
+        apply_field_errors(form, ValidationFailed(fields=placed))
+    if unplaced or not error.fields:
+        flash(" ".join(unplaced) or str(error), "danger")

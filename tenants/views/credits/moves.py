@@ -1,0 +1,167 @@
+"""Moving credits by hand: transfers between accounts, withdrawals, a test SMS."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+
+from tenants.access import scoping
+from tenants.access.policy import Permission, require
+from tenants.core.errors import DomainError, Forbidden, InsufficientCredits
+from tenants.credits import operations as credits
+from tenants.credits import trial_sms
+from tenants.credits.accounts import account_lines, manageable
+from tenants.jobs.outbox import commit, rollback
+from tenants.views.credits.forms import (
+    TestSmsForm,
+    TransferForm,
+    WithdrawForm,
+    _refused,
+    whole_number,
+)
+from tenants.views.credits.lookup import page_organization
+from tenants.web.decorators import actor_required
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def transfer(org_id: str):
+    actor, org = page_organization(org_id)
+    require(actor, Permission.MANAGE_CREDITS)
+    accounts = manageable(account_lines(actor, org), actor)
+    form = TransferForm()
+    choices = [(a.value, f"{a.label} ({format_decimal(a.credits)})") for a in accounts]
+    form.source.choices = choices
+    form.target.choices = choices
+    if request.method == "GET":
+        values = {a.value for a in accounts}
+        source, target = request.args.get("from"), request.args.get("to")
+        if source in values:
+            form.source.data = source
+            if target is None:
+                target = "system" if source != "system" else None
+        if target in values:
+            form.target.data = target
+            if source is None and target != "system":
+                form.source.data = "system"
+    status = 200
+    if form.validate_on_submit():
+        try:
+            credits.transfer_credits(
+                actor,
+                org,
+                form.source.data,
+                form.target.data,
+                whole_number(form.credits.data),
+                agreed=bool(form.agree.data),
+            )
+        except InsufficientCredits:
+            rollback()
+            status = 402
+            flash(_("Insufficient credits: the source account does not hold that many."), "danger")
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            commit()
+            flash(_("Transfer complete: the credits have been applied."), "success")
+            return redirect(url_for(".index", org_id=org.id))
+    return (
+        render_template(
+            "credits/transfer.html",
+            org=org,
+            form=form,
+            individual=org.individual_user_credits,
+            active_section="payment",
+        ),
+        status,
+    )
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def withdraw(org_id: str):
+    actor, org = page_organization(org_id)
+    require(actor, Permission.WITHDRAW_CREDITS)
+    accounts = account_lines(actor, org)
+    form = WithdrawForm()
+    form.account.choices = [(a.value, f"{a.label} ({format_decimal(a.credits)})") for a in accounts]
+    if request.method == "GET" and request.args.get("account") in {a.value for a in accounts}:
+        form.account.data = request.args["account"]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            credits.withdraw_credits(
+                actor,
+                org,
+                form.account.data,
+                whole_number(form.credits.data),
+                reason=form.reason.data,
+            )
+        except InsufficientCredits:
+            rollback()
+            status = 402
+            form.credits.errors = [_("The account does not hold that many credits.")]
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            commit()
+            flash(_("The credits have been withdrawn."), "success")
+            return redirect(url_for(".index", org_id=org.id))
+    return (
+        render_template("credits/withdraw.html", org=org, form=form, active_section="payment"),
+        status,
+    )
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def test_sms(org_id: str):
+    actor, org = page_organization(org_id)
+    if not (actor.is_member or actor.is_reseller_staff):
+        raise Forbidden()
+    form = TestSmsForm()
+    choose_account = org.individual_user_credits and scoping.sees_every_account(actor)
+    if choose_account:
+        form.account.choices = [
+            (a.value, f"{a.label} ({format_decimal(a.credits)})")
+            for a in account_lines(actor, org)
+            if not a.is_system
+        ]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            entry = trial_sms.send_test_sms(
+                actor,
+                org,
+                recipient=form.recipient.data,
+                message=form.message.data,
+                account=form.account.data if choose_account else None,
+            )
+        except InsufficientCredits:
+            rollback()
+            status = 402
+            flash(
+                _("Insufficient credits: the test SMS was not sent and nothing was charged."),
+                "danger",
+            )
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            commit()
+            flash(
+                _(
+                    "Test SMS recorded: %(n)s credits used, %(left)s left.",
+                    n=format_decimal(-entry.credits),
+                    left=format_decimal(entry.balance_after),
+                ),
+                "success",
+            )
+            return redirect(url_for(".index", org_id=org.id))
+    return (
+        render_template(
+            "credits/test_sms.html",
+            org=org,
+            form=form,
+            choose_account=choose_account,
+            active_section="payment",
+        ),
+        status,
+    )

@@ -1,0 +1,229 @@
+"""Buying credits: form → quote and billing → payment → confirmation and receipt.
+
+Retrying a declined card starts a new purchase (the "Try another card" button): a declined
+purchase stays declined for the record, and every pay POST is tied to one pending purchase,
+so no double submit of any page can charge or credit twice.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, format_timedelta
+from flask_babel import gettext as _
+
+from tenants.access import scoping
+from tenants.access.actors import Actor
+from tenants.access.policy import Permission, can
+from tenants.core.errors import DomainError, Forbidden, ValidationFailed
+from tenants.core.extensions import db
+from tenants.credits import operations as credits
+from tenants.credits import purchases, topups
+from tenants.credits.accounts import account_lines, account_name, purchasable
+from tenants.credits.payments import provider_for
+from tenants.invoices import documents as invoices
+from tenants.jobs.outbox import commit, rollback
+from tenants.models import Invoice, Organization, Purchase, PurchaseStatus
+from tenants.views.credits.forms import (
+    CardForm,
+    ConfirmForm,
+    ConfirmPurchaseForm,
+    OfflinePaymentForm,
+    PurchaseForm,
+    StartAgainForm,
+    _refused,
+    whole_number,
+)
+from tenants.views.credits.lookup import page_organization, request_language
+from tenants.web.decorators import actor_required
+
+
+def _payment_methods(actor: Actor) -> list[tuple[str, str]]:
+    methods = [("sandbox", _("Card (test payments)"))]
+    if provider_for("offline").allowed_for(actor):
+        methods.append(("offline", _("Payment recorded by the reseller (bank transfer, cash)")))
+    return methods
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def purchase(org_id: str):
+    actor, org = page_organization(org_id)
+    accounts = purchasable(account_lines(actor, org), actor)
+    if not accounts:
+        raise Forbidden()
+    form = PurchaseForm()
+    form.account.choices = [(a.value, a.label) for a in accounts]
+    if request.method == "GET":
+        wanted = request.args.get("account")
+        if wanted in {a.value for a in accounts}:
+            form.account.data = wanted
+    if form.validate_on_submit():
+        try:
+            if form.account.data not in {a.value for a in accounts}:
+                raise ValidationFailed(fields={"account": _("Choose an account.")})
+            credits.require_prepaid_and_usable(org)
+            quote = purchases.quote(org, whole_number(form.credits.data))
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            confirm = ConfirmPurchaseForm(formdata=None)
+            confirm.account.data = form.account.data
+            confirm.credits.data = str(quote.credits)
+            confirm.payment_method.choices = _payment_methods(actor)
+            return _render_confirm(actor, org, confirm, quote)
+    return render_template(
+        "credits/purchase.html",
+        org=org,
+        form=form,
+        recent=purchases.recent_purchases(actor, org),
+        shown_status=purchases.shown_status,
+        pending_period=format_timedelta(purchases.pending_max_age(), threshold=1),
+        account_names={a.value: a.label for a in account_lines(actor, org)},
+        active_section="payment",
+    )
+
+
+def _render_confirm(actor: Actor, org: Organization, form: ConfirmPurchaseForm, quote):
+    return render_template(
+        "credits/purchase_confirm.html",
+        org=org,
+        form=form,
+        quote=quote,
+        account_name=account_name(org, form.account.data),
+        billing=invoices.billing_snapshot(org),
+        can_edit_billing=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
+        active_section="payment",
+    )
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def confirm_purchase(org_id: str):
+    actor, org = page_organization(org_id)
+    if not purchasable(account_lines(actor, org), actor):
+        raise Forbidden()  # e.g. platform staff: they see the organization, never buy
+    form = ConfirmPurchaseForm()
+    form.payment_method.choices = _payment_methods(actor)
+    if form.validate_on_submit():
+        try:
+            new = purchases.start_purchase(
+                actor,
+                org,
+                credit_count=whole_number(form.credits.data),
+                account=form.account.data,
+                payment_method=form.payment_method.data,
+                language=request_language(),
+                reuse_pending=True,  # a double click continues the same purchase
+            )
+        except DomainError as error:
+            _refused(None, error)
+        else:
+            commit()
+            return redirect(url_for(".pay", org_id=org.id, purchase_id=new.id))
+    # Back to the first step with what was chosen (the quote may have changed).
+    flash(_("Please check the purchase again."), "warning")
+    return redirect(url_for(".purchase", org_id=org.id, account=form.account.data or None))
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def pay(org_id: str, purchase_id: str):
+    actor, org = page_organization(org_id)
+    purchase = scoping.get_purchase(actor, org, purchase_id)
+    if purchase.status == PurchaseStatus.PAID:
+        # Double submit or reload after paying: nothing more happens, show what was bought.
+        return redirect(url_for(".purchase_done", org_id=org.id, purchase_id=purchase.id))
+    offline = purchase.payment_method == "offline"
+    if offline and not provider_for("offline").allowed_for(actor):
+        raise Forbidden()
+    form = OfflinePaymentForm() if offline else CardForm()
+    expired = purchases.is_expired(purchase)
+    if purchase.status == PurchaseStatus.PENDING and not expired and form.validate_on_submit():
+        details = {"note": form.note.data} if offline else {"card_number": form.card_number.data}
+        try:
+            purchases.pay(actor, purchase, details)
+            if (
+                not offline
+                and form.save_card.data
+                and purchase.status == PurchaseStatus.PAID
+                and _may_save_card(actor, purchase)
+            ):
+                topups.save_card(actor, org, {**details, "expiry": form.expiry.data})
+        except purchases.PaymentDeclined:
+            rollback()
+            db.session.refresh(purchase)
+        except DomainError as error:
+            _refused(form, error)
+        else:
+            commit()
+            if purchase.status == PurchaseStatus.PAID:
+                flash(
+                    _("Payment approved: %(n)s credits added.", n=format_decimal(purchase.credits)),
+                    "success",
+                )
+                return redirect(url_for(".purchase_done", org_id=org.id, purchase_id=purchase.id))
+    return render_template(
+        "credits/pay.html",
+        org=org,
+        purchase=purchase,
+        form=form,
+        offline=offline,
+        expired=expired,
+        decline_text=purchases.decline_text(purchase),
+        may_save_card=_may_save_card(actor, purchase),
+        retry_form=StartAgainForm() if expired else ConfirmForm(),
+        account_name=account_name(org, purchase.account),
+        active_section="payment",
+    )
+
+
+def _may_save_card(actor: Actor, purchase: Purchase) -> bool:
+    """Cards for automatic top-ups of the system pool; never saved while acting as someone."""
+    return (
+        purchase.account == "system"
+        and can(actor, Permission.MANAGE_CREDITS)
+        and not actor.real_user_id
+    )
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def retry_purchase(org_id: str, purchase_id: str):
+    """After a decline: a new purchase of the same credits, re-quoted, to pay with another
+    card."""
+    actor, org = page_organization(org_id)
+    old = scoping.get_purchase(actor, org, purchase_id)
+    if not purchasable(account_lines(actor, org), actor):
+        raise Forbidden()
+    form = ConfirmForm()
+    retryable = old.status == PurchaseStatus.DECLINED or purchases.is_expired(old)
+    if not form.validate_on_submit() or not retryable:
+        return redirect(url_for(".pay", org_id=org.id, purchase_id=old.id))
+    try:
+        new = purchases.start_purchase(
+            actor,
+            org,
+            credit_count=old.credits,
+            account=old.account,
+            payment_method=old.payment_method,
+            language=request_language(),
+            reuse_pending=True,
+        )
+    except DomainError as error:
+        _refused(None, error)
+        return redirect(url_for(".purchase", org_id=org.id))
+    commit()
+    return redirect(url_for(".pay", org_id=org.id, purchase_id=new.id))
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def purchase_done(org_id: str, purchase_id: str):
+    actor, org = page_organization(org_id)
+    purchase = scoping.get_purchase(actor, org, purchase_id)
+    if purchase.status != PurchaseStatus.PAID:
+        return redirect(url_for(".pay", org_id=org.id, purchase_id=purchase.id))
+    return render_template(
+        "credits/purchase_done.html",
+        org=org,
+        purchase=purchase,
+        receipt=db.session.get(Invoice, purchase.receipt_id) if purchase.receipt_id else None,
+        account_name=account_name(org, purchase.account),
+        can_manage=can(actor, Permission.MANAGE_CREDITS),
+        active_section="payment",
+    )
