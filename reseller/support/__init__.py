@@ -30,7 +30,12 @@ from tenants import web
 from tenants.access import scoping
 from tenants.access.policy import Permission, can, require
 from tenants.audit import labels as audit_labels
-from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.errors import (
+    AlreadyActing,
+    DomainError,
+    ReauthenticationRequired,
+    ValidationFailed,
+)
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, rollback
@@ -151,7 +156,7 @@ def start(org_id: str):
     actor = the_actor()
     org = scoping.get_organization(actor, org_id)
     if actor.real_user_id:
-        raise support.AlreadyActing()
+        raise AlreadyActing()
     require(actor, Permission.LOGIN_AS)
     web.use_organization_timezone(org)
     if request.method == "GET":
@@ -172,7 +177,7 @@ def start(org_id: str):
             authenticated_at=login.authenticated_at if login else None,
             ip=request.remote_addr,
         )
-    except support.ReauthenticationRequired as error:
+    except ReauthenticationRequired as error:
         rollback()
         flash(str(error), "warning")
         again = url_for(
@@ -219,7 +224,7 @@ def confirm():
     """Prove it is you again (password, or a two-factor code when it is on)."""
     actor = the_actor()
     if actor.real_user_id:
-        raise support.AlreadyActing()
+        raise AlreadyActing()
     user = current_user._get_current_object()
     enrolled = two_factor.is_enrolled(user)
     form = ConfirmCodeForm() if enrolled else ConfirmPasswordForm()

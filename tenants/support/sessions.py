@@ -19,7 +19,13 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can, require
 from tenants.audit import log as audit
-from tenants.core.errors import Conflict, DomainError, Forbidden, NotFound
+from tenants.core.errors import (
+    AlreadyActing,
+    Conflict,
+    NotFound,
+    ReauthenticationRequired,
+    StaffTarget,
+)
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
@@ -37,30 +43,6 @@ from tenants.models import (
     SupportSessionEnd,
     User,
 )
-
-
-class ReauthenticationRequired(DomainError):
-    code = "reauthentication_required"
-    status = 401
-    default_message = _l(
-        "For your customer's safety, confirm it is you before acting as one of their members."
-    )
-
-
-class AlreadyActing(Forbidden):
-    code = "already_acting"
-    default_message = _l(
-        "You are already acting as someone. Return to your account before starting another "
-        "support session."
-    )
-
-
-class StaffTarget(Forbidden):
-    code = "staff_target"
-    default_message = _l(
-        "This person is platform or reseller staff: staff accounts are never used in a "
-        "support session."
-    )
 
 
 def session_minutes() -> int:
