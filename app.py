@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     register_extensions(app)
+    register_jobs(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -53,6 +54,15 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+
+
+def register_jobs(app: Flask) -> None:
+    """Import every module whose functions carry ``@job``: importing registers their names,
+    and the outbox refuses a name nobody registered."""
+    from tenants.billing import emails, postpaid  # noqa: F401
+    from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
+    from tenants.people import invitations, passwords  # noqa: F401
+    from tenants.support import sessions  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

@@ -79,6 +79,7 @@ from tenants.credits import operations as credits
 from tenants.credits.operations import SYSTEM_ACCOUNT, AccountRef, Posting
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
+from tenants.jobs.registry import job
 from tenants.models import (
     AccountKind,
     AuditEntry,
@@ -1331,6 +1332,7 @@ def _save_progress(
         db.session.commit()
 
 
+@job("run_monthly_invoices")
 def run_monthly_catch_up(now: datetime | None = None) -> list[RunResult]:
     """The daily job: invoice every ended month (the last few) still missing, oldest first.
 

@@ -28,6 +28,7 @@ from tenants.credits import operations as credits
 from tenants.credits import receipts
 from tenants.credits.payments import PaymentResult, provider_for
 from tenants.invoices import documents as invoices
+from tenants.jobs.registry import job
 from tenants.models import (
     AccountKind,
     EntryType,
@@ -353,6 +354,7 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
 EXPIRE_BATCH = 500
 
 
+@job("expire_pending_purchases")
 def expire_pending_purchases(now: datetime | None = None) -> int:
     """Mark every pending purchase past the age (and the grace) expired; how many were.
 

@@ -27,9 +27,9 @@ from tenants.core.errors import DomainError, Forbidden
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import operations as credits
-from tenants.credits.alerts import language_for, owner_user, reseller_admins
 from tenants.credits.payments import card_details, provider_for
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import (
     Organization,
     Purchase,
@@ -37,6 +37,8 @@ from tenants.models import (
     SavedPaymentMethod,
     User,
 )
+from tenants.notify.emails import external_url, recipient_language, send_email_template
+from tenants.notify.recipients import language_for, owner_user, reseller_admins
 
 
 class TopUpFailure(enum.StrEnum):
@@ -187,6 +189,7 @@ def automatic_top_ups_this_month(org: Organization) -> int:
     )
 
 
+@job("auto_top_up")
 def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchase | None:
     """Buy ``auto_top_up_credits`` for the system pool; on failure, record and tell."""
     from tenants.credits import purchases
@@ -250,12 +253,11 @@ def _failed(org: Organization, reason: TopUpFailure, purchase: Purchase | None =
         )
 
 
+@job("send_auto_top_up_failed")
 def deliver_auto_top_up_failed(
     organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
 ) -> None:
     """Tell one person (the owner or a reseller admin) in their own language."""
-    from tenants.people.invitations import external_url, recipient_language, send_email_template
-
     org = db.session.get(Organization, organization_id)
     person = db.session.get(User, user_id)
     if org is None or person is None:

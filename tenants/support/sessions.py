@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, tuple_
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -30,6 +32,7 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import (
     AuditEntry,
     Member,
@@ -43,6 +46,8 @@ from tenants.models import (
     SupportSessionEnd,
     User,
 )
+from tenants.notify.emails import external_url, recipient_language, send_email_template
+from tenants.notify.recipients import owner_of
 
 
 def session_minutes() -> int:
@@ -223,8 +228,6 @@ def support_log(
         require(actor, Permission.VIEW_AUDIT)
     query = scoping.support_sessions_query(actor, organization)
     if before is not None:
-        from sqlalchemy import tuple_
-
         query = query.where(tuple_(SupportSession.started_at, SupportSession.id) < before)
     query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
     sessions = list(db.session.scalars(query))
@@ -300,34 +303,23 @@ def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> b
 # -- the owner's email (a job) ------------------------------------------------------------
 
 
+@job("send_support_session_started")
 def deliver_support_session_started(support_session_id: str) -> None:
-    from zoneinfo import ZoneInfo
-
-    from babel.dates import format_datetime
-
-    from tenants.people import invitations as notifications
-
     support = db.session.get(SupportSession, support_session_id)
     if support is None:
         return
     org = db.session.get(Organization, support.organization_id)
-    owner = db.session.scalar(
-        select(Member).where(
-            Member.organization_id == org.id,
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    )
+    owner = owner_of(org)
     if owner is None:
         return
     reseller = db.session.get(Reseller, org.reseller_id)
     staff = db.session.get(User, support.staff_user_id)
     member = db.session.get(Member, support.member_id)
-    language = notifications.recipient_language(owner.user, reseller)
+    language = recipient_language(owner.user, reseller)
     zone = ZoneInfo(org.timezone)
     started = format_datetime(support.started_at, "medium", tzinfo=zone, locale=language)
     expires = format_datetime(support.expires_at, "medium", tzinfo=zone, locale=language)
-    notifications.send_email_template(
+    send_email_template(
         owner.user.email,
         language,
         "support_session_started",
@@ -338,5 +330,5 @@ def deliver_support_session_started(support_session_id: str) -> None:
         reason=support.reason,
         started=started,
         expires=expires,
-        link=notifications.external_url("organization.audit", org_id=org.id),
+        link=external_url("organization.audit", org_id=org.id),
     )

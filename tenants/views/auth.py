@@ -22,7 +22,7 @@ from tenants.core.errors import (
 )
 from tenants.jobs.outbox import commit
 from tenants.models import SupportSessionEnd
-from tenants.people import auth, two_factor
+from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next
 
@@ -208,7 +208,7 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        auth.request_password_reset(form.email.data)
+        passwords.request_password_reset(form.email.data)
         commit()
         flash(
             _("If that address has an account, we have sent it a link to reset the password."),
@@ -220,14 +220,14 @@ def forgot_password():
 
 def _set_password_page(token: str, purpose: str, template: str):
     try:
-        user = auth.user_for_token(token, purpose)
+        user = passwords.user_for_token(token, purpose)
     except InvalidToken as error:
         flash(str(error), "danger")
         return redirect(url_for("auth.forgot_password"))
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            auth.set_password_with_token(token, purpose, form.password.data)
+            passwords.set_password_with_token(token, purpose, form.password.data)
         except ValidationFailed as error:
             apply_field_errors(form, error)
         except InvalidToken as error:
@@ -245,12 +245,12 @@ def _set_password_page(token: str, purpose: str, template: str):
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    return _set_password_page(token, auth.PURPOSE_RESET, "auth/reset_password.html")
+    return _set_password_page(token, passwords.PURPOSE_RESET, "auth/reset_password.html")
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
-    return _set_password_page(token, auth.PURPOSE_INVITE, "auth/accept_invitation.html")
+    return _set_password_page(token, passwords.PURPOSE_INVITE, "auth/accept_invitation.html")
 
 
 @bp.route("/language", methods=["POST"])

@@ -11,11 +11,10 @@ import tenants.credits.operations
 from tenants.access.actors import SYSTEM, Actor
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
-from tenants.credits import movements
+from tenants.credits import movements, trial_sms
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import MemberRole, ResellerRole
-from tenants.notify import sms
 from tenants.views.credits import csv_cell
 from tests.credits.conftest import fund, member_account
 
@@ -149,7 +148,7 @@ def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch)
     ("length", "parts"), [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (1530, 10)]
 )
 def test_sms_segments(length, parts):
-    assert sms.segments("x" * length) == parts
+    assert trial_sms.segments("x" * length) == parts
 
 
 @pytest.mark.parametrize(

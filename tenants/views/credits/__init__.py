@@ -56,7 +56,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import round_money
-from tenants.credits import movements, purchases, topups
+from tenants.credits import movements, purchases, topups, trial_sms
 from tenants.credits import operations as credits
 from tenants.credits.payments import provider_for
 from tenants.credits.reseller_log import LogFilters, iter_reseller_log_rows, reseller_log_query
@@ -72,7 +72,6 @@ from tenants.models import (
     PurchaseStatus,
     User,
 )
-from tenants.notify import sms
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
 
@@ -822,7 +821,7 @@ def test_sms(org_id: str):
     status = 200
     if form.validate_on_submit():
         try:
-            entry = sms.send_test_sms(
+            entry = trial_sms.send_test_sms(
                 actor,
                 org,
                 recipient=form.recipient.data,
