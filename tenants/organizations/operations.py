@@ -49,7 +49,6 @@ from tenants.models import (
     OrganizationStatus,
     PricingModel,
     Reseller,
-    User,
 )
 from tenants.models.organizations import search_key
 from tenants.people import invitations as notifications
@@ -713,20 +712,3 @@ def list_organizations(
         cursor=cursor,
     )
     return page.items, page.next_cursor
-
-
-def owners_of(organizations: list[Organization]) -> dict[str, Member]:
-    """The current owner of each organization (user loaded) in one query: lists avoid N+1."""
-    ids = [org.id for org in organizations]
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Member, User)
-        .join(User, User.id == Member.user_id)
-        .where(
-            Member.organization_id.in_(ids),
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    ).all()
-    return {member.organization_id: member for member, _user in rows}

@@ -19,6 +19,7 @@ from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
+from tenants.notify import recipients
 from tenants.organizations import members as member_services
 from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
@@ -305,9 +306,7 @@ def ownership(org_id: str):
         .where(Member.role != MemberRole.OWNER)
         .order_by(Member.created_at)
     ).all()
-    owner = db.session.scalar(
-        scoping.members_query(actor, org).where(Member.role == MemberRole.OWNER)
-    )
+    owner = recipients.owner_of(org)
     form = OwnershipForm()
     form.member.choices = [SelectChoice("", _("Choose a member…"))] + [
         SelectChoice(m.id, f"{m.user.name} <{m.user.email}>")

@@ -24,6 +24,7 @@ from tenants.credits import operations as credits
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import AuditEntry, Organization, PricingModel, User
+from tenants.notify import recipients
 from tenants.organizations import operations as organizations
 from tenants.views.organization.forms import (
     BillingForm,
@@ -85,7 +86,7 @@ def overview(org_id: str):
     member_count = db.session.scalar(
         select(func.count()).select_from(scoping.members_query(actor, org).subquery())
     )
-    owner = organizations.owners_of([org]).get(org.id)
+    owner = recipients.owner_of(org)
     prepaid = org.pricing_model == PricingModel.PREPAID
     # The pool's balance and chart are for those who read every account (credits page rule).
     sees_all = movements.sees_every_account(actor)
