@@ -1,14 +1,8 @@
 """Reseller settings: price list, tax table, staff, API keys (reseller admins)."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 bp = Blueprint("reseller_settings", __name__, url_prefix="/reseller/settings")
-
-
-@bp.context_processor
-def settings_tabs() -> dict:
-    """The tabs of the settings pages; API keys only once its page is registered."""
-    return {"url_endpoints": current_app.view_functions.keys()}
 
 
 from reseller.settings import api_keys, pricing, staff  # noqa: E402, F401  (register routes)

@@ -27,7 +27,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, format_decimal, format_timedelta, get_locale
+from flask_babel import format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -72,8 +72,8 @@ from tenants.models import (
     PurchaseStatus,
     User,
 )
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("credits", __name__, url_prefix="/organizations/<org_id>/credits")
 reseller_bp = Blueprint("reseller_credits", __name__, url_prefix="/credits")
@@ -83,28 +83,6 @@ LOG_PAGE_SIZE = 100
 PRINT_LIMIT = 5000
 CSV_FLUSH_ROWS = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@bp.app_template_filter("entry_type")
-def entry_type_filter(value) -> str:
-    return movements.entry_type_label(value)
-
-
-@bp.app_template_filter("local_date_short")
-def local_date_short(value: date | None) -> str:
-    return format_date(value, "medium") if value else ""
-
-
-@bp.app_template_filter("unit_price")
-def unit_price_filter(value, currency: str) -> str:
-    """A unit price with all its digits (€0.045), where money() would round to cents."""
-    from babel.numbers import format_currency
-
-    if value is None:
-        return ""
-    return format_currency(
-        value.normalize(), currency, locale=get_locale(), decimal_quantization=False
-    )
 
 
 # ---------------------------------------------------------------------------

@@ -5,11 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime
+from datetime import datetime
 
-from babel.dates import format_skeleton
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, tuple_
 
@@ -37,24 +35,13 @@ from tenants.views.organization.forms import (
     fill_place_choices,
     whole_number,
 )
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("organization", __name__, url_prefix="/organizations")
 
 AUDIT_PAGE_SIZE = 50
 INVOICE_PAGE_SIZE = 50
-
-
-@bp.app_template_filter("invoice_period")
-def invoice_period(period: str | None) -> str:
-    """A monthly invoice's period ("2026-10") as the month it covers, in the reader's
-    language; receipts have none."""
-    try:
-        year, month = (int(part) for part in (period or "").split("-"))
-        return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
-    except ValueError:
-        return period or ""
 
 
 def _organization(org_id: str):

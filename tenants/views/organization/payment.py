@@ -1,7 +1,8 @@
 """A postpaid organization's Payment section: what it owes, and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
-``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``.
+``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``
+(tenants.web.templating).
 """
 
 from __future__ import annotations
@@ -11,23 +12,13 @@ from flask_babel import gettext as _
 
 from tenants import balances
 from tenants.access import scoping
-from tenants.access.policy import Permission, can
+from tenants.access.policy import Permission
 from tenants.billing import postpaid as billing
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.views.organization import bp
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, the_actor
-
-
-@bp.app_template_global("postpaid_payment_section")
-def postpaid_payment_section(org) -> dict:
-    """What the partial shows: amounts, open invoices, payments, and the payment form."""
-    actor = the_actor()
-    return {
-        "summary": billing.payment_summary(org),
-        "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
-    }
+from tenants.web.locale import use_organization_timezone
 
 
 @bp.route("/<org_id>/payments", methods=["POST"])
