@@ -25,10 +25,9 @@ from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import Length
 
 from tenants.access import scoping
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.audit import labels as audit_labels
 from tenants.core.errors import (
-    AlreadyActing,
     DomainError,
     ReauthenticationRequired,
     ValidationFailed,
@@ -86,8 +85,7 @@ def _start_page(org, form, status=200):
 def start(org_id: str):
     actor = the_actor()
     org = scoping.get_organization(actor, org_id)
-    if actor.real_user_id:
-        raise AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     require(actor, Permission.LOGIN_AS)
     use_organization_timezone(org)
     if request.method == "GET":
@@ -154,8 +152,7 @@ def return_to_account():
 def confirm():
     """Prove it is you again (password, or a two-factor code when it is on)."""
     actor = the_actor()
-    if actor.real_user_id:
-        raise AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     user = current_user._get_current_object()
     enrolled = two_factor.is_enrolled(user)
     form = ConfirmCodeForm() if enrolled else ConfirmPasswordForm()

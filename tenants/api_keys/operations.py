@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, refuse_while_acting, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.core.errors import (
     Conflict,
@@ -74,7 +74,7 @@ def create_api_key(
     name: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never shown again."""
-    refuse_while_acting(actor, _l("API keys cannot be created during a support session."))
+    refuse_while_acting(actor, WhileActing.CREATE_API_KEY)
     _require_manage(actor, reseller, organization)
     if organization is not None and organization.status == OrganizationStatus.DELETED:
         raise Conflict(_l("A deleted organization cannot get API keys."))

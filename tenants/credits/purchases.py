@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, can, refuse_while_acting
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting
 from tenants.audit import log as audit
 from tenants.core.errors import Conflict, Forbidden, ValidationFailed
 from tenants.core.extensions import db
@@ -252,7 +252,7 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
     if not provider.allowed_for(actor):
         raise Forbidden()
     if (details or {}).get("card_token") is not None:  # a saved card: never during login-as
-        refuse_while_acting(actor, _l("A saved card cannot be used during a support session."))
+        refuse_while_acting(actor, WhileActing.USE_SAVED_CARD)
     result = provider.charge(purchase, details or {})
     if not result.approved:
         _decline(purchase, result)

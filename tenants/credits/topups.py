@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.core.errors import DomainError, Forbidden
 from tenants.core.extensions import db
@@ -68,10 +68,7 @@ def saved_card(org: Organization) -> SavedPaymentMethod | None:
 
 
 def _refuse_during_support(actor: Actor) -> None:
-    if actor.real_user_id:
-        raise Forbidden(
-            _l("A saved card cannot be used or changed while acting as another person.")
-        )
+    refuse_while_acting(actor, WhileActing.CHANGE_SAVED_CARD)
 
 
 def save_card(actor: Actor, org: Organization, details: dict) -> SavedPaymentMethod:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import aliased
 
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can, refuse_while_acting, require
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.access.scoping import organizations_query
 from tenants.audit import log as audit
 from tenants.balances import organization_credits, organization_debt
@@ -408,7 +408,7 @@ def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
     """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
-    refuse_while_acting(actor, _l("An organization cannot be suspended during a support session."))
+    refuse_while_acting(actor, WhileActing.SUSPEND_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     reason = clean_text(reason, "reason", max_length=500)
     if org.status != OrganizationStatus.ACTIVE:
@@ -442,7 +442,7 @@ def delete_organization(actor: Actor, org: Organization) -> None:
     first). Its ledger and invoices are kept for accounting.
     """
     # Never while acting as someone else (SPEC §5).
-    refuse_while_acting(actor, _l("An organization cannot be deleted during a support session."))
+    refuse_while_acting(actor, WhileActing.DELETE_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     # Lock the row: a purchase committing meanwhile either lands before the balance check
     # or finds the organization deleted (the ledger refuses postings to deleted ones).

@@ -8,8 +8,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
+from tenants.access.policy import WhileActing, refuse_while_acting
 from tenants.audit import log as audit
-from tenants.core.errors import Forbidden, ValidationFailed
+from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_mobile, clean_text
 from tenants.models import User
@@ -76,8 +77,8 @@ def change_password(
 
     Support staff acting as the person (login-as) may never do it.
     """
-    if actor is not None and actor.real_user_id:
-        raise Forbidden(_l("During a support session the person's password cannot be changed."))
+    if actor is not None:
+        refuse_while_acting(actor, WhileActing.CHANGE_PASSWORD)
     passwords.change_password(user, current, new, keep_token=keep_token)
     audit.record(
         actor or Actor(user_id=user.id),

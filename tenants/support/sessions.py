@@ -2,8 +2,8 @@
 
 The web layer keeps the open session's id in the Flask session and builds, on every
 request, the Actor this module returns (``acting_actor``): the member, with the staff
-member as ``real_user_id`` and the session as ``support_session_id``. Services that must
-never run during a support session check ``actor.real_user_id``.
+member as ``real_user_id`` and the session as ``support_session_id``. What must never run
+during a support session is listed once, in tenants.access.policy (``WhileActing``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from sqlalchemy import exists, func, select, tuple_
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.core.errors import (
-    AlreadyActing,
     Conflict,
     NotFound,
     ReauthenticationRequired,
@@ -98,8 +97,7 @@ def start_support_session(
     scoping (another reseller's is a 404 there). Refused: nesting, staff as the target,
     a stale authentication, a missing reason, a suspended organization, no portal access.
     """
-    if actor.real_user_id:
-        raise AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     require(actor, Permission.LOGIN_AS)
     scoping.get_organization(actor, org.id)
     member = scoping.get_member(actor, org, member_id)

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from tenants.access.policy import WhileActing, refused_while_acting
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import two_factor
@@ -48,7 +49,11 @@ def _logged_in_staff():
     if not current_user.is_authenticated:
         return None
     actor = current_actor()
-    if actor is None or actor.real_user_id or not two_factor.is_staff(current_user):
+    if (
+        actor is None
+        or refused_while_acting(actor, WhileActing.MANAGE_TWO_FACTOR)
+        or not two_factor.is_staff(current_user)
+    ):
         abort(403)
     return current_user._get_current_object()
 

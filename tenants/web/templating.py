@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length
 
-from tenants.access.policy import Permission, can
+from tenants.access.policy import Permission, WhileActing, can, refused_while_acting
 from tenants.billing import postpaid as billing
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -181,7 +181,7 @@ def saved_card_section(org: Organization) -> dict:
         "card": card,
         "brand": brand_name(card.brand) if card else None,
         "can_remove": card is not None and can(actor, Permission.MANAGE_CREDITS),
-        "acting": bool(actor.real_user_id),
+        "acting": refused_while_acting(actor, WhileActing.CHANGE_SAVED_CARD),
         "form": RemoveCardForm(formdata=None),
     }
 
@@ -251,8 +251,8 @@ def session_context() -> dict:
     if not has_request_context():
         return {"languages": languages, "current_locale": str(get_locale())}
     actor = current_actor() if current_user.is_authenticated else None
-    # No context switching while acting as someone (a login-as support session).
-    contexts = auth.available_contexts(current_user) if actor and not actor.real_user_id else []
+    switching = actor and not refused_while_acting(actor, WhileActing.SWITCH_CONTEXT)
+    contexts = auth.available_contexts(current_user) if switching else []
     return {
         "actor": actor,
         "contexts": contexts,

@@ -46,7 +46,7 @@ from wtforms.validators import Optional
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, WhileActing, can, refused_while_acting, require
 from tenants.core.errors import (
     DomainError,
     Forbidden,
@@ -598,7 +598,7 @@ def _may_save_card(actor: Actor, purchase: Purchase) -> bool:
     return (
         purchase.account == "system"
         and can(actor, Permission.MANAGE_CREDITS)
-        and not actor.real_user_id
+        and not refused_while_acting(actor, WhileActing.CHANGE_SAVED_CARD)
     )
 
 
