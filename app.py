@@ -10,11 +10,17 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from tenants import models  # noqa: F401  (registers every table on the metadata)
+from tenants import (
+    cli,
+    models,  # noqa: F401  (registers every table on the metadata)
+)
 from tenants.core.config import load_config
+from tenants.core.database import configure_engine_events
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 from tenants.web import templating
+from tenants.web.locale import select_locale, select_timezone
+from tenants.web.session import enforce_live_access, enforce_support_session
 
 ROOT = Path(__file__).resolve().parent
 
@@ -44,9 +50,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from tenants.core.database import configure_engine_events
-    from tenants.web.locale import select_locale, select_timezone
-
     db.init_app(app)
     with app.app_context():
         configure_engine_events(db.engine)
@@ -158,8 +161,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from tenants.web.session import enforce_live_access, enforce_support_session
-
     app.before_request(enforce_support_session)
     app.before_request(enforce_live_access)
 
@@ -183,6 +184,4 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from tenants.cli import register
-
-    register(app)
+    cli.register(app)
