@@ -1,5 +1,4 @@
-"""Invitations: asked for in the transaction that adds the person, emailed by a job in the
-invitee's language."""
+"""Invitations: asked for with the change that adds a person, emailed by a job in their language."""
 
 from __future__ import annotations
 

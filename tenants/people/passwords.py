@@ -1,5 +1,4 @@
-"""Passwords: the rule, signed reset and invitation links, setting and changing a password,
-and the reset email (a job)."""
+"""Passwords: the rule, reset and invitation links, setting one, and the reset email job."""
 
 from __future__ import annotations
 
