@@ -10,11 +10,17 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from tenants import models  # noqa: F401  (registers every table on the metadata)
+from tenants import (
+    cli,
+    models,  # noqa: F401  (registers every table on the metadata)
+)
 from tenants.core.config import load_config
+from tenants.core.database import configure_engine_events
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
-from tenants.organizations.sections import SECTIONS
+from tenants.web import templating
+from tenants.web.locale import select_locale, select_timezone
+from tenants.web.session import enforce_live_access, enforce_support_session
 
 ROOT = Path(__file__).resolve().parent
 
@@ -30,10 +36,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     register_extensions(app)
+    register_jobs(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
-    register_template_helpers(app)
+    templating.register(app)
     register_commands(app)
     logging.basicConfig(level=logging.INFO)
     # WeasyPrint narrates every PDF step at INFO; keep its warnings only.
@@ -43,9 +50,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from tenants import web
-    from tenants.core.database import configure_engine_events
-
     db.init_app(app)
     with app.app_context():
         configure_engine_events(db.engine)
@@ -53,7 +57,16 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
-    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def register_jobs(app: Flask) -> None:
+    """Import every module whose functions carry ``@job``: importing registers their names,
+    and the outbox refuses a name nobody registered."""
+    from tenants.billing import emails, postpaid  # noqa: F401
+    from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
+    from tenants.people import invitations, passwords  # noqa: F401
+    from tenants.support import sessions  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -148,10 +161,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from tenants import web
-
-    app.before_request(web.enforce_support_session)
-    app.before_request(web.enforce_live_access)
+    app.before_request(enforce_support_session)
+    app.before_request(enforce_live_access)
 
     @app.after_request
     def security_headers(response):
@@ -172,42 +183,5 @@ def register_request_hooks(app: Flask) -> None:
         g.pop("actor", None)
 
 
-def register_template_helpers(app: Flask) -> None:
-    from flask_babel import get_locale
-
-    from tenants import web
-
-    app.jinja_env.filters["money"] = web.money
-    app.jinja_env.filters["credits"] = web.credits
-    app.jinja_env.filters["local_datetime"] = web.local_datetime
-    app.jinja_env.filters["datetime_in"] = web.datetime_in
-    app.jinja_env.globals["country_name"] = web.country_name
-    app.jinja_env.globals["visible_sections"] = web.visible_sections
-    app.jinja_env.globals["organization_sections"] = SECTIONS
-
-    @app.context_processor
-    def inject_session_context():
-        from flask import has_request_context
-        from flask_login import current_user
-
-        from tenants.people import auth
-
-        if not has_request_context():
-            return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale())}
-        actor = web.current_actor() if current_user.is_authenticated else None
-        # No context switching while acting as someone (a login-as support session).
-        contexts = auth.available_contexts(current_user) if actor and not actor.real_user_id else []
-        return {
-            "actor": actor,
-            "contexts": contexts,
-            "current_context": web.session.get(web.CONTEXT_KEY),
-            "languages": app.config["LANGUAGES"],
-            "current_locale": str(get_locale()),
-            "home_url": web.home_url(actor),
-        }
-
-
 def register_commands(app: Flask) -> None:
-    from tenants.cli import register
-
-    register(app)
+    cli.register(app)

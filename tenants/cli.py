@@ -11,10 +11,16 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tenants.access.actors import SYSTEM
+from tenants.api_keys.cli import api_key
+from tenants.billing.cli import billing
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
+from tenants.demo import build_demo
 from tenants.jobs.outbox import commit
+from tenants.jobs.worker import jobs_cli
 from tenants.models import PlatformRole, ResellerRole, User
+from tenants.people.passwords import validate_password
+from tenants.resellers import operations as resellers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,14 +35,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_reseller)
     app.cli.add_command(demo)
     app.cli.add_command(translate)
-    from tenants.api_keys.cli import api_key
-
     app.cli.add_command(api_key)
-    from tenants.billing.cli import billing
-
     app.cli.add_command(billing)
-    from tenants.jobs.worker import jobs_cli
-
     app.cli.add_command(jobs_cli)
 
 
@@ -46,12 +46,9 @@ def register(app: Flask) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_admin(email: str, name: str, password: str) -> None:
     """Create a platform admin (or make an existing user one)."""
-    from tenants.people import auth
-    from tenants.resellers.operations import add_platform_staff
-
     try:
-        auth.validate_password(password)
-        staff = add_platform_staff(SYSTEM, email, name, PlatformRole.ADMIN)
+        validate_password(password)
+        staff = resellers.add_platform_staff(SYSTEM, email, name, PlatformRole.ADMIN)
         staff.user.set_password(password)
         commit()
     except DomainError as error:
@@ -69,14 +66,10 @@ def create_reseller(
     name: str, admin_email: str, admin_password: str, admin_name: str | None, language: str
 ) -> None:
     """Create a reseller with its first admin; prints the reseller's slug."""
-    from tenants.people import auth
-    from tenants.resellers.operations import add_reseller_staff
-    from tenants.resellers.operations import create_reseller as create
-
     try:
-        auth.validate_password(admin_password)
-        reseller = create(SYSTEM, name, default_language=language)
-        staff = add_reseller_staff(
+        validate_password(admin_password)
+        reseller = resellers.create_reseller(SYSTEM, name, default_language=language)
+        staff = resellers.add_reseller_staff(
             SYSTEM,
             reseller,
             admin_email,
@@ -95,8 +88,6 @@ def create_reseller(
 @click.option("--password", default=None, help="One password for every demo login.")
 def demo(password: str | None) -> None:
     """Fill an empty database with a demo platform and print the logins."""
-    from tenants.demo import build_demo
-
     if db.session.scalar(select(func.count()).select_from(User)):
         raise click.ClickException("The database is not empty; the demo only fills an empty one.")
     password = password or secrets.token_urlsafe(9)

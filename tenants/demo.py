@@ -15,6 +15,7 @@ from tenants.core.types import utcnow
 from tenants.credits import operations as credits
 from tenants.credits import purchases
 from tenants.models import Member, Organization, PlatformRole, ResellerRole
+from tenants.notify import recipients
 from tenants.organizations.members import add_member
 from tenants.organizations.operations import (
     BillingDetails,
@@ -158,7 +159,7 @@ def build_demo(password: str) -> list[tuple[str, str]]:
                 billing=BillingDetails(type=btype, name=name, address=address, tax_id=tax_id),
             ),
         )
-        owner_user = org_owner_user(org)
+        owner_user = recipients.owner_user(org)
         owner_user.language = "es" if country in ("ES", "MX") else "en"
         if index < 2:
             login(f"Organization owner ({name})", owner_user)
@@ -292,16 +293,3 @@ def _postpaid_history(staff: Actor, org: Organization, *, pay: bool, seed: int) 
     invoice = monthly_run.issue_monthly_invoice(org, periods.last_ended_period())
     if invoice is not None and pay:
         payments.record_payment(staff, org, invoice.total, reference="Demo bank transfer")
-
-
-def org_owner_user(org):
-    from sqlalchemy import select
-
-    from tenants.core.extensions import db
-    from tenants.models import Member, MemberRole, User
-
-    return db.session.scalar(
-        select(User)
-        .join(Member, Member.user_id == User.id)
-        .where(Member.organization_id == org.id, Member.role == MemberRole.OWNER)
-    )

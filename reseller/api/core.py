@@ -21,8 +21,8 @@ from werkzeug.exceptions import HTTPException
 from reseller.api import idempotency, ratelimit
 from reseller.api.schemas import EMPTY, UNSAFE_TEXT, Object, validate, validate_query
 from tenants.access.actors import Actor
-from tenants.api_keys.operations import InvalidApiKey, note_api_key_use, resolve_api_key
-from tenants.core.errors import DomainError, NotFound, ValidationFailed
+from tenants.api_keys.operations import note_api_key_use, resolve_api_key
+from tenants.core.errors import DomainError, InvalidApiKey, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 

@@ -18,11 +18,11 @@ from tenants.models import (
     InvoiceLine,
     LedgerEntry,
     Member,
-    MemberRole,
     Organization,
     Purchase,
     User,
 )
+from tenants.notify import recipients
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -46,24 +46,14 @@ def exact(value: Decimal, min_places: int = 2) -> str:
     return decimal_text(value.quantize(Decimal(1).scaleb(-places)))
 
 
-def owner_ids(org_ids: Iterable[str]) -> dict[str, str]:
+def owner_ids(orgs: Iterable[Organization]) -> dict[str, str]:
     """Owner member id per organization, in one query for a whole page."""
-    ids = list(org_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Member.organization_id, Member.id).where(
-            Member.organization_id.in_(ids),
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    )
-    return dict(rows.all())
+    return {org_id: owner.id for org_id, owner in recipients.owners_of(orgs).items()}
 
 
 def organization(org: Organization, owner_id: str | None = None) -> dict[str, Any]:
     if owner_id is None:
-        owner_id = owner_ids([org.id]).get(org.id)
+        owner_id = owner_ids([org]).get(org.id)
     return {
         "id": org.id,
         "name": org.name,
@@ -100,7 +90,7 @@ def organization(org: Organization, owner_id: str | None = None) -> dict[str, An
 
 
 def organizations(orgs: list[Organization]) -> list[dict[str, Any]]:
-    owners = owner_ids(org.id for org in orgs)
+    owners = owner_ids(orgs)
     return [organization(org, owners.get(org.id)) for org in orgs]
 
 

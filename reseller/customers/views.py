@@ -13,6 +13,7 @@ from tenants.core.extensions import db
 from tenants.core.validation import country_codes, default_currency, default_timezone
 from tenants.jobs import outbox as queue
 from tenants.models import Reseller
+from tenants.notify import recipients
 from tenants.organizations import listing
 from tenants.organizations import operations as organizations
 from tenants.resellers import dashboards
@@ -47,7 +48,7 @@ def index():
         show_field_errors(form, error)
         page = listing.OrganizationPage(items=[], next_cursor=None, previous_cursor=None)
         status = 422
-    owners = listing.owners_of(page.items)
+    owners = recipients.owners_of(page.items)
     kept = {k: v for k, v in request.args.items() if k != "cursor" and k in form.paths and v}
     # The dashboard heads the first, unfiltered page: the reseller's home.
     board = None if kept or request.args.get("cursor") else dashboards.dashboard(actor)

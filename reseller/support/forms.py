@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import Length
-
-
-class StartForm(FlaskForm):
-    member = SelectField(_l("Act as"), validate_choice=False)
-    reason = StringField(
-        _l("Reason"),
-        validators=[Length(max=500)],
-        description=_l("Required, e.g. a ticket number. The organization's admins can read it."),
-    )
-    submit = SubmitField(_l("Log in as this member"))
-
-
-class ReturnForm(FlaskForm):
-    submit = SubmitField(_l("Return to my account"))
 
 
 class ConfirmPasswordForm(FlaskForm):

@@ -7,100 +7,43 @@ for the reseller-wide log and its setting.
 
 from __future__ import annotations
 
-from math import ceil
-
 from flask import (
     abort,
     flash,
-    has_request_context,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from reseller.support.blueprint import bp
-from reseller.support.forms import (
-    ConfirmCodeForm,
-    ConfirmPasswordForm,
-    NotificationForm,
-    ReturnForm,
-    StartForm,
-)
-from tenants import web
+from reseller.support.forms import ConfirmCodeForm, ConfirmPasswordForm, NotificationForm
 from tenants.access import scoping
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.audit import labels as audit_labels
-from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.errors import (
+    DomainError,
+    ReauthenticationRequired,
+    ValidationFailed,
+)
 from tenants.core.extensions import db
-from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, Reseller, SupportSessionEnd, User
 from tenants.people import auth, two_factor
 from tenants.support import sessions as support
 from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next, the_actor
-
-# -- what every page needs: the banner, the start form, the log --------------------------
-
-
-def _member_label(member) -> str:
-    roles = {"owner": _("Owner"), "admin": _("Admin"), "member": _("Member")}
-    return f"{member.user.name} <{member.user.email}> · {roles.get(member.role.value, '')}"
-
-
-@bp.app_context_processor
-def support_context() -> dict:
-    if not has_request_context() or not current_user.is_authenticated:
-        return {"support_banner": None}
-    actor = web.current_actor()
-    if actor is None or not actor.support_session_id:
-        return {"support_banner": None}
-    row = support.open_session(actor.support_session_id, current_user.id)
-    if row is None:
-        return {"support_banner": None}
-    member_user = db.session.get(User, actor.user_id)
-    org = db.session.get(Organization, row.organization_id)
-    seconds = (row.expires_at - utcnow()).total_seconds()
-    return {
-        "support_banner": {
-            "member": member_user.name,
-            "organization": org.name,
-            "staff": current_user.name,
-            "minutes": max(1, ceil(seconds / 60)),
-            "reason": row.reason,
-            "form": ReturnForm(formdata=None),
-        }
-    }
-
-
-@bp.app_template_global()
-def login_as_candidates(org: Organization) -> list:
-    """Members the current actor may act as in this organization ([] when it may not)."""
-    actor = web.current_actor()
-    if actor is None or not can(actor, Permission.LOGIN_AS):
-        return []
-    return support.candidates(actor, org)
-
-
-@bp.app_template_global()
-def login_as_form(org: Organization, member_id: str | None = None) -> StartForm:
-    form = StartForm(formdata=None)
-    form.member.choices = [(m.id, _member_label(m)) for m in login_as_candidates(org)]
-    if member_id:
-        form.member.data = member_id
-    return form
-
-
-@bp.app_template_global()
-def support_sessions_of(org: Organization) -> list:
-    """The organization's latest support sessions for its Audit tab."""
-    actor = web.current_actor()
-    if actor is None or not can(actor, Permission.VIEW_AUDIT):
-        return []
-    return support.support_log(actor, org, limit=20)
-
+from tenants.web.locale import use_organization_timezone
+from tenants.web.session import (
+    SUPPORT_KEY,
+    current_actor,
+    enter_support_session,
+    home_url,
+    leave_support_session,
+)
+from tenants.web.templating import ReturnForm, StartForm, login_as_form, member_label
 
 # -- starting, returning, re-checking ----------------------------------------------------
 
@@ -116,16 +59,15 @@ def _start_page(org, form, status=200):
 def start(org_id: str):
     actor = the_actor()
     org = scoping.get_organization(actor, org_id)
-    if actor.real_user_id:
-        raise support.AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     require(actor, Permission.LOGIN_AS)
-    web.use_organization_timezone(org)
+    use_organization_timezone(org)
     if request.method == "GET":
         form = login_as_form(org, request.args.get("member"))
         form.reason.data = (request.args.get("reason") or "")[:500]
         return _start_page(org, form)
     form = StartForm()
-    form.member.choices = [(m.id, _member_label(m)) for m in support.candidates(actor, org)]
+    form.member.choices = [(m.id, member_label(m)) for m in support.candidates(actor, org)]
     if not form.validate_on_submit():
         return _start_page(org, form, 400)
     login = auth.session_row(current_user.auth_token)
@@ -138,7 +80,7 @@ def start(org_id: str):
             authenticated_at=login.authenticated_at if login else None,
             ip=request.remote_addr,
         )
-    except support.ReauthenticationRequired as error:
+    except ReauthenticationRequired as error:
         rollback()
         flash(str(error), "warning")
         again = url_for(
@@ -150,7 +92,7 @@ def start(org_id: str):
         apply_field_errors(form, error)
         return _start_page(org, form, error.status)
     member_name = row.member.user.name
-    web.enter_support_session(row.id)
+    enter_support_session(row.id)
     commit()
     flash(
         _(
@@ -167,16 +109,16 @@ def start(org_id: str):
 def return_to_account():
     if not ReturnForm().validate_on_submit():
         abort(400)
-    support_id = web.session.get(web.SUPPORT_KEY)
+    support_id = session.get(SUPPORT_KEY)
     row = support.open_session(support_id, current_user.id) if support_id else None
     org_id = row.organization_id if row is not None else None
-    if web.leave_support_session(SupportSessionEnd.RETURNED):
+    if leave_support_session(SupportSessionEnd.RETURNED):
         commit()
         flash(_("You are back on your own account."), "success")
-    actor = web.current_actor()
+    actor = current_actor()
     if org_id and actor is not None and can(actor, Permission.VIEW_ORGANIZATION):
         return redirect(url_for("organization.overview", org_id=org_id))
-    return redirect(web.home_url(actor))
+    return redirect(home_url(actor))
 
 
 @bp.route("/support/confirm", methods=["GET", "POST"])
@@ -184,8 +126,7 @@ def return_to_account():
 def confirm():
     """Prove it is you again (password, or a two-factor code when it is on)."""
     actor = the_actor()
-    if actor.real_user_id:
-        raise support.AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     user = current_user._get_current_object()
     enrolled = two_factor.is_enrolled(user)
     form = ConfirmCodeForm() if enrolled else ConfirmPasswordForm()
@@ -206,7 +147,7 @@ def confirm():
             auth.mark_authenticated(user.auth_token)
             commit()
             flash(_("Thank you. You can start a support session now."), "success")
-            return redirect(target if is_safe_next(target) else web.home_url(actor))
+            return redirect(target if is_safe_next(target) else home_url(actor))
         auth.record_failure(user.email, request.remote_addr)
         commit()
         field = form.code if enrolled else form.password
@@ -234,7 +175,7 @@ def _people(rows) -> dict:
 def organization_session(org_id: str, support_session_id: str):
     actor = the_actor()
     org = scoping.get_organization(actor, org_id)
-    web.use_organization_timezone(org)
+    use_organization_timezone(org)
     row = support.get_support_session(actor, support_session_id, org)
     return _detail(row, back=url_for("organization.audit", org_id=org.id))
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import lazy_gettext as _l
+
 from tenants.access.actors import SYSTEM, Actor
-from tenants.core.errors import Forbidden
+from tenants.core.errors import AlreadyActing, Forbidden
 
 
 class Permission(enum.StrEnum):
@@ -74,7 +76,8 @@ def can(actor: Actor, permission: Permission) -> bool:
             # SPEC §1 gives login-as to support agents and reseller staff; platform admins
             # manage the platform and do not act as customers (they can be given the
             # support role for that).
-            return (actor.is_reseller_staff or actor.is_support_agent) and not actor.real_user_id
+            staff = actor.is_reseller_staff or actor.is_support_agent
+            return staff and not refused_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
         case Permission.VIEW_SUPPORT_SESSIONS:
             return actor.is_reseller_admin or actor.is_platform
     return False
@@ -85,7 +88,61 @@ def require(actor: Actor, permission: Permission) -> None:
         raise Forbidden()
 
 
-def refuse_while_acting(actor: Actor, message) -> None:
-    """Some things are never done during a login-as support session (SPEC §5)."""
-    if actor.real_user_id:
-        raise Forbidden(message)
+# -- what a login-as support session may never do ------------------------------------------
+
+
+class WhileActing(enum.StrEnum):
+    """What is never done while acting as someone: SPEC §5 (the person's password, email and
+    ownership, deleting the organization, another support session) and what the portal adds
+    to it (money and credentials that outlive the session)."""
+
+    START_SUPPORT_SESSION = "start_support_session"
+    CHANGE_PASSWORD = "change_password"  # noqa: S105  (an action's name, not a secret)
+    CHANGE_EMAIL = "change_email"
+    TRANSFER_OWNERSHIP = "transfer_ownership"
+    DELETE_ORGANIZATION = "delete_organization"
+    SUSPEND_ORGANIZATION = "suspend_organization"
+    USE_SAVED_CARD = "use_saved_card"
+    CHANGE_SAVED_CARD = "change_saved_card"
+    CREATE_API_KEY = "create_api_key"
+    MANAGE_TWO_FACTOR = "manage_two_factor"
+    SWITCH_CONTEXT = "switch_context"
+
+
+# The refusal each one raises: a message for Forbidden, or an error of its own.
+_REFUSALS: dict[WhileActing, object] = {
+    WhileActing.START_SUPPORT_SESSION: AlreadyActing,
+    WhileActing.CHANGE_PASSWORD: _l(
+        "During a support session the person's password cannot be changed."
+    ),
+    WhileActing.CHANGE_EMAIL: _l("During a support session the person's email cannot be changed."),
+    WhileActing.TRANSFER_OWNERSHIP: _l("Ownership cannot be transferred during a support session."),
+    WhileActing.DELETE_ORGANIZATION: _l(
+        "An organization cannot be deleted during a support session."
+    ),
+    WhileActing.SUSPEND_ORGANIZATION: _l(
+        "An organization cannot be suspended during a support session."
+    ),
+    WhileActing.USE_SAVED_CARD: _l("A saved card cannot be used during a support session."),
+    WhileActing.CHANGE_SAVED_CARD: _l(
+        "A saved card cannot be used or changed while acting as another person."
+    ),
+    WhileActing.CREATE_API_KEY: _l("API keys cannot be created during a support session."),
+    WhileActing.MANAGE_TWO_FACTOR: None,
+    WhileActing.SWITCH_CONTEXT: None,
+}
+
+
+def refused_while_acting(actor: Actor, action: WhileActing) -> bool:
+    """Whether ``action`` is refused because the actor is acting as someone (login-as)."""
+    return bool(actor.real_user_id) and action in _REFUSALS
+
+
+def refuse_while_acting(actor: Actor, action: WhileActing) -> None:
+    """Raise the action's refusal (403) during a login-as support session."""
+    if not refused_while_acting(actor, action):
+        return
+    refusal = _REFUSALS[action]
+    if isinstance(refusal, type):
+        raise refusal()
+    raise Forbidden(refusal)

@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
+from tenants.api_keys.operations import create_api_key
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
@@ -23,8 +24,6 @@ def api_key() -> None:
 @click.option("--name", default=None, help="A name to recognize the key by.")
 def create(reseller_slug: str | None, organization_id: str | None, name: str | None) -> None:
     """Create a key; the key alone is printed on the last line and never shown again."""
-    from tenants.api_keys.operations import create_api_key
-
     if bool(reseller_slug) == bool(organization_id):
         raise click.UsageError("Give exactly one of --reseller SLUG or --organization ID.")
     organization = None

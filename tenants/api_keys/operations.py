@@ -20,9 +20,15 @@ from sqlalchemy import bindparam, or_, select, update
 
 from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, refuse_while_acting, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
-from tenants.core.errors import Conflict, DomainError, Forbidden, NotFound
+from tenants.core.errors import (
+    Conflict,
+    InvalidApiKey,
+    NotFound,
+    OrganizationKeySuspended,
+    ResellerKeySuspended,
+)
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
@@ -41,22 +47,6 @@ _KEY_PATTERN = re.compile(r"^(rk_live|ok_live)_([0-9a-f]{12})_([A-Za-z0-9_-]{20,
 # Writing last_used_at on every request would make every API call a write; once a minute
 # is precise enough for "last used".
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class InvalidApiKey(DomainError):
-    code = "invalid_api_key"
-    status = 401
-    default_message = _l("Missing, unknown or revoked API key.")
-
-
-class ResellerKeySuspended(Forbidden):
-    code = "reseller_suspended"
-    default_message = _l("The reseller is suspended: its API keys are refused.")
-
-
-class OrganizationKeySuspended(Forbidden):
-    code = "organization_suspended"
-    default_message = _l("The organization is suspended: its API keys are refused.")
 
 
 def hash_secret(secret: str) -> str:
@@ -84,7 +74,7 @@ def create_api_key(
     name: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never shown again."""
-    refuse_while_acting(actor, _l("API keys cannot be created during a support session."))
+    refuse_while_acting(actor, WhileActing.CREATE_API_KEY)
     _require_manage(actor, reseller, organization)
     if organization is not None and organization.status == OrganizationStatus.DELETED:
         raise Conflict(_l("A deleted organization cannot get API keys."))

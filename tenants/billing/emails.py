@@ -6,13 +6,13 @@ reads in bulk to write each invoice in that language.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import current_app
 from sqlalchemy import func, select
 
 from tenants.core.extensions import db
-from tenants.core.mail import build_message, deliver
+from tenants.jobs.registry import job
 from tenants.models import Invoice, Member, MemberRole, Organization, User
+from tenants.notify.emails import external_url, send_email_template
 
 
 def month_name(period: str | None, language: str) -> str:
@@ -75,10 +75,10 @@ def billing_contact(org: Organization) -> tuple[str | None, str]:
     return _billing_contacts([(org.id, org.billing_email, org.reseller.default_language)])[org.id]
 
 
+@job("send_invoice_email")
 def deliver_invoice_email(invoice_id: str) -> None:
     """To the billing email as issued, else the owner; in the invoice's language."""
     from tenants.invoices.documents import render_invoice_pdf
-    from tenants.people.invitations import external_url
 
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
@@ -88,16 +88,14 @@ def deliver_invoice_email(invoice_id: str) -> None:
     if not email:
         return
     language = invoice.language
-    context = {
-        "organization": org,
-        "invoice": invoice,
-        "period": month_name(invoice.period, language),
-        "link": external_url("organization.invoices", org_id=org.id),
-    }
-    with force_locale(language):
-        subject = render_template("emails/invoice_ready.subject.txt", **context).strip()
-        text = render_template("emails/invoice_ready.txt", **context)
-        html = render_template("emails/invoice_ready.html", **context)
     pdf = render_invoice_pdf(invoice, language)
-    attachment = (f"{invoice.number}.pdf", "application/pdf", pdf)
-    deliver(build_message(email, subject, text, html, [attachment]))
+    send_email_template(
+        email,
+        language,
+        "invoice_ready",
+        attachments=[(f"{invoice.number}.pdf", "application/pdf", pdf)],
+        organization=org,
+        invoice=invoice,
+        period=month_name(invoice.period, language),
+        link=external_url("organization.invoices", org_id=org.id),
+    )

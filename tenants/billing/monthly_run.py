@@ -34,6 +34,7 @@ from tenants.core.errors import PeriodNotEnded
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs import outbox as queue
+from tenants.jobs.registry import job
 from tenants.models import BillingRun, BillingRunStatus, Invoice, Organization, PostpaidAccount
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def _save_progress(
         db.session.commit()
 
 
+@job("run_monthly_invoices")
 def run_monthly_catch_up(now: datetime | None = None) -> list[RunResult]:
     """The daily job: invoice every ended month (the last few) still missing, oldest first.
 

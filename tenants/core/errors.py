@@ -70,6 +70,46 @@ class InvalidToken(DomainError):
     default_message = _l("This link is invalid, has expired or has already been used.")
 
 
+class ReauthenticationRequired(DomainError):
+    code = "reauthentication_required"
+    status = 401
+    default_message = _l(
+        "For your customer's safety, confirm it is you before acting as one of their members."
+    )
+
+
+class AlreadyActing(Forbidden):
+    code = "already_acting"
+    default_message = _l(
+        "You are already acting as someone. Return to your account before starting another "
+        "support session."
+    )
+
+
+class StaffTarget(Forbidden):
+    code = "staff_target"
+    default_message = _l(
+        "This person is platform or reseller staff: staff accounts are never used in a "
+        "support session."
+    )
+
+
+class InvalidApiKey(DomainError):
+    code = "invalid_api_key"
+    status = 401
+    default_message = _l("Missing, unknown or revoked API key.")
+
+
+class ResellerKeySuspended(Forbidden):
+    code = "reseller_suspended"
+    default_message = _l("The reseller is suspended: its API keys are refused.")
+
+
+class OrganizationKeySuspended(Forbidden):
+    code = "organization_suspended"
+    default_message = _l("The organization is suspended: its API keys are refused.")
+
+
 class BalanceNotZero(Conflict):
     code = "balance_not_zero"
     default_message = _l("The organization still holds credits. Withdraw them before deleting it.")

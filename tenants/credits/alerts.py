@@ -10,27 +10,23 @@ for an automatic top-up of the system pool (tenants.credits.topups).
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from tenants.core.extensions import db
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import (
     AccountKind,
     Member,
-    MemberRole,
     Organization,
     PricingModel,
-    Reseller,
-    ResellerRole,
-    ResellerStaff,
     User,
 )
 from tenants.models.ledger import AccountRef
+from tenants.notify.emails import external_url, send_email_template
+from tenants.notify.recipients import language_for, owner_user
 from tenants.notify.sms import send_sms
-from tenants.people.invitations import external_url, recipient_language, send_email_template
 
 
 def crossed_down(before: int, after: int, level: int) -> bool:
@@ -64,45 +60,6 @@ def balance_changed(org: Organization, ref, before: int, after: int) -> None:
 # -- who is told, in which language ---------------------------------------------------------
 
 
-def owner_user(org: Organization) -> User | None:
-    return db.session.scalar(
-        select(User)
-        .join(Member, Member.user_id == User.id)
-        .where(
-            Member.organization_id == org.id,
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    )
-
-
-def reseller_admins(reseller_id: str) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(ResellerStaff, ResellerStaff.user_id == User.id)
-            .where(
-                ResellerStaff.reseller_id == reseller_id, ResellerStaff.role == ResellerRole.ADMIN
-            )
-            .order_by(User.email)
-        )
-    )
-
-
-def language_for(email: str, org: Organization, fallback: User | None = None) -> str:
-    """The language of the person behind an address: their own, else the owner's, else the
-    reseller's default."""
-    reseller = db.session.get(Reseller, org.reseller_id)
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
-    person = user or fallback or owner_user(org)
-    if person is None:
-        languages = current_app.config["LANGUAGES"]
-        if reseller and reseller.default_language in languages:
-            return reseller.default_language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return recipient_language(person, reseller)
-
-
 def alert_recipient(org: Organization) -> tuple[str | None, User | None]:
     """The alert email, else the notification email, else the owner."""
     owner = owner_user(org)
@@ -123,6 +80,7 @@ def account_name(org: Organization, account: str) -> str:
 # -- deliveries: run by jobs ----------------------------------------------------------------
 
 
+@job("send_low_balance_email")
 def deliver_low_balance_email(
     organization_id: str, account: str, balance: int, threshold: int
 ) -> None:
@@ -147,6 +105,7 @@ def deliver_low_balance_email(
     )
 
 
+@job("send_low_balance_sms")
 def deliver_low_balance_sms(
     organization_id: str, account: str, balance: int, threshold: int
 ) -> None:

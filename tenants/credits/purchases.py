@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, can, refuse_while_acting
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting
 from tenants.audit import log as audit
 from tenants.core.errors import Conflict, Forbidden, ValidationFailed
 from tenants.core.extensions import db
@@ -30,6 +30,7 @@ from tenants.credits import operations as credits
 from tenants.credits.accounts import require_manage_account
 from tenants.credits.payments import PaymentResult, provider_for
 from tenants.invoices import documents as invoices
+from tenants.jobs.registry import job
 from tenants.models import (
     AccountKind,
     EntryType,
@@ -242,7 +243,7 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
     if not provider.allowed_for(actor):
         raise Forbidden()
     if (details or {}).get("card_token") is not None:  # a saved card: never during login-as
-        refuse_while_acting(actor, _l("A saved card cannot be used during a support session."))
+        refuse_while_acting(actor, WhileActing.USE_SAVED_CARD)
     result = provider.charge(purchase, details or {})
     if not result.approved:
         _decline(purchase, result)
@@ -344,6 +345,7 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
 EXPIRE_BATCH = 500
 
 
+@job("expire_pending_purchases")
 def expire_pending_purchases(now: datetime | None = None) -> int:
     """Mark every pending purchase past the age (and the grace) expired; how many were.
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from flask import render_template
-from flask_babel import force_locale
-
 from tenants.core.extensions import db
-from tenants.core.mail import build_message, deliver
-from tenants.credits.alerts import language_for, owner_user
 from tenants.invoices.documents import render_invoice_pdf
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import Invoice, Organization, Purchase
-from tenants.people.invitations import external_url
+from tenants.notify.emails import external_url, send_email_template
+from tenants.notify.recipients import language_for, owner_user
 
 
 def send_receipt(purchase: Purchase) -> None:
@@ -26,6 +23,7 @@ def receipt_recipient(org: Organization, purchase: Purchase) -> tuple[str | None
     return email or (owner.email if owner else None), owner
 
 
+@job("send_receipt")
 def deliver_receipt(purchase_id: str) -> None:
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or purchase.receipt_id is None:
@@ -36,16 +34,14 @@ def deliver_receipt(purchase_id: str) -> None:
     if not email:
         return
     language = language_for(email, org, owner)
-    context = {
-        "organization": org,
-        "purchase": purchase,
-        "receipt": receipt,
-        "link": external_url("credits.purchase_done", org_id=org.id, purchase_id=purchase.id),
-    }
-    with force_locale(language):
-        subject = render_template("emails/receipt.subject.txt", **context).strip()
-        text = render_template("emails/receipt.txt", **context)
-        html = render_template("emails/receipt.html", **context)
     pdf = render_invoice_pdf(receipt, language)
-    attachment = (f"{receipt.number}.pdf", "application/pdf", pdf)
-    deliver(build_message(email, subject, text, html, [attachment]))
+    send_email_template(
+        email,
+        language,
+        "receipt",
+        attachments=[(f"{receipt.number}.pdf", "application/pdf", pdf)],
+        organization=org,
+        purchase=purchase,
+        receipt=receipt,
+        link=external_url("credits.purchase_done", org_id=org.id, purchase_id=purchase.id),
+    )

@@ -21,15 +21,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from tenants.access.actors import SYSTEM, Actor
-from tenants.access.policy import Permission, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.core.errors import DomainError, Forbidden
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import ledger, purchases
-from tenants.credits.alerts import language_for, owner_user, reseller_admins
 from tenants.credits.payments import card_details, provider_for
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import (
     Organization,
     Purchase,
@@ -37,7 +37,8 @@ from tenants.models import (
     SavedPaymentMethod,
     User,
 )
-from tenants.people.invitations import external_url, recipient_language, send_email_template
+from tenants.notify.emails import external_url, recipient_language, send_email_template
+from tenants.notify.recipients import language_for, owner_user, reseller_admins
 
 
 class TopUpFailure(enum.StrEnum):
@@ -67,10 +68,7 @@ def saved_card(org: Organization) -> SavedPaymentMethod | None:
 
 
 def _refuse_during_support(actor: Actor) -> None:
-    if actor.real_user_id:
-        raise Forbidden(
-            _l("A saved card cannot be used or changed while acting as another person.")
-        )
+    refuse_while_acting(actor, WhileActing.CHANGE_SAVED_CARD)
 
 
 def save_card(actor: Actor, org: Organization, details: dict) -> SavedPaymentMethod:
@@ -186,6 +184,7 @@ def automatic_top_ups_this_month(org: Organization) -> int:
     )
 
 
+@job("auto_top_up")
 def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchase | None:
     """Buy ``auto_top_up_credits`` for the system pool; on failure, record and tell."""
     org = db.session.get(Organization, organization_id)
@@ -247,6 +246,7 @@ def _failed(org: Organization, reason: TopUpFailure, purchase: Purchase | None =
         )
 
 
+@job("send_auto_top_up_failed")
 def deliver_auto_top_up_failed(
     organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
 ) -> None:

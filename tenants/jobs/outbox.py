@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,7 @@ _PENDING_KEY = "queued_job_ids"
 
 
 def enqueue(name: str, **kwargs: Any) -> QueuedJob:
-    from tenants.jobs import JOBS
-
+    """Record the job ``name`` in the current transaction (KeyError for an unknown name)."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name}")
     job = QueuedJob(name=name, kwargs=kwargs)
@@ -84,9 +84,7 @@ def dispatch(job_ids: list[str]) -> None:
     try:
         queue = rq_queue()
         for job_id in job_ids:
-            queue.enqueue(
-                "tenants.jobs.run_queued_job", job_id, job_id=job_id, retry=retry_policy()
-            )
+            queue.enqueue(run_queued_job, job_id, job_id=job_id, retry=retry_policy())
             db.session.execute(
                 QueuedJob.__table__.update()
                 .where(QueuedJob.id == job_id)
@@ -99,9 +97,8 @@ def dispatch(job_ids: list[str]) -> None:
 
 
 def run_queued_job(job_id: str) -> None:
-    """Run one recorded job once; a finished job is never run again."""
-    from tenants.jobs import JOBS
-
+    """Run one recorded job once; a finished job is never run again (inside an app context:
+    the worker pushes one for each job)."""
     job = db.session.get(QueuedJob, job_id)
     if job is None or job.finished_at is not None:
         return

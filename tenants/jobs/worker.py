@@ -8,8 +8,9 @@ purchase expired once), so every worker may ask; a Redis key per job and hour ke
 request an hour across workers anyway.
 
 The worker runs jobs in its own process (``SimpleWorker``): the relay thread and SQLAlchemy's
-connection pool are then never copied into a forked child. Run more worker processes to run
-more jobs at once.
+connection pool are then never copied into a forked child. The app is created once, when the
+command starts; each job runs in a fresh app context of it (``PortalWorker``). Run more worker
+processes to run more jobs at once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import select, update
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, dispatch, enqueue, pending_jobs, redis_connection, rq_queue
+from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,6 @@ def relay() -> int:
 
 def schedule_job(name: str, force: bool = False) -> bool:
     """Ask for the job ``name`` once this hour across workers; True if asked."""
-    from tenants.jobs import JOBS
-
     if name not in JOBS:
         log.warning("no %s job registered yet; nothing scheduled", name)
         return False
@@ -110,13 +110,17 @@ class Housekeeper(threading.Thread):
 
 
 class PortalWorker(SimpleWorker):
-    """Each job starts with a clean database session."""
+    """An RQ worker for one app: each job runs in a fresh app context of it, so it has the
+    app's configuration and a database session of its own, removed when the job ends."""
+
+    def __init__(self, *args, app: Flask | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app  # None only where RQ itself makes one (e.g. listing workers)
 
     def execute_job(self, job, queue):
-        try:
+        app = self.app or current_app._get_current_object()
+        with app.app_context():
             return super().execute_job(job, queue)
-        finally:
-            db.session.remove()
 
 
 # -- failed jobs (the platform admin's page) -----------------------------------------------
@@ -208,7 +212,7 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
         housekeeper.next_schedule = time.monotonic() + SCHEDULE_SECONDS
         housekeeper.start()
     db.session.remove()
-    worker = PortalWorker([rq_queue()], connection=redis_connection())
+    worker = PortalWorker([rq_queue()], connection=redis_connection(), app=app)
     try:
         worker.work(burst=burst, with_scheduler=not no_scheduler and not burst)
     finally:

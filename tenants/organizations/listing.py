@@ -18,7 +18,7 @@ from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import clean_text
-from tenants.models import Member, MemberRole, Organization, OrganizationStatus, PricingModel, User
+from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.organizations import search_key
 
 
@@ -257,20 +257,3 @@ def list_organizations(
         cursor=cursor,
     )
     return page.items, page.next_cursor
-
-
-def owners_of(organizations: list[Organization]) -> dict[str, Member]:
-    """The current owner of each organization (user loaded) in one query: lists avoid N+1."""
-    ids = [org.id for org in organizations]
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Member, User)
-        .join(User, User.id == Member.user_id)
-        .where(
-            Member.organization_id.in_(ids),
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    ).all()
-    return {member.organization_id: member for member, _user in rows}

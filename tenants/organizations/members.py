@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
@@ -209,8 +209,8 @@ def _personal_changes(
             raise ValidationFailed(
                 fields={"email": str(_l("Another account already uses this email address."))}
             )
-        if actor.real_user_id and actor.user_id == user.id:
-            raise Forbidden(_l("During a support session the person's email cannot be changed."))
+        if actor.user_id == user.id:
+            refuse_while_acting(actor, WhileActing.CHANGE_EMAIL)
         if member.role == MemberRole.OWNER and actor.is_member and not actor.is_org_owner:
             raise Forbidden(_l("Only the owner or your provider can change the owner's email."))
     if personal and _belongs_elsewhere(user, org):
@@ -314,8 +314,7 @@ def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
     organization holds stay as they are.
     """
     require(actor, Permission.TRANSFER_OWNERSHIP)
-    if actor.real_user_id:
-        raise Forbidden(_l("Ownership cannot be transferred during a support session."))
+    refuse_while_acting(actor, WhileActing.TRANSFER_OWNERSHIP)
     _current(org, member)
     if member.role == MemberRole.OWNER:
         raise Conflict(_l("This member is already the owner."))

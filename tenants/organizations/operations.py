@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, refuse_while_acting, require
+from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
 from tenants.billing import postpaid
 from tenants.core.checks import collect_field_errors
@@ -287,7 +287,7 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
     """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
-    refuse_while_acting(actor, _l("An organization cannot be suspended during a support session."))
+    refuse_while_acting(actor, WhileActing.SUSPEND_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     reason = clean_text(reason, "reason", max_length=500)
     if org.status != OrganizationStatus.ACTIVE:
@@ -321,7 +321,7 @@ def delete_organization(actor: Actor, org: Organization) -> None:
     first). Its ledger and invoices are kept for accounting.
     """
     # Never while acting as someone else (SPEC §5).
-    refuse_while_acting(actor, _l("An organization cannot be deleted during a support session."))
+    refuse_while_acting(actor, WhileActing.DELETE_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     # Lock the row: a purchase committing meanwhile either lands before the balance check
     # or finds the organization deleted (the ledger refuses postings to deleted ones).

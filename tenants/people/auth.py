@@ -1,4 +1,4 @@
-"""Logging in and out: server-side sessions, throttling, password reset and invitations."""
+"""Logging in and out: where a user may work, throttling, server-side sessions."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
 
-from tenants.core.errors import (
-    AccessRefused,
-    InvalidToken,
-    LoginRefused,
-    LoginThrottled,
-    ValidationFailed,
-)
+from tenants.core.errors import AccessRefused, LoginRefused, LoginThrottled
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.models import (
@@ -33,8 +26,6 @@ from tenants.models import (
     User,
     UserSession,
 )
-
-MIN_PASSWORD_LENGTH = 10
 
 
 def normalize_email(email: str) -> str:
@@ -282,84 +273,3 @@ def revoke_all_sessions(user_id: str, *, except_token: str | None = None) -> Non
     if except_token:
         query = query.where(UserSession.token_hash != _hash_token(except_token))
     db.session.execute(query.values(revoked_at=utcnow()))
-
-
-# ---------------------------------------------------------------------------
-# Passwords, reset and invitation links
-
-PURPOSE_RESET = "password-reset"
-PURPOSE_INVITE = "invitation"
-
-
-def validate_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            fields={
-                "password": str(
-                    _l(
-                        "Use at least %(n)d characters.",
-                        n=MIN_PASSWORD_LENGTH,
-                    )
-                )
-            }
-        )
-    if len(password) > 200:
-        raise ValidationFailed(fields={"password": str(_l("Use at most 200 characters."))})
-
-
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"portal.{purpose}")
-
-
-def make_password_token(user: User, purpose: str) -> str:
-    """A signed link token tied to the current password, so it works once only."""
-    return _serializer(purpose).dumps(
-        {"u": user.id, "f": user.password_fingerprint, "e": user.email}
-    )
-
-
-def user_for_token(token: str, purpose: str) -> User:
-    max_age = current_app.config[
-        "PASSWORD_RESET_MAX_AGE" if purpose == PURPOSE_RESET else "INVITATION_MAX_AGE"
-    ]
-    try:
-        data = _serializer(purpose).loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired) as exc:
-        raise InvalidToken() from exc
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
-    # Tied to the password (works once) and to the address it was sent to (a corrected
-    # email makes the link sent to the wrong address useless).
-    if user is None or data.get("f") != user.password_fingerprint or data.get("e") != user.email:
-        raise InvalidToken()
-    return user
-
-
-def set_password_with_token(token: str, purpose: str, password: str) -> User:
-    """Set a new password through a reset or invitation link; every other login ends."""
-    user = user_for_token(token, purpose)
-    validate_password(password)
-    user.set_password(password)
-    revoke_all_sessions(user.id)
-    db.session.flush()
-    return user
-
-
-def request_password_reset(email: str) -> None:
-    """Email a reset link if the address is known; say nothing either way (no enumeration)."""
-    from tenants.people import invitations as notifications
-
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
-    if user is None or not user.password_hash:
-        return
-    notifications.send_password_reset(user)
-
-
-def change_password(user: User, current: str, new: str, *, keep_token: str | None) -> None:
-    if not user.check_password(current or ""):
-        raise ValidationFailed(
-            fields={"current_password": str(_l("The current password is not correct."))}
-        )
-    validate_password(new)
-    user.set_password(new)
-    revoke_all_sessions(user.id, except_token=keep_token)
-    db.session.flush()

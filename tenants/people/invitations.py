@@ -1,51 +1,19 @@
-"""Emails to people, each rendered in the recipient's language."""
+"""Invitations: asked for with the change that adds a person, emailed by a job in their language."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from tenants.core.extensions import db
-from tenants.core.mail import build_message, deliver
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import Member, Reseller, User
-from tenants.people import auth
-
-
-def recipient_language(user: User, reseller: Reseller | None = None) -> str:
-    languages = current_app.config["LANGUAGES"]
-    for candidate in (user.language, reseller.default_language if reseller else None):
-        if candidate in languages:
-            return candidate
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute link for emails, built from PORTAL_URL (jobs run outside any request)."""
-    from urllib.parse import urlsplit
-
-    base = urlsplit(current_app.config["PORTAL_URL"])
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
-    )
-    return adapter.build(endpoint, values, force_external=True)
-
-
-def send_email_template(to: str, language: str, template: str, **context) -> None:
-    """Render ``emails/<template>.txt``/``.html`` in ``language`` and deliver."""
-    with force_locale(language):
-        subject = render_template(f"emails/{template}.subject.txt", **context).strip()
-        text = render_template(f"emails/{template}.txt", **context)
-        html = render_template(f"emails/{template}.html", **context)
-    deliver(build_message(to, subject, text, html))
-
+from tenants.notify.emails import external_url, recipient_language, send_email_template
+from tenants.people.passwords import PURPOSE_INVITE, make_password_token
 
 # -- requests: record a job in the current transaction -------------------------------
-
-
-def send_password_reset(user: User) -> None:
-    enqueue("send_password_reset", user_id=user.id)
 
 
 def send_invitation(member: Member) -> None:
@@ -57,25 +25,10 @@ def send_staff_invitation(user: User, reseller: Reseller | None = None) -> None:
     enqueue("send_invitation", user_id=user.id, reseller_id=reseller.id if reseller else None)
 
 
-# -- deliveries: run by jobs ------------------------------------------------------------
+# -- delivery: run by a job ---------------------------------------------------------------
 
 
-def deliver_password_reset(user_id: str) -> None:
-    user = db.session.get(User, user_id)
-    if user is None:
-        return
-    token = auth.make_password_token(user, auth.PURPOSE_RESET)
-    language = recipient_language(user)
-    send_email_template(
-        user.email,
-        language,
-        "password_reset",
-        user=user,
-        link=external_url("auth.reset_password", token=token),
-        hours=current_app.config["PASSWORD_RESET_MAX_AGE"] // 3600 or 1,
-    )
-
-
+@job("send_invitation")
 def deliver_invitation(
     member_id: str | None = None, user_id: str | None = None, reseller_id: str | None = None
 ) -> None:
@@ -91,7 +44,7 @@ def deliver_invitation(
     if user.password_hash:
         link = external_url("auth.login")
     else:
-        token = auth.make_password_token(user, auth.PURPOSE_INVITE)
+        token = make_password_token(user, PURPOSE_INVITE)
         link = external_url("auth.accept_invitation", token=token)
     with force_locale(language):
         if organization is not None:

@@ -8,9 +8,13 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
+from tenants.access.policy import WhileActing, refuse_while_acting
+from tenants.audit import log as audit
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
+from tenants.core.validation import clean_country, clean_mobile, clean_text
 from tenants.models import User
+from tenants.people import passwords
 
 
 def set_language(user: User, language: str) -> None:
@@ -28,8 +32,6 @@ def update_profile(
     ``actor`` is who acts (the person, or support staff acting as them); it defaults to
     the person themselves and is recorded in the audit trail.
     """
-    from tenants.audit import log as audit
-    from tenants.core.validation import clean_country, clean_mobile, clean_text
 
     def language(value: Any) -> str:
         if value not in current_app.config["LANGUAGES"]:
@@ -75,13 +77,9 @@ def change_password(
 
     Support staff acting as the person (login-as) may never do it.
     """
-    from tenants.audit import log as audit
-    from tenants.core.errors import Forbidden
-    from tenants.people import auth
-
-    if actor is not None and actor.real_user_id:
-        raise Forbidden(_l("During a support session the person's password cannot be changed."))
-    auth.change_password(user, current, new, keep_token=keep_token)
+    if actor is not None:
+        refuse_while_acting(actor, WhileActing.CHANGE_PASSWORD)
+    passwords.change_password(user, current, new, keep_token=keep_token)
     audit.record(
         actor or Actor(user_id=user.id),
         "user.password_changed",

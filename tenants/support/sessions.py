@@ -2,28 +2,36 @@
 
 The web layer keeps the open session's id in the Flask session and builds, on every
 request, the Actor this module returns (``acting_actor``): the member, with the staff
-member as ``real_user_id`` and the session as ``support_session_id``. Services that must
-never run during a support session check ``actor.real_user_id``.
+member as ``real_user_id`` and the session as ``support_session_id``. What must never run
+during a support session is listed once, in tenants.access.policy (``WhileActing``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, tuple_
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can, require
+from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.audit import log as audit
-from tenants.core.errors import Conflict, DomainError, Forbidden, NotFound
+from tenants.core.errors import (
+    Conflict,
+    NotFound,
+    ReauthenticationRequired,
+    StaffTarget,
+)
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
 from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import job
 from tenants.models import (
     AuditEntry,
     Member,
@@ -37,30 +45,8 @@ from tenants.models import (
     SupportSessionEnd,
     User,
 )
-
-
-class ReauthenticationRequired(DomainError):
-    code = "reauthentication_required"
-    status = 401
-    default_message = _l(
-        "For your customer's safety, confirm it is you before acting as one of their members."
-    )
-
-
-class AlreadyActing(Forbidden):
-    code = "already_acting"
-    default_message = _l(
-        "You are already acting as someone. Return to your account before starting another "
-        "support session."
-    )
-
-
-class StaffTarget(Forbidden):
-    code = "staff_target"
-    default_message = _l(
-        "This person is platform or reseller staff: staff accounts are never used in a "
-        "support session."
-    )
+from tenants.notify.emails import external_url, recipient_language, send_email_template
+from tenants.notify.recipients import owner_of
 
 
 def session_minutes() -> int:
@@ -111,8 +97,7 @@ def start_support_session(
     scoping (another reseller's is a 404 there). Refused: nesting, staff as the target,
     a stale authentication, a missing reason, a suspended organization, no portal access.
     """
-    if actor.real_user_id:
-        raise AlreadyActing()
+    refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     require(actor, Permission.LOGIN_AS)
     scoping.get_organization(actor, org.id)
     member = scoping.get_member(actor, org, member_id)
@@ -241,8 +226,6 @@ def support_log(
         require(actor, Permission.VIEW_AUDIT)
     query = scoping.support_sessions_query(actor, organization)
     if before is not None:
-        from sqlalchemy import tuple_
-
         query = query.where(tuple_(SupportSession.started_at, SupportSession.id) < before)
     query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
     sessions = list(db.session.scalars(query))
@@ -318,34 +301,23 @@ def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> b
 # -- the owner's email (a job) ------------------------------------------------------------
 
 
+@job("send_support_session_started")
 def deliver_support_session_started(support_session_id: str) -> None:
-    from zoneinfo import ZoneInfo
-
-    from babel.dates import format_datetime
-
-    from tenants.people import invitations as notifications
-
     support = db.session.get(SupportSession, support_session_id)
     if support is None:
         return
     org = db.session.get(Organization, support.organization_id)
-    owner = db.session.scalar(
-        select(Member).where(
-            Member.organization_id == org.id,
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-    )
+    owner = owner_of(org)
     if owner is None:
         return
     reseller = db.session.get(Reseller, org.reseller_id)
     staff = db.session.get(User, support.staff_user_id)
     member = db.session.get(Member, support.member_id)
-    language = notifications.recipient_language(owner.user, reseller)
+    language = recipient_language(owner.user, reseller)
     zone = ZoneInfo(org.timezone)
     started = format_datetime(support.started_at, "medium", tzinfo=zone, locale=language)
     expires = format_datetime(support.expires_at, "medium", tzinfo=zone, locale=language)
-    notifications.send_email_template(
+    send_email_template(
         owner.user.email,
         language,
         "support_session_started",
@@ -356,5 +328,5 @@ def deliver_support_session_started(support_session_id: str) -> None:
         reason=support.reason,
         started=started,
         expires=expires,
-        link=notifications.external_url("organization.audit", org_id=org.id),
+        link=external_url("organization.audit", org_id=org.id),
     )

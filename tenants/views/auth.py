@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -12,7 +22,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from tenants import web
 from tenants.core.errors import (
     AccessRefused,
     InvalidToken,
@@ -22,9 +31,16 @@ from tenants.core.errors import (
 )
 from tenants.jobs.outbox import commit
 from tenants.models import SupportSessionEnd
-from tenants.people import auth, two_factor
+from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next
+from tenants.web.session import (
+    CONTEXT_KEY,
+    SUPPORT_KEY,
+    current_actor,
+    home_url,
+    leave_support_session,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -56,13 +72,13 @@ class SetPasswordForm(FlaskForm):
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    return redirect(web.home_url(web.current_actor()))
+    return redirect(home_url(current_actor()))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if current_user.is_authenticated and web.current_actor():
-        return redirect(web.home_url(web.current_actor()))
+    if current_user.is_authenticated and current_actor():
+        return redirect(home_url(current_actor()))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -114,7 +130,7 @@ def complete_login(user, *, remember: bool, target: str | None = None):
     begin_login(user, remember=remember)
     if is_safe_next(target):
         return redirect(target)
-    return redirect(web.home_url(web.current_actor()))
+    return redirect(home_url(current_actor()))
 
 
 def begin_login(user, *, remember: bool) -> None:
@@ -130,7 +146,7 @@ def begin_login(user, *, remember: bool) -> None:
         user_agent=request.user_agent.string,
     )
     login_user(user, remember=remember)
-    session[web.CONTEXT_KEY] = auth.available_contexts(user)[0].key
+    session[CONTEXT_KEY] = auth.available_contexts(user)[0].key
     commit()
 
 
@@ -191,8 +207,8 @@ def login_code():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
-        if session.get(web.SUPPORT_KEY):
-            web.leave_support_session(SupportSessionEnd.LOGOUT)
+        if session.get(SUPPORT_KEY):
+            leave_support_session(SupportSessionEnd.LOGOUT)
         auth.revoke_session(current_user.auth_token)
         commit()
     logout_user()
@@ -208,7 +224,7 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        auth.request_password_reset(form.email.data)
+        passwords.request_password_reset(form.email.data)
         commit()
         flash(
             _("If that address has an account, we have sent it a link to reset the password."),
@@ -220,14 +236,14 @@ def forgot_password():
 
 def _set_password_page(token: str, purpose: str, template: str):
     try:
-        user = auth.user_for_token(token, purpose)
+        user = passwords.user_for_token(token, purpose)
     except InvalidToken as error:
         flash(str(error), "danger")
         return redirect(url_for("auth.forgot_password"))
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            auth.set_password_with_token(token, purpose, form.password.data)
+            passwords.set_password_with_token(token, purpose, form.password.data)
         except ValidationFailed as error:
             apply_field_errors(form, error)
         except InvalidToken as error:
@@ -237,7 +253,7 @@ def _set_password_page(token: str, purpose: str, template: str):
             commit()
             if current_user.is_authenticated:
                 logout_user()
-                session.pop(web.CONTEXT_KEY, None)
+                session.pop(CONTEXT_KEY, None)
             flash(_("Your password has been saved. You can log in now."), "success")
             return redirect(url_for("auth.login"))
     return render_template(template, form=form, user=user)
@@ -245,18 +261,18 @@ def _set_password_page(token: str, purpose: str, template: str):
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
-    return _set_password_page(token, auth.PURPOSE_RESET, "auth/reset_password.html")
+    return _set_password_page(token, passwords.PURPOSE_RESET, "auth/reset_password.html")
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
-    return _set_password_page(token, auth.PURPOSE_INVITE, "auth/accept_invitation.html")
+    return _set_password_page(token, passwords.PURPOSE_INVITE, "auth/accept_invitation.html")
 
 
 @bp.route("/language", methods=["POST"])
 def set_language():
     language = request.form.get("language", "")
-    if language in web.current_app.config["LANGUAGES"]:
+    if language in current_app.config["LANGUAGES"]:
         session["locale"] = language
         if current_user.is_authenticated:
             accounts.set_language(current_user, language)
@@ -269,10 +285,10 @@ def set_language():
 @actor_required()
 def switch_context():
     key = request.form.get("context", "")
-    if session.get(web.SUPPORT_KEY):
+    if session.get(SUPPORT_KEY):
         flash(_("Return to your account before switching."), "warning")
-        return redirect(web.home_url(web.current_actor()))
+        return redirect(home_url(current_actor()))
     if any(c.key == key for c in auth.available_contexts(current_user)):
-        session[web.CONTEXT_KEY] = key
-        web.g.pop("actor", None)
-    return redirect(web.home_url(web.current_actor()))
+        session[CONTEXT_KEY] = key
+        g.pop("actor", None)
+    return redirect(home_url(current_actor()))

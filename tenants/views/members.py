@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import phonenumbers
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,31 +15,14 @@ from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
+from tenants.notify import recipients
 from tenants.organizations import members as member_services
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
 
 YES, NO = "yes", "no"
-
-
-@bp.app_template_filter("local_date")
-def local_date(value: datetime | None) -> str:
-    """A date in the shown organization's timezone and the reader's language."""
-    return format_date(value, "medium") if value else ""
-
-
-@bp.app_template_filter("phone_number")
-def phone_number(value: str | None) -> str:
-    """An E.164 number (+34600000001) as people write it (+34 600 00 00 01)."""
-    if not value:
-        return ""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 # ---------------------------------------------------------------------------
@@ -305,9 +284,7 @@ def ownership(org_id: str):
         .where(Member.role != MemberRole.OWNER)
         .order_by(Member.created_at)
     ).all()
-    owner = db.session.scalar(
-        scoping.members_query(actor, org).where(Member.role == MemberRole.OWNER)
-    )
+    owner = recipients.owner_of(org)
     form = OwnershipForm()
     form.member.choices = [SelectChoice("", _("Choose a member…"))] + [
         SelectChoice(m.id, f"{m.user.name} <{m.user.email}>")

@@ -14,8 +14,8 @@ from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.validation import country_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import profile as accounts
-from tenants.web import acting_user
 from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.session import acting_user
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 

@@ -11,19 +11,15 @@ from markupsafe import Markup
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from tenants import web
+from tenants.access.policy import WhileActing, refused_while_acting
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import two_factor
 from tenants.views.auth import PENDING_KEY, begin_login, pending_login_user
 from tenants.web.decorators import apply_field_errors, is_safe_next
+from tenants.web.session import current_actor, home_url
 
 bp = Blueprint("two_factor", __name__, url_prefix="/account/two-factor")
-
-
-@bp.app_template_global()
-def staff_two_factor_required() -> bool:
-    return two_factor.staff_two_factor_required()
 
 
 class ConfirmCodeForm(FlaskForm):
@@ -52,8 +48,12 @@ def _logged_in_staff():
     """The logged-in staff member (not while acting as someone), else 403 / login."""
     if not current_user.is_authenticated:
         return None
-    actor = web.current_actor()
-    if actor is None or actor.real_user_id or not two_factor.is_staff(current_user):
+    actor = current_actor()
+    if (
+        actor is None
+        or refused_while_acting(actor, WhileActing.MANAGE_TWO_FACTOR)
+        or not two_factor.is_staff(current_user)
+    ):
         abort(403)
     return current_user._get_current_object()
 
@@ -115,7 +115,7 @@ def setup():
             return render_template(
                 "two_factor/recovery_codes.html",
                 codes=codes,
-                continue_url=target if is_safe_next(target) else web.home_url(web.current_actor()),
+                continue_url=target if is_safe_next(target) else home_url(current_actor()),
             )
     elif request.method == "POST":
         status = 400

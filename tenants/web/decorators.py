@@ -12,7 +12,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
-from tenants.web import current_actor
+from tenants.web.session import current_actor
 
 
 def actor_required(permission: Permission | None = None):

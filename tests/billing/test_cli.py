@@ -41,7 +41,7 @@ def test_the_cli_invoices_the_month_that_just_ended_and_prints_counts(
 
 
 def test_the_daily_job_invoices_ended_months_still_missing(clock, create_postpaid):
-    from tenants.jobs import JOBS
+    from tenants.jobs.registry import JOBS
     from tests.billing.conftest import use
 
     org = create_postpaid()

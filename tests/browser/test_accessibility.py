@@ -20,7 +20,7 @@ from tenants.billing.usage import record_usage
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, PlatformRole, ResellerRole
-from tenants.people import auth
+from tenants.people import passwords
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.journeys import (
     LANGUAGES,
@@ -69,8 +69,10 @@ def portal(
     for user in (owner_of(prepaid).user, admin, platform, support):
         user.language = language  # what each person chose; the login page's switch agrees
     with app.test_request_context():
-        reset_token = auth.make_password_token(owner_of(postpaid).user, auth.PURPOSE_RESET)
-        invite_token = auth.make_password_token(member.user, auth.PURPOSE_INVITE)
+        reset_token = passwords.make_password_token(
+            owner_of(postpaid).user, passwords.PURPOSE_RESET
+        )
+        invite_token = passwords.make_password_token(member.user, passwords.PURPOSE_INVITE)
     ids = {
         "reseller": reseller.id,
         "reset_token": reset_token,

@@ -17,7 +17,8 @@ from redis import Redis
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
-from tenants.jobs.outbox import commit
+from tenants.jobs.outbox import commit, redis_connection, rq_queue
+from tenants.jobs.worker import PortalWorker
 from tenants.models import QueuedJob, ResellerRole
 from tests.conftest import free_port, owner_of
 
@@ -57,12 +58,14 @@ def redis(app):
 
 
 def burst_worker(app: Flask) -> None:
-    """A real RQ worker in this process, on the test's app: runs what is queued, then stops."""
-    from rq import SimpleWorker
+    """A real RQ worker in this process, on the test's app: runs what is queued, then stops.
 
-    from tenants.jobs.outbox import redis_connection, rq_queue
-
-    SimpleWorker([rq_queue()], connection=redis_connection()).work(
+    Like ``flask jobs worker``, it runs each job in a fresh app context, so with a database
+    session of its own: the test's session first ends its transaction (on SQLite an open one
+    holds the write lock the jobs need), committing what the test has not committed yet.
+    """
+    db.session.commit()
+    PortalWorker([rq_queue()], connection=redis_connection(), app=app).work(
         burst=True, logging_level="WARNING"
     )
 

@@ -7,9 +7,12 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from rq import Queue
 from rq.job import Job
 
 from tenants.core.extensions import db
+from tenants.jobs.outbox import enqueue
+from tenants.jobs.registry import JOBS
 from tenants.jobs.worker import relay
 from tenants.models import Organization, QueuedJob
 from tests.conftest import PASSWORD, text_of
@@ -190,14 +193,13 @@ def test_without_redis_jobs_run_in_process_after_commit(
 
 @pytest.mark.parametrize("registered", [False, True])
 def test_the_monthly_invoice_run_is_scheduled_by_job_name(app, redis, monkeypatch, registered):
-    from tenants import jobs
-    from tenants.jobs import worker
+    from tenants.jobs import registry, worker
 
     calls = []
     if registered:
-        monkeypatch.setitem(jobs.JOBS, worker.MONTHLY_INVOICES_JOB, lambda: calls.append(1))
+        monkeypatch.setitem(registry.JOBS, worker.MONTHLY_INVOICES_JOB, lambda: calls.append(1))
     else:
-        monkeypatch.delitem(jobs.JOBS, worker.MONTHLY_INVOICES_JOB, raising=False)
+        monkeypatch.delitem(registry.JOBS, worker.MONTHLY_INVOICES_JOB, raising=False)
     redis.delete(*redis.keys("portal:schedule:*") or ["none"])
     first = worker.schedule_monthly_invoices()
     second = worker.schedule_monthly_invoices()  # same hour: asked once across workers
@@ -206,3 +208,46 @@ def test_the_monthly_invoice_run_is_scheduled_by_job_name(app, redis, monkeypatc
         burst_worker(app)
         assert calls == [1]
     redis.delete(*redis.keys("portal:schedule:*") or ["none"])
+
+
+def test_a_job_queued_under_the_old_dotted_path_still_runs(
+    app, redis, smtp_server, create_reseller, create_organization
+):
+    # Jobs handed to Redis before the registry name "tenants.jobs.run_queued_job".
+    app.config["REDIS_URL"] = dead_redis_url()
+    create_organization(create_reseller(), owner_email="queued.before@example.com")
+    (job,) = _pending()
+    app.config["REDIS_URL"] = REDIS_URL
+    Queue(app.config["RQ_QUEUE"], connection=redis).enqueue(
+        "tenants.jobs.run_queued_job", job.id, job_id=job.id
+    )
+    burst_worker(app)
+    (message,) = smtp_server.wait_for(1)
+    assert message["To"] == "queued.before@example.com"
+    db.session.expire_all()
+    assert db.session.get(QueuedJob, job.id).finished_at is not None
+
+
+def test_a_job_name_nobody_registered_is_refused(app):
+    with pytest.raises(KeyError):
+        enqueue("send_carrier_pigeon", organization_id="org_x")
+    assert db.session.scalars(sa.select(QueuedJob)).all() == []
+
+
+def test_every_job_name_stored_in_queued_rows_is_registered(app):
+    # Rows already in queued_jobs name these jobs: renaming one strands them.
+    assert sorted(JOBS) == sorted(
+        [
+            "send_password_reset",
+            "send_invitation",
+            "send_invoice_email",
+            "run_monthly_invoices",
+            "send_receipt",
+            "send_low_balance_email",
+            "send_low_balance_sms",
+            "auto_top_up",
+            "send_auto_top_up_failed",
+            "send_support_session_started",
+            "expire_pending_purchases",
+        ]
+    )

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tenants.access.actors import SYSTEM
+from tenants.access.actors import SYSTEM, Actor
+from tenants.access.policy import WhileActing, refuse_while_acting, refused_while_acting
 from tenants.api_keys.operations import create_api_key
-from tenants.core.errors import Forbidden
+from tenants.core.errors import AlreadyActing, Forbidden
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import operations as credits
@@ -18,6 +19,7 @@ from tenants.models import (
     ApiKey,
     AuditEntry,
     LedgerEntry,
+    MemberRole,
     Organization,
     OrganizationStatus,
     Reseller,
@@ -516,3 +518,31 @@ def test_buying_with_a_saved_card_is_refused_while_acting(login, agent, org, res
     # A card typed in during the session is fine (the member's own purchase, both recorded).
     paid = purchases.pay(acting, purchase, {"card_number": "4242 4242 4242 4242"})
     assert paid.real_user_id == agent.id
+
+
+def test_what_a_session_may_never_do_is_one_list_refused_only_while_acting(app):
+    acting = Actor(
+        user_id="usr_member",
+        organization_id="org_x",
+        member_id="mem_x",
+        member_role=MemberRole.OWNER,
+        real_user_id="usr_agent",
+        support_session_id="sup_x",
+    )
+    themselves = Actor(
+        user_id="usr_member",
+        organization_id="org_x",
+        member_id="mem_x",
+        member_role=MemberRole.OWNER,
+    )
+    for action in WhileActing:
+        assert refused_while_acting(acting, action), action
+        assert not refused_while_acting(themselves, action), action
+        refuse_while_acting(themselves, action)  # nothing raised
+        with pytest.raises(Forbidden):
+            refuse_while_acting(acting, action)
+    with pytest.raises(AlreadyActing):
+        refuse_while_acting(acting, WhileActing.START_SUPPORT_SESSION)
+    with pytest.raises(Forbidden) as refused:
+        refuse_while_acting(acting, WhileActing.CHANGE_PASSWORD)
+    assert str(refused.value) == "During a support session the person's password cannot be changed."

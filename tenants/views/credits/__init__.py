@@ -8,12 +8,8 @@ reseller-wide log is reseller/credits.
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint
-from flask_babel import format_date, get_locale
 
-from tenants.credits import movements
 from tenants.views.credits import balance, log, moves, purchase, receipts
 
 bp = Blueprint("credits", __name__, url_prefix="/organizations/<org_id>/credits")
@@ -37,25 +33,3 @@ bp.add_url_rule("/test-sms", "test_sms", moves.test_sms, methods=GET_POST)
 bp.add_url_rule("/log", "log", log.log)
 bp.add_url_rule("/log.csv", "log_csv", log.log_csv)
 bp.add_url_rule("/log/print", "log_print", log.log_print)
-
-
-@bp.app_template_filter("entry_type")
-def entry_type_filter(value) -> str:
-    return movements.entry_type_label(value)
-
-
-@bp.app_template_filter("local_date_short")
-def local_date_short(value: date | None) -> str:
-    return format_date(value, "medium") if value else ""
-
-
-@bp.app_template_filter("unit_price")
-def unit_price_filter(value, currency: str) -> str:
-    """A unit price with all its digits (€0.045), where money() would round to cents."""
-    from babel.numbers import format_currency
-
-    if value is None:
-        return ""
-    return format_currency(
-        value.normalize(), currency, locale=get_locale(), decimal_quantization=False
-    )

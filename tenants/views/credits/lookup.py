@@ -8,8 +8,8 @@ from flask_babel import get_locale
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.models import Organization
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import the_actor
+from tenants.web.locale import use_organization_timezone
 
 
 def page_organization(org_id: str) -> tuple[Actor, Organization]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from tenants.access import scoping
-from tenants.web import use_organization_timezone
 from tenants.web.decorators import the_actor
+from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("organization", __name__, url_prefix="/organizations")
 

@@ -3,11 +3,7 @@ the invoices and receipts, and one invoice's detail."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from babel.dates import format_skeleton
 from flask import abort, redirect, render_template, request, url_for
-from flask_babel import get_locale
 
 from tenants.access import scoping
 from tenants.access.policy import Permission
@@ -18,17 +14,6 @@ from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web.decorators import actor_required
 
 INVOICE_PAGE_SIZE = 50
-
-
-@bp.app_template_filter("invoice_period")
-def invoice_period(period: str | None) -> str:
-    """A monthly invoice's period ("2026-10") as the month it covers, in the reader's
-    language; receipts have none."""
-    try:
-        year, month = (int(part) for part in (period or "").split("-"))
-        return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
-    except ValueError:
-        return period or ""
 
 
 @bp.route("/<org_id>/logs")

@@ -11,7 +11,7 @@ from tenants.billing import postpaid
 from tenants.core.extensions import db
 from tenants.credits import chart, ledger
 from tenants.models import PricingModel
-from tenants.organizations import listing
+from tenants.notify import recipients
 from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.views.organization.forms import ConfirmForm
 from tenants.web.decorators import actor_required
@@ -24,7 +24,7 @@ def overview(org_id: str):
     member_count = db.session.scalar(
         select(func.count()).select_from(scoping.members_query(actor, org).subquery())
     )
-    owner = listing.owners_of([org]).get(org.id)
+    owner = recipients.owner_of(org)
     prepaid = org.pricing_model == PricingModel.PREPAID
     # The pool's balance and chart are for those who read every account (credits page rule).
     sees_all = scoping.sees_every_account(actor)

@@ -2,7 +2,8 @@
 owes and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
-``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``.
+``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``
+(tenants.web.templating).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from tenants.access import scoping
-from tenants.access.policy import Permission, can, require
-from tenants.billing import payments, postpaid, summary
+from tenants.access.policy import Permission, require
+from tenants.billing import payments, postpaid
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required, the_actor
+from tenants.web.decorators import actor_required
 
 
 @bp.route("/<org_id>/payment")
@@ -34,16 +35,6 @@ def payment(org_id: str):
         debt=postpaid.organization_debt(org),
         active_section="payment",
     )
-
-
-@bp.app_template_global("postpaid_payment_section")
-def postpaid_payment_section(org) -> dict:
-    """What the partial shows: amounts, open invoices, payments, and the payment form."""
-    actor = the_actor()
-    return {
-        "summary": summary.payment_summary(org),
-        "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
-    }
 
 
 @bp.route("/<org_id>/payments", methods=["POST"])

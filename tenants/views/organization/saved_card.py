@@ -1,55 +1,21 @@
 """The organization's saved card (automatic top-ups) on its settings page: see it, remove it.
 
 Registered on the organization blueprint; the settings page includes
-``organization/_saved_card.html``, which reads ``saved_card_section(org)``.
+``organization/_saved_card.html``, which reads ``saved_card_section(org)``
+(tenants.web.templating).
 """
 
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import SubmitField
 
-from tenants.access.policy import Permission, can
+from tenants.access.policy import Permission
 from tenants.core.errors import DomainError
 from tenants.credits import topups
 from tenants.jobs import outbox as queue
-from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required, the_actor
-
-# Card networks' own names (not translated).
-BRANDS = {
-    "visa": "Visa",
-    "mastercard": "Mastercard",
-    "amex": "American Express",
-    "discover": "Discover",
-}
-
-
-class RemoveCardForm(FlaskForm):
-    submit = SubmitField(_l("Remove card"))
-
-
-def brand_name(brand: str | None) -> str:
-    return BRANDS.get(brand or "", "") or _("Card")
-
-
-@bp.app_template_global("saved_card_section")
-def saved_card_section(org) -> dict:
-    """What the partial shows: the card (or none), the automatic top-up, may it be removed."""
-    actor = the_actor()
-    card = topups.describe_saved_card(org)
-    return {
-        "shown": org.pricing_model == PricingModel.PREPAID or card is not None,
-        "card": card,
-        "brand": brand_name(card.brand) if card else None,
-        "can_remove": card is not None and can(actor, Permission.MANAGE_CREDITS),
-        "acting": bool(actor.real_user_id),
-        "form": RemoveCardForm(formdata=None),
-    }
+from tenants.web.decorators import actor_required
 
 
 @bp.route("/<org_id>/saved-card/remove", methods=["POST"])
