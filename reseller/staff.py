@@ -26,8 +26,7 @@ from tenants.core.errors import Conflict, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import operations as resellers
-from tenants.web.decorators import apply_field_errors
-from tenants.web.forms import choices
+from tenants.web.forms import apply_field_errors, choices
 
 RESELLER_ROLES = [("agent", _l("Agent")), ("admin", _l("Admin"))]
 PLATFORM_ROLES = [("support", _l("Support agent")), ("admin", _l("Platform admin"))]

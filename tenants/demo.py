@@ -144,59 +144,64 @@ def build_demo(password: str) -> list[tuple[str, str]]:
     pricing.set_price_list(admin_actor, reseller, DEMO_PRICES)
     pricing.set_tax_rates(admin_actor, reseller, DEMO_TAX_RATES)
 
-    for index, (name, country, model, owner, email, btype, tax_id, address) in enumerate(
-        DEMO_ORGANIZATIONS
-    ):
-        org = create_organization(
-            staff_actor,
-            reseller,
-            NewOrganization(
-                name=name,
-                country=country,
-                pricing_model=model,
-                owner_name=owner,
-                owner_email=email,
-                billing=BillingDetails(type=btype, name=name, address=address, tax_id=tax_id),
-            ),
-        )
-        owner_user = recipients.owner_user(org)
-        owner_user.language = "es" if country in ("ES", "MX") else "en"
-        if index < 2:
-            login(f"Organization owner ({name})", owner_user)
-        local = email.split("@")[1]
-        admin_member = add_member(
-            staff_actor,
-            org,
-            name=f"Admin {name.split()[0]}",
-            email=f"admin@{local}",
-            role="admin",
-            mobile="+34600000001" if country == "ES" else None,
-        )
-        member = add_member(
-            staff_actor,
-            org,
-            name=f"Member {name.split()[0]}",
-            email=f"member@{local}",
-            role="member",
-        )
-        add_member(
-            staff_actor,
-            org,
-            name=f"Field {name.split()[0]}",
-            email=f"field@{local}",
-            role="member",
-            portal_access=False,
-        )
-        if index == 0:
-            login(f"Organization admin ({name})", admin_member.user)
-            login(f"Organization member ({name})", member.user)
-        if model == "prepaid":
-            _prepaid_history(
-                staff_actor, org, [admin_member, member], individual=index == 0, seed=index
-            )
-        else:
-            _postpaid_history(staff_actor, org, pay=index % 4 == 1, seed=index)
+    for index, row in enumerate(DEMO_ORGANIZATIONS):
+        _demo_organization(staff_actor, reseller, index, row, login)
     return logins
+
+
+def _demo_organization(staff_actor: Actor, reseller, index: int, row: tuple, login) -> None:
+    """One demo customer: its owner, an admin, a member and a field worker, a month of
+    history; the first two owners and the first organization's admin and member log in."""
+    name, country, model, owner, email, btype, tax_id, address = row
+    org = create_organization(
+        staff_actor,
+        reseller,
+        NewOrganization(
+            name=name,
+            country=country,
+            pricing_model=model,
+            owner_name=owner,
+            owner_email=email,
+            billing=BillingDetails(type=btype, name=name, address=address, tax_id=tax_id),
+        ),
+    )
+    owner_user = recipients.owner_user(org)
+    owner_user.language = "es" if country in ("ES", "MX") else "en"
+    if index < 2:
+        login(f"Organization owner ({name})", owner_user)
+    local = email.split("@")[1]
+    admin_member = add_member(
+        staff_actor,
+        org,
+        name=f"Admin {name.split()[0]}",
+        email=f"admin@{local}",
+        role="admin",
+        mobile="+34600000001" if country == "ES" else None,
+    )
+    member = add_member(
+        staff_actor,
+        org,
+        name=f"Member {name.split()[0]}",
+        email=f"member@{local}",
+        role="member",
+    )
+    add_member(
+        staff_actor,
+        org,
+        name=f"Field {name.split()[0]}",
+        email=f"field@{local}",
+        role="member",
+        portal_access=False,
+    )
+    if index == 0:
+        login(f"Organization admin ({name})", admin_member.user)
+        login(f"Organization member ({name})", member.user)
+    if model == "prepaid":
+        _prepaid_history(
+            staff_actor, org, [admin_member, member], individual=index == 0, seed=index
+        )
+    else:
+        _postpaid_history(staff_actor, org, pay=index % 4 == 1, seed=index)
 
 
 DEMO_PRICES = [

@@ -18,7 +18,7 @@ from tenants.organizations import listing
 from tenants.organizations import operations as organizations
 from tenants.resellers import dashboards
 from tenants.web.decorators import actor_required, the_actor
-from tenants.web.forms import fill_place_choices, show_field_errors
+from tenants.web.forms import fill_place_choices, show_service_errors
 
 PAGE_SIZE = 50
 
@@ -45,7 +45,7 @@ def index():
             actor, **filters, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None
         )
     except ValidationFailed as error:
-        show_field_errors(form, error)
+        show_service_errors(form, error)
         page = listing.OrganizationPage(items=[], next_cursor=None, previous_cursor=None)
         status = 422
     owners = recipients.owners_of(page.items)
@@ -82,7 +82,7 @@ def new():
             org = organizations.create_organization(actor, reseller, data)
         except DomainError as error:
             queue.rollback()
-            show_field_errors(form, error)
+            show_service_errors(form, error)
             status = error.status
         else:
             queue.commit()

@@ -21,7 +21,8 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
 from tenants.resellers import operations as resellers
-from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import apply_field_errors
 
 
 class NewResellerForm(FlaskForm):

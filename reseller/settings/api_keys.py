@@ -12,8 +12,8 @@ from tenants.api_keys import operations as key_services
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.web.decorators import actor_required, apply_field_errors, the_actor
-from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm
+from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
 
 
 def _reseller():

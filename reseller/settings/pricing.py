@@ -21,6 +21,7 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import pricing
 from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import parse_amount, show_service_errors
 
 NUMBER = [DataRequired(), Length(max=20)]
 
@@ -56,23 +57,15 @@ def _shown(value: Decimal, pattern: str) -> str:
     return format_decimal(value, format=pattern)
 
 
-def _typed(text: str | None) -> str:
-    """What a person typed, with a decimal comma accepted as well as a point."""
-    text = (text or "").strip().replace(" ", "").replace("\u00a0", "")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    return text
+def _typed_amount(text: str | None) -> Decimal | str:
+    """A price or a percent as typed in the reader's locale (tenants.web.forms.parse_amount);
+    left empty it stays empty, for the service to ask for it."""
+    return parse_amount(text) if (text or "").strip() else ""
 
 
 def _show_errors(form: FlaskForm, error: ValidationFailed, prefix: str) -> None:
-    """Put the service's ``prefix.field`` errors next to the form's fields."""
-    for key, message in error.fields.items():
-        name = key[len(prefix) + 1 :] if key.startswith(prefix + ".") else None
-        field = getattr(form, name, None) if name else None
-        if field is not None:
-            field.errors = [*list(field.errors or []), message]
-        else:
-            flash(message, "danger")
+    """The service's ``prefix.field`` errors next to the row form's fields."""
+    show_service_errors(form, error, {f"{prefix}.{name}": name for name in form._fields})
 
 
 @bp.route("/")
@@ -144,8 +137,8 @@ def add_price():
     prices.append(
         {
             "currency": form.currency.data,
-            "prepaid_unit_price": _typed(form.prepaid_unit_price.data),
-            "postpaid_unit_price": _typed(form.postpaid_unit_price.data),
+            "prepaid_unit_price": _typed_amount(form.prepaid_unit_price.data),
+            "postpaid_unit_price": _typed_amount(form.postpaid_unit_price.data),
         }
     )
     failed = _save_prices(reseller, prices, form, len(prices) - 1, add_form=form)
@@ -168,8 +161,8 @@ def update_price(currency: str):
         return _price_page(reseller, failed=(currency, form), status=422)
     prices[index] = {
         "currency": currency,
-        "prepaid_unit_price": _typed(form.prepaid_unit_price.data),
-        "postpaid_unit_price": _typed(form.postpaid_unit_price.data),
+        "prepaid_unit_price": _typed_amount(form.prepaid_unit_price.data),
+        "postpaid_unit_price": _typed_amount(form.postpaid_unit_price.data),
     }
     failed = _save_prices(reseller, prices, form, index, failed=(currency, form))
     if failed:
@@ -248,7 +241,7 @@ def add_tax():
     if not form.validate_on_submit():
         return _tax_page(reseller, add_form=form, status=422)
     rates = pricing.get_tax_rates(reseller)
-    rates.append({"country": form.country.data, "percent": _typed(form.percent.data)})
+    rates.append({"country": form.country.data, "percent": _typed_amount(form.percent.data)})
     failed = _save_taxes(reseller, rates, form, len(rates) - 1, add_form=form)
     if failed:
         return failed
@@ -268,7 +261,7 @@ def update_tax(country: str):
     form = TaxRowForm()
     if not form.validate_on_submit():
         return _tax_page(reseller, failed=(country, form), status=422)
-    rates[index] = {"country": country, "percent": _typed(form.percent.data)}
+    rates[index] = {"country": country, "percent": _typed_amount(form.percent.data)}
     failed = _save_taxes(reseller, rates, form, index, failed=(country, form))
     if failed:
         return failed

@@ -34,7 +34,8 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, Reseller, SupportSessionEnd, User
 from tenants.people import auth, two_factor
 from tenants.support import sessions as support
-from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next, the_actor
+from tenants.web.decorators import actor_required, is_safe_next, the_actor
+from tenants.web.forms import apply_field_errors
 from tenants.web.locale import use_organization_timezone
 from tenants.web.session import (
     SUPPORT_KEY,

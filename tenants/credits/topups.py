@@ -129,7 +129,8 @@ class RemovedCard:
 
 
 def remove_card(actor: Actor, org: Organization) -> RemovedCard | None:
-    """Forget the saved card (None if there was none) and switch automatic top-up off."""
+    """Forget the saved card (None if there was none). Automatic top-up, an organization
+    setting, is switched off by organizations.operations.remove_saved_card, which calls this."""
     require(actor, Permission.MANAGE_CREDITS)
     _refuse_during_support(actor)
     method = saved_card(org)
@@ -147,12 +148,7 @@ def remove_card(actor: Actor, org: Organization) -> RemovedCard | None:
         target_id=org.id,
         changes={"card": [f"•••• {last4}", None]},
     )
-    disabled = bool(org.auto_top_up_enabled)
-    if disabled:
-        from tenants.organizations import operations as organizations
-
-        organizations.update_organization(actor, org, {"auto_top_up.enabled": False})
-    return RemovedCard(last4=last4, auto_top_up_disabled=disabled)
+    return RemovedCard(last4=last4, auto_top_up_disabled=False)
 
 
 def pay_with_saved_card(actor: Actor, purchase: Purchase) -> Purchase:

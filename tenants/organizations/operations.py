@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ from tenants.core.validation import (
     default_currency,
     default_timezone,
 )
+from tenants.credits import topups
 from tenants.credits.ledger import member_credits_total, total_credits
 from tenants.models import (
     BillingType,
@@ -335,3 +337,13 @@ def delete_organization(actor: Actor, org: Organization) -> None:
         raise OutstandingDebt()
     changes = audit.diff(org, {"status": OrganizationStatus.DELETED, "deleted_at": utcnow()})
     _record(actor, org, "organization.deleted", changes)
+
+
+def remove_saved_card(actor: Actor, org: Organization) -> topups.RemovedCard | None:
+    """Forget the organization's saved card and, since top-ups need it, switch automatic
+    top-up off (audited as a settings change)."""
+    removed = topups.remove_card(actor, org)
+    if removed is None or not org.auto_top_up_enabled:
+        return removed
+    update_organization(actor, org, {"auto_top_up.enabled": False})
+    return dataclasses.replace(removed, auto_top_up_disabled=True)

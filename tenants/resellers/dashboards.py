@@ -15,8 +15,8 @@ from sqlalchemy import Float, case, cast, func
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
+from tenants.core import day_buckets
 from tenants.core.extensions import db
-from tenants.credits import chart
 from tenants.models import (
     AccountKind,
     EntryType,
@@ -83,13 +83,13 @@ def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     One grouped query; ``reseller_id IN (the resellers in scope) AND created_at >= start``
     reads the (reseller_id, created_at) index, for one reseller or for all of them.
     """
-    starts = chart.day_starts(days, UTC)
+    starts = day_buckets.day_starts(days, UTC)
     is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
     is_used = (LedgerEntry.type == EntryType.USAGE) & (
         LedgerEntry.account_kind == AccountKind.USAGE
     )
     in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
-    totals = chart.sums_by_day(
+    totals = day_buckets.sums_by_day(
         LedgerEntry.created_at,
         starts,
         {

@@ -12,8 +12,8 @@ from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import Reseller
-from tenants.web.decorators import actor_required, apply_field_errors, the_actor
-from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm
+from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
 from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")

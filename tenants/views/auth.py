@@ -33,7 +33,8 @@ from tenants.jobs.outbox import commit
 from tenants.models import SupportSessionEnd
 from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
-from tenants.web.decorators import actor_required, apply_field_errors, is_safe_next
+from tenants.web.decorators import actor_required, is_safe_next
+from tenants.web.forms import apply_field_errors
 from tenants.web.session import (
     CONTEXT_KEY,
     SUPPORT_KEY,

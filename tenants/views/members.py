@@ -11,13 +11,14 @@ from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitFi
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can, require
-from tenants.core.errors import DomainError, NotFound, ValidationFailed
+from tenants.core.errors import DomainError, NotFound
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
 from tenants.organizations import members as member_services
-from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import show_service_errors
 from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
@@ -89,15 +90,9 @@ def _member(org_id: str, member_id: str) -> tuple[Actor, Organization, Member]:
 
 
 def _refused(form: FlaskForm | None, error: DomainError) -> None:
-    """Undo the attempt; show field errors next to their fields, anything else as a flash."""
+    """Undo the attempt, then show why (tenants.web.forms.show_service_errors)."""
     rollback()
-    placed = False
-    if form is not None and isinstance(error, ValidationFailed):
-        apply_field_errors(form, error)
-        placed = all(getattr(form, name, None) is not None for name in error.fields)
-        placed = placed and bool(error.fields)
-    if not placed:
-        flash(str(error), "danger")
+    show_service_errors(form, error)
 
 
 def _role_label(role: MemberRole) -> str:

@@ -10,11 +10,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField, SubmitField, TelField
 
-from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.errors import DomainError
 from tenants.core.validation import country_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import profile as accounts
-from tenants.web.decorators import actor_required, apply_field_errors, the_actor
+from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import show_service_errors
 from tenants.web.session import acting_user
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -68,13 +69,10 @@ def _page(details: PersonalDetailsForm, password: ChangePasswordForm, status: in
     )
 
 
-def _refused(form: FlaskForm, error: DomainError) -> None:
+def _refused(form: FlaskForm | None, error: DomainError) -> None:
+    """Undo the attempt, then show why (tenants.web.forms.show_service_errors)."""
     rollback()
-    if isinstance(error, ValidationFailed) and error.fields:
-        apply_field_errors(form, error)
-        if all(getattr(form, name, None) is not None for name in error.fields):
-            return
-    flash(str(error), "danger")
+    show_service_errors(form, error)
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -16,7 +16,8 @@ from tenants.core.errors import DomainError, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import two_factor
 from tenants.views.auth import PENDING_KEY, begin_login, pending_login_user
-from tenants.web.decorators import apply_field_errors, is_safe_next
+from tenants.web.decorators import is_safe_next
+from tenants.web.forms import apply_field_errors
 from tenants.web.session import current_actor, home_url
 
 bp = Blueprint("two_factor", __name__, url_prefix="/account/two-factor")

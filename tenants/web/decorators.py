@@ -11,7 +11,6 @@ from flask_login import login_required
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
-from tenants.core.errors import DomainError
 from tenants.web.session import current_actor
 
 
@@ -50,11 +49,3 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and target.startswith("/")
-
-
-def apply_field_errors(form, error: DomainError) -> None:
-    """Show a service's field errors next to the form's fields."""
-    for name, message in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*list(field.errors or []), message]

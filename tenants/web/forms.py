@@ -1,8 +1,12 @@
-"""Form helpers every page shares (select choices, place pickers, a service's errors shown),
-and the forms both the organization's and the reseller's pages use (API keys)."""
+"""Form helpers every page shares: the one reading of typed numbers and amounts, the one way to
+show a service's refusal, select choices and place pickers; forms several pages use."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
+from babel.numbers import NumberFormatError, parse_decimal
 from flask import flash
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -10,9 +14,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
-from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.errors import DomainError
 from tenants.core.validation import country_choices, currency_choices, timezone_names
-from tenants.web.decorators import apply_field_errors
 
 
 def choices(*pairs) -> list[SelectChoice]:
@@ -28,19 +31,56 @@ def fill_place_choices(form, *, blank: str | None = None) -> None:
     form.timezone.choices = choices(*empty, *[(tz, tz) for tz in sorted(timezone_names())])
 
 
-def show_field_errors(form, error: DomainError) -> None:
-    """Put a service's errors (keyed by API paths) next to the form's fields; flash the rest."""
-    paths = getattr(form, "paths", {})
-    mapped, unplaced = {}, []
-    for path, message in error.fields.items():
-        name = paths.get(path)
-        if name is not None and hasattr(form, name):
-            mapped[name] = message
+def whole_number(value: str | None) -> int | str:
+    """Typed credits as an int: plain digits, or digits grouped by thousands ("1,000",
+    "1.000", "1 000"); anything else goes to the service as it is, which says what is wrong
+    (so "1.5" is refused, not read as 15, and "10.00" is refused, not read as 1000)."""
+    text = (value or "").strip()
+    if text == "":
+        return 0
+    if re.fullmatch(r"\d{1,15}", text) or re.fullmatch(r"\d{1,3}([.,\u00a0\u202f ]\d{3})+", text):
+        return int(re.sub(r"\D", "", text))
+    return text
+
+
+def parse_amount(value: str | None) -> Decimal | str:
+    """A money amount typed in the reader's locale, strictly: "1,000.50" in English and
+    "1.000,50" in Spanish are the same amount; "1,5" in English is not guessed but goes to
+    the service as typed, which refuses it. Empty is zero."""
+    text = (value or "").strip()
+    if text == "":
+        return Decimal("0")
+    try:
+        return parse_decimal(text, locale=str(get_locale() or "en"), strict=True)
+    except (NumberFormatError, ValueError):
+        return text
+
+
+def apply_field_errors(form, error: DomainError) -> None:
+    """Show a service's field errors next to the form's fields of the same name."""
+    for name, message in error.fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*list(field.errors or []), message]
+
+
+def show_service_errors(form, error: DomainError, paths: dict[str, str] | None = None) -> None:
+    """The one way to show a refusal: each field error next to its field (the service's key
+    mapped through ``paths``, else the form's own ``paths``, else the same name); anything
+    that has no field, or a refusal without fields, as one flash."""
+    paths = paths or getattr(form, "paths", None) or {}
+    placed, unplaced = {}, []
+    for key, message in (error.fields or {}).items():
+        name = paths.get(key, key)
+        if form is not None and getattr(form, name, None) is not None:
+            placed[name] = message
         else:
             unplaced.append(message)
-    apply_field_errors(form, ValidationFailed(fields=mapped))
+    for name, message in placed.items():
+        field = getattr(form, name)
+        field.errors = [*list(field.errors or []), message]
     if unplaced or not error.fields:
-        flash(" ".join(unplaced) or str(error), "error")
+        flash(" ".join(unplaced) or str(error), "danger")
 
 
 # -- API keys: an organization's (tenants.views.api_keys) and a reseller's (reseller.settings)

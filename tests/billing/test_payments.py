@@ -212,3 +212,27 @@ def test_the_org_owner_finds_the_monthly_invoice_and_downloads_its_pdf(client, a
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
     assert invoice.number in text and "24.20" in text
+
+
+def test_the_payment_form_reads_amounts_in_the_readers_locale(
+    client, auth, owing, reseller, create_reseller_staff
+):
+    """Spanish "1.500,50" is 1,500.50 (refused here only because it is more than owed), "24,20"
+    is 24.20; English "1,5" is refused, not guessed."""
+    agent = create_reseller_staff(reseller)
+    auth.login(agent.email, PASSWORD)
+    agent.language = "es"
+    db.session.commit()
+    too_much = client.post(f"/organizations/{owing.id}/payments", data={"amount": "1.500,50"})
+    assert too_much.status_code == 422
+    assert "Es más de lo que debe la organización" in too_much.get_data(as_text=True)
+    assert db.session.scalar(select(Payment)) is None
+    done = client.post(f"/organizations/{owing.id}/payments", data={"amount": "24,20"})
+    assert done.status_code == 303
+    assert postpaid.organization_debt(owing) == Decimal("1.00")
+    agent.language = "en"
+    db.session.commit()
+    guessed = client.post(f"/organizations/{owing.id}/payments", data={"amount": "0,5"})
+    assert guessed.status_code == 422
+    assert "Enter an amount" in guessed.get_data(as_text=True)
+    assert len(db.session.scalars(select(Payment)).all()) == 1

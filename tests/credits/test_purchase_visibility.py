@@ -22,8 +22,8 @@ from tenants.credits import purchases
 from tenants.jobs.outbox import commit
 from tenants.models import Invoice, Member, PlatformRole, ResellerRole
 from tenants.support import sessions as support
-from tests.conftest import owner_of
-from tests.credits.conftest import member_account, member_actor
+from tests.conftest import member_actor, owner_of
+from tests.credits.conftest import member_account
 
 GOOD_CARD = "4242 4242 4242 4242"
 

@@ -277,3 +277,30 @@ def test_plain_member_cannot_reach_the_customer_app_or_audit(
     assert client.get("/customers/new").status_code == 403
     assert client.get(f"/organizations/{org.id}/audit").status_code == 403
     assert client.get(f"/organizations/{org.id}/settings").status_code == 403
+
+
+def _configure(agent_client, org, threshold: str):
+    return agent_client.post(
+        f"/organizations/{org.id}/settings/configuration",
+        data={
+            "configuration-sender_name": "ACME",
+            "configuration-low_balance_alert": "yes",
+            "configuration-low_balance_threshold": threshold,
+        },
+        follow_redirects=True,
+    )
+
+
+def test_the_low_balance_threshold_is_read_strictly(agent_client, reseller, create_organization):
+    """ "10.00" and "1.5" are refused, not read as 1000 and 15; grouped thousands are read."""
+    org = create_organization(reseller, name="Acme SL")
+    before = org.low_balance_threshold
+    for typed in ("10.00", "1.5", "12,5"):
+        response = _configure(agent_client, org, typed)
+        assert b"Balance &amp; configuration saved." not in response.data, typed
+        db.session.expire_all()
+        assert db.session.get(Organization, org.id).low_balance_threshold == before, typed
+    response = _configure(agent_client, org, "1,000")
+    assert b"Balance &amp; configuration saved." in response.data
+    db.session.expire_all()
+    assert db.session.get(Organization, org.id).low_balance_threshold == 1000

@@ -14,7 +14,8 @@ from tenants.credits.accounts import AccountLine, account_lines, manageable, pur
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
 from tenants.views.credits.lookup import page_organization
-from tenants.web.decorators import actor_required, apply_field_errors
+from tenants.web.decorators import actor_required
+from tenants.web.forms import apply_field_errors
 
 PAGE_SIZE = 50
 

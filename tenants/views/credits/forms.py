@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -19,9 +16,9 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
-from tenants.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from tenants.core.errors import DomainError, Forbidden, NotFound
 from tenants.jobs.outbox import rollback
-from tenants.web.decorators import apply_field_errors
+from tenants.web.forms import show_service_errors
 
 
 class PurchaseForm(FlaskForm):
@@ -112,32 +109,9 @@ class FilterForm(FlaskForm):
     submit = SubmitField(_l("Filter"))
 
 
-def whole_number(value: str | None):
-    """Typed credits as an int: plain digits, or digits grouped by thousands ("1,000",
-    "1.000", "1 000"); anything else goes to the service as it is, which says what is wrong
-    (so "1.5" is refused, not read as 15)."""
-    text = (value or "").strip()
-    if text == "":
-        return 0
-    if re.fullmatch(r"\d{1,15}", text) or re.fullmatch(r"\d{1,3}([.,\u00a0\u202f ]\d{3})+", text):
-        return int(re.sub(r"\D", "", text))
-    return text
-
-
 def _refused(form, error: DomainError, paths: dict | None = None) -> None:
-    """Undo the attempt; field errors next to their fields, anything else as a flash."""
+    """Undo the attempt and show why; a record out of reach stays the 404 (or 403) it is."""
     if isinstance(error, NotFound | Forbidden):
         raise error
     rollback()
-    paths = paths or getattr(form, "paths", {}) or {}
-    placed, unplaced = {}, []
-    for key, message in (error.fields or {}).items():
-        name = paths.get(key, key)
-        if form is not None and getattr(form, name, None) is not None:
-            placed[name] = message
-        else:
-            unplaced.append(message)
-    if form is not None:
-        apply_field_errors(form, ValidationFailed(fields=placed))
-    if unplaced or not error.fields:
-        flash(" ".join(unplaced) or str(error), "danger")
+    show_service_errors(form, error, paths)

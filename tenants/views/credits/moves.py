@@ -18,10 +18,10 @@ from tenants.views.credits.forms import (
     TransferForm,
     WithdrawForm,
     _refused,
-    whole_number,
 )
 from tenants.views.credits.lookup import page_organization
 from tenants.web.decorators import actor_required
+from tenants.web.forms import whole_number
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)

@@ -31,10 +31,10 @@ from tenants.views.credits.forms import (
     PurchaseForm,
     StartAgainForm,
     _refused,
-    whole_number,
 )
 from tenants.views.credits.lookup import page_organization, request_language
 from tenants.web.decorators import actor_required
+from tenants.web.forms import whole_number
 
 
 def _payment_methods(actor: Actor) -> list[tuple[str, str]]:

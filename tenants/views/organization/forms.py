@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-
-from babel.numbers import NumberFormatError, parse_decimal
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -24,26 +19,6 @@ from tenants.organizations.fields import (
     PRICING_MODEL_HINT,
 )
 from tenants.web.forms import choices
-
-
-def whole_number(value: str | None):
-    """A form's text as an int when it is one; anything else goes to the service as it is."""
-    text = (value or "").strip().replace(" ", "")
-    if text == "":
-        return 0
-    digits = re.sub(r"[.,\u00a0\u202f]", "", text)
-    return int(digits) if re.fullmatch(r"\d{1,15}", digits) else text
-
-
-def amount(value: str | None):
-    """A money amount typed in the reader's locale ("1.500,50" in Spanish) as a Decimal."""
-    text = (value or "").strip()
-    if text == "":
-        return Decimal("0")
-    try:
-        return parse_decimal(text, locale=str(get_locale() or "en"), strict=True)
-    except (NumberFormatError, ValueError):
-        return text
 
 
 class GeneralForm(FlaskForm):

@@ -13,7 +13,7 @@ from tenants.organizations import operations as organizations
 from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.views.organization.forms import ConfirmForm, SuspendForm
 from tenants.web.decorators import actor_required
-from tenants.web.forms import show_field_errors
+from tenants.web.forms import show_service_errors
 
 
 @bp.route("/<org_id>/suspend", methods=["GET", "POST"])
@@ -28,7 +28,7 @@ def suspend(org_id: str):
         except DomainError as error:
             queue.rollback()
             org = scoping.get_organization(actor, org_id)
-            show_field_errors(form, error)
+            show_service_errors(form, error)
             status = error.status
         else:
             queue.commit()

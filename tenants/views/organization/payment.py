@@ -19,6 +19,7 @@ from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web.decorators import actor_required
+from tenants.web.forms import parse_amount
 
 
 @bp.route("/<org_id>/payment")
@@ -41,10 +42,13 @@ def payment(org_id: str):
 @actor_required(Permission.RECORD_PAYMENTS)
 def record_payment(org_id: str):
     actor, org = organization_for_view(org_id)
-    amount = request.form.get("amount", "").strip().replace(",", ".")
+    amount = request.form.get("amount", "").strip()
     reference = request.form.get("reference", "")
     try:
-        payment = payments.record_payment(actor, org, amount, reference)
+        # Typed in the reader's locale ("1.500,50" in Spanish); empty or garbled goes to the
+        # service as typed, which says what is wrong.
+        typed = parse_amount(amount) if amount else amount
+        payment = payments.record_payment(actor, org, typed, reference)
     except DomainError as error:
         queue.rollback()
         org = scoping.get_organization(actor, org_id)

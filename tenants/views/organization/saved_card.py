@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 
 from tenants.access.policy import Permission
 from tenants.core.errors import DomainError
-from tenants.credits import topups
 from tenants.jobs import outbox as queue
+from tenants.organizations import operations as organizations
 from tenants.views.organization.blueprint import bp, organization_for_view
 from tenants.web.decorators import actor_required
 
@@ -24,7 +24,7 @@ def remove_saved_card(org_id: str):
     actor, org = organization_for_view(org_id)
     back = redirect(url_for("organization.settings", org_id=org.id) + "#saved-card")
     try:  # the token is checked by CSRFProtect before the view runs
-        removed = topups.remove_card(actor, org)
+        removed = organizations.remove_saved_card(actor, org)
     except DomainError as error:
         queue.rollback()
         flash(str(error), "danger")

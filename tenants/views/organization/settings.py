@@ -19,11 +19,9 @@ from tenants.views.organization.forms import (
     ConfigurationForm,
     GeneralForm,
     ResellerTermsForm,
-    amount,
-    whole_number,
 )
 from tenants.web.decorators import actor_required
-from tenants.web.forms import fill_place_choices, show_field_errors
+from tenants.web.forms import fill_place_choices, parse_amount, show_service_errors, whole_number
 
 
 def _settings_forms(org: Organization, posted: str | None = None) -> dict:
@@ -131,7 +129,7 @@ def _form_values(key: str, form, org: Organization) -> dict:
         }
     values = {"individual_user_credits": bool(form.individual_user_credits.data)}
     if f"{form._prefix}credit_limit" in request.form:  # shown for postpaid organizations only
-        values["credit_limit"] = amount(form.credit_limit.data)
+        values["credit_limit"] = parse_amount(form.credit_limit.data)
     return values
 
 
@@ -162,7 +160,7 @@ def save_settings(org_id: str, key: str):
         org = scoping.get_organization(actor, org_id)
         if key == "general":
             fill_place_choices(form)
-        show_field_errors(form, error)
+        show_service_errors(form, error)
         return _render_settings(actor, org, forms, error.status)
     queue.commit()
     messages = {
