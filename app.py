@@ -63,7 +63,7 @@ def register_extensions(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """Import every module whose functions carry ``@job``: importing registers their names,
     and the outbox refuses a name nobody registered."""
-    from tenants.billing import emails, postpaid  # noqa: F401
+    from tenants.billing import emails, monthly_run  # noqa: F401
     from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401
     from tenants.support import sessions  # noqa: F401

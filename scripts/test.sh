@@ -91,6 +91,8 @@ step "ruff check"
 .venv/bin/ruff check .
 step "ruff format --check"
 .venv/bin/ruff format --check .
+step "lint-imports (the house's architecture contracts in pyproject.toml)"
+.venv/bin/lint-imports
 
 step "Compiling translations"
 .venv/bin/pybabel compile -d translations >/dev/null

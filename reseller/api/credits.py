@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from flask import Response
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from reseller.api import schemas, serializers
@@ -23,16 +22,12 @@ from tenants.credits.export import movements_csv_response
 from tenants.jobs.outbox import commit
 from tenants.models import PurchaseStatus
 from tenants.people.invitations import external_url
+from tenants.web.locale import request_language
 
 TAG = "Credits"
 # Kept as the ledger reference when the caller gives no reason (data, like any reference).
 WITHDRAWAL_REASON = "API withdrawal"
 ORG = "/organizations/<org_id>"
-
-
-def _language() -> str:
-    """The buyer's language for the receipt: the request's (Accept-Language)."""
-    return str(get_locale() or "en")
 
 
 @endpoint(
@@ -81,7 +76,7 @@ def create_purchase(actor: Actor, org_id: str, body: dict[str, Any]) -> Response
         credit_count=body["credits"],
         account=body["account"],
         payment_method=provider.name,
-        language=_language(),
+        language=request_language(),
     )
     if not provider.needs_card:
         purchases.pay(actor, purchase, {})

@@ -6,19 +6,13 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from reseller.settings.blueprint import bp
-from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.api_keys import operations as key_services
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.web.decorators import actor_required, the_actor
+from tenants.web.decorators import actor_required, current_reseller
 from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
-
-
-def _reseller():
-    actor = the_actor()
-    return actor, scoping.get_reseller(actor, actor.reseller_id)
 
 
 def _page(keys, form, secret=None, status=200):
@@ -41,14 +35,14 @@ def _page(keys, form, secret=None, status=200):
 @bp.route("/api-keys")
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def api_keys():
-    actor, reseller = _reseller()
+    actor, reseller = current_reseller()
     return _page(key_services.list_api_keys(actor, reseller), ApiKeyForm())
 
 
 @bp.route("/api-keys", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def create_api_key():
-    actor, reseller = _reseller()
+    actor, reseller = current_reseller()
     form = ApiKeyForm()
     if form.validate_on_submit():
         try:
@@ -71,7 +65,7 @@ def create_api_key():
 @bp.route("/api-keys/<key_id>/revoke", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def revoke_api_key(key_id: str):
-    actor, reseller = _reseller()
+    actor, reseller = current_reseller()
     key = key_services.get_api_key(actor, reseller, key_id)
     if RevokeApiKeyForm().validate_on_submit():
         key_services.revoke_api_key(actor, key)

@@ -13,14 +13,13 @@ from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from reseller.settings.blueprint import bp
-from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.core.errors import ValidationFailed
 from tenants.core.validation import country_choices, currency_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import pricing
-from tenants.web.decorators import actor_required, the_actor
+from tenants.web.decorators import actor_required, current_reseller, the_actor
 from tenants.web.forms import parse_amount, show_service_errors
 
 NUMBER = [DataRequired(), Length(max=20)]
@@ -45,11 +44,6 @@ class TaxRowForm(FlaskForm):
 class AddTaxForm(TaxRowForm):
     country = SelectField(_l("Country"), validators=[DataRequired()], validate_choice=False)
     submit = SubmitField(_l("Add country"))
-
-
-def _reseller() -> Reseller:
-    actor = the_actor()
-    return scoping.get_reseller(actor, actor.reseller_id)
 
 
 def _shown(value: Decimal, pattern: str) -> str:
@@ -123,13 +117,13 @@ def _save_prices(reseller: Reseller, prices: list[dict], form: FlaskForm, index:
 @bp.route("/prices")
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def price_list():
-    return _price_page(_reseller())
+    return _price_page(current_reseller()[1])
 
 
 @bp.route("/prices/add", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def add_price():
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     form = AddPriceForm()
     if not form.validate_on_submit():
         return _price_page(reseller, add_form=form, status=422)
@@ -151,7 +145,7 @@ def add_price():
 @bp.route("/prices/<currency>", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def update_price(currency: str):
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     prices = pricing.get_price_list(reseller)
     index = next((i for i, p in enumerate(prices) if p["currency"] == currency), None)
     if index is None:
@@ -174,7 +168,7 @@ def update_price(currency: str):
 @bp.route("/prices/<currency>/remove", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def remove_price(currency: str):
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     prices = pricing.get_price_list(reseller)
     remaining = [p for p in prices if p["currency"] != currency]
     if len(remaining) == len(prices):
@@ -230,13 +224,13 @@ def _save_taxes(reseller: Reseller, rates: list[dict], form: FlaskForm, index: i
 @bp.route("/taxes")
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def tax_table():
-    return _tax_page(_reseller())
+    return _tax_page(current_reseller()[1])
 
 
 @bp.route("/taxes/add", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def add_tax():
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     form = AddTaxForm()
     if not form.validate_on_submit():
         return _tax_page(reseller, add_form=form, status=422)
@@ -253,7 +247,7 @@ def add_tax():
 @bp.route("/taxes/<country>", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def update_tax(country: str):
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     rates = pricing.get_tax_rates(reseller)
     index = next((i for i, r in enumerate(rates) if r["country"] == country), None)
     if index is None:
@@ -273,7 +267,7 @@ def update_tax(country: str):
 @bp.route("/taxes/<country>/remove", methods=["POST"])
 @actor_required(Permission.MANAGE_RESELLER_SETTINGS)
 def remove_tax(country: str):
-    reseller = _reseller()
+    reseller = current_reseller()[1]
     rates = pricing.get_tax_rates(reseller)
     remaining = [r for r in rates if r["country"] != country]
     if len(remaining) == len(rates):

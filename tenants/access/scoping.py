@@ -21,6 +21,7 @@ from tenants.models import (
     Purchase,
     Reseller,
     ResellerStaff,
+    SupportSession,
 )
 from tenants.models.ledger import AccountRef
 
@@ -253,8 +254,6 @@ def get_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> Resel
 def support_sessions_query(actor: Actor, organization: Organization | None = None) -> Select:
     """Login-as support sessions the actor may read: of one organization it already reached
     through get_organization, or (organization None) every customer in its scope."""
-    from tenants.models import SupportSession
-
     query = select(SupportSession)
     if organization is not None:
         return query.where(

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from tenants.billing import monthly_run, periods
 from tenants.core.errors import DomainError
 
 
@@ -22,8 +23,6 @@ def run_monthly(period: str | None) -> None:
     Safe to run again, or on two machines at once: nothing is invoiced twice, and a run
     that was interrupted completes the rest.
     """
-    from tenants.billing import monthly_run, periods
-
     bar = None
 
     def progress(done: int, total: int) -> None:

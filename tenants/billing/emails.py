@@ -9,22 +9,12 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
+from tenants.billing.periods import month_name
 from tenants.core.extensions import db
+from tenants.invoices.documents import render_invoice_pdf
 from tenants.jobs.registry import job
 from tenants.models import Invoice, Member, MemberRole, Organization, User
 from tenants.notify.emails import external_url, send_email_template
-
-
-def month_name(period: str | None, language: str) -> str:
-    """ "2026-10" as "October 2026" in ``language``."""
-    from datetime import date
-
-    from babel.dates import format_skeleton
-
-    if not period:
-        return ""
-    year, month = (int(part) for part in period.split("-"))
-    return format_skeleton("yMMMM", date(year, month, 1), locale=language)
 
 
 def _billing_contacts(orgs: list[tuple[str, str | None, str | None]]) -> dict[str, tuple]:
@@ -78,8 +68,6 @@ def billing_contact(org: Organization) -> tuple[str | None, str]:
 @job("send_invoice_email")
 def deliver_invoice_email(invoice_id: str) -> None:
     """To the billing email as issued, else the owner; in the invoice's language."""
-    from tenants.invoices.documents import render_invoice_pdf
-
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return

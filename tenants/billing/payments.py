@@ -14,6 +14,7 @@ from tenants.billing.postpaid import _debt_expression, _lock_account, _store_deb
 from tenants.core.errors import NotPostpaid, OrganizationClosed, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import round_money, utcnow
+from tenants.core.validation import clean_text
 from tenants.credits import operations as credits
 from tenants.credits.operations import SYSTEM_ACCOUNT, Posting
 from tenants.models import (
@@ -80,8 +81,6 @@ def record_payment(
     actor: Actor, org: Organization, amount, reference: str | None = None
 ) -> Payment:
     """Record money received from a postpaid organization (reseller staff and keys)."""
-    from tenants.core.validation import clean_text
-
     require(actor, Permission.RECORD_PAYMENTS)
     amount = clean_amount(amount, org.currency)
     reference = clean_text(reference, "reference", max_length=200, required=False)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
 from flask_babel import lazy_gettext as _l
 
 from tenants.core.errors import PeriodNotEnded, ValidationFailed
@@ -60,3 +62,13 @@ def require_ended(period: str, now: datetime | None = None) -> str:
     if period > last_ended_period(now):
         raise PeriodNotEnded()
     return period
+
+
+def month_name(period: str | None, locale: Any) -> str:
+    """A period ("2026-10") as the month it covers ("October 2026", "octubre de 2026") in
+    ``locale``; none is "", and anything that is not a period reads as it is."""
+    try:
+        year, month = (int(part) for part in (period or "").split("-"))
+        return format_skeleton("yMMMM", date(year, month, 1), locale=locale)
+    except ValueError:
+        return period or ""

@@ -35,8 +35,10 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.core.validation import clean_text
 from tenants.credits import operations as credits
 from tenants.credits.operations import SYSTEM_ACCOUNT, AccountRef, Posting
+from tenants.credits.purchases import PriceNotSet
 from tenants.models import (
     AccountKind,
     Charge,
@@ -52,8 +54,6 @@ from tenants.resellers import pricing
 
 
 def _price_not_set():
-    from tenants.credits.purchases import PriceNotSet
-
     return PriceNotSet()
 
 
@@ -179,8 +179,6 @@ def record_postpaid_usage(
     occurred_at: datetime | None = None,
 ) -> LedgerEntry:
     """Accrue a charge for sent SMS; refused whole past the credit limit (402)."""
-    from tenants.core.validation import clean_text
-
     credits_used = credits.clean_credits(credits_used)
     reference = clean_text(reference, "reference", max_length=200)
     occurred = credits.clean_occurred_at(occurred_at)

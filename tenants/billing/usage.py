@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tenants.access.actors import Actor
+from tenants.billing.postpaid import record_postpaid_usage
 from tenants.credits import operations as credits
 from tenants.models import LedgerEntry, Organization, PricingModel
 
@@ -31,8 +32,6 @@ def record_usage(
             account=account,
             occurred_at=occurred_at,
         )
-    from tenants.billing.postpaid import record_postpaid_usage
-
     return record_postpaid_usage(
         actor,
         org,

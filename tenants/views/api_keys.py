@@ -5,24 +5,20 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.api_keys import operations as api_keys
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import Reseller
-from tenants.web.decorators import actor_required, the_actor
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
-from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")
 
 
 def _organization(org_id: str):
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
+    actor, org = organization_for_view(org_id)
     return actor, org, db.session.get(Reseller, org.reseller_id)
 
 

@@ -29,8 +29,9 @@ from tenants.core.errors import (
     LoginThrottled,
     ValidationFailed,
 )
+from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.models import SupportSessionEnd
+from tenants.models import SupportSessionEnd, User
 from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, is_safe_next
@@ -116,9 +117,6 @@ PENDING_SECONDS = 300
 
 def pending_login_user():
     """The person whose password was right a moment ago and who owes the second step."""
-    from tenants.core.extensions import db
-    from tenants.models import User
-
     pending = session.get(PENDING_KEY)
     if not isinstance(pending, dict) or time.time() - pending.get("t", 0) > PENDING_SECONDS:
         session.pop(PENDING_KEY, None)

@@ -17,9 +17,8 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
 from tenants.organizations import members as member_services
-from tenants.web.decorators import actor_required, the_actor
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
-from tenants.web.locale import use_organization_timezone
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
 
@@ -76,16 +75,9 @@ class OwnershipForm(FlaskForm):
 # Helpers
 
 
-def _organization(org_id: str) -> tuple[Actor, Organization]:
-    actor = the_actor()
-    org = scoping.get_organization(actor, org_id)
-    use_organization_timezone(org)
-    return actor, org
-
-
 def _member(org_id: str, member_id: str) -> tuple[Actor, Organization, Member]:
     """Organization and member through scoping: another tenant's, or another's, is a 404."""
-    actor, org = _organization(org_id)
+    actor, org = organization_for_view(org_id)
     return actor, org, scoping.get_member(actor, org, member_id)
 
 
@@ -110,7 +102,7 @@ def _role_label(role: MemberRole) -> str:
 @bp.route("/")
 @actor_required(Permission.VIEW_ORGANIZATION)
 def index(org_id: str):
-    actor, org = _organization(org_id)
+    actor, org = organization_for_view(org_id)
     members = db.session.scalars(scoping.members_query(actor, org).order_by(Member.created_at))
     return render_template(
         "members/index.html",
@@ -125,7 +117,7 @@ def index(org_id: str):
 @bp.route("/new", methods=["GET", "POST"])
 @actor_required(Permission.VIEW_ORGANIZATION)
 def add(org_id: str):
-    actor, org = _organization(org_id)
+    actor, org = organization_for_view(org_id)
     require(actor, Permission.MANAGE_MEMBERS)
     form = MemberForm()
     if form.validate_on_submit():
@@ -272,7 +264,7 @@ def resend_invitation(org_id: str, member_id: str):
 @bp.route("/ownership", methods=["GET", "POST"])
 @actor_required(Permission.VIEW_ORGANIZATION)
 def ownership(org_id: str):
-    actor, org = _organization(org_id)
+    actor, org = organization_for_view(org_id)
     require(actor, Permission.TRANSFER_OWNERSHIP)
     others = db.session.scalars(
         scoping.members_query(actor, org)

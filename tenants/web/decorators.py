@@ -11,6 +11,8 @@ from flask_login import login_required
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
+from tenants.models import Organization, Reseller
+from tenants.web.locale import use_organization_timezone
 from tenants.web.session import current_actor
 
 
@@ -49,3 +51,18 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and target.startswith("/")
+
+
+def organization_for_view(org_id: str) -> tuple[Actor, Organization]:
+    """The actor and the organization of the URL it may see (else a 404), with dates shown in
+    the organization's timezone: how every organization page starts."""
+    actor = the_actor()
+    org = scoping.get_organization(actor, org_id)
+    use_organization_timezone(org)
+    return actor, org
+
+
+def current_reseller() -> tuple[Actor, Reseller]:
+    """The actor and the reseller whose staff it is (else a 404): reseller settings pages."""
+    actor = the_actor()
+    return actor, scoping.get_reseller(actor, actor.reseller_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import refresh
+from flask_babel import get_locale, refresh
 from flask_login import current_user
 
 from tenants.models import Organization
@@ -34,3 +34,9 @@ def use_organization_timezone(org: Organization) -> None:
     """Views showing one organization call this so dates appear in its timezone."""
     g.timezone_organization = org
     refresh()
+
+
+def request_language() -> str:
+    """The request's language (Accept-Language, the switcher, the saved language): receipts
+    and PDFs a person asks for are issued in it."""
+    return str(get_locale() or "en")

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel.dates import format_datetime as babel_format_datetime
-from babel.dates import format_skeleton
 from babel.numbers import format_currency as babel_format_currency
 from flask import Flask, current_app, has_request_context, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
@@ -25,6 +24,7 @@ from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length
 
 from tenants.access.policy import Permission, WhileActing, can, refused_while_acting
+from tenants.billing import periods
 from tenants.billing import summary as billing_summary
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -120,11 +120,7 @@ def unit_price(value, currency: str) -> str:
 def invoice_period(period: str | None) -> str:
     """A monthly invoice's period ("2026-10") as the month it covers, in the reader's
     language; receipts have none."""
-    try:
-        year, month = (int(part) for part in (period or "").split("-"))
-        return format_skeleton("yMMMM", date(year, month, 1), locale=get_locale())
-    except ValueError:
-        return period or ""
+    return periods.month_name(period, get_locale())
 
 
 # -- globals -------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ from tenants.credits import browsing, chart, movements
 from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
-from tenants.views.credits.lookup import page_organization
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import apply_field_errors
 
 PAGE_SIZE = 50
@@ -31,7 +30,7 @@ def _filter_form(actor: Actor, org: Organization | None, accounts: list[AccountL
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def index(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     accounts = account_lines(actor, org)
     form = _filter_form(actor, org, accounts)
     filters = browsing.form_filters(form, org)

@@ -13,8 +13,7 @@ from tenants.credits import browsing, export, export_rows, movements
 from tenants.credits.accounts import account_name
 from tenants.credits.browsing import LOG_PAGE_SIZE
 from tenants.models import Organization
-from tenants.views.credits.lookup import page_organization
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 
 
 def _log_filters(actor: Actor, org: Organization) -> dict:
@@ -27,7 +26,7 @@ def _log_filters(actor: Actor, org: Organization) -> dict:
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def log(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     filters = _log_filters(actor, org)
     page = browsing.requested_page(movements.movements_query(actor, org, **filters), LOG_PAGE_SIZE)
     return render_template(
@@ -46,7 +45,7 @@ def log(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def log_csv(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     rows = export_rows.iter_organization_rows(actor, org, **_log_filters(actor, org))
     return export.movements_csv_response(
         rows, f"credits-log-{org.id}-{date.today().isoformat()}.csv"
@@ -55,7 +54,7 @@ def log_csv(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def log_print(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     filters = _log_filters(actor, org)
     rows = list(
         itertools.islice(

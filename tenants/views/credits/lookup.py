@@ -12,7 +12,7 @@ from tenants.web.decorators import the_actor
 from tenants.web.locale import use_organization_timezone
 
 
-def page_organization(org_id: str) -> tuple[Actor, Organization]:
+def organization_for_view(org_id: str) -> tuple[Actor, Organization]:
     """The actor and the organization of the URL it reaches (else a 404), in its timezone."""
     actor = the_actor()
     org = scoping.get_organization(actor, org_id)

@@ -19,14 +19,13 @@ from tenants.views.credits.forms import (
     WithdrawForm,
     _refused,
 )
-from tenants.views.credits.lookup import page_organization
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import whole_number
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def transfer(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     require(actor, Permission.MANAGE_CREDITS)
     accounts = manageable(account_lines(actor, org), actor)
     form = TransferForm()
@@ -79,7 +78,7 @@ def transfer(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def withdraw(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     require(actor, Permission.WITHDRAW_CREDITS)
     accounts = account_lines(actor, org)
     form = WithdrawForm()
@@ -114,7 +113,7 @@ def withdraw(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def test_sms(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     if not (actor.is_member or actor.is_reseller_staff):
         raise Forbidden()
     form = TestSmsForm()

@@ -32,9 +32,9 @@ from tenants.views.credits.forms import (
     StartAgainForm,
     _refused,
 )
-from tenants.views.credits.lookup import page_organization, request_language
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import whole_number
+from tenants.web.locale import request_language
 
 
 def _payment_methods(actor: Actor) -> list[tuple[str, str]]:
@@ -46,7 +46,7 @@ def _payment_methods(actor: Actor) -> list[tuple[str, str]]:
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def purchase(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     accounts = purchasable(account_lines(actor, org), actor)
     if not accounts:
         raise Forbidden()
@@ -97,7 +97,7 @@ def _render_confirm(actor: Actor, org: Organization, form: ConfirmPurchaseForm, 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def confirm_purchase(org_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     if not purchasable(account_lines(actor, org), actor):
         raise Forbidden()  # e.g. platform staff: they see the organization, never buy
     form = ConfirmPurchaseForm()
@@ -125,7 +125,7 @@ def confirm_purchase(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def pay(org_id: str, purchase_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     purchase = scoping.get_purchase(actor, org, purchase_id)
     if purchase.status == PurchaseStatus.PAID:
         # Double submit or reload after paying: nothing more happens, show what was bought.
@@ -187,7 +187,7 @@ def _may_save_card(actor: Actor, purchase: Purchase) -> bool:
 def retry_purchase(org_id: str, purchase_id: str):
     """After a decline: a new purchase of the same credits, re-quoted, to pay with another
     card."""
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     old = scoping.get_purchase(actor, org, purchase_id)
     if not purchasable(account_lines(actor, org), actor):
         raise Forbidden()
@@ -214,7 +214,7 @@ def retry_purchase(org_id: str, purchase_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def purchase_done(org_id: str, purchase_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     purchase = scoping.get_purchase(actor, org, purchase_id)
     if purchase.status != PurchaseStatus.PAID:
         return redirect(url_for(".pay", org_id=org.id, purchase_id=purchase.id))

@@ -7,13 +7,13 @@ from flask import Response
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.invoices import documents as invoices
-from tenants.views.credits.lookup import page_organization, request_language
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
+from tenants.web.locale import request_language
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def receipt_pdf(org_id: str, invoice_id: str):
-    actor, org = page_organization(org_id)
+    actor, org = organization_for_view(org_id)
     # A member reaches the receipts of their own purchases only.
     invoice = scoping.get_invoice(actor, invoice_id, org)
     pdf = invoices.render_invoice_pdf(invoice, request_language())

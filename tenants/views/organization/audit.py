@@ -11,8 +11,8 @@ from tenants.audit import labels as audit_labels
 from tenants.core import paging
 from tenants.core.extensions import db
 from tenants.models import AuditEntry, User
-from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required
+from tenants.views.organization.blueprint import bp
+from tenants.web.decorators import actor_required, organization_for_view
 
 AUDIT_PAGE_SIZE = 50
 

@@ -10,8 +10,8 @@ from tenants.access.policy import Permission
 from tenants.core.errors import ValidationFailed
 from tenants.invoices import documents as invoices
 from tenants.models import PricingModel
-from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required
+from tenants.views.organization.blueprint import bp
+from tenants.web.decorators import actor_required, organization_for_view
 
 INVOICE_PAGE_SIZE = 50
 

@@ -10,9 +10,9 @@ from tenants.access.policy import Permission
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.organizations import operations as organizations
-from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.blueprint import bp
 from tenants.views.organization.forms import ConfirmForm, SuspendForm
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
 
 

@@ -12,9 +12,9 @@ from tenants.core.extensions import db
 from tenants.credits import chart, ledger
 from tenants.models import PricingModel
 from tenants.notify import recipients
-from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.blueprint import bp
 from tenants.views.organization.forms import ConfirmForm
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 
 
 @bp.route("/<org_id>/")

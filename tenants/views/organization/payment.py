@@ -17,8 +17,8 @@ from tenants.billing import payments, postpaid
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.models import PricingModel
-from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required
+from tenants.views.organization.blueprint import bp
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import parse_amount
 
 

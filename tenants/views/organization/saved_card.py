@@ -14,8 +14,8 @@ from tenants.access.policy import Permission
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
 from tenants.organizations import operations as organizations
-from tenants.views.organization.blueprint import bp, organization_for_view
-from tenants.web.decorators import actor_required
+from tenants.views.organization.blueprint import bp
+from tenants.web.decorators import actor_required, organization_for_view
 
 
 @bp.route("/<org_id>/saved-card/remove", methods=["POST"])

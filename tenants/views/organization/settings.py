@@ -13,14 +13,14 @@ from tenants.jobs import outbox as queue
 from tenants.models import Organization
 from tenants.organizations import operations as organizations
 from tenants.organizations.fields import editable_paths
-from tenants.views.organization.blueprint import bp, organization_for_view
+from tenants.views.organization.blueprint import bp
 from tenants.views.organization.forms import (
     BillingForm,
     ConfigurationForm,
     GeneralForm,
     ResellerTermsForm,
 )
-from tenants.web.decorators import actor_required
+from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import fill_place_choices, parse_amount, show_service_errors, whole_number
 
 
