@@ -31,8 +31,9 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
-from tenants.models import Organization, Reseller, SupportSessionEnd, User
+from tenants.models import Organization, Reseller, SupportSessionEnd
 from tenants.people import auth, two_factor
+from tenants.people.users import users_by_id
 from tenants.support import sessions as support
 from tenants.web.decorators import actor_required, is_safe_next, the_actor
 from tenants.web.forms import apply_field_errors
@@ -165,10 +166,7 @@ def confirm():
 
 
 def _people(rows) -> dict:
-    ids = {r.session.staff_user_id for r in rows}
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
+    return users_by_id(r.session.staff_user_id for r in rows)
 
 
 @bp.route("/organizations/<org_id>/support/<support_session_id>")
@@ -183,13 +181,7 @@ def organization_session(org_id: str, support_session_id: str):
 
 def _detail(row, back: str):
     entries = support.session_changes(row)
-    ids = {e.actor_user_id for e in entries} | {e.real_user_id for e in entries}
-    ids.discard(None)
-    people = (
-        {u.id: u for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
-        if ids
-        else {}
-    )
+    people = users_by_id([e.actor_user_id for e in entries] + [e.real_user_id for e in entries])
     return render_template(
         "support/detail.html",
         row=row,

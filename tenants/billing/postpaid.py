@@ -29,27 +29,27 @@ from tenants.core.errors import (
     InsufficientCredits,
     NotPostpaid,
     OrganizationClosed,
-    OrganizationSuspended,
     PeriodInvoiced,
     ValidationFailed,
 )
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
+from tenants.credits import ledger
 from tenants.credits import operations as credits
-from tenants.credits.operations import SYSTEM_ACCOUNT, AccountRef, Posting
+from tenants.credits.ledger import Posting
 from tenants.credits.purchases import PriceNotSet
 from tenants.models import (
     AccountKind,
     Charge,
     EntryType,
     LedgerEntry,
-    Member,
     Organization,
     OrganizationStatus,
     PostpaidAccount,
     PricingModel,
 )
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef
 from tenants.resellers import pricing
 
 
@@ -120,18 +120,13 @@ def organization_debt(org: Organization) -> Decimal:
 
 
 def _usage_member(actor: Actor, org: Organization, account) -> str | None:
-    if account in (None, "", "system"):
+    """Whose usage it is: the member named (one of the organization's now), or for the
+    system pool the acting member (None for staff and keys)."""
+    ref = AccountRef.parse(account)
+    if ref is not None and ref.kind == AccountKind.SYSTEM:
         return actor.member_id if actor.organization_id == org.id else None
-    if isinstance(account, str) and account.startswith("member:"):
-        member_id = account.split(":", 1)[1]
-        if db.session.scalar(
-            select(Member.id).where(
-                Member.id == member_id,
-                Member.organization_id == org.id,
-                Member.removed_at.is_(None),
-            )
-        ):
-            return member_id
+    if ref is not None and ledger.is_current_member(org, ref.member_id):
+        return ref.member_id
     raise ValidationFailed(fields={"account": str(_l("Unknown account."))})
 
 
@@ -182,10 +177,7 @@ def record_postpaid_usage(
     credits_used = credits.clean_credits(credits_used)
     reference = clean_text(reference, "reference", max_length=200)
     occurred = credits.clean_occurred_at(occurred_at)
-    if org.status == OrganizationStatus.SUSPENDED:
-        raise OrganizationSuspended()
-    if org.status != OrganizationStatus.ACTIVE:
-        raise OrganizationClosed()
+    credits.require_usable(org)
     if org.pricing_model != PricingModel.POSTPAID:
         raise NotPostpaid()
     member_id = _usage_member(actor, org, account)

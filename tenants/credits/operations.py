@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     NotPrepaid,
     OrganizationClosed,
@@ -148,28 +149,28 @@ def record_usage(
     return entries[0]
 
 
+def _agreed(agreed: bool) -> bool:
+    if not agreed:
+        raise ValidationFailed(fields={"agree": str(_l("Tick to agree to the conditions."))})
+    return True
+
+
 def transfer_credits(
     actor: Actor, org: Organization, source, target, credits: int, *, agreed: bool
 ) -> list[LedgerEntry]:
     """Move credits between the system pool and user accounts (both ways)."""
     require(actor, Permission.MANAGE_CREDITS)
-    errors: dict[str, str] = {}
-    try:
-        credits = clean_credits(credits)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-    refs = {}
-    for field, value in (("from", source), ("to", target)):
-        try:
-            refs[field] = parse_account(org, value, field)
-        except ValidationFailed as error:
-            errors.update(error.fields)
-    if not agreed:
-        errors["agree"] = str(_l("Tick to agree to the conditions."))
-    if not errors and refs["from"] == refs["to"]:
-        errors["to"] = str(_l("Choose a different account."))
-    if errors:
-        raise ValidationFailed(fields=errors)
+    refs = collect_field_errors(
+        {
+            "credits": lambda: clean_credits(credits),
+            "from": lambda: parse_account(org, source, "from"),
+            "to": lambda: parse_account(org, target, "to"),
+            "agree": lambda: _agreed(agreed),
+        }
+    )
+    credits = refs["credits"]
+    if refs["from"] == refs["to"]:
+        raise ValidationFailed(fields={"to": str(_l("Choose a different account."))})
     require_prepaid_and_usable(org)
     return post_transaction(
         actor,

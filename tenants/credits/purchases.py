@@ -22,6 +22,7 @@ from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting
 from tenants.audit import log as audit
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import Conflict, Forbidden, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -141,23 +142,14 @@ def start_purchase(
     payment method and amounts started within ``REUSE_WINDOW`` is returned instead of a
     second one; the organization's row is locked meanwhile so two posts at once find it.
     """
-    errors: dict[str, str] = {}
-    ref = None
-    try:
-        ref = ledger.parse_account(org, account)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-    try:
-        provider = provider_for(payment_method)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-        provider = None
-    try:
-        credits.clean_credits(credit_count)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    checked = collect_field_errors(
+        {
+            "account": lambda: ledger.parse_account(org, account),
+            "provider": lambda: provider_for(payment_method),
+            "credits": lambda: credits.clean_credits(credit_count),
+        }
+    )
+    ref, provider = checked["account"], checked["provider"]
     if ref.kind == AccountKind.SYSTEM and not can(actor, Permission.MANAGE_CREDITS):
         raise Forbidden(_l("Only administrators can buy credits for the system pool."))
     require_manage_account(actor, ref)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ValidationFailed
 from tenants.core.validation import clean_mobile, clean_text
 from tenants.credits import operations as credits
@@ -28,18 +29,13 @@ def send_test_sms(
     actor: Actor, org: Organization, *, recipient, message, account=None
 ) -> LedgerEntry:
     """Record the usage of a test SMS; refused whole when credits are short (402)."""
-    errors: dict[str, str] = {}
-    number = text = None
-    try:
-        number = clean_mobile(recipient, "recipient", required=True)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-    try:
-        text = clean_text(message, "message", max_length=MAX_MESSAGE)
-    except ValidationFailed as error:
-        errors.update(error.fields)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    checked = collect_field_errors(
+        {
+            "recipient": lambda: clean_mobile(recipient, "recipient", required=True),
+            "message": lambda: clean_text(message, "message", max_length=MAX_MESSAGE),
+        }
+    )
+    number, text = checked["recipient"], checked["message"]
     if not text:
         raise ValidationFailed(fields={"message": str(_l("This field is required."))})
     return credits.record_usage(

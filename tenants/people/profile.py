@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -10,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from tenants.access.actors import Actor
 from tenants.access.policy import WhileActing, refuse_while_acting
 from tenants.audit import log as audit
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_mobile, clean_text
@@ -22,6 +25,13 @@ def set_language(user: User, language: str) -> None:
         raise ValidationFailed(fields={"language": str(_l("Unknown language."))})
     user.language = language
     db.session.flush()
+
+
+def _unchangeable(name: str) -> Callable[[Any], Any]:
+    def refuse(_value: Any) -> Any:
+        raise ValidationFailed(fields={name: str(_l("This field cannot be changed."))})
+
+    return refuse
 
 
 def update_profile(
@@ -45,18 +55,12 @@ def update_profile(
         "company": lambda v: clean_text(v, "company", max_length=200, required=False),
         "language": language,
     }
-    clean, errors = {}, {}
-    for name, value in values.items():
-        check = checks.get(name)
-        if check is None:
-            errors[name] = str(_l("This field cannot be changed."))
-            continue
-        try:
-            clean[name] = check(value)
-        except ValidationFailed as error:
-            errors.update(error.fields)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    clean = collect_field_errors(
+        {
+            name: partial(checks.get(name, _unchangeable(name)), value)
+            for name, value in values.items()
+        }
+    )
     changes = audit.diff(user, clean)
     if changes:
         db.session.flush()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from sqlalchemy import select
 
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.audit import labels as audit_labels
 from tenants.core import paging
 from tenants.core.extensions import db
-from tenants.models import AuditEntry, User
+from tenants.models import AuditEntry
+from tenants.people.users import users_by_id
 from tenants.views.organization.blueprint import bp
 from tenants.web.decorators import actor_required, organization_for_view
 
@@ -35,13 +35,7 @@ def audit(org_id: str):
     last = entries[AUDIT_PAGE_SIZE - 1] if len(entries) > AUDIT_PAGE_SIZE else None
     next_cursor = AUDIT_CURSOR.encode(last.created_at, last.id) if last else None
     entries = entries[:AUDIT_PAGE_SIZE]
-    user_ids = {e.actor_user_id for e in entries} | {e.real_user_id for e in entries}
-    user_ids.discard(None)
-    people = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
-        if user_ids
-        else {}
-    )
+    people = users_by_id([e.actor_user_id for e in entries] + [e.real_user_id for e in entries])
     return render_template(
         "organization/audit.html",
         org=org,
