@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response, current_app
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from reseller.api import idempotency, schemas
-from reseller.api.core import OPERATIONS, Operation, done, endpoint
+from reseller.api import idempotency
+from reseller.api.core import MAX_URL_BYTES, OPERATIONS, Operation, done, endpoint
+from reseller.api.links import LINKS
+from reseller.api.schemas import EmptyRequest, Error
+from reseller.api.spec import COMPONENTS
 
 DESCRIPTION = """\
 JSON API for resellers' own systems. Authenticate with `Authorization: Bearer <api key>`.
@@ -37,6 +43,39 @@ Each key is rate limited (429 `rate_limited` with `Retry-After`; `X-RateLimit-*`
 Login-as (remote support sessions) is a web-only feature: it has no API.
 """
 
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema without generated titles and without ``default: null``."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def model_schema(self, schema: Any) -> dict[str, Any]:
+        result = super().model_schema(schema)
+        result.pop("title", None)
+        return result
+
+    def default_schema(self, schema: Any) -> dict[str, Any]:
+        result = super().default_schema(schema)
+        if result.get("default", 0) is None:
+            result.pop("default")
+        return result
+
+
+def components(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
+    """``components/schemas`` of the models and every model and named type inside them."""
+    _keys, top = models_json_schema(
+        [(model, "validation") for model in dict.fromkeys(models)],
+        ref_template=COMPONENTS,
+        schema_generator=ApiJsonSchema,
+    )
+    return top.get("$defs", {})
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(ref_template=COMPONENTS, schema_generator=ApiJsonSchema)
+
+
 ERROR_TEXT = {
     400: "Malformed JSON or header",
     401: "Missing, unknown or revoked API key",
@@ -45,6 +84,7 @@ ERROR_TEXT = {
     404: "Not found, or another tenant's record",
     409: "State conflict",
     413: "Body too large",
+    414: f"The address (path and query) is longer than {MAX_URL_BYTES} bytes",
     422: "Validation failed (see fields)",
     429: "Rate limited (see Retry-After)",
 }
@@ -54,15 +94,20 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/api/v1" + rule)
 
 
+# Every id is a prefix and a ULID ("org_01j…"); anything else is a 404 like an unknown id.
+ID_SCHEMA = {"type": "string", "maxLength": 32, "pattern": "^[a-z]+_[0-9a-z]+$"}
+
+
 def _parameters(op: Operation) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
         for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", op.rule)
     ]
     if op.query is not None:
+        properties = json_schema(op.query)["properties"]
         params += [
-            {"name": name, "in": "query", "required": False, "schema": spec.json_schema()}
-            for name, spec in op.query.properties.items()
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in properties.items()
         ]
     if op.method == "POST":
         params.append(
@@ -82,9 +127,12 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def _error(status: int) -> dict[str, Any]:
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    response: dict[str, Any] = {"description": ERROR_TEXT.get(status, "Error"), "content": content}
+def _error(status: int, op: Operation) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": COMPONENTS.format(model="Error")}}}
+    description = ERROR_TEXT.get(status, "Error")
+    if status == 422 and op.refusals:
+        description = f"{description}. With a body and query the schema accepts: {op.refusals}"
+    response: dict[str, Any] = {"description": description, "content": content}
     if status == 429:
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return response
@@ -103,10 +151,11 @@ def _operation(op: Operation) -> dict[str, Any]:
     if description:
         result["description"] = description
     if op.method in ("POST", "PUT", "PATCH"):
-        body = op.body or schemas.EMPTY
+        body = op.body or EmptyRequest
+        required = any(field.is_required() for field in body.model_fields.values())
         result["requestBody"] = {
-            "required": op.body is not None and bool(op.body.required),
-            "content": {"application/json": {"schema": body.ref()}},
+            "required": required,
+            "content": {"application/json": {"schema": _ref(body)}},
         }
     if op.status == 204:
         success: dict[str, Any] = {"description": "Done, no content"}
@@ -116,37 +165,37 @@ def _operation(op: Operation) -> dict[str, Any]:
             file = {"type": "string", "contentMediaType": op.media_type}
             success["content"] = {op.media_type: {"schema": file}}
         elif op.response is not None:
-            success["content"] = {"application/json": {"schema": op.response.ref()}}
+            success["content"] = {"application/json": {"schema": _ref(op.response)}}
+    if op.endpoint in LINKS:
+        success["links"] = LINKS[op.endpoint]
     responses: dict[str, Any] = {str(op.status): success}
-    statuses = {401, 429, *op.errors}
+    # Any query parameter the operation does not declare is refused with 422.
+    statuses = {401, 414, 422, 429, *op.errors}
     if op.rule != "/organizations" or op.method == "POST":
         statuses.add(404)
     if op.method in ("POST", "PUT", "PATCH"):
-        statuses |= {400, 413, 422}
-    if op.query is not None:
-        statuses.add(422)
+        statuses |= {400, 413}
     if op.method == "POST":
         statuses.add(409)
     if not op.auth:
-        statuses = set()
+        statuses = {414}
         result["security"] = []
     for status in sorted(statuses):
-        responses[str(status)] = _error(status)
+        responses[str(status)] = _error(status, op)
     result["responses"] = responses
     return result
 
 
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": COMPONENTS.format(model=model.__name__)}
+
+
 def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {}
     for op in OPERATIONS:
         paths.setdefault(_path(op.rule), {})[op.method.lower()] = _operation(op)
-        for spec in (op.body, op.response):
-            if isinstance(spec, schemas.Object):
-                for named in spec.named():
-                    components[named.name] = named.json_schema()
-    for named in (*schemas.ERROR.named(), *schemas.EMPTY.named()):
-        components[named.name] = named.json_schema()
+    models = [model for op in OPERATIONS for model in (op.body, op.response) if model]
+    schemas = components([*models, Error, EmptyRequest])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -159,7 +208,7 @@ def build_document() -> dict[str, Any]:
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {
-            "schemas": dict(sorted(components.items())),
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
