@@ -68,8 +68,9 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
-    # The 422s a schema-valid request may still get: rules on state or across fields.
-    refusals: str = ""
+    # The fields a schema-valid request may still be refused on (422), and why: rules on
+    # state or across fields, which JSON Schema cannot state. "[]" stands for any index.
+    refusals: dict[str, str] = field(default_factory=dict)
     auth: bool = True
     reseller_only: bool = False
     # What a successful answer is: JSON through done(), or a file the view streams itself.

@@ -40,6 +40,7 @@ TAG = "Credits"
 # Kept as the ledger reference when the caller gives no reason (data, like any reference).
 WITHDRAWAL_REASON = "API withdrawal"
 ORG = "/organizations/<org_id>"
+ACCOUNT_REFUSAL = "an unknown member, or a member account while individual user credits are off"
 
 
 def _language() -> str:
@@ -71,6 +72,11 @@ def get_balance(actor: Actor, org_id: str) -> Response:
     response=Purchase,
     status=201,
     errors=(402, 403, 409),
+    refusals={
+        "account": ACCOUNT_REFUSAL,
+        "payment_method": "offline, with an organization key",
+        "card_number": "with a payment method that takes no card",
+    },
     description="Unit price from the reseller's price list for the organization's currency "
     "(409 `price_not_set` without one), tax from its tax table for the country; the receipt "
     "is issued in the `Accept-Language`. `offline` (a payment the reseller records) is for "
@@ -119,6 +125,7 @@ def create_purchase(actor: Actor, org_id: str, body: PurchaseCreate) -> Response
     response=Transfer,
     status=201,
     errors=(402, 403, 409),
+    refusals={"from": ACCOUNT_REFUSAL, "to": f"the same account as `from`, or {ACCOUNT_REFUSAL}"},
     description="Between the system pool and member accounts, either way (calling agrees "
     "to the conditions the portal asks to tick). 402 `insufficient_credits` when `from` "
     "holds fewer credits; nothing moves.",
@@ -142,6 +149,7 @@ def create_transfer(actor: Actor, org_id: str, body: TransferCreate) -> Response
     status=201,
     errors=(402, 403, 409),
     reseller_only=True,
+    refusals={"account": ACCOUNT_REFUSAL},
     description="Takes credits back out of an account, e.g. before deleting the "
     f'organization (an organization key gets 403); `reason` defaults to "{WITHDRAWAL_REASON}". '
     "402 `insufficient_credits` when the "
@@ -163,6 +171,10 @@ def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Resp
     response=LedgerEntry,
     status=201,
     errors=(402, 409),
+    refusals={
+        "account": ACCOUNT_REFUSAL + "; missing or the system pool while they are on",
+        "occurred_at": "in the future, or more than 35 days ago",
+    },
     description="Debits the member's account when individual user credits are on (then "
     "`account` is required), else the system pool. 402 `insufficient_credits` when the "
     "credits (prepaid) or the credit limit (postpaid) are short — the balance is untouched; "
@@ -208,6 +220,7 @@ MOVEMENTS_TEXT = (
     tag=TAG,
     query=MovementQuery,
     response=LedgerEntryList,
+    refusals={"cursor": "a page link this list did not give"},
     description=MOVEMENTS_TEXT,
 )
 def list_movements(actor: Actor, org_id: str, query: MovementQuery) -> Response:

@@ -23,6 +23,7 @@ INVOICE = "/invoices/<invoice_id>"
     tag=TAG,
     query=ListQuery,
     response=InvoiceList,
+    refusals={"cursor": "a page link this list did not give"},
     description="Newest first: the receipts of purchases and the monthly invoices.",
 )
 def list_invoices(actor: Actor, org_id: str, query: ListQuery) -> Response:

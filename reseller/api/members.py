@@ -49,6 +49,10 @@ def list_members(actor: Actor, org_id: str, query: ListQuery) -> Response:
     response=MemberOut,
     status=201,
     errors=(403,),
+    refusals={
+        "mobile": "not a number of its country's numbering plan",
+        "email": "already a member of the organization",
+    },
     description="With portal access, the person gets an invitation email to set a password.",
 )
 def add_member(actor: Actor, org_id: str, body: MemberCreate) -> Response:
@@ -72,6 +76,10 @@ def get_member(actor: Actor, org_id: str, member_id: str) -> Response:
     body=MemberUpdate,
     response=MemberOut,
     errors=(403, 409),
+    refusals={
+        "mobile": "not a number of its country's numbering plan",
+        "email": "the email of another account",
+    },
     description="Only the fields sent change. The owner's role changes only by a transfer.",
 )
 def update_member(actor: Actor, org_id: str, member_id: str, body: MemberUpdate) -> Response:

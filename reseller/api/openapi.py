@@ -12,7 +12,6 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from reseller.api import idempotency
 from reseller.api.core import MAX_URL_BYTES, OPERATIONS, Operation, done, endpoint
-from reseller.api.links import LINKS
 from reseller.api.schemas import EmptyRequest, Error
 from reseller.api.spec import COMPONENTS
 
@@ -39,6 +38,11 @@ refused with 409 `idempotency_key_reused`, and while the first request still run
 409 `idempotency_key_in_progress`. A refused request (4xx) stores nothing.
 
 Each key is rate limited (429 `rate_limited` with `Retry-After`; `X-RateLimit-*` headers).
+
+A method a path does not have is answered 405 with the `Allow` header; an address (path
+and query) longer than 4000 bytes, 414 `uri_too_long`. A request this document accepts may
+still be refused with 422 only on the fields its operation's 422 answer names (rules on
+state or across fields, e.g. an unknown member or a transfer to the same account).
 
 Login-as (remote support sessions) is a web-only feature: it has no API.
 """
@@ -90,6 +94,78 @@ ERROR_TEXT = {
 }
 
 
+# ---------------------------------------------------------------------------
+# Links: how an answer's ids feed the next calls (a created organization's id into its reads,
+# edits, members and credits), for clients and for stateful testing.
+
+# What an organization id unlocks: every operation under /organizations/{org_id}.
+ORGANIZATION_OPERATIONS = (
+    "get_organization",
+    "update_organization",
+    "suspend_organization",
+    "reactivate_organization",
+    "delete_organization",
+    "transfer_ownership",
+    "list_members",
+    "add_member",
+    "get_balance",
+    "create_purchase",
+    "create_transfer",
+    "create_withdrawal",
+    "record_usage",
+    "list_movements",
+    "movements_csv",
+    "list_invoices",
+    "record_payment",
+)
+MEMBER_OPERATIONS = ("get_member", "update_member", "remove_member")
+INVOICE_OPERATIONS = ("get_invoice", "invoice_pdf")
+
+
+def _links(operations: tuple[str, ...], parameters: dict[str, str]) -> dict[str, Any]:
+    return {
+        "".join(part.title() for part in operation.split("_")): {
+            "operationId": operation,
+            "parameters": parameters,
+        }
+        for operation in operations
+    }
+
+
+def _owner_transfer(org_id: str) -> dict[str, Any]:
+    return {
+        "TransferOwnershipToMember": {
+            "operationId": "transfer_ownership",
+            "parameters": {"org_id": org_id},
+            "requestBody": {"member_id": "$response.body#/id"},
+        }
+    }
+
+
+LINKS: dict[str, dict[str, Any]] = {
+    "create_organization": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/id"}),
+    "get_organization": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/id"}),
+    "list_organizations": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/data/0/id"}),
+    "add_member": {
+        **_links(
+            MEMBER_OPERATIONS,
+            {"org_id": "$request.path.org_id", "member_id": "$response.body#/id"},
+        ),
+        **_owner_transfer("$request.path.org_id"),
+    },
+    "list_members": _links(
+        MEMBER_OPERATIONS,
+        {"org_id": "$request.path.org_id", "member_id": "$response.body#/data/0/id"},
+    ),
+    "create_purchase": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/receipt_id"}),
+    "list_invoices": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/data/0/id"}),
+}
+
+
+# ---------------------------------------------------------------------------
+# The document
+
+
 def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/api/v1" + rule)
 
@@ -115,12 +191,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": idempotency.MAX_KEY_LENGTH,
-                    "pattern": f"^{idempotency.KEY_PATTERN}$",
-                },
+                "schema": idempotency.KEY.json_schema(),
                 "description": "Repeat with the same key and body: the first answer, once.",
             }
         )
@@ -131,7 +202,10 @@ def _error(status: int, op: Operation) -> dict[str, Any]:
     content = {"application/json": {"schema": {"$ref": COMPONENTS.format(model="Error")}}}
     description = ERROR_TEXT.get(status, "Error")
     if status == 422 and op.refusals:
-        description = f"{description}. With a body and query the schema accepts: {op.refusals}"
+        reasons = "; ".join(f"`{path}`: {why}" for path, why in op.refusals.items())
+        description = (
+            f"{description}. A request this document accepts is refused only for {reasons}"
+        )
     response: dict[str, Any] = {"description": description, "content": content}
     if status == 429:
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}

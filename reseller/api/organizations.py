@@ -32,6 +32,7 @@ ORG = "/organizations/<org_id>"
     tag=TAG,
     query=OrganizationQuery,
     response=OrganizationList,
+    refusals={"cursor": "a page link this list did not give"},
     description="Newest first. An organization key sees only its own organization.",
 )
 def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
@@ -49,6 +50,10 @@ def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
     status=201,
     errors=(403, 409),
     reseller_only=True,
+    refusals={
+        "currency": "not given for a country without a currency of its own",
+        "timezone": "not given for a country without a time zone of its own",
+    },
     description="The owner receives an invitation email to set a password.",
 )
 def create_organization(actor: Actor, body: OrganizationCreate) -> Response:
@@ -82,6 +87,12 @@ def get_organization(actor: Actor, org_id: str) -> Response:
     body=OrganizationUpdate,
     response=Organization,
     errors=(403, 409),
+    refusals={
+        "settings.notification_mobile": "not a number of its country's numbering plan",
+        "credit_limit": "more decimals than the organization's currency has",
+        "auto_top_up.enabled": "on for a postpaid organization",
+        "auto_top_up.credits": "none to buy while automatic top-up is on",
+    },
     description="Only the fields sent change; a field set to null is cleared.",
 )
 def update_organization(actor: Actor, org_id: str, body: OrganizationUpdate) -> Response:
@@ -147,6 +158,7 @@ def delete_organization(actor: Actor, org_id: str) -> Response:
     body=OwnershipTransfer,
     response=Organization,
     errors=(403, 409),
+    refusals={"member_id": "not a current member of the organization with portal access"},
     description="To a member with portal access; the old owner becomes admin. Nothing else "
     "moves (individual credits, other roles). Needs a reseller key (an organization key "
     "acts as an admin, not as the owner).",

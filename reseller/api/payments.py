@@ -40,6 +40,7 @@ def payment(record: Payment, debt) -> dict[str, Any]:
     status=201,
     errors=(403, 409),
     reseller_only=True,
+    refusals={"amount": "more than the debt, or more decimals than the currency has"},
     description="Money received from a postpaid organization: it settles open invoices, "
     "oldest first; beyond them it settles the next ones. More than the debt is refused "
     "(422); a prepaid organization answers 409 `not_postpaid`.",

@@ -43,6 +43,7 @@ def get_price_list(actor: Actor) -> Response:
     response=PriceList,
     errors=(403,),
     reseller_only=True,
+    refusals={"prices[].currency": "listed twice"},
     description="The whole list is replaced: a currency left out is removed.",
 )
 def put_price_list(actor: Actor, body: PriceList) -> Response:
@@ -74,6 +75,7 @@ def get_tax_rates(actor: Actor) -> Response:
     response=TaxRates,
     errors=(403,),
     reseller_only=True,
+    refusals={"tax_rates[].country": "listed twice"},
     description="The whole table is replaced; a country not listed pays 0.",
 )
 def put_tax_rates(actor: Actor, body: TaxRates) -> Response:

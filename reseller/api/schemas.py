@@ -3,21 +3,23 @@ field types the credits' objects share (reseller.api.schemas_credits)."""
 
 from __future__ import annotations
 
+import string
 from typing import Annotated, Any, Literal
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, Field, StringConstraints
 
 from reseller.api.spec import (
-    TEXT_PATTERN,
+    SAFE_CHAR,
     UNSAFE_TEXT,
     ApiModel,
     ListQuery,
     QueryBoolean,
+    code,
     decimal,
     explain_pattern,
-    explain_text,
     integer,
     one_of,
     refused,
@@ -31,15 +33,15 @@ CREDITS_MAX = 10**12  # far above any real balance, well inside BIGINT
 # ---------------------------------------------------------------------------
 # Field types
 
-Country = one_of(
-    sorted(country_codes()),
+Country = code(
+    country_codes(),
     message=_l("Unknown country."),
     name="Country",
     description="ISO 3166-1 alpha-2",
     examples=["ES"],
 )
-Currency = one_of(
-    sorted(currency_codes()),
+Currency = code(
+    currency_codes(),
     message=_l("Unknown currency."),
     name="Currency",
     description="ISO 4217",
@@ -77,6 +79,31 @@ NextCursor = Annotated[
 ]
 
 
+def _letters_but(skip: set[str]) -> str:
+    """A character class of the domain-label characters but ``skip`` (in either case)."""
+    keep = "".join(c for c in string.ascii_lowercase if c not in skip)
+    return f"[{keep}{keep.upper()}0-9-]"
+
+
+def _except(words: list[str]) -> str:
+    """A regex for the domain labels other than ``words`` (any case): JSON Schema has no
+    "not", so a label either leaves every word's spelling or stops short of a whole word."""
+    label = "[A-Za-z0-9-]"
+    branches = []
+    for prefix in sorted({w[:i] for w in words for i in range(len(w) + 1)}):
+        nexts = {w[len(prefix)] for w in words if w.startswith(prefix) and w != prefix}
+        fixed = "".join(f"[{c}{c.upper()}]" for c in prefix)
+        branches.append(f"{fixed}{_letters_but(nexts)}{label}*")
+        if prefix and prefix not in words:
+            branches.append(fixed)
+    return f"(?:{'|'.join(branches)})"
+
+
+# email_validator refuses the special-use top-level domains (.test, .local, ...).
+TOP_LEVEL = _except(sorted(SPECIAL_USE_DOMAIN_NAMES))
+EMAIL_PATTERN = rf"^{SAFE_CHAR}*\.{TOP_LEVEL}$"
+
+
 def _check_email(value: str) -> str:
     """The services' email rule (email_validator); spaces around it are not an email."""
     if value and value != value.strip():
@@ -89,18 +116,32 @@ def _check_email(value: str) -> str:
     return value
 
 
+def _explain_email(value: str) -> str:
+    if UNSAFE_TEXT.search(value):
+        return _("Contains characters that are not allowed.")
+    return _("Not a valid email address.")
+
+
+class _Format:
+    """Adds JSON Schema keywords pydantic has no constraint for (``format``, ``anyOf``)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {**handler.resolve_ref_schema(handler(schema)), **self.keywords}
+
+
 def _email(required: bool) -> Any:
     """An email address (``required``: not empty; else an empty string clears it)."""
-    length = {"minLength": 1} if required else {"anyOf": [{"format": "email"}, {"const": ""}]}
-    schema = {"type": "string", "maxLength": 254, "pattern": TEXT_PATTERN, **length}
-    if required:
-        schema["format"] = "email"
+    regex = EMAIL_PATTERN if required else f"^(?:{EMAIL_PATTERN[1:-1]})?$"
+    keywords = {"format": "email"} if required else {"anyOf": [{"format": "email"}, {"const": ""}]}
     return Annotated[
         str,
-        StringConstraints(min_length=1 if required else None, max_length=254, pattern=TEXT_PATTERN),
-        explain_pattern(explain_text(required)),
+        StringConstraints(min_length=1 if required else None, max_length=254, pattern=regex),
+        explain_pattern(_explain_email),
         AfterValidator(_check_email),
-        WithJsonSchema(schema),
+        _Format(**keywords),
     ]
 
 

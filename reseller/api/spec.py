@@ -156,12 +156,33 @@ def one_of(values: Iterable[str], *, message: Any = None, name: str = "", **fiel
     return Annotated[(Literal[values], explained(explain), *extra, Field(**field))]
 
 
+def code(values: Iterable[str], *, message: Any, name: str, **field: Any) -> Any:
+    """One of hundreds of codes (currencies, countries), stated once as a pattern: tools
+    test an enum value by value, a pattern by samples."""
+    regex = f"^(?:{'|'.join(re.escape(value) for value in sorted(values))})$"
+    return Annotated[
+        str,
+        StringConstraints(pattern=regex),
+        explained(lambda _value: message),
+        Named(name),
+        Field(**field),
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Numbers: credits are integers; money and percentages travel as decimal strings ("12.50")
 
 
+def _whole(value: Any) -> Any:
+    """A JSON number with a zero fraction ("458.0", "4.58e2") is the integer JSON Schema says
+    it is; any other number stays a Decimal, which no integer field accepts."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
 def integer(minimum: int, maximum: int, **field: Any) -> Any:
-    return Annotated[int, Field(ge=minimum, le=maximum, **field)]
+    return Annotated[int, Field(ge=minimum, le=maximum, **field), BeforeValidator(_whole)]
 
 
 def _counting_to(limit: int) -> str:
@@ -285,7 +306,7 @@ Cursor = Annotated[
     Field(description="next_cursor of the previous page (URL-safe base64, no padding)"),
 ]
 Limit = Annotated[
-    int, BeforeValidator(_read_integer), Field(ge=1, le=100, description="Default 50")
+    int, Field(ge=1, le=100, description="Default 50"), BeforeValidator(_read_integer)
 ]
 
 
@@ -295,7 +316,7 @@ class NoQuery(ApiModel):
 
 class ListQuery(ApiModel):
     limit: Limit = 50
-    cursor: Cursor | None = None
+    cursor: Cursor = None
 
 
 # ---------------------------------------------------------------------------
