@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from reseller.api import idempotency, ratelimit
 from reseller.api.schemas import EmptyRequest
-from reseller.api.spec import UNSAFE_TEXT, NoQuery, validate_body, validate_query
+from reseller.api.spec import NoQuery, validate_body, validate_query
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import InvalidApiKey, note_api_key_use, resolve_api_key
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
@@ -30,6 +30,10 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 
 MAX_BODY_BYTES = 1_000_000
+# Every id is a prefix and a ULID ("org_01j…"); anything else names no record: a 404.
+PATH_ID = TypeAdapter(
+    Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z]+_[0-9a-z]+$")]
+)
 # Below gunicorn's request line limit (4094 bytes with the method and HTTP version), so a
 # long address gets this documented JSON answer rather than the server's own page.
 MAX_URL_BYTES = 4000
@@ -259,8 +263,7 @@ def endpoint(
 
         @wraps(view)
         def run(**path: Any) -> Response:
-            if any(UNSAFE_TEXT.search(value) for value in path.values()):
-                raise NotFound()
+            _require_ids(path)
             actor, reseller_id = authenticate() if operation.auth else (None, None)
             kwargs: dict[str, Any] = dict(path)
             try:
@@ -301,6 +304,15 @@ def endpoint(
         return run
 
     return decorator
+
+
+def _require_ids(path: dict[str, Any]) -> None:
+    """NotFound for a path value that is no id, before the key is even read."""
+    try:
+        for value in path.values():
+            PATH_ID.validate_python(value, strict=True)
+    except ValidationError:
+        raise NotFound() from None
 
 
 def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from reseller.api import idempotency
-from reseller.api.core import MAX_URL_BYTES, OPERATIONS, Operation, done, endpoint
+from reseller.api.core import MAX_URL_BYTES, OPERATIONS, PATH_ID, Operation, done, endpoint
 from reseller.api.schemas import EmptyRequest, Error
 from reseller.api.spec import COMPONENTS
 
@@ -170,13 +170,9 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/api/v1" + rule)
 
 
-# Every id is a prefix and a ULID ("org_01j…"); anything else is a 404 like an unknown id.
-ID_SCHEMA = {"type": "string", "maxLength": 32, "pattern": "^[a-z]+_[0-9a-z]+$"}
-
-
 def _parameters(op: Operation) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
+        {"name": name, "in": "path", "required": True, "schema": PATH_ID.json_schema()}
         for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", op.rule)
     ]
     if op.query is not None:
