@@ -154,14 +154,16 @@ def _call_and_validate(case) -> None:
     case.call_and_validate()
 
 
-def test_examples_coverage_and_fuzzing_with_a_reseller_key(app, world):
-    tenants, ids, special = world
-    _run_every_operation(_schema(app, tenants.key_a, ids, special))
+# With a reseller key (every operation) and with an organization key (its own organization).
+KEYS = pytest.mark.parametrize(
+    "key", ["key_a", "key_acme"], ids=["reseller_key", "organization_key"]
+)
 
 
-def test_examples_coverage_and_fuzzing_with_an_organization_key(app, world):
+@KEYS
+def test_examples_coverage_and_fuzzing(app, world, key):
     tenants, ids, special = world
-    _run_every_operation(_schema(app, tenants.key_acme, ids, special))
+    _run_every_operation(_schema(app, getattr(tenants, key), ids, special))
 
 
 # The scenarios share one database whose state they change, so a replayed prefix of choices
@@ -206,11 +208,7 @@ def _run_scenarios(schema) -> None:
     assert followed
 
 
-def test_stateful_scenarios_through_links_with_a_reseller_key(app, world):
+@KEYS
+def test_stateful_scenarios_through_links(app, world, key):
     tenants, _ids, special = world
-    _run_scenarios(_schema(app, tenants.key_a, None, special))
-
-
-def test_stateful_scenarios_through_links_with_an_organization_key(app, world):
-    tenants, _ids, special = world
-    _run_scenarios(_schema(app, tenants.key_acme, None, special))
+    _run_scenarios(_schema(app, getattr(tenants, key), None, special))
