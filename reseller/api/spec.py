@@ -156,19 +156,6 @@ def one_of(values: Iterable[str], *, message: Any = None, name: str = "", **fiel
     return Annotated[(Literal[values], explained(explain), *extra, Field(**field))]
 
 
-def code(values: Iterable[str], *, message: Any, name: str, **field: Any) -> Any:
-    """One of hundreds of codes (currencies, countries), stated once as a pattern: tools
-    test an enum value by value, a pattern by samples."""
-    regex = f"^(?:{'|'.join(re.escape(value) for value in sorted(values))})$"
-    return Annotated[
-        str,
-        StringConstraints(pattern=regex),
-        explained(lambda _value: message),
-        Named(name),
-        Field(**field),
-    ]
-
-
 # ---------------------------------------------------------------------------
 # Numbers: credits are integers; money and percentages travel as decimal strings ("12.50")
 
