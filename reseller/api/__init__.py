@@ -1,13 +1,6 @@
 """JSON API v1 for resellers' own systems (SPEC §7): Bearer keys, no cookies, no CSRF."""
 
-from flask import Blueprint
-
-from tenants.core.extensions import csrf
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
-
-from reseller.api import (  # noqa: E402, F401  (register the endpoints)
+from reseller.api import (  # noqa: F401  (register the endpoints)
     credits,
     invoices,
     members,
@@ -16,6 +9,9 @@ from reseller.api import (  # noqa: E402, F401  (register the endpoints)
     payments,
     reseller_settings,
 )
-from reseller.api.core import register_error_handlers  # noqa: E402
+from reseller.api.blueprint import bp
+from reseller.api.core import register_error_handlers
 
 register_error_handlers(bp)
+
+__all__ = ["bp"]

@@ -12,14 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from reseller.api import idempotency, ratelimit
-from reseller.api.schemas import EMPTY, UNSAFE_TEXT, Object, validate, validate_query
+import reseller.api.idempotency as idempotency
+import reseller.api.ratelimit as ratelimit
+from reseller.api.blueprint import bp
+from reseller.api.schemas import EmptyRequest
+from reseller.api.spec import NoQuery, validate_body, validate_query
+from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import note_api_key_use, resolve_api_key
 from tenants.core.errors import DomainError, InvalidApiKey, NotFound, ValidationFailed
@@ -27,6 +33,13 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 
 MAX_BODY_BYTES = 1_000_000
+# Every id is a prefix and a ULID ("org_01j…"); anything else names no record: a 404.
+PATH_ID = TypeAdapter(
+    Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z]+_[0-9a-z]+$")]
+)
+# Below gunicorn's request line limit (4094 bytes with the method and HTTP version), so a
+# long address gets this documented JSON answer rather than the server's own page.
+MAX_URL_BYTES = 4000
 
 
 class MalformedJson(DomainError):
@@ -41,6 +54,12 @@ class BodyTooLarge(DomainError):
     default_message = _l("The request body is too large.")
 
 
+class UrlTooLong(DomainError):
+    code = "uri_too_long"
+    status = 414
+    default_message = _l("The address (URL) is too long.")
+
+
 @dataclass
 class Operation:
     """One documented endpoint: what it accepts, what it answers, who may call it."""
@@ -51,11 +70,14 @@ class Operation:
     summary: str
     tag: str
     description: str = ""
-    body: Object | None = None
-    query: Object | None = None
-    response: Object | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
+    # The fields a schema-valid request may still be refused on (422), and why: rules on
+    # state or across fields, which JSON Schema cannot state. "[]" stands for any index.
+    refusals: dict[str, str] = field(default_factory=dict)
     auth: bool = True
     reseller_only: bool = False
     # What a successful answer is: JSON through done(), or a file the view streams itself.
@@ -156,6 +178,20 @@ def register_error_handlers(bp: Blueprint) -> None:
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.register_error_handler(Exception, handle_unexpected)
 
+    @bp.before_request
+    def limit_url_length() -> None:
+        if len(quote(request.path)) + len(request.query_string) + 1 > MAX_URL_BYTES:
+            raise UrlTooLong()
+
+    @bp.after_app_request
+    def allow_header(response: Response) -> Response:
+        """A 405 names the methods the address has (RFC 9110); routing answers it before
+        the blueprint knows the request is its own, hence an app-wide hook."""
+        error = request.routing_exception
+        if isinstance(error, MethodNotAllowed) and request.path.startswith(f"{bp.url_prefix}/"):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
+        return response
+
     @bp.after_request
     def rate_headers(response: Response) -> Response:
         usage = g.pop("api_rate_usage", None)
@@ -230,18 +266,17 @@ def endpoint(
 
         @wraps(view)
         def run(**path: Any) -> Response:
-            if any(UNSAFE_TEXT.search(value) for value in path.values()):
-                raise NotFound()
+            _require_ids(path)
             actor, reseller_id = authenticate() if operation.auth else (None, None)
             kwargs: dict[str, Any] = dict(path)
             try:
                 if operation.auth:
-                    query = validate_query(operation.query or Object(), request.args)
+                    query = validate_query(operation.query or NoQuery, request.args)
                     if operation.query is not None:
                         kwargs["query"] = query
                 if method in ("POST", "PUT", "PATCH"):
                     raw = parse_body()
-                    body = validate(operation.body or EMPTY, raw)
+                    body = validate_body(operation.body or EmptyRequest, raw)
                     if operation.body is not None:
                         kwargs["body"] = body
             except DomainError:
@@ -274,10 +309,17 @@ def endpoint(
     return decorator
 
 
+def _require_ids(path: dict[str, Any]) -> None:
+    """NotFound for a path value that is no id, before the key is even read."""
+    try:
+        for value in path.values():
+            PATH_ID.validate_python(value, strict=True)
+    except ValidationError:
+        raise NotFound() from None
+
+
 def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
     """NotFound unless the records named in the path are within the actor's scope."""
-    from tenants.access import scoping
-
     if "org_id" in path:
         org = scoping.get_organization(actor, path["org_id"], include_deleted=True)
         if "member_id" in path:
@@ -287,8 +329,6 @@ def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
 
 
 def _default_blueprint() -> Blueprint:
-    from reseller.api import bp
-
     return bp
 
 

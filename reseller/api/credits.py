@@ -4,13 +4,25 @@ movements (JSON pages and a streamed CSV)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from flask import Response
 from flask_babel import lazy_gettext as _l
 
-from reseller.api import schemas, serializers
+import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
+from reseller.api.schemas_credits import (
+    Balance,
+    LedgerEntry,
+    LedgerEntryList,
+    MovementFilters,
+    MovementQuery,
+    Purchase,
+    PurchaseCreate,
+    Transfer,
+    TransferCreate,
+    UsageCreate,
+    WithdrawalCreate,
+)
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing import usage
@@ -28,6 +40,7 @@ TAG = "Credits"
 # Kept as the ledger reference when the caller gives no reason (data, like any reference).
 WITHDRAWAL_REASON = "API withdrawal"
 ORG = "/organizations/<org_id>"
+ACCOUNT_REFUSAL = "an unknown member, or a member account while individual user credits are off"
 
 
 @endpoint(
@@ -35,7 +48,7 @@ ORG = "/organizations/<org_id>"
     "GET",
     summary="Read the balance",
     tag=TAG,
-    response=schemas.BALANCE,
+    response=Balance,
     description="Credits of the system pool and of each member account (individual user "
     "credits), their total, and for postpaid organizations the debt and credit limit.",
 )
@@ -50,10 +63,15 @@ def get_balance(actor: Actor, org_id: str) -> Response:
     "POST",
     summary="Buy credits",
     tag=TAG,
-    body=schemas.PURCHASE_CREATE,
-    response=schemas.PURCHASE,
+    body=PurchaseCreate,
+    response=Purchase,
     status=201,
     errors=(402, 403, 409),
+    refusals={
+        "account": ACCOUNT_REFUSAL,
+        "payment_method": "offline, with an organization key",
+        "card_number": "with a payment method that takes no card",
+    },
     description="Unit price from the reseller's price list for the organization's currency "
     "(409 `price_not_set` without one), tax from its tax table for the country; the receipt "
     "is issued in the `Accept-Language`. `offline` (a payment the reseller records) is for "
@@ -65,23 +83,23 @@ def get_balance(actor: Actor, org_id: str) -> Response:
     "administrator pays; credits are applied then, once. With an `Idempotency-Key`, a "
     "repeat returns the first answer and never credits twice.",
 )
-def create_purchase(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def create_purchase(actor: Actor, org_id: str, body: PurchaseCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    provider = payments.provider_for(body["payment_method"])
-    if "card_number" in body and not provider.needs_card:
+    provider = payments.provider_for(body.payment_method)
+    if body.card_number is not None and not provider.needs_card:
         raise ValidationFailed(fields={"card_number": str(_l("Only for card payments."))})
     purchase = purchases.start_purchase(
         actor,
         org,
-        credit_count=body["credits"],
-        account=body["account"],
+        credit_count=body.credits,
+        account=body.account,
         payment_method=provider.name,
         language=request_language(),
     )
     if not provider.needs_card:
         purchases.pay(actor, purchase, {})
-    elif "card_number" in body:
-        purchases.pay(actor, purchase, {"card_number": body["card_number"]})
+    elif body.card_number is not None:
+        purchases.pay(actor, purchase, {"card_number": body.card_number})
     if purchase.status == PurchaseStatus.DECLINED:
         # The declined attempt stays on record (audit log) with nothing credited; the
         # refusal then frees the Idempotency-Key so the client can retry with another card.
@@ -98,18 +116,19 @@ def create_purchase(actor: Actor, org_id: str, body: dict[str, Any]) -> Response
     "POST",
     summary="Transfer credits",
     tag=TAG,
-    body=schemas.TRANSFER_CREATE,
-    response=schemas.TRANSFER,
+    body=TransferCreate,
+    response=Transfer,
     status=201,
     errors=(402, 403, 409),
+    refusals={"from": ACCOUNT_REFUSAL, "to": f"the same account as `from`, or {ACCOUNT_REFUSAL}"},
     description="Between the system pool and member accounts, either way (calling agrees "
     "to the conditions the portal asks to tick). 402 `insufficient_credits` when `from` "
     "holds fewer credits; nothing moves.",
 )
-def create_transfer(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def create_transfer(actor: Actor, org_id: str, body: TransferCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
     out, into = credits.transfer_credits(
-        actor, org, body["from"], body["to"], body["credits"], agreed=True
+        actor, org, body.source, body.target, body.credits, agreed=True
     )
     source, target = serializers.ledger_entries([out, into])
     return done({"from": source, "to": target}, 201)
@@ -120,25 +139,21 @@ def create_transfer(actor: Actor, org_id: str, body: dict[str, Any]) -> Response
     "POST",
     summary="Withdraw credits",
     tag=TAG,
-    body=schemas.WITHDRAWAL_CREATE,
-    response=schemas.LEDGER_ENTRY,
+    body=WithdrawalCreate,
+    response=LedgerEntry,
     status=201,
     errors=(402, 403, 409),
     reseller_only=True,
+    refusals={"account": ACCOUNT_REFUSAL},
     description="Takes credits back out of an account, e.g. before deleting the "
     f'organization (an organization key gets 403); `reason` defaults to "{WITHDRAWAL_REASON}". '
     "402 `insufficient_credits` when the "
     "account holds fewer.",
 )
-def create_withdrawal(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    entry = credits.withdraw_credits(
-        actor,
-        org,
-        body["account"],
-        body["credits"],
-        reason=body.get("reason", WITHDRAWAL_REASON),
-    )
+    reason = WITHDRAWAL_REASON if body.reason is None else body.reason
+    entry = credits.withdraw_credits(actor, org, body.account, body.credits, reason=reason)
     return done(serializers.ledger_entry(entry), 201)
 
 
@@ -147,37 +162,41 @@ def create_withdrawal(actor: Actor, org_id: str, body: dict[str, Any]) -> Respon
     "POST",
     summary="Record usage (sent SMS)",
     tag=TAG,
-    body=schemas.USAGE_CREATE,
-    response=schemas.LEDGER_ENTRY,
+    body=UsageCreate,
+    response=LedgerEntry,
     status=201,
     errors=(402, 409),
+    refusals={
+        "account": ACCOUNT_REFUSAL + "; missing or the system pool while they are on",
+        "occurred_at": "in the future, or more than 35 days ago",
+    },
     description="Debits the member's account when individual user credits are on (then "
     "`account` is required), else the system pool. 402 `insufficient_credits` when the "
     "credits (prepaid) or the credit limit (postpaid) are short — the balance is untouched; "
     "409 `organization_suspended`. `occurred_at` (default now) may be up to 35 days late, "
     "never in the future.",
 )
-def record_usage(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
     entry = usage.record_usage(
         actor,
         org,
-        credits_used=body["credits"],
-        reference=body["reference"],
-        account=body.get("account"),
-        occurred_at=body.get("occurred_at"),
+        credits_used=body.credits,
+        reference=body.reference,
+        account=body.account,
+        occurred_at=body.occurred_at,
     )
     return done(serializers.ledger_entry(entry), 201)
 
 
-def _movement_filters(query: dict[str, Any]) -> dict[str, Any]:
-    filters: dict[str, Any] = {
-        "since": query.get("since"),
-        "until": query.get("until"),
-        "account": query.get("account"),
+def _movement_filters(query: MovementFilters) -> dict[str, object]:
+    filters: dict[str, object] = {
+        "since": query.since,
+        "until": query.until,
+        "account": query.account,
     }
-    if "type" in query:
-        filters["types"] = query["type"].split(",")
+    if query.type is not None:
+        filters["types"] = query.type.split(",")
     return filters
 
 
@@ -194,18 +213,15 @@ MOVEMENTS_TEXT = (
     "GET",
     summary="List movements",
     tag=TAG,
-    query=schemas.MOVEMENT_QUERY,
-    response=schemas.MOVEMENT_PAGE,
+    query=MovementQuery,
+    response=LedgerEntryList,
+    refusals={"cursor": "a page link this list did not give"},
     description=MOVEMENTS_TEXT,
 )
-def list_movements(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
+def list_movements(actor: Actor, org_id: str, query: MovementQuery) -> Response:
     org = scoping.get_organization(actor, org_id)
     entries, next_cursor = movements.list_movements(
-        actor,
-        org,
-        limit=query.get("limit", 50),
-        cursor=query.get("cursor"),
-        **_movement_filters(query),
+        actor, org, limit=query.limit, cursor=query.cursor, **_movement_filters(query)
     )
     return done({"data": serializers.ledger_entries(entries), "next_cursor": next_cursor})
 
@@ -215,14 +231,14 @@ def list_movements(actor: Actor, org_id: str, query: dict[str, Any]) -> Response
     "GET",
     summary="Download movements as CSV",
     tag=TAG,
-    query=schemas.MOVEMENT_CSV_QUERY,
+    query=MovementFilters,
     media_type="text/csv",
     description="The same movements and filters as JSON, every page at once, streamed "
     "(any size). Headers and labels in the `Accept-Language`; dates ISO 8601 in the "
     "organization's timezone; cells a spreadsheet would run as a formula are prefixed "
     "with `'`.",
 )
-def movements_csv(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
+def movements_csv(actor: Actor, org_id: str, query: MovementFilters) -> Response:
     org = scoping.get_organization(actor, org_id)
     rows = export_rows.iter_organization_rows(actor, org, **_movement_filters(query))
     return movements_csv_response(rows, f"movements-{org.id}-{date.today().isoformat()}.csv")

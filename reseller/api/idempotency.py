@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
 from flask_babel import lazy_gettext as _l
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -64,10 +65,18 @@ def request_hash(method: str, path: str, body: object) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
+KEY = TypeAdapter(
+    Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH, pattern=f"^{KEY_PATTERN}$")
+    ]
+)
+
+
 def check_key(value: str) -> str:
-    if not 1 <= len(value) <= MAX_KEY_LENGTH or not re.fullmatch(KEY_PATTERN, value):
-        raise IdempotencyKeyInvalid()
-    return value
+    try:
+        return KEY.validate_python(value, strict=True)
+    except ValidationError:
+        raise IdempotencyKeyInvalid() from None
 
 
 def claim(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, current_app, request
 
-from reseller.api import schemas, serializers
+import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
+from reseller.api.schemas_credits import Invoice, InvoiceList
+from reseller.api.spec import ListQuery
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.invoices import documents as invoices
@@ -21,19 +21,18 @@ INVOICE = "/invoices/<invoice_id>"
     "GET",
     summary="List invoices and receipts",
     tag=TAG,
-    query=schemas.INVOICE_QUERY,
-    response=schemas.INVOICE_PAGE,
+    query=ListQuery,
+    response=InvoiceList,
+    refusals={"cursor": "a page link this list did not give"},
     description="Newest first: the receipts of purchases and the monthly invoices.",
 )
-def list_invoices(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
+def list_invoices(actor: Actor, org_id: str, query: ListQuery) -> Response:
     org = scoping.get_organization(actor, org_id, include_deleted=True)
-    page = invoices.invoice_page(
-        actor, org, limit=query.get("limit", 50), cursor=query.get("cursor")
-    )
+    page = invoices.invoice_page(actor, org, limit=query.limit, cursor=query.cursor)
     return done({"data": serializers.invoices(page.items), "next_cursor": page.next_cursor})
 
 
-@endpoint(INVOICE, "GET", summary="Read an invoice", tag=TAG, response=schemas.INVOICE)
+@endpoint(INVOICE, "GET", summary="Read an invoice", tag=TAG, response=Invoice)
 def get_invoice(actor: Actor, invoice_id: str) -> Response:
     return done(serializers.invoice(scoping.get_invoice(actor, invoice_id)))
 

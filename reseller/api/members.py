@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response
 from sqlalchemy.orm import joinedload
 
-from reseller.api import schemas, serializers
+import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
+from reseller.api.schemas import Member as MemberOut
+from reseller.api.schemas import MemberCreate, MemberList, MemberUpdate
+from reseller.api.spec import ListQuery
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core.extensions import db
@@ -25,15 +26,15 @@ MEMBER = f"{MEMBERS}/<member_id>"
     "GET",
     summary="List members",
     tag=TAG,
-    query=schemas.MEMBER_QUERY,
-    response=schemas.MEMBER_PAGE,
+    query=ListQuery,
+    response=MemberList,
 )
-def list_members(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
+def list_members(actor: Actor, org_id: str, query: ListQuery) -> Response:
     org = scoping.get_organization(actor, org_id)
-    limit = query.get("limit", 50)
+    limit = query.limit
     rows = scoping.members_query(actor, org).options(joinedload(Member.user))
-    if "cursor" in query:
-        rows = rows.where(Member.id > query["cursor"])
+    if query.cursor is not None:
+        rows = rows.where(Member.id > query.cursor)
     page = db.session.scalars(rows.order_by(Member.id).limit(limit + 1)).all()
     next_cursor = page[limit - 1].id if len(page) > limit else None
     return done({"data": [serializers.member(m) for m in page[:limit]], "next_cursor": next_cursor})
@@ -44,27 +45,23 @@ def list_members(actor: Actor, org_id: str, query: dict[str, Any]) -> Response:
     "POST",
     summary="Add a member",
     tag=TAG,
-    body=schemas.MEMBER_CREATE,
-    response=schemas.MEMBER,
+    body=MemberCreate,
+    response=MemberOut,
     status=201,
     errors=(403,),
+    refusals={
+        "mobile": "not a number of its country's numbering plan",
+        "email": "already a member of the organization",
+    },
     description="With portal access, the person gets an invitation email to set a password.",
 )
-def add_member(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def add_member(actor: Actor, org_id: str, body: MemberCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    member = services.add_member(
-        actor,
-        org,
-        name=body["name"],
-        email=body["email"],
-        role=body["role"],
-        portal_access=body["portal_access"],
-        mobile=body.get("mobile"),
-    )
+    member = services.add_member(actor, org, **body.model_dump())
     return done(serializers.member(member), 201)
 
 
-@endpoint(MEMBER, "GET", summary="Read a member", tag=TAG, response=schemas.MEMBER)
+@endpoint(MEMBER, "GET", summary="Read a member", tag=TAG, response=MemberOut)
 def get_member(actor: Actor, org_id: str, member_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
     member = scoping.get_member(actor, org, member_id)
@@ -76,15 +73,19 @@ def get_member(actor: Actor, org_id: str, member_id: str) -> Response:
     "PATCH",
     summary="Edit a member",
     tag=TAG,
-    body=schemas.MEMBER_UPDATE,
-    response=schemas.MEMBER,
+    body=MemberUpdate,
+    response=MemberOut,
     errors=(403, 409),
+    refusals={
+        "mobile": "not a number of its country's numbering plan",
+        "email": "the email of another account",
+    },
     description="Only the fields sent change. The owner's role changes only by a transfer.",
 )
-def update_member(actor: Actor, org_id: str, member_id: str, body: dict[str, Any]) -> Response:
+def update_member(actor: Actor, org_id: str, member_id: str, body: MemberUpdate) -> Response:
     org = scoping.get_organization(actor, org_id)
     member = scoping.get_member(actor, org, member_id)
-    services.update_member(actor, org, member, body)
+    services.update_member(actor, org, member, body.model_dump(exclude_unset=True))
     return done(serializers.member(member))
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response, current_app
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from reseller.api import idempotency, schemas
-from reseller.api.core import OPERATIONS, Operation, done, endpoint
+import reseller.api.idempotency as idempotency
+from reseller.api.core import MAX_URL_BYTES, OPERATIONS, PATH_ID, Operation, done, endpoint
+from reseller.api.schemas import EmptyRequest, Error
+from reseller.api.spec import COMPONENTS
 
 DESCRIPTION = """\
 JSON API for resellers' own systems. Authenticate with `Authorization: Bearer <api key>`.
@@ -34,8 +39,46 @@ refused with 409 `idempotency_key_reused`, and while the first request still run
 
 Each key is rate limited (429 `rate_limited` with `Retry-After`; `X-RateLimit-*` headers).
 
+A method a path does not have is answered 405 with the `Allow` header; an address (path
+and query) longer than 4000 bytes, 414 `uri_too_long`. A request this document accepts may
+still be refused with 422 only on the fields its operation's 422 answer names (rules on
+state or across fields, e.g. an unknown member or a transfer to the same account).
+
 Login-as (remote support sessions) is a web-only feature: it has no API.
 """
+
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema without generated titles and without ``default: null``."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def model_schema(self, schema: Any) -> dict[str, Any]:
+        result = super().model_schema(schema)
+        result.pop("title", None)
+        return result
+
+    def default_schema(self, schema: Any) -> dict[str, Any]:
+        result = super().default_schema(schema)
+        if result.get("default", 0) is None:
+            result.pop("default")
+        return result
+
+
+def components(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
+    """``components/schemas`` of the models and every model and named type inside them."""
+    _keys, top = models_json_schema(
+        [(model, "validation") for model in dict.fromkeys(models)],
+        ref_template=COMPONENTS,
+        schema_generator=ApiJsonSchema,
+    )
+    return top.get("$defs", {})
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(ref_template=COMPONENTS, schema_generator=ApiJsonSchema)
+
 
 ERROR_TEXT = {
     400: "Malformed JSON or header",
@@ -45,9 +88,82 @@ ERROR_TEXT = {
     404: "Not found, or another tenant's record",
     409: "State conflict",
     413: "Body too large",
+    414: f"The address (path and query) is longer than {MAX_URL_BYTES} bytes",
     422: "Validation failed (see fields)",
     429: "Rate limited (see Retry-After)",
 }
+
+
+# ---------------------------------------------------------------------------
+# Links: how an answer's ids feed the next calls (a created organization's id into its reads,
+# edits, members and credits), for clients and for stateful testing.
+
+# What an organization id unlocks: every operation under /organizations/{org_id}.
+ORGANIZATION_OPERATIONS = (
+    "get_organization",
+    "update_organization",
+    "suspend_organization",
+    "reactivate_organization",
+    "delete_organization",
+    "transfer_ownership",
+    "list_members",
+    "add_member",
+    "get_balance",
+    "create_purchase",
+    "create_transfer",
+    "create_withdrawal",
+    "record_usage",
+    "list_movements",
+    "movements_csv",
+    "list_invoices",
+    "record_payment",
+)
+MEMBER_OPERATIONS = ("get_member", "update_member", "remove_member")
+INVOICE_OPERATIONS = ("get_invoice", "invoice_pdf")
+
+
+def _links(operations: tuple[str, ...], parameters: dict[str, str]) -> dict[str, Any]:
+    return {
+        "".join(part.title() for part in operation.split("_")): {
+            "operationId": operation,
+            "parameters": parameters,
+        }
+        for operation in operations
+    }
+
+
+def _owner_transfer(org_id: str) -> dict[str, Any]:
+    return {
+        "TransferOwnershipToMember": {
+            "operationId": "transfer_ownership",
+            "parameters": {"org_id": org_id},
+            "requestBody": {"member_id": "$response.body#/id"},
+        }
+    }
+
+
+LINKS: dict[str, dict[str, Any]] = {
+    "create_organization": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/id"}),
+    "get_organization": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/id"}),
+    "list_organizations": _links(ORGANIZATION_OPERATIONS, {"org_id": "$response.body#/data/0/id"}),
+    "add_member": {
+        **_links(
+            MEMBER_OPERATIONS,
+            {"org_id": "$request.path.org_id", "member_id": "$response.body#/id"},
+        ),
+        **_owner_transfer("$request.path.org_id"),
+    },
+    "list_members": _links(
+        MEMBER_OPERATIONS,
+        {"org_id": "$request.path.org_id", "member_id": "$response.body#/data/0/id"},
+    ),
+    "create_purchase": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/receipt_id"}),
+    "list_invoices": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/data/0/id"}),
+}
+
+
+# ---------------------------------------------------------------------------
+# The document
 
 
 def _path(rule: str) -> str:
@@ -56,13 +172,14 @@ def _path(rule: str) -> str:
 
 def _parameters(op: Operation) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_ID.json_schema()}
         for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", op.rule)
     ]
     if op.query is not None:
+        properties = json_schema(op.query)["properties"]
         params += [
-            {"name": name, "in": "query", "required": False, "schema": spec.json_schema()}
-            for name, spec in op.query.properties.items()
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in properties.items()
         ]
     if op.method == "POST":
         params.append(
@@ -70,21 +187,22 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": idempotency.MAX_KEY_LENGTH,
-                    "pattern": f"^{idempotency.KEY_PATTERN}$",
-                },
+                "schema": idempotency.KEY.json_schema(),
                 "description": "Repeat with the same key and body: the first answer, once.",
             }
         )
     return params
 
 
-def _error(status: int) -> dict[str, Any]:
-    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    response: dict[str, Any] = {"description": ERROR_TEXT.get(status, "Error"), "content": content}
+def _error(status: int, op: Operation) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": COMPONENTS.format(model="Error")}}}
+    description = ERROR_TEXT.get(status, "Error")
+    if status == 422 and op.refusals:
+        reasons = "; ".join(f"`{path}`: {why}" for path, why in op.refusals.items())
+        description = (
+            f"{description}. A request this document accepts is refused only for {reasons}"
+        )
+    response: dict[str, Any] = {"description": description, "content": content}
     if status == 429:
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return response
@@ -103,10 +221,11 @@ def _operation(op: Operation) -> dict[str, Any]:
     if description:
         result["description"] = description
     if op.method in ("POST", "PUT", "PATCH"):
-        body = op.body or schemas.EMPTY
+        body = op.body or EmptyRequest
+        required = any(field.is_required() for field in body.model_fields.values())
         result["requestBody"] = {
-            "required": op.body is not None and bool(op.body.required),
-            "content": {"application/json": {"schema": body.ref()}},
+            "required": required,
+            "content": {"application/json": {"schema": _ref(body)}},
         }
     if op.status == 204:
         success: dict[str, Any] = {"description": "Done, no content"}
@@ -116,37 +235,37 @@ def _operation(op: Operation) -> dict[str, Any]:
             file = {"type": "string", "contentMediaType": op.media_type}
             success["content"] = {op.media_type: {"schema": file}}
         elif op.response is not None:
-            success["content"] = {"application/json": {"schema": op.response.ref()}}
+            success["content"] = {"application/json": {"schema": _ref(op.response)}}
+    if op.endpoint in LINKS:
+        success["links"] = LINKS[op.endpoint]
     responses: dict[str, Any] = {str(op.status): success}
-    statuses = {401, 429, *op.errors}
+    # Any query parameter the operation does not declare is refused with 422.
+    statuses = {401, 414, 422, 429, *op.errors}
     if op.rule != "/organizations" or op.method == "POST":
         statuses.add(404)
     if op.method in ("POST", "PUT", "PATCH"):
-        statuses |= {400, 413, 422}
-    if op.query is not None:
-        statuses.add(422)
+        statuses |= {400, 413}
     if op.method == "POST":
         statuses.add(409)
     if not op.auth:
-        statuses = set()
+        statuses = {414}
         result["security"] = []
     for status in sorted(statuses):
-        responses[str(status)] = _error(status)
+        responses[str(status)] = _error(status, op)
     result["responses"] = responses
     return result
 
 
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": COMPONENTS.format(model=model.__name__)}
+
+
 def build_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    components: dict[str, Any] = {}
     for op in OPERATIONS:
         paths.setdefault(_path(op.rule), {})[op.method.lower()] = _operation(op)
-        for spec in (op.body, op.response):
-            if isinstance(spec, schemas.Object):
-                for named in spec.named():
-                    components[named.name] = named.json_schema()
-    for named in (*schemas.ERROR.named(), *schemas.EMPTY.named()):
-        components[named.name] = named.json_schema()
+    models = [model for op in OPERATIONS for model in (op.body, op.response) if model]
+    schemas = components([*models, Error, EmptyRequest])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -159,7 +278,7 @@ def build_document() -> dict[str, Any]:
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {
-            "schemas": dict(sorted(components.items())),
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

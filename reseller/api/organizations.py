@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response
 
-from reseller.api import schemas, serializers
+import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint, renamed_fields
+from reseller.api.schemas import (
+    Organization,
+    OrganizationCreate,
+    OrganizationList,
+    OrganizationQuery,
+    OrganizationUpdate,
+    OwnershipTransfer,
+    SuspendRequest,
+)
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core.errors import NotFound, ValidationFailed
@@ -24,21 +31,13 @@ ORG = "/organizations/<org_id>"
     "GET",
     summary="List organizations",
     tag=TAG,
-    query=schemas.ORGANIZATION_QUERY,
-    response=schemas.ORGANIZATION_PAGE,
+    query=OrganizationQuery,
+    response=OrganizationList,
+    refusals={"cursor": "a page link this list did not give"},
     description="Newest first. An organization key sees only its own organization.",
 )
-def list_organizations(actor: Actor, query: dict[str, Any]) -> Response:
-    orgs, next_cursor = listing.list_organizations(
-        actor,
-        q=query.get("q"),
-        status=query.get("status"),
-        pricing_model=query.get("pricing_model"),
-        low_balance=query.get("low_balance"),
-        has_debt=query.get("has_debt"),
-        limit=query.get("limit", 50),
-        cursor=query.get("cursor"),
-    )
+def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
+    orgs, next_cursor = listing.list_organizations(actor, **query.model_dump())
     return done({"data": serializers.organizations(orgs), "next_cursor": next_cursor})
 
 
@@ -47,31 +46,35 @@ def list_organizations(actor: Actor, query: dict[str, Any]) -> Response:
     "POST",
     summary="Create an organization",
     tag=TAG,
-    body=schemas.ORGANIZATION_CREATE,
-    response=schemas.ORGANIZATION,
+    body=OrganizationCreate,
+    response=Organization,
     status=201,
     errors=(403, 409),
     reseller_only=True,
+    refusals={
+        "currency": "not given for a country without a currency of its own",
+        "timezone": "not given for a country without a time zone of its own",
+    },
     description="The owner receives an invitation email to set a password.",
 )
-def create_organization(actor: Actor, body: dict[str, Any]) -> Response:
+def create_organization(actor: Actor, body: OrganizationCreate) -> Response:
     reseller = scoping.get_reseller(actor, actor.reseller_id)
-    billing = body.get("billing", {})
+    billing = body.billing.model_dump(exclude_unset=True) if body.billing else {}
     data = services.NewOrganization(
-        name=body["name"],
-        country=body["country"],
-        pricing_model=body["pricing_model"],
-        owner_name=body["owner"]["name"],
-        owner_email=body["owner"]["email"],
-        currency=body.get("currency"),
-        timezone=body.get("timezone"),
+        name=body.name,
+        country=body.country,
+        pricing_model=body.pricing_model,
+        owner_name=body.owner.name,
+        owner_email=body.owner.email,
+        currency=body.currency,
+        timezone=body.timezone,
         billing=services.BillingDetails(**billing),
     )
     org = services.create_organization(actor, reseller, data)
     return done(serializers.organization(org), 201)
 
 
-@endpoint(ORG, "GET", summary="Read an organization", tag=TAG, response=schemas.ORGANIZATION)
+@endpoint(ORG, "GET", summary="Read an organization", tag=TAG, response=Organization)
 def get_organization(actor: Actor, org_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
     return done(serializers.organization(org))
@@ -82,14 +85,20 @@ def get_organization(actor: Actor, org_id: str) -> Response:
     "PATCH",
     summary="Edit an organization",
     tag=TAG,
-    body=schemas.ORGANIZATION_UPDATE,
-    response=schemas.ORGANIZATION,
+    body=OrganizationUpdate,
+    response=Organization,
     errors=(403, 409),
+    refusals={
+        "settings.notification_mobile": "not a number of its country's numbering plan",
+        "credit_limit": "more decimals than the organization's currency has",
+        "auto_top_up.enabled": "on for a postpaid organization",
+        "auto_top_up.credits": "none to buy while automatic top-up is on",
+    },
     description="Only the fields sent change; a field set to null is cleared.",
 )
-def update_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def update_organization(actor: Actor, org_id: str, body: OrganizationUpdate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    services.update_organization(actor, org, schemas.flatten(body))
+    services.update_organization(actor, org, body.changes())
     return done(serializers.organization(org))
 
 
@@ -98,15 +107,15 @@ def update_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Resp
     "POST",
     summary="Suspend an organization",
     tag=TAG,
-    body=schemas.SUSPEND,
-    response=schemas.ORGANIZATION,
+    body=SuspendRequest,
+    response=Organization,
     errors=(403, 409),
     reseller_only=True,
     description="Members can no longer log in; API keys and usage are refused; nothing is deleted.",
 )
-def suspend_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def suspend_organization(actor: Actor, org_id: str, body: SuspendRequest) -> Response:
     org = scoping.get_organization(actor, org_id)
-    services.suspend_organization(actor, org, body["reason"])
+    services.suspend_organization(actor, org, body.reason)
     return done(serializers.organization(org))
 
 
@@ -115,7 +124,7 @@ def suspend_organization(actor: Actor, org_id: str, body: dict[str, Any]) -> Res
     "POST",
     summary="Reactivate a suspended organization",
     tag=TAG,
-    response=schemas.ORGANIZATION,
+    response=Organization,
     errors=(403, 409),
     reseller_only=True,
 )
@@ -147,17 +156,18 @@ def delete_organization(actor: Actor, org_id: str) -> Response:
     "POST",
     summary="Transfer the ownership",
     tag=TAG,
-    body=schemas.OWNERSHIP,
-    response=schemas.ORGANIZATION,
+    body=OwnershipTransfer,
+    response=Organization,
     errors=(403, 409),
+    refusals={"member_id": "not a current member of the organization with portal access"},
     description="To a member with portal access; the old owner becomes admin. Nothing else "
     "moves (individual credits, other roles). Needs a reseller key (an organization key "
     "acts as an admin, not as the owner).",
 )
-def transfer_ownership(actor: Actor, org_id: str, body: dict[str, Any]) -> Response:
+def transfer_ownership(actor: Actor, org_id: str, body: OwnershipTransfer) -> Response:
     org = scoping.get_organization(actor, org_id)
     try:
-        member = scoping.get_member(actor, org, body["member_id"])
+        member = scoping.get_member(actor, org, body.member_id)
     except NotFound as exc:
         raise ValidationFailed(fields={"member_id": str(NotFound.default_message)}) from exc
     try:

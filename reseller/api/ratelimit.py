@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tenants.core.errors import DomainError
 from tenants.core.extensions import db
+from tenants.jobs.outbox import redis_connection
 from tenants.models import ApiRateCounter
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ def parse_limit(text: str | None) -> Limit | None:
 
 
 def _redis_hit(api_key_id: str, window: int, seconds: int) -> int:
-    from tenants.jobs.outbox import redis_connection
-
     name = f"api-rate:{api_key_id}:{window}"
     # INCR and EXPIRE in one MULTI/EXEC: one round trip, and no counter left without expiry.
     pipe = redis_connection().pipeline()

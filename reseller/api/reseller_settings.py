@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response
 
-from reseller.api import schemas, serializers
+import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
+from reseller.api.schemas import PriceList, TaxRates
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
@@ -26,7 +25,7 @@ def _reseller(actor: Actor):
     "GET",
     summary="Read the price list",
     tag=TAG,
-    response=schemas.PRICE_LIST,
+    response=PriceList,
     errors=(403,),
     reseller_only=True,
 )
@@ -40,15 +39,16 @@ def get_price_list(actor: Actor) -> Response:
     "PUT",
     summary="Replace the price list",
     tag=TAG,
-    body=schemas.PRICE_LIST,
-    response=schemas.PRICE_LIST,
+    body=PriceList,
+    response=PriceList,
     errors=(403,),
     reseller_only=True,
+    refusals={"prices[].currency": "listed twice"},
     description="The whole list is replaced: a currency left out is removed.",
 )
-def put_price_list(actor: Actor, body: dict[str, Any]) -> Response:
+def put_price_list(actor: Actor, body: PriceList) -> Response:
     reseller = _reseller(actor)
-    pricing.set_price_list(actor, reseller, body["prices"])
+    pricing.set_price_list(actor, reseller, body.model_dump()["prices"])
     return done(serializers.price_list(pricing.get_price_list(reseller)))
 
 
@@ -57,7 +57,7 @@ def put_price_list(actor: Actor, body: dict[str, Any]) -> Response:
     "GET",
     summary="Read the tax table",
     tag=TAG,
-    response=schemas.TAX_RATES,
+    response=TaxRates,
     errors=(403,),
     reseller_only=True,
 )
@@ -71,13 +71,14 @@ def get_tax_rates(actor: Actor) -> Response:
     "PUT",
     summary="Replace the tax table",
     tag=TAG,
-    body=schemas.TAX_RATES,
-    response=schemas.TAX_RATES,
+    body=TaxRates,
+    response=TaxRates,
     errors=(403,),
     reseller_only=True,
+    refusals={"tax_rates[].country": "listed twice"},
     description="The whole table is replaced; a country not listed pays 0.",
 )
-def put_tax_rates(actor: Actor, body: dict[str, Any]) -> Response:
+def put_tax_rates(actor: Actor, body: TaxRates) -> Response:
     reseller = _reseller(actor)
-    pricing.set_tax_rates(actor, reseller, body["tax_rates"])
+    pricing.set_tax_rates(actor, reseller, body.model_dump()["tax_rates"])
     return done(serializers.tax_rates(pricing.get_tax_rates(reseller)))

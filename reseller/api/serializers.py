@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from reseller.api.schemas import INVOICE_BILLING_FIELDS
+from reseller.api.schemas_credits import INVOICE_BILLING_FIELDS
 from tenants.core.extensions import db
 from tenants.core.types import round_money
 from tenants.credits.ledger import Balance

@@ -87,7 +87,7 @@ class Cursor:
         if len(values) != len(self.kinds):
             raise TypeError(f"cursor takes {len(self.kinds)} values, got {len(values)}")
         plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-        raw = json.dumps(plain, separators=(",", ":")).encode()
+        raw = json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def decode(self, token: Any) -> tuple[Any, ...]:

@@ -62,7 +62,7 @@ def body_fields(app, method, path):
     for op in OPERATIONS:
         pattern = re.sub(r"<[^>]+>", r"[^/]+", op.rule)
         if op.method == method and re.fullmatch(pattern, path) and op.body is not None:
-            return list(op.body.properties)
+            return [field.alias or name for name, field in op.body.model_fields.items()]
     return []
 
 
@@ -114,7 +114,8 @@ def test_garbage_queries_and_ids_never_cause_a_500(api, tenants):
     for path in paths:
         for query in GARBAGE_QUERIES:
             response = api.get(path, tenants.key_a, query=query)
-            assert response.status_code in (200, 422), (path, query, response.json)
+            # An address over 4,000 bytes is answered 414 (documented), before validation.
+            assert response.status_code in (200, 414, 422), (path, query, response.json)
     for bad_id in ("x" * 500, "%00", "%01", "org_' OR 1=1 --", "🙂", "%ED%A0%80"):
         for path in (
             f"/organizations/{bad_id}",
