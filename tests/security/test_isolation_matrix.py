@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 
 from tests.security.conftest import PLAUSIBLE_FORM, changed_tables, log_in, snapshot
 
@@ -139,6 +140,94 @@ def call(client, method, url, *, key=None, form=None):
     return response
 
 
+@dataclass
+class Tally:
+    """The calls made and the isolation failures found, against reseller B's marker."""
+
+    marker: str
+    failures: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    def check(self, actor, method, url, response, allowed) -> None:
+        """One call that must answer a status in ``allowed`` and, if it succeeds, not show B."""
+        self.calls += 1
+        if response.status_code not in allowed:
+            self.failures.append(f"{actor}: {method} {url} -> {response.status_code}")
+        elif response.status_code < 400 and self.marker in response.get_data(as_text=True):
+            self.failures.append(f"{actor}: {method} {url} shows reseller B's data")
+
+
+def assert_api_rules_documented(app, operations) -> None:
+    """Every API rule of the app is documented, so the OpenAPI walk covers all of them."""
+    documented = {(rule, method) for rule, method, _ in operations}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") and rule.endpoint not in PUBLIC_ENDPOINTS:
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"<\1>", rule.rule.removeprefix("/api/v1"))
+            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+                assert (path, method) in documented, f"{method} {rule.rule} not in the OpenAPI"
+
+
+def check_own_scope_page(tally: Tally, clients, rule: str) -> None:
+    """Nothing of B's in the address: the actor's own scope. Lists must not show B."""
+    for actor, client in clients.items():
+        response = call(client, "GET", rule)
+        tally.calls += 1
+        if response.status_code >= 500:
+            tally.failures.append(f"{actor}: GET {rule} -> {response.status_code}")
+        elif tally.marker in response.get_data(as_text=True):
+            tally.failures.append(f"{actor}: GET {rule} lists reseller B's data")
+
+
+def check_platform_staff(tally: Tally, platform, endpoint, method, url, form) -> None:
+    """Platform staff may read B's records but not change them (see the module docstring)."""
+    for actor, client in platform.items():
+        if actor == "platform admin" and endpoint.startswith("platform."):
+            continue  # the platform admin's own job over every reseller
+        if actor == "support agent" and endpoint == "support.start" and form:
+            continue  # login-as any customer is theirs (SPEC §5): not with a body
+        response = call(client, method, url, form=form)
+        if method == "GET" or (actor == "support agent" and endpoint == "support.start"):
+            if response.status_code >= 500:
+                tally.failures.append(f"{actor}: {method} {url} -> 500")
+            tally.calls += 1
+        else:
+            tally.check(actor, method, url, response, {403, 404})
+
+
+def check_web_rule(tally: Tally, world, clients, platform, web_rule) -> None:
+    """One web rule, every method and body, for every actor of A and the platform staff."""
+    rule, endpoint, methods, variables = web_rule
+    if not [v for v in variables if v not in OWN_SCOPE_VARIABLES]:
+        if "GET" in methods:
+            check_own_scope_page(tally, clients, rule)
+        return
+    for url in cross_tenant_urls(world, rule, variables, endpoint):
+        for method, form in [(m, f) for m in methods for f in BODIES[m == "GET"]]:
+            for actor, client in clients.items():
+                tally.check(actor, method, url, call(client, method, url, form=form), {403, 404})
+            check_platform_staff(tally, platform, endpoint, method, url, form)
+
+
+def check_api_operation(tally: Tally, world, api, keys, session, operation) -> None:
+    """One API operation with A's keys, and with a browser session (no API credential)."""
+    rule, method, variables = operation
+    if not variables:
+        if method == "GET":
+            for actor, key in keys.items():
+                response = call(api, method, "/api/v1" + rule, key=key)
+                tally.calls += 1
+                if response.status_code >= 500 or tally.marker in response.get_data(as_text=True):
+                    tally.failures.append(f"{actor}: GET {rule} -> {response.status_code} / B")
+        return
+    endpoint = "api." + rule
+    for url in cross_tenant_urls(world, rule, variables, endpoint):
+        for actor, key in keys.items():
+            tally.check(actor, method, url, call(api, method, "/api/v1" + url, key=key), {403, 404})
+        # A browser session is no API credential.
+        response = call(session, method, "/api/v1" + url)
+        tally.check("session", method, url, response, {401})
+
+
 def test_no_actor_of_reseller_a_reaches_reseller_b(app, world, caplog):
     a, b = world.a, world.b
     people = {
@@ -156,78 +245,19 @@ def test_no_actor_of_reseller_a_reaches_reseller_b(app, world, caplog):
     api = app.test_client()
     keys = {"reseller key": a.reseller_secret, "org key": a.org_secret}
 
-    # Every API rule of the app is documented, so the OpenAPI walk covers all of them.
     operations = api_operations(api)
-    documented = {(rule, method) for rule, method, _ in operations}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("api.") and rule.endpoint not in PUBLIC_ENDPOINTS:
-            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"<\1>", rule.rule.removeprefix("/api/v1"))
-            for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
-                assert (path, method) in documented, f"{method} {rule.rule} not in the OpenAPI"
+    assert_api_rules_documented(app, operations)
 
     before = snapshot()
     caplog.set_level(logging.WARNING, logger="tenants.access.scoping")
-    failures: list[str] = []
-    calls = 0
-
-    def check(actor, method, url, response, allowed):
-        nonlocal calls
-        calls += 1
-        if response.status_code not in allowed:
-            failures.append(f"{actor}: {method} {url} -> {response.status_code}")
-        elif response.status_code < 400 and b.marker in response.get_data(as_text=True):
-            failures.append(f"{actor}: {method} {url} shows reseller B's data")
-
-    for rule, endpoint, methods, variables in web_rules(app):
-        ids = [v for v in variables if v not in OWN_SCOPE_VARIABLES]
-        if not ids:
-            # Nothing of B's in the address: the actor's own scope. Lists must not show B.
-            if "GET" in methods:
-                for actor, client in clients.items():
-                    response = call(client, "GET", rule)
-                    calls += 1
-                    if response.status_code >= 500:
-                        failures.append(f"{actor}: GET {rule} -> {response.status_code}")
-                    elif b.marker in response.get_data(as_text=True):
-                        failures.append(f"{actor}: GET {rule} lists reseller B's data")
-            continue
-        for url in cross_tenant_urls(world, rule, variables, endpoint):
-            for method, form in [(m, f) for m in methods for f in BODIES[m == "GET"]]:
-                for actor, client in clients.items():
-                    check(actor, method, url, call(client, method, url, form=form), {403, 404})
-                for actor, client in platform.items():
-                    if actor == "platform admin" and endpoint.startswith("platform."):
-                        continue  # the platform admin's own job over every reseller
-                    if actor == "support agent" and endpoint == "support.start" and form:
-                        continue  # login-as any customer is theirs (SPEC §5): not with a body
-                    response = call(client, method, url, form=form)
-                    if method == "GET" or (
-                        actor == "support agent" and endpoint == "support.start"
-                    ):
-                        if response.status_code >= 500:
-                            failures.append(f"{actor}: {method} {url} -> 500")
-                        calls += 1
-                    else:
-                        check(actor, method, url, response, {403, 404})
-
-    for rule, method, variables in operations:
-        if not variables:
-            if method == "GET":
-                for actor, key in keys.items():
-                    response = call(api, method, "/api/v1" + rule, key=key)
-                    calls += 1
-                    if response.status_code >= 500 or b.marker in response.get_data(True):
-                        failures.append(f"{actor}: GET {rule} -> {response.status_code} / B")
-            continue
-        endpoint = "api." + rule
-        for url in cross_tenant_urls(world, rule, variables, endpoint):
-            for actor, key in keys.items():
-                check(actor, method, url, call(api, method, "/api/v1" + url, key=key), {403, 404})
-            # A browser session is no API credential.
-            response = call(clients["reseller admin"], method, "/api/v1" + url)
-            check("session", method, url, response, {401})
+    tally = Tally(marker=b.marker)
+    for web_rule in web_rules(app):
+        check_web_rule(tally, world, clients, platform, web_rule)
+    for operation in operations:
+        check_api_operation(tally, world, api, keys, clients["reseller admin"], operation)
 
     after = snapshot()
+    failures, calls = tally.failures, tally.calls
     assert not failures, f"{len(failures)} of {calls} calls broke isolation:\n" + "\n".join(
         failures
     )
