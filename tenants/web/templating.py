@@ -56,8 +56,6 @@ def register(app: Flask) -> None:
         visible_sections=visible_sections,
         organization_sections=SECTIONS,
         staff_two_factor_required=two_factor.staff_two_factor_required,
-        saved_card_section=saved_card_section,
-        postpaid_payment_section=postpaid_payment_section,
         login_as_candidates=login_as_candidates,
         login_as_form=login_as_form,
         support_sessions_of=support_sessions_of,

@@ -2,8 +2,8 @@
 owes and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
-``organization/_postpaid_payment.html``, which reads ``postpaid_payment_section(org)``
-(tenants.web.templating).
+``organization/_postpaid_payment.html``, which shows the
+``payment_section`` the views hand it (tenants.web.templating.postpaid_payment_section).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import parse_amount
+from tenants.web.templating import postpaid_payment_section
 
 
 @bp.route("/<org_id>/payment")
@@ -34,6 +35,7 @@ def payment(org_id: str):
         "organization/payment.html",
         org=org,
         debt=postpaid.organization_debt(org),
+        payment_section=postpaid_payment_section(org),
         active_section="payment",
     )
 
@@ -57,6 +59,7 @@ def record_payment(org_id: str):
             "organization/payment.html",
             org=org,
             debt=postpaid.organization_debt(org),
+            payment_section=postpaid_payment_section(org),
             active_section="payment",
             payment_error=message,
             payment_amount=amount,

@@ -1,8 +1,8 @@
 """The organization's saved card (automatic top-ups) on its settings page: see it, remove it.
 
 Registered on the organization blueprint; the settings page includes
-``organization/_saved_card.html``, which reads ``saved_card_section(org)``
-(tenants.web.templating).
+``organization/_saved_card.html``, which shows the
+``saved_card`` the settings view hands it (tenants.web.templating.saved_card_section).
 """
 
 from __future__ import annotations

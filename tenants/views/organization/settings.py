@@ -22,6 +22,7 @@ from tenants.views.organization.forms import (
 )
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import fill_place_choices, parse_amount, show_service_errors, whole_number
+from tenants.web.templating import saved_card_section
 
 
 def _settings_forms(org: Organization, posted: str | None = None) -> dict:
@@ -83,6 +84,7 @@ def _render_settings(actor, org, forms, status: int = 200):
             pricing_model_locked=organizations.pricing_model_locked(org),
             # The API keys page asks the same permission (tenants.views.api_keys).
             can_manage_api_keys=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
+            saved_card=saved_card_section(org),
             active_section="settings",
         ),
         status,
