@@ -26,7 +26,7 @@ from tenants.core.errors import Conflict, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import operations as resellers
-from tenants.web.forms import apply_field_errors, choices
+from tenants.web.forms import choices, show_service_errors
 
 RESELLER_ROLES = [("agent", _l("Agent")), ("admin", _l("Admin"))]
 PLATFORM_ROLES = [("support", _l("Support agent")), ("admin", _l("Platform admin"))]
@@ -75,7 +75,7 @@ class StaffFlow:
             member = self.invite(form.email.data, form.name.data, form.role.data)
         except ValidationFailed as error:
             rollback()
-            apply_field_errors(form, error)
+            show_service_errors(form, error)
             return self.page(form, 422)
         commit()
         flash(_("An invitation was sent to %(email)s.", email=member.user.email), "success")

@@ -22,7 +22,7 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
 from tenants.resellers import operations as resellers
 from tenants.web.decorators import actor_required, the_actor
-from tenants.web.forms import apply_field_errors
+from tenants.web.forms import show_service_errors
 
 
 class NewResellerForm(FlaskForm):
@@ -74,7 +74,7 @@ def new_reseller():
             )
         except ValidationFailed as error:
             rollback()
-            apply_field_errors(form, error)
+            show_service_errors(form, error)
         else:
             commit()
             flash(
@@ -143,7 +143,7 @@ def suspend_reseller(reseller_id: str):
         resellers.suspend_reseller(the_actor(), reseller, form.reason.data)
     except ValidationFailed as error:
         rollback()
-        apply_field_errors(form, error)
+        show_service_errors(form, error)
         return _detail_page(reseller_id, suspend_form=form, status=422)
     except Conflict as error:
         rollback()
@@ -172,7 +172,7 @@ def reactivate_reseller(reseller_id: str):
         resellers.reactivate_reseller(the_actor(), reseller, form.reason.data)
     except ValidationFailed as error:
         rollback()
-        apply_field_errors(form, error)
+        show_service_errors(form, error)
         return _detail_page(reseller_id, reactivate_form=form, status=422)
     except Conflict as error:
         rollback()

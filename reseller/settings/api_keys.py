@@ -12,7 +12,7 @@ from tenants.core.errors import DomainError
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.web.decorators import actor_required, current_reseller
-from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, show_service_errors
 
 
 def _page(keys, form, secret=None, status=200):
@@ -52,8 +52,7 @@ def create_api_key():
             commit()
         except DomainError as error:
             db.session.rollback()
-            apply_field_errors(form, error)
-            flash(str(error), "danger")
+            show_service_errors(form, error)
         else:
             # Rendered, not redirected: the key must not travel in a URL or the session.
             return _page(

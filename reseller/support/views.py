@@ -36,7 +36,7 @@ from tenants.people import auth, two_factor
 from tenants.people.users import users_by_id
 from tenants.support import sessions as support
 from tenants.web.decorators import actor_required, is_safe_next, the_actor
-from tenants.web.forms import apply_field_errors
+from tenants.web.forms import show_service_errors
 from tenants.web.locale import use_organization_timezone
 from tenants.web.session import (
     SUPPORT_KEY,
@@ -91,7 +91,7 @@ def start(org_id: str):
         return redirect(url_for("support.confirm", next=again))
     except ValidationFailed as error:
         rollback()
-        apply_field_errors(form, error)
+        show_service_errors(form, error)
         return _start_page(org, form, error.status)
     member_name = row.member.user.name
     enter_support_session(row.id)

@@ -12,7 +12,7 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import Reseller
 from tenants.web.decorators import actor_required, organization_for_view
-from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, apply_field_errors
+from tenants.web.forms import ApiKeyForm, RevokeApiKeyForm, show_service_errors
 
 bp = Blueprint("org_api_keys", __name__, url_prefix="/organizations/<org_id>/api-keys")
 
@@ -60,8 +60,7 @@ def create(org_id: str):
             commit()
         except DomainError as error:
             db.session.rollback()
-            apply_field_errors(form, error)
-            flash(str(error), "danger")
+            show_service_errors(form, error)
         else:
             # Rendered, not redirected: the key must not travel in a URL or the session.
             form = ApiKeyForm(formdata=None)

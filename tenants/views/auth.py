@@ -35,7 +35,7 @@ from tenants.models import SupportSessionEnd, User
 from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, is_safe_next
-from tenants.web.forms import apply_field_errors
+from tenants.web.forms import show_service_errors
 from tenants.web.session import (
     CONTEXT_KEY,
     SUPPORT_KEY,
@@ -244,7 +244,7 @@ def _set_password_page(token: str, purpose: str, template: str):
         try:
             passwords.set_password_with_token(token, purpose, form.password.data)
         except ValidationFailed as error:
-            apply_field_errors(form, error)
+            show_service_errors(form, error)
         except InvalidToken as error:
             flash(str(error), "danger")
             return redirect(url_for("auth.forgot_password"))

@@ -12,12 +12,12 @@ from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from tenants.access.policy import WhileActing, refused_while_acting
-from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.errors import DomainError
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import two_factor
 from tenants.views.auth import PENDING_KEY, begin_login, pending_login_user
 from tenants.web.decorators import is_safe_next
-from tenants.web.forms import apply_field_errors
+from tenants.web.forms import show_service_errors
 from tenants.web.session import current_actor, home_url
 
 bp = Blueprint("two_factor", __name__, url_prefix="/account/two-factor")
@@ -100,10 +100,7 @@ def setup():
             codes = two_factor.confirm_enrolment(user, form.code.data, form.enrolment.data)
         except DomainError as error:
             rollback()
-            if isinstance(error, ValidationFailed):
-                apply_field_errors(form, error)
-            else:
-                flash(str(error), "danger")
+            show_service_errors(form, error)
             status = error.status
         else:
             target = None

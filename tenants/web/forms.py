@@ -56,14 +56,6 @@ def parse_amount(value: str | None) -> Decimal | str:
         return text
 
 
-def apply_field_errors(form, error: DomainError) -> None:
-    """Show a service's field errors next to the form's fields of the same name."""
-    for name, message in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*list(field.errors or []), message]
-
-
 def show_service_errors(form, error: DomainError, paths: dict[str, str] | None = None) -> None:
     """The one way to show a refusal: each field error next to its field (the service's key
     mapped through ``paths``, else the form's own ``paths``, else the same name); anything

@@ -14,7 +14,7 @@ from tenants.credits.accounts import AccountLine, account_lines, manageable, pur
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
 from tenants.web.decorators import actor_required, organization_for_view
-from tenants.web.forms import apply_field_errors
+from tenants.web.forms import show_service_errors
 
 PAGE_SIZE = 50
 
@@ -37,7 +37,7 @@ def index(org_id: str):
     try:
         query = movements.movements_query(actor, org, **filters)
     except ValidationFailed as error:
-        apply_field_errors(form, error)
+        show_service_errors(form, error)
         filters.pop("account", None)
         query = movements.movements_query(actor, org, **filters)
     page = browsing.requested_page(query, PAGE_SIZE)
