@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -14,7 +15,7 @@ from tenants.billing.postpaid import _debt_expression, _lock_account, _store_deb
 from tenants.core.errors import NotPostpaid, OrganizationClosed, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import round_money, utcnow
-from tenants.core.validation import clean_text
+from tenants.core.validation import clean_text, read_decimal
 from tenants.credits import operations as credits
 from tenants.credits.operations import SYSTEM_ACCOUNT, Posting
 from tenants.models import (
@@ -32,15 +33,8 @@ from tenants.models import (
 
 def clean_amount(value, currency: str, field: str = "amount") -> Decimal:
     """A positive amount with at most the currency's decimals."""
-    from babel.numbers import get_currency_precision
-
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        raise ValidationFailed(fields={field: str(_l("Enter an amount, e.g. 12.50."))})
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed(fields={field: str(_l("Enter an amount, e.g. 12.50."))}) from None
-    if not amount.is_finite():
+    amount = read_decimal(value)
+    if amount is None:
         raise ValidationFailed(fields={field: str(_l("Enter an amount, e.g. 12.50."))})
     if amount <= 0:
         raise ValidationFailed(fields={field: str(_l("Enter an amount greater than zero."))})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal, InvalidOperation
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
@@ -155,3 +157,24 @@ def clean_mobile(value, field: str = "mobile", *, required: bool = False) -> str
     if not phonenumbers.is_valid_number(number):
         raise ValidationFailed(fields={field: str(_l("Not a valid phone number."))})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def read_decimal(value: Any, *, floats: bool = False) -> Decimal | None:
+    """The one reading of a number a service is given: text, an int or a Decimal (a float
+    only with ``floats``, read by its repr, never by its binary value) as a finite Decimal;
+    None for anything else (booleans, None, garbage, NaN, infinities). Each caller then
+    states its own bounds and messages; what a person types is parsed in their locale first
+    (tenants.web.forms.parse_amount)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        if not floats:
+            return None
+        value = repr(value)
+    if not isinstance(value, str | int | Decimal):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -20,6 +20,7 @@ from tenants.core.validation import (
     clean_mobile,
     clean_text,
     clean_timezone,
+    read_decimal,
 )
 from tenants.models import BillingType, PricingModel
 
@@ -101,14 +102,10 @@ def _sender_name(value, path: str) -> str | None:
 
 def _money(value, path: str) -> Decimal:
     """A decimal string, integer or Decimal (never a float: money is exact)."""
-    message = _l("Enter an amount such as 1500.00.")
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ValidationFailed(fields={path: str(message)})
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValidationFailed(fields={path: str(message)}) from exc
-    if not amount.is_finite() or amount < 0 or amount > MAX_CREDIT_LIMIT:
+    amount = read_decimal(value)
+    if amount is None:
+        raise ValidationFailed(fields={path: str(_l("Enter an amount such as 1500.00."))})
+    if amount < 0 or amount > MAX_CREDIT_LIMIT:
         raise ValidationFailed(fields={path: str(_l("Enter an amount between 0 and 99,999,999."))})
     return amount
 

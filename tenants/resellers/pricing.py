@@ -7,7 +7,7 @@ lists of dicts; every problem is reported at once, keyed like ``prices[0].curren
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import format_decimal
@@ -20,7 +20,7 @@ from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
-from tenants.core.validation import clean_country, clean_currency
+from tenants.core.validation import clean_country, clean_currency, read_decimal
 from tenants.models import PriceListEntry, PricingModel, Reseller, TaxRate
 
 PRICE_LIMIT = Decimal("1000000")  # exclusive; NUMERIC(12, 4) holds 8 integer digits
@@ -101,15 +101,8 @@ def _clean_amount(value: Any, *, places: int, limit: Decimal, inclusive: bool) -
     carrying the message to show."""
     if isinstance(value, bool) or value is None:
         raise ValueError(_l("Enter a number."))
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, str):
-        value = value.strip()
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError(_l("Enter a number, e.g. %(example)s.", example="0.045")) from None
-    if not amount.is_finite():
+    amount = read_decimal(value, floats=True)
+    if amount is None:
         raise ValueError(_l("Enter a number, e.g. %(example)s.", example="0.045"))
     if amount < 0:
         raise ValueError(_l("Must be zero or more."))
