@@ -269,7 +269,7 @@ def _prepaid_history(
         usage.record_usage(
             staff,
             org,
-            credits_used=rng.randint(5, 60),
+            credits=rng.randint(5, 60),
             reference=f"demo-campaign-{n + 1}",
             account=accounts[n % len(accounts)],
             occurred_at=moment,
@@ -291,7 +291,7 @@ def _postpaid_history(staff: Actor, org: Organization, *, pay: bool, seed: int) 
         usage.record_usage(
             staff,
             org,
-            credits_used=rng.randint(20, 120),
+            credits=rng.randint(20, 120),
             reference=f"demo-campaign-{n + 1}",
             occurred_at=moment,
         )

@@ -181,7 +181,7 @@ def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
     entry = usage.record_usage(
         actor,
         org,
-        credits_used=body.credits,
+        credits=body.credits,
         reference=body.reference,
         account=body.account,
         occurred_at=body.occurred_at,

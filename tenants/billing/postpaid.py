@@ -36,7 +36,7 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
 from tenants.credits import ledger
-from tenants.credits import operations as credits
+from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.credits.purchases import PriceNotSet
 from tenants.models import (
@@ -168,24 +168,24 @@ def record_postpaid_usage(
     actor: Actor,
     org: Organization,
     *,
-    credits_used: int,
+    credits: int,
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
 ) -> LedgerEntry:
     """Accrue a charge for sent SMS; refused whole past the credit limit (402)."""
-    credits_used = credits.clean_credits(credits_used)
+    credits = credit_ops.clean_credits(credits)
     reference = clean_text(reference, "reference", max_length=200)
-    occurred = credits.clean_occurred_at(occurred_at)
-    credits.require_usable(org)
+    occurred = credit_ops.clean_occurred_at(occurred_at)
+    credit_ops.require_usable(org)
     if org.pricing_model != PricingModel.POSTPAID:
         raise NotPostpaid()
     member_id = _usage_member(actor, org, account)
     unit = pricing.unit_price(org.reseller_id, org.currency, PricingModel.POSTPAID)
     if unit is None:
         raise _price_not_set()
-    amount = unit * credits_used
-    debt, unbilled_credits = _accrue(org, amount, credits_used, occurred)
+    amount = unit * credits
+    debt, unbilled_credits = _accrue(org, amount, credits, occurred)
     moved = db.session.execute(
         update(Organization)
         .where(Organization.id == org.id, Organization.status == OrganizationStatus.ACTIVE)
@@ -200,7 +200,7 @@ def record_postpaid_usage(
             reseller_id=org.reseller_id,
             organization_id=org.id,
             member_id=member_id,
-            credits=credits_used,
+            credits=credits,
             unit_price=unit,
             amount=amount,
             currency=org.currency,
@@ -208,12 +208,12 @@ def record_postpaid_usage(
             occurred_at=occurred,
         )
     )
-    entries = credits.post_transaction(
+    entries = credit_ops.post_transaction(
         actor,
         org,
         [
-            Posting(SYSTEM_ACCOUNT, -credits_used, EntryType.USAGE),
-            Posting(AccountRef(AccountKind.USAGE), credits_used, EntryType.USAGE),
+            Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
+            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
         ],
         amount=amount,
         reference=reference,

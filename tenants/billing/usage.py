@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tenants.access.actors import Actor
 from tenants.billing.postpaid import record_postpaid_usage
-from tenants.credits import operations as credits
+from tenants.credits import operations as credit_ops
 from tenants.models import LedgerEntry, Organization, PricingModel
 
 
@@ -17,17 +17,17 @@ def record_usage(
     actor: Actor,
     org: Organization,
     *,
-    credits_used: int,
+    credits: int,
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
 ) -> LedgerEntry:
-    """Charge ``credits_used`` SMS; InsufficientCredits (402) when credits or limit are short."""
+    """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short."""
     if org.pricing_model == PricingModel.PREPAID:
-        return credits.record_usage(
+        return credit_ops.record_usage(
             actor,
             org,
-            credits=credits_used,
+            credits=credits,
             reference=reference,
             account=account,
             occurred_at=occurred_at,
@@ -35,7 +35,7 @@ def record_usage(
     return record_postpaid_usage(
         actor,
         org,
-        credits_used=credits_used,
+        credits=credits,
         reference=reference,
         account=account,
         occurred_at=occurred_at,

@@ -55,6 +55,7 @@ def register(app: Flask) -> None:
         country_name=country_name,
         visible_sections=visible_sections,
         organization_sections=SECTIONS,
+        account_label=movements.account_label,
         staff_two_factor_required=two_factor.staff_two_factor_required,
         login_as_candidates=login_as_candidates,
         login_as_form=login_as_form,

@@ -65,7 +65,7 @@ def use(org, credits: int, at: datetime | None = None, reference: str = "batch")
     """Postpaid usage through the one entry point, committed."""
     from tenants.billing.usage import record_usage
 
-    entry = record_usage(SYSTEM, org, credits_used=credits, reference=reference, occurred_at=at)
+    entry = record_usage(SYSTEM, org, credits=credits, reference=reference, occurred_at=at)
     commit()
     return entry
 

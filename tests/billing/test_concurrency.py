@@ -93,7 +93,7 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
         mine = db.session.get(Organization, org_id)
         for _ in range(15):
             try:
-                record_usage(SYSTEM, mine, credits_used=3, reference="race")
+                record_usage(SYSTEM, mine, credits=3, reference="race")
                 commit()
             except InsufficientCredits:
                 rollback()

@@ -49,7 +49,7 @@ def portal(
     prepaid = create_organization(reseller, name="Acme Ibérica SL")
     credits.add_credits(SYSTEM, prepaid, credits.SYSTEM_ACCOUNT, 500, entry_type=EntryType.PURCHASE)
     commit()
-    record_usage(SYSTEM, prepaid, credits_used=40, reference="campaign")
+    record_usage(SYSTEM, prepaid, credits=40, reference="campaign")
     prepaid.individual_user_credits = True
     commit()
     member = create_member(prepaid, role="member", name="Mel Member")
@@ -59,7 +59,7 @@ def portal(
     zone = ZoneInfo(postpaid.timezone)
     month_start = datetime.now(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     moment = month_start - timedelta(hours=12)
-    record_usage(SYSTEM, postpaid, credits_used=400, reference="october", occurred_at=moment)
+    record_usage(SYSTEM, postpaid, credits=400, reference="october", occurred_at=moment)
     commit()
     invoice = monthly_run.issue_monthly_invoice(postpaid, moment.strftime("%Y-%m"))
     commit()

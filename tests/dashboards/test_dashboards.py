@@ -73,8 +73,8 @@ def two_resellers(create_priced_reseller, create_organization):
     credits.add_credits(SYSTEM, rich, SYSTEM_ACCOUNT, 5000, entry_type=EntryType.AUTO_TOP_UP)
     credits.add_credits(SYSTEM, gone, SYSTEM_ACCOUNT, 10, entry_type=EntryType.ADJUSTMENT)
     commit()
-    record_usage(SYSTEM, low, credits_used=70, reference="t1")
-    record_usage(SYSTEM, post, credits_used=25, reference="t2")
+    record_usage(SYSTEM, low, credits=70, reference="t1")
+    record_usage(SYSTEM, post, credits=25, reference="t2")
     commit()
     backdated_purchase(rich, 300, days_ago=3)
     backdated_purchase(rich, 999, days_ago=45)  # outside the 30 days
@@ -84,7 +84,7 @@ def two_resellers(create_priced_reseller, create_organization):
     other = create_organization(b, name="Beta Big SL")
     credits.add_credits(SYSTEM, other, SYSTEM_ACCOUNT, 7777, entry_type=EntryType.PURCHASE)
     commit()
-    record_usage(SYSTEM, other, credits_used=1234, reference="t3")
+    record_usage(SYSTEM, other, credits=1234, reference="t3")
     commit()
     return a, b, {"low": low.id, "rich": rich.id, "gone": gone.id, "other": other.id}
 

@@ -102,7 +102,7 @@ def _furnish(
     )
     commit()
     # A monthly invoice of the postpaid organization.
-    record_postpaid_usage(SYSTEM, postpaid, credits_used=7, reference=f"sms-{label}")
+    record_postpaid_usage(SYSTEM, postpaid, credits=7, reference=f"sms-{label}")
     commit()
     period = period_of(utcnow(), postpaid.timezone)
     invoice = issue_monthly_invoice(postpaid, period, now=utcnow() + timedelta(days=40))
