@@ -354,7 +354,7 @@ class MemberList(ApiModel):
 # The reseller's settings: price list and tax table
 
 UnitPrice = decimal("999999.9999", 4, examples=["0.045"])
-Percent = decimal("100", 2, examples=["21"])
+Percent = decimal("100", 3, examples=["21", "8.875"])
 
 
 class Price(ApiModel):

@@ -191,7 +191,7 @@ def _tax_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
         if failed and failed[0] == rate["country"]:
             form = failed[1]
         else:
-            form = TaxRowForm(formdata=None, percent=_shown(rate["percent"], "0.##"))
+            form = TaxRowForm(formdata=None, percent=_shown(rate["percent"], "0.###"))
         rows.append({**rate, "name": names.get(rate["country"], rate["country"]), "form": form})
     rows.sort(key=lambda row: row["name"].casefold())
     if add_form is None:

@@ -26,7 +26,7 @@ from tenants.models import PriceListEntry, PricingModel, Reseller, TaxRate
 PRICE_LIMIT = Decimal("1000000")  # exclusive; NUMERIC(12, 4) holds 8 integer digits
 PRICE_PLACES = 4
 PERCENT_LIMIT = Decimal("100")  # inclusive
-PERCENT_PLACES = 2
+PERCENT_PLACES = 3  # 8.875 % (New York City) needs three
 
 
 # ---------------------------------------------------------------------------

@@ -221,3 +221,13 @@ def test_a_time_without_a_zone_is_refused_as_before(api, tenants):
     url = f"/organizations/{tenants.acme.id}/movements"
     response = api.get(url, tenants.key_a, query={"since": "2026-01-01T00:00:00"}, headers=SPANISH)
     assert refused_in_spanish(response, "since") == "Indica una zona horaria (p. ej. Z)."
+
+
+def test_a_tax_rate_of_three_decimals_is_documented_and_accepted(api, tenants, document):
+    schema = component(document, "TaxRate")["properties"]["percent"]
+    assert matches(schema, "8.875") and not matches(schema, "8.8755")
+    ok = api.put(
+        "/reseller/tax-rates", tenants.key_a, {"tax_rates": [{"country": "US", "percent": "8.875"}]}
+    )
+    assert ok.status_code == 200, ok.json
+    assert ok.json["tax_rates"] == [{"country": "US", "percent": "8.875"}]

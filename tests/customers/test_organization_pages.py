@@ -304,3 +304,18 @@ def test_the_low_balance_threshold_is_read_strictly(agent_client, reseller, crea
     assert b"Balance &amp; configuration saved." in response.data
     db.session.expire_all()
     assert db.session.get(Organization, org.id).low_balance_threshold == 1000
+
+
+def test_the_credit_limit_field_shows_the_amount_as_people_write_it(
+    agent_client, reseller, create_organization
+):
+    """5000 reads "5000", not "5E+3" (issue 13); decimals as the reader writes them."""
+    org = create_organization(reseller, name="Acme SL", pricing_model="postpaid")
+    org.credit_limit = Decimal("5000")
+    db.session.commit()
+    html = agent_client.get(f"/organizations/{org.id}/settings").get_data(as_text=True)
+    assert 'value="5000"' in html and "5E+3" not in html
+    org.credit_limit = Decimal("2500.5")
+    db.session.commit()
+    html = agent_client.get(f"/organizations/{org.id}/settings").get_data(as_text=True)
+    assert 'value="2500.5"' in html

@@ -159,7 +159,7 @@ def test_tax_rates_are_set_replaced_and_read(team):
         ({"country": "EU", "percent": "21"}, "tax_rates[0].country", "Unknown country"),
         ({"country": "ES", "percent": "100.01"}, "tax_rates[0].percent", "at most 100"),
         ({"country": "ES", "percent": "-1"}, "tax_rates[0].percent", "zero or more"),
-        ({"country": "ES", "percent": "21.005"}, "tax_rates[0].percent", "2 decimals"),
+        ({"country": "ES", "percent": "21.0005"}, "tax_rates[0].percent", "3 decimals"),
         ({"country": "ES"}, "tax_rates[0].percent", "number"),
     ],
 )
@@ -217,3 +217,9 @@ def test_another_resellers_admin_gets_not_found(team, create_team):
     db.session.rollback()
     assert db.session.scalar(select(PriceListEntry)) is None
     assert db.session.scalar(select(TaxRate)) is None
+
+
+def test_a_tax_rate_takes_three_decimals(team):
+    """New York City's 8.875 % (issue 13: rates were refused past two decimals)."""
+    pricing.set_tax_rates(team.admin_actor, team.reseller, [{"country": "US", "percent": "8.875"}])
+    assert pricing.tax_percent(team.reseller.id, "US") == Decimal("8.875")

@@ -4,6 +4,7 @@ configuration, and the reseller's terms, each its own form."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from tenants.access import scoping
@@ -60,7 +61,7 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "alert_email": org.alert_email or "",
         },
         "terms": {
-            "credit_limit": str(org.credit_limit.normalize()) if org.credit_limit else "0",
+            "credit_limit": format_decimal(org.credit_limit or 0, format="0.####"),
             "individual_user_credits": org.individual_user_credits,
         },
     }
