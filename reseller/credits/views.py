@@ -14,10 +14,11 @@ from wtforms.validators import Optional
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission
-from tenants.credits import browsing, export, movements
-from tenants.credits.browsing import LOG_PAGE_SIZE
+from tenants.credits import export, movements
 from tenants.credits.reseller_log import LogFilters, iter_reseller_log_rows, reseller_log_query
 from tenants.models import EntryType
+from tenants.web import browsing
+from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, the_actor
 
 

@@ -36,7 +36,7 @@ from tenants.people import auth, two_factor
 from tenants.people.users import users_by_id
 from tenants.support import sessions as support
 from tenants.web.decorators import actor_required, is_safe_next, the_actor
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import ReturnForm, StartForm, show_service_errors
 from tenants.web.locale import use_organization_timezone
 from tenants.web.session import (
     SUPPORT_KEY,
@@ -45,7 +45,7 @@ from tenants.web.session import (
     home_url,
     leave_support_session,
 )
-from tenants.web.templating import ReturnForm, StartForm, login_as_form, member_label
+from tenants.web.templating import login_as_form, member_label
 
 # -- starting, returning, re-checking ----------------------------------------------------
 
@@ -163,10 +163,6 @@ def confirm():
 
 
 # -- the log -------------------------------------------------------------------------------
-
-
-def _people(rows) -> dict:
-    return users_by_id(r.session.staff_user_id for r in rows)
 
 
 @bp.route("/organizations/<org_id>/support/<support_session_id>")

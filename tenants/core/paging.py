@@ -59,18 +59,15 @@ def _moment(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+def choice(*options: str) -> Callable[[Any], str]:
+    """A kind for a value that must be one of ``options`` (a paging direction)."""
+
     def check(value: Any) -> str:
         if value not in options:
             raise _Invalid(value)
         return value
 
     return check
-
-
-def choice(*options: str) -> Callable[[Any], str]:
-    """A kind for a value that must be one of ``options`` (a paging direction)."""
-    return _choice(options)
 
 
 _KINDS: dict[str, Callable[[Any], Any]] = {TEXT: _text, MOMENT: _moment}
@@ -110,8 +107,3 @@ class Cursor:
 def keyset_before(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement:
     """Rows after ``values`` in a newest-first (descending) order on ``columns``."""
     return tuple_(*columns) < tuple(values)
-
-
-def keyset_after(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement:
-    """Rows after ``values`` in an ascending order on ``columns``."""
-    return tuple_(*columns) > tuple(values)

@@ -11,7 +11,7 @@ from flask import flash
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, StringField, SubmitField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
 from tenants.core.errors import DomainError
@@ -89,3 +89,24 @@ class ApiKeyForm(FlaskForm):
 
 class RevokeApiKeyForm(FlaskForm):
     """Only the CSRF token."""
+
+
+# -- small forms several pages post ---------------------------------------------------------
+
+
+class StartForm(FlaskForm):
+    member = SelectField(_l("Act as"), validate_choice=False)
+    reason = StringField(
+        _l("Reason"),
+        validators=[Length(max=500)],
+        description=_l("Required, e.g. a ticket number. The organization's admins can read it."),
+    )
+    submit = SubmitField(_l("Log in as this member"))
+
+
+class ReturnForm(FlaskForm):
+    submit = SubmitField(_l("Return to my account"))
+
+
+class RemoveCardForm(FlaskForm):
+    submit = SubmitField(_l("Remove card"))

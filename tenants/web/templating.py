@@ -17,23 +17,18 @@ from babel.numbers import format_currency as babel_format_currency
 from flask import Flask, current_app, has_request_context, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
-from wtforms.validators import Length
 
 from tenants.access.policy import Permission, WhileActing, can, refused_while_acting
 from tenants.billing import periods
-from tenants.billing import summary as billing_summary
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.credits import movements, topups
+from tenants.credits import movements
 from tenants.models import Member, Organization, PricingModel, User
 from tenants.organizations.sections import SECTION_KEYS, SECTIONS
 from tenants.people import auth, two_factor
 from tenants.support import sessions as support
-from tenants.web.decorators import the_actor
+from tenants.web.forms import ReturnForm, StartForm
 from tenants.web.session import CONTEXT_KEY, current_actor, home_url
 
 
@@ -148,63 +143,7 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
     return tuple(s for s in SECTION_KEYS if s not in needs or can(actor, needs[s]))
 
 
-# Card networks' own names (not translated).
-CARD_BRANDS = {
-    "visa": "Visa",
-    "mastercard": "Mastercard",
-    "amex": "American Express",
-    "discover": "Discover",
-}
-
-
-class RemoveCardForm(FlaskForm):
-    submit = SubmitField(_l("Remove card"))
-
-
-def brand_name(brand: str | None) -> str:
-    return CARD_BRANDS.get(brand or "", "") or _("Card")
-
-
-def saved_card_section(org: Organization) -> dict:
-    """What organization/_saved_card.html shows: the card (or none), the automatic top-up,
-    may it be removed (POST organization.remove_saved_card)."""
-    actor = the_actor()
-    card = topups.describe_saved_card(org)
-    return {
-        "shown": org.pricing_model == PricingModel.PREPAID or card is not None,
-        "card": card,
-        "brand": brand_name(card.brand) if card else None,
-        "can_remove": card is not None and can(actor, Permission.MANAGE_CREDITS),
-        "acting": refused_while_acting(actor, WhileActing.CHANGE_SAVED_CARD),
-        "form": RemoveCardForm(formdata=None),
-    }
-
-
-def postpaid_payment_section(org: Organization) -> dict:
-    """What organization/_postpaid_payment.html shows: amounts, open invoices, payments, and
-    whether the actor may record a payment."""
-    actor = the_actor()
-    return {
-        "summary": billing_summary.payment_summary(org),
-        "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
-    }
-
-
 # -- login-as: the start form, the organization's sessions, the banner ----------------------
-
-
-class StartForm(FlaskForm):
-    member = SelectField(_l("Act as"), validate_choice=False)
-    reason = StringField(
-        _l("Reason"),
-        validators=[Length(max=500)],
-        description=_l("Required, e.g. a ticket number. The organization's admins can read it."),
-    )
-    submit = SubmitField(_l("Log in as this member"))
-
-
-class ReturnForm(FlaskForm):
-    submit = SubmitField(_l("Return to my account"))
 
 
 def member_label(member: Member) -> str:

@@ -9,10 +9,11 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import ValidationFailed
-from tenants.credits import browsing, chart, movements
+from tenants.credits import chart, movements
 from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
+from tenants.web import browsing
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
 

@@ -9,10 +9,11 @@ from flask import render_template, request, url_for
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission
-from tenants.credits import browsing, export, export_rows, movements
+from tenants.credits import export, export_rows, movements
 from tenants.credits.accounts import account_name
-from tenants.credits.browsing import LOG_PAGE_SIZE
 from tenants.models import Organization
+from tenants.web import browsing
+from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, organization_for_view
 
 

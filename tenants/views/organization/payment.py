@@ -3,7 +3,7 @@ owes and staff recording a payment.
 
 Registered on the organization blueprint; the Payment tab includes
 ``organization/_postpaid_payment.html``, which shows the
-``payment_section`` the views hand it (tenants.web.templating.postpaid_payment_section).
+``payment_section`` the views hand it (postpaid_payment_section below).
 """
 
 from __future__ import annotations
@@ -12,15 +12,24 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from tenants.access import scoping
-from tenants.access.policy import Permission, require
-from tenants.billing import payments, postpaid
+from tenants.access.policy import Permission, can, require
+from tenants.billing import payments, postpaid, summary
 from tenants.core.errors import DomainError
 from tenants.jobs import outbox as queue
-from tenants.models import PricingModel
+from tenants.models import Organization, PricingModel
 from tenants.views.organization.blueprint import bp
-from tenants.web.decorators import actor_required, organization_for_view
+from tenants.web.decorators import actor_required, organization_for_view, the_actor
 from tenants.web.forms import parse_amount
-from tenants.web.templating import postpaid_payment_section
+
+
+def postpaid_payment_section(org: Organization) -> dict:
+    """What organization/_postpaid_payment.html shows: amounts, open invoices, payments, and
+    whether the actor may record a payment."""
+    actor = the_actor()
+    return {
+        "summary": summary.payment_summary(org),
+        "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
+    }
 
 
 @bp.route("/<org_id>/payment")

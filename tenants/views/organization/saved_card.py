@@ -2,7 +2,7 @@
 
 Registered on the organization blueprint; the settings page includes
 ``organization/_saved_card.html``, which shows the
-``saved_card`` the settings view hands it (tenants.web.templating.saved_card_section).
+``saved_card`` the settings view hands it (saved_card_section below).
 """
 
 from __future__ import annotations
@@ -10,12 +10,42 @@ from __future__ import annotations
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
 
-from tenants.access.policy import Permission
+from tenants.access.policy import Permission, WhileActing, can, refused_while_acting
 from tenants.core.errors import DomainError
+from tenants.credits import topups
 from tenants.jobs import outbox as queue
+from tenants.models import Organization, PricingModel
 from tenants.organizations import operations as organizations
 from tenants.views.organization.blueprint import bp
-from tenants.web.decorators import actor_required, organization_for_view
+from tenants.web.decorators import actor_required, organization_for_view, the_actor
+from tenants.web.forms import RemoveCardForm
+
+# Card networks' own names (not translated).
+CARD_BRANDS = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+}
+
+
+def brand_name(brand: str | None) -> str:
+    return CARD_BRANDS.get(brand or "", "") or _("Card")
+
+
+def saved_card_section(org: Organization) -> dict:
+    """What organization/_saved_card.html shows: the card (or none), the automatic top-up,
+    may it be removed (POST organization.remove_saved_card)."""
+    actor = the_actor()
+    card = topups.describe_saved_card(org)
+    return {
+        "shown": org.pricing_model == PricingModel.PREPAID or card is not None,
+        "card": card,
+        "brand": brand_name(card.brand) if card else None,
+        "can_remove": card is not None and can(actor, Permission.MANAGE_CREDITS),
+        "acting": refused_while_acting(actor, WhileActing.CHANGE_SAVED_CARD),
+        "form": RemoveCardForm(formdata=None),
+    }
 
 
 @bp.route("/<org_id>/saved-card/remove", methods=["POST"])

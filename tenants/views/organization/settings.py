@@ -21,9 +21,9 @@ from tenants.views.organization.forms import (
     GeneralForm,
     ResellerTermsForm,
 )
+from tenants.views.organization.saved_card import saved_card_section
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import fill_place_choices, parse_amount, show_service_errors, whole_number
-from tenants.web.templating import saved_card_section
 
 
 def _settings_forms(org: Organization, posted: str | None = None) -> dict:

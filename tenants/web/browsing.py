@@ -2,8 +2,8 @@
 the links to the pages around it.
 
 Shared by the organization's credits pages (tenants.views.credits) and the reseller-wide log
-(reseller.credits), which may not import tenants.views. Request-aware: it belongs in the web
-kit once that has a home for list pages.
+(reseller.credits), which may not import tenants.views; it reads the request, so it is part
+of the web kit.
 """
 
 from __future__ import annotations
