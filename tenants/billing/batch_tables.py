@@ -58,8 +58,10 @@ _days_table = Table(
     Column("day", Date),
     Column("period", String(7)),  # the month whose invoice the day goes on
     Column("unit_price", Money()),
+    Column("tax_percent", Money()),
     Column("credits", BigInteger),
     Column("amount", Money()),
+    Column("tax", Money()),  # the exact tax of the charges (what leaves unbilled_tax)
     prefixes=["TEMPORARY"],
 )
 _invoices_table = Table(
@@ -85,6 +87,7 @@ _settle_table = Table(
     _TEMP,
     Column("organization_id", String(32), primary_key=True),
     Column("charged", Money()),
+    Column("charged_tax", Money()),
     Column("credits", BigInteger),
     Column("unpaid", Money()),
     Column("applied", Money()),
@@ -157,7 +160,8 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
 
 def _group_days(due: list[_Due]) -> None:
     """Fill the days table: the charges of the window of each organization, summed per
-    (organization, local day, unit price), each day tagged with its invoice's month."""
+    (organization, local day, unit price, tax rate), each day tagged with its invoice's
+    month."""
     if db.session.get_bind().dialect.name == "postgresql":
         _group_days_in_postgresql(due)
     else:
@@ -185,14 +189,25 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
     month = func.greatest(func.to_char(day, literal_column("'YYYY-MM'")), orgs.c.first_open)
     db.session.execute(
         insert(days).from_select(
-            ["organization_id", "day", "period", "unit_price", "credits", "amount"],
+            [
+                "organization_id",
+                "day",
+                "period",
+                "unit_price",
+                "tax_percent",
+                "credits",
+                "amount",
+                "tax",
+            ],
             select(
                 Charge.organization_id,
                 day,
                 month,
                 Charge.unit_price,
+                Charge.tax_percent,
                 func.sum(Charge.credits),
                 func.sum(Charge.amount),
+                func.sum(Charge.tax),
             )
             .join(
                 orgs,
@@ -205,7 +220,13 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
             # Spelled out so the index (organization_id, occurred_at) is probed for the
             # batch's organizations only, not merged from its start.
             .where(Charge.organization_id.in_([item.row.id for item in due]))
-            .group_by(Charge.organization_id, day, orgs.c.first_open, Charge.unit_price),
+            .group_by(
+                Charge.organization_id,
+                day,
+                orgs.c.first_open,
+                Charge.unit_price,
+                Charge.tax_percent,
+            ),
         )
     )
 
@@ -215,29 +236,32 @@ def _group_days_in_python(due: list[_Due]) -> None:
     days = _days_table
     by_id = {item.row.id: item for item in due}
     zones: dict[str, ZoneInfo] = {}
-    grouped: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0)])
+    grouped: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
     rows = db.session.execute(
         select(
             Charge.organization_id,
             Charge.occurred_at,
             Charge.unit_price,
+            Charge.tax_percent,
             Charge.credits,
             Charge.amount,
+            Charge.tax,
         ).where(
             Charge.organization_id.in_(list(by_id)),
             Charge.occurred_at < max(item.end for item in due),
         )
     )
-    for org_id, occurred, unit, count, amount in rows:
+    for org_id, occurred, unit, percent, count, amount, tax in rows:
         item = by_id[org_id]
         if occurred >= item.end or (item.start is not None and occurred < item.start):
             continue
         zone = zones.get(item.row.timezone) or zones.setdefault(
             item.row.timezone, ZoneInfo(item.row.timezone)
         )
-        bucket = grouped[(org_id, occurred.astimezone(zone).date(), unit)]
+        bucket = grouped[(org_id, occurred.astimezone(zone).date(), unit, percent)]
         bucket[0] += count
         bucket[1] += amount
+        bucket[2] += tax
     if grouped:
         _insert_rows(
             days,
@@ -247,10 +271,12 @@ def _group_days_in_python(due: list[_Due]) -> None:
                     "day": day,
                     "period": max(_month(day), by_id[org_id].first_open),
                     "unit_price": unit,
+                    "tax_percent": percent,
                     "credits": count,
                     "amount": amount,
+                    "tax": tax,
                 }
-                for (org_id, day, unit), (count, amount) in grouped.items()
+                for (org_id, day, unit, percent), (count, amount, tax) in grouped.items()
             ],
         )
 
@@ -284,7 +310,8 @@ def _insert_lines() -> None:
     """Every invoice line of the batch in one INSERT … SELECT from the days table."""
     days, labels, issued = _days_table, _labels_table, _invoices_table
     position = func.row_number().over(
-        partition_by=issued.c.invoice_id, order_by=(days.c.day, days.c.unit_price)
+        partition_by=issued.c.invoice_id,
+        order_by=(days.c.day, days.c.unit_price, days.c.tax_percent),
     )
     db.session.execute(
         insert(InvoiceLine.__table__).from_select(
@@ -329,6 +356,7 @@ def _close_accounts(settle_rows: list[dict], period: str, now: datetime) -> None
         .where(account.c.organization_id == settle.c.organization_id)
         .values(
             unbilled=account.c.unbilled - settle.c.charged,
+            unbilled_tax=account.c.unbilled_tax - settle.c.charged_tax,
             unbilled_credits=account.c.unbilled_credits - settle.c.credits,
             invoiced_unpaid=account.c.invoiced_unpaid + settle.c.unpaid,
             paid_ahead=account.c.paid_ahead - settle.c.applied,
@@ -340,7 +368,12 @@ def _close_accounts(settle_rows: list[dict], period: str, now: datetime) -> None
     if any(item["credits"] for item in settle_rows):
         org = Organization.__table__
         debt = (
-            select(account.c.unbilled + account.c.invoiced_unpaid - account.c.paid_ahead)
+            select(
+                account.c.unbilled
+                + account.c.unbilled_tax
+                + account.c.invoiced_unpaid
+                - account.c.paid_ahead
+            )
             .where(account.c.organization_id == org.c.id)
             .scalar_subquery()
         )

@@ -65,7 +65,6 @@ from tenants.models import (
     PostpaidAccount,
     QueuedJob,
     Reseller,
-    TaxRate,
 )
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
@@ -102,12 +101,24 @@ def _lock_batch(org_ids: list[str], period: str):
 
 
 @dataclass
+class _Month:
+    """One organization's charges of one month: in all, and per tax rate."""
+
+    period: str
+    credits: int = 0
+    amount: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)  # exact, charge by charge
+    bases: dict[Decimal, Decimal] = field(default_factory=dict)  # {tax %: base}
+
+
+@dataclass
 class _NewInvoice:
     """One invoice of the batch: its row of the invoices table and the charges it bills."""
 
     due: _Due
     credits: int
     amount: Decimal  # the month's charges, before tax
+    charged_tax: Decimal  # the exact tax of those charges (what leaves unbilled_tax)
     email: str | None  # where it is sent; None: nowhere, no email job
     row: dict[str, Any]
 
@@ -121,9 +132,7 @@ class _Batch:
     now: datetime
     # 1. the locked organizations whose month is over, and their charges month by month
     due: list[_Due] = field(default_factory=list)
-    months: dict[str, list[tuple[str, int, Decimal]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    months: dict[str, list[_Month]] = field(default_factory=lambda: defaultdict(list))
     # 2. the invoices, in the order of ``due`` then month; {org id: [(month, invoice id), …]}
     invoices: list[_NewInvoice] = field(default_factory=list)
     issued: dict[str, list] = field(default_factory=dict)
@@ -179,24 +188,35 @@ def _lock_and_group(batch: _Batch) -> _Batch:
     _create_temp(*_TEMP_TABLES)
     _group_days(batch.due)
     days = _days_table
-    for org_id, month, count, amount in db.session.execute(
+    for org_id, month, percent, count, amount, tax in db.session.execute(
         select(
-            days.c.organization_id, days.c.period, func.sum(days.c.credits), func.sum(days.c.amount)
+            days.c.organization_id,
+            days.c.period,
+            days.c.tax_percent,
+            func.sum(days.c.credits),
+            func.sum(days.c.amount),
+            func.sum(days.c.tax),
         )
-        .group_by(days.c.organization_id, days.c.period)
-        .order_by(days.c.organization_id, days.c.period)
+        .group_by(days.c.organization_id, days.c.period, days.c.tax_percent)
+        .order_by(days.c.organization_id, days.c.period, days.c.tax_percent)
     ):
-        batch.months[org_id].append((month, int(count), amount))
+        months = batch.months[org_id]
+        if not months or months[-1].period != month:
+            months.append(_Month(month))
+        months[-1].credits += int(count)
+        months[-1].amount += amount
+        months[-1].tax += tax
+        months[-1].bases[percent] = amount
     return batch
 
 
 def _number_and_invoice(batch: _Batch) -> _Batch:
     """Step 2: take each reseller's invoice numbers (one UPDATE of its sequence row) and
     make the invoice of each organization and month with charges: number, totals with the
-    reseller's tax for the country, billing snapshot and the billing contact's language."""
+    tax of each rate its charges carry, billing snapshot and the billing contact's language."""
     invoiced = batch.invoiced
     reseller_ids = sorted({item.row.reseller_id for item in invoiced})
-    resellers, taxes = _reseller_terms(reseller_ids)
+    resellers = _reseller_terms(reseller_ids)
     contacts = _billing_contacts(
         [(i.row.id, i.row.billing_email, resellers[i.row.reseller_id][1]) for i in invoiced]
     )
@@ -210,12 +230,13 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
         row = item.row
         email, language = contacts[row.id]
         billing = invoices.billing_snapshot(row)
-        tax_percent = taxes.get((row.reseller_id, (row.country or "").upper()), Decimal(0))
-        for month, count, amount in batch.months[row.id]:
+        for month in batch.months[row.id]:
             sequence, number = numbers[row.reseller_id].pop()
-            subtotal, tax, total = invoices.totals(amount, tax_percent, row.currency)
+            subtotal, tax, total = invoices.totals_per_rate(month.bases, row.currency)
+            # The rate of the largest base (the one rate of almost every month).
+            tax_percent = max(month.bases, key=lambda percent: (month.bases[percent], percent))
             invoice_id = new_id("inv")
-            batch.issued[row.id].append((month, invoice_id))
+            batch.issued[row.id].append((month.period, invoice_id))
             invoice_row = {
                 "id": invoice_id,
                 "reseller_id": row.reseller_id,
@@ -223,7 +244,7 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
                 "sequence": sequence,
                 "number": number,
                 "kind": InvoiceKind.INVOICE,
-                "period": month,
+                "period": month.period,
                 "status": InvoiceStatus.OPEN,
                 "currency": row.currency,
                 "subtotal": subtotal,
@@ -235,13 +256,15 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
                 "issued_at": batch.now,
                 "paid_at": None,
             }
-            batch.invoices.append(_NewInvoice(item, count, amount, email, invoice_row))
+            batch.invoices.append(
+                _NewInvoice(item, month.credits, month.amount, month.tax, email, invoice_row)
+            )
     return batch
 
 
-def _reseller_terms(reseller_ids: list[str]) -> tuple[dict, dict]:
-    """``{reseller id: (slug, default language)}`` and ``{(reseller id, country): tax %}``."""
-    resellers = {
+def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``{reseller id: (slug, default language)}``."""
+    return {
         rid: (slug, language)
         for rid, slug, language in db.session.execute(
             select(Reseller.id, Reseller.slug, Reseller.default_language).where(
@@ -249,15 +272,6 @@ def _reseller_terms(reseller_ids: list[str]) -> tuple[dict, dict]:
             )
         )
     }
-    taxes = {
-        (rid, country): percent
-        for rid, country, percent in db.session.execute(
-            select(TaxRate.reseller_id, TaxRate.country, TaxRate.percent).where(
-                TaxRate.reseller_id.in_(reseller_ids)
-            )
-        )
-    }
-    return resellers, taxes
 
 
 def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
@@ -332,7 +346,8 @@ def _settle_rows(batch: _Batch) -> list[dict]:
         invoices_of[invoice.due.row.id].append(invoice)
     settle_rows = []
     for item in batch.due:
-        charged, credit_total, unpaid, applied_total = Decimal(0), 0, Decimal(0), Decimal(0)
+        charged, charged_tax, unpaid, applied_total = Decimal(0), Decimal(0), Decimal(0), Decimal(0)
+        credit_total = 0
         paid_ahead = item.row.paid_ahead
         for invoice in invoices_of[item.row.id]:
             total = invoice.row["total"]
@@ -342,11 +357,13 @@ def _settle_rows(batch: _Batch) -> list[dict]:
             applied_total += applied
             unpaid += total - applied
             charged += invoice.amount
+            charged_tax += invoice.charged_tax
             credit_total += invoice.credits
         settle_rows.append(
             {
                 "organization_id": item.row.id,
                 "charged": charged,
+                "charged_tax": charged_tax,
                 "credits": credit_total,
                 "unpaid": unpaid,
                 "applied": applied_total,

@@ -3,7 +3,8 @@
 Money a postpaid organization owes lives in one row per organization (PostpaidAccount),
 changed only by conditional UPDATEs in the same transaction as the rows they summarize:
 
-* usage adds its charge with ``UPDATE … WHERE debt + charge <= credit_limit AND the
+* usage adds its charge and its tax with ``UPDATE … WHERE debt + charge + tax <=
+  credit_limit AND the
   event's time is after the last invoiced period`` — the row lock serializes concurrent
   usage of one organization, the WHERE refuses what would pass the limit or land in an
   invoiced month;
@@ -18,7 +19,7 @@ changed only by conditional UPDATEs in the same transaction as the rows they sum
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
@@ -33,7 +34,7 @@ from tenants.core.errors import (
     ValidationFailed,
 )
 from tenants.core.extensions import db
-from tenants.core.types import utcnow
+from tenants.core.types import MONEY_SCALE, utcnow
 from tenants.core.validation import clean_text
 from tenants.credits import ledger
 from tenants.credits import operations as credit_ops
@@ -73,6 +74,7 @@ def ensure_account(org: Organization) -> None:
             organization_id=org.id,
             reseller_id=org.reseller_id,
             unbilled=Decimal(0),
+            unbilled_tax=Decimal(0),
             unbilled_credits=0,
             invoiced_unpaid=Decimal(0),
             paid_ahead=Decimal(0),
@@ -93,7 +95,12 @@ def _lock_account(organization_id: str) -> PostpaidAccount | None:
 
 
 def _debt_expression():
-    return PostpaidAccount.unbilled + PostpaidAccount.invoiced_unpaid - PostpaidAccount.paid_ahead
+    return (
+        PostpaidAccount.unbilled
+        + PostpaidAccount.unbilled_tax
+        + PostpaidAccount.invoiced_unpaid
+        - PostpaidAccount.paid_ahead
+    )
 
 
 def _store_debt(org: Organization, debt: Decimal) -> None:
@@ -112,7 +119,7 @@ def account_of(org: Organization) -> PostpaidAccount | None:
 
 
 def organization_debt(org: Organization) -> Decimal:
-    """Unbilled charges plus unpaid invoices, less what was paid ahead."""
+    """Unbilled charges and their tax plus unpaid invoices, less what was paid ahead."""
     debt = db.session.scalar(
         select(_debt_expression()).where(PostpaidAccount.organization_id == org.id)
     )
@@ -131,10 +138,11 @@ def _usage_member(actor: Actor, org: Organization, account) -> str | None:
 
 
 def _accrue(
-    org: Organization, amount: Decimal, credits_used: int, occurred: datetime
+    org: Organization, amount: Decimal, tax: Decimal, credits_used: int, occurred: datetime
 ) -> tuple[Decimal, int]:
-    """Add the charge to the account row under its limit, in one conditional UPDATE: the
-    new debt and unbilled credits; PeriodInvoiced or InsufficientCredits (402) when refused."""
+    """Add the charge and its tax to the account row under its limit, in one conditional
+    UPDATE: the new debt and unbilled credits; PeriodInvoiced or InsufficientCredits (402)
+    when refused."""
     ensure_account(org)
     limit = select(Organization.credit_limit).where(Organization.id == org.id).scalar_subquery()
     row = db.session.execute(
@@ -142,10 +150,11 @@ def _accrue(
         .where(
             PostpaidAccount.organization_id == org.id,
             or_(PostpaidAccount.closed_until.is_(None), PostpaidAccount.closed_until <= occurred),
-            _debt_expression() + amount <= limit,
+            _debt_expression() + amount + tax <= limit,
         )
         .values(
             unbilled=PostpaidAccount.unbilled + amount,
+            unbilled_tax=PostpaidAccount.unbilled_tax + tax,
             unbilled_credits=PostpaidAccount.unbilled_credits + credits_used,
             updated_at=utcnow(),
         )
@@ -185,7 +194,9 @@ def record_postpaid_usage(
     if unit is None:
         raise _price_not_set()
     amount = unit * credits
-    debt, unbilled_credits = _accrue(org, amount, credits, occurred)
+    tax_percent = pricing.tax_percent(org.reseller_id, org.country)
+    tax = (amount * tax_percent / 100).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    debt, unbilled_credits = _accrue(org, amount, tax, credits, occurred)
     moved = db.session.execute(
         update(Organization)
         .where(Organization.id == org.id, Organization.status == OrganizationStatus.ACTIVE)
@@ -203,6 +214,8 @@ def record_postpaid_usage(
             credits=credits,
             unit_price=unit,
             amount=amount,
+            tax_percent=tax_percent,
+            tax=tax,
             currency=org.currency,
             reference=reference,
             occurred_at=occurred,

@@ -81,6 +81,19 @@ def totals(
     return subtotal, tax, subtotal + tax
 
 
+def totals_per_rate(
+    bases: dict[Decimal, Decimal], currency: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """Subtotal, tax and total of charges taxed at several rates (``{tax %: base}``): the
+    tax is computed per rate on its base and rounded once per rate."""
+    subtotal = round_money(sum(bases.values(), Decimal(0)), currency)
+    tax = sum(
+        (round_money(base * percent / Decimal(100), currency) for percent, base in bases.items()),
+        Decimal(0),
+    )
+    return subtotal, tax, subtotal + tax
+
+
 def issue_invoice(
     org: Organization,
     *,

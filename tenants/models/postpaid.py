@@ -17,9 +17,12 @@ from tenants.models.base import enum_column_type
 class PostpaidAccount(db.Model):
     """What a postpaid organization owes, changed only by conditional UPDATEs (row lock).
 
-    ``debt = unbilled + invoiced_unpaid - paid_ahead``; usage is accepted while the debt
-    stays within the organization's credit limit. ``closed_until`` is the instant the last
-    invoiced period ended: charges before it are invoiced, late usage before it is refused.
+    ``debt = unbilled + unbilled_tax + invoiced_unpaid - paid_ahead``: the charges not yet
+    invoiced, the tax they will carry (each charge's tax at the rate of its moment, exact to
+    the stored scale; the invoice rounds once per rate), and the invoices not yet paid, less
+    what was paid ahead. Usage is accepted while the debt stays within the credit limit.
+    ``closed_until`` is the instant the last invoiced period ended: charges before it are
+    invoiced, late usage before it is refused.
     """
 
     __tablename__ = "postpaid_accounts"
@@ -31,6 +34,7 @@ class PostpaidAccount(db.Model):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
     unbilled: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    unbilled_tax: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
     unbilled_credits: Mapped[int] = mapped_column(BigInteger, default=0)
     invoiced_unpaid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     # Payments received beyond the issued invoices; settles the next invoices.
@@ -41,7 +45,7 @@ class PostpaidAccount(db.Model):
 
     @property
     def debt(self) -> Decimal:
-        return self.unbilled + self.invoiced_unpaid - self.paid_ahead
+        return self.unbilled + self.unbilled_tax + self.invoiced_unpaid - self.paid_ahead
 
 
 class Charge(db.Model):
@@ -57,6 +61,10 @@ class Charge(db.Model):
     credits: Mapped[int] = mapped_column(BigInteger)
     unit_price: Mapped[Decimal] = mapped_column(Money())
     amount: Mapped[Decimal] = mapped_column(Money())
+    # The tax rate of the organization's country when it happened, and this charge's tax at
+    # it (amount * rate, at the stored scale): a country change taxes only what follows it.
+    tax_percent: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
+    tax: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str | None] = mapped_column(String(200))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())

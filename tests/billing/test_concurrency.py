@@ -81,7 +81,7 @@ def test_two_runs_at_once_invoice_each_organization_once(app, clock, create_post
 
 
 def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postpaid):
-    org = create_postpaid(limit="10.00")  # 200 credits at 0.05
+    org = create_postpaid(limit="12.10")  # 200 credits at 0.05 and their 21 % tax
     org_id = org.id
     refused = []
 
@@ -103,8 +103,8 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
     db.session.rollback()
     used = db.session.scalar(select(func.sum(Charge.credits)))
     assert used == 198 and refused  # 66 of the 120 attempts fit under the limit
-    assert postpaid.organization_debt(org) == Decimal("9.90")
-    assert db.session.get(Organization, org.id, populate_existing=True).debt == Decimal("9.90")
+    assert postpaid.organization_debt(org) == Decimal("11.979")  # 9.90 and 2.079 of tax
+    assert db.session.get(Organization, org.id, populate_existing=True).debt == Decimal("11.979")
 
 
 def seed_with_owners_skipped(count, period):

@@ -79,7 +79,8 @@ def test_every_charge_of_the_month_and_none_of_the_next(clock, create_postpaid):
     assert [line.quantity for line in invoice_lines(invoice)] == [100, 200, 100]  # per day
     assert invoice.subtotal == Decimal("20.00")
     assert invoice.tax == Decimal("4.20") and invoice.total == Decimal("24.20")
-    assert postpaid.organization_debt(org) == Decimal("24.20") + Decimal("50.00")
+    # November so far: 50.00 and the 10.50 of tax it will carry.
+    assert postpaid.organization_debt(org) == Decimal("24.20") + Decimal("50.00") + Decimal("10.50")
 
 
 def test_totals_round_half_up_once_per_total(clock, create_postpaid, reseller):
@@ -195,10 +196,11 @@ def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):
     from tenants.jobs.outbox import commit
 
     org = create_postpaid()
-    use(org, 100, at=datetime(2026, 10, 26, tzinfo=UTC))  # 5.00 unbilled
+    use(org, 100, at=datetime(2026, 10, 26, tzinfo=UTC))  # 5.00 unbilled, 1.05 tax to come
+    assert postpaid.organization_debt(org) == Decimal("6.05")
     payments.record_payment(SYSTEM, org, Decimal("5.00"))
     commit()
-    assert postpaid.organization_debt(org) == 0
+    assert postpaid.organization_debt(org) == Decimal("1.05")
     monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
     assert invoice.status == "open" and postpaid.organization_debt(org) == Decimal("1.05")
@@ -206,3 +208,27 @@ def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):
     commit()
     db.session.refresh(invoice)
     assert invoice.status == "paid" and postpaid.organization_debt(org) == 0
+
+
+def test_a_country_change_taxes_only_what_follows_it(clock, create_postpaid, reseller):
+    """Spanish usage (21 %), then the organization moves to Mexico (16 %): the month's invoice
+    taxes each part at its own rate, rounded once per rate; the debt counted both on the way."""
+    from tenants.access.actors import SYSTEM
+    from tenants.jobs.outbox import commit
+    from tenants.organizations.operations import update_organization
+
+    org = create_postpaid()
+    use(org, 100, at=datetime(2026, 10, 25, tzinfo=UTC))  # 5.00 at 21 %
+    update_organization(SYSTEM, org, {"country": "MX"})
+    commit()
+    use(org, 300, at=datetime(2026, 10, 28, tzinfo=UTC))  # 15.00 at 16 %
+    assert postpaid.organization_debt(org) == Decimal("5.00") + Decimal("1.05") + Decimal(
+        "15.00"
+    ) + Decimal("2.40")
+    monthly_run.run_monthly("2026-10", now=clock.now)
+    (invoice,) = monthly_invoices(org)
+    assert invoice.subtotal == Decimal("20.00")
+    assert invoice.tax == Decimal("3.45") and invoice.total == Decimal("23.45")
+    assert postpaid.organization_debt(org) == Decimal("23.45")
+    account = db.session.get(PostpaidAccount, org.id, populate_existing=True)
+    assert account.unbilled == 0 and account.unbilled_tax == 0

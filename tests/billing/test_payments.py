@@ -22,7 +22,8 @@ from tests.conftest import PASSWORD, owner_of, staff_actor
 
 @pytest.fixture
 def owing(clock, create_postpaid):
-    """A Madrid organization with an October invoice of 24.20 and 1.00 unbilled in November."""
+    """A Madrid organization with an October invoice of 24.20 and 1.00 unbilled in November
+    (1.21 with its 21 % tax)."""
     org = create_postpaid()
     use(org, 400, at=datetime(2026, 10, 25, tzinfo=UTC))
     monthly_run.run_monthly("2026-10", now=clock.now)
@@ -34,12 +35,12 @@ def test_payment_settles_the_oldest_invoice_and_lowers_the_debt(
     owing, reseller, create_reseller_staff
 ):
     agent = create_reseller_staff(reseller)
-    assert postpaid.organization_debt(owing) == Decimal("25.20")
+    assert postpaid.organization_debt(owing) == Decimal("25.41")
     payment = payments.record_payment(staff_actor(reseller, agent), owing, "24.20", "bank 42")
     commit()
     invoice = db.session.scalar(select(Invoice).where(Invoice.organization_id == owing.id))
     assert invoice.status == "paid" and invoice.paid_at is not None
-    assert postpaid.organization_debt(owing) == reload(owing).debt == Decimal("1.00")
+    assert postpaid.organization_debt(owing) == reload(owing).debt == Decimal("1.21")
     entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.type == EntryType.PAYMENT))
     assert (entry.amount, entry.credits, entry.reference) == (Decimal("24.20"), 0, "bank 42")
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "payment.recorded"))
@@ -51,18 +52,18 @@ def test_a_partial_payment_leaves_the_invoice_open(owing):
     commit()
     invoice = db.session.scalar(select(Invoice).where(Invoice.organization_id == owing.id))
     assert invoice.status == "open"
-    assert postpaid.organization_debt(owing) == Decimal("5.20")
+    assert postpaid.organization_debt(owing) == Decimal("5.41")
 
 
 @pytest.mark.parametrize(
-    "amount", ["25.21", "0", "-1", "abc", "1.001", 1.5, None, "NaN", "Infinity"]
+    "amount", ["25.42", "0", "-1", "abc", "1.001", 1.5, None, "NaN", "Infinity"]
 )
 def test_bad_or_excessive_amounts_are_refused(owing, amount):
     with pytest.raises(ValidationFailed) as refused:
         payments.record_payment(SYSTEM, owing, amount)
     rollback()
     assert "amount" in refused.value.fields
-    assert postpaid.organization_debt(owing) == Decimal("25.20")
+    assert postpaid.organization_debt(owing) == Decimal("25.41")
 
 
 def test_only_reseller_staff_record_payments(owing):
@@ -89,7 +90,7 @@ def test_debt_blocks_deletion_until_paid(owing):
         delete_organization(SYSTEM, owing)
     rollback()
     assert refused.value.code == "outstanding_debt" and refused.value.status == 409
-    payments.record_payment(SYSTEM, owing, "25.20")  # the invoice and November so far
+    payments.record_payment(SYSTEM, owing, "25.41")  # the invoice and November so far
     commit()
     delete_organization(SYSTEM, owing)
     commit()
@@ -127,7 +128,7 @@ def test_api_reseller_key_records_a_payment(client, owing, reseller, api_key):
     key = api_key(reseller=reseller)
     response = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": "24.20"})
     assert response.status_code == 201, response.json
-    assert response.json["amount"] == "24.20" and response.json["debt"] == "1.00"
+    assert response.json["amount"] == "24.20" and response.json["debt"] == "1.21"
     again = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": "99.00"})
     assert again.status_code == 422 and "amount" in again.json["error"]["fields"]
     bad = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": 5, "x": 1})
@@ -158,7 +159,7 @@ def test_reseller_staff_see_the_debt_and_record_a_payment(
     page = client.get(f"/organizations/{owing.id}/payment")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "25.20" in html and "Record payment" in html and "Open invoices" in html
+    assert "25.41" in html and "Record payment" in html and "Open invoices" in html
     refused = client.post(f"/organizations/{owing.id}/payments", data={"amount": "99"})
     assert refused.status_code == 422
     assert "more than the organization owes" in refused.get_data(as_text=True)
@@ -168,7 +169,7 @@ def test_reseller_staff_see_the_debt_and_record_a_payment(
     assert done.status_code == 303
     html = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "TRF-1" in html and "No open invoices." in html
-    assert postpaid.organization_debt(owing) == Decimal("1.00")
+    assert postpaid.organization_debt(owing) == Decimal("1.21")
 
 
 def test_org_admins_see_the_section_but_cannot_record(client, auth, owing):
@@ -229,7 +230,7 @@ def test_the_payment_form_reads_amounts_in_the_readers_locale(
     assert db.session.scalar(select(Payment)) is None
     done = client.post(f"/organizations/{owing.id}/payments", data={"amount": "24,20"})
     assert done.status_code == 303
-    assert postpaid.organization_debt(owing) == Decimal("1.00")
+    assert postpaid.organization_debt(owing) == Decimal("1.21")
     agent.language = "en"
     db.session.commit()
     guessed = client.post(f"/organizations/{owing.id}/payments", data={"amount": "0,5"})

@@ -25,8 +25,10 @@ def test_usage_accrues_a_charge_at_the_postpaid_price(clock, create_postpaid):
     charge = db.session.scalar(select(Charge).where(Charge.organization_id == org.id))
     assert (charge.credits, charge.unit_price, charge.amount) == (200, Decimal("0.05"), Decimal(10))
     assert charge.reference == "campaign-1"
-    assert postpaid.organization_debt(org) == Decimal("10")
-    assert reload(org).debt == Decimal("10")
+    # The debt counts the 21 % tax the charge will carry on its invoice.
+    assert charge.tax_percent == Decimal(21) and charge.tax == Decimal("2.10")
+    assert postpaid.organization_debt(org) == Decimal("12.10")
+    assert reload(org).debt == Decimal("12.10")
     # The movement shows on the system account, outgoing, with the money it cost.
     assert entry.type == EntryType.USAGE
     assert entry.account_label == "system"
@@ -45,15 +47,15 @@ def test_usage_without_a_postpaid_price_is_a_clear_conflict(
 
 
 def test_credit_limit_refuses_usage_that_would_pass_it(clock, create_postpaid):
-    org = create_postpaid(limit="10")
-    use(org, 150)  # 7.50
+    org = create_postpaid(limit="12.10")  # the limit counts the 21 % tax the usage carries
+    use(org, 150)  # 7.50 + 1.575 tax
     with pytest.raises(InsufficientCredits) as refused:
-        use(org, 51)  # 2.55 would make 10.05
+        use(org, 51)  # 2.55 + 0.5355 would make 12.1605
     rollback()
     assert refused.value.status == 402
     assert refused.value.code == "insufficient_credits"
-    use(org, 50)  # exactly the limit is fine
-    assert postpaid.organization_debt(org) == Decimal("10.00")
+    use(org, 50)  # 2.50 + 0.525: exactly the limit is fine
+    assert postpaid.organization_debt(org) == Decimal("12.10")
     assert db.session.scalar(select(db.func.count()).select_from(Charge)) == 2
 
 
@@ -86,7 +88,7 @@ def test_late_usage_into_an_ended_month_not_yet_invoiced_is_accepted(clock, crea
     use(org, 10, at=datetime(2026, 10, 29, tzinfo=UTC))
     monthly_run.run_monthly("2026-09", now=clock.now)  # September had nothing: not closed
     use(org, 10, at=datetime(2026, 10, 30, tzinfo=UTC))
-    assert postpaid.organization_debt(org) == Decimal("1.00")
+    assert postpaid.organization_debt(org) == Decimal("1.21")  # 1.00 and its 21 % tax
 
 
 def test_suspended_postpaid_organization_usage_is_refused(clock, create_postpaid):
