@@ -1,7 +1,20 @@
-"""Readable, translated words for audit actions and the fields they change."""
+"""Readable, translated words for audit actions, the fields they change and their values.
+
+Audit entries keep keys (``purchase.paid``, ``settings.sender_name``, ``returned``), never
+words: this module reads them in the reader's language (SPEC §6). Every action a service
+records has its label in ACTIONS, every field in FIELDS (tests/support/test_audit_labels.py
+checks the code); values that are keys (roles, statuses, how a session ended, …) are
+translated per field, and numbers, money, dates, countries and languages are formatted for
+the reader's locale.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 ACTIONS = {
@@ -31,6 +44,23 @@ ACTIONS = {
     "payment_method.saved": _l("Card saved for automatic top-ups"),
     "payment_method.removed": _l("Saved card removed"),
     "purchase.expired": _l("Unpaid purchase expired"),
+    "purchase.paid": _l("Credits bought"),
+    "purchase.declined": _l("Card payment declined"),
+    "credits.transferred": _l("Credits transferred"),
+    "credits.withdrawn": _l("Credits withdrawn"),
+    "auto_top_up.failed": _l("Automatic top-up failed"),
+    "payment.recorded": _l("Payment recorded"),
+    "reseller.created": _l("Reseller created"),
+    "reseller.suspended": _l("Reseller suspended"),
+    "reseller.reactivated": _l("Reseller reactivated"),
+    "reseller.staff_added": _l("Staff member added"),
+    "reseller.staff_role_changed": _l("Staff member's role changed"),
+    "reseller.staff_removed": _l("Staff member removed"),
+    "reseller.price_list_changed": _l("Price list changed"),
+    "reseller.tax_rates_changed": _l("Tax rates changed"),
+    "platform.staff_added": _l("Platform staff member added"),
+    "platform.staff_role_changed": _l("Platform staff member's role changed"),
+    "platform.staff_removed": _l("Platform staff member removed"),
 }
 
 FIELDS = {
@@ -43,6 +73,8 @@ FIELDS = {
     "owner": _l("Owner"),
     "email": _l("Email"),
     "mobile": _l("Mobile"),
+    "company": _l("Company"),
+    "language": _l("Language"),
     "role": _l("Role"),
     "portal_access": _l("Portal access"),
     "suspension_reason": _l("Suspension reason"),
@@ -65,29 +97,84 @@ FIELDS = {
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
     "reason": _l("Reason"),
+    "failure": _l("Why it failed"),
     "card": _l("Card"),
     "member": _l("Member"),
     "end_reason": _l("How it ended"),
     "notify_owner_on_support_session": _l("Email the owner when a support session starts"),
     "require_staff_two_factor": _l("Two-factor authentication required for staff"),
+    "old_owner_role": _l("Previous owner's role"),
+    "new_owner_role": _l("New owner's role"),
+    "credits": _l("Credits"),
+    "from": _l("From"),
+    "to": _l("To"),
+    "account": _l("Account"),
+    "total": _l("Total"),
+    "amount": _l("Amount"),
+    "debt": _l("Debt"),
+    "invoices_paid": _l("Invoices paid"),
+    "prefix": _l("Key prefix"),
+    "revoked_at": _l("Revoked at"),
+    "slug": _l("Slug"),
+    "prices": _l("Price list"),
+    "tax_rates": _l("Tax rates"),
 }
 
-VALUES = {
-    True: _l("Yes"),
-    False: _l("No"),
-    "active": _l("Active"),
-    "suspended": _l("Suspended"),
-    "deleted": _l("Deleted"),
-    "prepaid": _l("Prepaid"),
-    "postpaid": _l("Postpaid"),
-    "company": _l("Company"),
-    "individual": _l("Individual"),
+_ROLES = {
     "owner": _l("Owner"),
     "admin": _l("Admin"),
     "member": _l("Member"),
-    "pending": _l("Waiting for payment"),
-    "expired": _l("Expired"),
+    "agent": _l("Agent"),
+    "support": _l("Support agent"),
 }
+_ACCOUNTS = {"system": _l("System Credits")}
+
+# Values that are keys, per field: an enum's value or a code.
+FIELD_VALUES: dict[str, dict[str, Any]] = {
+    "status": {
+        "active": _l("Active"),
+        "suspended": _l("Suspended"),
+        "deleted": _l("Deleted"),
+        "pending": _l("Waiting for payment"),
+        "paid": _l("Paid"),
+        "declined": _l("Declined"),
+        "expired": _l("Expired"),
+    },
+    "pricing_model": {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")},
+    "billing.type": {"company": _l("Company"), "individual": _l("Individual")},
+    "role": _ROLES,
+    "old_owner_role": _ROLES,
+    "new_owner_role": _ROLES,
+    "end_reason": {
+        "returned": _l("Returned to their account"),
+        "expired": _l("Time limit reached"),
+        "logout": _l("Logged out"),
+        "revoked": _l("Ended: access changed"),
+    },
+    "failure": {
+        "declined": _l("The saved card was declined."),
+        "cap_reached": _l("The monthly limit of automatic top-ups was reached."),
+        "no_saved_card": _l("No card is saved for automatic top-ups."),
+        "price_not_set": _l("No credit price is set for the organization's currency."),
+        "not_available": _l("The organization cannot buy credits at the moment."),
+    },
+    "from": _ACCOUNTS,
+    "to": _ACCOUNTS,
+    "account": _ACCOUNTS,
+}
+
+# Entries written before values were keyed per field (and callers that give no field).
+VALUES = {
+    True: _l("Yes"),
+    False: _l("No"),
+    **FIELD_VALUES["status"],
+    **FIELD_VALUES["pricing_model"],
+    **FIELD_VALUES["billing.type"],
+    **_ROLES,
+}
+
+MONEY_FIELDS = frozenset({"total", "amount", "debt", "credit_limit"})
+MOMENT_FIELDS = frozenset({"suspended_at", "deleted_at", "revoked_at"})
 
 
 def action_label(action: str) -> str:
@@ -98,9 +185,51 @@ def field_label(name: str) -> str:
     return str(FIELDS.get(name, name))
 
 
-def value_label(value) -> str:
+def _money(value: Any, currency: str | None) -> str | None:
+    if isinstance(value, dict) and {"amount", "currency"} <= value.keys():
+        value, currency = value["amount"], value["currency"]
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return format_currency(amount, currency) if currency else format_decimal(amount)
+
+
+def _moment(value: Any) -> str | None:
+    try:
+        return format_datetime(datetime.fromisoformat(str(value)), "medium")
+    except ValueError:
+        return None
+
+
+def _place(value: str, field: str | None) -> str | None:
+    if field == "country":
+        return get_locale().territories.get(value)
+    if field == "language":
+        return get_locale().languages.get(value)
+    return None
+
+
+def value_label(value: Any, field: str | None = None, currency: str | None = None) -> str:
+    """One value of an audit entry as the reader reads it (``currency``: the organization's,
+    for money recorded without one)."""
     if value is None or value == "":
         return "—"
-    if isinstance(value, bool | str) and value in VALUES:
+    if isinstance(value, bool):
         return str(VALUES[value])
+    if isinstance(value, list):
+        return ", ".join(value_label(item, field, currency) for item in value) or "—"
+    if field in MONEY_FIELDS or isinstance(value, dict):
+        shown = _money(value, currency)
+        if shown is not None:
+            return shown
+    if isinstance(value, int | Decimal):
+        return format_decimal(value)
+    if field in MOMENT_FIELDS:
+        return _moment(value) or str(value)
+    if isinstance(value, str):
+        keys = FIELD_VALUES.get(field) if field is not None else VALUES
+        if keys and value in keys:
+            return str(keys[value])
+        return _place(value, field) or value
     return str(value)

@@ -22,6 +22,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def money(amount: Decimal, currency: str) -> dict[str, str]:
+    """An amount as an audit value: with its currency, so it reads right in any locale."""
+    return {"amount": str(amount), "currency": currency}
+
+
 def diff(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
     """Apply ``values`` to ``obj`` and return ``{field: [before, after]}`` of what changed."""
     changes: dict[str, list[Any]] = {}
@@ -44,6 +49,14 @@ def record(
     changes: dict[str, Any] | None = None,
     support_session_id: str | None = None,
 ) -> AuditEntry:
+    """Add one entry: who (the actor, and the staff member really acting in a support
+    session), what (an action key of tenants.audit.labels) and ``{field: [before, after]}``.
+
+    A change made in a support session belongs to the session's organization even when it
+    is about a person (their profile): it is listed with the session and on the Audit tab.
+    """
+    if actor.support_session_id and organization_id is None and reseller_id is None:
+        organization_id, reseller_id = actor.organization_id, actor.reseller_id
     entry = AuditEntry(
         reseller_id=reseller_id,
         organization_id=organization_id,

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
+from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
     NotPrepaid,
@@ -21,10 +22,11 @@ from tenants.core.errors import (
     OrganizationSuspended,
     ValidationFailed,
 )
+from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
 from tenants.credits.ledger import Posting, parse_account, post_transaction
-from tenants.models import Organization, OrganizationStatus, PricingModel
+from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
 MAX_CREDITS = 10**9
@@ -172,7 +174,7 @@ def transfer_credits(
     if refs["from"] == refs["to"]:
         raise ValidationFailed(fields={"to": str(_l("Choose a different account."))})
     require_prepaid_and_usable(org)
-    return post_transaction(
+    entries = post_transaction(
         actor,
         org,
         [
@@ -180,6 +182,17 @@ def transfer_credits(
             Posting(refs["to"], credits, EntryType.TRANSFER_IN),
         ],
     )
+    _record(
+        actor,
+        org,
+        "credits.transferred",
+        {
+            "credits": [None, credits],
+            "from": [None, _account_value(refs["from"])],
+            "to": [None, _account_value(refs["to"])],
+        },
+    )
+    return entries
 
 
 def withdraw_credits(
@@ -201,4 +214,34 @@ def withdraw_credits(
         ],
         reference=reason,
     )
+    _record(
+        actor,
+        org,
+        "credits.withdrawn",
+        {
+            "credits": [None, credits],
+            "account": [None, _account_value(ref)],
+            "reason": [None, reason],
+        },
+    )
     return entries[0]
+
+
+def _account_value(ref: AccountRef) -> str:
+    """An account as the audit log keeps it: the key ``system``, or the member's email."""
+    if ref.kind != AccountKind.MEMBER:
+        return ref.label
+    return db.session.get(Member, ref.member_id).user.email
+
+
+def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
+    """Log a movement someone made by hand (usage is not a person's change)."""
+    audit.record(
+        actor,
+        action,
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="organization",
+        target_id=org.id,
+        changes=changes,
+    )

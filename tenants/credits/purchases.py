@@ -238,12 +238,12 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
         refuse_while_acting(actor, WhileActing.USE_SAVED_CARD)
     result = provider.charge(purchase, details or {})
     if not result.approved:
-        _decline(purchase, result)
+        _decline(actor, purchase, result)
         return purchase
     return complete(actor, purchase, result.reference)
 
 
-def _decline(purchase: Purchase, result: PaymentResult) -> None:
+def _decline(actor: Actor, purchase: Purchase, result: PaymentResult) -> None:
     claimed = db.session.execute(
         update(Purchase)
         .where(Purchase.id == purchase.id, Purchase.status == PurchaseStatus.PENDING)
@@ -263,7 +263,9 @@ def _decline(purchase: Purchase, result: PaymentResult) -> None:
             organization_id=purchase.organization_id,
             target_type="purchase",
             target_id=purchase.id,
-            changes={"reason": [None, result.decline_reason]},
+            # The provider's reason stays on the purchase: it is its text, not a key.
+            changes={"status": [PurchaseStatus.PENDING.value, PurchaseStatus.DECLINED.value]},
+            support_session_id=actor.support_session_id,
         )
 
 
@@ -327,7 +329,10 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
         organization_id=purchase.organization_id,
         target_type="purchase",
         target_id=purchase.id,
-        changes={"credits": [None, purchase.credits], "total": [None, str(purchase.total)]},
+        changes={
+            "credits": [None, purchase.credits],
+            "total": [None, audit.money(purchase.total, purchase.currency)],
+        },
     )
     return purchase
 

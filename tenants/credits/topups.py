@@ -227,7 +227,7 @@ def _failed(org: Organization, reason: TopUpFailure, purchase: Purchase | None =
         organization_id=org.id,
         target_type="purchase" if purchase else "organization",
         target_id=purchase.id if purchase else org.id,
-        changes={"reason": [None, reason.value]},
+        changes={"failure": [None, reason.value]},  # a key: tenants.audit.labels
     )
     # One job per person: a retried delivery never emails the others twice.
     owner = owner_user(org)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, tuple_
+from sqlalchemy import and_, exists, func, select, tuple_
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -230,18 +230,32 @@ def support_log(
     query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
     sessions = list(db.session.scalars(query))
     counts: dict[str, int] = {}
-    if sessions:
-        counts = dict(
+    for reseller_id in {s.reseller_id for s in sessions}:
+        ids = [s.id for s in sessions if s.reseller_id == reseller_id]
+        counts.update(
             db.session.execute(
                 select(AuditEntry.support_session_id, func.count())
                 .where(
-                    AuditEntry.support_session_id.in_([s.id for s in sessions]),
-                    AuditEntry.action.not_in(("support_session.started", "support_session.ended")),
+                    _entries_of(ids, reseller_id),
+                    AuditEntry.action.not_in(_OPEN_AND_CLOSE),
                 )
                 .group_by(AuditEntry.support_session_id)
             ).all()
         )
     return [SupportSessionRow(s, counts.get(s.id, 0)) for s in sessions]
+
+
+# A session's own start and end: listed with it, not counted among its changes.
+_OPEN_AND_CLOSE = ("support_session.started", "support_session.ended")
+
+
+def _entries_of(support_session_ids: list[str], reseller_id: str):
+    """The audit entries made in these sessions (of one reseller): what the session page
+    lists is what the log counts."""
+    return and_(
+        AuditEntry.support_session_id.in_(support_session_ids),
+        AuditEntry.reseller_id == reseller_id,
+    )
 
 
 def get_support_session(
@@ -268,10 +282,7 @@ def session_changes(support: SupportSession) -> list[AuditEntry]:
     return list(
         db.session.scalars(
             select(AuditEntry)
-            .where(
-                AuditEntry.support_session_id == support.id,
-                AuditEntry.reseller_id == support.reseller_id,
-            )
+            .where(_entries_of([support.id], support.reseller_id))
             .order_by(AuditEntry.created_at, AuditEntry.id)
         )
     )
