@@ -230,16 +230,15 @@ def support_log(
     query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
     sessions = list(db.session.scalars(query))
     counts: dict[str, int] = {}
-    for reseller_id in {s.reseller_id for s in sessions}:
-        ids = [s.id for s in sessions if s.reseller_id == reseller_id]
-        counts.update(
+    if sessions:
+        query = _entries_of([s.id for s in sessions]).where(
+            AuditEntry.action.not_in(_OPEN_AND_CLOSE)
+        )
+        counts = dict(
             db.session.execute(
-                select(AuditEntry.support_session_id, func.count())
-                .where(
-                    _entries_of(ids, reseller_id),
-                    AuditEntry.action.not_in(_OPEN_AND_CLOSE),
+                query.with_only_columns(AuditEntry.support_session_id, func.count()).group_by(
+                    AuditEntry.support_session_id
                 )
-                .group_by(AuditEntry.support_session_id)
             ).all()
         )
     return [SupportSessionRow(s, counts.get(s.id, 0)) for s in sessions]
@@ -249,12 +248,19 @@ def support_log(
 _OPEN_AND_CLOSE = ("support_session.started", "support_session.ended")
 
 
-def _entries_of(support_session_ids: list[str], reseller_id: str):
-    """The audit entries made in these sessions (of one reseller): what the session page
-    lists is what the log counts."""
-    return and_(
-        AuditEntry.support_session_id.in_(support_session_ids),
-        AuditEntry.reseller_id == reseller_id,
+def _entries_of(support_session_ids: list[str]):
+    """The audit entries made in these sessions, each of its session's reseller: what the
+    session page lists is what the log counts."""
+    return (
+        select(AuditEntry)
+        .join(
+            SupportSession,
+            and_(
+                SupportSession.id == AuditEntry.support_session_id,
+                SupportSession.reseller_id == AuditEntry.reseller_id,
+            ),
+        )
+        .where(AuditEntry.support_session_id.in_(support_session_ids))
     )
 
 
@@ -280,11 +286,7 @@ def get_support_session(
 def session_changes(support: SupportSession) -> list[AuditEntry]:
     """What was done during the session: its audit entries, oldest first."""
     return list(
-        db.session.scalars(
-            select(AuditEntry)
-            .where(_entries_of([support.id], support.reseller_id))
-            .order_by(AuditEntry.created_at, AuditEntry.id)
-        )
+        db.session.scalars(_entries_of([support.id]).order_by(AuditEntry.created_at, AuditEntry.id))
     )
 
 

@@ -3,8 +3,8 @@ listed — on the session's page and in the organization's Audit tab, with a cou
 matches — in the reader's language, never as a stored key or stored English.
 
 The story of the issue, through the portal's forms with real CSRF tokens: an agent acting as
-the owner edits the profile, transfers 1,150 credits, changes the settings, adds an admin
-and buys credits with a new card, then returns to their own account.
+the owner edits the profile, transfers 1,150 credits, changes the settings, adds an admin,
+revokes an API key and buys credits with a new card, then returns to their own account.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
+from tenants.api_keys.operations import create_api_key
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import AuditEntry, Member, ResellerRole
+from tenants.models import ApiKey, AuditEntry, Member, ResellerRole
 from tests.conftest import PASSWORD, owner_of, staff_actor
 from tests.support.conftest import REASON, only_session
 
@@ -29,6 +30,7 @@ STORY_ACTIONS = [
     "credits.transferred",
     "organization.updated",
     "member.added",
+    "api_key.revoked",
     "purchase.paid",
 ]
 
@@ -62,6 +64,8 @@ def shop(create_priced_reseller, create_organization, create_reseller_staff):
     org.individual_user_credits = True
     commit()
     credits.add_credits(SYSTEM, org, credits.SYSTEM_ACCOUNT, 2000, entry_type="adjustment")
+    commit()
+    create_api_key(SYSTEM, reseller=reseller, organization=org, name="Shop")
     commit()
     agent = create_reseller_staff(reseller, role=ResellerRole.AGENT, name="Agent Smith")
     admin = create_reseller_staff(reseller, role=ResellerRole.ADMIN, name="Ada Admin")
@@ -151,6 +155,9 @@ def _act_out_the_story(client, org, agent) -> str:
             "role": "admin",
         },
     )
+    # An API key of the organization.
+    key = db.session.scalar(select(ApiKey).where(ApiKey.organization_id == org.id))
+    _post(client, f"{base}/api-keys/", f"{base}/api-keys/{key.id}/revoke", {})
     # Credits bought with a new card.
     confirm = _post(
         client,
@@ -195,7 +202,7 @@ def test_every_change_of_the_session_is_recorded_listed_and_counted(client, app,
     audit = client.get(f"/organizations/{org.id}/audit")
     assert audit.status_code == 200
     row = audit.text.split(f'data-support-session="{support_id}"', 1)[1].split("</tr>", 1)[0]
-    assert "5 changes" in row
+    assert "6 changes" in row
     for action in STORY_ACTIONS:
         assert f'data-action="{action}"' in audit.text, action
     text = _visible_text(detail.text)
@@ -209,7 +216,7 @@ def test_every_change_of_the_session_is_recorded_listed_and_counted(client, app,
     assert listed.status_code == 200
     assert _session_changes_listed(listed.text) == actions
     log = reseller_side.get("/reseller/support/")
-    assert "5 changes" in log.text.split(f'data-support-session="{support_id}"', 1)[1]
+    assert "6 changes" in log.text.split(f'data-support-session="{support_id}"', 1)[1]
 
 
 def test_the_session_reads_in_spanish_without_a_stored_key(client, app, shop):
@@ -234,6 +241,7 @@ def test_the_session_reads_in_spanish_without_a_stored_key(client, app, shop):
             "Organización modificada",
             "Miembro agregado",
             "Créditos comprados",
+            "Clave de API revocada",
             "Nombre de remitente",
             "Volvió a su cuenta",
             "Créditos del sistema",
@@ -242,7 +250,7 @@ def test_the_session_reads_in_spanish_without_a_stored_key(client, app, shop):
             assert label in text, (name, label)
         for raw in RAW:
             assert raw not in text, (name, raw)
-    assert "5 cambios" in _visible_text(pages["audit"].text)
+    assert "6 cambios" in _visible_text(pages["audit"].text)
 
 
 def test_a_transfer_and_a_withdrawal_are_audited_outside_a_session(shop):
