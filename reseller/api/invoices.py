@@ -24,7 +24,8 @@ INVOICE = "/invoices/<invoice_id>"
     query=ListQuery,
     response=InvoiceList,
     refusals={"cursor": "a page link this list did not give"},
-    description="Newest first: the receipts of purchases and the monthly invoices.",
+    description="Newest first: the receipts of purchases and the monthly invoices, line "
+    "descriptions in the language of `Accept-Language` (English by default).",
 )
 def list_invoices(actor: Actor, org_id: str, query: ListQuery) -> Response:
     org = scoping.get_organization(actor, org_id, include_deleted=True)
@@ -32,7 +33,15 @@ def list_invoices(actor: Actor, org_id: str, query: ListQuery) -> Response:
     return done({"data": serializers.invoices(page.items), "next_cursor": page.next_cursor})
 
 
-@endpoint(INVOICE, "GET", summary="Read an invoice", tag=TAG, response=Invoice)
+@endpoint(
+    INVOICE,
+    "GET",
+    summary="Read an invoice",
+    tag=TAG,
+    response=Invoice,
+    description="As issued (billing details, seller, lines and tax per rate); the line "
+    "descriptions in the language of `Accept-Language` (English by default).",
+)
 def get_invoice(actor: Actor, invoice_id: str) -> Response:
     return done(serializers.invoice(scoping.get_invoice(actor, invoice_id)))
 

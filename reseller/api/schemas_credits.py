@@ -194,12 +194,34 @@ BillingText = Annotated[str | None, Field(max_length=1000)]
 
 
 class InvoiceLine(ApiModel):
-    description: str = Field(max_length=300)
+    description: str = Field(
+        max_length=300, description="In the language of `Accept-Language` (English by default)"
+    )
     quantity: SignedCredits
-    unit_price: ExactPrice
-    amount: ExactPrice = Field(description="Not rounded: the totals are")
+    unit_price: ExactPrice = Field(description="With all its decimals (0.045)")
+    amount: Money = Field(
+        description="quantity x unit_price, rounded half-up to the currency's minor unit"
+    )
+    tax_percent: PercentText = Field(description="The rate this line is taxed at")
     occurred_at: str | None = Field(max_length=40, json_schema_extra={"format": "date-time"})
     reference: str | None = Field(max_length=200)
+
+
+class InvoiceTax(ApiModel):
+    """The tax of one rate: computed on its base and rounded once"""
+
+    percent: PercentText
+    base: Money = Field(description="The sum of the amounts of the lines at this rate")
+    tax: Money
+
+
+class InvoiceSeller(ApiModel):
+    """The seller (the reseller) as it was when issued"""
+
+    name: BillingText = Field(description="Legal name")
+    address: BillingText
+    tax_id: BillingText
+    country: BillingText = Field(description="ISO 3166-1 alpha-2")
 
 
 class InvoiceBilling(ApiModel):
@@ -224,12 +246,13 @@ class Invoice(ApiModel):
     issued_at: Time
     paid_at: str | None = Field(max_length=40, json_schema_extra={"format": "date-time"})
     currency: Currency
-    subtotal: Money
-    tax_percent: PercentText
-    tax: Money
-    total: Money
+    subtotal: Money = Field(description="The sum of the line amounts")
+    tax: Money = Field(description="The sum of the taxes per rate")
+    total: Money = Field(description="subtotal + tax")
     status: Literal[tuple(s.value for s in InvoiceStatus)]  # type: ignore[valid-type]
     billing: InvoiceBilling
+    seller: InvoiceSeller
+    taxes: list[InvoiceTax] = Field(max_length=100, description="One entry per tax rate")
     lines: list[InvoiceLine] = Field(max_length=100_000)
 
 

@@ -13,6 +13,7 @@ from reseller.api.schemas_credits import INVOICE_BILLING_FIELDS
 from tenants.core.extensions import db
 from tenants.core.types import round_money
 from tenants.credits.ledger import Balance
+from tenants.invoices import reading
 from tenants.models import (
     Invoice,
     InvoiceLine,
@@ -23,6 +24,7 @@ from tenants.models import (
     User,
 )
 from tenants.notify import recipients
+from tenants.web.locale import request_language
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -209,19 +211,37 @@ def ledger_entry(entry: LedgerEntry) -> dict[str, Any]:
     return ledger_entries([entry])[0]
 
 
-def _invoice_line(line: InvoiceLine) -> dict[str, Any]:
-    return {
-        "description": line.description,
-        "quantity": line.quantity,
-        "unit_price": exact(line.unit_price),
-        "amount": exact(line.amount),
-        "occurred_at": timestamp(line.occurred_at),
-        "reference": line.reference,
-    }
+def _invoice_lines(invoice: Invoice, lines: list[InvoiceLine], locale: str) -> list[dict]:
+    """Lines described in the reader's language, unit prices with all their digits."""
+    return [
+        {
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": exact(line.unit_price),
+            "amount": money(line.amount, invoice.currency),
+            "tax_percent": exact(line.tax_percent, 0),
+            "occurred_at": timestamp(line.occurred_at),
+            "reference": line.reference,
+        }
+        for line in reading.shown_lines(invoice, lines, locale)
+    ]
+
+
+def _taxes(invoice: Invoice) -> list[dict[str, str]]:
+    return [
+        {
+            "percent": exact(line.percent, 0),
+            "base": money(line.base, invoice.currency),
+            "tax": money(line.tax, invoice.currency),
+        }
+        for line in reading.taxes_of(invoice)
+    ]
 
 
 def invoices(items: list[Invoice]) -> list[dict[str, Any]]:
-    """Invoices with their lines, read in one query for the page."""
+    """Invoices with their lines (read in one query for the page), described in the
+    request's language (Accept-Language)."""
+    locale = request_language()
     lines: dict[str, list[InvoiceLine]] = {i.id: [] for i in items}
     if lines:
         for line in db.session.scalars(
@@ -241,12 +261,13 @@ def invoices(items: list[Invoice]) -> list[dict[str, Any]]:
             "paid_at": timestamp(i.paid_at),
             "currency": i.currency,
             "subtotal": money(i.subtotal, i.currency),
-            "tax_percent": exact(i.tax_percent, 0),
             "tax": money(i.tax, i.currency),
             "total": money(i.total, i.currency),
             "status": i.status.value,
             "billing": {name: (i.billing or {}).get(name) for name in INVOICE_BILLING_FIELDS},
-            "lines": [_invoice_line(line) for line in lines[i.id]],
+            "seller": reading.seller_of(i),
+            "taxes": _taxes(i),
+            "lines": _invoice_lines(i, lines[i.id], locale),
         }
         for i in items
     ]

@@ -1,9 +1,9 @@
-"""Reseller settings: price list, tax table, staff, API keys (reseller admins).
+"""Reseller settings: price list, tax table, seller details, staff, API keys (reseller admins).
 
 The blueprint lives in blueprint.py; importing each page's module registers its routes.
 """
 
-from reseller.settings import api_keys, pricing, staff  # noqa: F401  (register routes)
+from reseller.settings import api_keys, pricing, seller, staff  # noqa: F401  (register routes)
 from reseller.settings.blueprint import bp
 
 __all__ = ["bp"]

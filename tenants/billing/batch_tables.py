@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
+from babel.numbers import get_currency_precision
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
     Date,
+    Integer,
     MetaData,
     String,
     Table,
@@ -27,6 +27,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
@@ -37,8 +38,8 @@ from sqlalchemy.schema import CreateTable, DropTable
 
 from tenants.billing.postpaid import _insert
 from tenants.core.extensions import db
-from tenants.core.types import Money, UTCDateTime
-from tenants.models import Charge, InvoiceLine, Organization, PostpaidAccount
+from tenants.core.types import Money, UTCDateTime, round_money
+from tenants.models import Charge, InvoiceItem, InvoiceLine, Organization, PostpaidAccount
 
 _TEMP = MetaData()
 _batch_table = Table(
@@ -49,6 +50,7 @@ _batch_table = Table(
     Column("start_at", UTCDateTime()),
     Column("end_at", UTCDateTime()),
     Column("first_open", String(7)),
+    Column("places", Integer),  # the digits of the currency's minor unit (EUR 2, JPY 0)
     prefixes=["TEMPORARY"],
 )
 _days_table = Table(
@@ -60,7 +62,9 @@ _days_table = Table(
     Column("unit_price", Money()),
     Column("tax_percent", Money()),
     Column("credits", BigInteger),
-    Column("amount", Money()),
+    Column("amount", Money()),  # exact: credits x unit price (what leaves unbilled)
+    # The invoice line's amount: ``amount`` rounded half-up to the currency's minor unit.
+    Column("line_amount", Money()),
     Column("tax", Money()),  # the exact tax of the charges (what leaves unbilled_tax)
     prefixes=["TEMPORARY"],
 )
@@ -71,15 +75,6 @@ _invoices_table = Table(
     Column("period", String(7)),
     Column("invoice_id", String(32)),
     Column("reseller_id", String(32)),
-    Column("language", String(8)),
-    prefixes=["TEMPORARY"],
-)
-_labels_table = Table(
-    "billing_run_labels",
-    _TEMP,
-    Column("language", String(8)),
-    Column("day", Date),
-    Column("description", String(300)),
     prefixes=["TEMPORARY"],
 )
 _settle_table = Table(
@@ -181,6 +176,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
                 "start_at": item.start,
                 "end_at": item.end,
                 "first_open": item.first_open,
+                "places": get_currency_precision(item.row.currency),
             }
             for item in due
         ],
@@ -197,6 +193,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
                 "tax_percent",
                 "credits",
                 "amount",
+                "line_amount",
                 "tax",
             ],
             select(
@@ -207,6 +204,8 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
                 Charge.tax_percent,
                 func.sum(Charge.credits),
                 func.sum(Charge.amount),
+                # numeric round(): half away from zero, the half-up of round_money
+                func.round(func.sum(Charge.amount), orgs.c.places),
                 func.sum(Charge.tax),
             )
             .join(
@@ -224,6 +223,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
                 Charge.organization_id,
                 day,
                 orgs.c.first_open,
+                orgs.c.places,
                 Charge.unit_price,
                 Charge.tax_percent,
             ),
@@ -274,6 +274,7 @@ def _group_days_in_python(due: list[_Due]) -> None:
                     "tax_percent": percent,
                     "credits": count,
                     "amount": amount,
+                    "line_amount": round_money(amount, by_id[org_id].row.currency),
                     "tax": tax,
                 }
                 for (org_id, day, unit, percent), (count, amount, tax) in grouped.items()
@@ -285,30 +286,11 @@ def _month(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def _line_labels(languages: set[str]) -> None:
-    """The line text of every (language, day) the batch's invoices need."""
-    from babel.dates import format_date
-
-    days = list(db.session.scalars(select(_days_table.c.day).distinct()))
-    rows = []
-    for language in sorted(languages):
-        with force_locale(language):
-            rows.extend(
-                {
-                    "language": language,
-                    "day": day,
-                    "description": _(
-                        "SMS usage — %(date)s", date=format_date(day, "medium", locale=language)
-                    ),
-                }
-                for day in days
-            )
-    _insert_rows(_labels_table, rows)
-
-
 def _insert_lines() -> None:
-    """Every invoice line of the batch in one INSERT … SELECT from the days table."""
-    days, labels, issued = _days_table, _labels_table, _invoices_table
+    """Every invoice line of the batch in one INSERT … SELECT from the days table: a day of
+    usage at one price and rate a line, stored as a key and its day (its text is rendered
+    in the reader's language), its amount rounded half-up, its tax rate."""
+    days, issued = _days_table, _invoices_table
     position = func.row_number().over(
         partition_by=issued.c.invoice_id,
         order_by=(days.c.day, days.c.unit_price, days.c.tax_percent),
@@ -319,19 +301,23 @@ def _insert_lines() -> None:
                 "invoice_id",
                 "reseller_id",
                 "position",
-                "description",
+                "item",
+                "item_date",
                 "quantity",
                 "unit_price",
                 "amount",
+                "tax_percent",
             ],
             select(
                 issued.c.invoice_id,
                 issued.c.reseller_id,
                 position - 1,
-                labels.c.description,
+                literal(InvoiceItem.SMS_USAGE.value, String(40)),
+                days.c.day,
                 days.c.credits,
                 days.c.unit_price,
-                days.c.amount,
+                days.c.line_amount,
+                days.c.tax_percent,
             )
             .select_from(days)
             .join(
@@ -340,8 +326,7 @@ def _insert_lines() -> None:
                     issued.c.organization_id == days.c.organization_id,
                     issued.c.period == days.c.period,
                 ),
-            )
-            .join(labels, and_(labels.c.language == issued.c.language, labels.c.day == days.c.day)),
+            ),
         )
     )
 

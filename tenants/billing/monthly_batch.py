@@ -13,8 +13,8 @@ that takes and returns the batch's state (``_Batch``):
 2. ``_number_and_invoice``: take each reseller's numbers in one UPDATE of its sequence
    row and make the invoices;
 3. ``_write_lines_ledger_audit_jobs``: insert the invoices, then their lines with one
-   INSERT … SELECT (the line texts per language and day come from a small temporary
-   table), and the ledger rows, audit rows and e-mail jobs in bulk;
+   INSERT … SELECT (a line a day, price and rate, stored as a key and its day: the text is
+   rendered when read), and the ledger rows, audit rows and e-mail jobs in bulk;
 4. ``_settle``: move the money of the whole batch with one UPDATE … FROM of the postpaid
    rows and one of the debts.
 
@@ -44,8 +44,6 @@ from tenants.billing.batch_tables import (
     _insert_lines,
     _insert_rows,
     _invoices_table,
-    _labels_table,
-    _line_labels,
     _settle_table,
 )
 from tenants.billing.emails import _billing_contacts
@@ -53,6 +51,7 @@ from tenants.billing.payments import _settle_open_invoices
 from tenants.billing.periods import next_period, period_bounds
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
+from tenants.invoices import amounts
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import (
@@ -69,7 +68,7 @@ from tenants.models import (
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
 # Created at the start of a batch, dropped at its end.
-_TEMP_TABLES = (_batch_table, _days_table, _invoices_table, _labels_table, _settle_table)
+_TEMP_TABLES = (_batch_table, _days_table, _invoices_table, _settle_table)
 
 
 def _lock_batch(org_ids: list[str], period: str):
@@ -106,9 +105,11 @@ class _Month:
 
     period: str
     credits: int = 0
-    amount: Decimal = Decimal(0)
+    amount: Decimal = Decimal(0)  # exact, charge by charge (what leaves unbilled)
     tax: Decimal = Decimal(0)  # exact, charge by charge
-    bases: dict[Decimal, Decimal] = field(default_factory=dict)  # {tax %: base}
+    # {tax %: base}: the sum of the amounts of the invoice lines at that rate, each line's
+    # rounded half-up to the currency (so the subtotal is the sum of the lines)
+    bases: dict[Decimal, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,13 +189,14 @@ def _lock_and_group(batch: _Batch) -> _Batch:
     _create_temp(*_TEMP_TABLES)
     _group_days(batch.due)
     days = _days_table
-    for org_id, month, percent, count, amount, tax in db.session.execute(
+    for org_id, month, percent, count, amount, base, tax in db.session.execute(
         select(
             days.c.organization_id,
             days.c.period,
             days.c.tax_percent,
             func.sum(days.c.credits),
             func.sum(days.c.amount),
+            func.sum(days.c.line_amount),
             func.sum(days.c.tax),
         )
         .group_by(days.c.organization_id, days.c.period, days.c.tax_percent)
@@ -206,7 +208,7 @@ def _lock_and_group(batch: _Batch) -> _Batch:
         months[-1].credits += int(count)
         months[-1].amount += amount
         months[-1].tax += tax
-        months[-1].bases[percent] = amount
+        months[-1].bases[percent] = base
     return batch
 
 
@@ -232,9 +234,7 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
         billing = invoices.billing_snapshot(row)
         for month in batch.months[row.id]:
             sequence, number = numbers[row.reseller_id].pop()
-            subtotal, tax, total = invoices.totals_per_rate(month.bases, row.currency)
-            # The rate of the largest base (the one rate of almost every month).
-            tax_percent = max(month.bases, key=lambda percent: (month.bases[percent], percent))
+            result = amounts.totals_per_rate(month.bases, row.currency)
             invoice_id = new_id("inv")
             batch.issued[row.id].append((month.period, invoice_id))
             invoice_row = {
@@ -247,11 +247,13 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
                 "period": month.period,
                 "status": InvoiceStatus.OPEN,
                 "currency": row.currency,
-                "subtotal": subtotal,
-                "tax_percent": tax_percent,
-                "tax": tax,
-                "total": total,
+                "subtotal": result.subtotal,
+                "tax_percent": result.main_percent,  # the rate of the largest base
+                "tax": result.tax,
+                "total": result.total,
+                "taxes": result.taxes_record(),
                 "billing": billing,
+                "seller": resellers[row.reseller_id][2],
                 "language": language,
                 "issued_at": batch.now,
                 "paid_at": None,
@@ -262,14 +264,21 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
     return batch
 
 
-def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str]]:
-    """``{reseller id: (slug, default language)}``."""
+def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str, dict]]:
+    """``{reseller id: (slug, default language, seller snapshot)}``."""
     return {
-        rid: (slug, language)
-        for rid, slug, language in db.session.execute(
-            select(Reseller.id, Reseller.slug, Reseller.default_language).where(
-                Reseller.id.in_(reseller_ids)
-            )
+        row.id: (row.slug, row.default_language, invoices.seller_snapshot(row))
+        for row in db.session.execute(
+            select(
+                Reseller.id,
+                Reseller.slug,
+                Reseller.default_language,
+                Reseller.name,
+                Reseller.legal_name,
+                Reseller.legal_address,
+                Reseller.tax_id,
+                Reseller.country,
+            ).where(Reseller.id.in_(reseller_ids))
         )
     }
 
@@ -305,12 +314,10 @@ def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
                     "period": r["period"],
                     "invoice_id": r["id"],
                     "reseller_id": r["reseller_id"],
-                    "language": r["language"],
                 }
                 for r in invoice_rows
             ],
         )
-        _line_labels({r["language"] for r in invoice_rows})
         _insert_lines()
         _insert_rows(LedgerEntry.__table__, ledger_rows)
         _insert_rows(AuditEntry.__table__, audit_rows)

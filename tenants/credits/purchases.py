@@ -13,8 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -30,11 +28,13 @@ from tenants.credits import ledger, receipts
 from tenants.credits import operations as credits
 from tenants.credits.accounts import require_manage_account
 from tenants.credits.payments import PaymentResult, provider_for
+from tenants.invoices import amounts
 from tenants.invoices import documents as invoices
 from tenants.jobs.registry import job
 from tenants.models import (
     AccountKind,
     EntryType,
+    InvoiceItem,
     InvoiceKind,
     Organization,
     Purchase,
@@ -120,8 +120,12 @@ def quote(org: Organization, credit_count: int) -> Quote:
     if unit is None:
         raise PriceNotSet()
     tax_percent = pricing.tax_percent(org.reseller_id, org.country)
-    subtotal, tax, total = invoices.totals(unit * credit_count, tax_percent, org.currency)
-    return Quote(credit_count, org.currency, unit, subtotal, tax_percent, tax, total)
+    # The receipt's one line: its amount, its tax (tenants.invoices.amounts, as every invoice).
+    line = amounts.line_amount(credit_count, unit, org.currency)
+    result = amounts.totals_per_rate({tax_percent: line}, org.currency)
+    return Quote(
+        credit_count, org.currency, unit, result.subtotal, tax_percent, result.tax, result.total
+    )
 
 
 def start_purchase(
@@ -300,21 +304,18 @@ def complete(actor: Actor, purchase: Purchase, reference: str | None) -> Purchas
         amount=purchase.total,
         reference=purchase.id,
     )
-    with force_locale(purchase.language):
-        description = _("SMS credits")
     receipt = invoices.issue_invoice(
         org,
         kind=InvoiceKind.RECEIPT,
         lines=[
             {
-                "description": description,
+                "item": InvoiceItem.SMS_CREDITS,  # its text is rendered in the reader's language
                 "quantity": purchase.credits,
                 "unit_price": purchase.unit_price,
-                "amount": purchase.subtotal,
+                "tax_percent": purchase.tax_percent,
                 "reference": purchase.id,
             }
         ],
-        tax_percent=purchase.tax_percent,
         billing=purchase.billing,
         language=purchase.language,
         paid=True,

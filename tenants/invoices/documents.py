@@ -17,7 +17,8 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core import paging
 from tenants.core.extensions import db
-from tenants.core.types import round_money, utcnow
+from tenants.core.types import utcnow
+from tenants.invoices import amounts, reading
 from tenants.models import (
     Invoice,
     InvoiceKind,
@@ -72,26 +73,16 @@ def take_invoice_numbers(reseller_id: str, slug: str | None, count: int) -> list
     return [(n, f"{prefix}-{n:06d}") for n in range(first, first + count)]
 
 
-def totals(
-    subtotal: Decimal, tax_percent: Decimal, currency: str
-) -> tuple[Decimal, Decimal, Decimal]:
-    """Subtotal, tax and total rounded half-up to the currency's minor unit, on each total."""
-    subtotal = round_money(subtotal, currency)
-    tax = round_money(subtotal * tax_percent / Decimal(100), currency)
-    return subtotal, tax, subtotal + tax
-
-
-def totals_per_rate(
-    bases: dict[Decimal, Decimal], currency: str
-) -> tuple[Decimal, Decimal, Decimal]:
-    """Subtotal, tax and total of charges taxed at several rates (``{tax %: base}``): the
-    tax is computed per rate on its base and rounded once per rate."""
-    subtotal = round_money(sum(bases.values(), Decimal(0)), currency)
-    tax = sum(
-        (round_money(base * percent / Decimal(100), currency) for percent, base in bases.items()),
-        Decimal(0),
-    )
-    return subtotal, tax, subtotal + tax
+def seller_snapshot(reseller: Reseller) -> dict[str, Any]:
+    """The seller as it is now, frozen into what is issued: the reseller's legal name (else
+    its name), address, tax number and country (``reseller`` may also be a row with these
+    columns: the monthly run reads them in bulk)."""
+    return {
+        "name": reseller.legal_name or reseller.name,
+        "address": reseller.legal_address,
+        "tax_id": reseller.tax_id,
+        "country": reseller.country,
+    }
 
 
 def issue_invoice(
@@ -99,16 +90,35 @@ def issue_invoice(
     *,
     kind: InvoiceKind,
     lines: list[dict[str, Any]],
-    tax_percent: Decimal,
     billing: dict[str, Any],
     language: str,
+    tax_percent: Decimal = Decimal(0),
     period: str | None = None,
     paid: bool = False,
     issued_at: datetime | None = None,
 ) -> Invoice:
-    """Issue a numbered invoice with its lines; it never changes afterwards (but its status)."""
-    subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal(0))
-    subtotal, tax, total = totals(subtotal, tax_percent, org.currency)
+    """Issue a numbered invoice with its lines; it never changes afterwards (but its status).
+
+    A line is ``{"item": InvoiceItem, "item_date"?, "quantity", "unit_price", "tax_percent"?
+    (else ``tax_percent``), "reference"?, "occurred_at"?}``: its amount and the invoice's
+    totals are computed here (tenants.invoices.amounts), its text when it is read."""
+    currency = org.currency
+    rows = [
+        {
+            "item": str(line["item"]),
+            "item_date": line.get("item_date"),
+            "quantity": line["quantity"],
+            "unit_price": Decimal(line["unit_price"]),
+            "amount": amounts.line_amount(line["quantity"], line["unit_price"], currency),
+            "tax_percent": Decimal(line.get("tax_percent", tax_percent)),
+            "occurred_at": line.get("occurred_at"),
+            "reference": line.get("reference"),
+        }
+        for line in lines
+    ]
+    result = amounts.totals_per_rate(
+        amounts.bases_of((row["tax_percent"], row["amount"]) for row in rows), currency
+    )
     sequence, number = next_invoice_number(org.reseller)
     now = issued_at or utcnow()
     invoice = Invoice(
@@ -119,12 +129,14 @@ def issue_invoice(
         kind=kind,
         period=period,
         status=InvoiceStatus.PAID if paid else InvoiceStatus.OPEN,
-        currency=org.currency,
-        subtotal=subtotal,
-        tax_percent=tax_percent,
-        tax=tax,
-        total=total,
+        currency=currency,
+        subtotal=result.subtotal,
+        tax_percent=result.main_percent if rows else Decimal(tax_percent),
+        tax=result.tax,
+        total=result.total,
+        taxes=result.taxes_record(),
         billing=billing,
+        seller=seller_snapshot(org.reseller),
         language=language,
         issued_at=now,
         paid_at=now if paid else None,
@@ -132,18 +144,8 @@ def issue_invoice(
     db.session.add(invoice)
     db.session.flush()
     db.session.add_all(
-        InvoiceLine(
-            invoice_id=invoice.id,
-            reseller_id=org.reseller_id,
-            position=position,
-            description=line["description"],
-            quantity=line["quantity"],
-            unit_price=line["unit_price"],
-            amount=line["amount"],
-            occurred_at=line.get("occurred_at"),
-            reference=line.get("reference"),
-        )
-        for position, line in enumerate(lines)
+        InvoiceLine(invoice_id=invoice.id, reseller_id=org.reseller_id, position=position, **row)
+        for position, row in enumerate(rows)
     )
     db.session.flush()
     return invoice
@@ -160,8 +162,12 @@ def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
 
 
 def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
+    """The invoice's printable page (the PDF's source) in ``language`` (the buyer's by
+    default): seller and buyer as issued, lines in that language at full-precision unit
+    prices, the tax per rate."""
     from zoneinfo import ZoneInfo
 
+    from babel import Locale
     from babel.dates import format_date, format_datetime
     from babel.numbers import format_currency, format_decimal
 
@@ -171,6 +177,12 @@ def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
 
     def money(amount) -> str:
         return format_currency(amount, invoice.currency, locale=locale)
+
+    def unit_price(amount: Decimal) -> str:
+        """All the price's digits (€0.045), never rounded to the currency's minor unit."""
+        return format_currency(
+            amount.normalize(), invoice.currency, locale=locale, decimal_quantization=False
+        )
 
     def when(value, with_time: bool = True) -> str:
         if value is None:
@@ -184,16 +196,17 @@ def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
         return render_template(
             "pdf/invoice.html",
             invoice=invoice,
-            lines=invoice_lines(invoice),
+            lines=reading.shown_lines(invoice, invoice_lines(invoice), locale),
+            seller=reading.seller_of(invoice),
+            taxes=reading.taxes_of(invoice),
             org=org,
             reseller=org.reseller,
             money=money,
+            unit_price=unit_price,
             when=when,
             number=lambda n: format_decimal(n, locale=locale),
             percent=lambda p: format_decimal(p.normalize(), locale=locale),
-            country_name=lambda code: (
-                __import__("babel").Locale.parse(locale).territories.get(code, code)
-            ),
+            country_name=lambda code: Locale.parse(locale).territories.get(code, code),
             locale=locale,
         )
 

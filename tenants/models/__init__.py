@@ -4,6 +4,7 @@ from tenants.models.api_keys import ApiKey, ApiRateCounter, IdempotencyKey
 from tenants.models.audit import AuditEntry
 from tenants.models.billing import (
     Invoice,
+    InvoiceItem,
     InvoiceKind,
     InvoiceLine,
     InvoiceSequence,
@@ -54,6 +55,7 @@ __all__ = [
     "EntryType",
     "IdempotencyKey",
     "Invoice",
+    "InvoiceItem",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSequence",

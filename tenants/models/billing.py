@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.core.extensions import db
@@ -24,6 +24,13 @@ class InvoiceStatus(enum.StrEnum):
     OPEN = "open"
     PAID = "paid"
     VOID = "void"
+
+
+class InvoiceItem(enum.StrEnum):
+    """What an invoice line bills: a key, its text rendered in the reader's language."""
+
+    SMS_CREDITS = "sms_credits"  # a purchase of prepaid credits
+    SMS_USAGE = "sms_usage"  # a day of postpaid usage (item_date)
 
 
 class PurchaseStatus(enum.StrEnum):
@@ -76,6 +83,11 @@ class Invoice(db.Model):
     total: Mapped[Decimal] = mapped_column(Money())
     # Billing details and country exactly as they were when issued.
     billing: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The seller (the reseller's legal name, address, tax number, country) when issued, and
+    # the tax per rate: [{"percent", "base", "tax"}] as decimal strings. NULL on invoices
+    # issued before they were kept (read with tenants.invoices.reading).
+    seller: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    taxes: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     language: Mapped[str] = mapped_column(String(8), default="en")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -95,10 +107,16 @@ class InvoiceLine(db.Model):
     invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"))
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
     position: Mapped[int] = mapped_column(default=0)
-    description: Mapped[str] = mapped_column(String(300))
+    # What the line bills (an InvoiceItem key) and the date it needs (a usage day): the
+    # text is rendered in the reader's language. ``description``: the text of the lines
+    # issued before keys were stored (NULL since).
+    item: Mapped[str | None] = mapped_column(String(40))
+    item_date: Mapped[date | None] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(String(300))
     quantity: Mapped[int] = mapped_column(BigInteger)
-    unit_price: Mapped[Decimal] = mapped_column(Money())
-    amount: Mapped[Decimal] = mapped_column(Money())
+    unit_price: Mapped[Decimal] = mapped_column(Money())  # full precision (0.045)
+    amount: Mapped[Decimal] = mapped_column(Money())  # quantity x unit price, rounded half-up
+    tax_percent: Mapped[Decimal | None] = mapped_column(Money())  # NULL: the invoice's
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reference: Mapped[str | None] = mapped_column(String(200))
 

@@ -38,6 +38,12 @@ class Reseller(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # The seller on its tax invoices and receipts (EU VAT Directive art. 226): legal name
+    # (else ``name``), address (several lines), tax number, country (ISO 3166).
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    legal_address: Mapped[str | None] = mapped_column(String(1000))
+    tax_id: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
     # Email the organization's owner when support staff start a login-as session.
     notify_owner_on_support_session: Mapped[bool] = mapped_column(
         default=True, server_default=true()

@@ -3,14 +3,17 @@ another tenant's invoice is a 404."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
+from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit
-from tenants.models import InvoiceKind
+from tenants.models import InvoiceItem, InvoiceKind
+from tenants.resellers import seller
 from tests.api.test_auth_and_errors import assert_error
 from tests.credits.conftest import set_credit_prices
 
@@ -24,11 +27,12 @@ INVOICE_FIELDS = {
     "paid_at",
     "currency",
     "subtotal",
-    "tax_percent",
     "tax",
     "total",
     "status",
     "billing",
+    "seller",
+    "taxes",
     "lines",
 }
 
@@ -46,6 +50,17 @@ def buy(api, tenants, credit_count: int) -> str:
 @pytest.fixture
 def receipts(api, tenants) -> list[str]:
     set_credit_prices(tenants.a)
+    seller.update_seller_details(
+        SYSTEM,
+        tenants.a,
+        {
+            "legal_name": "Reseller A Telecom SL",
+            "address": "Calle Mayor 1\n28013 Madrid",
+            "tax_id": "ESB87654321",
+            "country": "ES",
+        },
+    )
+    commit()
     return [buy(api, tenants, 1000), buy(api, tenants, 2000)]
 
 
@@ -57,14 +72,14 @@ def monthly(tenants):
         kind=InvoiceKind.INVOICE,
         lines=[
             {
-                "description": "SMS",
+                "item": InvoiceItem.SMS_USAGE,
+                "item_date": date(2026, 10, 26),
                 "quantity": 3,
                 "unit_price": Decimal("0.045"),
-                "amount": Decimal("0.135"),
+                "tax_percent": Decimal("21"),
                 "reference": "usage",
             }
         ],
-        tax_percent=Decimal("21"),
         billing=invoices.billing_snapshot(tenants.beta),
         language="en",
         period="2026-10",
@@ -94,31 +109,56 @@ def test_a_receipt_as_issued(api, tenants, receipts):
     assert receipt["status"] == "paid"
     assert receipt["period"] is None
     assert receipt["organization_id"] == tenants.acme.id
-    assert (receipt["subtotal"], receipt["tax_percent"], receipt["tax"], receipt["total"]) == (
-        "45.00",
-        "21",
-        "9.45",
-        "54.45",
-    )
+    assert (receipt["subtotal"], receipt["tax"], receipt["total"]) == ("45.00", "9.45", "54.45")
+    assert receipt["taxes"] == [{"percent": "21", "base": "45.00", "tax": "9.45"}]
     assert receipt["billing"]["country"] == "ES"
     assert receipt["billing"]["name"] == "Acme"
+    assert receipt["seller"] == {
+        "name": "Reseller A Telecom SL",
+        "address": "Calle Mayor 1\n28013 Madrid",
+        "tax_id": "ESB87654321",
+        "country": "ES",
+    }
     assert receipt["lines"] == [
         {
             "description": "SMS credits",
             "quantity": 1000,
             "unit_price": "0.045",
             "amount": "45.00",
+            "tax_percent": "21",
             "occurred_at": None,
             "reference": receipt["lines"][0]["reference"],
         }
     ]
 
 
-def test_a_monthly_invoice_keeps_line_amounts_exact_and_rounds_totals(api, tenants, monthly):
+def test_line_descriptions_in_the_readers_language(api, tenants, receipts, monthly):
+    """Lines are stored as keys: the same receipt reads in English or Spanish."""
+    spanish = {"Accept-Language": "es"}
+    receipt = api.get(f"/invoices/{receipts[0]}", tenants.key_a, headers=spanish).json
+    assert receipt["lines"][0]["description"] == "Créditos SMS"
+    invoice = api.get(f"/invoices/{monthly}", tenants.key_a, headers=spanish).json
+    assert invoice["lines"][0]["description"] == "Consumo de SMS — 26 oct 2026"
+    invoice = api.get(f"/invoices/{monthly}", tenants.key_a).json
+    assert invoice["lines"][0]["description"] == "SMS usage — Oct 26, 2026"
+    listed = api.get(f"/organizations/{tenants.acme.id}/invoices", tenants.key_a, headers=spanish)
+    assert {i["lines"][0]["description"] for i in listed.json["data"]} == {"Créditos SMS"}
+
+
+def test_a_monthly_invoice_keeps_unit_prices_exact_and_rounds_each_line(api, tenants, monthly):
     invoice = api.get(f"/invoices/{monthly}", tenants.key_a).json
     assert (invoice["kind"], invoice["period"], invoice["status"]) == ("invoice", "2026-10", "open")
-    assert invoice["lines"][0]["amount"] == "0.135"
+    (line,) = invoice["lines"]
+    assert (line["unit_price"], line["amount"], line["tax_percent"]) == ("0.045", "0.14", "21")
     assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == ("0.14", "0.03", "0.17")
+    assert invoice["taxes"] == [{"percent": "21", "base": "0.14", "tax": "0.03"}]
+    # No seller details set: the reseller's name, nothing else.
+    assert invoice["seller"] == {
+        "name": tenants.a.name,
+        "address": None,
+        "tax_id": None,
+        "country": None,
+    }
 
 
 def test_the_pdf(api, tenants, receipts):

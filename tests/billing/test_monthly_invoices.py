@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -16,6 +16,7 @@ from tenants.billing import monthly_run, payments, postpaid
 from tenants.core.errors import PeriodNotEnded, ValidationFailed
 from tenants.core.extensions import db
 from tenants.invoices.documents import invoice_lines, render_invoice_pdf
+from tenants.invoices.reading import shown_lines
 from tenants.models import (
     BillingRun,
     EntryType,
@@ -54,7 +55,12 @@ def test_mexico_city_month_boundary(clock, create_postpaid):
     assert [line.quantity for line in invoice_lines(september)] == [7]
     lines = invoice_lines(october)
     assert [line.quantity for line in lines] == [11, 13]
-    assert "Oct 1, 2026" in lines[0].description and "Oct 31, 2026" in lines[1].description
+    assert [(line.item, line.item_date) for line in lines] == [
+        ("sms_usage", date(2026, 10, 1)),
+        ("sms_usage", date(2026, 10, 31)),
+    ]
+    shown = shown_lines(october, lines, "en")
+    assert "Oct 1, 2026" in shown[0].description and "Oct 31, 2026" in shown[1].description
     assert october.subtotal == Decimal("1.20")  # 24 x 0.05
     assert october.tax_percent == Decimal("16") and october.tax == Decimal("0.19")
     assert october.total == Decimal("1.39")
@@ -83,17 +89,42 @@ def test_every_charge_of_the_month_and_none_of_the_next(clock, create_postpaid):
     assert postpaid.organization_debt(org) == Decimal("24.20") + Decimal("50.00") + Decimal("10.50")
 
 
-def test_totals_round_half_up_once_per_total(clock, create_postpaid, reseller):
+def test_each_line_rounds_half_up_and_the_subtotal_is_their_sum(clock, create_postpaid, reseller):
+    """EN 16931: a line's amount is quantity x unit price rounded to the cent; the subtotal
+    is the sum of the lines (not the month's exact sum rounded once: 0.0375 → 0.04 would
+    stand over lines adding up to 0.03); the tax is rounded once on that base."""
     set_prices(reseller, postpaid="0.0125", taxes=TAXES)
     org = create_postpaid()
-    use(org, 1, at=datetime(2026, 10, 26, tzinfo=UTC))
-    use(org, 1, at=datetime(2026, 10, 27, tzinfo=UTC))
+    for day in (25, 26, 27):
+        use(org, 1, at=datetime(2026, 10, day, 12, tzinfo=UTC))
     monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
-    # 0.025 → 0.03 (half-up on the subtotal, not 0.01 + 0.01 per line)
-    assert invoice.subtotal == Decimal("0.03")
+    lines = invoice_lines(invoice)
+    assert [line.unit_price for line in lines] == [Decimal("0.0125")] * 3  # full precision
+    assert [line.amount for line in lines] == [Decimal("0.01")] * 3  # 0.0125 → 0.01
+    assert invoice.subtotal == sum(line.amount for line in lines) == Decimal("0.03")
     assert invoice.tax == Decimal("0.01")  # 0.0063 → 0.01
     assert invoice.total == Decimal("0.04")
+    assert invoice.taxes == [{"percent": "21", "base": "0.03", "tax": "0.01"}]
+
+
+def test_lines_rounding_up_still_add_up_to_the_subtotal(clock, create_postpaid, reseller):
+    """$0.055 a message, one a day: each line is 0.06 (half-up), so three days are 0.18 —
+    the month's exact 0.165 rounded once (0.17) would not be the sum of its lines."""
+    set_prices(reseller, postpaid="0.055", taxes={"US": "8.875"}, currency="USD")
+    org = create_postpaid(country="US", currency="USD", timezone="America/New_York")
+    for day in (24, 25, 26):
+        use(org, 1, at=datetime(2026, 10, day, 15, tzinfo=UTC))
+    use(org, 2457, at=datetime(2026, 10, 27, 15, tzinfo=UTC))  # 135.135 → 135.14
+    monthly_run.run_monthly("2026-10", now=clock.now)
+    (invoice,) = monthly_invoices(org)
+    lines = invoice_lines(invoice)
+    assert [line.amount for line in lines] == [Decimal("0.06")] * 3 + [Decimal("135.14")]
+    assert invoice.subtotal == sum(line.amount for line in lines) == Decimal("135.32")
+    assert invoice.tax == Decimal("12.01")  # 135.32 x 8.875 % = 12.00965
+    assert invoice.total == invoice.subtotal + invoice.tax
+    text = PdfReader(io.BytesIO(render_invoice_pdf(invoice))).pages[0].extract_text()
+    assert "$0.055" in text and "$0.06" in text and "$135.32" in text
 
 
 def test_run_twice_invoices_each_organization_once_with_gapless_numbers(clock, create_postpaid):
@@ -185,10 +216,15 @@ def test_the_pdf_is_in_the_billing_contacts_language(clock, create_postpaid, cre
     monthly_run.run_monthly("2026-10", now=clock.now)
     (invoice,) = monthly_invoices(org)
     assert invoice.language == "es"
-    description = invoice_lines(invoice)[0].description
-    assert "26 oct 2026" in description and not description.startswith("SMS usage")
+    (line,) = invoice_lines(invoice)
+    assert line.description is None  # stored as a key and its day, rendered when read
+    assert shown_lines(invoice, [line], "es")[0].description == "Consumo de SMS — 26 oct 2026"
     text = PdfReader(io.BytesIO(render_invoice_pdf(invoice))).pages[0].extract_text()
     assert "2,42" in text  # Spanish number format
+    assert "Consumo de SMS" in text and "SMS usage" not in text
+    # The same invoice read in English: English lines.
+    text = PdfReader(io.BytesIO(render_invoice_pdf(invoice, "en"))).pages[0].extract_text()
+    assert "SMS usage — Oct 26, 2026" in text and "Consumo de SMS" not in text
 
 
 def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):
@@ -229,6 +265,18 @@ def test_a_country_change_taxes_only_what_follows_it(clock, create_postpaid, res
     (invoice,) = monthly_invoices(org)
     assert invoice.subtotal == Decimal("20.00")
     assert invoice.tax == Decimal("3.45") and invoice.total == Decimal("23.45")
+    # Two tax lines, each rate on its own base; each line keeps the rate of its day.
+    assert invoice.taxes == [
+        {"percent": "16", "base": "15.00", "tax": "2.40"},
+        {"percent": "21", "base": "5.00", "tax": "1.05"},
+    ]
+    lines = invoice_lines(invoice)
+    assert [(line.quantity, line.tax_percent) for line in lines] == [
+        (100, Decimal("21")),
+        (300, Decimal("16")),
+    ]
+    text = PdfReader(io.BytesIO(render_invoice_pdf(invoice))).pages[0].extract_text()
+    assert "Tax (16 %) on €15.00" in text and "Tax (21 %) on €5.00" in text
     assert postpaid.organization_debt(org) == Decimal("23.45")
     account = db.session.get(PostpaidAccount, org.id, populate_existing=True)
     assert account.unbilled == 0 and account.unbilled_tax == 0

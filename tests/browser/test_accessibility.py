@@ -192,6 +192,7 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         "/reseller/settings/",
         "/reseller/settings/prices",
         "/reseller/settings/taxes",
+        "/reseller/settings/seller",
         "/reseller/settings/staff",
         "/reseller/settings/api-keys",
         "/reseller/support/",

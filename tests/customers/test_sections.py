@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -18,7 +18,7 @@ from tenants.core.types import utcnow
 from tenants.credits import purchases
 from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit
-from tenants.models import InvoiceKind, ResellerRole
+from tenants.models import InvoiceItem, InvoiceKind, ResellerRole
 from tests.conftest import member_actor, owner_actor, owner_of
 from tests.credits.conftest import CREDIT_PRICE, fund
 
@@ -78,10 +78,10 @@ def monthly_invoice(org, period: str = "2026-10", issued_at=None):
         kind=InvoiceKind.INVOICE,
         lines=[
             {
-                "description": "SMS sent",
+                "item": InvoiceItem.SMS_USAGE,
+                "item_date": date(2026, 10, 1),
                 "quantity": 2000,
                 "unit_price": Decimal("0.05"),
-                "amount": Decimal("100.00"),
             }
         ],
         tax_percent=Decimal("21"),
@@ -305,10 +305,9 @@ def test_invoices_are_keyset_paginated(client, auth, acme):
             kind=InvoiceKind.RECEIPT,
             lines=[
                 {
-                    "description": "Credits",
+                    "item": InvoiceItem.SMS_CREDITS,
                     "quantity": 1,
                     "unit_price": Decimal("1"),
-                    "amount": Decimal("1"),
                 }
             ],
             tax_percent=Decimal("0"),

@@ -15,6 +15,7 @@ def app_config(app_config):
     [
         "/reseller/settings/prices/add",
         "/reseller/settings/taxes/add",
+        "/reseller/settings/seller",
         "/reseller/settings/staff/invite",
     ],
 )

@@ -9,9 +9,11 @@ from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.core.errors import ValidationFailed
 from tenants.invoices import documents as invoices
+from tenants.invoices import reading
 from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp
 from tenants.web.decorators import actor_required, organization_for_view
+from tenants.web.locale import request_language
 
 INVOICE_PAGE_SIZE = 50
 
@@ -53,6 +55,8 @@ def invoice(org_id: str, invoice_id: str):
         "organization/invoice.html",
         org=org,
         invoice=found,
-        lines=invoices.invoice_lines(found),
+        lines=reading.shown_lines(found, invoices.invoice_lines(found), request_language()),
+        seller=reading.seller_of(found),
+        taxes=reading.taxes_of(found),
         active_section="invoices",
     )
