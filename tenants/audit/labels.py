@@ -31,6 +31,7 @@ ACTIONS = {
     "payment_method.saved": _l("Card saved for automatic top-ups"),
     "payment_method.removed": _l("Saved card removed"),
     "purchase.expired": _l("Unpaid purchase expired"),
+    "invoice.final_issued": _l("Final invoice issued"),
 }
 
 FIELDS = {
