@@ -75,8 +75,7 @@ _TEMP_TABLES = (_batch_table, _days_table, _invoices_table, _labels_table, _sett
 
 def _lock_batch(org_ids: list[str], period: str):
     """Lock the postpaid rows still open before ``period``, in id order; with the columns
-    of the organization the invoices need. A deleted organization is never invoiced again
-    (its close-out left nothing unbilled)."""
+    of the organization the invoices need."""
     return db.session.execute(
         select(
             PostpaidAccount.organization_id.label("id"),
@@ -96,11 +95,8 @@ def _lock_batch(org_ids: list[str], period: str):
             Organization.billing_email,
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
-        .where(
-            PostpaidAccount.organization_id.in_(org_ids),
-            PostpaidAccount.closed_period < period,
-            Organization.status != OrganizationStatus.DELETED,
-        )
+        .where(PostpaidAccount.organization_id.in_(org_ids), PostpaidAccount.closed_period < period)
+        .where(Organization.status != OrganizationStatus.DELETED)  # never invoiced again
         .order_by(PostpaidAccount.organization_id)
         .with_for_update(of=PostpaidAccount)
     ).all()
