@@ -22,6 +22,7 @@ from tenants.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    Member,
     Organization,
     OrganizationStatus,
     PricingModel,
@@ -70,20 +71,28 @@ class CloseOut:
 
 
 def _accounts(org: Organization) -> list[HeldAccount]:
-    """The system pool, then every member account (removed members' too), with credits."""
+    """The system pool, then every member account with its credits: each current member's
+    while individual credits are on, and any other that holds credits (a removed member's)."""
     held = ledger.balance(org)
-    accounts = [HeldAccount("system", account_label(AccountKind.SYSTEM), held.system_credits)]
-    if held.users:
-        names = member_names(org)
-        accounts.extend(
+    credits = dict(held.users)
+    shown = [member_id for member_id, count in held.users if count]
+    if org.individual_user_credits:
+        shown += db.session.scalars(
+            select(Member.id).where(Member.organization_id == org.id, Member.removed_at.is_(None))
+        )
+    names = member_names(org) if shown else {}
+    members = sorted(set(shown), key=lambda member_id: (names.get(member_id, ""), member_id))
+    return [
+        HeldAccount("system", account_label(AccountKind.SYSTEM), held.system_credits),
+        *(
             HeldAccount(
                 f"member:{member_id}",
                 account_label(AccountKind.MEMBER, names.get(member_id, member_id)),
-                credits,
+                credits.get(member_id, 0),
             )
-            for member_id, credits in held.users
-        )
-    return accounts
+            for member_id in members
+        ),
+    ]
 
 
 def open_invoices(org: Organization) -> list[Invoice]:

@@ -15,7 +15,7 @@ from tenants.core.extensions import db
 from tenants.credits.operations import add_credits
 from tenants.jobs.outbox import commit
 from tenants.models import EntryType, Organization, OrganizationStatus
-from tenants.models.ledger import SYSTEM_ACCOUNT
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef
 from tenants.organizations.operations import suspend_organization
 from tests.billing.conftest import reload, use
 from tests.billing.test_closeout import invoices_of
@@ -47,7 +47,11 @@ def test_a_prepaid_statement_lists_each_account_with_withdraw(
     org = create_organization(reseller=reseller, name="Prepaid SL")
     org.individual_user_credits = True
     member = create_member(org, name="Marta Member")
+    holder = create_member(org, name="Hugo Holder")
     add_credits(SYSTEM, org, SYSTEM_ACCOUNT, 30, entry_type=EntryType.ADJUSTMENT)
+    add_credits(
+        SYSTEM, org, AccountRef(AccountKind.MEMBER, holder.id), 5, entry_type=EntryType.ADJUSTMENT
+    )
     commit()
     html = staff_client.get(f"/organizations/{org.id}/delete").get_data(as_text=True)
     assert 'data-account="system"' in html and "System Credits" in html
@@ -56,7 +60,10 @@ def test_a_prepaid_statement_lists_each_account_with_withdraw(
     assert not delete_enabled(html)
     refused = staff_client.post(f"/organizations/{org.id}/delete")
     assert refused.status_code == 409 and "still holds credits" in refused.get_data(as_text=True)
-    assert f"member:{member.id}" not in html  # no account of its own yet
+    # Each member's account, one without credits too, and only what holds credits to withdraw.
+    assert f'data-account="member:{member.id}"' in html and "User Credits: Marta Member" in html
+    assert f"withdraw?account=member:{member.id}" not in html
+    assert f"withdraw?account=member:{holder.id}" in html and "User Credits: Hugo Holder" in html
 
 
 def test_the_postpaid_close_out_step_by_step(clock, staff_client, create_postpaid):
