@@ -62,6 +62,7 @@ ACTIONS = {
     "platform.staff_added": _l("Platform staff member added"),
     "platform.staff_role_changed": _l("Platform staff member's role changed"),
     "platform.staff_removed": _l("Platform staff member removed"),
+    "invoice.final_issued": _l("Final invoice issued"),
 }
 
 FIELDS = {

@@ -158,12 +158,17 @@ class PeriodNotEnded(Conflict):
     default_message = _l("This month has not ended yet; it can be invoiced once it is over.")
 
 
-class PricingModelLocked(Conflict):
-    code = "pricing_model_locked"
+class OrganizationActive(Conflict):
+    code = "organization_active"
     default_message = _l(
-        "The pricing model can only change while the organization holds no credits "
-        "and owes nothing."
+        "Suspend the organization first: the final invoice is issued once nothing more can "
+        "be charged."
     )
+
+
+class NothingToInvoice(Conflict):
+    code = "nothing_to_invoice"
+    default_message = _l("There is no unbilled usage to invoice.")
 
 
 class LastAdminRequired(Conflict):

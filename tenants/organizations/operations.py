@@ -17,11 +17,8 @@ from tenants.audit import log as audit
 from tenants.billing import postpaid
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
-    BalanceNotZero,
     Conflict,
     MemberCreditsRemain,
-    OutstandingDebt,
-    PricingModelLocked,
     ValidationFailed,
 )
 from tenants.core.extensions import db
@@ -46,6 +43,7 @@ from tenants.models import (
     PricingModel,
     Reseller,
 )
+from tenants.organizations import closeout
 from tenants.organizations.fields import (
     EDITABLE_FIELDS,
     clean_billing_type,
@@ -200,16 +198,21 @@ def organization_credits(org: Organization) -> int:
 
 
 def organization_debt(org: Organization) -> Decimal:
-    """Unbilled charges plus unpaid invoices (less payments received ahead of invoices)."""
+    """Unbilled charges and their tax plus unpaid invoices (less payments received ahead
+    of invoices)."""
     return postpaid.organization_debt(org)
 
 
 # -- editing --------------------------------------------------------------------------------
 
+# What may change only while nothing is held, owed, unbilled or paid ahead (SPEC §2).
+SETTLED_ONLY = ("pricing_model", "currency")
+
 
 def pricing_model_locked(org: Organization) -> bool:
-    """The pricing model may change only while no credits are held and nothing is owed."""
-    return organization_credits(org) != 0 or organization_debt(org) != 0
+    """The pricing model and the currency may change only while no credits are held and
+    nothing is owed, unbilled or paid ahead."""
+    return not closeout.settled(org)
 
 
 def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
@@ -260,12 +263,9 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
 
     cleaned = _clean_updates(org, values)
 
-    if (
-        "pricing_model" in cleaned
-        and cleaned["pricing_model"] != org.pricing_model
-        and pricing_model_locked(org)
-    ):
-        raise PricingModelLocked()
+    for path in SETTLED_ONLY:
+        if path in cleaned and cleaned[path] != getattr(org, EDITABLE_FIELDS[path].attribute):
+            closeout.require_settled_for(org, path)
 
     if (
         cleaned.get("individual_user_credits") is False
@@ -319,8 +319,9 @@ def reactivate_organization(actor: Actor, org: Organization) -> None:
 def delete_organization(actor: Actor, org: Organization) -> None:
     """Soft delete: the organization leaves every list and its members cannot log in.
 
-    Refused while it holds credits (withdraw them first) or owes money (clear the debt
-    first). Its ledger and invoices are kept for accounting.
+    Refused while it holds credits (withdraw them first) or has anything unbilled, owed or
+    paid ahead (the guided close-out: final invoice, payment); never invoiced again after.
+    Its ledger and invoices are kept for accounting.
     """
     # Never while acting as someone else (SPEC §5).
     refuse_while_acting(actor, WhileActing.DELETE_ORGANIZATION)
@@ -331,10 +332,7 @@ def delete_organization(actor: Actor, org: Organization) -> None:
     db.session.refresh(org)
     if org.status == OrganizationStatus.DELETED:
         raise Conflict(_l("The organization is already deleted."))
-    if organization_credits(org) != 0:
-        raise BalanceNotZero()
-    if organization_debt(org) > 0:
-        raise OutstandingDebt()
+    closeout.require_nothing_held(org)
     changes = audit.diff(org, {"status": OrganizationStatus.DELETED, "deleted_at": utcnow()})
     _record(actor, org, "organization.deleted", changes)
 
