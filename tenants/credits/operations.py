@@ -23,12 +23,19 @@ from tenants.core.errors import (
 )
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
-from tenants.credits.ledger import Posting, parse_account, post_transaction
+from tenants.credits.ledger import (
+    Posting,
+    lock_balances,
+    parse_account,
+    post_transaction,
+)
 from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
 MAX_CREDITS = 10**9
 LATE_USAGE_DAYS = 35
+# The reference of the transfers that empty member accounts when they close.
+MEMBER_REMOVED = "member-removed"
 
 
 def clean_credits(value, field: str = "credits") -> int:
@@ -202,3 +209,41 @@ def withdraw_credits(
         reference=reason,
     )
     return entries[0]
+
+
+# -- member accounts closing ----------------------------------------------------------------
+
+
+def _return_to_pool(
+    actor: Actor, org: Organization, held: dict[AccountRef, int], reference: str
+) -> int:
+    """Move each member account's credits (locked: ledger.lock_balances) to the system
+    pool, a transfer pair each; returns the credits moved."""
+    moved = 0
+    for ref, credits in sorted(held.items(), key=lambda item: item[0].member_id):
+        if ref.kind != AccountKind.MEMBER or credits <= 0:
+            continue
+        post_transaction(
+            actor,
+            org,
+            [
+                Posting(ref, -credits, EntryType.TRANSFER_OUT),
+                Posting(SYSTEM_ACCOUNT, credits, EntryType.TRANSFER_IN),
+            ],
+            reference=reference,
+        )
+        moved += credits
+    return moved
+
+
+def return_member_credits(actor: Actor, org: Organization, member_id: str) -> int:
+    """A member is leaving: their individual credits go back to the system pool (reference
+    ``member-removed``); returns how many. The caller marks the member removed in the same
+    transaction.
+
+    Under their account's lock: a transfer or a usage under way on it either lands first
+    (and its credits go back too) or waits, then finds the member removed (AccountClosed).
+    """
+    ref = AccountRef(AccountKind.MEMBER, member_id)
+    held = lock_balances(org, [SYSTEM_ACCOUNT, ref])
+    return _return_to_pool(actor, org, {ref: held[ref]}, MEMBER_REMOVED)
