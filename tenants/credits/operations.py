@@ -16,6 +16,8 @@ from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
+    Conflict,
+    MemberCreditsRemain,
     NotPrepaid,
     OrganizationClosed,
     OrganizationSuspended,
@@ -26,16 +28,20 @@ from tenants.core.validation import clean_text
 from tenants.credits.ledger import (
     Posting,
     lock_balances,
+    lock_organization,
+    member_credits_total,
     parse_account,
     post_transaction,
 )
+from tenants.credits.movements import credits_phrase
 from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
 MAX_CREDITS = 10**9
 LATE_USAGE_DAYS = 35
-# The reference of the transfers that empty member accounts when they close.
+# The references of the transfers that empty member accounts when they close.
 MEMBER_REMOVED = "member-removed"
+INDIVIDUAL_CREDITS_OFF = "individual-credits-off"
 
 
 def clean_credits(value, field: str = "credits") -> int:
@@ -247,3 +253,40 @@ def return_member_credits(actor: Actor, org: Organization, member_id: str) -> in
     ref = AccountRef(AccountKind.MEMBER, member_id)
     held = lock_balances(org, [SYSTEM_ACCOUNT, ref])
     return _return_to_pool(actor, org, {ref: held[ref]}, MEMBER_REMOVED)
+
+
+def _member_credits_remain(credits: int) -> MemberCreditsRemain:
+    """The refusal to switch individual credits off, saying how many credits members hold."""
+    message = _l(
+        "Members still hold %(credits)s in their individual accounts. Move them to the system "
+        "pool before switching individual user credits off, or move them all and switch off "
+        "in one step.",
+        credits=credits_phrase(credits),
+    )
+    return MemberCreditsRemain(
+        message, fields={"individual_user_credits": str(message)}, credits=credits
+    )
+
+
+def close_member_accounts(actor: Actor, org: Organization, *, move: bool = False) -> int:
+    """Before individual credits are switched off: refused while members hold credits
+    (MemberCreditsRemain, saying how many), or with ``move`` every member account's
+    credits go back to the system pool (reference ``individual-credits-off``), removed
+    members' included. Returns the credits moved; the caller switches off in the same
+    transaction.
+
+    Locks every holding account, then the organization's row: a movement into a member
+    account under way either lands first (and is counted) or waits, then finds individual
+    credits off (AccountClosed).
+    """
+    held = lock_balances(org)
+    lock_organization(org)
+    total = member_credits_total(org)
+    if total == 0:
+        return 0
+    if not move:
+        raise _member_credits_remain(total)
+    if total != sum(n for ref, n in held.items() if ref.kind == AccountKind.MEMBER):
+        # A member account opened between the two locks: it is not locked, try again.
+        raise Conflict(_l("The credits changed meanwhile. Try again."))
+    return _return_to_pool(actor, org, held, INDIVIDUAL_CREDITS_OFF)

@@ -1,4 +1,5 @@
-"""Members' individual credits through the API: removing a member returns them to the pool."""
+"""Members' individual credits through the API: removing a member returns them to the pool;
+switching individual credits off is refused while members hold any, or moves them first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models.ledger import SYSTEM_ACCOUNT
+from tests.api.test_auth_and_errors import assert_error
 
 
 @pytest.fixture
@@ -66,3 +68,61 @@ def test_deleting_a_member_returns_their_credits_to_the_pool(api, funded):
         == 201
     )
     assert api.delete(f"/organizations/{funded.acme.id}", funded.key_a).status_code == 204
+
+
+def test_switching_off_while_members_hold_credits_is_409(api, funded):
+    path = f"/organizations/{funded.acme.id}"
+    error = assert_error(
+        api.patch(path, funded.key_a, {"individual_user_credits": False}),
+        409,
+        "member_credits_remain",
+    )
+    assert "42 credits" in error["message"]
+    assert set(error["fields"]) == {"individual_user_credits"}
+    assert api.get(path, funded.key_a).json["individual_user_credits"] is True
+    assert _balance(api, funded)["system"] == 100
+
+
+def test_move_member_credits_to_pool_switches_off_in_one_step(api, funded):
+    path = f"/organizations/{funded.acme.id}"
+    body = {"individual_user_credits": False, "move_member_credits_to_pool": True}
+
+    response = api.patch(path, funded.key_a, body)
+
+    assert response.status_code == 200, response.json
+    assert response.json["individual_user_credits"] is False
+    balance = _balance(api, funded)
+    assert (balance["system"], balance["total"]) == (142, 142)
+    assert {balance[funded.acme_member.id], balance[funded.acme_admin.id]} == {0}
+    assert _movements(api, funded, "individual-credits-off") == sorted(
+        [
+            ("transfer_in", "system", 30),
+            ("transfer_in", "system", 12),
+            ("transfer_out", f"member:{funded.acme_member.id}", -30),
+            ("transfer_out", f"member:{funded.acme_admin.id}", -12),
+        ]
+    )
+
+
+def test_move_member_credits_to_pool_needs_the_switch_off(api, funded):
+    path = f"/organizations/{funded.acme.id}"
+    error = assert_error(
+        api.patch(path, funded.key_a, {"move_member_credits_to_pool": True}),
+        422,
+        "validation_error",
+    )
+    assert set(error["fields"]) == {"move_member_credits_to_pool"}
+    error = assert_error(
+        api.patch(path, funded.key_a, {"move_member_credits_to_pool": "yes"}),
+        422,
+        "validation_error",
+    )
+    assert set(error["fields"]) == {"move_member_credits_to_pool"}
+
+
+def test_the_move_is_documented(api, tenants):
+    spec = api.get("/openapi.json", None).json
+    update = spec["components"]["schemas"]["OrganizationUpdate"]["properties"]
+    assert "individual-credits-off" in update["move_member_credits_to_pool"]["description"]
+    patch = spec["paths"]["/api/v1/organizations/{org_id}"]["patch"]
+    assert "member_credits_remain" in patch["description"]
