@@ -187,10 +187,24 @@ class ResellerSuspended(Conflict):
 
 
 class MemberCreditsRemain(Conflict):
+    """Individual user credits switched off while members hold some (the message says how
+    many: tenants.credits.operations.close_member_accounts)."""
+
     code = "member_credits_remain"
     default_message = _l(
         "Members still hold individual credits. Transfer them to the system pool before "
         "switching individual user credits off."
+    )
+
+
+class AccountClosed(Conflict):
+    """Credits sent to a member account that closed meanwhile (the member removed, or
+    individual user credits switched off, while the movement waited for its locks)."""
+
+    code = "account_closed"
+    default_message = _l(
+        "This credit account was closed meanwhile: its member was removed or individual user "
+        "credits were switched off. Reload the page and try again."
     )
 
 
