@@ -1,6 +1,7 @@
 """JSON API v1 for resellers' own systems (SPEC §7): Bearer keys, no cookies, no CSRF."""
 
 from reseller.api import (  # noqa: F401  (register the endpoints)
+    billing,
     credits,
     invoices,
     members,

@@ -25,8 +25,7 @@ from reseller.api.schemas_credits import (
 )
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.billing import usage
-from tenants.billing.postpaid import organization_debt
+from tenants.billing import summary, usage
 from tenants.core.errors import ValidationFailed
 from tenants.credits import export_rows, ledger, movements, payments, purchases
 from tenants.credits import operations as credits
@@ -50,11 +49,12 @@ ACCOUNT_REFUSAL = "an unknown member, or a member account while individual user 
     tag=TAG,
     response=Balance,
     description="Credits of the system pool and of each member account (individual user "
-    "credits), their total, and for postpaid organizations the debt and credit limit.",
+    "credits), their total, and for postpaid organizations what is unbilled (with the tax "
+    "it will carry), the open invoices, the credit on account, the debt and credit limit.",
 )
 def get_balance(actor: Actor, org_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)
-    body = serializers.balance(org, ledger.balance(org), organization_debt(org))
+    body = serializers.balance(org, ledger.balance(org), summary.postpaid_position(org))
     return done(body)
 
 

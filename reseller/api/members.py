@@ -96,7 +96,9 @@ def update_member(actor: Actor, org_id: str, member_id: str, body: MemberUpdate)
     tag=TAG,
     status=204,
     errors=(403, 409),
-    description="The owner cannot be removed: 409 `owner_cannot_be_removed`.",
+    description="The owner cannot be removed: 409 `owner_cannot_be_removed`. The member's "
+    "individual credits go back to the system pool in the same step (a transfer referenced "
+    "`member-removed`).",
 )
 def remove_member(actor: Actor, org_id: str, member_id: str) -> Response:
     org = scoping.get_organization(actor, org_id)

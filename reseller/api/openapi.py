@@ -117,6 +117,7 @@ ORGANIZATION_OPERATIONS = (
     "movements_csv",
     "list_invoices",
     "record_payment",
+    "issue_final_invoice",
 )
 MEMBER_OPERATIONS = ("get_member", "update_member", "remove_member")
 INVOICE_OPERATIONS = ("get_invoice", "invoice_pdf")
@@ -159,6 +160,7 @@ LINKS: dict[str, dict[str, Any]] = {
     ),
     "create_purchase": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/receipt_id"}),
     "list_invoices": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/data/0/id"}),
+    "issue_final_invoice": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/id"}),
 }
 
 

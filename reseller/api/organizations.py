@@ -93,12 +93,18 @@ def get_organization(actor: Actor, org_id: str) -> Response:
         "credit_limit": "more decimals than the organization's currency has",
         "auto_top_up.enabled": "on for a postpaid organization",
         "auto_top_up.credits": "none to buy while automatic top-up is on",
+        "move_member_credits_to_pool": "sent without individual_user_credits false",
     },
-    description="Only the fields sent change; a field set to null is cleared.",
+    description="Only the fields sent change; a field set to null is cleared. Switching "
+    "`individual_user_credits` off while members hold individual credits is refused with 409 "
+    "`member_credits_remain` (the message says how many), unless "
+    '`"move_member_credits_to_pool": true` moves them all to the system pool in the same step.',
 )
 def update_organization(actor: Actor, org_id: str, body: OrganizationUpdate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    services.update_organization(actor, org, body.changes())
+    values = body.changes()
+    move = values.pop("move_member_credits_to_pool", False)
+    services.update_organization(actor, org, values, move_member_credits_to_pool=move)
     return done(serializers.organization(org))
 
 

@@ -252,6 +252,12 @@ class OrganizationUpdate(ApiModel):
     settings: SettingsUpdate = None
     credit_limit: decimal("99999999", 2, description="Postpaid credit limit (reseller keys)") = None
     individual_user_credits: bool = None
+    move_member_credits_to_pool: bool = Field(
+        None,
+        description="With individual_user_credits false: every member's credits go to the "
+        "system pool first, in the same step (transfers referenced individual-credits-off). "
+        "Without it, that switch is refused (409 member_credits_remain) while members hold any.",
+    )
     auto_top_up: AutoTopUpUpdate = None
 
     def changes(self) -> dict[str, Any]:

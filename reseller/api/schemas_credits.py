@@ -54,7 +54,21 @@ class Balance(ApiModel):
         max_length=100_000, description="Members' individual credit accounts"
     )
     total_credits: Credits
-    debt: Money = Field(description="Unbilled charges plus unpaid invoices")
+    unbilled: Money = Field(description="Postpaid: the charges not yet invoiced, before tax (net)")
+    unbilled_tax: Money = Field(
+        description="Postpaid: the tax the unbilled charges will carry (each at the rate of "
+        "its moment)"
+    )
+    open_invoices: Money = Field(description="Postpaid: what the open invoices still owe")
+    credit_on_account: Money = Field(
+        description="Postpaid: payments received beyond the open invoices, not yet applied; "
+        "they settle the next invoice"
+    )
+    debt: Money = Field(
+        description="unbilled + unbilled_tax + open_invoices - credit_on_account, never below "
+        "zero (what is left of the credit stays in credit_on_account); the credit limit "
+        "compares with it. Each amount is rounded to the currency on its own"
+    )
     credit_limit: Money = Field(description="Postpaid credit limit")
     currency: Currency
 

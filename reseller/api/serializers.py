@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from reseller.api.schemas_credits import INVOICE_BILLING_FIELDS
+from tenants.billing.summary import Position
 from tenants.core.extensions import db
 from tenants.core.types import round_money
 from tenants.credits.ledger import Balance
@@ -133,12 +134,16 @@ def tax_rates(rates: list[dict[str, Any]]) -> dict[str, Any]:
 # -- credits, movements, invoices ---------------------------------------------------------
 
 
-def balance(org: Organization, held: Balance, debt: Decimal) -> dict[str, Any]:
+def balance(org: Organization, held: Balance, position: Position) -> dict[str, Any]:
     return {
         "system_credits": held.system_credits,
         "users": [{"member_id": member_id, "credits": n} for member_id, n in held.users],
         "total_credits": held.total_credits,
-        "debt": money(debt, org.currency),
+        "unbilled": money(position.unbilled, org.currency),
+        "unbilled_tax": money(position.unbilled_tax, org.currency),
+        "open_invoices": money(position.open_invoices, org.currency),
+        "credit_on_account": money(position.credit_on_account, org.currency),
+        "debt": money(position.debt, org.currency),
         "credit_limit": money(org.credit_limit, org.currency),
         "currency": org.currency,
     }

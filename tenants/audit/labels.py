@@ -62,6 +62,7 @@ ACTIONS = {
     "platform.staff_added": _l("Platform staff member added"),
     "platform.staff_role_changed": _l("Platform staff member's role changed"),
     "platform.staff_removed": _l("Platform staff member removed"),
+    "invoice.final_issued": _l("Final invoice issued"),
 }
 
 FIELDS = {
@@ -97,6 +98,7 @@ FIELDS = {
     "settings.alert_email": _l("Alert email"),
     "credit_limit": _l("Credit limit"),
     "individual_user_credits": _l("Individual user credits"),
+    "credits_returned": _l("Credits returned to the system pool"),
     "auto_top_up.enabled": _l("Automatic top-up"),
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),

@@ -61,6 +61,7 @@ from tenants.models import (
     InvoiceStatus,
     LedgerEntry,
     Organization,
+    OrganizationStatus,
     PostpaidAccount,
     QueuedJob,
     Reseller,
@@ -94,6 +95,7 @@ def _lock_batch(org_ids: list[str], period: str):
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
         .where(PostpaidAccount.organization_id.in_(org_ids), PostpaidAccount.closed_period < period)
+        .where(Organization.status != OrganizationStatus.DELETED)  # never invoiced again
         .order_by(PostpaidAccount.organization_id)
         .with_for_update(of=PostpaidAccount)
     ).all()
@@ -131,6 +133,7 @@ class _Batch:
     org_ids: list[str]
     period: str
     now: datetime
+    until: datetime | None = None  # charges up to here, not to the period's end (final)
     # 1. the locked organizations whose month is over, and their charges month by month
     due: list[_Due] = field(default_factory=list)
     months: dict[str, list[_Month]] = field(default_factory=lambda: defaultdict(list))
@@ -144,13 +147,17 @@ class _Batch:
         return [item for item in self.due if self.months.get(item.row.id)]
 
 
-def _invoice_batch(org_ids: list[str], period: str, now: datetime) -> dict[str, list]:
+def _invoice_batch(
+    org_ids: list[str], period: str, now: datetime, *, until: datetime | None = None
+) -> dict[str, list]:
     """Invoice every month still open up to ``period`` of these organizations, in the
     caller's transaction: ``{org id: [(month, invoice id), …]}`` for each one it closed
     (an empty list: closed without an invoice, nothing was charged). Organizations
-    already closed (another run), without a postpaid row, or whose own month is not over
-    yet (the catch-up gets them) are left out."""
-    batch = _lock_and_group(_Batch(org_ids, period, now))
+    already closed (another run), without a postpaid row, deleted, or whose own month is
+    not over yet (the catch-up gets them) are left out. ``until`` (at most ``now``): the
+    charges up to that instant instead of the period's end, and ``period`` closed there
+    (the final invoice; later usage goes to the next month)."""
+    batch = _lock_and_group(_Batch(org_ids, period, now, until))
     if not batch.due:
         return {}
     batch = _number_and_invoice(batch)
@@ -175,7 +182,7 @@ def _lock_and_group(batch: _Batch) -> _Batch:
         _Due(
             row=row,
             start=row.closed_until,
-            end=end_of(batch.period, row.timezone),
+            end=batch.until or end_of(batch.period, row.timezone),
             first_open=next_period(row.closed_period) if row.closed_period else "",
         )
         for row in _lock_batch(batch.org_ids, batch.period)

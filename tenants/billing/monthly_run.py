@@ -35,7 +35,14 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs import outbox as queue
 from tenants.jobs.registry import job
-from tenants.models import BillingRun, BillingRunStatus, Invoice, Organization, PostpaidAccount
+from tenants.models import (
+    BillingRun,
+    BillingRunStatus,
+    Invoice,
+    Organization,
+    OrganizationStatus,
+    PostpaidAccount,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +60,17 @@ class RunResult:
 
 
 def _candidates(period: str) -> list[str]:
-    """Organizations with usage not yet invoiced and the period not yet closed."""
+    """Organizations with usage not yet invoiced and the period not yet closed; never a
+    deleted one (its close-out left nothing to invoice)."""
     return list(
         db.session.scalars(
             select(PostpaidAccount.organization_id)
-            .where(PostpaidAccount.closed_period < period, PostpaidAccount.unbilled_credits > 0)
+            .join(Organization, Organization.id == PostpaidAccount.organization_id)
+            .where(
+                PostpaidAccount.closed_period < period,
+                PostpaidAccount.unbilled_credits > 0,
+                Organization.status != OrganizationStatus.DELETED,
+            )
             .order_by(PostpaidAccount.organization_id)
         )
     )

@@ -158,12 +158,17 @@ class PeriodNotEnded(Conflict):
     default_message = _l("This month has not ended yet; it can be invoiced once it is over.")
 
 
-class PricingModelLocked(Conflict):
-    code = "pricing_model_locked"
+class OrganizationActive(Conflict):
+    code = "organization_active"
     default_message = _l(
-        "The pricing model can only change while the organization holds no credits "
-        "and owes nothing."
+        "Suspend the organization first: the final invoice is issued once nothing more can "
+        "be charged."
     )
+
+
+class NothingToInvoice(Conflict):
+    code = "nothing_to_invoice"
+    default_message = _l("There is no unbilled usage to invoice.")
 
 
 class LastAdminRequired(Conflict):
@@ -182,10 +187,24 @@ class ResellerSuspended(Conflict):
 
 
 class MemberCreditsRemain(Conflict):
+    """Individual user credits switched off while members hold some (the message says how
+    many: tenants.credits.operations.close_member_accounts)."""
+
     code = "member_credits_remain"
     default_message = _l(
         "Members still hold individual credits. Transfer them to the system pool before "
         "switching individual user credits off."
+    )
+
+
+class AccountClosed(Conflict):
+    """Credits sent to a member account that closed meanwhile (the member removed, or
+    individual user credits switched off, while the movement waited for its locks)."""
+
+    code = "account_closed"
+    default_message = _l(
+        "This credit account was closed meanwhile: its member was removed or individual user "
+        "credits were switched off. Reload the page and try again."
     )
 
 

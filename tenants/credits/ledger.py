@@ -7,6 +7,13 @@ in the same transaction as the postings: the row lock serializes concurrent move
 one account, the WHERE refuses to go below zero, and a CHECK constraint is the last guard.
 Counter-accounts (purchases, usage, withdrawals, adjustments) only receive postings;
 their balances are derived, so no row is shared by every request of the platform.
+
+Locks are always taken in one order: holding accounts (by id), then the organization's row.
+Credits going INTO a member's account are checked under both (``_require_open``): the
+member is current and individual credits are on. Removing a member locks its account
+(``lock_balances``); switching individual credits off locks every holding account, then
+the organization's row FOR UPDATE (``lock_organization``). Either finishes first and the
+movement is refused, or it waits for the movement and then sees its credits.
 """
 
 from __future__ import annotations
@@ -22,13 +29,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.access.actors import Actor
-from tenants.core.errors import InsufficientCredits, OrganizationClosed, ValidationFailed
+from tenants.core.errors import (
+    AccountClosed,
+    InsufficientCredits,
+    OrganizationClosed,
+    ValidationFailed,
+)
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits import alerts
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
+    SYSTEM_ACCOUNT,
     AccountKind,
     AccountRef,
     CreditAccount,
@@ -167,6 +180,66 @@ def account_ids(org: Organization, refs) -> dict[AccountRef, str]:
     return found
 
 
+def lock_balances(org: Organization, refs=None) -> dict[AccountRef, int]:
+    """Lock holding accounts and read their balances, for a caller about to empty them.
+
+    FOR NO KEY UPDATE (the lock a balance UPDATE takes), in id order like post_transaction,
+    so the caller's own movements between them never deadlock with another movement.
+    ``refs`` names the accounts, created when missing (which waits for a movement that is
+    creating one); without ``refs``, every holding account the organization has (the
+    system pool created first).
+    """
+    ids = account_ids(org, [SYSTEM_ACCOUNT] if refs is None else refs)
+    query = (
+        select(CreditAccount.kind, CreditAccount.member_id, CreditAccount.balance)
+        .order_by(CreditAccount.id)
+        .with_for_update(key_share=True)
+    )
+    if refs is None:
+        query = query.where(
+            CreditAccount.organization_id == org.id, CreditAccount.kind.in_(HOLDING_KINDS)
+        )
+    else:
+        query = query.where(CreditAccount.id.in_(ids.values()))
+    return {
+        AccountRef(AccountKind(kind), member_id): balance
+        for kind, member_id, balance in db.session.execute(query)
+    }
+
+
+def lock_organization(org: Organization) -> None:
+    """The organization's row FOR UPDATE, then its fresh state: waits for the movements into
+    member accounts under way (``_require_open``) and for every posting being written (the
+    ledger's foreign key); take it after the account locks (see the module's docstring)."""
+    db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())
+    db.session.refresh(org)
+
+
+def _require_open(org: Organization, postings: list[Posting]) -> None:
+    """Credits go into members' accounts only while individual credits are on and the
+    members are current: read after the account locks, under the organization's row (FOR
+    KEY SHARE, which only lock_organization's FOR UPDATE waits for)."""
+    member_ids = {
+        p.ref.member_id for p in postings if p.ref.kind == AccountKind.MEMBER and p.credits > 0
+    }
+    if not member_ids:
+        return
+    enabled = db.session.scalar(
+        select(Organization.individual_user_credits)
+        .where(Organization.id == org.id)
+        .with_for_update(read=True, key_share=True)
+    )
+    current = db.session.scalar(
+        select(func.count(Member.id)).where(
+            Member.id.in_(sorted(member_ids)),
+            Member.organization_id == org.id,
+            Member.removed_at.is_(None),
+        )
+    )
+    if not enabled or current != len(member_ids):
+        raise AccountClosed()
+
+
 @dataclass
 class Posting:
     ref: AccountRef
@@ -192,14 +265,13 @@ def post_transaction(
     credits used and not yet invoiced).
 
     Round trips (the API's usage charge is the platform's busiest write): one SELECT of the
-    accounts' ids, one conditional UPDATE per holding account, one UPDATE of the
-    organization's total, one INSERT of all the postings. The entries returned are built
-    in memory (not loaded back through the session).
+    accounts' ids, one conditional UPDATE per holding account, one UPDATE of the organization's
+    total, one INSERT of all the postings (+2 reads for credits into a member's account). The
+    entries returned are built in memory (not loaded back through the session).
     """
     if sum(p.credits for p in postings) != 0:
         raise ValueError("a ledger transaction must balance")
-    transaction_id = new_id("txn")
-    now = utcnow()
+    transaction_id, now = new_id("txn"), utcnow()
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
     balances: dict[str, int | None] = {}
@@ -213,6 +285,7 @@ def post_transaction(
             balances[acc] = balance
     net = 0
     if postpaid_balance is None:
+        _require_open(org, postings)
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
         # The Customer app lists balances and filters low balances from this column; it
@@ -291,13 +364,12 @@ def total_credits(org: Organization) -> int:
     )
 
 
-def member_credits_total(org: Organization) -> int:
-    """Credits held in members' individual accounts (not the system pool)."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-                CreditAccount.organization_id == org.id,
-                CreditAccount.kind == AccountKind.MEMBER,
-            )
-        )
+def member_credits_total(org: Organization, member_id: str | None = None) -> int:
+    """Credits held in members' individual accounts (not the system pool), or in one's."""
+    query = select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+        CreditAccount.organization_id == org.id,
+        CreditAccount.kind == AccountKind.MEMBER,
     )
+    if member_id is not None:
+        query = query.where(CreditAccount.member_id == member_id)
+    return int(db.session.scalar(query))

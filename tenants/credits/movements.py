@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext
+from flask_babel import format_decimal, get_translations, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -55,6 +55,12 @@ def entry_type_label(value) -> str:
         return str(ENTRY_TYPE_LABELS[EntryType(value)])
     except ValueError:
         return str(value)
+
+
+def credits_phrase(credits: int) -> str:
+    """ "1 credit", "1,000 credits": the templates' ngettext phrase, the number formatted."""
+    plural = get_translations().ungettext("%(num)s credit", "%(num)s credits", credits)
+    return plural % {"num": format_decimal(credits)}
 
 
 def _clean_types(types) -> list[EntryType]:

@@ -17,6 +17,8 @@ from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
+    Conflict,
+    MemberCreditsRemain,
     NotPrepaid,
     OrganizationClosed,
     OrganizationSuspended,
@@ -25,12 +27,23 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
-from tenants.credits.ledger import Posting, parse_account, post_transaction
+from tenants.credits.ledger import (
+    Posting,
+    lock_balances,
+    lock_organization,
+    member_credits_total,
+    parse_account,
+    post_transaction,
+)
+from tenants.credits.movements import credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
 MAX_CREDITS = 10**9
 LATE_USAGE_DAYS = 35
+# The references of the transfers that empty member accounts when they close.
+MEMBER_REMOVED = "member-removed"
+INDIVIDUAL_CREDITS_OFF = "individual-credits-off"
 
 
 def clean_credits(value, field: str = "credits") -> int:
@@ -245,3 +258,78 @@ def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None
         target_id=org.id,
         changes=changes,
     )
+
+
+# -- member accounts closing ----------------------------------------------------------------
+
+
+def _return_to_pool(
+    actor: Actor, org: Organization, held: dict[AccountRef, int], reference: str
+) -> int:
+    """Move each member account's credits (locked: ledger.lock_balances) to the system
+    pool, a transfer pair each; returns the credits moved."""
+    moved = 0
+    for ref, credits in sorted(held.items(), key=lambda item: item[0].member_id):
+        if ref.kind != AccountKind.MEMBER or credits <= 0:
+            continue
+        post_transaction(
+            actor,
+            org,
+            [
+                Posting(ref, -credits, EntryType.TRANSFER_OUT),
+                Posting(SYSTEM_ACCOUNT, credits, EntryType.TRANSFER_IN),
+            ],
+            reference=reference,
+        )
+        moved += credits
+    return moved
+
+
+def return_member_credits(actor: Actor, org: Organization, member_id: str) -> int:
+    """A member is leaving: their individual credits go back to the system pool (reference
+    ``member-removed``); returns how many. The caller marks the member removed in the same
+    transaction.
+
+    Under their account's lock: a transfer or a usage under way on it either lands first
+    (and its credits go back too) or waits, then finds the member removed (AccountClosed).
+    """
+    ref = AccountRef(AccountKind.MEMBER, member_id)
+    held = lock_balances(org, [SYSTEM_ACCOUNT, ref])
+    return _return_to_pool(actor, org, {ref: held[ref]}, MEMBER_REMOVED)
+
+
+def _member_credits_remain(credits: int) -> MemberCreditsRemain:
+    """The refusal to switch individual credits off, saying how many credits members hold."""
+    message = _l(
+        "Members still hold %(credits)s in their individual accounts. Move them to the system "
+        "pool before switching individual user credits off, or move them all and switch off "
+        "in one step.",
+        credits=credits_phrase(credits),
+    )
+    return MemberCreditsRemain(
+        message, fields={"individual_user_credits": str(message)}, credits=credits
+    )
+
+
+def close_member_accounts(actor: Actor, org: Organization, *, move: bool = False) -> int:
+    """Before individual credits are switched off: refused while members hold credits
+    (MemberCreditsRemain, saying how many), or with ``move`` every member account's
+    credits go back to the system pool (reference ``individual-credits-off``), removed
+    members' included. Returns the credits moved; the caller switches off in the same
+    transaction.
+
+    Locks every holding account, then the organization's row: a movement into a member
+    account under way either lands first (and is counted) or waits, then finds individual
+    credits off (AccountClosed).
+    """
+    held = lock_balances(org)
+    lock_organization(org)
+    total = member_credits_total(org)
+    if total == 0:
+        return 0
+    if not move:
+        raise _member_credits_remain(total)
+    if total != sum(n for ref, n in held.items() if ref.kind == AccountKind.MEMBER):
+        # A member account opened between the two locks: it is not locked, try again.
+        raise Conflict(_l("The credits changed meanwhile. Try again."))
+    return _return_to_pool(actor, org, held, INDIVIDUAL_CREDITS_OFF)

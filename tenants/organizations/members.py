@@ -24,6 +24,8 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_email, clean_mobile, clean_text
+from tenants.credits import operations as credit_operations
+from tenants.credits.ledger import member_credits_total
 from tenants.models import (
     Member,
     MemberRole,
@@ -274,24 +276,32 @@ def update_member(
     return changes
 
 
-def remove_member(actor: Actor, org: Organization, member: Member) -> None:
+def credits_to_return(org: Organization, member: Member) -> int:
+    """The individual credits that removing the member returns to the system pool (now)."""
+    return member_credits_total(org, member.id)
+
+
+def remove_member(actor: Actor, org: Organization, member: Member) -> int:
     """Remove a member (never the owner); the row stays for history, marked removed.
 
+    Their individual credits go back to the system pool in the same transaction (a
+    transfer referenced ``member-removed``, under their account's lock); returns how many.
     Their logins no longer reach this organization: the web layer re-checks each request.
     """
     require(actor, Permission.MANAGE_MEMBERS)
     _current(org, member)
     if member.role == MemberRole.OWNER:
         raise OwnerCannotBeRemoved()
+    returned = credit_operations.return_member_credits(actor, org, member.id)
+    db.session.refresh(member)  # removed meanwhile: the lock waited for the other removal
+    _current(org, member)
     member.removed_at = utcnow()
     db.session.flush()
-    _record(
-        actor,
-        org,
-        "member.removed",
-        member,
-        {"email": [member.user.email, None], "role": [member.role.value, None]},
-    )
+    changes = {"email": [member.user.email, None], "role": [member.role.value, None]}
+    if returned:
+        changes["credits_returned"] = [None, returned]
+    _record(actor, org, "member.removed", member, changes)
+    return returned
 
 
 def resend_invitation(actor: Actor, org: Organization, member: Member) -> None:

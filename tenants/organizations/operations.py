@@ -9,7 +9,6 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
@@ -17,11 +16,7 @@ from tenants.audit import log as audit
 from tenants.billing import postpaid
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
-    BalanceNotZero,
     Conflict,
-    MemberCreditsRemain,
-    OutstandingDebt,
-    PricingModelLocked,
     ValidationFailed,
 )
 from tenants.core.extensions import db
@@ -35,8 +30,9 @@ from tenants.core.validation import (
     default_currency,
     default_timezone,
 )
+from tenants.credits import operations as credit_operations
 from tenants.credits import topups
-from tenants.credits.ledger import member_credits_total, total_credits
+from tenants.credits.ledger import lock_organization, total_credits
 from tenants.models import (
     BillingType,
     Member,
@@ -46,6 +42,7 @@ from tenants.models import (
     PricingModel,
     Reseller,
 )
+from tenants.organizations import closeout
 from tenants.organizations.fields import (
     EDITABLE_FIELDS,
     clean_billing_type,
@@ -200,16 +197,21 @@ def organization_credits(org: Organization) -> int:
 
 
 def organization_debt(org: Organization) -> Decimal:
-    """Unbilled charges plus unpaid invoices (less payments received ahead of invoices)."""
+    """Unbilled charges and their tax plus unpaid invoices (less payments received ahead
+    of invoices)."""
     return postpaid.organization_debt(org)
 
 
 # -- editing --------------------------------------------------------------------------------
 
+# What may change only while nothing is held, owed, unbilled or paid ahead (SPEC §2).
+SETTLED_ONLY = ("pricing_model", "currency")
+
 
 def pricing_model_locked(org: Organization) -> bool:
-    """The pricing model may change only while no credits are held and nothing is owed."""
-    return organization_credits(org) != 0 or organization_debt(org) != 0
+    """The pricing model and the currency may change only while no credits are held and
+    nothing is owed, unbilled or paid ahead."""
+    return not closeout.settled(org)
 
 
 def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
@@ -242,11 +244,35 @@ def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
     return cleaned
 
 
-def update_organization(actor: Actor, org: Organization, values: dict) -> dict[str, list]:
+def _switch_off_individual_credits(
+    actor: Actor, org: Organization, cleaned: dict[str, Any], *, move: bool
+) -> int:
+    """When individual credits go off: serialized with transfers into member accounts,
+    refused while members hold credits, or those moved to the pool first (``move``)."""
+    switching_off = cleaned.get("individual_user_credits") is False
+    if move and not switching_off:
+        raise ValidationFailed(
+            fields={
+                "move_member_credits_to_pool": str(
+                    _l("Only when switching individual user credits off.")
+                )
+            }
+        )
+    if not switching_off or not org.individual_user_credits:
+        return 0
+    return credit_operations.close_member_accounts(actor, org, move=move)
+
+
+def update_organization(
+    actor: Actor, org: Organization, values: dict, *, move_member_credits_to_pool: bool = False
+) -> dict[str, list]:
     """Change the given fields (keyed by API paths); returns ``{path: [before, after]}``.
 
     Everything is validated before anything changes; unknown fields and wrong types are
     refused, never ignored. Writes one audit entry with the fields that really changed.
+    Switching individual user credits off is refused while members hold credits, unless
+    ``move_member_credits_to_pool``: they then go back to the system pool in the same step
+    (``credits_returned`` in the changes).
     """
     if not isinstance(values, dict):
         raise ValidationFailed()
@@ -260,25 +286,18 @@ def update_organization(actor: Actor, org: Organization, values: dict) -> dict[s
 
     cleaned = _clean_updates(org, values)
 
-    if (
-        "pricing_model" in cleaned
-        and cleaned["pricing_model"] != org.pricing_model
-        and pricing_model_locked(org)
-    ):
-        raise PricingModelLocked()
+    for path in SETTLED_ONLY:
+        if path in cleaned and cleaned[path] != getattr(org, EDITABLE_FIELDS[path].attribute):
+            closeout.require_settled_for(org, path)
 
-    if (
-        cleaned.get("individual_user_credits") is False
-        and org.individual_user_credits
-        and member_credits_total(org) > 0
-    ):
-        raise MemberCreditsRemain()
-
+    returned = _switch_off_individual_credits(actor, org, cleaned, move=move_member_credits_to_pool)
     by_attribute = {spec.attribute: path for path, spec in EDITABLE_FIELDS.items()}
     changed = audit.diff(
         org, {EDITABLE_FIELDS[path].attribute: value for path, value in cleaned.items()}
     )
     changes = {by_attribute[name]: change for name, change in changed.items()}
+    if returned:
+        changes["credits_returned"] = [None, returned]
     if changes:
         _record(actor, org, "organization.updated", changes)
     return changes
@@ -319,22 +338,19 @@ def reactivate_organization(actor: Actor, org: Organization) -> None:
 def delete_organization(actor: Actor, org: Organization) -> None:
     """Soft delete: the organization leaves every list and its members cannot log in.
 
-    Refused while it holds credits (withdraw them first) or owes money (clear the debt
-    first). Its ledger and invoices are kept for accounting.
+    Refused while it holds credits (withdraw them first) or has anything unbilled, owed or
+    paid ahead (the guided close-out: final invoice, payment); never invoiced again after.
+    Its ledger and invoices are kept for accounting.
     """
     # Never while acting as someone else (SPEC §5).
     refuse_while_acting(actor, WhileActing.DELETE_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     # Lock the row: a purchase committing meanwhile either lands before the balance check
     # or finds the organization deleted (the ledger refuses postings to deleted ones).
-    db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())
-    db.session.refresh(org)
+    lock_organization(org)
     if org.status == OrganizationStatus.DELETED:
         raise Conflict(_l("The organization is already deleted."))
-    if organization_credits(org) != 0:
-        raise BalanceNotZero()
-    if organization_debt(org) > 0:
-        raise OutstandingDebt()
+    closeout.require_nothing_held(org)
     changes = audit.diff(org, {"status": OrganizationStatus.DELETED, "deleted_at": utcnow()})
     _record(actor, org, "organization.deleted", changes)
 

@@ -13,6 +13,7 @@ from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can, require
 from tenants.core.errors import DomainError, NotFound
 from tenants.core.extensions import db
+from tenants.credits.movements import credits_phrase
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
@@ -227,7 +228,7 @@ def remove(org_id: str, member_id: str):
     if form.validate_on_submit():
         name = member.user.name
         try:
-            member_services.remove_member(actor, org, member)
+            returned = member_services.remove_member(actor, org, member)
         except DomainError as error:
             if isinstance(error, NotFound):
                 raise
@@ -235,9 +236,20 @@ def remove(org_id: str, member_id: str):
             return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
         commit()
         flash(_("%(name)s has been removed from the organization.", name=name), "success")
+        if returned:
+            message = _(
+                "Their individual credits (%(credits)s) went back to the system pool.",
+                credits=credits_phrase(returned),
+            )
+            flash(message, "success")
         return redirect(url_for(".index", org_id=org.id))
     return render_template(
-        "members/remove.html", org=org, member=member, form=form, active_section="members"
+        "members/remove.html",
+        org=org,
+        member=member,
+        form=form,
+        credits=member_services.credits_to_return(org, member),
+        active_section="members",
     )
 
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tenants.core.extensions import db
+from tenants.jobs.outbox import commit
 from tenants.models import Member, MemberRole, Organization, OrganizationStatus
 from tests.api.conftest import new_organization
 from tests.api.test_auth_and_errors import assert_error
@@ -204,18 +205,32 @@ def test_delete_is_204_and_the_organization_leaves_lists(api, tenants):
     assert db.session.get(Organization, tenants.beta.id).status == OrganizationStatus.DELETED
 
 
-def test_delete_refused_while_credits_or_debt_remain(api, tenants, monkeypatch):
+def test_delete_refused_while_credits_or_debt_remain(api, tenants):
     from decimal import Decimal
 
-    import tenants.organizations.operations as services
+    from tenants.access.actors import SYSTEM
+    from tenants.billing.usage import record_usage
+    from tenants.credits.operations import add_credits
+    from tenants.models import EntryType
+    from tenants.models.ledger import SYSTEM_ACCOUNT
+    from tests.conftest import set_prices
 
-    path = f"/organizations/{tenants.acme.id}"
-    monkeypatch.setattr(services, "organization_credits", lambda org: 10)
-    assert_error(api.delete(path, tenants.key_a), 409, "balance_not_zero")
-    monkeypatch.setattr(services, "organization_credits", lambda org: 0)
-    monkeypatch.setattr(services, "organization_debt", lambda org: Decimal("3.50"))
-    assert_error(api.delete(path, tenants.key_a), 409, "outstanding_debt")
-    assert db.session.get(Organization, tenants.acme.id).status == OrganizationStatus.ACTIVE
+    set_prices(tenants.a)
+    add_credits(SYSTEM, tenants.acme, SYSTEM_ACCOUNT, 10, entry_type=EntryType.ADJUSTMENT)
+    tenants.beta.credit_limit = Decimal("100")
+    record_usage(SYSTEM, tenants.beta, credits=70, reference="sms-1")
+    commit()
+    held = assert_error(
+        api.delete(f"/organizations/{tenants.acme.id}", tenants.key_a), 409, "balance_not_zero"
+    )
+    assert "Withdraw" in held["message"]
+    owed = assert_error(
+        api.delete(f"/organizations/{tenants.beta.id}", tenants.key_a), 409, "outstanding_debt"
+    )
+    # 70 SMS at 0.05 and their 21 % tax: what to do next is said.
+    assert "€4.24" in owed["message"] and "final invoice" in owed["message"]
+    for org in (tenants.acme, tenants.beta):
+        assert db.session.get(Organization, org.id).status == OrganizationStatus.ACTIVE
 
 
 def test_ownership_moves_and_the_old_owner_becomes_admin(api, tenants):

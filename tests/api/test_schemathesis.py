@@ -84,12 +84,14 @@ def world(api, tenants, create_organization, create_member):
         "member_id": tenants.acme_member.id,
         "invoice_id": receipts[0],
     }
-    # Operations whose ids differ: the deletes get their own records, payments a postpaid
-    # organization (the organization key sees only Acme, so its payments stay 403/409).
+    # Operations whose ids differ: the deletes get their own records, payments and the final
+    # invoice a postpaid organization (the organization key sees only Acme, so they stay
+    # 403/404/409).
     special = {
         "delete_organization": {"org_id": doomed.id},
         "remove_member": {"member_id": leaving.id},
         "record_payment": {"org_id": tenants.beta.id},
+        "issue_final_invoice": {"org_id": tenants.beta.id},
     }
     return tenants, ids, special
 

@@ -17,7 +17,15 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 # Every billing module that reads the clock (the old single billing module's one utcnow).
 BILLING_CLOCKS = tuple(
     f"tenants.billing.{module}.utcnow"
-    for module in ("periods", "postpaid", "payments", "summary", "monthly_batch", "monthly_run")
+    for module in (
+        "periods",
+        "postpaid",
+        "payments",
+        "summary",
+        "monthly_batch",
+        "monthly_run",
+        "final_invoice",
+    )
 )
 
 

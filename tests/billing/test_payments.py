@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
 from tenants.billing import monthly_run, payments, postpaid
+from tenants.billing.final_invoice import issue_final_invoice
 from tenants.core.errors import Forbidden, NotPostpaid, OutstandingDebt, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import AuditEntry, EntryType, Invoice, LedgerEntry, Payment
-from tenants.organizations.operations import delete_organization
+from tenants.organizations.operations import delete_organization, suspend_organization
 from tests.billing.conftest import reload, use
 from tests.conftest import PASSWORD, owner_of, staff_actor
 
@@ -91,6 +92,13 @@ def test_debt_blocks_deletion_until_paid(owing):
     rollback()
     assert refused.value.code == "outstanding_debt" and refused.value.status == 409
     payments.record_payment(SYSTEM, owing, "25.41")  # the invoice and November so far
+    commit()
+    # November's usage is paid ahead but not invoiced: the final invoice first (close-out).
+    with pytest.raises(OutstandingDebt):
+        delete_organization(SYSTEM, owing)
+    rollback()
+    suspend_organization(SYSTEM, owing, "closing")
+    issue_final_invoice(SYSTEM, owing)
     commit()
     delete_organization(SYSTEM, owing)
     commit()

@@ -201,18 +201,23 @@ def test_delete_refused_while_credits_remain(
     assert db.session.get(Organization, org.id).status == OrganizationStatus.ACTIVE
 
 
-def test_delete_refused_while_debt_remains(reseller, create_organization, monkeypatch):
-    """The postpaid billing issue replaces the patch with a real unpaid charge."""
-    import pytest
-
+def test_delete_refused_while_debt_remains(agent_client, reseller, create_organization):
     from tenants.access.actors import SYSTEM
-    from tenants.core.errors import OutstandingDebt
-    from tenants.organizations import operations as organizations
+    from tenants.billing.usage import record_usage
+    from tenants.jobs.outbox import commit
+    from tests.conftest import set_prices
 
+    set_prices(reseller)
     org = create_organization(reseller, name="Owes SL", pricing_model="postpaid")
-    monkeypatch.setattr(organizations, "organization_debt", lambda _org: Decimal("3"))
-    with pytest.raises(OutstandingDebt):
-        organizations.delete_organization(SYSTEM, org)
+    org.credit_limit = Decimal("100")
+    record_usage(SYSTEM, org, credits=100, reference="sms-1")
+    commit()
+    response = agent_client.post(f"/organizations/{org.id}/delete")
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "unbilled usage of €6.05 with its tax" in page
+    db.session.expire_all()
+    assert db.session.get(Organization, org.id).status == OrganizationStatus.ACTIVE
 
 
 def test_delete_keeps_the_record_and_logs_members_out(

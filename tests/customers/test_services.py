@@ -8,7 +8,6 @@ from tenants.core.errors import (
     BalanceNotZero,
     Conflict,
     Forbidden,
-    PricingModelLocked,
     ValidationFailed,
 )
 from tenants.core.extensions import db
@@ -88,15 +87,24 @@ def test_org_admin_may_edit_settings_but_not_general_or_terms(
             organizations.update_organization(admin, org, values)
 
 
-def test_pricing_model_change_locked_by_credits(staff, reseller, create_organization, hold_credits):
+def test_pricing_model_and_currency_change_locked_by_credits(
+    staff, reseller, create_organization, hold_credits
+):
     org = create_organization(reseller)
     organizations.update_organization(staff, org, {"pricing_model": "postpaid"})
     organizations.update_organization(staff, org, {"pricing_model": "prepaid"})
     commit()
     hold_credits(org, 5)
-    with pytest.raises(PricingModelLocked) as error:
-        organizations.update_organization(staff, org, {"pricing_model": "postpaid"})
-    assert error.value.code == "pricing_model_locked"
+    for values, path in (
+        ({"pricing_model": "postpaid"}, "pricing_model"),
+        ({"currency": "USD"}, "currency"),
+    ):
+        with pytest.raises(BalanceNotZero) as error:
+            organizations.update_organization(staff, org, values)
+        assert error.value.code == "balance_not_zero" and error.value.status == 409
+        assert "Withdraw them first" in error.value.fields[path]
+    # The same values change nothing: allowed.
+    organizations.update_organization(staff, org, {"currency": "EUR", "pricing_model": "prepaid"})
 
 
 def test_delete_refused_while_credits_remain_then_allowed(

@@ -23,7 +23,14 @@ from tenants.web.forms import choices
 
 class GeneralForm(FlaskForm):
     name = StringField(_l("Organization name"))
-    country = SelectField(_l("Country"), validate_choice=False)
+    country = SelectField(
+        _l("Country"),
+        validate_choice=False,
+        description=_l(
+            "A change applies from now on: usage until now keeps the old country's tax rate "
+            "on its invoice, later usage gets the new one."
+        ),
+    )
     currency = SelectField(_l("Currency"), validate_choice=False)
     timezone = SelectField(_l("Timezone"), validate_choice=False)
     pricing_model = RadioField(

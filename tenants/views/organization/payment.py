@@ -29,6 +29,8 @@ def postpaid_payment_section(org: Organization) -> dict:
     return {
         "summary": summary.payment_summary(org),
         "can_record": can(actor, Permission.RECORD_PAYMENTS) and org.status != "deleted",
+        # The final invoice (tenants.billing.final_invoice), for reseller staff.
+        "can_close": can(actor, Permission.MANAGE_ORGANIZATION) and org.status != "deleted",
     }
 
 

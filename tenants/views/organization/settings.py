@@ -10,6 +10,8 @@ from flask_babel import gettext as _
 from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
+from tenants.credits.ledger import member_credits_total
+from tenants.credits.movements import credits_phrase
 from tenants.jobs import outbox as queue
 from tenants.models import Organization
 from tenants.organizations import operations as organizations
@@ -18,6 +20,7 @@ from tenants.views.organization.blueprint import bp
 from tenants.views.organization.forms import (
     BillingForm,
     ConfigurationForm,
+    ConfirmForm,
     GeneralForm,
     ResellerTermsForm,
 )
@@ -75,13 +78,19 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
 
 def _render_settings(actor, org, forms, status: int = 200):
     editable = editable_paths(actor)
+    can_edit_terms = "credit_limit" in editable
     return (
         render_template(
             "organization/settings.html",
             org=org,
             forms=forms,
             can_edit_general="name" in editable,
-            can_edit_terms="credit_limit" in editable,
+            can_edit_terms=can_edit_terms,
+            # What members hold stops the switch-off; the terms card offers to move it.
+            member_credits=member_credits_total(org)
+            if can_edit_terms and org.individual_user_credits
+            else 0,
+            switch_off_form=ConfirmForm(),
             pricing_model_locked=organizations.pricing_model_locked(org),
             # The API keys page asks the same permission (tenants.views.api_keys).
             can_manage_api_keys=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
@@ -174,3 +183,35 @@ def save_settings(org_id: str, key: str):
     }
     flash(messages[key] if changes else _("Nothing changed."), "success")
     return redirect(url_for("organization.settings", org_id=org.id) + f"#{key}")
+
+
+@bp.route("/<org_id>/settings/individual-credits-off", methods=["POST"])
+@actor_required(Permission.EDIT_ORGANIZATION_SETTINGS)
+def switch_off_individual_credits(org_id: str):
+    """Move them all to the pool and switch off: one step, from the reseller terms card."""
+    actor, org = organization_for_view(org_id)
+    if not can(actor, SETTINGS_FORMS["terms"]):
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        changes = organizations.update_organization(
+            actor, org, {"individual_user_credits": False}, move_member_credits_to_pool=True
+        )
+    except DomainError as error:
+        queue.rollback()
+        flash(str(error), "danger")
+    else:
+        queue.commit()
+        returned = changes.get("credits_returned", [None, 0])[1]
+        flash(
+            _(
+                "Individual user credits are off; the system pool received the members' "
+                "%(credits)s.",
+                credits=credits_phrase(returned),
+            )
+            if returned
+            else _("Individual user credits are off."),
+            "success",
+        )
+    return redirect(url_for("organization.settings", org_id=org_id) + "#terms")
