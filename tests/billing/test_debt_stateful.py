@@ -1,4 +1,5 @@
-"""Random sequences of usage, payments, country changes and month runs keep the books exact.
+"""Random sequences of usage, payments, country changes, final invoices and month runs keep
+the books exact.
 
 At every step: what the invoices issued and the payments received leave owing is the
 account's invoiced part of the debt, the debt is that plus the unbilled charges and their
@@ -27,6 +28,7 @@ from hypothesis.stateful import (
 
 from tenants.access.actors import SYSTEM
 from tenants.billing import monthly_run, payments
+from tenants.billing.final_invoice import issue_final_invoice
 from tenants.billing.periods import last_ended_period
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
@@ -38,7 +40,11 @@ from tenants.models import (
     PostpaidAccount,
     Reseller,
 )
-from tenants.organizations.operations import update_organization
+from tenants.organizations.operations import (
+    reactivate_organization,
+    suspend_organization,
+    update_organization,
+)
 from tests.billing.conftest import NOW, use
 from tests.conftest import set_prices
 
@@ -79,6 +85,20 @@ class DebtMachine(RuleBasedStateMachine):
     @rule(country=st.sampled_from(COUNTRIES))
     def country_change(self, country):
         update_organization(SYSTEM, self.org, {"country": country})
+        commit()
+
+    @rule()
+    def final_invoice(self):
+        """Suspend, invoice everything unbilled now, reactivate (a support case's close-out
+        that was then called off): the month is closed, later usage goes on the next one."""
+        account = self._account()
+        if account is None or account.unbilled_credits == 0:
+            return
+        suspend_organization(SYSTEM, self.org, "close-out")
+        commit()
+        issue_final_invoice(SYSTEM, self.org, now=self.clock.now)
+        commit()
+        reactivate_organization(SYSTEM, self.org)
         commit()
 
     @rule(days=st.integers(min_value=1, max_value=24))
