@@ -1,6 +1,8 @@
 """Usage (sent SMS) for any organization: prepaid debits credits, postpaid accrues charges.
 
-The API's ``POST …/usage`` and the portal's "send test SMS" both come through here.
+The API's ``POST …/usage`` comes through here. A usage reference is charged once per
+organization (tenants.credits.references): a repeat charges nothing and answers with the
+first entry.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from datetime import datetime
 from tenants.access.actors import Actor
 from tenants.billing.postpaid import record_postpaid_usage
 from tenants.credits import operations as credit_ops
-from tenants.models import LedgerEntry, Organization, PricingModel
+from tenants.credits import references
+from tenants.models import Organization, PricingModel
 
 
 def record_usage(
@@ -21,22 +24,21 @@ def record_usage(
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
-) -> LedgerEntry:
-    """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short."""
-    if org.pricing_model == PricingModel.PREPAID:
-        return credit_ops.record_usage(
-            actor,
-            org,
-            credits=credits,
-            reference=reference,
-            account=account,
-            occurred_at=occurred_at,
-        )
-    return record_postpaid_usage(
+    claim: references.Claim | None = None,
+) -> references.Recorded:
+    """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short.
+    A reference charged before charges nothing: the first entry, ``duplicate`` set."""
+    record = (
+        credit_ops.record_usage
+        if org.pricing_model == PricingModel.PREPAID
+        else record_postpaid_usage
+    )
+    return record(
         actor,
         org,
         credits=credits,
         reference=reference,
         account=account,
         occurred_at=occurred_at,
+        claim=claim,
     )
