@@ -65,20 +65,31 @@ def _insert(dialect: str):
 
 def ensure_account(org: Organization) -> None:
     """Create the organization's postpaid row on first use (race-safe)."""
+    ensure_accounts([org])
+
+
+def ensure_accounts(orgs: list[Organization]) -> None:
+    """Create the postpaid rows of organizations that have none, in one INSERT (race-safe:
+    ON CONFLICT DO NOTHING; rows in id order, so concurrent callers never deadlock)."""
     insert = _insert(db.session.get_bind().dialect.name)
+    now = utcnow()
+    rows = [
+        {
+            "organization_id": org.id,
+            "reseller_id": org.reseller_id,
+            "unbilled": Decimal(0),
+            "unbilled_tax": Decimal(0),
+            "unbilled_credits": 0,
+            "invoiced_unpaid": Decimal(0),
+            "paid_ahead": Decimal(0),
+            "closed_period": "",
+            "updated_at": now,
+        }
+        for org in sorted(orgs, key=lambda org: org.id)
+    ]
     db.session.execute(
         insert(PostpaidAccount)
-        .values(
-            organization_id=org.id,
-            reseller_id=org.reseller_id,
-            unbilled=Decimal(0),
-            unbilled_tax=Decimal(0),
-            unbilled_credits=0,
-            invoiced_unpaid=Decimal(0),
-            paid_ahead=Decimal(0),
-            closed_period="",
-            updated_at=utcnow(),
-        )
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["organization_id"])
     )
 

@@ -28,6 +28,17 @@ def usage(api, org, key, reference, credits=10, **extra):
     return api.post(f"/organizations/{org.id}/usage", key, body)
 
 
+def batch(api, key, *events):
+    """``events``: (organization, credits, reference) each."""
+    body = {
+        "events": [
+            {"organization_id": org.id, "credits": credits, "reference": reference}
+            for org, credits, reference in events
+        ]
+    }
+    return api.post("/usage", key, body)
+
+
 def usage_entries(org) -> list[LedgerEntry]:
     """The organization's usage entries on its charged accounts (not the counter-postings)."""
     db.session.expire_all()
@@ -137,6 +148,94 @@ def test_the_openapi_document_states_the_repeat(api):
 
 
 # ---------------------------------------------------------------------------
+# The batch endpoint
+
+
+def test_a_batch_answers_duplicates_within_it_and_of_earlier_calls(api, tenants):
+    fund(tenants.acme, 100)
+    earlier = usage(api, tenants.acme, tenants.key_a, "sent-before").json["id"]
+    response = batch(
+        api,
+        tenants.key_a,
+        (tenants.acme, 10, "new-1"),
+        (tenants.acme, 10, "new-1"),
+        (tenants.acme, 10, "sent-before"),
+        (tenants.acme, 5, "new-2"),
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.json
+    results = body["results"]
+    assert [r["status"] for r in results] == ["accepted", "duplicate", "duplicate", "accepted"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3]
+    assert results[1]["entry_id"] == results[0]["entry_id"]
+    assert results[2]["entry_id"] == earlier
+    assert (body["accepted"], body["duplicates"], body["refused"]) == (2, 2, 0)
+    assert system_credits(tenants.acme) == 100 - 10 - 10 - 5
+    # And the single endpoint knows the batch's references.
+    again = usage(api, tenants.acme, tenants.key_a, "new-2")
+    assert (again.status_code, again.json["id"]) == (200, results[3]["entry_id"])
+
+
+def test_a_batch_charges_a_postpaid_reference_once(api, tenants, postpaid):
+    first = batch(api, tenants.key_a, (postpaid, 100, "p-1"), (postpaid, 100, "p-1")).json
+    again = batch(api, tenants.key_a, (postpaid, 100, "p-1")).json
+    assert [r["status"] for r in first["results"]] == ["accepted", "duplicate"]
+    assert again["results"] == [
+        {"index": 0, "status": "duplicate", "entry_id": first["results"][0]["entry_id"]}
+    ]
+    assert debt(postpaid) == Decimal("6.05")
+
+
+def test_each_event_stands_alone_in_array_order_and_a_refused_one_may_be_retried(api, tenants):
+    fund(tenants.acme, 10)
+    response = batch(
+        api,
+        tenants.key_acme,
+        (tenants.acme, 6, "a"),
+        (tenants.acme, 6, "b"),  # 4 left: refused, the others still apply
+        (tenants.acme, 6, "b"),  # the same event again: refused alike
+        (tenants.acme, 4, "c"),
+    )
+    body = response.json
+    assert [r["status"] for r in body["results"]] == [
+        "accepted",
+        "refused",
+        "refused",
+        "accepted",
+    ]
+    assert body["results"][1]["error"]["code"] == "insufficient_credits"
+    assert body["results"][1]["error"]["message"]
+    assert "entry_id" not in body["results"][1]
+    assert (body["accepted"], body["duplicates"], body["refused"]) == (2, 0, 2)
+    assert system_credits(tenants.acme) == 0
+    fund(tenants.acme, 6)
+    retried = batch(api, tenants.key_acme, (tenants.acme, 6, "b")).json
+    assert retried["results"][0]["status"] == "accepted"
+    assert system_credits(tenants.acme) == 0
+
+
+def test_a_batch_refuses_organizations_out_of_the_keys_reach(api, tenants):
+    fund(tenants.acme, 50)
+    fund(tenants.zeta, 50)
+    # Reseller A's key may name its organizations, never reseller B's.
+    body = batch(
+        api, tenants.key_a, (tenants.zeta, 5, "x"), (tenants.acme, 5, "x"), (tenants.zeta, 5, "y")
+    ).json
+    assert [r["status"] for r in body["results"]] == ["refused", "accepted", "refused"]
+    assert body["results"][0]["error"]["code"] == "not_found"
+    # An organization key names only its own organization.
+    own = batch(api, tenants.key_acme, (tenants.beta, 5, "z"), (tenants.acme, 5, "z")).json
+    assert [r["status"] for r in own["results"]] == ["refused", "accepted"]
+    assert (system_credits(tenants.acme), system_credits(tenants.zeta)) == (40, 50)
+    assert usage_entries(tenants.zeta) == []
+
+
+def test_a_batch_is_at_most_1000_events(api, tenants):
+    response = batch(api, tenants.key_a, *[(tenants.acme, 1, f"r{i}") for i in range(1001)])
+    assert "events" in assert_error(response, 422, "validation_error")["fields"]
+
+
+# ---------------------------------------------------------------------------
 # Concurrency (PostgreSQL): one charge whoever sends the reference at once
 
 
@@ -158,3 +257,30 @@ def test_the_same_reference_from_16_clients_at_once_is_charged_once(app, tenants
     assert len({entry_id for _, entry_id in answers}) == 1
     assert system_credits(tenants.acme) == 990
     assert len(usage_entries(tenants.acme)) == 1
+
+
+@pytest.mark.postgres_only
+def test_16_batches_at_once_with_a_shared_reference_charge_it_once(app, tenants, postpaid):
+    fund(tenants.acme, 1000)
+    headers = {"Authorization": f"Bearer {tenants.key_a}"}
+    acme, beta = tenants.acme.id, postpaid.id
+    answers: list[list[dict]] = []
+
+    def post(index):
+        events = [
+            {"organization_id": org, "credits": 10, "reference": reference}
+            for org in (beta, acme)
+            for reference in ("shared", f"own-{index}")
+        ]
+        client = FlaskClient(app, app.response_class)
+        response = client.post("/api/v1/usage", json={"events": events}, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        answers.append(response.get_json()["results"])
+
+    assert in_threads(app, 16, post) == []
+    for shared in (0, 2):  # beta's and acme's shared event in every batch
+        statuses = sorted(results[shared]["status"] for results in answers)
+        assert statuses == ["accepted"] + ["duplicate"] * 15
+        assert len({results[shared]["entry_id"] for results in answers}) == 1
+    assert system_credits(tenants.acme) == 1000 - 10 * 17
+    assert len(usage_entries(postpaid)) == 17
