@@ -102,6 +102,9 @@ def test_the_same_reference_in_another_organization_is_charged(api, tenants, cre
     fund(sibling, 50)
     assert usage(api, tenants.acme, tenants.key_a, "shared").status_code == 201
     assert usage(api, sibling, tenants.key_a, "shared").status_code == 201
+    # Each organization's own repeat is the one that charges nothing.
+    assert usage(api, tenants.acme, tenants.key_a, "shared").status_code == 200
+    assert usage(api, sibling, tenants.key_a, "shared").status_code == 200
     assert (system_credits(tenants.acme), system_credits(sibling)) == (40, 40)
 
 
@@ -112,6 +115,10 @@ def test_a_refused_usage_leaves_its_reference_free_for_a_retry(api, tenants):
     fund(tenants.acme, 20)
     retried = usage(api, tenants.acme, tenants.key_acme, "retry-me")
     assert (retried.status_code, retried.json["balance_after"]) == (201, 15)
+    # Charged now, the reference is taken: the refusal claimed nothing, the retry did.
+    again = usage(api, tenants.acme, tenants.key_acme, "retry-me")
+    assert (again.status_code, again.json["id"]) == (200, retried.json["id"])
+    assert system_credits(tenants.acme) == 15
 
 
 def test_a_postpaid_usage_refused_at_the_limit_is_charged_after_a_higher_limit(
@@ -124,6 +131,7 @@ def test_a_postpaid_usage_refused_at_the_limit_is_charged_after_a_higher_limit(
     db.session.get(Organization, postpaid.id).credit_limit = Decimal("100")
     commit()
     assert usage(api, postpaid, tenants.key_a, "over", credits=100).status_code == 201
+    assert usage(api, postpaid, tenants.key_a, "over", credits=100).status_code == 200
     assert debt(postpaid) == Decimal("6.05")
 
 
