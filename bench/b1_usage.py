@@ -36,16 +36,26 @@ BALANCE = 10**12
 MIN_RATIO = 0.5
 MAX_P99_MS = 50.0
 
+# Every request is a new usage: a reference is charged once per organization, so each one
+# is unique across wrk's threads (``setup`` numbers them) and across runs of the same script
+# (the warm-up and the measurement start seconds apart: ``os.time()``).
 LUA = """
 local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
 local n = 0
+local run = nil
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 %(auth)s
 request = function()
+  if run == nil then run = os.time() .. "-" .. (thread_number or 0) end
   n = n + 1
-  local body = '{"credits":1,"reference":"sms-' .. n .. '"}'
+  local body = '{"credits":1,"reference":"sms-' .. run .. '-' .. n .. '"}'
   return wrk.format(nil, paths[math.random(#paths)], nil, body)
 end
 """

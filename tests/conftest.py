@@ -213,6 +213,12 @@ def create_reseller(app):
     return _create
 
 
+def new_reference() -> str:
+    """A usage reference no usage had: each use is a new usage (a reference is charged once
+    per organization; a test repeats one only to test that)."""
+    return f"sms-{uuid.uuid4().hex[:12]}"
+
+
 SPAIN_TAX = {"ES": "21"}
 
 

@@ -9,6 +9,7 @@ from reseller.api import (  # noqa: F401  (register the endpoints)
     organizations,
     payments,
     reseller_settings,
+    usage,
 )
 from reseller.api.blueprint import bp
 from reseller.api.core import register_error_handlers

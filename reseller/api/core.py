@@ -74,6 +74,8 @@ class Operation:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    # Other successful answers, each with when it comes (same body as ``status``).
+    also: dict[int, str] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     # The fields a schema-valid request may still be refused on (422), and why: rules on
     # state or across fields, which JSON Schema cannot state. "[]" stands for any index.

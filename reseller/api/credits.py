@@ -165,6 +165,7 @@ def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Resp
     body=UsageCreate,
     response=LedgerEntry,
     status=201,
+    also={200: "The reference was charged before: the first charge's entry, nothing charged"},
     errors=(402, 409),
     refusals={
         "account": ACCOUNT_REFUSAL + "; missing or the system pool while they are on",
@@ -174,11 +175,15 @@ def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Resp
     "`account` is required), else the system pool. 402 `insufficient_credits` when the "
     "credits (prepaid) or the credit limit (postpaid) are short — the balance is untouched; "
     "409 `organization_suspended`. `occurred_at` (default now) may be up to 35 days late, "
-    "never in the future.",
+    "never in the future. A `reference` is charged once per organization: the first "
+    "charge answers 201 with its entry; the same reference again (here or in a batch, any "
+    "time later, even once the organization is suspended) charges nothing and answers 200 "
+    "with that first entry (same `id`), whatever credits, account or time it carries. A "
+    "refused usage (402, 409, 422) records nothing: retry it with the same reference.",
 )
 def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
-    entry = usage.record_usage(
+    recorded = usage.record_usage(
         actor,
         org,
         credits=body.credits,
@@ -186,7 +191,7 @@ def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
         account=body.account,
         occurred_at=body.occurred_at,
     )
-    return done(serializers.ledger_entry(entry), 201)
+    return done(serializers.ledger_entry(recorded.entry), 200 if recorded.duplicate else 201)
 
 
 def _movement_filters(query: MovementFilters) -> dict[str, object]:

@@ -241,6 +241,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.endpoint in LINKS:
         success["links"] = LINKS[op.endpoint]
     responses: dict[str, Any] = {str(op.status): success}
+    for status, when in op.also.items():
+        responses[str(status)] = {**success, "description": when}
     # Any query parameter the operation does not declare is refused with 422.
     statuses = {401, 414, 422, 429, *op.errors}
     if op.rule != "/organizations" or op.method == "POST":

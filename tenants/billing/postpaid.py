@@ -35,8 +35,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, utcnow
-from tenants.core.validation import clean_text
-from tenants.credits import ledger
+from tenants.credits import ledger, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.credits.purchases import PriceNotSet
@@ -44,7 +43,6 @@ from tenants.models import (
     AccountKind,
     Charge,
     EntryType,
-    LedgerEntry,
     Organization,
     OrganizationStatus,
     PostpaidAccount,
@@ -67,20 +65,31 @@ def _insert(dialect: str):
 
 def ensure_account(org: Organization) -> None:
     """Create the organization's postpaid row on first use (race-safe)."""
+    ensure_accounts([org])
+
+
+def ensure_accounts(orgs: list[Organization]) -> None:
+    """Create the postpaid rows of organizations that have none, in one INSERT (race-safe:
+    ON CONFLICT DO NOTHING; rows in id order, so concurrent callers never deadlock)."""
     insert = _insert(db.session.get_bind().dialect.name)
+    now = utcnow()
+    rows = [
+        {
+            "organization_id": org.id,
+            "reseller_id": org.reseller_id,
+            "unbilled": Decimal(0),
+            "unbilled_tax": Decimal(0),
+            "unbilled_credits": 0,
+            "invoiced_unpaid": Decimal(0),
+            "paid_ahead": Decimal(0),
+            "closed_period": "",
+            "updated_at": now,
+        }
+        for org in sorted(orgs, key=lambda org: org.id)
+    ]
     db.session.execute(
         insert(PostpaidAccount)
-        .values(
-            organization_id=org.id,
-            reseller_id=org.reseller_id,
-            unbilled=Decimal(0),
-            unbilled_tax=Decimal(0),
-            unbilled_credits=0,
-            invoiced_unpaid=Decimal(0),
-            paid_ahead=Decimal(0),
-            closed_period="",
-            updated_at=utcnow(),
-        )
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["organization_id"])
     )
 
@@ -181,10 +190,17 @@ def record_postpaid_usage(
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
-) -> LedgerEntry:
-    """Accrue a charge for sent SMS; refused whole past the credit limit (402)."""
+    claim: references.Claim | None = None,
+) -> references.Recorded:
+    """Accrue a charge for sent SMS; refused whole past the credit limit (402). A reference
+    charged before charges nothing and answers with its first entry (as prepaid usage does,
+    tenants.credits.operations.record_usage; ``claim`` likewise)."""
     credits = credit_ops.clean_credits(credits)
-    reference = clean_text(reference, "reference", max_length=200)
+    reference = references.clean_reference(reference)
+    if claim is None:
+        claim = references.claim(org, reference)
+    if not claim.first:
+        return references.repeat(claim)
     occurred = credit_ops.clean_occurred_at(occurred_at)
     credit_ops.require_usable(org)
     if org.pricing_model != PricingModel.POSTPAID:
@@ -232,5 +248,6 @@ def record_postpaid_usage(
         reference=reference,
         occurred_at=occurred,
         postpaid_balance=-unbilled_credits,
+        entry_id=claim.entry_id,
     )
-    return entries[0]
+    return references.Recorded(entries[0])

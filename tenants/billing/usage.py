@@ -1,16 +1,30 @@
 """Usage (sent SMS) for any organization: prepaid debits credits, postpaid accrues charges.
 
-The API's ``POST …/usage`` and the portal's "send test SMS" both come through here.
+The API's ``POST …/usage`` and ``POST /usage`` (a batch) come through here. A usage
+reference is charged once per organization (tenants.credits.references): a repeat charges
+nothing and answers with the first entry.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
+from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.billing.postpaid import record_postpaid_usage
+from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
+from tenants.core.errors import DomainError, NotFound, ValidationFailed
+from tenants.core.extensions import db
 from tenants.credits import operations as credit_ops
-from tenants.models import LedgerEntry, Organization, PricingModel
+from tenants.credits import references
+from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
+from tenants.models.ledger import HOLDING_KINDS
+
+MAX_BATCH = 1000
 
 
 def record_usage(
@@ -21,22 +35,148 @@ def record_usage(
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
-) -> LedgerEntry:
-    """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short."""
-    if org.pricing_model == PricingModel.PREPAID:
-        return credit_ops.record_usage(
-            actor,
-            org,
-            credits=credits,
-            reference=reference,
-            account=account,
-            occurred_at=occurred_at,
-        )
-    return record_postpaid_usage(
+    claim: references.Claim | None = None,
+) -> references.Recorded:
+    """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short.
+    A reference charged before charges nothing: the first entry, ``duplicate`` set."""
+    record = (
+        credit_ops.record_usage
+        if org.pricing_model == PricingModel.PREPAID
+        else record_postpaid_usage
+    )
+    return record(
         actor,
         org,
         credits=credits,
         reference=reference,
         account=account,
         occurred_at=occurred_at,
+        claim=claim,
     )
+
+
+# -- a batch ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    organization_id: str
+    credits: int
+    reference: str
+    account: str | None = None
+    occurred_at: datetime | None = None
+
+
+class EventStatus(enum.StrEnum):
+    ACCEPTED = "accepted"  # charged now
+    DUPLICATE = "duplicate"  # its reference was charged before: nothing charged
+    REFUSED = "refused"  # nothing charged, the reference left free for a retry
+
+
+@dataclass(frozen=True)
+class EventResult:
+    status: EventStatus
+    entry_id: str | None = None
+    error: DomainError | None = None
+
+
+def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
+    """Record up to MAX_BATCH events in one transaction, each standing alone: one refused
+    event refuses no other (its work is undone to a savepoint, its reference claim given
+    back), and events for one account apply in array order.
+
+    The batch's references are claimed in one statement; an event whose reference was
+    charged before (earlier, or by an earlier event of this batch) is a duplicate with the
+    first entry's id — unless that earlier event of this batch was refused, whose refusal it
+    then repeats. The accounts to charge are locked first, in id order, so concurrent
+    batches wait for each other instead of deadlocking.
+    """
+    orgs = _organizations(actor, {event.organization_id for event in events})
+    keys: list[tuple[str, str] | DomainError] = [_key(orgs, event) for event in events]
+    claims = references.claim_many(
+        (orgs[key[0]], key[1]) for key in keys if not isinstance(key, DomainError)
+    )
+    charged = {key[0] for key in keys if isinstance(key, tuple) and claims[key].first}
+    _lock_accounts([orgs[org_id] for org_id in charged])
+    results: list[EventResult] = []
+    earlier: dict[tuple[str, str], EventResult] = {}
+    for event, key in zip(events, keys, strict=True):
+        if isinstance(key, DomainError):
+            results.append(EventResult(EventStatus.REFUSED, error=key))
+        elif key in earlier:
+            results.append(_repeat(earlier[key]))
+        elif not claims[key].first:
+            results.append(EventResult(EventStatus.DUPLICATE, entry_id=claims[key].entry_id))
+        else:
+            earlier[key] = _record_one(actor, orgs[key[0]], event, claims[key])
+            results.append(earlier[key])
+    references.release(key for key, result in earlier.items() if result.error is not None)
+    return results
+
+
+def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
+    """The organizations the actor may use among ``ids``, in one query."""
+    if not ids:
+        return {}
+    query = scoping.organizations_query(actor).where(Organization.id.in_(ids))
+    return {org.id: org for org in db.session.scalars(query)}
+
+
+def _key(orgs: dict[str, Organization], event: UsageEvent) -> tuple[str, str] | DomainError:
+    """The event's (organization, reference), or why it is refused before anything else."""
+    if event.organization_id not in orgs:
+        return NotFound()
+    try:
+        return event.organization_id, references.clean_reference(event.reference)
+    except ValidationFailed as error:
+        return error
+
+
+def _lock_accounts(orgs: list[Organization]) -> None:
+    """Lock the accounts the batch may charge — prepaid holding accounts, postpaid account
+    rows (created if missing) — in id order, before any event's statement locks one."""
+    prepaid = sorted(org.id for org in orgs if org.pricing_model == PricingModel.PREPAID)
+    postpaid = sorted(org.id for org in orgs if org.pricing_model == PricingModel.POSTPAID)
+    if prepaid:
+        db.session.execute(
+            select(CreditAccount.id)
+            .where(
+                CreditAccount.organization_id.in_(prepaid), CreditAccount.kind.in_(HOLDING_KINDS)
+            )
+            .order_by(CreditAccount.id)
+            .with_for_update()
+        ).all()
+    if postpaid:
+        ensure_accounts([org for org in orgs if org.pricing_model == PricingModel.POSTPAID])
+        db.session.execute(
+            select(PostpaidAccount.organization_id)
+            .where(PostpaidAccount.organization_id.in_(postpaid))
+            .order_by(PostpaidAccount.organization_id)
+            .with_for_update()
+        ).all()
+
+
+def _record_one(
+    actor: Actor, org: Organization, event: UsageEvent, claim: references.Claim
+) -> EventResult:
+    try:
+        with db.session.begin_nested():
+            recorded = record_usage(
+                actor,
+                org,
+                credits=event.credits,
+                reference=event.reference,
+                account=event.account,
+                occurred_at=event.occurred_at,
+                claim=claim,
+            )
+    except DomainError as error:
+        return EventResult(EventStatus.REFUSED, error=error)
+    return EventResult(EventStatus.ACCEPTED, entry_id=recorded.entry.id)
+
+
+def _repeat(first: EventResult) -> EventResult:
+    """A second event of the batch with the reference of an earlier one: its answer."""
+    if first.status == EventStatus.REFUSED:
+        return first
+    return EventResult(EventStatus.DUPLICATE, entry_id=first.entry_id)

@@ -256,6 +256,7 @@ def post_transaction(
     reference: str | None = None,
     occurred_at: datetime | None = None,
     postpaid_balance: int | None = None,
+    entry_id: str | None = None,  # the first posting's, when a usage claimed it with its reference
 ) -> list[LedgerEntry]:
     """Write one balanced transaction; holding accounts change in a fixed (id) order.
 
@@ -302,7 +303,7 @@ def post_transaction(
     currency = org.currency if amount is not None else None
     rows = [
         {
-            "id": new_id("ent"),
+            "id": entry_id if index == 0 and entry_id else new_id("ent"),
             "transaction_id": transaction_id,
             "reseller_id": org.reseller_id,
             "organization_id": org.id,
@@ -321,10 +322,9 @@ def post_transaction(
             "real_user_id": actor.real_user_id,
             "api_key_id": actor.api_key_id,
         }
-        for acc, posting in resolved
+        for index, (acc, posting) in enumerate(resolved)
     ]
-    # One Core INSERT for every posting (executemany: psycopg pipelines the rows), not an
-    # ORM flush.
+    # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
     return [LedgerEntry(**row) for row in rows]
 

@@ -27,6 +27,7 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
+from tenants.credits import references
 from tenants.credits.ledger import (
     Posting,
     lock_balances,
@@ -142,10 +143,20 @@ def record_usage(
     reference: str,
     account=None,
     occurred_at: datetime | None = None,
-) -> LedgerEntry:
-    """Charge sent SMS; refused whole (balance untouched) when credits are short."""
+    claim: references.Claim | None = None,
+) -> references.Recorded:
+    """Charge sent SMS; refused whole (balance untouched) when credits are short.
+
+    A reference charged before charges nothing and answers with its first entry, whatever
+    else the repeat carries or the organization's state now. ``claim``: the reference's
+    claim when the caller made it (a batch claims all its references at once).
+    """
     credits = clean_credits(credits)
-    reference = clean_text(reference, "reference", max_length=200)
+    reference = references.clean_reference(reference)
+    if claim is None:
+        claim = references.claim(org, reference)
+    if not claim.first:
+        return references.repeat(claim)
     occurred = clean_occurred_at(occurred_at)
     require_prepaid_and_usable(org)
     ref = usage_account(actor, org, account)
@@ -160,8 +171,9 @@ def record_usage(
         ],
         reference=reference,
         occurred_at=occurred,
+        entry_id=claim.entry_id,
     )
-    return entries[0]
+    return references.Recorded(entries[0])
 
 
 def _agreed(agreed: bool) -> bool:

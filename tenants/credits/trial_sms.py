@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from tenants.access.actors import Actor
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ValidationFailed
+from tenants.core.types import new_id
 from tenants.core.validation import clean_mobile, clean_text
 from tenants.credits import operations as credits
 from tenants.models import LedgerEntry, Organization
@@ -38,10 +39,11 @@ def send_test_sms(
     number, text = checked["recipient"], checked["message"]
     if not text:
         raise ValidationFailed(fields={"message": str(_l("This field is required."))})
+    # Each test SMS is a new usage: its reference (charged once, like any) is its own.
     return credits.record_usage(
         actor,
         org,
         credits=segments(text),
-        reference=f"test-sms:{number}",
+        reference=f"test-sms:{number}:{new_id('sms')[-10:]}",
         account=account,
-    )
+    ).entry

@@ -13,7 +13,13 @@ from tenants.models.billing import (
     PurchaseStatus,
 )
 from tenants.models.jobs import QueuedJob
-from tenants.models.ledger import AccountKind, CreditAccount, EntryType, LedgerEntry
+from tenants.models.ledger import (
+    AccountKind,
+    CreditAccount,
+    EntryType,
+    LedgerEntry,
+    UsageReference,
+)
 from tenants.models.notices import SavedPaymentMethod, SmsMessage
 from tenants.models.organizations import (
     BillingType,
@@ -87,6 +93,7 @@ __all__ = [
     "SupportSessionEnd",
     "TaxRate",
     "TotpCredential",
+    "UsageReference",
     "User",
     "UserSession",
 ]

@@ -11,6 +11,7 @@ import pytest
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
+from tests.conftest import new_reference
 
 # The tests live on 2026-11-27 (a Friday): October has ended everywhere, November has not.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -69,13 +70,16 @@ def create_postpaid(create_organization, reseller):
     return _create
 
 
-def use(org, credits: int, at: datetime | None = None, reference: str = "batch"):
-    """Postpaid usage through the one entry point, committed."""
+def use(org, credits: int, at: datetime | None = None, reference: str | None = None):
+    """Postpaid usage through the one entry point, committed: its ledger entry. A new usage
+    unless ``reference`` repeats an earlier one."""
     from tenants.billing.usage import record_usage
 
-    entry = record_usage(SYSTEM, org, credits=credits, reference=reference, occurred_at=at)
+    recorded = record_usage(
+        SYSTEM, org, credits=credits, reference=reference or new_reference(), occurred_at=at
+    )
     commit()
-    return entry
+    return recorded.entry
 
 
 def reload(obj):

@@ -1,5 +1,5 @@
 """Exactly once under concurrency (PostgreSQL): two runs at once, a SIGKILLed run, usage
-racing for the credit limit."""
+racing for the credit limit, one usage reference sent by many at once."""
 
 from __future__ import annotations
 
@@ -16,11 +16,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tenants.access.actors import SYSTEM
 from tenants.billing import monthly_run, periods, postpaid
+from tenants.billing.usage import record_usage
 from tenants.core.errors import InsufficientCredits
 from tenants.core.extensions import db
+from tenants.credits import ledger
+from tenants.jobs.outbox import commit
 from tenants.models import BillingRun, Charge, Invoice, InvoiceKind, Organization
 from tests.billing.conftest import use
+from tests.conftest import new_reference
+from tests.credits.conftest import fund
 
 pytestmark = pytest.mark.postgres_only
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +99,7 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
         mine = db.session.get(Organization, org_id)
         for _ in range(15):
             try:
-                record_usage(SYSTEM, mine, credits=3, reference="race")
+                record_usage(SYSTEM, mine, credits=3, reference=new_reference())
                 commit()
             except InsufficientCredits:
                 rollback()
@@ -105,6 +111,36 @@ def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postp
     assert used == 198 and refused  # 66 of the 120 attempts fit under the limit
     assert postpaid.organization_debt(org) == Decimal("11.979")  # 9.90 and 2.079 of tax
     assert db.session.get(Organization, org.id, populate_existing=True).debt == Decimal("11.979")
+
+
+@pytest.mark.parametrize("pricing_model", ["prepaid", "postpaid"])
+def test_the_same_reference_from_16_threads_is_charged_once(
+    app, clock, create_postpaid, create_organization, reseller, pricing_model
+):
+    """Every thread answers with the one entry; the unique index, not a lookup, decides."""
+    if pricing_model == "postpaid":
+        org = create_postpaid(limit="1000")
+    else:
+        org = create_organization(reseller=reseller)
+        fund(org, 1000)
+    org_id = org.id
+    answers = []
+
+    def send(_index):
+        mine = db.session.get(Organization, org_id)
+        recorded = record_usage(SYSTEM, mine, credits=10, reference="race")
+        commit()
+        answers.append((recorded.entry.id, recorded.duplicate))
+
+    assert in_threads(app, 16, send) == []
+    assert len({entry_id for entry_id, _ in answers}) == 1
+    assert sorted(duplicate for _, duplicate in answers) == [False] + [True] * 15
+    db.session.rollback()
+    if pricing_model == "postpaid":
+        assert db.session.scalar(select(func.count()).select_from(Charge)) == 1
+        assert postpaid.organization_debt(org) == Decimal("0.605")  # 10 x €0.05 + 21 %
+    else:
+        assert ledger.balance(org).system_credits == 990
 
 
 def seed_with_owners_skipped(count, period):

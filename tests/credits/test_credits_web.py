@@ -299,13 +299,32 @@ def test_test_sms_charges_segments_and_refuses_when_credits_are_short(client, au
             LedgerEntry.type == "usage", LedgerEntry.balance_after.is_not(None)
         )
     )
-    assert entry.credits == -2 and entry.reference == "test-sms:+34600000001"
+    assert entry.credits == -2 and entry.reference.startswith("test-sms:+34600000001:")
 
     short = client.post(url, data={"recipient": "+34 600 000 001", "message": "hello"})
     assert short.status_code == 402
     assert "Insufficient credits" in page(short)
     db.session.expire_all()
     assert dict(ledger.balance(shop.org).users)[shop.member.id] == 0
+
+
+def test_each_test_sms_is_a_usage_of_its_own(client, auth, shop):
+    """A usage reference is charged once: each test SMS gets its own, so sending the same
+    text to the same number again is charged again."""
+    fund(shop.org, 5, account=member_account(shop.member))
+    auth.login(shop.member.user.email)
+    url = credits_url(shop.org, "test-sms")
+    for _attempt in range(2):
+        sent = client.post(url, data={"recipient": "+34 600 000 001", "message": "hi"})
+        assert sent.status_code == 302
+    db.session.expire_all()
+    assert dict(ledger.balance(shop.org).users)[shop.member.id] == 3
+    references = db.session.scalars(
+        sa.select(LedgerEntry.reference).where(
+            LedgerEntry.type == "usage", LedgerEntry.balance_after.is_not(None)
+        )
+    ).all()
+    assert len(set(references)) == 2
 
 
 # ---------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def assert_invariants(org: Organization) -> None:
 
 def test_purchase_then_usage_moves_the_balance(prepaid_org):
     fund(prepaid_org, 100)
-    entry = credits.record_usage(SYSTEM, prepaid_org, credits=30, reference="sms-1")
+    entry = credits.record_usage(SYSTEM, prepaid_org, credits=30, reference="sms-1").entry
     commit()
     assert entry.balance_after == 70
     assert entry.credits == -30

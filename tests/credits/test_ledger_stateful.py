@@ -23,6 +23,7 @@ from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import CreditAccount, EntryType, LedgerEntry, Member, Organization
+from tests.conftest import new_reference
 from tests.credits.test_ledger import assert_invariants
 
 AMOUNTS = st.integers(min_value=1, max_value=400)
@@ -71,7 +72,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def usage(self, account, amount):
         label = self.accounts[account]
         try:
-            credits.record_usage(SYSTEM, self.org, credits=amount, reference="sms", account=label)
+            credits.record_usage(
+                SYSTEM, self.org, credits=amount, reference=new_reference(), account=label
+            )
             commit()
         except InsufficientCredits:
             rollback()

@@ -20,7 +20,7 @@ from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit, redis_connection, rq_queue
 from tenants.jobs.worker import PortalWorker
 from tenants.models import QueuedJob, ResellerRole
-from tests.conftest import free_port, owner_of
+from tests.conftest import free_port, new_reference, owner_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -102,9 +102,7 @@ def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.Co
 
 
 def use(org, amount: int, account=None) -> None:
-    credits.record_usage(
-        SYSTEM, org, credits=amount, reference=f"sms-{uuid.uuid4().hex[:6]}", account=account
-    )
+    credits.record_usage(SYSTEM, org, credits=amount, reference=new_reference(), account=account)
     commit()
 
 

@@ -28,7 +28,7 @@ from tenants.models import (
     QueuedJob,
     SmsMessage,
 )
-from tests.conftest import PASSWORD, member_actor, text_of
+from tests.conftest import PASSWORD, member_actor, new_reference, text_of
 from tests.credits.conftest import fund
 from tests.jobs.conftest import burst_worker, use
 
@@ -364,7 +364,7 @@ def test_automatic_top_up_fires_once_per_crossing_under_concurrent_usage(app, sh
         with app.app_context():
             org = db.session.get(Organization, org_id)
             try:
-                credits.record_usage(SYSTEM, org, credits=10, reference="race")
+                credits.record_usage(SYSTEM, org, credits=10, reference=new_reference())
                 db.session.commit()  # a plain commit: the jobs stay pending, run below
             finally:
                 db.session.info.pop("queued_job_ids", None)

@@ -1,0 +1,150 @@
+"""Usage references: a reference is charged once per organization (SPEC §4).
+
+A usage claims its reference by inserting ``(organization, reference)`` into
+``usage_references`` — ``INSERT … ON CONFLICT DO NOTHING RETURNING`` — before it charges, in
+the same transaction, with the id its ledger entry is then written with. The primary key
+decides, never a lookup that races: on PostgreSQL a concurrent claim of the same reference
+waits for the first transaction and, when that commits, finds the conflict (when it rolls
+back, it claims the reference itself). A conflict means the reference was charged before:
+the usage charges nothing and answers with the first entry. A refused usage rolls back with
+its claim (a batch releases the claims of its refused events), so the sender may retry.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, delete, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
+from tenants.core.validation import clean_text
+from tenants.models import LedgerEntry, Organization
+from tenants.models.ledger import UsageReference
+
+MAX_REFERENCE = 200
+_TABLE = UsageReference.__table__
+_KEY = (_TABLE.c.organization_id, _TABLE.c.reference)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A reference's claim: ``entry_id`` is the entry this usage is to write, or (``first``
+    False) the entry its first charge wrote."""
+
+    entry_id: str
+    first: bool = True
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a usage answers: its ledger entry, or for a reference charged before
+    the first charge's entry with ``duplicate`` set (nothing was charged now)."""
+
+    entry: LedgerEntry
+    duplicate: bool = False
+
+
+def clean_reference(value) -> str:
+    return clean_text(value, "reference", max_length=MAX_REFERENCE)
+
+
+@functools.cache
+def _claim_one(dialect: str):
+    """The single claim, built once (the API's usage charge is the busiest write)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_TABLE)
+        .values(
+            organization_id=bindparam("organization"),
+            reference=bindparam("reference"),
+            reseller_id=bindparam("reseller"),
+            entry_id=bindparam("entry"),
+            created_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=list(_KEY))
+        .returning(_TABLE.c.entry_id)
+    )
+
+
+def claim(org: Organization, reference: str) -> Claim:
+    """Claim ``reference`` for a new usage of ``org``: one INSERT when it is new."""
+    entry_id = new_id("ent")
+    params = {
+        "organization": org.id,
+        "reference": reference,
+        "reseller": org.reseller_id,
+        "entry": entry_id,
+        "now": utcnow(),
+    }
+    dialect = db.session.get_bind().dialect.name
+    if db.session.execute(_claim_one(dialect), params).first() is not None:
+        return Claim(entry_id)
+    first = db.session.scalar(
+        select(_TABLE.c.entry_id).where(
+            _TABLE.c.organization_id == org.id, _TABLE.c.reference == reference
+        )
+    )
+    return Claim(first, first=False)
+
+
+def claim_many(keys: Iterable[tuple[Organization, str]]) -> dict[tuple[str, str], Claim]:
+    """Claim many references at once (a batch): one INSERT of every new one, one SELECT of
+    the first entries of those charged before; keyed by ``(organization id, reference)``.
+
+    Rows go in key order, so two batches claiming the same references wait for each other
+    instead of deadlocking.
+    """
+    wanted: dict[tuple[str, str], Organization] = {}
+    for org, reference in keys:
+        wanted.setdefault((org.id, reference), org)
+    if not wanted:
+        return {}
+    now = utcnow()
+    rows = [
+        {
+            "organization_id": org_id,
+            "reference": reference,
+            "reseller_id": wanted[(org_id, reference)].reseller_id,
+            "entry_id": new_id("ent"),
+            "created_at": now,
+        }
+        for org_id, reference in sorted(wanted)
+    ]
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claimed = db.session.execute(
+        insert(_TABLE)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=list(_KEY))
+        .returning(*_KEY)
+    ).all()
+    new = {(org_id, reference) for org_id, reference in claimed}
+    claims = {
+        (row["organization_id"], row["reference"]): Claim(row["entry_id"])
+        for row in rows
+        if (row["organization_id"], row["reference"]) in new
+    }
+    charged_before = [key for key in wanted if key not in new]
+    if charged_before:
+        found = db.session.execute(
+            select(*_KEY, _TABLE.c.entry_id).where(tuple_(*_KEY).in_(charged_before))
+        ).all()
+        for org_id, reference, entry_id in found:
+            claims[(org_id, reference)] = Claim(entry_id, first=False)
+    return claims
+
+
+def release(keys: Iterable[tuple[str, str]]) -> None:
+    """Give up claims made in this transaction for usage that was refused (one DELETE)."""
+    keys = list(keys)
+    if keys:
+        db.session.execute(delete(_TABLE).where(tuple_(*_KEY).in_(keys)))
+
+
+def repeat(claim_made: Claim) -> Recorded:
+    """The answer to a reference charged before: its first entry, nothing charged."""
+    return Recorded(db.session.get(LedgerEntry, claim_made.entry_id), duplicate=True)
