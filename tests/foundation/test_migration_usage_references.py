@@ -21,7 +21,7 @@ from tenants.organizations.operations import NewOrganization, create_organizatio
 from tenants.resellers.operations import create_reseller
 from tests.foundation.test_cli import Databases, run_flask
 
-BEFORE = "8dde3d659b54"  # the revision before usage references
+BEFORE = "28cddac43cbe"  # the revision before usage references
 
 
 @pytest.fixture
