@@ -98,6 +98,8 @@ class DebtMachine(RuleBasedStateMachine):
         commit()
         issue_final_invoice(SYSTEM, self.org, now=self.clock.now)
         commit()
+        # It closed the books just after the last charge: later usage is later in time.
+        self.clock.now += timedelta(minutes=1)
         reactivate_organization(SYSTEM, self.org)
         commit()
 
