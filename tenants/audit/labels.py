@@ -31,6 +31,8 @@ ACTIONS = {
     "payment_method.saved": _l("Card saved for automatic top-ups"),
     "payment_method.removed": _l("Saved card removed"),
     "purchase.expired": _l("Unpaid purchase expired"),
+    "payment.recorded": _l("Payment recorded"),
+    "payment.voided": _l("Payment voided"),
 }
 
 FIELDS = {
@@ -65,6 +67,10 @@ FIELDS = {
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
     "reason": _l("Reason"),
+    "amount": _l("Amount"),
+    "debt": _l("Debt"),
+    "invoices_paid": _l("Invoices paid"),
+    "invoices_reopened": _l("Invoices open again"),
     "card": _l("Card"),
     "member": _l("Member"),
     "end_reason": _l("How it ended"),
@@ -87,6 +93,8 @@ VALUES = {
     "member": _l("Member"),
     "pending": _l("Waiting for payment"),
     "expired": _l("Expired"),
+    "recorded": _l("Recorded"),
+    "void": _l("Voided"),
 }
 
 
@@ -99,8 +107,10 @@ def field_label(name: str) -> str:
 
 
 def value_label(value) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == []:
         return "—"
+    if isinstance(value, list):
+        return ", ".join(value_label(item) for item in value)
     if isinstance(value, bool | str) and value in VALUES:
         return str(VALUES[value])
     return str(value)

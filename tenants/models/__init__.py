@@ -27,6 +27,7 @@ from tenants.models.postpaid import (
     BillingRunStatus,
     Charge,
     Payment,
+    PaymentStatus,
     PostpaidAccount,
 )
 from tenants.models.pricing import PriceListEntry, TaxRate
@@ -65,6 +66,7 @@ __all__ = [
     "Organization",
     "OrganizationStatus",
     "Payment",
+    "PaymentStatus",
     "PlatformRole",
     "PlatformSettings",
     "PlatformStaff",
