@@ -183,6 +183,7 @@ class OrganizationCreate(ApiModel):
     pricing_model: PricingModel
     owner: OwnerInvitation
     billing: BillingInput = None
+    credit_limit: decimal("99999999", 2, description="Left out: the price list's default") = None
 
 
 # An SMS sender (what the services accept once stripped): up to 11 letters, digits, spaces
@@ -361,10 +362,12 @@ class Price(ApiModel):
     currency: Currency
     prepaid_unit_price: UnitPrice
     postpaid_unit_price: UnitPrice
+    default_credit_limit: decimal("99999999", 2, description="Left out: kept as it is") = None
 
 
 class PriceList(ApiModel):
-    """A currency listed twice is refused (422)."""
+    """A currency listed twice is refused (422). A new postpaid organization paying in a
+    currency starts with its default_credit_limit."""
 
     prices: list[Price] = Field(max_length=500)
 
