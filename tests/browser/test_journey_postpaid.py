@@ -32,7 +32,8 @@ def last_month(timezone: str) -> tuple[datetime, str]:
 @pytest.fixture
 def owing(create_priced_reseller, create_reseller_staff, create_organization, create_member):
     """A postpaid Madrid organization (€0.05 an SMS, 21 % tax, limit €1,000) with last
-    month's invoice of €24.20 (400 SMS) open and €1.00 (20 SMS) unbilled this month."""
+    month's invoice of €24.20 (400 SMS) open and €1.00 (20 SMS) unbilled this month, €1.21
+    with the tax it will carry."""
     reseller = create_priced_reseller(name="Alpha Telecom")
     org = create_organization(
         reseller, name="Acme Ibérica SL", country="ES", pricing_model="postpaid"
@@ -46,7 +47,7 @@ def owing(create_priced_reseller, create_reseller_staff, create_organization, cr
     commit()
     record_usage(SYSTEM, org, credits=20, reference="campaign-now")
     commit()
-    assert postpaid.organization_debt(org) == Decimal("25.20")
+    assert postpaid.organization_debt(org) == Decimal("25.41")
     agent = create_reseller_staff(reseller, name="Agent Smith")
     admin = create_member(org, role="admin", name="Ada Admin")
     return org, invoice, agent, admin
@@ -65,14 +66,14 @@ def test_staff_record_a_payment_and_an_admin_downloads_the_invoice(
     t = log_in(page, live_server, agent_email, language)
     page.get_by_role("link", name=t("Customer app"), exact=True).click()
     row = page.get_by_role("row").filter(has_text=org_name)
-    expect(row.locator('[data-field="balance"]')).to_contain_text(t.money("25.20"))
+    expect(row.locator('[data-field="balance"]')).to_contain_text(t.money("25.41"))
     row.get_by_role("link", name=t("View"), exact=True).click()
     expect(page.get_by_role("heading", name=org_name)).to_be_visible()
     sections = page.get_by_role("list", name=t("Sections"))
     sections.get_by_role("link", name=t("Payment"), exact=True).click()
     expect(page.get_by_role("heading", name=t("Postpaid account"))).to_be_visible()
     summary = page.locator('[data-section="postpaid-payment"]')
-    expect(summary.locator('[data-field="debt"]')).to_have_text(t.money("25.20"))
+    expect(summary.locator('[data-field="debt"]')).to_have_text(t.money("25.41"))
     expect(summary.locator('[data-field="invoiced-unpaid"]')).to_have_text(t.money("24.20"))
     open_invoices = page.get_by_role("table", name=t("Open invoices"))
     expect(open_invoices.get_by_role("row").filter(has_text=invoice_number)).to_have_count(1)
@@ -83,11 +84,15 @@ def test_staff_record_a_payment_and_an_admin_downloads_the_invoice(
     )
     page.get_by_label(t("Reference (optional)"), exact=True).fill("Bank transfer 42")
     page.get_by_role("button", name=t("Record payment")).click()
+    # Nothing is recorded yet: the amount as it was read, then Confirm.
+    expect(page.get_by_role("heading", name=t("Confirm the payment"))).to_be_visible()
+    expect(page.locator('[data-field="amount"]')).to_have_text(t.money("24.20"))
+    page.get_by_role("button", name=t("Confirm"), exact=True).click()
 
     expect(page.get_by_role("alert")).to_have_text(
         t("Payment of %(amount)s recorded.", amount=t.money("24.20"))
     )
-    expect(summary.locator('[data-field="debt"]')).to_have_text(t.money("1.00"))
+    expect(summary.locator('[data-field="debt"]')).to_have_text(t.money("1.21"))
     expect(summary.locator('[data-field="invoiced-unpaid"]')).to_have_text(t.money("0.00"))
     expect(open_invoices.get_by_role("cell", name=t("No open invoices."))).to_be_visible()
     payments = page.get_by_role("table", name=t("Payments"))
@@ -95,7 +100,7 @@ def test_staff_record_a_payment_and_an_admin_downloads_the_invoice(
         t.money("24.20")
     )
     sections.get_by_role("link", name=t("Overview")).click()
-    expect(page.locator('[data-field="debt"]')).to_have_text(t.money("1.00"))
+    expect(page.locator('[data-field="debt"]')).to_have_text(t.money("1.21"))
     log_out(page, agent_name, t)
 
     # An admin of the organization: Invoices → the invoice, paid → its PDF.
