@@ -306,7 +306,7 @@ def void_payment(actor: Actor, org: Organization, payment: Payment | str, reason
         target_id=record.id,
         changes={
             "status": [PaymentStatus.RECORDED.value, PaymentStatus.VOID.value],
-            "amount": [str(amount), None],
+            "amount": [_exact(amount, org.currency), None],
             "reason": [None, reason],
             "debt": [_exact(account.debt, org.currency), _exact(debt, org.currency)],
             "invoices_reopened": [None, [inv.number for inv in reopened]],

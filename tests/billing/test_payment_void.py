@@ -110,6 +110,7 @@ def test_void_after_settling_an_invoice_reopens_it_and_restores_the_debt(owing, 
     assert audit.changes["reason"] == [None, "The transfer bounced"]
     assert audit.changes["status"] == ["recorded", "void"]
     assert audit.changes["debt"] == ["1.21", "25.41"]
+    assert audit.changes["amount"] == ["24.20", None]
     assert audit.changes["invoices_reopened"] == [None, [invoice.number]]
 
 
@@ -327,6 +328,7 @@ def test_staff_void_a_payment_from_the_payments_list(client, auth, owing, agent)
     assert postpaid.organization_debt(owing) == Decimal("25.41")
     again = client.post(url, data={"reason": "Twice"})
     assert again.status_code == 409
+    assert "This payment is already void." in again.get_data(as_text=True)
 
 
 def test_org_admins_see_payment_statuses_but_cannot_void(client, auth, owing):
@@ -367,3 +369,45 @@ def test_the_void_reads_in_spanish_in_the_audit_log_and_the_ledger(
         assert entry_type_label(EntryType.PAYMENT_VOID) == "Pago anulado"
     with app.test_request_context(), force_locale("en"):
         assert entry_type_label("payment_void") == "Payment voided"
+
+
+# -- concurrency (PostgreSQL) -----------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_voids_racing_each_other_and_a_payment_reverse_it_once(app, owing):
+    """Eight voids of one payment race a new payment of 1.00: one void wins, the others are
+    told it is already void, and the debt, the open invoices and the ledger agree."""
+    from tests.billing.test_concurrency import in_threads
+
+    org_id = owing.id
+    payment_id = pay(owing, "24.20").id
+    outcomes: list[str] = []
+
+    def work(index):
+        from tenants.models import Organization
+
+        org = db.session.get(Organization, org_id)
+        try:
+            if index == 0:
+                payments.record_payment(SYSTEM, org, "1.00")
+                outcomes.append("paid")
+            else:
+                payments.void_payment(SYSTEM, org, payment_id, f"race {index}")
+                outcomes.append("voided")
+            commit()
+        except PaymentAlreadyVoid:
+            rollback()
+            outcomes.append("already void")
+
+    assert in_threads(app, 9, work) == []
+    assert sorted(outcomes) == ["already void"] * 7 + ["paid", "voided"]
+    assert postpaid.organization_debt(owing) == reload(owing).debt == Decimal("24.41")
+    # Whichever came first: 23.20 of the invoice owed, nothing ahead, the invoice open.
+    row = account(owing)
+    assert (row.invoiced_unpaid, row.paid_ahead) == (Decimal("23.20"), Decimal("0"))
+    assert [i.status for i in invoices(owing)] == ["open"]
+    assert (
+        db.session.scalar(select(func.count()).where(LedgerEntry.type == EntryType.PAYMENT_VOID))
+        == 1
+    )

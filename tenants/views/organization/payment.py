@@ -149,6 +149,9 @@ def void_payment(org_id: str, payment_id: str):
         if error.status == 404:
             raise
         org = scoping.get_organization(actor, org_id)
+        if not error.fields:  # e.g. already void: the row has no form left to show it by
+            flash(str(error), "danger")
+            return _payment_page(org, error.status)
         return _payment_page(
             org,
             error.status,
