@@ -326,6 +326,8 @@ def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
         org = scoping.get_organization(actor, path["org_id"], include_deleted=True)
         if "member_id" in path:
             scoping.get_member(actor, org, path["member_id"])
+        if "payment_id" in path:
+            scoping.get_payment(actor, org, path["payment_id"])
     if "invoice_id" in path:
         scoping.get_invoice(actor, path["invoice_id"])
 

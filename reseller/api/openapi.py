@@ -161,6 +161,9 @@ LINKS: dict[str, dict[str, Any]] = {
     "create_purchase": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/receipt_id"}),
     "list_invoices": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/data/0/id"}),
     "issue_final_invoice": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/id"}),
+    "record_payment": _links(
+        ("void_payment",), {"org_id": "$request.path.org_id", "payment_id": "$response.body#/id"}
+    ),
 }
 
 

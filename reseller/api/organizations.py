@@ -54,8 +54,11 @@ def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
     refusals={
         "currency": "not given for a country without a currency of its own",
         "timezone": "not given for a country without a time zone of its own",
+        "credit_limit": "more decimals than the organization's currency has",
     },
-    description="The owner receives an invitation email to set a password.",
+    description="The owner receives an invitation email to set a password. A postpaid "
+    "organization starts with `credit_limit`, or when left out with the reseller's default "
+    "for its currency (`default_credit_limit` in the price list).",
 )
 def create_organization(actor: Actor, body: OrganizationCreate) -> Response:
     reseller = scoping.get_reseller(actor, actor.reseller_id)
@@ -69,6 +72,7 @@ def create_organization(actor: Actor, body: OrganizationCreate) -> Response:
         currency=body.currency,
         timezone=body.timezone,
         billing=services.BillingDetails(**billing),
+        credit_limit=body.credit_limit,
     )
     org = services.create_organization(actor, reseller, data)
     return done(serializers.organization(org), 201)

@@ -6,7 +6,7 @@ from flask import Response
 
 import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
-from reseller.api.schemas import PriceList, TaxRates
+from reseller.api.schemas_reseller import PriceList, TaxRates
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
@@ -43,8 +43,12 @@ def get_price_list(actor: Actor) -> Response:
     response=PriceList,
     errors=(403,),
     reseller_only=True,
-    refusals={"prices[].currency": "listed twice"},
-    description="The whole list is replaced: a currency left out is removed.",
+    refusals={
+        "prices[].currency": "listed twice",
+        "prices[].default_credit_limit": "more decimals than its currency has",
+    },
+    description="The whole list is replaced: a currency left out is removed. A row without "
+    "`default_credit_limit` keeps the one it has (0 for a new currency).",
 )
 def put_price_list(actor: Actor, body: PriceList) -> Response:
     reseller = _reseller(actor)

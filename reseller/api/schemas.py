@@ -183,6 +183,7 @@ class OrganizationCreate(ApiModel):
     pricing_model: PricingModel
     owner: OwnerInvitation
     billing: BillingInput = None
+    credit_limit: decimal("99999999", 2, description="Left out: the price list's default") = None
 
 
 # An SMS sender (what the services accept once stripped): up to 11 letters, digits, spaces
@@ -354,36 +355,6 @@ class Member(ApiModel):
 class MemberList(ApiModel):
     data: list[Member] = Field(max_length=100)
     next_cursor: NextCursor
-
-
-# ---------------------------------------------------------------------------
-# The reseller's settings: price list and tax table
-
-UnitPrice = decimal("999999.9999", 4, examples=["0.045"])
-Percent = decimal("100", 3, examples=["21", "8.875"])
-
-
-class Price(ApiModel):
-    currency: Currency
-    prepaid_unit_price: UnitPrice
-    postpaid_unit_price: UnitPrice
-
-
-class PriceList(ApiModel):
-    """A currency listed twice is refused (422)."""
-
-    prices: list[Price] = Field(max_length=500)
-
-
-class TaxRate(ApiModel):
-    country: Country
-    percent: Percent
-
-
-class TaxRates(ApiModel):
-    """A country not listed pays 0; a country listed twice is refused (422)."""
-
-    tax_rates: list[TaxRate] = Field(max_length=500)
 
 
 # ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from reseller.api.schemas import (
 from reseller.api.spec import ApiModel, ListQuery, decimal, integer, moment, one_of, pattern, text
 from tenants.credits.operations import MAX_CREDITS
 from tenants.credits.payments import PROVIDERS
-from tenants.models import EntryType, InvoiceKind, InvoiceStatus, PurchaseStatus
+from tenants.models import EntryType, InvoiceKind, InvoiceStatus, PaymentStatus, PurchaseStatus
 
 ENTRY_TYPES = tuple(kind.value for kind in EntryType)
 Account = pattern(
@@ -284,11 +284,18 @@ class PaymentCreate(ApiModel):
     reference: text(required=False, description="e.g. the bank transfer's reference") | None = None
 
 
+class PaymentVoid(ApiModel):
+    reason: text(500, description="Why it is void, e.g. the transfer bounced")
+
+
 class Payment(ApiModel):
     id: Id
     organization_id: Id
     amount: Money
     currency: Currency
     reference: str | None = Field(max_length=200)
+    status: Literal[tuple(s.value for s in PaymentStatus)]  # type: ignore[valid-type]
     created_at: Time
+    voided_at: Time | None
+    void_reason: str | None = Field(max_length=500)
     debt: SignedMoney = Field(description="Debt after it")

@@ -117,6 +117,7 @@ def price_list(prices: list[dict[str, Any]]) -> dict[str, Any]:
                 "currency": row["currency"],
                 "prepaid_unit_price": decimal_text(row["prepaid_unit_price"]),
                 "postpaid_unit_price": decimal_text(row["postpaid_unit_price"]),
+                "default_credit_limit": money(row["default_credit_limit"], row["currency"]),
             }
             for row in prices
         ]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 
+from tenants.core.validation import default_currency
 from tenants.organizations.fields import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
 )
 from tenants.organizations.operations import BillingDetails, NewOrganization
-from tenants.web.forms import choices
+from tenants.web.forms import choices, parse_amount
 
 ANY_YES_NO = (("", _l("Any")), ("yes", _l("Yes")), ("no", _l("No")))
 
@@ -72,6 +74,14 @@ class CreateOrganizationForm(FlaskForm):
         validate_choice=False,
         description=PRICING_MODEL_HINT,
     )
+    credit_limit = StringField(
+        _l("Credit limit"),
+        description=_l(
+            "Postpaid: usage is refused once the debt reaches this amount. Leave it empty "
+            "for your default for the currency (Reseller settings > Price list)."
+        ),
+        render_kw={"inputmode": "decimal"},
+    )
     billing_type = RadioField(
         _l("Billing type"),
         choices=choices(*BILLING_TYPE_CHOICES),
@@ -98,6 +108,7 @@ class CreateOrganizationForm(FlaskForm):
         "currency": "currency",
         "timezone": "timezone",
         "pricing_model": "pricing_model",
+        "credit_limit": "credit_limit",
         "billing.type": "billing_type",
         "billing.name": "billing_name",
         "billing.address": "billing_address",
@@ -108,8 +119,18 @@ class CreateOrganizationForm(FlaskForm):
         "email": "owner_email",
     }
 
+    def typed_credit_limit(self):
+        """The credit limit as typed in the reader's locale (ValidationFailed when it cannot
+        be read for sure); None when left empty."""
+        text = (self.credit_limit.data or "").strip()
+        if not text:
+            return None
+        currency = self.currency.data or default_currency(self.country.data or "") or ""
+        return parse_amount(text, "credit_limit", get_currency_precision(currency.upper()))
+
     def new_organization(self) -> NewOrganization:
-        """What was typed, as create_organization's input (the service does the checking)."""
+        """What was typed, as create_organization's input (the service does the checking;
+        an unreadable credit limit is refused here, ValidationFailed)."""
         return NewOrganization(
             name=self.name.data or "",
             country=self.country.data or "",
@@ -125,4 +146,5 @@ class CreateOrganizationForm(FlaskForm):
                 tax_id=self.billing_tax_id.data or None,
                 email=self.billing_email.data or None,
             ),
+            credit_limit=self.typed_credit_limit(),
         )

@@ -77,8 +77,8 @@ def new():
     status = 200
     if form.validate_on_submit():
         reseller = db.session.get(Reseller, actor.reseller_id)
-        data = form.new_organization()
         try:
+            data = form.new_organization()
             org = organizations.create_organization(actor, reseller, data)
         except DomainError as error:
             queue.rollback()

@@ -1,9 +1,13 @@
-"""Reseller settings: the price list and the tax table, one form per row plus an add form."""
+"""Reseller settings: the price list (with the default credit limit of new postpaid
+organizations per currency) and the tax table, one form per row plus an add form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
+from babel.numbers import get_currency_precision
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
@@ -28,6 +32,11 @@ NUMBER = [DataRequired(), Length(max=20)]
 class PriceRowForm(FlaskForm):
     prepaid_unit_price = StringField(_l("Prepaid unit price"), validators=NUMBER)
     postpaid_unit_price = StringField(_l("Postpaid unit price"), validators=NUMBER)
+    default_credit_limit = StringField(
+        _l("Default credit limit"),
+        validators=[Length(max=20)],
+        description=_l("New postpaid organizations paying in this currency start with it."),
+    )
     submit = SubmitField(_l("Save"))
 
 
@@ -51,10 +60,54 @@ def _shown(value: Decimal, pattern: str) -> str:
     return format_decimal(value, format=pattern)
 
 
-def _typed_amount(text: str | None) -> Decimal | str:
-    """A price or a percent as typed in the reader's locale (tenants.web.forms.parse_amount);
-    left empty it stays empty, for the service to ask for it."""
-    return parse_amount(text) if (text or "").strip() else ""
+def _typed_amount(text: str | None, field: str, places: int) -> Decimal | str:
+    """A price or a percent as typed in the reader's locale (tenants.web.forms.parse_amount,
+    which refuses what it cannot read for sure); left empty it stays empty, for the service
+    to ask for it."""
+    return parse_amount(text, field, places) if (text or "").strip() else ""
+
+
+def _typed(form: FlaskForm, readers: dict[str, Callable]) -> tuple[dict, dict[str, str]]:
+    """The row's numbers as ``readers`` read them, and the errors of those that cannot be
+    read; one unreadable is left empty (a price) or out (a default credit limit), so the
+    service still checks the others and every problem shows at once."""
+    row: dict[str, Decimal | str] = {}
+    errors: dict[str, str] = {}
+    for name, read in readers.items():
+        try:
+            row[name] = read(getattr(form, name).data)
+        except ValidationFailed as error:
+            errors.update(error.fields)
+            if name != "default_credit_limit":
+                row[name] = ""
+    return row, errors
+
+
+def _typed_prices(form: FlaskForm, currency: str) -> tuple[dict, dict[str, str]]:
+    """A price row's three numbers as typed (the default credit limit empty is 0)."""
+    places = pricing.PRICE_PLACES
+    return _typed(
+        form,
+        {
+            "prepaid_unit_price": lambda text: _typed_amount(text, "prepaid_unit_price", places),
+            "postpaid_unit_price": lambda text: _typed_amount(text, "postpaid_unit_price", places),
+            "default_credit_limit": lambda text: parse_amount(
+                text, "default_credit_limit", get_currency_precision(currency)
+            ),
+        },
+    )
+
+
+def _save_rows(save: Callable[[], None], index: int, unread: dict[str, str], path: str) -> None:
+    """``save`` the rows, row ``index`` typed with ``unread`` the numbers that could not be
+    read there: those errors and the service's are raised together."""
+    unread = {f"{path}[{index}].{name}": message for name, message in unread.items()}
+    try:
+        save()
+    except ValidationFailed as error:
+        raise ValidationFailed(fields={**error.fields, **unread}) from error
+    if unread:
+        raise ValidationFailed(fields=unread)
 
 
 def _show_errors(form: FlaskForm, error: ValidationFailed, prefix: str) -> None:
@@ -80,10 +133,14 @@ def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
         if failed and failed[0] == price["currency"]:
             form = failed[1]
         else:
+            places = get_currency_precision(price["currency"])
             form = PriceRowForm(
                 formdata=None,
                 prepaid_unit_price=_shown(price["prepaid_unit_price"], "0.00##"),
                 postpaid_unit_price=_shown(price["postpaid_unit_price"], "0.00##"),
+                default_credit_limit=_shown(
+                    price["default_credit_limit"], "0." + "0" * places if places else "0"
+                ),
             )
         rows.append({**price, "name": names.get(price["currency"], ""), "form": form})
     if add_form is None:
@@ -102,10 +159,15 @@ def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
     )
 
 
-def _save_prices(reseller: Reseller, prices: list[dict], form: FlaskForm, index: int, **failed):
-    """Replace the price list; on bad input show the errors of row ``index`` on ``form``."""
+def _save_prices(reseller: Reseller, change: Callable, form: FlaskForm, **failed):
+    """Replace the price list as ``change`` edits it (it returns the index of the row it
+    typed and what could not be read there); on bad input show that row's errors on
+    ``form``."""
+    prices = pricing.get_price_list(reseller)
+    index, unread = change(prices)
     try:
-        pricing.set_price_list(the_actor(), reseller, prices)
+        save = partial(pricing.set_price_list, the_actor(), reseller, prices)
+        _save_rows(save, index, unread, "prices")
     except ValidationFailed as error:
         rollback()
         _show_errors(form, error, f"prices[{index}]")
@@ -127,15 +189,13 @@ def add_price():
     form = AddPriceForm()
     if not form.validate_on_submit():
         return _price_page(reseller, add_form=form, status=422)
-    prices = pricing.get_price_list(reseller)
-    prices.append(
-        {
-            "currency": form.currency.data,
-            "prepaid_unit_price": _typed_amount(form.prepaid_unit_price.data),
-            "postpaid_unit_price": _typed_amount(form.postpaid_unit_price.data),
-        }
-    )
-    failed = _save_prices(reseller, prices, form, len(prices) - 1, add_form=form)
+
+    def add(prices: list[dict]) -> tuple[int, dict]:
+        typed, unread = _typed_prices(form, form.currency.data)
+        prices.append({"currency": form.currency.data, **typed})
+        return len(prices) - 1, unread
+
+    failed = _save_prices(reseller, add, form, add_form=form)
     if failed:
         return failed
     flash(_("%(currency)s added to the price list.", currency=form.currency.data), "success")
@@ -153,12 +213,13 @@ def update_price(currency: str):
     form = PriceRowForm()
     if not form.validate_on_submit():
         return _price_page(reseller, failed=(currency, form), status=422)
-    prices[index] = {
-        "currency": currency,
-        "prepaid_unit_price": _typed_amount(form.prepaid_unit_price.data),
-        "postpaid_unit_price": _typed_amount(form.postpaid_unit_price.data),
-    }
-    failed = _save_prices(reseller, prices, form, index, failed=(currency, form))
+
+    def change(prices: list[dict]) -> tuple[int, dict]:
+        typed, unread = _typed_prices(form, currency)
+        prices[index] = {"currency": currency, **typed}
+        return index, unread
+
+    failed = _save_prices(reseller, change, form, failed=(currency, form))
     if failed:
         return failed
     flash(_("The prices in %(currency)s were saved.", currency=currency), "success")
@@ -210,15 +271,25 @@ def _tax_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
     )
 
 
-def _save_taxes(reseller: Reseller, rates: list[dict], form: FlaskForm, index: int, **failed):
+def _save_taxes(reseller: Reseller, change: Callable, form: FlaskForm, **failed):
+    """Replace the tax table as ``change`` edits it (as _save_prices); on bad input show
+    that row's errors on ``form``."""
+    rates = pricing.get_tax_rates(reseller)
+    index, unread = change(rates)
     try:
-        pricing.set_tax_rates(the_actor(), reseller, rates)
+        save = partial(pricing.set_tax_rates, the_actor(), reseller, rates)
+        _save_rows(save, index, unread, "tax_rates")
     except ValidationFailed as error:
         rollback()
         _show_errors(form, error, f"tax_rates[{index}]")
         return _tax_page(reseller, status=422, **failed)
     commit()
     return None
+
+
+def _typed_percent(form: FlaskForm) -> tuple[dict, dict[str, str]]:
+    places = pricing.PERCENT_PLACES
+    return _typed(form, {"percent": lambda text: _typed_amount(text, "percent", places)})
 
 
 @bp.route("/taxes")
@@ -234,9 +305,13 @@ def add_tax():
     form = AddTaxForm()
     if not form.validate_on_submit():
         return _tax_page(reseller, add_form=form, status=422)
-    rates = pricing.get_tax_rates(reseller)
-    rates.append({"country": form.country.data, "percent": _typed_amount(form.percent.data)})
-    failed = _save_taxes(reseller, rates, form, len(rates) - 1, add_form=form)
+
+    def add(rates: list[dict]) -> tuple[int, dict]:
+        typed, unread = _typed_percent(form)
+        rates.append({"country": form.country.data, **typed})
+        return len(rates) - 1, unread
+
+    failed = _save_taxes(reseller, add, form, add_form=form)
     if failed:
         return failed
     country = get_locale().territories.get(form.country.data.upper(), form.country.data)
@@ -255,8 +330,13 @@ def update_tax(country: str):
     form = TaxRowForm()
     if not form.validate_on_submit():
         return _tax_page(reseller, failed=(country, form), status=422)
-    rates[index] = {"country": country, "percent": _typed_amount(form.percent.data)}
-    failed = _save_taxes(reseller, rates, form, index, failed=(country, form))
+
+    def change(rates: list[dict]) -> tuple[int, dict]:
+        typed, unread = _typed_percent(form)
+        rates[index] = {"country": country, **typed}
+        return index, unread
+
+    failed = _save_taxes(reseller, change, form, failed=(country, form))
     if failed:
         return failed
     name = get_locale().territories.get(country, country)

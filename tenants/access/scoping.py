@@ -18,6 +18,7 @@ from tenants.models import (
     Member,
     Organization,
     OrganizationStatus,
+    Payment,
     Purchase,
     Reseller,
     ResellerStaff,
@@ -214,6 +215,23 @@ def get_purchase(actor: Actor, organization: Organization, purchase_id: str) -> 
     if purchase is None:
         raise not_found(actor, Purchase, purchase_id)
     return purchase
+
+
+def get_payment(actor: Actor, organization: Organization, payment_id: str) -> Payment:
+    """A payment of an organization the actor already reached through get_organization,
+    else NotFound (another organization's payment too)."""
+    if not isinstance(payment_id, str) or len(payment_id) > 40:
+        raise NotFound()
+    payment = db.session.scalar(
+        select(Payment).where(
+            Payment.id == payment_id,
+            Payment.organization_id == organization.id,
+            Payment.reseller_id == organization.reseller_id,
+        )
+    )
+    if payment is None:
+        raise not_found(actor, Payment, payment_id)
+    return payment
 
 
 def resellers_query(actor: Actor) -> Select:

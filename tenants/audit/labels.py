@@ -63,6 +63,7 @@ ACTIONS = {
     "platform.staff_role_changed": _l("Platform staff member's role changed"),
     "platform.staff_removed": _l("Platform staff member removed"),
     "invoice.final_issued": _l("Final invoice issued"),
+    "payment.voided": _l("Payment voided"),
 }
 
 FIELDS = {
@@ -104,6 +105,10 @@ FIELDS = {
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
     "reason": _l("Reason"),
     "failure": _l("Why it failed"),
+    "amount": _l("Amount"),
+    "debt": _l("Debt"),
+    "invoices_paid": _l("Invoices paid"),
+    "invoices_reopened": _l("Invoices open again"),
     "card": _l("Card"),
     "member": _l("Member"),
     "end_reason": _l("How it ended"),
@@ -116,9 +121,6 @@ FIELDS = {
     "to": _l("To"),
     "account": _l("Account"),
     "total": _l("Total"),
-    "amount": _l("Amount"),
-    "debt": _l("Debt"),
-    "invoices_paid": _l("Invoices paid"),
     "prefix": _l("Key prefix"),
     "revoked_at": _l("Revoked at"),
     "slug": _l("Slug"),
@@ -145,6 +147,8 @@ FIELD_VALUES: dict[str, dict[str, Any]] = {
         "paid": _l("Paid"),
         "declined": _l("Declined"),
         "expired": _l("Expired"),
+        "recorded": _l("Recorded"),
+        "void": _l("Voided"),
     },
     "pricing_model": {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")},
     "billing.type": {"company": _l("Company"), "individual": _l("Individual")},

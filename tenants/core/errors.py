@@ -146,6 +146,11 @@ class NotPostpaid(Conflict):
     default_message = _l("This organization is prepaid: it has no postpaid account.")
 
 
+class PaymentAlreadyVoid(Conflict):
+    code = "payment_already_void"
+    default_message = _l("This payment is already void.")
+
+
 class PeriodInvoiced(Conflict):
     code = "period_invoiced"
     default_message = _l(

@@ -46,6 +46,7 @@ ENTRY_TYPE_LABELS = {
     EntryType.WITHDRAWAL: _l("Withdrawal"),
     EntryType.ADJUSTMENT: _l("Adjustment"),
     EntryType.PAYMENT: _l("Payment"),
+    EntryType.PAYMENT_VOID: _l("Payment voided"),
     EntryType.INVOICE: _l("Invoice"),
 }
 

@@ -34,6 +34,7 @@ from tenants.models.postpaid import (
     BillingRunStatus,
     Charge,
     Payment,
+    PaymentStatus,
     PostpaidAccount,
 )
 from tenants.models.pricing import PriceListEntry, TaxRate
@@ -73,6 +74,7 @@ __all__ = [
     "Organization",
     "OrganizationStatus",
     "Payment",
+    "PaymentStatus",
     "PlatformRole",
     "PlatformSettings",
     "PlatformStaff",

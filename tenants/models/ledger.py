@@ -73,6 +73,7 @@ class EntryType(enum.StrEnum):
     WITHDRAWAL = "withdrawal"
     ADJUSTMENT = "adjustment"
     PAYMENT = "payment"
+    PAYMENT_VOID = "payment_void"  # a payment undone: its amount owed again
     INVOICE = "invoice"
 
 

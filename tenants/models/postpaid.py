@@ -71,8 +71,13 @@ class Charge(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PaymentStatus(enum.StrEnum):
+    RECORDED = "recorded"
+    VOID = "void"  # undone: its reversing ledger entry put the debt back
+
+
 class Payment(db.Model):
-    """Money a reseller received from a postpaid organization."""
+    """Money a reseller received from a postpaid organization; voided, never deleted."""
 
     __tablename__ = "payments"
     __table_args__ = (Index("ix_payments_org_created", "organization_id", "created_at"),)
@@ -87,6 +92,17 @@ class Payment(db.Model):
     actor_user_id: Mapped[str | None] = mapped_column(String(32))
     real_user_id: Mapped[str | None] = mapped_column(String(32))
     api_key_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column_type(PaymentStatus, "payment_status"),
+        default=PaymentStatus.RECORDED,
+        server_default=PaymentStatus.RECORDED.value,
+    )
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    void_reason: Mapped[str | None] = mapped_column(String(500))
+    # Who voided it, like the actor columns above.
+    voided_by_user_id: Mapped[str | None] = mapped_column(String(32))
+    voided_real_user_id: Mapped[str | None] = mapped_column(String(32))
+    voided_api_key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class BillingRunStatus(enum.StrEnum):

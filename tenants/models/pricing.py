@@ -13,7 +13,8 @@ from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 
 
 class PriceListEntry(db.Model):
-    """What one credit (one SMS) costs in one currency, for prepaid and postpaid customers."""
+    """What one credit (one SMS) costs in one currency, for prepaid and postpaid customers, and
+    the credit limit new postpaid customers paying in it start with."""
 
     __tablename__ = "price_list_entries"
     __table_args__ = (UniqueConstraint("reseller_id", "currency"),)
@@ -23,6 +24,10 @@ class PriceListEntry(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     prepaid_unit_price: Mapped[Decimal] = mapped_column(Money())
     postpaid_unit_price: Mapped[Decimal] = mapped_column(Money())
+    # The credit limit a new postpaid organization paying in this currency starts with.
+    default_credit_limit: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("0"), server_default="0"
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     def __repr__(self) -> str:

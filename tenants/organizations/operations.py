@@ -50,6 +50,7 @@ from tenants.organizations.fields import (
 )
 from tenants.people import invitations as notifications
 from tenants.people.users import get_or_create_user
+from tenants.resellers import pricing
 
 
 @dataclass
@@ -71,6 +72,8 @@ class NewOrganization:
     currency: str | None = None
     timezone: str | None = None
     billing: BillingDetails = field(default_factory=BillingDetails)
+    # None: a postpaid organization starts with the reseller's default for its currency.
+    credit_limit: Any = None
 
 
 def _clean_billing(billing: BillingDetails) -> dict:
@@ -126,25 +129,43 @@ def _clean_new_organization(data: NewOrganization) -> dict[str, Any]:
         }
     )
     country = clean["country"]
+    currency = data.currency or default_currency(country) or ""
     clean |= collect_field_errors(
         {
-            "currency": lambda: clean_currency(data.currency or default_currency(country) or ""),
+            "currency": lambda: clean_currency(currency),
             "timezone": lambda: clean_timezone(data.timezone or default_timezone(country) or ""),
+            "credit_limit": lambda: (
+                None
+                if data.credit_limit is None
+                else pricing.clean_credit_limit(data.credit_limit, str(currency).upper())
+            ),
         }
     )
     return clean
 
 
+def _starting_credit_limit(reseller: Reseller, clean: dict[str, Any]) -> Decimal:
+    """The one given, else for a postpaid organization the reseller's default for its
+    currency (price list), else 0."""
+    if clean["credit_limit"] is not None:
+        return clean["credit_limit"]
+    if clean["pricing_model"] == PricingModel.POSTPAID:
+        return pricing.default_credit_limit(reseller.id, clean["currency"])
+    return Decimal("0")
+
+
 def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization) -> Organization:
     """Create an organization and its owner, who is invited by email to set a password.
 
-    Currency and timezone default from the country when not given. Field errors are keyed by
+    Currency and timezone default from the country when not given; a postpaid organization's
+    credit limit from the reseller's price list when not given. Field errors are keyed by
     the API's JSON paths ("owner.email", "billing.name", ...). Billing name left empty means
     "the organization's name" (Organization.effective_billing_name).
     """
     require(actor, Permission.CREATE_ORGANIZATION)
     clean = _clean_new_organization(data)
     billing = clean.pop("billing")
+    credit_limit = _starting_credit_limit(reseller, clean)
     org = Organization(
         reseller_id=reseller.id,
         name=clean["name"],
@@ -152,7 +173,7 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
         currency=clean["currency"],
         timezone=clean["timezone"],
         pricing_model=clean["pricing_model"],
-        credit_limit=Decimal("0"),
+        credit_limit=credit_limit,
         **billing,
     )
     db.session.add(org)
@@ -181,6 +202,7 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
             "pricing_model": [None, clean["pricing_model"].value],
             "billing.type": [None, billing["billing_type"].value],
             "billing.name": [None, billing["billing_name"]],
+            "credit_limit": [None, str(credit_limit)],
             "owner": [None, user.email],
         },
     )

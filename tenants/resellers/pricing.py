@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -27,6 +28,7 @@ PRICE_LIMIT = Decimal("1000000")  # exclusive; NUMERIC(12, 4) holds 8 integer di
 PRICE_PLACES = 4
 PERCENT_LIMIT = Decimal("100")  # inclusive
 PERCENT_PLACES = 3  # 8.875 % (New York City) needs three
+CREDIT_LIMIT_MAX = Decimal("99999999")  # NUMERIC(12, 4) holds 8 integer digits
 
 
 # ---------------------------------------------------------------------------
@@ -41,7 +43,8 @@ def _tidy(value: Decimal, min_places: int) -> Decimal:
 
 
 def get_price_list(reseller: Reseller) -> list[dict[str, Any]]:
-    """``[{currency, prepaid_unit_price, postpaid_unit_price}]`` (Decimals), by currency."""
+    """``[{currency, prepaid_unit_price, postpaid_unit_price, default_credit_limit}]``
+    (Decimals), by currency."""
     entries = db.session.scalars(
         select(PriceListEntry)
         .where(PriceListEntry.reseller_id == reseller.id)
@@ -52,6 +55,9 @@ def get_price_list(reseller: Reseller) -> list[dict[str, Any]]:
             "currency": entry.currency,
             "prepaid_unit_price": _tidy(entry.prepaid_unit_price, 2),
             "postpaid_unit_price": _tidy(entry.postpaid_unit_price, 2),
+            "default_credit_limit": _tidy(
+                entry.default_credit_limit, get_currency_precision(entry.currency)
+            ),
         }
         for entry in entries
     ]
@@ -80,6 +86,18 @@ def unit_price(
     if PricingModel(pricing_model) == PricingModel.POSTPAID:
         return entry.postpaid_unit_price
     return entry.prepaid_unit_price
+
+
+def default_credit_limit(reseller_id: str, currency: str) -> Decimal:
+    """The credit limit a new postpaid organization paying in ``currency`` starts with: the
+    reseller's default for it, 0 when it sets none or does not list the currency."""
+    limit = db.session.scalar(
+        select(PriceListEntry.default_credit_limit).where(
+            PriceListEntry.reseller_id == reseller_id,
+            PriceListEntry.currency == (currency or "").upper(),
+        )
+    )
+    return limit if limit is not None else Decimal("0")
 
 
 def tax_percent(reseller_id: str, country: str) -> Decimal:
@@ -113,6 +131,20 @@ def _clean_amount(value: Any, *, places: int, limit: Decimal, inclusive: bool) -
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise ValueError(_l("Use at most %(n)d decimals.", n=places))
     return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def clean_credit_limit(value: Any, currency: str, path: str = "credit_limit") -> Decimal:
+    """A credit limit: a decimal (text, int or Decimal; never a float) from 0 to 99,999,999
+    with at most the currency's decimals."""
+    amount = read_decimal(value)
+    if amount is None:
+        raise ValidationFailed(fields={path: str(_l("Enter an amount such as 1500.00."))})
+    if amount < 0 or amount > CREDIT_LIMIT_MAX:
+        raise ValidationFailed(fields={path: str(_l("Enter an amount between 0 and 99,999,999."))})
+    places = get_currency_precision(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationFailed(fields={path: str(_l("Use at most %(n)d decimals.", n=places))})
+    return amount
 
 
 def _rows(value: Any, name: str) -> list[dict]:
@@ -165,15 +197,45 @@ _PRICE = {"places": PRICE_PLACES, "limit": PRICE_LIMIT, "inclusive": False}
 _PERCENT = {"places": PERCENT_PLACES, "limit": PERCENT_LIMIT, "inclusive": True}
 
 
+def _default_credit_limits(prices: Any) -> tuple[dict[int, Decimal], dict[str, str]]:
+    """Each row's ``default_credit_limit`` that is given, cleaned with its currency's
+    decimals (by row index), and the errors."""
+    limits: dict[int, Decimal] = {}
+    errors: dict[str, str] = {}
+    for index, row in enumerate(prices if isinstance(prices, list | tuple) else ()):
+        if not isinstance(row, dict) or row.get("default_credit_limit") is None:
+            continue
+        currency = row.get("currency")
+        path = f"prices[{index}].default_credit_limit"
+        try:
+            limits[index] = clean_credit_limit(
+                row["default_credit_limit"], currency if isinstance(currency, str) else "", path
+            )
+        except ValidationFailed as error:
+            errors.update(error.fields)
+    return limits, errors
+
+
 def _clean_price_list(prices: Any) -> list[dict[str, Any]]:
-    return _clean_keyed_rows(
-        prices,
-        "prices",
-        "currency",
-        clean_currency,
-        str(_l("This currency is listed more than once.")),
-        {"prepaid_unit_price": _PRICE, "postpaid_unit_price": _PRICE},
-    )
+    """The rows cleaned; a row without ``default_credit_limit`` keeps the one it has (0 for
+    a new currency)."""
+    limits, errors = _default_credit_limits(prices)
+    try:
+        cleaned = _clean_keyed_rows(
+            prices,
+            "prices",
+            "currency",
+            clean_currency,
+            str(_l("This currency is listed more than once.")),
+            {"prepaid_unit_price": _PRICE, "postpaid_unit_price": _PRICE},
+        )
+    except ValidationFailed as error:
+        raise ValidationFailed(fields={**error.fields, **errors}) from error
+    if errors:
+        raise ValidationFailed(fields=errors)
+    for index, limit in limits.items():
+        cleaned[index]["default_credit_limit"] = limit
+    return cleaned
 
 
 def _clean_tax_rates(rates: Any) -> list[dict[str, Any]]:

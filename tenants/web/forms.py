@@ -6,15 +6,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from babel.numbers import NumberFormatError, parse_decimal
+from babel.numbers import NumberFormatError, format_decimal, get_group_symbol, parse_decimal
 from flask import flash
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
-from tenants.core.errors import DomainError
+from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.validation import country_choices, currency_choices, timezone_names
 
 
@@ -31,29 +32,62 @@ def fill_place_choices(form, *, blank: str | None = None) -> None:
     form.timezone.choices = choices(*empty, *[(tz, tz) for tz in sorted(timezone_names())])
 
 
+def _reader_locale() -> str:
+    return str(get_locale() or "en")
+
+
 def whole_number(value: str | None) -> int | str:
-    """Typed credits as an int: plain digits, or digits grouped by thousands ("1,000",
-    "1.000", "1 000"); anything else goes to the service as it is, which says what is wrong
-    (so "1.5" is refused, not read as 15, and "10.00" is refused, not read as 1000)."""
+    """Typed credits as an int: plain digits, or digits grouped by thousands with the reader's
+    group symbol ("1,000" in English, "1.000" in Spanish) or a space; anything else goes to
+    the service as it is, which says what is wrong (so "1.5" is refused, not read as 15,
+    "10.00" is refused, not read as 1000, and an English "1.000" is not guessed)."""
     text = (value or "").strip()
     if text == "":
         return 0
-    if re.fullmatch(r"\d{1,15}", text) or re.fullmatch(r"\d{1,3}([.,\u00a0\u202f ]\d{3})+", text):
+    group = re.escape(get_group_symbol(_reader_locale()))
+    if (
+        re.fullmatch(r"\d{1,15}", text)
+        or re.fullmatch(rf"\d{{1,3}}(?:{group}\d{{3}})+", text)
+        or re.fullmatch(r"\d{1,3}(?:[\u00a0\u202f ]\d{3})+", text)
+    ):
         return int(re.sub(r"\D", "", text))
     return text
 
 
-def parse_amount(value: str | None) -> Decimal | str:
+# What may be a number at all: a sign, digits, and the separators some locale uses. Babel's
+# strict parse then decides in the reader's locale (it would also take "1e3" or "NaN").
+_NUMBER_TEXT = re.compile(r"[-+]?[0-9][0-9.,'\u00a0\u202f ]*")
+
+
+def amount_example() -> str:
+    """How the reader writes an amount with thousands and decimals: 1,234.56 or 1.234,56."""
+    return format_decimal(Decimal("1234.56"), locale=_reader_locale())
+
+
+def parse_amount(value: str | None, field: str = "amount", places: int | None = None) -> Decimal:
     """A money amount typed in the reader's locale, strictly: "1,000.50" in English and
-    "1.000,50" in Spanish are the same amount; "1,5" in English is not guessed but goes to
-    the service as typed, which refuses it. Empty is zero."""
+    "1.000,50" in Spanish are the same amount, "1,000" is a thousand in English and "1.000"
+    in Spanish. Anything ambiguous or malformed ("1,5" in English, "12.50" in Spanish,
+    "1e3") is never guessed: ValidationFailed on ``field``, saying how to write it. With
+    ``places`` (the currency's decimals), more decimal digits than that are refused even when
+    they are zeros: an English "1.000" may mean a thousand, so it is not read as 1. Empty is
+    zero (the service then says whether zero will do)."""
     text = (value or "").strip()
     if text == "":
         return Decimal("0")
-    try:
-        return parse_decimal(text, locale=str(get_locale() or "en"), strict=True)
-    except (NumberFormatError, ValueError):
-        return text
+    number = None
+    if _NUMBER_TEXT.fullmatch(text):
+        try:
+            number = parse_decimal(text, locale=_reader_locale(), strict=True)
+        except (NumberFormatError, ValueError):
+            number = None
+    if number is None or not number.is_finite():
+        raise ValidationFailed(
+            fields={field: _("Write the amount like %(example)s.", example=amount_example())}
+        )
+    if places is not None and -number.as_tuple().exponent > places:
+        raise ValidationFailed(fields={field: _("Use at most %(n)d decimals.", n=places)})
+    return number
 
 
 def show_service_errors(form, error: DomainError, paths: dict[str, str] | None = None) -> None:

@@ -49,7 +49,7 @@ def write_operations(app, tenants):
             continue
         path = rule.rule.removeprefix("/api/v1")
         path = path.replace("<org_id>", tenants.acme.id).replace("<member_id>", member)
-        path = path.replace("<invoice_id>", "inv_missing")
+        path = path.replace("<invoice_id>", "inv_missing").replace("<payment_id>", "pay_missing")
         assert not re.search(r"<[^>]+>", path), path
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
             yield method, path

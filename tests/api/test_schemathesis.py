@@ -79,21 +79,41 @@ def world(api, tenants, create_organization, create_member):
     receipts = [buy(api, tenants, 1000), buy(api, tenants, 500)]
     doomed = create_organization(tenants.a, name="Doomed", owner_password=None)
     leaving = create_member(tenants.acme, role="member", name="Lea Leaving", password=None)
+    paid = _postpaid_payment(tenants.beta)
     ids = {
         "org_id": tenants.acme.id,
         "member_id": tenants.acme_member.id,
         "invoice_id": receipts[0],
+        "payment_id": paid,
     }
     # Operations whose ids differ: the deletes get their own records, payments and the final
-    # invoice a postpaid organization (the organization key sees only Acme, so they stay
-    # 403/404/409).
+    # invoice a postpaid organization that owes money and has a payment to void (the
+    # organization key sees only Acme, so they stay 403/404/409).
     special = {
         "delete_organization": {"org_id": doomed.id},
         "remove_member": {"member_id": leaving.id},
         "record_payment": {"org_id": tenants.beta.id},
         "issue_final_invoice": {"org_id": tenants.beta.id},
+        "void_payment": {"org_id": tenants.beta.id, "payment_id": paid},
     }
     return tenants, ids, special
+
+
+def _postpaid_payment(org) -> str:
+    """Usage on the postpaid organization, and a payment of part of it: the payment's id."""
+    from decimal import Decimal
+
+    from tenants.access.actors import SYSTEM
+    from tenants.billing.payments import record_payment
+    from tenants.billing.usage import record_usage
+    from tenants.jobs.outbox import commit
+
+    org.credit_limit = Decimal("1000")
+    commit()
+    record_usage(SYSTEM, org, credits=1000, reference="schemathesis-usage")
+    payment = record_payment(SYSTEM, org, "10.00", reference="schemathesis-payment")
+    commit()
+    return payment.id
 
 
 def _fresh_g_app(app):

@@ -137,6 +137,8 @@ def test_api_reseller_key_records_a_payment(client, owing, reseller, api_key):
     response = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": "24.20"})
     assert response.status_code == 201, response.json
     assert response.json["amount"] == "24.20" and response.json["debt"] == "1.21"
+    assert (response.json["currency"], response.json["status"]) == ("EUR", "recorded")
+    assert response.json["id"] == db.session.scalar(select(Payment.id))
     again = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": "99.00"})
     assert again.status_code == 422 and "amount" in again.json["error"]["fields"]
     bad = post_json(client, f"/organizations/{owing.id}/payments", key, {"amount": 5, "x": 1})
@@ -227,21 +229,25 @@ def test_the_payment_form_reads_amounts_in_the_readers_locale(
     client, auth, owing, reseller, create_reseller_staff
 ):
     """Spanish "1.500,50" is 1,500.50 (refused here only because it is more than owed), "24,20"
-    is 24.20; English "1,5" is refused, not guessed."""
+    is 24.20; English "0,5" is refused, not guessed. Typed amounts are reviewed first; the
+    confirmation records the amount it showed."""
     agent = create_reseller_staff(reseller)
     auth.login(agent.email, PASSWORD)
     agent.language = "es"
     db.session.commit()
-    too_much = client.post(f"/organizations/{owing.id}/payments", data={"amount": "1.500,50"})
+    review = f"/organizations/{owing.id}/payments/review"
+    too_much = client.post(review, data={"amount": "1.500,50"})
     assert too_much.status_code == 422
     assert "Es más de lo que debe la organización" in too_much.get_data(as_text=True)
-    assert db.session.scalar(select(Payment)) is None
-    done = client.post(f"/organizations/{owing.id}/payments", data={"amount": "24,20"})
+    shown = client.post(review, data={"amount": "24,20"})
+    assert shown.status_code == 200 and "24,20" in shown.get_data(as_text=True)
+    assert 'name="amount" value="24.20"' in shown.get_data(as_text=True)
+    done = client.post(f"/organizations/{owing.id}/payments", data={"amount": "24.20"})
     assert done.status_code == 303
     assert postpaid.organization_debt(owing) == Decimal("1.21")
     agent.language = "en"
     db.session.commit()
-    guessed = client.post(f"/organizations/{owing.id}/payments", data={"amount": "0,5"})
+    guessed = client.post(review, data={"amount": "0,5"})
     assert guessed.status_code == 422
-    assert "Enter an amount" in guessed.get_data(as_text=True)
+    assert "Write the amount like 1,234.56." in guessed.get_data(as_text=True)
     assert len(db.session.scalars(select(Payment)).all()) == 1

@@ -63,6 +63,11 @@ def portal(
     commit()
     invoice = monthly_run.issue_monthly_invoice(postpaid, moment.strftime("%Y-%m"))
     commit()
+    # A payment (the payments list shows it with its Void form).
+    from tenants.billing.payments import record_payment
+
+    record_payment(SYSTEM, postpaid, "5.00", reference="Bank transfer 1")
+    commit()
     admin = create_reseller_staff(reseller, role=ResellerRole.ADMIN, name="Rita Reseller")
     platform = create_platform_staff(role=PlatformRole.ADMIN, name="Pat Platform")
     support = create_platform_staff(role=PlatformRole.SUPPORT, name="Sam Support")
@@ -173,7 +178,7 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
     # The reseller's admin: the Customer app with its dashboard, the organization tabs, the
     # postpaid payment page and invoice, settings, the support log.
     page = axe_browser()
-    log_in(page, live_server, portal["reseller_admin"], language)
+    t = log_in(page, live_server, portal["reseller_admin"], language)
     for path in (
         "/customers/",
         "/customers/new",
@@ -202,6 +207,12 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         "/account/two-factor/setup",
     ):
         check(page, path)
+    # Recording a payment: the amount typed, then shown for confirmation.
+    check(page, f"/organizations/{post}/payment")
+    page.locator("#payment-amount").fill("1")
+    page.get_by_role("button", name=t("Record payment")).click()
+    expect(page.get_by_role("heading", name=t("Confirm the payment"))).to_be_visible()
+    check(page)
 
     # The platform admin's overview and dashboard, and every platform page.
     page = axe_browser()

@@ -85,6 +85,10 @@ def test_staff_record_a_payment_and_an_admin_downloads_the_invoice(
     )
     page.get_by_label(t("Reference (optional)"), exact=True).fill("Bank transfer 42")
     page.get_by_role("button", name=t("Record payment")).click()
+    # Nothing is recorded yet: the amount as it was read, then Confirm.
+    expect(page.get_by_role("heading", name=t("Confirm the payment"))).to_be_visible()
+    expect(page.locator('[data-field="amount"]')).to_have_text(t.money("24.20"))
+    page.get_by_role("button", name=t("Confirm"), exact=True).click()
 
     expect(page.get_by_role("alert")).to_have_text(
         t("Payment of %(amount)s recorded.", amount=t.money("24.20"))

@@ -25,11 +25,13 @@ def test_price_list_is_set_and_read_sorted_by_currency(team):
             "currency": "EUR",
             "prepaid_unit_price": Decimal("0.045"),
             "postpaid_unit_price": Decimal("0.05"),
+            "default_credit_limit": Decimal("0.00"),
         },
         {
             "currency": "USD",
             "prepaid_unit_price": Decimal("0.05"),
             "postpaid_unit_price": Decimal("1.00"),
+            "default_credit_limit": Decimal("0.00"),
         },
     ]
     assert isinstance(pricing.get_price_list(team.reseller)[0]["prepaid_unit_price"], Decimal)
@@ -69,7 +71,12 @@ def test_price_list_changes_are_audited_with_before_and_after(team):
     before, after = entries[0].changes["prices"]
     assert before == []
     assert after == [
-        {"currency": "EUR", "prepaid_unit_price": "0.045", "postpaid_unit_price": "0.05"}
+        {
+            "currency": "EUR",
+            "prepaid_unit_price": "0.045",
+            "postpaid_unit_price": "0.05",
+            "default_credit_limit": "0.00",
+        }
     ]
 
 

@@ -107,6 +107,11 @@ def _furnish(
     period = period_of(utcnow(), postpaid.timezone)
     invoice = issue_monthly_invoice(postpaid, period, now=utcnow() + timedelta(days=40))
     commit()
+    # A payment of it (the Payment section's payments can be voided).
+    from tenants.billing.payments import record_payment
+
+    payment = record_payment(staff, postpaid, "0.10", reference=f"bank-{label}")
+    commit()
     # A support session (login-as) by the agent.
     from tenants.support.sessions import start_support_session
 
@@ -137,6 +142,7 @@ def _furnish(
         pending_purchase_id=pending.id,
         receipt_id=paid.receipt_id,
         invoice_id=invoice.id,
+        payment_id=payment.id,
         support_session_id=support.id,
         reseller_key_id=reseller_key.id,
         reseller_secret=reseller_secret,

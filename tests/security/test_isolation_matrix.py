@@ -72,6 +72,7 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "reseller_id": b.reseller_id,
         "staff_id": (world.platform_staff_id if endpoint.startswith("platform.") else b.staff_id),
         "support_session_id": b.support_session_id,
+        "payment_id": b.payment_id,
         "job_id": world.job_id,
     }
     assert variable in table, (

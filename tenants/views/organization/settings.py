@@ -3,6 +3,7 @@ configuration, and the reseller's terms, each its own form."""
 
 from __future__ import annotations
 
+from babel.numbers import get_currency_precision
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
@@ -141,7 +142,8 @@ def _form_values(key: str, form, org: Organization) -> dict:
         }
     values = {"individual_user_credits": bool(form.individual_user_credits.data)}
     if f"{form._prefix}credit_limit" in request.form:  # shown for postpaid organizations only
-        values["credit_limit"] = parse_amount(form.credit_limit.data)
+        places = get_currency_precision(org.currency)
+        values["credit_limit"] = parse_amount(form.credit_limit.data, "credit_limit", places)
     return values
 
 
