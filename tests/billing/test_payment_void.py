@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tenants.access.actors import SYSTEM
 from tenants.billing import monthly_run, payments, postpaid
+from tenants.billing.final_invoice import issue_final_invoice
 from tenants.core.errors import (
     Forbidden,
     NotFound,
@@ -33,7 +34,7 @@ from tenants.models import (
     PaymentStatus,
     PostpaidAccount,
 )
-from tenants.organizations.operations import delete_organization
+from tenants.organizations.operations import delete_organization, suspend_organization
 from tests.billing.conftest import reload, use
 from tests.conftest import PASSWORD, owner_actor, staff_actor
 
@@ -209,6 +210,11 @@ def test_another_organizations_payment_is_not_found(owing, create_postpaid):
 
 
 def test_a_deleted_organizations_payment_cannot_be_voided(owing):
+    # The guided close-out: suspend, invoice what is unbilled, pay everything, delete.
+    suspend_organization(SYSTEM, owing, "closing")
+    commit()
+    issue_final_invoice(SYSTEM, owing)
+    commit()
     payment = pay(owing, "25.41")
     delete_organization(SYSTEM, owing)
     commit()
