@@ -1,7 +1,8 @@
-"""Random sequences of usage, payments, country changes, final invoices and month runs keep
-the books exact.
+"""Random sequences of usage, payments, voids, country changes, final invoices and month
+runs keep the books exact.
 
-At every step: what the invoices issued and the payments received leave owing is the
+At every step: what the invoices issued and the payments received (less those voided) leave
+owing is the
 account's invoiced part of the debt, the debt is that plus the unbilled charges and their
 tax, the Customer app's copy of the debt is the same, and every invoice's lines add up to its
 subtotal, its taxes per rate to its tax, subtotal and tax to its total.
@@ -37,6 +38,7 @@ from tenants.models import (
     InvoiceLine,
     Organization,
     Payment,
+    PaymentStatus,
     PostpaidAccount,
     Reseller,
 )
@@ -80,6 +82,18 @@ class DebtMachine(RuleBasedStateMachine):
         if amount <= 0:
             return
         payments.record_payment(SYSTEM, self.org, amount)
+        commit()
+
+    @rule(pick=st.integers(min_value=0, max_value=50))
+    def void(self, pick):
+        recorded = db.session.scalars(
+            sa.select(Payment)
+            .where(Payment.organization_id == self.org.id, Payment.status == PaymentStatus.RECORDED)
+            .order_by(Payment.created_at, Payment.id)
+        ).all()
+        if not recorded:
+            return
+        payments.void_payment(SYSTEM, self.org, recorded[pick % len(recorded)], "stateful")
         commit()
 
     @rule(country=st.sampled_from(COUNTRIES))
@@ -127,7 +141,10 @@ class DebtMachine(RuleBasedStateMachine):
         )
         paid = sum(
             db.session.scalars(
-                sa.select(Payment.amount).where(Payment.organization_id == self.org.id)
+                sa.select(Payment.amount).where(
+                    Payment.organization_id == self.org.id,
+                    Payment.status == PaymentStatus.RECORDED,
+                )
             ),
             Decimal(0),
         )
@@ -157,7 +174,7 @@ class DebtMachine(RuleBasedStateMachine):
 
 DEBT_SETTINGS = settings(
     max_examples=12,
-    stateful_step_count=14,
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
