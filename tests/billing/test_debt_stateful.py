@@ -3,8 +3,8 @@ runs keep the books exact.
 
 At every step: what the invoices issued and the payments received (less those voided) leave
 owing is the account's invoiced part of the debt, the debt is that plus the unbilled charges
-and their tax, the Customer app's copy of the debt is the same, and every invoice's lines add up to its
-subtotal, its taxes per rate to its tax, subtotal and tax to its total.
+and their tax, the Customer app's copy of the debt is the same, and every invoice's lines add
+up to its subtotal, its taxes per rate to its tax, subtotal and tax to its total.
 """
 
 from __future__ import annotations
