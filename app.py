@@ -53,7 +53,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
-        configure_engine_events(db.engine, app.config["DATABASE_CONNECT_TIMEOUT"])
+        configure_engine_events(
+            db.engine, app.config["DATABASE_CONNECT_TIMEOUT"], app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

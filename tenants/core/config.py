@@ -56,6 +56,8 @@ def load_config(instance_path: Path) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         # A PostgreSQL server that does not answer fails the request (503) after this long.
         "DATABASE_CONNECT_TIMEOUT": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+        # The embedded SQLite file: how long a write waits for another writer (then 503).
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
         # While the database cannot be reached, answers are 503 with this Retry-After.
         "OUTAGE_RETRY_AFTER": int(os.environ.get("OUTAGE_RETRY_AFTER", "5")),
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,

@@ -24,7 +24,11 @@ IDLE_PING_SECONDS = 10.0
 _SQLITE_BUGS = ("no such ", "syntax error", "has no column", "already exists")
 
 
-def configure_engine_events(engine: Engine, connect_timeout: int = 5) -> None:
+def configure_engine_events(
+    engine: Engine, connect_timeout: int = 5, sqlite_busy_ms: int = 30_000
+) -> None:
+    """``connect_timeout`` (s): how long PostgreSQL may take to accept a connection;
+    ``sqlite_busy_ms``: how long a SQLite write waits for another writer's lock."""
     if engine.dialect.name != "sqlite":
 
         @event.listens_for(engine, "do_connect")
@@ -41,7 +45,7 @@ def configure_engine_events(engine: Engine, connect_timeout: int = 5) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
