@@ -30,11 +30,10 @@ from tenants.models import (
     Member,
     MemberRole,
     Organization,
-    PlatformStaff,
-    ResellerStaff,
     User,
 )
 from tenants.people import invitations as notifications
+from tenants.people.identity import is_staff_user, refuse_staff_as_member
 from tenants.people.users import find_user
 
 NAME_MAX_LENGTH = 200
@@ -81,9 +80,7 @@ def _belongs_elsewhere(user: User, org: Organization) -> bool:
         Member.organization_id != org.id,
         Member.removed_at.is_(None),
     )
-    staff = exists().where(ResellerStaff.user_id == user.id)
-    platform = exists().where(PlatformStaff.user_id == user.id)
-    return bool(db.session.scalar(select(other_membership | staff | platform)))
+    return bool(db.session.scalar(select(other_membership))) or is_staff_user(user.id)
 
 
 def _already_member() -> ValidationFailed:
@@ -109,7 +106,8 @@ def add_member(
     """Add a person (a new or an existing user) to the organization and invite them.
 
     An email that already has an account is reused: one person may belong to several
-    organizations. Their name and mobile stay as they are (they own their profile).
+    organizations. Their name and mobile stay as they are (they own their profile). Staff
+    are never members (tenants.people.identity): their email is refused.
     """
     require(actor, Permission.MANAGE_MEMBERS)
     values = collect_field_errors(
@@ -121,6 +119,7 @@ def add_member(
             "portal_access": lambda: _flag(portal_access, "portal_access"),
         }
     )
+    refuse_staff_as_member(values["email"])
     user = find_user(values["email"])
     member = None
     if user is None:
@@ -194,6 +193,7 @@ def _personal_changes(
     personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}
     personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
     if "email" in personal:
+        refuse_staff_as_member(personal["email"])
         other = find_user(personal["email"])
         if other is not None and other.id != user.id:
             raise ValidationFailed(
