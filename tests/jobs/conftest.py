@@ -17,7 +17,7 @@ from redis import Redis
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
-from tenants.jobs.outbox import commit, redis_connection, rq_queue
+from tenants.jobs.outbox import commit, rq_queue, worker_redis_connection
 from tenants.jobs.worker import PortalWorker
 from tenants.models import QueuedJob, ResellerRole
 from tests.conftest import free_port, new_reference, owner_of
@@ -65,9 +65,13 @@ def burst_worker(app: Flask) -> None:
     holds the write lock the jobs need), committing what the test has not committed yet.
     """
     db.session.commit()
-    PortalWorker([rq_queue()], connection=redis_connection(), app=app).work(
-        burst=True, logging_level="WARNING"
-    )
+    connection = worker_redis_connection()
+    try:
+        PortalWorker([rq_queue(connection)], connection=connection, app=app).work(
+            burst=True, logging_level="WARNING"
+        )
+    finally:
+        connection.close()
 
 
 def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
