@@ -12,6 +12,7 @@ from redis import Redis
 
 from app import create_app
 from tenants.core.config import load_config
+from tenants.core.extensions import db
 from tests.api.test_auth_and_errors import assert_error
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -95,12 +96,17 @@ def test_an_empty_setting_turns_limiting_off(app, api, tenants):
 
 def test_app_servers_on_one_redis_share_the_count(app, app_config, api, tenants):
     assert api.get("/organizations", tenants.key_a).status_code == 200
-    other = create_app(app_config).test_client()
+    other_app = create_app(app_config)
+    other = other_app.test_client()
     headers = {"Authorization": f"Bearer {tenants.key_a}"}
     shared = bool(app.config["REDIS_URL"])  # in memory, each app server counts alone
-    for remaining in (1, 0) if shared else (2, 1):
-        response = other.get("/api/v1/organizations", headers=headers)
-        assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+    try:
+        for remaining in (1, 0) if shared else (2, 1):
+            response = other.get("/api/v1/organizations", headers=headers)
+            assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+    finally:
+        with other_app.app_context():
+            db.engine.dispose()
     response = api.get("/organizations", tenants.key_a)
     if shared:
         assert_error(response, 429, "rate_limited")
