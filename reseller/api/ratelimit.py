@@ -47,7 +47,8 @@ def _identify_caller() -> None:
 
 def init_rate_limit(app: Flask) -> None:
     """A limiter of this app's own on the API blueprint (not the web pages)."""
-    parse_many(app.config.get("API_RATE_LIMIT") or "1/second")  # a bad setting fails at start
+    if app.config.get("API_RATE_LIMIT"):
+        parse_many(app.config["API_RATE_LIMIT"])  # a bad setting fails at start (ValueError)
     url = app.config.get("REDIS_URL")
     app.before_request(_identify_caller)  # runs before the limiter's own hook
     limiter = Limiter(
