@@ -37,7 +37,10 @@ repeat with the same key and body returns the first answer (same status and body
 refused with 409 `idempotency_key_reused`, and while the first request still runs with
 409 `idempotency_key_in_progress`. A refused request (4xx) stores nothing.
 
-Each key is rate limited (429 `rate_limited` with `Retry-After`; `X-RateLimit-*` headers).
+Each key is rate limited, 6,000 requests a minute by default, counted in a moving window
+across every endpoint (a request without a valid key is counted per address): past it, 429
+`rate_limited` with `Retry-After` (seconds). Answers carry `X-RateLimit-Limit`,
+`X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until a request frees up).
 
 While the database cannot be reached (a restart, a lost connection) every operation
 answers 503 `service_unavailable` with `Retry-After` (seconds), never 500: send the same

@@ -9,7 +9,7 @@ from typing import Any
 
 from tenants.access.actors import Actor
 from tenants.core.extensions import db
-from tenants.models import AuditEntry
+from tenants.models import AuditEntry, Member, Organization
 
 
 def _plain(value: Any) -> Any:
@@ -73,3 +73,25 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def record_on(
+    actor: Actor,
+    org: Organization,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    target: Member | None = None,
+) -> AuditEntry:
+    """One change on an organization or on one of its members: the entry belongs to the
+    organization and its reseller, so it is listed on the organization's Audit tab."""
+    db.session.flush()  # what was created in this unit of work gets its id (jobs name it)
+    return record(
+        actor,
+        action,
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="member" if target is not None else "organization",
+        target_id=target.id if target is not None else org.id,
+        changes=changes,
+    )

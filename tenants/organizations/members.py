@@ -30,11 +30,10 @@ from tenants.models import (
     Member,
     MemberRole,
     Organization,
-    PlatformStaff,
-    ResellerStaff,
     User,
 )
 from tenants.people import invitations as notifications
+from tenants.people.identity import is_staff_user, refuse_staff_as_member
 from tenants.people.users import find_user
 
 NAME_MAX_LENGTH = 200
@@ -81,21 +80,7 @@ def _belongs_elsewhere(user: User, org: Organization) -> bool:
         Member.organization_id != org.id,
         Member.removed_at.is_(None),
     )
-    staff = exists().where(ResellerStaff.user_id == user.id)
-    platform = exists().where(PlatformStaff.user_id == user.id)
-    return bool(db.session.scalar(select(other_membership | staff | platform)))
-
-
-def _record(actor: Actor, org: Organization, action: str, member: Member, changes: dict) -> None:
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="member",
-        target_id=member.id,
-        changes=changes,
-    )
+    return bool(db.session.scalar(select(other_membership))) or is_staff_user(user.id)
 
 
 def _already_member() -> ValidationFailed:
@@ -121,7 +106,8 @@ def add_member(
     """Add a person (a new or an existing user) to the organization and invite them.
 
     An email that already has an account is reused: one person may belong to several
-    organizations. Their name and mobile stay as they are (they own their profile).
+    organizations. Their name and mobile stay as they are (they own their profile). Staff
+    are never members (tenants.people.identity): their email is refused.
     """
     require(actor, Permission.MANAGE_MEMBERS)
     values = collect_field_errors(
@@ -133,6 +119,7 @@ def add_member(
             "portal_access": lambda: _flag(portal_access, "portal_access"),
         }
     )
+    refuse_staff_as_member(values["email"])
     user = find_user(values["email"])
     member = None
     if user is None:
@@ -159,12 +146,12 @@ def add_member(
             db.session.flush()
     except IntegrityError as exc:  # the same person added twice at the same moment
         raise _already_member() from exc
-    _record(
+    audit.record_on(
         actor,
         org,
         action,
-        member,
-        {
+        target=member,
+        changes={
             "email": [None, user.email],
             "role": [None, member.role.value],
             "portal_access": [None, member.portal_access],
@@ -206,6 +193,7 @@ def _personal_changes(
     personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}
     personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
     if "email" in personal:
+        refuse_staff_as_member(personal["email"])
         other = find_user(personal["email"])
         if other is not None and other.id != user.id:
             raise ValidationFailed(
@@ -270,7 +258,7 @@ def update_member(
         raise ValidationFailed(
             fields={"email": str(_l("Another account already uses this email address."))}
         ) from exc
-    _record(actor, org, "member.updated", member, changes)
+    audit.record_on(actor, org, "member.updated", changes, target=member)
     if changes.get("portal_access") == [False, True]:
         notifications.send_invitation(member)
     return changes
@@ -300,7 +288,7 @@ def remove_member(actor: Actor, org: Organization, member: Member) -> int:
     changes = {"email": [member.user.email, None], "role": [member.role.value, None]}
     if returned:
         changes["credits_returned"] = [None, returned]
-    _record(actor, org, "member.removed", member, changes)
+    audit.record_on(actor, org, "member.removed", changes, target=member)
     return returned
 
 
@@ -312,7 +300,9 @@ def resend_invitation(actor: Actor, org: Organization, member: Member) -> None:
         raise Conflict(
             _l("This member has no portal access. Turn portal access on to invite them.")
         )
-    _record(actor, org, "member.invitation_sent", member, {"email": [None, member.user.email]})
+    audit.record_on(
+        actor, org, "member.invitation_sent", {"email": [None, member.user.email]}, target=member
+    )
     notifications.send_invitation(member)
     db.session.flush()
 
@@ -352,14 +342,11 @@ def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
     member.role = MemberRole.OWNER
     org.owner_email = member.user.email
     db.session.flush()
-    audit.record(
+    audit.record_on(
         actor,
+        org,
         "organization.ownership_transferred",
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes={
+        {
             "owner": [old_owner.user.email, member.user.email],
             "old_owner_role": [MemberRole.OWNER.value, MemberRole.ADMIN.value],
             "new_owner_role": [previous_role.value, MemberRole.OWNER.value],

@@ -49,6 +49,7 @@ from tenants.organizations.fields import (
     clean_pricing_model,
 )
 from tenants.people import invitations as notifications
+from tenants.people.identity import refuse_staff_as_member
 from tenants.people.users import get_or_create_user
 from tenants.resellers import pricing
 
@@ -91,20 +92,6 @@ def _clean_billing(billing: BillingDetails) -> dict:
             ),
             "billing_email": lambda: clean_email(billing.email, "billing.email", required=False),
         }
-    )
-
-
-def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
-    """Flush, then log the change on the organization (its edits and its lifecycle)."""
-    db.session.flush()
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes=changes,
     )
 
 
@@ -160,10 +147,12 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     Currency and timezone default from the country when not given; a postpaid organization's
     credit limit from the reseller's price list when not given. Field errors are keyed by
     the API's JSON paths ("owner.email", "billing.name", ...). Billing name left empty means
-    "the organization's name" (Organization.effective_billing_name).
+    "the organization's name" (Organization.effective_billing_name). The owner is a
+    member, so a staff email is refused (tenants.people.identity).
     """
     require(actor, Permission.CREATE_ORGANIZATION)
     clean = _clean_new_organization(data)
+    refuse_staff_as_member(clean["owner_email"], "owner.email")
     billing = clean.pop("billing")
     credit_limit = _starting_credit_limit(reseller, clean)
     org = Organization(
@@ -190,7 +179,7 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     )
     db.session.add(owner)
     org.owner_email = user.email
-    _record(
+    audit.record_on(
         actor,
         org,
         "organization.created",
@@ -321,7 +310,7 @@ def update_organization(
     if returned:
         changes["credits_returned"] = [None, returned]
     if changes:
-        _record(actor, org, "organization.updated", changes)
+        audit.record_on(actor, org, "organization.updated", changes)
     return changes
 
 
@@ -343,7 +332,7 @@ def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
             "suspended_at": utcnow(),
         },
     )
-    _record(actor, org, "organization.suspended", changes)
+    audit.record_on(actor, org, "organization.suspended", changes)
 
 
 def reactivate_organization(actor: Actor, org: Organization) -> None:
@@ -354,7 +343,7 @@ def reactivate_organization(actor: Actor, org: Organization) -> None:
     changes = audit.diff(
         org, {"status": OrganizationStatus.ACTIVE, "suspension_reason": None, "suspended_at": None}
     )
-    _record(actor, org, "organization.reactivated", changes)
+    audit.record_on(actor, org, "organization.reactivated", changes)
 
 
 def delete_organization(actor: Actor, org: Organization) -> None:
@@ -374,7 +363,7 @@ def delete_organization(actor: Actor, org: Organization) -> None:
         raise Conflict(_l("The organization is already deleted."))
     closeout.require_nothing_held(org)
     changes = audit.diff(org, {"status": OrganizationStatus.DELETED, "deleted_at": utcnow()})
-    _record(actor, org, "organization.deleted", changes)
+    audit.record_on(actor, org, "organization.deleted", changes)
 
 
 def remove_saved_card(actor: Actor, org: Organization) -> topups.RemovedCard | None:

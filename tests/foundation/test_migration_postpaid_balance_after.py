@@ -17,7 +17,7 @@ from tenants.resellers.operations import create_reseller
 from tests.foundation.test_cli import run_flask
 from tests.foundation.test_migration_usage_references import _organization, database, portal
 
-BEFORE = "c61cff06fc51"  # the revision before postpaid balance_after is the account's
+BEFORE = "5f1e2a7c9d30"  # the revision before postpaid balance_after is the account's
 __all__ = ["database"]  # the fixture, shared
 
 

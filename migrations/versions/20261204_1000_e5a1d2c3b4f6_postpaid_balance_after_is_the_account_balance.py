@@ -12,8 +12,8 @@ trigger lifted for this one statement inside the migration's transaction. The ol
 are not restored on downgrade (the code before this revision reads either).
 
 Revision ID: e5a1d2c3b4f6
-Revises: c61cff06fc51
-Create Date: 2026-12-04 09:00:00.000000
+Revises: 5f1e2a7c9d30
+Create Date: 2026-12-04 10:00:00.000000
 
 """
 from alembic import op
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e5a1d2c3b4f6'
-down_revision = 'c61cff06fc51'
+down_revision = '5f1e2a7c9d30'
 branch_labels = None
 depends_on = None
 
