@@ -80,6 +80,10 @@ def load_config(instance_path: Path) -> dict:
             int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300,1800").split(",")
         ],
         "JOB_RELAY_SECONDS": int(os.environ.get("JOB_RELAY_SECONDS", "5")),
+        # The job worker's process is replaced after this many jobs, or after a job that left
+        # it above this many MB resident (PDF rendering leaves memory behind); 0: never.
+        "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),
+        "WORKER_MAX_RSS_MB": int(os.environ.get("WORKER_MAX_RSS_MB", "400")),
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,

@@ -7,9 +7,12 @@ expiry of unpaid purchases — each is idempotent (one invoice per organization 
 purchase expired once), so every worker may ask; a Redis key per job and hour keeps it to one
 request an hour across workers anyway.
 
-The worker runs jobs in its own process (``SimpleWorker``): the relay thread and SQLAlchemy's
-connection pool are then never copied into a forked child. The app is created once, when the
-command starts; each job runs in a fresh app context of it (``PortalWorker``). Run more worker
+The worker runs jobs in its own process (``SimpleWorker``), no fork per job: a fork per job
+loses WeasyPrint's warmed caches and costs ~45 % of a receipt's time (bench/README.md, "Worker
+memory"). The app is created once, when the command starts; each job runs in a fresh app
+context of it (``PortalWorker``). With WORKER_MAX_JOBS or WORKER_MAX_RSS_MB set (the default),
+that worker runs in a forked child replaced after so many jobs or above so much memory
+(recycle.py), so the memory PDF rendering leaves behind is given back. Run more worker
 processes to run more jobs at once.
 """
 
@@ -37,6 +40,7 @@ from tenants.jobs.outbox import (
     rq_queue,
     worker_redis_connection,
 )
+from tenants.jobs.recycle import RECYCLE_EXIT, rss_mb, run_generations
 from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
@@ -119,16 +123,31 @@ class Housekeeper(threading.Thread):
 
 class PortalWorker(SimpleWorker):
     """An RQ worker for one app: each job runs in a fresh app context of it, so it has the
-    app's configuration and a database session of its own, removed when the job ends."""
+    app's configuration and a database session of its own, removed when the job ends.
 
-    def __init__(self, *args, app: Flask | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+    With ``max_rss_mb``, a job that leaves the process above that many MB resident makes the
+    worker stop cleanly after it (``over_memory``): its process is then replaced (recycle.py).
+    """
+
+    def __init__(self, *args, app: Flask | None = None, max_rss_mb: int | None = None, **kw):
+        super().__init__(*args, **kw)
         self.app = app  # None only where RQ itself makes one (e.g. listing workers)
+        self.max_rss_mb = max_rss_mb
+        self.jobs_done = 0
+        self.over_memory = False
 
     def execute_job(self, job, queue):
         app = self.app or current_app._get_current_object()
-        with app.app_context():
-            return super().execute_job(job, queue)
+        try:
+            with app.app_context():
+                return super().execute_job(job, queue)
+        finally:
+            self.jobs_done += 1
+            rss = rss_mb() if self.max_rss_mb else None
+            if rss is not None and rss > self.max_rss_mb:
+                log.info("worker at %.0f MB (limit %s MB): recycling", rss, self.max_rss_mb)
+                self.over_memory = True
+                self._stop_requested = True  # RQ's loop stops before the next job
 
 
 # -- failed jobs (the platform admin's page) -----------------------------------------------
@@ -220,13 +239,39 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
         housekeeper.next_schedule = time.monotonic() + SCHEDULE_SECONDS
         housekeeper.start()
     db.session.remove()
-    connection = worker_redis_connection()
-    worker = PortalWorker([rq_queue(connection)], connection=connection, app=app)
+    with_scheduler = not no_scheduler and not burst
     try:
-        worker.work(burst=burst, with_scheduler=not no_scheduler and not burst)
+        if app.config["WORKER_MAX_JOBS"] or app.config["WORKER_MAX_RSS_MB"]:
+            status = run_generations(lambda: work_generation(app, burst, with_scheduler, True))
+        else:
+            status = work_generation(app, burst, with_scheduler)
     finally:
         if housekeeper is not None:
             housekeeper.stopped.set()
+    if status not in (0, RECYCLE_EXIT):
+        raise SystemExit(status)
+
+
+def work_generation(app: Flask, burst: bool, with_scheduler: bool, forked: bool = False) -> int:
+    """Run the RQ worker until it stops; RECYCLE_EXIT when it stopped to be replaced (after
+    WORKER_MAX_JOBS jobs or above WORKER_MAX_RSS_MB), else 0. In a forked child (recycle.py)
+    it first drops the parent's database pool and Redis clients."""
+    if forked:
+        with app.app_context():
+            db.engine.dispose(close=False)
+        app.extensions.pop("portal_redis", None)
+    max_jobs = app.config["WORKER_MAX_JOBS"] or None
+    with app.app_context():
+        connection = worker_redis_connection()
+        worker = PortalWorker(
+            [rq_queue(connection)],
+            connection=connection,
+            app=app,
+            max_rss_mb=app.config["WORKER_MAX_RSS_MB"] or None,
+        )
+        worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs)
+    spent = worker.over_memory or (max_jobs is not None and worker.jobs_done >= max_jobs)
+    return RECYCLE_EXIT if spent else 0
 
 
 @jobs_cli.command("relay")

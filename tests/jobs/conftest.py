@@ -116,10 +116,10 @@ def burst_worker(app: Flask) -> None:
         connection.close()
 
 
-def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
-    """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
+def worker_env(app: Flask) -> dict[str, str]:
+    """The environment of a ``flask --app app jobs …`` subprocess configured like ``app``."""
     config = app.config
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": config["REDIS_URL"] or "",
@@ -132,12 +132,18 @@ def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.Co
         "OUTBOX_DIR": config["OUTBOX_DIR"],
         "JOB_RETRY_INTERVALS": ",".join(str(i) for i in config["JOB_RETRY_INTERVALS"]),
         "SMS_GATEWAY": config["SMS_GATEWAY"],
+        "WORKER_MAX_JOBS": str(config["WORKER_MAX_JOBS"]),
+        "WORKER_MAX_RSS_MB": str(config["WORKER_MAX_RSS_MB"]),
     }
+
+
+def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
     db.session.remove()  # nothing of this process holds the database meanwhile
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "jobs", *args],
         cwd=ROOT,
-        env=env,
+        env=worker_env(app),
         capture_output=True,
         text=True,
         timeout=timeout,
