@@ -41,7 +41,7 @@ from tests.security.conftest import (  # noqa: F401  (world: the two furnished r
     world,
 )
 from tests.security.test_csrf import fill
-from tests.support.conftest import REASON, only_session
+from tests.support.conftest import REASON, age_authentication, only_session
 
 VIEW_ONLY = "This support session is view only: nothing can be changed."
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -120,6 +120,16 @@ def test_an_unknown_mode_is_refused_with_the_form(client, agent, org):
     assert response.status_code == 422
     assert "Choose view only or make changes." in response.text
     assert db.session.scalars(select(support.SupportSession)).all() == []
+
+
+def test_the_chosen_mode_survives_the_password_check(client, agent, org):
+    log_in(client, agent)
+    age_authentication(agent, 16)
+    response = start(client, org, mode="change")
+    assert response.status_code == 302 and "/support/confirm?next=" in response.headers["Location"]
+    back = post(client, response.headers["Location"], {"password": PASSWORD}, "/support/confirm")
+    page = client.get(back.headers["Location"]).text
+    assert re.search(r'<input[^>]*checked[^>]*value="change"|value="change"[^>]*checked', page)
 
 
 def test_the_banner_the_log_and_the_session_page_show_the_mode(client, agent, reseller_admin, org):
