@@ -10,7 +10,7 @@ from typing import Any
 from tenants.access.actors import Actor
 from tenants.access.policy import refuse_in_view_only
 from tenants.core.extensions import db
-from tenants.models import AuditEntry
+from tenants.models import AuditEntry, Member, Organization
 
 
 def _plain(value: Any) -> Any:
@@ -77,3 +77,26 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def record_on(
+    actor: Actor,
+    org: Organization,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    target: Member | None = None,
+) -> AuditEntry:
+    """One change on an organization or on one of its members: the entry belongs to the
+    organization and its reseller, so it is listed on the organization's Audit tab."""
+    if org.id is None or (target is not None and target.id is None):
+        db.session.flush()  # a record created in this unit of work gets its id
+    return record(
+        actor,
+        action,
+        reseller_id=org.reseller_id,
+        organization_id=org.id,
+        target_type="member" if target is not None else "organization",
+        target_id=target.id if target is not None else org.id,
+        changes=changes,
+    )

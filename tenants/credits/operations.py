@@ -207,7 +207,7 @@ def transfer_credits(
             Posting(refs["to"], credits, EntryType.TRANSFER_IN),
         ],
     )
-    _record(
+    audit.record_on(
         actor,
         org,
         "credits.transferred",
@@ -239,7 +239,7 @@ def withdraw_credits(
         ],
         reference=reason,
     )
-    _record(
+    audit.record_on(
         actor,
         org,
         "credits.withdrawn",
@@ -257,19 +257,6 @@ def _account_value(ref: AccountRef) -> str:
     if ref.kind != AccountKind.MEMBER:
         return ref.label
     return db.session.get(Member, ref.member_id).user.email
-
-
-def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
-    """Log a movement someone made by hand (usage is not a person's change)."""
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes=changes,
-    )
 
 
 # -- member accounts closing ----------------------------------------------------------------

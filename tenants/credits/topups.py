@@ -85,14 +85,11 @@ def save_card(actor: Actor, org: Organization, details: dict) -> SavedPaymentMet
     method.saved_by_user_id = actor.user_id
     method.created_at = utcnow()
     db.session.flush()
-    audit.record(
+    audit.record_on(
         actor,
+        org,
         "payment_method.saved",
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes={"card": [None, f"•••• {last4}"]},
+        {"card": [None, f"•••• {last4}"]},
     )
     return method
 
@@ -139,14 +136,11 @@ def remove_card(actor: Actor, org: Organization) -> RemovedCard | None:
     last4 = method.last4
     db.session.delete(method)
     db.session.flush()
-    audit.record(
+    audit.record_on(
         actor,
+        org,
         "payment_method.removed",
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes={"card": [f"•••• {last4}", None]},
+        {"card": [f"•••• {last4}", None]},
     )
     return RemovedCard(last4=last4, auto_top_up_disabled=False)
 

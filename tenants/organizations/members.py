@@ -72,16 +72,6 @@ def _current(org: Organization, member: Member) -> Member:
     return member
 
 
-def _record(actor: Actor, org: Organization, action: str, member: Member, changes: dict) -> None:
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="member",
-        target_id=member.id,
-        changes=changes,
-    )
 
 
 def _already_member() -> ValidationFailed:
@@ -145,12 +135,12 @@ def add_member(
             db.session.flush()
     except IntegrityError as exc:  # the same person added twice at the same moment
         raise _already_member() from exc
-    _record(
+    audit.record_on(
         actor,
         org,
         action,
-        member,
-        {
+        target=member,
+        changes={
             "email": [None, user.email],
             "role": [None, member.role.value],
             "portal_access": [None, member.portal_access],
@@ -251,7 +241,7 @@ def update_member(
         raise ValidationFailed(
             fields={"email": str(_l("Another account already uses this email address."))}
         ) from exc
-    _record(actor, org, "member.updated", member, changes)
+    audit.record_on(actor, org, "member.updated", changes, target=member)
     if changes.get("portal_access") == [False, True]:
         notifications.send_invitation(member)
     return changes
@@ -281,7 +271,7 @@ def remove_member(actor: Actor, org: Organization, member: Member) -> int:
     changes = {"email": [member.user.email, None], "role": [member.role.value, None]}
     if returned:
         changes["credits_returned"] = [None, returned]
-    _record(actor, org, "member.removed", member, changes)
+    audit.record_on(actor, org, "member.removed", changes, target=member)
     return returned
 
 
@@ -293,7 +283,9 @@ def resend_invitation(actor: Actor, org: Organization, member: Member) -> None:
         raise Conflict(
             _l("This member has no portal access. Turn portal access on to invite them.")
         )
-    _record(actor, org, "member.invitation_sent", member, {"email": [None, member.user.email]})
+    audit.record_on(
+        actor, org, "member.invitation_sent", {"email": [None, member.user.email]}, target=member
+    )
     notifications.send_invitation(member)
     db.session.flush()
 
@@ -333,14 +325,11 @@ def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
     member.role = MemberRole.OWNER
     org.owner_email = member.user.email
     db.session.flush()
-    audit.record(
+    audit.record_on(
         actor,
+        org,
         "organization.ownership_transferred",
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes={
+        {
             "owner": [old_owner.user.email, member.user.email],
             "old_owner_role": [MemberRole.OWNER.value, MemberRole.ADMIN.value],
             "new_owner_role": [previous_role.value, MemberRole.OWNER.value],

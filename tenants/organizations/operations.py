@@ -94,20 +94,6 @@ def _clean_billing(billing: BillingDetails) -> dict:
     )
 
 
-def _record(actor: Actor, org: Organization, action: str, changes: dict) -> None:
-    """Flush, then log the change on the organization (its edits and its lifecycle)."""
-    db.session.flush()
-    audit.record(
-        actor,
-        action,
-        reseller_id=org.reseller_id,
-        organization_id=org.id,
-        target_type="organization",
-        target_id=org.id,
-        changes=changes,
-    )
-
-
 # -- creating -------------------------------------------------------------------------------
 
 
@@ -190,7 +176,7 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     )
     db.session.add(owner)
     org.owner_email = user.email
-    _record(
+    audit.record_on(
         actor,
         org,
         "organization.created",
@@ -321,7 +307,7 @@ def update_organization(
     if returned:
         changes["credits_returned"] = [None, returned]
     if changes:
-        _record(actor, org, "organization.updated", changes)
+        audit.record_on(actor, org, "organization.updated", changes)
     return changes
 
 
@@ -343,7 +329,7 @@ def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
             "suspended_at": utcnow(),
         },
     )
-    _record(actor, org, "organization.suspended", changes)
+    audit.record_on(actor, org, "organization.suspended", changes)
 
 
 def reactivate_organization(actor: Actor, org: Organization) -> None:
@@ -354,7 +340,7 @@ def reactivate_organization(actor: Actor, org: Organization) -> None:
     changes = audit.diff(
         org, {"status": OrganizationStatus.ACTIVE, "suspension_reason": None, "suspended_at": None}
     )
-    _record(actor, org, "organization.reactivated", changes)
+    audit.record_on(actor, org, "organization.reactivated", changes)
 
 
 def delete_organization(actor: Actor, org: Organization) -> None:
@@ -374,7 +360,7 @@ def delete_organization(actor: Actor, org: Organization) -> None:
         raise Conflict(_l("The organization is already deleted."))
     closeout.require_nothing_held(org)
     changes = audit.diff(org, {"status": OrganizationStatus.DELETED, "deleted_at": utcnow()})
-    _record(actor, org, "organization.deleted", changes)
+    audit.record_on(actor, org, "organization.deleted", changes)
 
 
 def remove_saved_card(actor: Actor, org: Organization) -> topups.RemovedCard | None:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _recorded() -> tuple[dict[str, str], dict[str, str]]:
-    """Action keys and field keys written literally by every audit.record / _record call."""
+    """Action keys and field keys written literally by every audit.record / record_on call."""
     actions: dict[str, str] = {}
     fields: dict[str, str] = {}
     for path in [*ROOT.joinpath("tenants").rglob("*.py"), *ROOT.joinpath("reseller").rglob("*.py")]:
@@ -31,8 +31,12 @@ def _recorded() -> tuple[dict[str, str], dict[str, str]]:
                     continue
                 action = call.args[1] if len(call.args) > 1 else None
                 changes = next((k.value for k in call.keywords if k.arg == "changes"), None)
-            elif isinstance(func, ast.Name) and func.id == "_record" and len(call.args) > 3:
-                action, changes = call.args[2], call.args[-1]
+            elif isinstance(func, ast.Attribute) and func.attr == "record_on":
+                action = call.args[2]
+                changes = next(
+                    (k.value for k in call.keywords if k.arg == "changes"),
+                    call.args[3] if len(call.args) > 3 else None,
+                )
             else:
                 continue
             where = f"{path.relative_to(ROOT)}:{call.lineno}"
