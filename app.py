@@ -75,6 +75,7 @@ def register_jobs(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from reseller.api import bp as api_bp
+    from reseller.api import init_rate_limit
     from reseller.credits import bp as reseller_credits_bp
     from reseller.customers import bp as customers_bp
     from reseller.platform import bp as platform_bp
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reseller_settings_bp)
     app.register_blueprint(org_api_keys_bp)
     app.register_blueprint(api_bp)
+    init_rate_limit(app)
     app.register_blueprint(two_factor_bp)
     app.register_blueprint(support_bp)
 

@@ -1,4 +1,5 @@
-"""Flask CLI commands: administrators, resellers, demo data, translations."""
+"""Flask CLI commands: administrators, resellers, demo data, translations; the groups of
+the feature packages (api-key, billing, jobs, people)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tenants.demo import build_demo
 from tenants.jobs.outbox import commit
 from tenants.jobs.worker import jobs_cli
 from tenants.models import PlatformRole, ResellerRole, User
+from tenants.people.cli import people
 from tenants.people.passwords import validate_password
 from tenants.resellers import operations as resellers
 
@@ -38,6 +40,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(api_key)
     app.cli.add_command(billing)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(people)
 
 
 @click.command("create-admin")

@@ -8,12 +8,14 @@ from reseller.api import (  # noqa: F401  (register the endpoints)
     openapi,
     organizations,
     payments,
+    ratelimit,
     reseller_settings,
     usage,
 )
 from reseller.api.blueprint import bp
 from reseller.api.core import register_error_handlers
+from reseller.api.ratelimit import init_rate_limit
 
 register_error_handlers(bp)
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_rate_limit"]

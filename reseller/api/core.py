@@ -21,13 +21,12 @@ from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 import reseller.api.idempotency as idempotency
-import reseller.api.ratelimit as ratelimit
 from reseller.api.blueprint import bp
 from reseller.api.schemas import EmptyRequest
 from reseller.api.spec import NoQuery, validate_body, validate_query
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.api_keys.operations import note_api_key_use, resolve_api_key
+from tenants.api_keys.operations import PresentedKey, note_api_key_use, resolve_api_key
 from tenants.core.errors import DomainError, InvalidApiKey, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
@@ -40,6 +39,7 @@ PATH_ID = TypeAdapter(
 # Below gunicorn's request line limit (4094 bytes with the method and HTTP version), so a
 # long address gets this documented JSON answer rather than the server's own page.
 MAX_URL_BYTES = 4000
+_API_KEY = "portal.api_key"
 
 
 class MalformedJson(DomainError):
@@ -148,8 +148,6 @@ def handle_domain_error(error: DomainError) -> Response:
     headers = {}
     if isinstance(error, InvalidApiKey):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    if isinstance(error, ratelimit.RateLimited):
-        headers["Retry-After"] = str(error.retry_after)
     return error_response(error.status, error.code, error.message, error.fields, headers)
 
 
@@ -195,12 +193,7 @@ def register_error_handlers(bp: Blueprint) -> None:
         return response
 
     @bp.after_request
-    def rate_headers(response: Response) -> Response:
-        usage = g.pop("api_rate_usage", None)
-        if usage is not None:
-            response.headers["X-RateLimit-Limit"] = str(usage.limit)
-            response.headers["X-RateLimit-Remaining"] = str(max(usage.remaining, 0))
-            response.headers["X-RateLimit-Reset"] = str(usage.reset_in)
+    def no_store(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -209,15 +202,31 @@ def register_error_handlers(bp: Blueprint) -> None:
 # The pipeline
 
 
-def authenticate() -> tuple[Actor, str]:
-    """The actor of the Bearer key (401 when missing or bad), counted by the rate limiter."""
+def _bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token
+
+
+def request_api_key() -> PresentedKey | None:
+    """The live key the request's Bearer token names, or None; read once per request (the
+    rate limiter counts by it before the view runs). Kept on the request, not on ``g``,
+    which outlives a request where an app context is already pushed (tests)."""
+    if _API_KEY not in request.environ:
+        token = _bearer_token()
+        # The key, its reseller and organization: one query.
+        request.environ[_API_KEY] = resolve_api_key(token) if token is not None else None
+    return request.environ[_API_KEY]
+
+
+def authenticate() -> tuple[Actor, str]:
+    """The actor of the Bearer key (401 when missing or bad)."""
+    if _bearer_token() is None:
         raise InvalidApiKey(_l("Send your API key as: Authorization: Bearer <key>."))
-    key = resolve_api_key(token)  # the key, its reseller and organization: one query
+    key = request_api_key()
     if key is None:
         raise InvalidApiKey()
-    g.api_rate_usage = ratelimit.hit(key.id)
     actor = key.actor()
     if note_api_key_use(key):
         # At most once a minute per key: committed now, so a refused request still counts

@@ -51,7 +51,8 @@ def list_members(actor: Actor, org_id: str, query: ListQuery) -> Response:
     errors=(403,),
     refusals={
         "mobile": "not a number of its country's numbering plan",
-        "email": "already a member of the organization",
+        "email": "already a member of the organization; the email of platform or reseller "
+        "staff (code `staff_email`)",
     },
     description="With portal access, the person gets an invitation email to set a password.",
 )
@@ -78,7 +79,7 @@ def get_member(actor: Actor, org_id: str, member_id: str) -> Response:
     errors=(403, 409),
     refusals={
         "mobile": "not a number of its country's numbering plan",
-        "email": "the email of another account",
+        "email": "the email of another account; of platform or reseller staff (`staff_email`)",
     },
     description="Only the fields sent change. The owner's role changes only by a transfer.",
 )

@@ -37,7 +37,10 @@ repeat with the same key and body returns the first answer (same status and body
 refused with 409 `idempotency_key_reused`, and while the first request still runs with
 409 `idempotency_key_in_progress`. A refused request (4xx) stores nothing.
 
-Each key is rate limited (429 `rate_limited` with `Retry-After`; `X-RateLimit-*` headers).
+Each key is rate limited, 6,000 requests a minute by default, counted in a moving window
+across every endpoint (a request without a valid key is counted per address): past it, 429
+`rate_limited` with `Retry-After` (seconds). Answers carry `X-RateLimit-Limit`,
+`X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until a request frees up).
 
 A method a path does not have is answered 405 with the `Allow` header; an address (path
 and query) longer than 4000 bytes, 414 `uri_too_long`. A request this document accepts may

@@ -55,6 +55,7 @@ def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
         "currency": "not given for a country without a currency of its own",
         "timezone": "not given for a country without a time zone of its own",
         "credit_limit": "more decimals than the organization's currency has",
+        "owner.email": "the email of platform or reseller staff (code `staff_email`)",
     },
     description="The owner receives an invitation email to set a password. A postpaid "
     "organization starts with `credit_limit`, or when left out with the reseller's default "

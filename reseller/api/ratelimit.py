@@ -1,123 +1,98 @@
-"""Rate limiting per API key: a fixed-window counter in Redis, or in the database.
+"""Rate limiting per API key on Flask-Limiter (SPEC §7).
 
-Both stores are shared by every app server. ``API_RATE_LIMIT`` reads like ``600/minute``,
-``10/second``, ``5000/hour`` or ``100/30s``; an empty value turns limiting off.
+``API_RATE_LIMIT`` (a ``limits`` string: ``6000/minute``, ``100 per 30 seconds``; empty: no
+limit) is counted in a moving window per key, across every endpoint of /api/v1, in Redis
+(REDIS_URL, shared by every app server) or in memory without it. A request without a valid
+key is counted per remote address, so 401s are limited too.
+
+A slow or dead Redis never holds a request: the storage's client has short timeouts
+(REDIS_TIMEOUT_SECONDS), and once it fails the limiter counts in memory, trying Redis again
+now and then (after 1, 2, 4 … 32 seconds) until it answers.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import re
 import time
-from dataclasses import dataclass
-from functools import lru_cache
 
-from flask import current_app
+from flask import Flask, current_app, request
+from flask.wrappers import Response
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
 
-from tenants.core.errors import DomainError
-from tenants.core.extensions import db
-from tenants.jobs.outbox import redis_connection
-from tenants.models import ApiRateCounter
+from reseller.api.blueprint import bp
+from reseller.api.core import error_response, request_api_key
+from tenants.core.config import redis_client_options
 
-log = logging.getLogger(__name__)
-
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+EXTENSION = "api_limiter"
 
 
-class RateLimited(DomainError):
-    code = "rate_limited"
-    status = 429
-    default_message = _l("Too many requests.")
-
-    def __init__(self, retry_after: int):
-        super().__init__(
-            _l("Too many requests. Wait %(seconds)d seconds and try again.", seconds=retry_after)
-        )
-        self.retry_after = retry_after
+def api_rate_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT") or ""
 
 
-@dataclass(frozen=True)
-class Limit:
-    count: int
-    seconds: int
+def rate_key() -> str:
+    """Whom a request counts against: its API key, else its remote address."""
+    key = request_api_key()
+    return f"key:{key.id}" if key is not None else f"ip:{request.remote_addr or '-'}"
 
 
-@dataclass(frozen=True)
-class Usage:
-    limit: int
-    remaining: int
-    reset_in: int
+def _identify_caller() -> None:
+    """Read the request's key before the limiter asks for it, so that a database error is
+    the request's own error and not taken for the limiter's storage failing."""
+    if request.blueprint == bp.name:
+        request_api_key()
 
 
-@lru_cache(maxsize=32)  # read on every API request; the setting rarely changes
-def parse_limit(text: str | None) -> Limit | None:
-    if not text:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(?:(\d+)\s*s|(second|minute|hour|day)s?)\s*", text)
-    if not match:
-        raise ValueError(f"API_RATE_LIMIT {text!r}: use e.g. 600/minute or 100/30s")
-    seconds = int(match.group(2)) if match.group(2) else PERIODS[match.group(3)]
-    return Limit(int(match.group(1)), max(seconds, 1))
-
-
-def _redis_hit(api_key_id: str, window: int, seconds: int) -> int:
-    name = f"api-rate:{api_key_id}:{window}"
-    # INCR and EXPIRE in one MULTI/EXEC: one round trip, and no counter left without expiry.
-    pipe = redis_connection().pipeline()
-    pipe.incr(name)
-    pipe.expire(name, seconds + 1)
-    count, _ = pipe.execute()
-    return int(count)
-
-
-def _database_hit(api_key_id: str, window: int) -> int:
-    """Count one request in its own committed transaction (call with nothing pending)."""
-    bump = (
-        update(ApiRateCounter)
-        .where(ApiRateCounter.api_key_id == api_key_id, ApiRateCounter.window_start == window)
-        .values(count=ApiRateCounter.count + 1)
-        .execution_options(synchronize_session=False)
+def init_rate_limit(app: Flask) -> None:
+    """A limiter of this app's own on the API blueprint (not the web pages)."""
+    if app.config.get("API_RATE_LIMIT"):
+        parse_many(app.config["API_RATE_LIMIT"])  # a bad setting fails at start (ValueError)
+    url = app.config.get("REDIS_URL")
+    app.before_request(_identify_caller)  # runs before the limiter's own hook
+    limiter = Limiter(
+        rate_key,
+        storage_uri=url or "memory://",
+        storage_options=redis_client_options(app.config) if url else {},
+        strategy="moving-window",
+        key_prefix="api-rate",
+        headers_enabled=False,  # written by rate_headers: only on API answers
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
     )
-    if db.session.execute(bump).rowcount == 0:
-        try:
-            with db.session.begin_nested():
-                db.session.add(ApiRateCounter(api_key_id=api_key_id, window_start=window, count=1))
-        except IntegrityError:  # another server opened the window first
-            db.session.execute(bump)
-        db.session.execute(
-            delete(ApiRateCounter)
-            .where(ApiRateCounter.api_key_id == api_key_id, ApiRateCounter.window_start < window)
-            .execution_options(synchronize_session=False)
-        )
-    count = db.session.scalar(
-        select(ApiRateCounter.count).where(
-            ApiRateCounter.api_key_id == api_key_id, ApiRateCounter.window_start == window
-        )
-    )
-    db.session.commit()
-    return int(count or 0)
+    limiter.shared_limit(api_rate_limit, scope="api")(bp)
+    limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
 
 
-def hit(api_key_id: str) -> Usage | None:
-    """Count a request of this key; raises RateLimited past the limit."""
-    limit = parse_limit(current_app.config.get("API_RATE_LIMIT", "600/minute"))
-    if limit is None:
+def _usage() -> tuple[int, int, int] | None:
+    """This request's limit, what is left of it and the seconds until a request frees up."""
+    limiter: Limiter | None = current_app.extensions.get(EXTENSION)
+    current = limiter.current_limit if limiter is not None else None
+    if current is None:
         return None
-    now = time.time()
-    window = int(now // limit.seconds)
-    reset_in = max(1, math.ceil((window + 1) * limit.seconds - now))
-    count = None
-    if current_app.config.get("REDIS_URL"):
-        try:
-            count = _redis_hit(api_key_id, window, limit.seconds)
-        except Exception:  # Redis unreachable: the database still counts for every server.
-            log.warning("rate limiting falls back to the database: Redis unreachable")
-    if count is None:
-        count = _database_hit(api_key_id, window)
-    if count > limit.count:
-        raise RateLimited(reset_in)
-    return Usage(limit=limit.count, remaining=limit.count - count, reset_in=reset_in)
+    try:
+        reset_at, remaining = current.window
+    except Exception:  # the storage failed since the hit: no headers this time
+        return None
+    return current.limit.amount, remaining, max(1, math.ceil(reset_at - time.time()))
+
+
+@bp.after_request
+def rate_headers(response: Response) -> Response:
+    usage = _usage()
+    if usage is not None:
+        limit, remaining, reset_in = usage
+        response.headers["X-RateLimit-Limit"] = str(limit)
+        response.headers["X-RateLimit-Remaining"] = str(max(remaining, 0))
+        response.headers["X-RateLimit-Reset"] = str(reset_in)
+    return response
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    usage = _usage()  # raised before the view: nothing to undo
+    retry_after = usage[2] if usage else 60
+    message = _l("Too many requests. Wait %(seconds)d seconds and try again.", seconds=retry_after)
+    return error_response(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})

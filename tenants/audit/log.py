@@ -89,8 +89,7 @@ def record_on(
 ) -> AuditEntry:
     """One change on an organization or on one of its members: the entry belongs to the
     organization and its reseller, so it is listed on the organization's Audit tab."""
-    if org.id is None or (target is not None and target.id is None):
-        db.session.flush()  # a record created in this unit of work gets its id
+    db.session.flush()  # what was created in this unit of work gets its id (jobs name it)
     return record(
         actor,
         action,

@@ -44,6 +44,13 @@ def secret_key(instance_path: Path) -> str:
     return key
 
 
+def redis_client_options(config: dict) -> dict[str, float]:
+    """Keyword arguments for every Redis client a request uses: short connect and read
+    timeouts, so a Redis that accepts connections and never answers cannot hold a request."""
+    timeout = float(config.get("REDIS_TIMEOUT_SECONDS", 0.2))
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+
+
 def load_config(instance_path: Path) -> dict:
     load_dotenv(override=False)
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -54,6 +61,12 @@ def load_config(instance_path: Path) -> dict:
         # No pool_pre_ping: tenants.core.database pings only connections that sat idle.
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
+        # Connect and read timeout of every Redis call a request makes (rate limiter, job
+        # hand-over): a Redis that hangs costs a request at most about this long.
+        "REDIS_TIMEOUT_SECONDS": float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.2")),
+        # After a failed hand-over, requests leave their jobs to the relay this long
+        # instead of trying Redis again (and paying the timeout) on every request.
+        "REDIS_RETRY_SECONDS": float(os.environ.get("REDIS_RETRY_SECONDS", "5")),
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "portal"),
         # Transient failures (SMTP down, gateway timeout) are retried after these seconds.
         "JOB_RETRY_INTERVALS": [
@@ -97,9 +110,11 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # Requests per API key (a `limits` string: 6000/minute, 100 per 30 seconds; empty:
+        # no limit), counted in a moving window in Redis (in memory without REDIS_URL).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "6000/minute"),
         # Login-as (support sessions): how long one lasts, and how recent the staff
         # member's last password or two-factor check must be to start one.
-        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600/minute"),
         "LOGIN_AS_MINUTES": int(os.environ.get("LOGIN_AS_MINUTES", "30")),
         "LOGIN_AS_REAUTH_MINUTES": int(os.environ.get("LOGIN_AS_REAUTH_MINUTES", "15")),
     }

@@ -99,6 +99,30 @@ class StaffTarget(Forbidden):
     )
 
 
+class StaffEmail(ValidationFailed):
+    """A staff person's email given as a customer member's (SPEC §2: different people)."""
+
+    code = "staff_email"
+    default_message = _l(
+        "This email belongs to platform or reseller staff and cannot be a customer member."
+    )
+
+    def __init__(self, message=None, *, field: str = "email", **params):
+        message = message if message is not None else self.default_message
+        super().__init__(message, fields={field: str(message)}, **params)
+
+
+class CustomerEmail(ValidationFailed):
+    """A customer member's email given as staff (SPEC §2: different people)."""
+
+    code = "customer_email"
+    default_message = _l("This email belongs to a customer's member and cannot be staff.")
+
+    def __init__(self, message=None, *, field: str = "email", **params):
+        message = message if message is not None else self.default_message
+        super().__init__(message, fields={field: str(message)}, **params)
+
+
 class InvalidApiKey(DomainError):
     code = "invalid_api_key"
     status = 401

@@ -3,17 +3,23 @@
 Services call ``enqueue``; it writes a QueuedJob row in the current transaction, so a job
 exists exactly when the change that asked for it was committed. ``commit`` then hands the
 new rows over. A row that could not be handed over (Redis down) stays pending for the relay.
+
+A request never waits long on Redis: its client has short connect and read timeouts
+(REDIS_TIMEOUT_SECONDS), and after a failed hand-over the process leaves new jobs to the
+relay for REDIS_RETRY_SECONDS instead of paying that timeout again on every request.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
+from tenants.core.config import redis_client_options
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.registry import JOBS
@@ -51,21 +57,30 @@ def rollback() -> None:
 def redis_connection():
     """The app's Redis client for REDIS_URL, one per process: its pool keeps connections
     open between requests (a new client per call cost a TCP connect on every API request).
-    redis-py's pool notices a fork and opens fresh connections in the child."""
+    Short timeouts (REDIS_TIMEOUT_SECONDS): a hung Redis fails fast instead of holding the
+    request. redis-py's pool notices a fork and opens fresh connections in the child."""
     from redis import Redis
 
     url = current_app.config["REDIS_URL"]
     clients = current_app.extensions.setdefault("portal_redis", {})
     client = clients.get(url)
     if client is None:
-        client = clients[url] = Redis.from_url(url, socket_connect_timeout=2)
+        client = clients[url] = Redis.from_url(url, **redis_client_options(current_app.config))
     return client
 
 
-def rq_queue():
+def worker_redis_connection():
+    """A client of its own for an RQ worker: RQ raises its read timeout above its blocking
+    dequeue's (minutes), which the requests' client must never inherit."""
+    from redis import Redis
+
+    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2)
+
+
+def rq_queue(connection=None):
     from rq import Queue
 
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+    return Queue(current_app.config["RQ_QUEUE"], connection=connection or redis_connection())
 
 
 def retry_policy():
@@ -76,11 +91,30 @@ def retry_policy():
     return Retry(max=len(intervals), interval=intervals)
 
 
-def dispatch(job_ids: list[str]) -> None:
-    if not current_app.config.get("REDIS_URL"):
+def _redis_resting(url: str) -> bool:
+    """Whether a hand-over to ``url`` failed less than REDIS_RETRY_SECONDS ago."""
+    resting = current_app.extensions.get("portal_redis_resting", {})
+    return time.monotonic() < resting.get(url, 0.0)
+
+
+def _note_redis(url: str, failed: bool) -> None:
+    resting = current_app.extensions.setdefault("portal_redis_resting", {})
+    if failed:
+        resting[url] = time.monotonic() + float(current_app.config.get("REDIS_RETRY_SECONDS", 5))
+    else:
+        resting.pop(url, None)
+
+
+def dispatch(job_ids: list[str], *, relaying: bool = False) -> None:
+    """Hand the rows over to RQ (run them in-process without REDIS_URL). Rows Redis did not
+    take stay pending; so do new ones shortly after a failure, unless the relay asks."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
         for job_id in job_ids:
             run_queued_job(job_id)
         return
+    if not relaying and _redis_resting(url):
+        return  # Redis failed moments ago: the relay hands these rows over
     try:
         queue = rq_queue()
         for job_id in job_ids:
@@ -91,9 +125,12 @@ def dispatch(job_ids: list[str]) -> None:
                 .values(dispatched_at=utcnow())
             )
         db.session.commit()
-    except Exception:  # Redis unreachable: the relay hands the rows over later.
+    except Exception:  # Redis unreachable or hung: the relay hands the rows over later.
         db.session.rollback()
+        _note_redis(url, failed=True)
         log.warning("could not hand %d job(s) to Redis; left for the relay", len(job_ids))
+        return
+    _note_redis(url, failed=False)
 
 
 def run_queued_job(job_id: str) -> None:

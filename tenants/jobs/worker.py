@@ -28,7 +28,15 @@ from sqlalchemy import select, update
 
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.jobs.outbox import commit, dispatch, enqueue, pending_jobs, redis_connection, rq_queue
+from tenants.jobs.outbox import (
+    commit,
+    dispatch,
+    enqueue,
+    pending_jobs,
+    redis_connection,
+    rq_queue,
+    worker_redis_connection,
+)
 from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
@@ -50,7 +58,7 @@ def relay() -> int:
         batch = pending_jobs()
         if not batch:
             return handed
-        dispatch(batch)
+        dispatch(batch, relaying=True)
         still = set(pending_jobs(limit=len(batch) + 1)) & set(batch)
         handed += len(batch) - len(still)
         if still:  # Redis is down again: try on the next round
@@ -212,7 +220,8 @@ def worker_command(burst: bool, no_scheduler: bool) -> None:
         housekeeper.next_schedule = time.monotonic() + SCHEDULE_SECONDS
         housekeeper.start()
     db.session.remove()
-    worker = PortalWorker([rq_queue()], connection=redis_connection(), app=app)
+    connection = worker_redis_connection()
+    worker = PortalWorker([rq_queue(connection)], connection=connection, app=app)
     try:
         worker.work(burst=burst, with_scheduler=not no_scheduler and not burst)
     finally:

@@ -1,6 +1,6 @@
 """Models, one module per aggregate; imported here so Alembic and the app see all tables."""
 
-from tenants.models.api_keys import ApiKey, ApiRateCounter, IdempotencyKey
+from tenants.models.api_keys import ApiKey, IdempotencyKey
 from tenants.models.audit import AuditEntry
 from tenants.models.billing import (
     Invoice,
@@ -52,7 +52,6 @@ from tenants.models.users import (
 __all__ = [
     "AccountKind",
     "ApiKey",
-    "ApiRateCounter",
     "AuditEntry",
     "BillingRun",
     "BillingRunStatus",

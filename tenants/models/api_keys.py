@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.core.extensions import db
@@ -65,13 +65,3 @@ class IdempotencyKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # When the running request claimed the key; a claim left by a crashed server expires.
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class ApiRateCounter(db.Model):
-    """Requests of one API key in one fixed window, when no Redis is configured."""
-
-    __tablename__ = "api_rate_counters"
-
-    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
-    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    count: Mapped[int] = mapped_column(Integer, default=0)

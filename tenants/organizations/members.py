@@ -33,7 +33,12 @@ from tenants.models import (
     User,
 )
 from tenants.people import invitations as notifications
-from tenants.people.users import PERSONAL_FIELDS, find_user, refuse_shared_person_edit
+from tenants.people.identity import (
+    PERSONAL_FIELDS,
+    refuse_shared_person_edit,
+    refuse_staff_as_member,
+)
+from tenants.people.users import find_user
 
 NAME_MAX_LENGTH = 200
 EDITABLE_FIELDS = ("name", "email", "mobile", "role", "portal_access")
@@ -97,7 +102,8 @@ def add_member(
     """Add a person (a new or an existing user) to the organization and invite them.
 
     An email that already has an account is reused: one person may belong to several
-    organizations. Their name and mobile stay as they are (they own their profile).
+    organizations. Their name and mobile stay as they are (they own their profile). Staff
+    are never members (tenants.people.identity): their email is refused.
     """
     require(actor, Permission.MANAGE_MEMBERS)
     values = collect_field_errors(
@@ -109,6 +115,7 @@ def add_member(
             "portal_access": lambda: _flag(portal_access, "portal_access"),
         }
     )
+    refuse_staff_as_member(values["email"])
     user = find_user(values["email"])
     member = None
     if user is None:
@@ -182,6 +189,7 @@ def _personal_changes(
     personal = {k: clean[k] for k in PERSONAL_FIELDS if k in clean}
     personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
     if "email" in personal:
+        refuse_staff_as_member(personal["email"])
         other = find_user(personal["email"])
         if other is not None and other.id != user.id:
             raise ValidationFailed(

@@ -49,6 +49,7 @@ from tenants.organizations.fields import (
     clean_pricing_model,
 )
 from tenants.people import invitations as notifications
+from tenants.people.identity import refuse_staff_as_member
 from tenants.people.users import get_or_create_user
 from tenants.resellers import pricing
 
@@ -146,10 +147,12 @@ def create_organization(actor: Actor, reseller: Reseller, data: NewOrganization)
     Currency and timezone default from the country when not given; a postpaid organization's
     credit limit from the reseller's price list when not given. Field errors are keyed by
     the API's JSON paths ("owner.email", "billing.name", ...). Billing name left empty means
-    "the organization's name" (Organization.effective_billing_name).
+    "the organization's name" (Organization.effective_billing_name). The owner is a
+    member, so a staff email is refused (tenants.people.identity).
     """
     require(actor, Permission.CREATE_ORGANIZATION)
     clean = _clean_new_organization(data)
+    refuse_staff_as_member(clean["owner_email"], "owner.email")
     billing = clean.pop("billing")
     credit_limit = _starting_credit_limit(reseller, clean)
     org = Organization(

@@ -26,6 +26,7 @@ from tenants.models import (
     User,
     UserSession,
 )
+from tenants.people.identity import staff_user_ids
 
 
 def normalize_email(email: str) -> str:
@@ -49,7 +50,8 @@ class Context:
 
 
 def available_contexts(user: User) -> list[Context]:
-    """Every context the user may log in to right now, best first."""
+    """Every context the user may log in to right now, best first; staff get no member
+    context (tenants.people.identity)."""
     contexts: list[Context] = []
     staff = db.session.scalar(select(PlatformStaff).where(PlatformStaff.user_id == user.id))
     if staff is not None:
@@ -69,6 +71,9 @@ def available_contexts(user: User) -> list[Context]:
             Member.removed_at.is_(None),
             Member.portal_access.is_(True),
             Organization.status == OrganizationStatus.ACTIVE,
+            # Staff reach a customer organization only through a support session, even
+            # when data from before the rule makes them a member too (SPEC §2).
+            Member.user_id.not_in(staff_user_ids()),
         )
         .order_by(Organization.name)
     ).all()

@@ -18,7 +18,7 @@ from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_mobile, clean_text
 from tenants.models import User
 from tenants.people import passwords
-from tenants.people.users import PERSONAL_FIELDS, refuse_shared_person_edit
+from tenants.people.identity import PERSONAL_FIELDS, refuse_shared_person_edit
 
 
 def set_language(user: User, language: str) -> None:

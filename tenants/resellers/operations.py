@@ -34,6 +34,7 @@ from tenants.models import (
     User,
 )
 from tenants.people import invitations as notifications
+from tenants.people.identity import refuse_customer_as_staff
 from tenants.people.users import get_or_create_user
 
 
@@ -99,6 +100,8 @@ def create_reseller(
     clean = collect_field_errors(checks)
     name, slug = clean["name"], slugify(clean["name"])
     admin_name, admin_email = clean.get("admin_name"), clean.get("admin_email")
+    if admin_email:
+        refuse_customer_as_staff(admin_email, "admin_email")
     reseller = Reseller(name=name, slug=slug, default_language=default_language)
     db.session.add(reseller)
     db.session.flush()
@@ -177,7 +180,9 @@ def _locked_reseller_admin_count(reseller: Reseller) -> int:
 def add_reseller_staff(
     actor: Actor, reseller: Reseller, email: str, name: str, role: ResellerRole
 ) -> ResellerStaff:
+    """Make a person (new or existing, never a customer member) the reseller's staff."""
     _require_staff_manager(actor, reseller)
+    refuse_customer_as_staff(clean_email(email))
     user, _created = get_or_create_user(email, name, language=reseller.default_language)
     staff = db.session.scalar(
         select(ResellerStaff).where(
@@ -270,7 +275,9 @@ def remove_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> No
 
 
 def add_platform_staff(actor: Actor, email: str, name: str, role: PlatformRole) -> PlatformStaff:
+    """Make a person (new or existing, never a customer member) platform staff."""
     require(actor, Permission.MANAGE_PLATFORM)
+    refuse_customer_as_staff(clean_email(email))
     user, _created = get_or_create_user(email, name)
     staff = db.session.scalar(select(PlatformStaff).where(PlatformStaff.user_id == user.id))
     if staff is None:

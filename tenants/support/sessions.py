@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, select, tuple_
+from sqlalchemy import and_, func, select, tuple_
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -41,9 +41,7 @@ from tenants.models import (
     MemberRole,
     Organization,
     OrganizationStatus,
-    PlatformStaff,
     Reseller,
-    ResellerStaff,
     SupportMode,
     SupportSession,
     SupportSessionEnd,
@@ -51,6 +49,7 @@ from tenants.models import (
 )
 from tenants.notify.emails import external_url, recipient_language, send_email_template
 from tenants.notify.recipients import admins_of, owner_of
+from tenants.people.identity import is_staff_user, staff_user_ids
 
 
 def session_minutes() -> int:
@@ -68,21 +67,14 @@ def is_fresh(authenticated_at: datetime | None) -> bool:
     return utcnow() - authenticated_at <= timedelta(minutes=reauth_minutes())
 
 
-def _is_staff(user_id: str) -> bool:
-    platform = exists().where(PlatformStaff.user_id == user_id)
-    reseller = exists().where(ResellerStaff.user_id == user_id)
-    return bool(db.session.scalar(select(platform | reseller)))
-
-
 def candidates(actor: Actor, org: Organization) -> list[Member]:
     """Members the actor may act as: current, with portal access, not staff; owner first."""
     if not can(actor, Permission.LOGIN_AS) or org.status != OrganizationStatus.ACTIVE:
         return []
-    staff = select(PlatformStaff.user_id).union(select(ResellerStaff.user_id))
     query = (
         scoping.members_query(actor, org)
         .join(User, User.id == Member.user_id)
-        .where(Member.portal_access.is_(True), Member.user_id.not_in(staff))
+        .where(Member.portal_access.is_(True), Member.user_id.not_in(staff_user_ids()))
         .order_by((Member.role != MemberRole.OWNER), User.name, User.email)
     )
     return list(db.session.scalars(query))
@@ -123,7 +115,7 @@ def start_support_session(
     member = scoping.get_member(actor, org, member_id)
     reason = clean_text(reason, "reason", max_length=500)
     mode = clean_mode(mode)
-    if _is_staff(member.user_id):
+    if is_staff_user(member.user_id):
         raise StaffTarget()
     if org.status != OrganizationStatus.ACTIVE:
         raise Conflict(_l("Only an active organization can be supported this way."))
@@ -207,7 +199,7 @@ def still_allowed(support: SupportSession, staff_actor: Actor | None) -> bool:
     return (
         org.status == OrganizationStatus.ACTIVE
         and member.portal_access
-        and not _is_staff(member.user_id)
+        and not is_staff_user(member.user_id)
     )
 
 

@@ -121,6 +121,7 @@ def add(org_id: str):
     actor, org = organization_for_view(org_id)
     require(actor, Permission.MANAGE_MEMBERS)
     form = MemberForm()
+    status = 200
     if form.validate_on_submit():
         try:
             member = member_services.add_member(
@@ -136,6 +137,7 @@ def add(org_id: str):
             if isinstance(error, NotFound):
                 raise
             _refused(form, error)
+            status = error.status
         else:
             commit()
             if member.portal_access:
@@ -150,7 +152,8 @@ def add(org_id: str):
             else:
                 flash(_("%(name)s has been added.", name=member.user.name), "success")
             return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
-    return render_template("members/add.html", org=org, form=form, active_section="members")
+    page = render_template("members/add.html", org=org, form=form, active_section="members")
+    return page, status
 
 
 @bp.route("/<member_id>/")
@@ -188,6 +191,7 @@ def edit(org_id: str, member_id: str):
         # The owner keeps portal access and changes role only through ownership transfer.
         del form.role
         del form.portal_access
+    status = 200
     if form.validate_on_submit():
         values = {"name": form.name.data, "email": form.email.data, "mobile": form.mobile.data}
         if not is_owner:
@@ -199,6 +203,7 @@ def edit(org_id: str, member_id: str):
             if isinstance(error, NotFound):
                 raise
             _refused(form, error)
+            status = error.status
         else:
             commit()
             if changes:
@@ -213,7 +218,7 @@ def edit(org_id: str, member_id: str):
         form=form,
         is_owner=is_owner,
         active_section="members",
-    )
+    ), status
 
 
 @bp.route("/<member_id>/remove", methods=["GET", "POST"])

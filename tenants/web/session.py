@@ -23,7 +23,7 @@ from tenants.models import (
     SupportSessionEnd,
     User,
 )
-from tenants.people import auth
+from tenants.people import auth, identity
 from tenants.support import sessions as support
 
 CONTEXT_KEY = "ctx"
@@ -74,6 +74,7 @@ def actor_for_context(user, key: str | None) -> Actor | None:
                 Member.removed_at.is_(None),
                 Member.portal_access.is_(True),
                 Organization.status == OrganizationStatus.ACTIVE,
+                Member.user_id.not_in(identity.staff_user_ids()),  # staff: support sessions only
             )
         ).first()
         if row is None:

@@ -1,12 +1,18 @@
-"""Rate limiting per key: 429 with Retry-After, counted in the database or in Redis."""
+"""Rate limiting per key (Flask-Limiter, moving window): 429 in the API's error format with
+Retry-After, counted in memory without Redis and in Redis with it (shared by app servers)."""
 
 from __future__ import annotations
 
 import os
+import random
 import uuid
 
 import pytest
+from redis import Redis
 
+from app import create_app
+from tenants.core.config import load_config
+from tenants.core.extensions import db
 from tests.api.test_auth_and_errors import assert_error
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -14,14 +20,12 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 def redis_reachable() -> bool:
     try:
-        from redis import Redis
-
         return bool(Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except Exception:
         return False
 
 
-@pytest.fixture(params=["database", "redis"])
+@pytest.fixture(params=["memory", "redis"])
 def app_config(request, app_config):
     if request.param == "redis":
         # Redis runs wherever the suite runs (scripts/test.sh starts it): fail, never skip.
@@ -32,24 +36,88 @@ def app_config(request, app_config):
     return app_config
 
 
-def test_past_the_limit_is_429_with_retry_after(api, tenants):
+def some_address() -> str:
+    """A remote address of this test's own (Redis keeps its counts across tests)."""
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def test_past_the_limit_is_429_with_retry_after_per_key(api, tenants):
     for remaining in (2, 1, 0):
         response = api.get("/organizations", tenants.key_a)
         assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
         assert response.headers["X-RateLimit-Remaining"] == str(remaining)
-    response = api.get("/organizations", tenants.key_a)
+        assert 0 < int(response.headers["X-RateLimit-Reset"]) <= 60
+    response = api.get("/organizations", tenants.key_a, headers={"Accept-Language": "es"})
+    error = assert_error(response, 429, "rate_limited")
+    retry_after = int(response.headers["Retry-After"])
+    assert 0 < retry_after <= 60
+    assert error["message"] == (
+        f"Demasiadas solicitudes. Espera {retry_after} segundos y vuelve a intentarlo."
+    )
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    # One count per key across every endpoint: a POST is refused as well, and changes nothing.
+    response = api.post("/organizations/org_01/suspend", tenants.key_a)
     assert_error(response, 429, "rate_limited")
-    assert 0 < int(response.headers["Retry-After"]) <= 60
     # Per key: another key still gets through.
     assert api.get("/organizations", tenants.key_b).status_code == 200
 
 
-def test_limit_parsing():
-    from reseller.api.ratelimit import Limit, parse_limit
+def test_requests_without_a_valid_key_are_limited_per_address(client):
+    address = some_address()
+    for _ in range(3):
+        response = client.get(
+            "/api/v1/organizations",
+            headers={"Authorization": f"Bearer bad-{uuid.uuid4().hex}"},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        assert response.status_code == 401
+    response = client.get("/api/v1/organizations", environ_base={"REMOTE_ADDR": address})
+    assert_error(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) > 0
+    other = client.get("/api/v1/organizations", environ_base={"REMOTE_ADDR": some_address()})
+    assert other.status_code == 401
 
-    assert parse_limit("600/minute") == Limit(600, 60)
-    assert parse_limit("10/second") == Limit(10, 1)
-    assert parse_limit("100/30s") == Limit(100, 30)
-    assert parse_limit("") is None
+
+def test_web_pages_are_not_limited(client):
+    for _ in range(5):
+        response = client.get("/login")
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_an_empty_setting_turns_limiting_off(app, api, tenants):
+    app.config["API_RATE_LIMIT"] = ""
+    for _ in range(5):
+        response = api.get("/organizations", tenants.key_a)
+        assert response.status_code == 200
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_app_servers_on_one_redis_share_the_count(app, app_config, api, tenants):
+    assert api.get("/organizations", tenants.key_a).status_code == 200
+    other_app = create_app(app_config)
+    other = other_app.test_client()
+    headers = {"Authorization": f"Bearer {tenants.key_a}"}
+    shared = bool(app.config["REDIS_URL"])  # in memory, each app server counts alone
+    try:
+        for remaining in (1, 0) if shared else (2, 1):
+            response = other.get("/api/v1/organizations", headers=headers)
+            assert response.headers["X-RateLimit-Remaining"] == str(remaining)
+    finally:
+        with other_app.app_context():
+            db.engine.dispose()
+    response = api.get("/organizations", tenants.key_a)
+    if shared:
+        assert_error(response, 429, "rate_limited")
+    else:
+        assert response.headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_the_default_is_6000_a_minute_and_a_bad_setting_fails_at_start(
+    app_config, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("API_RATE_LIMIT", raising=False)
+    assert load_config(tmp_path)["API_RATE_LIMIT"] == "6000/minute"
     with pytest.raises(ValueError):
-        parse_limit("lots")
+        create_app({**app_config, "API_RATE_LIMIT": "lots"})

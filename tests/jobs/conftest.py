@@ -4,8 +4,10 @@ process and in a subprocess, a priced prepaid organization with alerts and top-u
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +19,7 @@ from redis import Redis
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
-from tenants.jobs.outbox import commit, redis_connection, rq_queue
+from tenants.jobs.outbox import commit, rq_queue, worker_redis_connection
 from tenants.jobs.worker import PortalWorker
 from tenants.models import QueuedJob, ResellerRole
 from tests.conftest import free_port, new_reference, owner_of
@@ -29,6 +31,46 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 def dead_redis_url() -> str:
     """A Redis URL where nothing listens: every connection is refused at once."""
     return f"redis://127.0.0.1:{free_port()}/0"
+
+
+class HungRedis:
+    """A TCP listener on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.listener.settimeout(0.05)
+        self.accepted: list[socket.socket] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, name="hung-redis", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(connection)  # held open, never read, never answered
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        for connection in self.accepted:
+            connection.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def hung_redis():
+    server = HungRedis()
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -65,9 +107,13 @@ def burst_worker(app: Flask) -> None:
     holds the write lock the jobs need), committing what the test has not committed yet.
     """
     db.session.commit()
-    PortalWorker([rq_queue()], connection=redis_connection(), app=app).work(
-        burst=True, logging_level="WARNING"
-    )
+    connection = worker_redis_connection()
+    try:
+        PortalWorker([rq_queue(connection)], connection=connection, app=app).work(
+            burst=True, logging_level="WARNING"
+        )
+    finally:
+        connection.close()
 
 
 def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:

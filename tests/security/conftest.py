@@ -40,8 +40,8 @@ from tests.conftest import PASSWORD, owner_of, staff_actor
 
 # Bookkeeping that moves on every request whoever makes it and is no tenant's data:
 # failed logins (per email/IP), server-side login sessions (created at each log-in, their
-# last_seen_at touched by each request) and the API's per-key rate counters.
-EXCLUDED_TABLES = {"login_failures", "user_sessions", "api_rate_counters"}
+# last_seen_at touched by each request).
+EXCLUDED_TABLES = {"login_failures", "user_sessions"}
 # Columns that record "last used" on an otherwise unchanged row.
 EXCLUDED_COLUMNS = {("api_keys", "last_used_at")}
 
