@@ -22,6 +22,7 @@ from tenants.credits import topups
 from tenants.jobs.outbox import commit
 from tenants.models import (
     AuditEntry,
+    Member,
     Organization,
     QueuedJob,
     Reseller,
@@ -382,3 +383,21 @@ def test_a_new_card_is_never_saved_while_acting(client, agent, reseller, org):
     acting = support.acting_actor(only_session())
     with pytest.raises(Forbidden, match="saved card cannot be used or changed"):
         topups.save_card(acting, org, {"card_number": "4242 4242 4242 4242", "expiry": "12/30"})
+
+
+def test_acting_staff_cannot_add_their_own_staff_email_as_a_member(client, agent, org):
+    """The issue's "support session that mints lasting access": refused in a change session
+    by the one staff/customer rule (tenants.people.identity)."""
+    log_in(client, agent)
+    start(client, org, mode="change")
+    url = f"/organizations/{org.id}/members/new"
+    response = post(
+        client,
+        url,
+        {"name": "Me Again", "email": agent.email, "mobile": "", "role": "admin"},
+        url,
+    )
+    assert response.status_code == 422
+    assert "cannot be a customer member" in response.text
+    members = db.session.scalars(select(Member).where(Member.user_id == agent.id)).all()
+    assert members == []
