@@ -15,11 +15,12 @@ from tenants import (
     models,  # noqa: F401  (registers every table on the metadata)
 )
 from tenants.core.config import load_config
-from tenants.core.database import configure_engine_events
+from tenants.core.database import configure_engine_events, is_outage
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 from tenants.web import templating
 from tenants.web.locale import select_locale, select_timezone
+from tenants.web.outage import forget_failed_work, outage_response
 from tenants.web.session import (
     enforce_live_access,
     enforce_support_session,
@@ -56,7 +57,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
-        configure_engine_events(db.engine)
+        configure_engine_events(
+            db.engine, app.config["DATABASE_CONNECT_TIMEOUT"], app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -161,6 +164,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        if is_outage(error):
+            forget_failed_work()
+            return outage_response(error, as_json=_wants_json())
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return render_error(500)

@@ -27,9 +27,11 @@ from reseller.api.spec import NoQuery, validate_body, validate_query
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import PresentedKey, note_api_key_use, resolve_api_key
+from tenants.core.database import is_outage
 from tenants.core.errors import DomainError, InvalidApiKey, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
+from tenants.web.outage import forget_failed_work, outage_response
 
 MAX_BODY_BYTES = 1_000_000
 # Every id is a prefix and a ULID ("org_01j…"); anything else names no record: a 404.
@@ -166,6 +168,12 @@ def handle_http_error(error: HTTPException) -> Response:
 
 
 def handle_unexpected(error: Exception) -> Response:
+    if is_outage(error):  # the database is unreachable: 503 with Retry-After, not a bug
+        try:
+            _undo()
+        except Exception:
+            forget_failed_work()
+        return outage_response(error, as_json=True)
     current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
     _undo()
     return error_response(

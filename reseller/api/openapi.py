@@ -42,6 +42,16 @@ across every endpoint (a request without a valid key is counted per address): pa
 `rate_limited` with `Retry-After` (seconds). Answers carry `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until a request frees up).
 
+While the database cannot be reached (a restart, a lost connection) every operation
+answers 503 `service_unavailable` with `Retry-After` (seconds), never 500: send the same
+request again then. A POST that got 503 was applied whole or not at all; repeated with the
+same `Idempotency-Key` (or a usage with the same `reference`) it has no second effect.
+
+A ledger entry's `balance_after` is the balance of its account after the movement, as the
+balance (`system_credits`, `users[].credits`) shows it. A postpaid organization's usage is
+billed (`unbilled`, `debt`, invoices), not deducted: its accounts hold 0 credits, and the
+`balance_after` of its usage, invoice and payment movements is 0.
+
 A method a path does not have is answered 405 with the `Allow` header; an address (path
 and query) longer than 4000 bytes, 414 `uri_too_long`. A request this document accepts may
 still be refused with 422 only on the fields its operation's 422 answer names (rules on
@@ -94,6 +104,7 @@ ERROR_TEXT = {
     414: f"The address (path and query) is longer than {MAX_URL_BYTES} bytes",
     422: "Validation failed (see fields)",
     429: "Rate limited (see Retry-After)",
+    503: "The database is briefly unreachable: try again after Retry-After seconds",
 }
 
 
@@ -211,7 +222,7 @@ def _error(status: int, op: Operation) -> dict[str, Any]:
             f"{description}. A request this document accepts is refused only for {reasons}"
         )
     response: dict[str, Any] = {"description": description, "content": content}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return response
 
@@ -250,7 +261,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     for status, when in op.also.items():
         responses[str(status)] = {**success, "description": when}
     # Any query parameter the operation does not declare is refused with 422.
-    statuses = {401, 414, 422, 429, *op.errors}
+    statuses = {401, 414, 422, 429, 503, *op.errors}
     if op.rule != "/organizations" or op.method == "POST":
         statuses.add(404)
     if op.method in ("POST", "PUT", "PATCH"):
@@ -258,7 +269,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.method == "POST":
         statuses.add(409)
     if not op.auth:
-        statuses = {414}
+        statuses = {414, 503}
         result["security"] = []
     for status in sorted(statuses):
         responses[str(status)] = _error(status, op)

@@ -139,7 +139,13 @@ class LedgerEntry(ApiModel):
     type: Literal[ENTRY_TYPES]  # type: ignore[valid-type]
     account: AccountLabel
     credits: SignedCredits
-    balance_after: Credits | None
+    balance_after: Credits | None = Field(
+        description=(
+            "The account's balance after this movement, as the balance shows it; 0 for a "
+            "postpaid organization (its usage is billed, not deducted); null on the "
+            "counter-accounts"
+        )
+    )
     amount: SignedMoney | None = Field(
         description="Money of the movement (e.g. a purchase's total), else null"
     )

@@ -15,6 +15,7 @@ from tenants.access.actors import SYSTEM
 from tenants.billing.batch_tables import _Due, _insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
+from tenants.credits.ledger import POSTPAID_BALANCE
 from tenants.models import AccountKind, CreditAccount, EntryType
 
 
@@ -66,13 +67,12 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
 def _ledger_rows(
     invoice: dict,
     credits: int,
-    remaining_credits: int,
     accounts: dict[tuple[str, AccountKind], str],
     stamp: datetime,
 ) -> list[dict]:
     """An invoice's ledger transaction (``invoice``: its row of the invoices table):
-    ``credits`` on the system account, whose balance stays minus the credits still
-    unbilled, and as many less on the ``invoiced`` account."""
+    ``credits`` on the system account, whose balance stays ``POSTPAID_BALANCE`` (postpaid
+    usage is billed, not deducted), and as many less on the ``invoiced`` account."""
     org_id = invoice["organization_id"]
     posting = {
         "transaction_id": new_id("txn"),
@@ -96,7 +96,7 @@ def _ledger_rows(
             "account_id": accounts[(org_id, AccountKind.SYSTEM)],
             "account_kind": AccountKind.SYSTEM,
             "credits": credits,
-            "balance_after": -remaining_credits,
+            "balance_after": POSTPAID_BALANCE,
         },
         {
             **posting,

@@ -297,15 +297,9 @@ def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
     stamp = utcnow()
     invoiced = batch.invoiced
     accounts = _ledger_accounts(invoiced) if invoiced else {}
-    remaining_credits = {item.row.id: item.row.unbilled_credits for item in invoiced}
     ledger_rows, audit_rows, job_rows = [], [], []
     for invoice in batch.invoices:
-        remaining_credits[invoice.due.row.id] -= invoice.credits
-        ledger_rows.extend(
-            _ledger_rows(
-                invoice.row, invoice.credits, remaining_credits[invoice.due.row.id], accounts, stamp
-            )
-        )
+        ledger_rows.extend(_ledger_rows(invoice.row, invoice.credits, accounts, stamp))
         audit_rows.append(_audit_row(invoice.row, stamp))
         if invoice.email:
             job_rows.append(_email_job_row(invoice.row, stamp))

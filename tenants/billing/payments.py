@@ -144,7 +144,7 @@ def record_payment(
     _require_within_debt(amount, account.debt, org.currency)
     to_invoices = min(amount, account.invoiced_unpaid)
     ahead = amount - to_invoices
-    unpaid, debt, unbilled_credits = db.session.execute(
+    unpaid, debt = db.session.execute(
         update(PostpaidAccount)
         .where(PostpaidAccount.organization_id == org.id)
         .values(
@@ -152,9 +152,7 @@ def record_payment(
             paid_ahead=PostpaidAccount.paid_ahead + ahead,
             updated_at=utcnow(),
         )
-        .returning(
-            PostpaidAccount.invoiced_unpaid, _debt_expression(), PostpaidAccount.unbilled_credits
-        )
+        .returning(PostpaidAccount.invoiced_unpaid, _debt_expression())
         .execution_options(synchronize_session=False)
     ).one()
     settled = _settle_open_invoices(org.id, unpaid) if to_invoices else []
@@ -177,7 +175,7 @@ def record_payment(
         [Posting(SYSTEM_ACCOUNT, 0, EntryType.PAYMENT)],
         amount=amount,
         reference=reference or payment.id,
-        postpaid_balance=-unbilled_credits,
+        postpaid=True,
     )
     audit.record(
         actor,
@@ -267,7 +265,7 @@ def void_payment(actor: Actor, org: Organization, payment: Payment | str, reason
         raise Conflict(_l("This payment was made in another currency; it cannot be voided."))
     amount = record.amount
     from_ahead = min(amount, account.paid_ahead)
-    unpaid, debt, unbilled_credits = db.session.execute(
+    unpaid, debt = db.session.execute(
         update(PostpaidAccount)
         .where(PostpaidAccount.organization_id == org.id)
         .values(
@@ -275,9 +273,7 @@ def void_payment(actor: Actor, org: Organization, payment: Payment | str, reason
             paid_ahead=PostpaidAccount.paid_ahead - from_ahead,
             updated_at=utcnow(),
         )
-        .returning(
-            PostpaidAccount.invoiced_unpaid, _debt_expression(), PostpaidAccount.unbilled_credits
-        )
+        .returning(PostpaidAccount.invoiced_unpaid, _debt_expression())
         .execution_options(synchronize_session=False)
     ).one()
     reopened = _reopen_invoices(org.id, unpaid) if amount > from_ahead else []
@@ -295,7 +291,7 @@ def void_payment(actor: Actor, org: Organization, payment: Payment | str, reason
         [Posting(SYSTEM_ACCOUNT, 0, EntryType.PAYMENT_VOID)],
         amount=-amount,
         reference=record.reference or record.id,
-        postpaid_balance=-unbilled_credits,
+        postpaid=True,
     )
     audit.record(
         actor,

@@ -148,9 +148,9 @@ def _usage_member(actor: Actor, org: Organization, account) -> str | None:
 
 def _accrue(
     org: Organization, amount: Decimal, tax: Decimal, credits_used: int, occurred: datetime
-) -> tuple[Decimal, int]:
+) -> Decimal:
     """Add the charge and its tax to the account row under its limit, in one conditional
-    UPDATE: the new debt and unbilled credits; PeriodInvoiced or InsufficientCredits (402)
+    UPDATE: the new debt; PeriodInvoiced or InsufficientCredits (402)
     when refused."""
     ensure_account(org)
     limit = select(Organization.credit_limit).where(Organization.id == org.id).scalar_subquery()
@@ -167,7 +167,7 @@ def _accrue(
             unbilled_credits=PostpaidAccount.unbilled_credits + credits_used,
             updated_at=utcnow(),
         )
-        .returning(_debt_expression(), PostpaidAccount.unbilled_credits)
+        .returning(_debt_expression())
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
@@ -179,7 +179,7 @@ def _accrue(
         raise InsufficientCredits(
             _l("The credit limit is reached. Pay the debt or ask for a higher limit.")
         )
-    return row
+    return row[0]
 
 
 def record_postpaid_usage(
@@ -212,7 +212,7 @@ def record_postpaid_usage(
     amount = unit * credits
     tax_percent = pricing.tax_percent(org.reseller_id, org.country)
     tax = (amount * tax_percent / 100).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
-    debt, unbilled_credits = _accrue(org, amount, tax, credits, occurred)
+    debt = _accrue(org, amount, tax, credits, occurred)
     moved = db.session.execute(
         update(Organization)
         .where(Organization.id == org.id, Organization.status == OrganizationStatus.ACTIVE)
@@ -247,7 +247,7 @@ def record_postpaid_usage(
         amount=amount,
         reference=reference,
         occurred_at=occurred,
-        postpaid_balance=-unbilled_credits,
+        postpaid=True,
         entry_id=claim.entry_id,
     )
     return references.Recorded(entries[0])

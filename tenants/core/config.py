@@ -58,8 +58,15 @@ def load_config(instance_path: Path) -> dict:
     return {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        # No pool_pre_ping: tenants.core.database pings only connections that sat idle.
+        # No pool_pre_ping: tenants.core.database pings only the connections that sat idle
+        # or that the server closed (a restart), without a round trip on every request.
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # A PostgreSQL server that does not answer fails the request (503) after this long.
+        "DATABASE_CONNECT_TIMEOUT": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+        # The embedded SQLite file: how long a write waits for another writer (then 503).
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
+        # While the database cannot be reached, answers are 503 with this Retry-After.
+        "OUTAGE_RETRY_AFTER": int(os.environ.get("OUTAGE_RETRY_AFTER", "5")),
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         # Connect and read timeout of every Redis call a request makes (rate limiter, job
         # hand-over): a Redis that hangs costs a request at most about this long.

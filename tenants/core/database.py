@@ -1,20 +1,40 @@
-"""Engine behaviour per database: SQLite gets WAL, foreign keys and BEGIN IMMEDIATE; a
-server database gets its pooled connections checked after they sat idle."""
+"""Engine behaviour per database, and what counts as the database being unreachable.
+
+SQLite gets WAL, foreign keys and BEGIN IMMEDIATE. A server database gets a connect timeout
+(a database host that does not answer fails the request instead of hanging it) and its
+pooled connections checked on checkout, so the first request after a database restart gets
+a fresh connection instead of a dead one.
+"""
 
 from __future__ import annotations
 
+import select
+import sqlite3
 import time
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
 # A pooled connection idle for longer than this is pinged before it is handed out.
 IDLE_PING_SECONDS = 10.0
 
+# SQLite answers these with OperationalError too, but they are bugs, not outages.
+_SQLITE_BUGS = ("no such ", "syntax error", "has no column", "already exists")
 
-def configure_engine_events(engine: Engine) -> None:
+
+def configure_engine_events(
+    engine: Engine, connect_timeout: int = 5, sqlite_busy_ms: int = 30_000
+) -> None:
+    """``connect_timeout`` (s): how long PostgreSQL may take to accept a connection;
+    ``sqlite_busy_ms``: how long a SQLite write waits for another writer's lock."""
     if engine.dialect.name != "sqlite":
+
+        @event.listens_for(engine, "do_connect")
+        def _connect_timeout(_dialect, _record, _cargs, cparams):
+            cparams.setdefault("connect_timeout", connect_timeout)
+
         _ping_idle_connections(engine)
         return
 
@@ -25,7 +45,7 @@ def configure_engine_events(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -35,14 +55,46 @@ def configure_engine_events(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database could not be reached or used
+    for now: a refused or lost connection, a pool timeout, a locked SQLite file; the request
+    can be sent again in a moment (503), unlike a bug (500)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_outage(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.OperationalError):
+        error = error.orig
+    if isinstance(error, sqlite3.OperationalError):
+        return not any(bug in str(error).lower() for bug in _SQLITE_BUGS)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(error, psycopg.OperationalError)
+
+
 def _ping_idle_connections(engine: Engine) -> None:
-    """``pool_pre_ping``, but only for connections that sat idle in the pool.
+    """``pool_pre_ping``, but only for connections that may be dead.
 
     ``pool_pre_ping`` sends a ``SELECT 1`` on every checkout: one more round trip on every
-    request (a tenth of a usage charge's time in bench B1). A connection checked in moments
-    ago is as alive as it was then; one idle for longer (a database restart, a firewall
-    dropping quiet connections) is pinged, and a dead one is replaced by the pool
-    (DisconnectionError makes it retry with a new connection).
+    request (a tenth of a usage charge's time in bench B1). Instead a connection is pinged
+    when it sat idle (a firewall dropping quiet connections) or when the server closed it
+    meanwhile (a database restart, a terminated backend, a proxy cut: its socket turns
+    readable, which the kernel says without a round trip). A dead one is replaced by the pool
+    (DisconnectionError makes it retry with a new connection), so the first request after a
+    restart succeeds.
     """
 
     @event.listens_for(engine, "checkin")
@@ -53,7 +105,10 @@ def _ping_idle_connections(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection, record, _proxy):
         since = record.info.get("checked_in_at")
-        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        if since is None:
+            return  # a new connection
+        idle = time.monotonic() - since >= IDLE_PING_SECONDS
+        if not idle and not _closed_by_server(dbapi_connection):
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
@@ -61,3 +116,16 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError() from error
         if not alive:
             raise DisconnectionError()
+
+
+def _closed_by_server(dbapi_connection) -> bool:
+    """Whether an idle connection's socket has something to read: between requests the
+    server sends nothing, unless it is closing the connection (or sends a notice; then the
+    ping is only wasted)."""
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # closed or broken on our side
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))

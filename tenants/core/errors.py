@@ -245,3 +245,13 @@ class AccountClosed(Conflict):
 class OrganizationClosed(Conflict):
     code = "organization_closed"
     default_message = _l("The organization is closed.")
+
+
+class ServiceUnavailable(DomainError):
+    """The database could not be reached (a restart, a lost connection, a locked SQLite
+    file): nothing was changed by the request that got it, or all of it was, and the same
+    request can be sent again in a moment (SPEC §7: 503 with ``Retry-After``)."""
+
+    code = "service_unavailable"
+    status = 503
+    default_message = _l("The service is briefly unavailable. Try again in a moment.")

@@ -240,6 +240,11 @@ def _require_open(org: Organization, postings: list[Posting]) -> None:
         raise AccountClosed()
 
 
+# A postpaid organization's credit accounts hold nothing and its movements leave them so:
+# the ``balance_after`` of each is this, what the balance (``system_credits``) shows.
+POSTPAID_BALANCE = 0
+
+
 @dataclass
 class Posting:
     ref: AccountRef
@@ -255,15 +260,15 @@ def post_transaction(
     amount: Decimal | None = None,
     reference: str | None = None,
     occurred_at: datetime | None = None,
-    postpaid_balance: int | None = None,
+    postpaid: bool = False,
     entry_id: str | None = None,  # the first posting's, when a usage claimed it with its reference
 ) -> list[LedgerEntry]:
     """Write one balanced transaction; holding accounts change in a fixed (id) order.
 
-    Postpaid organizations hold no credits: their usage, invoice and payment postings go to
-    the system account without touching its balance (tenants.billing.postpaid keeps the money in
-    its own row); ``postpaid_balance`` is then the balance after they show (minus the
-    credits used and not yet invoiced).
+    Postpaid organizations hold no credits: their usage, invoice and payment postings
+    (``postpaid``) go to the system account without touching its balance (usage is billed,
+    not deducted: tenants.billing.postpaid keeps the money in its own row), so the balance
+    after them is the account's, ``POSTPAID_BALANCE``.
 
     Round trips (the API's usage charge is the platform's busiest write): one SELECT of the
     accounts' ids, one conditional UPDATE per holding account, one UPDATE of the organization's
@@ -277,15 +282,15 @@ def post_transaction(
     resolved = [(ids[p.ref], p) for p in postings]
     balances: dict[str, int | None] = {}
     for acc, posting in sorted(resolved, key=lambda item: item[0]):
-        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is not None:
-            balances[acc] = postpaid_balance
+        if posting.ref.kind in HOLDING_KINDS and postpaid:
+            balances[acc] = POSTPAID_BALANCE
         elif posting.ref.kind in HOLDING_KINDS:
             balance = _change_balance(acc, posting.credits)
             if balance is None:
                 raise InsufficientCredits()
             balances[acc] = balance
     net = 0
-    if postpaid_balance is None:
+    if not postpaid:
         _require_open(org, postings)
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
@@ -297,7 +302,7 @@ def post_transaction(
     # Low-balance alerts and automatic top-ups ask for their jobs here, in this
     # transaction, under the account locks (one transaction crosses a threshold).
     for acc, posting in resolved:
-        if posting.ref.kind in HOLDING_KINDS and postpaid_balance is None:
+        if posting.ref.kind in HOLDING_KINDS and not postpaid:
             after = balances[acc]
             alerts.balance_changed(org, posting.ref, after - posting.credits, after)
     currency = org.currency if amount is not None else None

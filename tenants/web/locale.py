@@ -23,6 +23,18 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(languages)) or "en"
 
 
+def outage_locale() -> str:
+    """The request's language without asking the database (it cannot be reached): the
+    session choice, then Accept-Language, then English."""
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(list(languages)) or "en"
+
+
 def select_timezone() -> str:
     org = getattr(g, "timezone_organization", None)
     if org is None and has_request_context() and current_user.is_authenticated:

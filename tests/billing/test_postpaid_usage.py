@@ -32,7 +32,8 @@ def test_usage_accrues_a_charge_at_the_postpaid_price(clock, create_postpaid):
     # The movement shows on the system account, outgoing, with the money it cost.
     assert entry.type == EntryType.USAGE
     assert entry.account_label == "system"
-    assert (entry.credits, entry.amount, entry.balance_after) == (-200, Decimal(10), -200)
+    # Billed, not deducted: the account, and the balance after the movement, stay at 0.
+    assert (entry.credits, entry.amount, entry.balance_after) == (-200, Decimal(10), 0)
 
 
 def test_usage_without_a_postpaid_price_is_a_clear_conflict(

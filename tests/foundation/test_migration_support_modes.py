@@ -19,7 +19,7 @@ from tenants.resellers.operations import create_reseller
 from tests.foundation.test_cli import Databases, run_flask
 from tests.foundation.test_migration_usage_references import portal
 
-BEFORE = "5f1e2a7c9d30"  # the revision before support modes
+BEFORE = "e5a1d2c3b4f6"  # the revision before support modes
 
 
 @pytest.fixture

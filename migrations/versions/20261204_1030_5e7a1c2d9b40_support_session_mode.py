@@ -6,8 +6,8 @@ session could change anything: they become ``change``, so their history reads tr
 default to ``view`` (the server default is switched once the old rows are filled).
 
 Revision ID: 5e7a1c2d9b40
-Revises: 5f1e2a7c9d30
-Create Date: 2026-12-04 09:30:00.000000
+Revises: e5a1d2c3b4f6
+Create Date: 2026-12-04 10:30:00.000000
 
 """
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5e7a1c2d9b40'
-down_revision = '5f1e2a7c9d30'
+down_revision = 'e5a1d2c3b4f6'
 branch_labels = None
 depends_on = None
 
