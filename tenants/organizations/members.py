@@ -77,8 +77,6 @@ def _current(org: Organization, member: Member) -> Member:
     return member
 
 
-
-
 def _already_member() -> ValidationFailed:
     return ValidationFailed(
         fields={"email": str(_l("This person is already a member of the organization."))}
