@@ -90,9 +90,9 @@ def run(receipts: int, recycle: bool) -> list[tuple[int, float, float]]:
         "JOB_RETRY_INTERVALS": "0",
     }
     env.pop("MAIL_SERVER", None)
-    if not recycle:
-        env.update(WORKER_MAX_JOBS="0", WORKER_MAX_RSS_MB="0")
-    os.environ.update({k: v for k, v in env.items() if k != "MAIL_SERVER"})
+    limits = ("100", "400") if recycle else ("0", "0")
+    env.update(WORKER_MAX_JOBS=limits[0], WORKER_MAX_RSS_MB=limits[1])
+    os.environ.update(env)  # the seeding app below reads the same database and queue
     seed(create_app(), receipts)
     outbox = work / "outbox"
     before = len(list(outbox.glob("*.eml")))
