@@ -23,7 +23,7 @@ from tenants.core.config import redis_client_options
 from tenants.core.extensions import db
 from tenants.core.mail import message_ids_for
 from tenants.core.types import utcnow
-from tenants.jobs import lease
+from tenants.jobs.lease import claim, finish, running
 from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
@@ -143,13 +143,13 @@ def run_queued_job(job_id: str) -> None:
     whose mark was lost changed nothing and runs again. Its emails carry Message-IDs made
     from the job's id, the same on every run. A failure is recorded; with no retry left
     the row is failed (the platform's failed jobs page lists it, and can retry it)."""
-    if not lease.claim(job_id):
+    if not claim(job_id):
         return
     job = db.session.get(QueuedJob, job_id)
     try:
-        with lease.running(job_id), message_ids_for(job_id):
+        with running(job_id), message_ids_for(job_id):
             JOBS[job.name](**job.kwargs)
-            if not lease.finish(job_id):  # another run finished it meanwhile
+            if not finish(job_id):  # another run finished it meanwhile
                 rollback()
                 return
             commit()  # and hand over the jobs this one asked for (e.g. a failure notice)

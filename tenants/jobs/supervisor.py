@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.jobs import lease
+from tenants.jobs.lease import oldest_incomplete_age
 from tenants.models import JobRunnerBeat
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def health() -> dict:
     for part in PARTS:
         ago = None if last.get(part) is None else (now - last[part]).total_seconds()
         parts[part] = {"seconds_ago": ago, "alive": ago is not None and ago < stale}
-    oldest = lease.oldest_incomplete_age()
+    oldest = oldest_incomplete_age()
     return {
         "parts": parts,
         "oldest_incomplete_seconds": None if oldest is None else oldest.total_seconds(),

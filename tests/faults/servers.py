@@ -184,7 +184,7 @@ def fast_worker_env(env: dict[str, str]) -> dict[str, str]:
     """Short housekeeping periods so a test sees the reaper and relay within seconds."""
     return {
         **env,
-        "JOB_RELAY_SECONDS": "0.5",
+        "JOB_RELAY_SECONDS": "1",
         "JOB_LOST_AFTER_SECONDS": "2",
         "JOB_HEARTBEAT_SECONDS": "0.5",
         "JOB_HEALTH_SECONDS": "10",
