@@ -21,7 +21,11 @@ from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, m
 from tenants.web import templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
-from tenants.web.session import enforce_live_access, enforce_support_session
+from tenants.web.session import (
+    enforce_live_access,
+    enforce_support_session,
+    refuse_changes_in_view_only,
+)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -171,6 +175,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     app.before_request(enforce_support_session)
     app.before_request(enforce_live_access)
+    app.before_request(refuse_changes_in_view_only)
 
     @app.after_request
     def security_headers(response):

@@ -24,5 +24,7 @@ class ConfirmCodeForm(FlaskForm):
 
 
 class NotificationForm(FlaskForm):
-    notify_owner = BooleanField(_l("Email the organization's owner when a support session starts"))
+    notify_owner = BooleanField(
+        _l("Email the organization's owner when a view-only support session starts")
+    )
     submit = SubmitField(_l("Save"))

@@ -31,7 +31,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
-from tenants.models import Organization, Reseller, SupportSessionEnd
+from tenants.models import Organization, Reseller, SupportMode, SupportSessionEnd
 from tenants.people import auth, two_factor
 from tenants.people.users import users_by_id
 from tenants.support import sessions as support
@@ -67,6 +67,8 @@ def start(org_id: str):
     if request.method == "GET":
         form = login_as_form(org, request.args.get("member"))
         form.reason.data = (request.args.get("reason") or "")[:500]
+        if request.args.get("mode") == "change":
+            form.mode.data = "change"
         return _start_page(org, form)
     form = StartForm()
     form.member.choices = [(m.id, member_label(m)) for m in support.candidates(actor, org)]
@@ -81,12 +83,17 @@ def start(org_id: str):
             form.reason.data or "",
             authenticated_at=login.authenticated_at if login else None,
             ip=request.remote_addr,
+            mode=form.mode.data,
         )
     except ReauthenticationRequired as error:
         rollback()
         flash(str(error), "warning")
         again = url_for(
-            "support.start", org_id=org.id, member=form.member.data, reason=form.reason.data
+            "support.start",
+            org_id=org.id,
+            member=form.member.data,
+            reason=form.reason.data,
+            mode=form.mode.data,
         )
         return redirect(url_for("support.confirm", next=again))
     except ValidationFailed as error:
@@ -96,13 +103,16 @@ def start(org_id: str):
     member_name = row.member.user.name
     enter_support_session(row.id)
     commit()
-    flash(
-        _(
+    if row.mode == SupportMode.CHANGE:
+        message = _(
             "You are acting as %(name)s. Everything you do is recorded with your name.",
             name=member_name,
-        ),
-        "info",
-    )
+        )
+    else:
+        message = _(
+            "You are acting as %(name)s, view only: nothing can be changed.", name=member_name
+        )
+    flash(message, "info")
     return redirect(url_for("organization.overview", org_id=org.id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tenants.models import MemberRole, PlatformRole, ResellerRole
+from tenants.models import MemberRole, PlatformRole, ResellerRole, SupportMode
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Actor:
     # The staff member really acting during a login-as support session.
     real_user_id: str | None = None
     support_session_id: str | None = None
+    # What the support session may do (tenants.access.policy.refuse_in_view_only).
+    support_mode: SupportMode | None = None
 
     @property
     def is_platform(self) -> bool:
@@ -58,6 +60,11 @@ class Actor:
     @property
     def is_org_owner(self) -> bool:
         return self.member_role == MemberRole.OWNER
+
+    @property
+    def is_acting(self) -> bool:
+        """Staff acting as this person in a login-as support session."""
+        return self.real_user_id is not None
 
     @property
     def is_api(self) -> bool:

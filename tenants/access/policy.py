@@ -11,7 +11,8 @@ import enum
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import SYSTEM, Actor
-from tenants.core.errors import AlreadyActing, Forbidden
+from tenants.core.errors import AlreadyActing, Forbidden, ViewOnlySession
+from tenants.models import SupportMode
 
 
 class Permission(enum.StrEnum):
@@ -146,3 +147,41 @@ def refuse_while_acting(actor: Actor, action: WhileActing) -> None:
     if isinstance(refusal, type):
         raise refusal()
     raise Forbidden(refusal)
+
+
+# -- a view-only support session ----------------------------------------------------------
+#
+# SPEC §5: a support session started in ``view`` mode changes nothing. The rule is here, and
+# it is enforced twice: tenants.web.session.refuse_changes_in_view_only refuses every request
+# that may change state (any method but GET/HEAD/OPTIONS) unless its endpoint is listed
+# below, and tenants.audit.log.record (which every change goes through to be recorded)
+# refuses to record a change made as a view-only actor, for any path the first one missed.
+#
+# ``can()`` is deliberately not used for it: it also decides what a person *sees* (the
+# Invoices tab, every credit account, the settings and API keys pages), and a view-only
+# session must see exactly what the person sees.
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# What a view-only session may still post: end it, log out, switch the staff member's own
+# language. Endpoints of the web app; nothing else.
+ALLOWED_IN_VIEW_ONLY = frozenset({"support.return_to_account", "auth.logout", "auth.set_language"})
+
+
+def is_view_only(actor: Actor | None) -> bool:
+    """Whether the actor acts in a support session that may change nothing (a session
+    without a known mode counts as view only)."""
+    return bool(actor and actor.real_user_id) and actor.support_mode != SupportMode.CHANGE
+
+
+def refuse_in_view_only(actor: Actor | None) -> None:
+    """Raise the view-only refusal (403) for an actor of a view-only support session."""
+    if is_view_only(actor):
+        raise ViewOnlySession()
+
+
+def refuse_request_in_view_only(actor: Actor | None, method: str, endpoint: str | None) -> None:
+    """Refuse a web request that may change state during a view-only support session."""
+    if method.upper() in SAFE_METHODS or endpoint in ALLOWED_IN_VIEW_ONLY:
+        return
+    refuse_in_view_only(actor)

@@ -115,7 +115,10 @@ FIELDS = {
     "card": _l("Card"),
     "member": _l("Member"),
     "end_reason": _l("How it ended"),
-    "notify_owner_on_support_session": _l("Email the owner when a support session starts"),
+    "mode": _l("Mode"),
+    "notify_owner_on_support_session": _l(
+        "Email the owner when a view-only support session starts"
+    ),
     "require_staff_two_factor": _l("Two-factor authentication required for staff"),
     "old_owner_role": _l("Previous owner's role"),
     "new_owner_role": _l("New owner's role"),
@@ -164,6 +167,7 @@ FIELD_VALUES: dict[str, dict[str, Any]] = {
         "logout": _l("Logged out"),
         "revoked": _l("Ended: access changed"),
     },
+    "mode": {"view": _l("View only"), "change": _l("Make changes")},
     "failure": {
         "declined": _l("The saved card was declined."),
         "cap_reached": _l("The monthly limit of automatic top-ups was reached."),

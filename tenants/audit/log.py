@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tenants.access.actors import Actor
+from tenants.access.policy import refuse_in_view_only
 from tenants.core.extensions import db
 from tenants.models import AuditEntry, Member, Organization
 
@@ -54,7 +55,10 @@ def record(
 
     A change made in a support session belongs to the session's organization even when it
     is about a person (their profile): it is listed with the session and on the Audit tab.
+    A view-only support session changes nothing: recording a change made as its actor is
+    refused (the last line behind the web layer's refusal, tenants.access.policy).
     """
+    refuse_in_view_only(actor)
     if actor.support_session_id and organization_id is None and reseller_id is None:
         organization_id, reseller_id = actor.organization_id, actor.reseller_id
     entry = AuditEntry(

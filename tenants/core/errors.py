@@ -86,6 +86,11 @@ class AlreadyActing(Forbidden):
     )
 
 
+class ViewOnlySession(Forbidden):
+    code = "view_only_session"
+    default_message = _l("This support session is view only: nothing can be changed.")
+
+
 class StaffTarget(Forbidden):
     code = "staff_target"
     default_message = _l(

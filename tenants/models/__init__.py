@@ -39,7 +39,7 @@ from tenants.models.postpaid import (
 )
 from tenants.models.pricing import PriceListEntry, TaxRate
 from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
-from tenants.models.support import SupportSession, SupportSessionEnd
+from tenants.models.support import SupportMode, SupportSession, SupportSessionEnd
 from tenants.models.two_factor import PlatformSettings, RecoveryCode, TotpCredential
 from tenants.models.users import (
     LoginFailure,
@@ -91,6 +91,7 @@ __all__ = [
     "ResellerStatus",
     "SavedPaymentMethod",
     "SmsMessage",
+    "SupportMode",
     "SupportSession",
     "SupportSessionEnd",
     "TaxRate",

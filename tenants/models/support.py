@@ -22,6 +22,14 @@ class SupportSessionEnd(enum.StrEnum):
     REVOKED = "revoked"  # the member, the organization or the staff role went away
 
 
+class SupportMode(enum.StrEnum):
+    """What a support session may do (SPEC §5). Sessions started before modes existed could
+    change anything: the migration gives them ``change``; new sessions default to ``view``."""
+
+    VIEW = "view"  # look only: every change is refused (tenants.access.policy)
+    CHANGE = "change"  # make changes: the organization's admins are emailed at the start
+
+
 class SupportSession(db.Model):
     """One login-as: kept for ever, so the customer and the reseller can see what was done."""
 
@@ -37,6 +45,11 @@ class SupportSession(db.Model):
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
     staff_user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     reason: Mapped[str] = mapped_column(String(500))
+    mode: Mapped[SupportMode] = mapped_column(
+        enum_column_type(SupportMode, "support_mode"),
+        default=SupportMode.VIEW,
+        server_default=SupportMode.VIEW.value,
+    )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

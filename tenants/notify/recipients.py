@@ -48,6 +48,24 @@ def owner_user(org: Organization) -> User | None:
     return owner.user if owner is not None else None
 
 
+def admins_of(org: Organization) -> list[User]:
+    """The people who run the organization: its owner and admins with portal access, owner
+    first."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Member, Member.user_id == User.id)
+            .where(
+                Member.organization_id == org.id,
+                Member.role.in_((MemberRole.OWNER, MemberRole.ADMIN)),
+                Member.removed_at.is_(None),
+                Member.portal_access.is_(True),
+            )
+            .order_by(Member.role != MemberRole.OWNER, User.email)
+        )
+    )
+
+
 def reseller_admins(reseller_id: str) -> list[User]:
     return list(
         db.session.scalars(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tenants.access import scoping
@@ -33,7 +33,11 @@ from tenants.models import (
     User,
 )
 from tenants.people import invitations as notifications
-from tenants.people.identity import is_staff_user, refuse_staff_as_member
+from tenants.people.identity import (
+    PERSONAL_FIELDS,
+    refuse_shared_person_edit,
+    refuse_staff_as_member,
+)
 from tenants.people.users import find_user
 
 NAME_MAX_LENGTH = 200
@@ -71,16 +75,6 @@ def _current(org: Organization, member: Member) -> Member:
     ):
         raise NotFound()
     return member
-
-
-def _belongs_elsewhere(user: User, org: Organization) -> bool:
-    """Whether the person is known outside this organization (another one, or staff)."""
-    other_membership = exists().where(
-        Member.user_id == user.id,
-        Member.organization_id != org.id,
-        Member.removed_at.is_(None),
-    )
-    return bool(db.session.scalar(select(other_membership))) or is_staff_user(user.id)
 
 
 def _already_member() -> ValidationFailed:
@@ -190,7 +184,7 @@ def _personal_changes(
 ) -> dict[str, Any]:
     """The person's details that change (they live on the user), once allowed here."""
     user = member.user
-    personal = {k: clean[k] for k in ("name", "email", "mobile") if k in clean}
+    personal = {k: clean[k] for k in PERSONAL_FIELDS if k in clean}
     personal = {k: v for k, v in personal.items() if getattr(user, k) != v}
     if "email" in personal:
         refuse_staff_as_member(personal["email"])
@@ -203,13 +197,8 @@ def _personal_changes(
             refuse_while_acting(actor, WhileActing.CHANGE_EMAIL)
         if member.role == MemberRole.OWNER and actor.is_member and not actor.is_org_owner:
             raise Forbidden(_l("Only the owner or your provider can change the owner's email."))
-    if personal and _belongs_elsewhere(user, org):
-        raise Conflict(
-            _l(
-                "This person also uses the portal elsewhere (another organization or staff), "
-                "so only they can change their name, email and mobile, from their profile."
-            )
-        )
+    if personal:
+        refuse_shared_person_edit(user, org.id)
     return personal
 
 

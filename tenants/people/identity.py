@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CompoundSelect, Select, exists, select
 
-from tenants.core.errors import CustomerEmail, StaffEmail
+from tenants.core.errors import Conflict, CustomerEmail, StaffEmail
 from tenants.core.extensions import db
 from tenants.models import (
     Member,
@@ -90,6 +91,38 @@ def refuse_customer_as_staff(email: str, field: str = "email") -> str:
     if is_customer_email(email):
         raise CustomerEmail(field=field)
     return email
+
+
+# ---------------------------------------------------------------------------
+# A person's shared details
+
+# A person's details that live on their user, shared by every organization they belong to.
+PERSONAL_FIELDS = ("name", "email", "mobile")
+
+
+def known_elsewhere(user: User, organization_id: str | None) -> bool:
+    """Whether the person is known outside this organization (another one, of any reseller,
+    or staff)."""
+    other_membership = exists().where(
+        Member.user_id == user.id,
+        Member.organization_id != organization_id,
+        Member.removed_at.is_(None),
+    )
+    return bool(db.session.scalar(select(other_membership))) or is_staff_user(user.id)
+
+
+def refuse_shared_person_edit(user: User, organization_id: str | None) -> None:
+    """The one rule for a person's shared details (PERSONAL_FIELDS): changed for them by an
+    organization's admins, its reseller's staff or staff acting as them (login-as) only
+    while this organization is the only place the person is known (Conflict, 409); the
+    person themselves changes them from their profile."""
+    if known_elsewhere(user, organization_id):
+        raise Conflict(
+            _l(
+                "This person also uses the portal elsewhere (another organization or staff), "
+                "so only they can change their name, email and mobile, from their profile."
+            )
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_mobile, clean_text
 from tenants.models import User
 from tenants.people import passwords
+from tenants.people.identity import PERSONAL_FIELDS, refuse_shared_person_edit
 
 
 def set_language(user: User, language: str) -> None:
@@ -61,6 +62,10 @@ def update_profile(
             for name, value in values.items()
         }
     )
+    shared = [k for k in PERSONAL_FIELDS if k in clean and getattr(user, k) != clean[k]]
+    if shared and actor is not None and actor.is_acting:
+        # Staff acting as the person may not rewrite what other organizations share.
+        refuse_shared_person_edit(user, actor.organization_id)
     changes = audit.diff(user, clean)
     if changes:
         db.session.flush()

@@ -1,9 +1,11 @@
-"""Login-as support sessions: start, act as the member, end; the log and the owner's email.
+"""Login-as support sessions: start, act as the member, end; the log and the start email.
 
 The web layer keeps the open session's id in the Flask session and builds, on every
 request, the Actor this module returns (``acting_actor``): the member, with the staff
-member as ``real_user_id`` and the session as ``support_session_id``. What must never run
-during a support session is listed once, in tenants.access.policy (``WhileActing``).
+member as ``real_user_id``, the session as ``support_session_id`` and its mode as
+``support_mode``. What must never run during a support session is listed once, in
+tenants.access.policy (``WhileActing``), and so is what a view-only session may still do
+(``ALLOWED_IN_VIEW_ONLY``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tenants.core.errors import (
     NotFound,
     ReauthenticationRequired,
     StaffTarget,
+    ValidationFailed,
 )
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -39,12 +42,13 @@ from tenants.models import (
     Organization,
     OrganizationStatus,
     Reseller,
+    SupportMode,
     SupportSession,
     SupportSessionEnd,
     User,
 )
 from tenants.notify.emails import external_url, recipient_language, send_email_template
-from tenants.notify.recipients import owner_of
+from tenants.notify.recipients import admins_of, owner_of
 from tenants.people.identity import is_staff_user, staff_user_ids
 
 
@@ -76,6 +80,18 @@ def candidates(actor: Actor, org: Organization) -> list[Member]:
     return list(db.session.scalars(query))
 
 
+def clean_mode(value: object) -> SupportMode:
+    """``view`` (also when nothing is given) or ``change``; anything else is refused."""
+    if value is None or value == "":
+        return SupportMode.VIEW
+    try:
+        return SupportMode(value)
+    except ValueError:
+        raise ValidationFailed(
+            fields={"mode": str(_l("Choose view only or make changes."))}
+        ) from None
+
+
 def start_support_session(
     actor: Actor,
     org: Organization,
@@ -84,16 +100,21 @@ def start_support_session(
     *,
     authenticated_at: datetime | None,
     ip: str | None = None,
+    mode: SupportMode | str | None = SupportMode.VIEW,
 ) -> SupportSession:
     """Open a support session as a member of an organization the actor reached through
     scoping (another reseller's is a 404 there). Refused: nesting, staff as the target,
     a stale authentication, a missing reason, a suspended organization, no portal access.
+
+    ``mode`` is ``view`` (the default: nothing can be changed) or ``change`` (the
+    organization's admins are emailed that it started, by whom and why).
     """
     refuse_while_acting(actor, WhileActing.START_SUPPORT_SESSION)
     require(actor, Permission.LOGIN_AS)
     scoping.get_organization(actor, org.id)
     member = scoping.get_member(actor, org, member_id)
     reason = clean_text(reason, "reason", max_length=500)
+    mode = clean_mode(mode)
     if is_staff_user(member.user_id):
         raise StaffTarget()
     if org.status != OrganizationStatus.ACTIVE:
@@ -109,6 +130,7 @@ def start_support_session(
         member_id=member.id,
         staff_user_id=actor.user_id,
         reason=reason,
+        mode=mode,
         started_at=now,
         expires_at=now + timedelta(minutes=session_minutes()),
         ip=(ip or "")[:64] or None,
@@ -122,12 +144,15 @@ def start_support_session(
         organization_id=org.id,
         target_type="member",
         target_id=member.id,
-        changes={"member": [None, member.user.email], "reason": [None, reason]},
+        changes={
+            "member": [None, member.user.email],
+            "reason": [None, reason],
+            "mode": [None, mode.value],
+        },
         support_session_id=support.id,
     )
-    reseller = db.session.get(Reseller, org.reseller_id)
-    if reseller.notify_owner_on_support_session:
-        enqueue("send_support_session_started", support_session_id=support.id)
+    for person in start_email_recipients(support, org):
+        enqueue("send_support_session_started", support_session_id=support.id, user_id=person.id)
     return support
 
 
@@ -189,6 +214,7 @@ def acting_actor(support: SupportSession) -> Actor:
         member_role=member.role,
         real_user_id=support.staff_user_id,
         support_session_id=support.id,
+        support_mode=support.mode,
     )
 
 
@@ -303,35 +329,51 @@ def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> b
     return bool(changes)
 
 
-# -- the owner's email (a job) ------------------------------------------------------------
+# -- the start email (a job) ----------------------------------------------------------------
+
+
+def start_email_recipients(support: SupportSession, org: Organization) -> list[User]:
+    """Who is emailed that a session started: in ``change`` mode the organization's admins
+    (the owner and every admin with portal access); in ``view`` mode the owner, when the
+    reseller's setting asks for it. One email (one job) each, in their own language."""
+    if support.mode == SupportMode.CHANGE:
+        return admins_of(org)
+    reseller = db.session.get(Reseller, org.reseller_id)
+    owner = owner_of(org)
+    if owner is None or not reseller.notify_owner_on_support_session:
+        return []
+    return [owner.user]
 
 
 @job("send_support_session_started")
-def deliver_support_session_started(support_session_id: str) -> None:
+def deliver_support_session_started(support_session_id: str, user_id: str | None = None) -> None:
+    """Tell one person (``user_id``; the owner for jobs queued before modes) that a support
+    session started in their organization: by whom, as whom, why, in which mode."""
     support = db.session.get(SupportSession, support_session_id)
     if support is None:
         return
     org = db.session.get(Organization, support.organization_id)
-    owner = owner_of(org)
-    if owner is None:
+    if user_id is None:
+        owner = owner_of(org)
+        person = owner.user if owner is not None else None
+    else:
+        person = db.session.get(User, user_id)
+    if person is None:
         return
     reseller = db.session.get(Reseller, org.reseller_id)
-    staff = db.session.get(User, support.staff_user_id)
-    member = db.session.get(Member, support.member_id)
-    language = recipient_language(owner.user, reseller)
+    language = recipient_language(person, reseller)
     zone = ZoneInfo(org.timezone)
-    started = format_datetime(support.started_at, "medium", tzinfo=zone, locale=language)
-    expires = format_datetime(support.expires_at, "medium", tzinfo=zone, locale=language)
     send_email_template(
-        owner.user.email,
+        person.email,
         language,
         "support_session_started",
-        owner=owner.user,
+        recipient=person,
         organization=org,
-        staff=staff,
-        member=member.user,
+        staff=db.session.get(User, support.staff_user_id),
+        member=db.session.get(Member, support.member_id).user,
         reason=support.reason,
-        started=started,
-        expires=expires,
+        changes=support.mode == SupportMode.CHANGE,
+        started=format_datetime(support.started_at, "medium", tzinfo=zone, locale=language),
+        expires=format_datetime(support.expires_at, "medium", tzinfo=zone, locale=language),
         link=external_url("organization.audit", org_id=org.id),
     )

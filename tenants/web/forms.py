@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField, SubmitField
+from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
 from tenants.core.errors import DomainError, ValidationFailed
@@ -134,6 +134,16 @@ class StartForm(FlaskForm):
         _l("Reason"),
         validators=[Length(max=500)],
         description=_l("Required, e.g. a ticket number. The organization's admins can read it."),
+    )
+    # Checked by the service (tenants.support.sessions.clean_mode), which says what is wrong.
+    mode = RadioField(
+        _l("Mode"),
+        choices=choices(("view", _l("View only")), ("change", _l("Make changes"))),
+        default="view",
+        validate_choice=False,
+        description=_l(
+            "View only refuses every change. Making changes emails the organization's admins."
+        ),
     )
     submit = SubmitField(_l("Log in as this member"))
 

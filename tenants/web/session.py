@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from tenants.access.actors import Actor
+from tenants.access.policy import refuse_request_in_view_only
 from tenants.core.extensions import db, login_manager
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit
@@ -189,6 +190,17 @@ def enforce_support_session():
     commit()
     flash(str(message), "warning")
     return redirect(home_url(current_actor()))
+
+
+def refuse_changes_in_view_only() -> None:
+    """Before each request: during a view-only support session, whatever may change state
+    is refused (403) unless the policy allows it (tenants.access.policy). The bearer-key API
+    never acts through a support session."""
+    if request.blueprint == "api" or not current_user.is_authenticated:
+        return
+    if not session.get(SUPPORT_KEY):
+        return
+    refuse_request_in_view_only(current_actor(), request.method, request.endpoint)
 
 
 def current_organization() -> Organization | None:

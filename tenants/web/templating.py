@@ -19,7 +19,13 @@ from flask_babel import format_currency, format_date, format_datetime, format_de
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from tenants.access.policy import Permission, WhileActing, can, refused_while_acting
+from tenants.access.policy import (
+    Permission,
+    WhileActing,
+    can,
+    is_view_only,
+    refused_while_acting,
+)
 from tenants.billing import periods
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
@@ -216,6 +222,7 @@ def support_banner() -> dict:
             "staff": current_user.name,
             "minutes": max(1, ceil(seconds / 60)),
             "reason": row.reason,
+            "view_only": is_view_only(actor),
             "form": ReturnForm(formdata=None),
         }
     }

@@ -1,5 +1,6 @@
-"""A support agent logs in as an organization's owner, changes a setting, returns, and finds
-the session in the log — in English and in Spanish."""
+"""A support agent logs in as an organization's owner — making changes, the mode chosen on the
+start form — changes a setting, returns, and finds the session in the log, in English and in
+Spanish."""
 
 from __future__ import annotations
 
@@ -38,10 +39,14 @@ def test_support_agent_acts_as_the_owner_and_finds_the_session_in_the_log(
     start = page.locator('[data-section="login-as"]')
     expect(start.locator("#member option").first).to_contain_text("owner@acme.example")
     start.locator("#reason").fill("Ticket #4711")
+    expect(start.locator("input[name=mode][value=view]")).to_be_checked()  # the default
+    start.locator("input[name=mode][value=change]").check()
     start.locator("input[type=submit]").click()
 
-    # Acting as the owner: the banner says so on every page.
+    # Acting as the owner: the banner says so on every page, and in which mode.
     banner = page.locator("#support-banner")
+    making_changes = {"en": "Making changes", "es": "Haciendo cambios"}[language]
+    expect(banner.locator('[data-field="support-mode"]')).to_have_text(making_changes)
     expect(banner).to_contain_text("Owner Person")
     expect(banner).to_contain_text("Acme Telecom")
     expect(banner).to_contain_text("Sam Support")

@@ -136,8 +136,8 @@ def test_staff_cannot_act_as_staff(login, agent, org, create_member, reseller, o
 def test_no_nesting(login, agent, org, create_member):
     other = create_member(org)
     client = login(agent)
-    assert start(client, org).status_code == 302
-    response = start(client, org, other.id)
+    assert start(client, org, mode="change").status_code == 302
+    response = start(client, org, other.id, mode="change")
     assert response.status_code == 403
     assert "You are already acting as someone." in response.text
     assert only_session().member_id != other.id
@@ -274,7 +274,7 @@ def test_forbidden_actions_are_refused_while_acting_and_allowed_after(
 ):
     other = create_member(org, role="admin")
     client = login(agent)
-    start(client, org)
+    start(client, org, mode="change")
 
     password = client.post(
         "/profile/password",
@@ -358,7 +358,7 @@ def test_audit_and_ledger_entries_made_while_acting_carry_both_identities(login,
     credits.add_credits(SYSTEM, org, credits.SYSTEM_ACCOUNT, 100, entry_type="adjustment")
     commit()
     client = login(agent)
-    start(client, org)
+    start(client, org, mode="change")
     saved = client.post(
         f"/organizations/{org.id}/settings/configuration",
         data={
@@ -391,7 +391,7 @@ def test_the_support_log_shows_start_end_reason_and_changes(
     login, agent, reseller_admin, org, owner, client
 ):
     login(agent)
-    start(client, org)
+    start(client, org, mode="change")
     client.post(
         f"/organizations/{org.id}/settings/configuration",
         data={
@@ -508,7 +508,7 @@ def test_buying_with_a_saved_card_is_refused_while_acting(login, agent, org, res
 
     set_credit_prices(reseller)
     client = login(agent)
-    start(client, org)
+    start(client, org, mode="change")
     acting = support.acting_actor(only_session())
     purchase = purchases.start_purchase(
         acting, org, credit_count=100, account="system", payment_method="sandbox"
