@@ -4,7 +4,7 @@ queued_jobs gains started_at/heartbeat_at (a worker runs it now) and failed_at (
 job_runner_beats records that the parts of ``flask jobs worker`` are alive.
 
 Revision ID: b7c4e9a1f2d3
-Revises: e5a1d2c3b4f6
+Revises: 5e7a1c2d9b40
 Create Date: 2026-12-05 10:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import tenants.core.types
 
 # revision identifiers, used by Alembic.
 revision = 'b7c4e9a1f2d3'
-down_revision = 'e5a1d2c3b4f6'
+down_revision = '5e7a1c2d9b40'
 branch_labels = None
 depends_on = None
 
