@@ -116,10 +116,10 @@ def burst_worker(app: Flask) -> None:
         connection.close()
 
 
-def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
-    """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
+def worker_env(app: Flask) -> dict[str, str]:
+    """The environment of a ``flask jobs`` subprocess configured like the test app."""
     config = app.config
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": config["REDIS_URL"] or "",
@@ -133,6 +133,11 @@ def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.Co
         "JOB_RETRY_INTERVALS": ",".join(str(i) for i in config["JOB_RETRY_INTERVALS"]),
         "SMS_GATEWAY": config["SMS_GATEWAY"],
     }
+
+
+def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
+    env = worker_env(app)
     db.session.remove()  # nothing of this process holds the database meanwhile
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "jobs", *args],
