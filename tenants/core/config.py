@@ -79,7 +79,13 @@ def load_config(instance_path: Path) -> dict:
         "JOB_RETRY_INTERVALS": [
             int(s) for s in os.environ.get("JOB_RETRY_INTERVALS", "10,60,300,1800").split(",")
         ],
-        "JOB_RELAY_SECONDS": int(os.environ.get("JOB_RELAY_SECONDS", "5")),
+        "JOB_RELAY_SECONDS": float(os.environ.get("JOB_RELAY_SECONDS", "5")),
+        # A job handed to Redis that no live worker runs (no heartbeat this long) and that
+        # Redis no longer holds is handed over again (tenants.jobs.lease.reap).
+        "JOB_LOST_AFTER_SECONDS": float(os.environ.get("JOB_LOST_AFTER_SECONDS", "60")),
+        "JOB_HEARTBEAT_SECONDS": float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10")),
+        # `flask jobs health`: a part of the worker silent this long is down.
+        "JOB_HEALTH_SECONDS": float(os.environ.get("JOB_HEALTH_SECONDS", "30")),
         # The job worker's process is replaced after this many jobs, or after a job that left
         # it above this many MB resident (PDF rendering leaves memory behind); 0: never.
         "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),

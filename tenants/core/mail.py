@@ -1,9 +1,18 @@
-"""Email delivery: SMTP when MAIL_SERVER is set, else .eml files in the outbox folder."""
+"""Email delivery: SMTP when MAIL_SERVER is set, else .eml files in the outbox folder.
+
+Inside a job (``message_ids_for``) each message's Message-ID is derived from the job's id
+and its place among the job's messages: a job run again after a crash sends the same ids,
+the outbox folder keeps one file per id, and a mail server or client can drop the copy.
+"""
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -11,6 +20,27 @@ from pathlib import Path
 from flask import current_app
 
 from tenants.core.types import utcnow
+
+# (job id, messages built so far) while a job runs; None outside jobs.
+_JOB_MESSAGES: ContextVar[list | None] = ContextVar("portal_job_messages", default=None)
+
+
+@contextmanager
+def message_ids_for(key: str) -> Iterator[None]:
+    """Messages built inside get Message-IDs ``<key>.<n>@portal``, the same on every run."""
+    token = _JOB_MESSAGES.set([key, 0])
+    try:
+        yield
+    finally:
+        _JOB_MESSAGES.reset(token)
+
+
+def _message_id() -> str:
+    scope = _JOB_MESSAGES.get()
+    if scope is None:
+        return make_msgid(domain="portal")
+    scope[1] += 1
+    return f"<{scope[0]}.{scope[1]}@portal>"
 
 
 def build_message(
@@ -26,7 +56,7 @@ def build_message(
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="portal")
+    message["Message-ID"] = _message_id()
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -63,6 +93,10 @@ def outbox_dir() -> Path:
 def _write_to_outbox(message: EmailMessage) -> None:
     folder = outbox_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
     msgid = message["Message-ID"].strip("<>").split("@")[0]
-    (folder / f"{stamp}-{msgid}.eml").write_bytes(bytes(message))
+    if any(folder.glob(f"*-{msgid}.eml")):
+        return  # a job run again after a crash: this message was written already
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+    partial = folder / f".{stamp}-{msgid}.part"
+    partial.write_bytes(bytes(message))
+    os.replace(partial, folder / f"{stamp}-{msgid}.eml")  # whole or not at all

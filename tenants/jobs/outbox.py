@@ -21,7 +21,9 @@ from sqlalchemy import select
 
 from tenants.core.config import redis_client_options
 from tenants.core.extensions import db
+from tenants.core.mail import message_ids_for
 from tenants.core.types import utcnow
+from tenants.jobs.lease import claim, finish, running
 from tenants.jobs.registry import JOBS
 from tenants.models import QueuedJob
 
@@ -134,33 +136,59 @@ def dispatch(job_ids: list[str], *, relaying: bool = False) -> None:
 
 
 def run_queued_job(job_id: str) -> None:
-    """Run one recorded job once; a finished job is never run again (inside an app context:
-    the worker pushes one for each job)."""
-    job = db.session.get(QueuedJob, job_id)
-    if job is None or job.finished_at is not None:
+    """Run one recorded job once (inside an app context: the worker pushes one for each job).
+
+    The row is claimed first (a finished job, or one another live worker runs, is left
+    alone); the job's effects and its finished mark commit in one transaction, so a job
+    whose mark was lost changed nothing and runs again. Its emails carry Message-IDs made
+    from the job's id, the same on every run. A failure is recorded; with no retry left
+    the row is failed (the platform's failed jobs page lists it, and can retry it)."""
+    if not claim(job_id):
         return
-    job.attempts += 1
+    job = db.session.get(QueuedJob, job_id)
     try:
-        JOBS[job.name](**job.kwargs)
+        with running(job_id), message_ids_for(job_id):
+            JOBS[job.name](**job.kwargs)
+            if not finish(job_id):  # another run finished it meanwhile
+                rollback()
+                return
+            commit()  # and hand over the jobs this one asked for (e.g. a failure notice)
     except Exception:
         rollback()  # also forgets the jobs this one asked for
-        job = db.session.get(QueuedJob, job_id)
-        job.attempts += 1
-        job.last_error = traceback.format_exc()[-4000:]
-        db.session.commit()
+        _record_failure(job_id, traceback.format_exc()[-4000:])
         if current_app.config.get("REDIS_URL"):
             raise
         log.exception("in-process job %s (%s) failed", job_id, job.name)
-        return
-    job.finished_at = utcnow()
-    commit()  # and hand over the jobs this one asked for (e.g. a failure notice)
+
+
+def _record_failure(job_id: str, error: str) -> None:
+    """The error, and ``failed_at`` unless RQ retries the job (an RQ retry left)."""
+    from rq import get_current_job
+
+    rq_job = get_current_job() if current_app.config.get("REDIS_URL") else None
+    retrying = bool(rq_job is not None and rq_job.retries_left)
+    db.session.execute(
+        QueuedJob.__table__.update()
+        .where(QueuedJob.id == job_id)
+        .values(
+            last_error=error,
+            started_at=None,
+            heartbeat_at=None,
+            failed_at=None if retrying else utcnow(),
+        )
+    )
+    db.session.commit()
 
 
 def pending_jobs(limit: int = 500) -> list[str]:
     return list(
         db.session.scalars(
             select(QueuedJob.id)
-            .where(QueuedJob.finished_at.is_(None), QueuedJob.dispatched_at.is_(None))
+            .where(
+                QueuedJob.finished_at.is_(None),
+                QueuedJob.failed_at.is_(None),
+                QueuedJob.dispatched_at.is_(None),
+            )
             .order_by(QueuedJob.created_at)
             .limit(limit)
         )

@@ -11,7 +11,8 @@ A fork, not a new interpreter: the child shares the parent's imported code and a
 start-up cost). It drops what it must not share: SQLAlchemy's pool (``dispose(close=False)``
 leaves the parent's connections open for the parent) and the cached Redis clients. The child
 gets a process group of its own, so a Ctrl-C reaches it once, forwarded by the parent, and it
-is sent SIGTERM if the parent dies.
+is sent SIGTERM if the parent dies. The parent keeps the supervisor's other parts (scheduler,
+relay, monitor: tenants.jobs.supervisor), which run no job.
 """
 
 from __future__ import annotations
@@ -60,9 +61,37 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
-def run_generations(child: Callable[[], int]) -> int:
+class RecyclingWorker:
+    """Stands in for the RQ worker in ``flask jobs worker`` (its supervisor pings
+    ``connection``, calls ``work`` and reads ``_stop_requested``): ``work`` runs real workers
+    from ``make_worker`` in forked children, each stopping after ``max_jobs`` jobs (or above
+    its memory, ``spent``) and replaced by a fresh one, until one stops for another reason."""
+
+    def __init__(
+        self, make_worker: Callable[[], object], prepare_child: Callable[[], None], max_jobs: int
+    ) -> None:
+        self.make_worker, self.prepare_child = make_worker, prepare_child
+        self.max_jobs = max_jobs or None
+        self.connection = make_worker().connection  # the parent's, for the supervisor's ping
+        self.max_connection_wait_time = 60.0
+        self._stop_requested = False
+
+    def work(self, **kwargs) -> bool:
+        status, self._stop_requested = run_generations(lambda: self._generation(kwargs))
+        return status == 0
+
+    def _generation(self, kwargs: dict) -> int:
+        self.prepare_child()
+        worker = self.make_worker()
+        worker.max_connection_wait_time = self.max_connection_wait_time
+        worker.work(max_jobs=self.max_jobs, **kwargs)
+        return RECYCLE_EXIT if worker.spent(self.max_jobs) else 0
+
+
+def run_generations(child: Callable[[], int]) -> tuple[int, bool]:
     """Run ``child`` in forked processes, one after another while each exits with
-    RECYCLE_EXIT; the last one's exit status (a signal that ended it counts as 1)."""
+    RECYCLE_EXIT; the last one's exit status (0 for a recycle, 1 for a signal that ended
+    it) and whether SIGTERM or SIGINT asked this process to stop (forwarded to the child)."""
     stopping = False
     pid = 0
 
@@ -80,7 +109,7 @@ def run_generations(child: Callable[[], int]) -> int:
                 os._exit(_run_child(child, previous))
             status = _wait(pid)
             if status != RECYCLE_EXIT or stopping:
-                return 0 if status == RECYCLE_EXIT else status
+                return (0 if status == RECYCLE_EXIT else status), stopping
             log.info("job worker %s recycled; starting a fresh one", pid)
     finally:
         for sig, handler in previous.items():

@@ -1,8 +1,9 @@
 """The job runner: an RQ worker with its scheduler, the outbox relay, and the hourly schedule.
 
-``flask jobs worker`` runs an RQ worker on RQ_QUEUE. Beside it a thread, every
-JOB_RELAY_SECONDS, hands QueuedJob rows that never reached Redis (it was down when their
-transaction committed) over to RQ, and once an hour asks for the monthly invoice run and the
+``flask jobs worker`` runs an RQ worker on RQ_QUEUE, kept alive with its other parts by a
+supervisor (tenants.jobs.supervisor). Beside it the housekeeper, every JOB_RELAY_SECONDS,
+puts jobs lost in Redis back in the outbox (tenants.jobs.lease), hands QueuedJob rows that
+never reached Redis over to RQ, and once an hour asks for the monthly invoice run and the
 expiry of unpaid purchases — each is idempotent (one invoice per organization and period, a
 purchase expired once), so every worker may ask; a Redis key per job and hour keeps it to one
 request an hour across workers anyway.
@@ -12,14 +13,13 @@ loses WeasyPrint's warmed caches and costs ~45 % of a receipt's time (bench/READ
 memory"). The app is created once, when the command starts; each job runs in a fresh app
 context of it (``PortalWorker``). With WORKER_MAX_JOBS or WORKER_MAX_RSS_MB set (the default),
 that worker runs in a forked child replaced after so many jobs or above so much memory
-(recycle.py), so the memory PDF rendering leaves behind is given back. Run more worker
-processes to run more jobs at once.
+(``RecyclingWorker``, recycle.py), so the memory PDF rendering leaves behind is given back.
+Run more worker processes to run more jobs at once.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import click
@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.jobs.lease import reap
 from tenants.jobs.outbox import (
     commit,
     dispatch,
@@ -40,8 +41,9 @@ from tenants.jobs.outbox import (
     rq_queue,
     worker_redis_connection,
 )
-from tenants.jobs.recycle import RECYCLE_EXIT, rss_mb, run_generations
+from tenants.jobs.recycle import RecyclingWorker, rss_mb
 from tenants.jobs.registry import JOBS
+from tenants.jobs.supervisor import Supervisor, health
 from tenants.models import QueuedJob
 
 log = logging.getLogger(__name__)
@@ -97,28 +99,20 @@ def schedule_hourly_jobs() -> None:
         schedule_job(name)
 
 
-class Housekeeper(threading.Thread):
-    """Relays the outbox every few seconds and asks for the schedule every hour."""
+class Housekeeping:
+    """One round of the housekeeper (a part of ``flask jobs worker``, kept alive by its
+    supervisor): put lost jobs back in the outbox, relay the outbox, and ask for the
+    schedule every hour."""
 
-    def __init__(self, app: Flask, interval: float):
-        super().__init__(name="portal-relay", daemon=True)
-        self.app, self.interval = app, interval
-        self.stopped = threading.Event()
-        self.next_schedule = 0.0
+    def __init__(self, next_schedule: float = 0.0) -> None:
+        self.next_schedule = next_schedule
 
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            with self.app.app_context():
-                try:
-                    if relay():
-                        log.info("relay handed pending jobs over to Redis")
-                    if time.monotonic() >= self.next_schedule:
-                        schedule_hourly_jobs()
-                        self.next_schedule = time.monotonic() + SCHEDULE_SECONDS
-                except Exception:  # a database or Redis hiccup: try again next round
-                    log.exception("relay round failed")
-                finally:
-                    db.session.remove()
+    def __call__(self) -> None:
+        if reap() + relay():
+            log.info("relay handed pending jobs over to Redis")
+        if time.monotonic() >= self.next_schedule:
+            schedule_hourly_jobs()
+            self.next_schedule = time.monotonic() + SCHEDULE_SECONDS
 
 
 class PortalWorker(SimpleWorker):
@@ -148,6 +142,10 @@ class PortalWorker(SimpleWorker):
                 log.info("worker at %.0f MB (limit %s MB): recycling", rss, self.max_rss_mb)
                 self.over_memory = True
                 self._stop_requested = True  # RQ's loop stops before the next job
+
+    def spent(self, max_jobs: int | None) -> bool:
+        """Whether it stopped to be replaced: its job quota done, or above its memory."""
+        return self.over_memory or (max_jobs is not None and self.jobs_done >= max_jobs)
 
 
 # -- failed jobs (the platform admin's page) -----------------------------------------------
@@ -207,11 +205,17 @@ def retry_job(job_id: str) -> bool:
         try:
             registry = FailedJobRegistry(queue=rq_queue())
             if job_id in registry.get_job_ids():
+                db.session.execute(
+                    update(QueuedJob).where(QueuedJob.id == job_id).values(failed_at=None)
+                )
+                db.session.commit()
                 registry.requeue(job_id)
                 return True
         except Exception:
             log.warning("could not requeue %s in RQ; handing it over afresh", job_id)
-    db.session.execute(update(QueuedJob).where(QueuedJob.id == job_id).values(dispatched_at=None))
+    db.session.execute(
+        update(QueuedJob).where(QueuedJob.id == job_id).values(dispatched_at=None, failed_at=None)
+    )
     commit()
     dispatch([job_id])
     return True
@@ -224,54 +228,62 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the RQ worker and the outbox 
 
 @jobs_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop.")
-@click.option("--no-scheduler", is_flag=True, help="Do not run RQ's scheduler in this worker.")
-def worker_command(burst: bool, no_scheduler: bool) -> None:
-    """Run an RQ worker with the scheduler and the outbox relay."""
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker with the scheduler, the relay and the reaper, kept alive through
+    Redis and database outages."""
     app = current_app._get_current_object()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("Set REDIS_URL: without Redis, jobs run in-process.")
-    handed = relay()
-    click.echo(f"Relay: {handed} pending job(s) handed over.")
-    housekeeper = None
-    if not burst:
-        schedule_hourly_jobs()
-        housekeeper = Housekeeper(app, app.config["JOB_RELAY_SECONDS"])
-        housekeeper.next_schedule = time.monotonic() + SCHEDULE_SECONDS
-        housekeeper.start()
+    if burst:
+        handed = relay()
+        click.echo(f"Relay: {handed} pending job(s) handed over.")
     db.session.remove()
-    with_scheduler = not no_scheduler and not burst
-    try:
-        if app.config["WORKER_MAX_JOBS"] or app.config["WORKER_MAX_RSS_MB"]:
-            status = run_generations(lambda: work_generation(app, burst, with_scheduler, True))
-        else:
-            status = work_generation(app, burst, with_scheduler)
-    finally:
-        if housekeeper is not None:
-            housekeeper.stopped.set()
-    if status not in (0, RECYCLE_EXIT):
-        raise SystemExit(status)
 
-
-def work_generation(app: Flask, burst: bool, with_scheduler: bool, forked: bool = False) -> int:
-    """Run the RQ worker until it stops; RECYCLE_EXIT when it stopped to be replaced (after
-    WORKER_MAX_JOBS jobs or above WORKER_MAX_RSS_MB), else 0. In a forked child (recycle.py)
-    it first drops the parent's database pool and Redis clients."""
-    if forked:
-        with app.app_context():
-            db.engine.dispose(close=False)
-        app.extensions.pop("portal_redis", None)
-    max_jobs = app.config["WORKER_MAX_JOBS"] or None
-    with app.app_context():
+    def make_worker() -> PortalWorker:
         connection = worker_redis_connection()
-        worker = PortalWorker(
+        return PortalWorker(
             [rq_queue(connection)],
             connection=connection,
             app=app,
             max_rss_mb=app.config["WORKER_MAX_RSS_MB"] or None,
         )
-        worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs)
-    spent = worker.over_memory or (max_jobs is not None and worker.jobs_done >= max_jobs)
-    return RECYCLE_EXIT if spent else 0
+
+    def recycling_worker() -> RecyclingWorker:
+        return RecyclingWorker(
+            make_worker, lambda: forget_parent_connections(app), app.config["WORKER_MAX_JOBS"]
+        )
+
+    recycling = app.config["WORKER_MAX_JOBS"] or app.config["WORKER_MAX_RSS_MB"]
+    worker_factory = recycling_worker if recycling else make_worker
+    if burst:
+        worker_factory().work(burst=True)
+        return
+    Supervisor(app, worker_factory, Housekeeping()).run()
+
+
+def forget_parent_connections(app: Flask) -> None:
+    """In a forked worker child: drop the parent's database pool (its connections stay open
+    for the parent) and Redis clients; the child opens its own."""
+    with app.app_context():
+        db.engine.dispose(close=False)
+    app.extensions.pop("portal_redis", None)
+
+
+@jobs_cli.command("health")
+def health_command() -> None:
+    """Whether the worker, scheduler and relay are alive, and the oldest incomplete job's
+    age; exits 1 when a part is not alive."""
+    report = health()
+    for part, state in report["parts"].items():
+        ago = state["seconds_ago"]
+        seen = "never seen" if ago is None else f"last beat {ago:.0f} s ago"
+        click.echo(f"{part}: {'alive' if state['alive'] else 'DOWN'} ({seen})")
+    oldest = report["oldest_incomplete_seconds"]
+    age = "none" if oldest is None else f"{oldest:.0f} s"
+    click.echo(f"oldest incomplete job: {age}")
+    click.echo("healthy" if report["healthy"] else "UNHEALTHY")
+    if not report["healthy"]:
+        raise SystemExit(1)
 
 
 @jobs_cli.command("relay")

@@ -12,7 +12,7 @@ from tenants.models.billing import (
     Purchase,
     PurchaseStatus,
 )
-from tenants.models.jobs import QueuedJob
+from tenants.models.jobs import JobRunnerBeat, QueuedJob
 from tenants.models.ledger import (
     AccountKind,
     CreditAccount,
@@ -66,6 +66,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSequence",
     "InvoiceStatus",
+    "JobRunnerBeat",
     "LedgerEntry",
     "LoginFailure",
     "Member",

@@ -1,4 +1,10 @@
-"""The job outbox: a job is recorded in the same transaction as the change that asks for it."""
+"""The job outbox: a job is recorded in the same transaction as the change that asks for it.
+
+A row is the job's owner until the job is done: ``finished_at`` (it succeeded, committed with
+its effects) or ``failed_at`` (it gave up: listed on the platform's failed jobs page, where it
+can be retried). ``started_at``/``heartbeat_at`` say that a worker runs it now; a row handed
+over long ago that nobody runs and Redis no longer holds is handed over again (the reaper).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,22 @@ class QueuedJob(db.Model):
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRunnerBeat(db.Model):
+    """A part of a running ``flask jobs worker`` (worker, scheduler, relay) says it is alive:
+    kept in the database, so ``flask jobs health`` answers through a Redis outage."""
+
+    __tablename__ = "job_runner_beats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # part:host:pid
+    part: Mapped[str] = mapped_column(String(20), index=True)
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column()
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -117,7 +117,7 @@ def burst_worker(app: Flask) -> None:
 
 
 def worker_env(app: Flask) -> dict[str, str]:
-    """The environment of a ``flask --app app jobs …`` subprocess configured like ``app``."""
+    """The environment of a ``flask jobs`` subprocess configured like the test app."""
     config = app.config
     return {
         **os.environ,
@@ -139,11 +139,12 @@ def worker_env(app: Flask) -> dict[str, str]:
 
 def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     """``flask --app app jobs worker --burst`` in a subprocess, configured like the test app."""
+    env = worker_env(app)
     db.session.remove()  # nothing of this process holds the database meanwhile
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "jobs", *args],
         cwd=ROOT,
-        env=worker_env(app),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

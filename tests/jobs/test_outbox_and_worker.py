@@ -127,6 +127,7 @@ def test_a_failing_job_is_recorded_listed_and_retried_from_the_platform_page(
     assert job.finished_at is None
     assert job.attempts == 2  # the first try and its retry
     assert "ConnectionRefusedError" in job.last_error
+    assert job.failed_at is not None  # gave up: the reaper leaves it to the page's Retry
 
     admin = create_platform_staff(email="root@platform.example")
     login = client.get("/login")
@@ -251,3 +252,21 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "expire_pending_purchases",
         ]
     )
+
+
+def test_jobs_health_says_which_parts_beat_lately_and_the_oldest_incomplete_job(
+    app, runner, redis, create_reseller, create_organization
+):
+    from tenants.jobs.supervisor import record_beats
+
+    create_organization(create_reseller())  # one invitation handed over, not run yet
+    result = runner.invoke(args=["jobs", "health"])
+    assert result.exit_code == 1
+    assert "worker: DOWN (never seen)" in result.output
+    assert "oldest incomplete job: 0 s" in result.output and "UNHEALTHY" in result.output
+
+    record_beats(["worker", "scheduler", "relay"])
+    burst_worker(app)
+    result = runner.invoke(args=["jobs", "health"])
+    assert result.exit_code == 0, result.output
+    assert "scheduler: alive" in result.output and "oldest incomplete job: none" in result.output
