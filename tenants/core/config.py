@@ -64,7 +64,7 @@ def load_config(instance_path: Path) -> dict:
     load_dotenv(override=False)
     instance_path.mkdir(parents=True, exist_ok=True)
     mail_server = os.environ.get("MAIL_SERVER", "").strip()
-    return {
+    return worker_limits() | {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         # No pool_pre_ping: tenants.core.database pings only the connections that sat idle
@@ -95,7 +95,6 @@ def load_config(instance_path: Path) -> dict:
         "JOB_HEARTBEAT_SECONDS": float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10")),
         # `flask jobs health`: a part of the worker silent this long is down.
         "JOB_HEALTH_SECONDS": float(os.environ.get("JOB_HEALTH_SECONDS", "30")),
-        **worker_limits(),
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
