@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from reseller.platform.blueprint import bp
@@ -13,11 +12,12 @@ from tenants.core.extensions import db
 from tenants.jobs import worker
 from tenants.models import Organization, SmsMessage
 from tenants.web.decorators import actor_required
+from tenants.web.forms import Form
 
 SMS_PAGE = 100
 
 
-class RetryForm(FlaskForm):
+class RetryForm(Form):
     """CSRF only: the job id is in the URL."""
 
 
