@@ -15,10 +15,10 @@ and the status of a page that shows a refused form.
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, request
 from flask_babel import gettext as _
 
-from tenants.core.errors import ValidationFailed
+from tenants.core.errors import NotFound, ValidationFailed
 from tenants.core.types import is_record_id
 from tenants.core.validation import text_problem
 from tenants.web.forms import refusal_status
@@ -29,7 +29,7 @@ MAX_QUERY_VALUE = 2000
 def refuse_malformed_ids(_endpoint: str | None, values: dict | None) -> None:
     for name, value in (values or {}).items():
         if name.endswith("_id") and not is_record_id(value):
-            abort(404)
+            raise NotFound()  # the very 404 of a record that is missing or not yours
 
 
 def refuse_unsafe_query() -> None:
