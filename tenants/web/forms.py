@@ -36,8 +36,8 @@ _REFUSAL = "_refusal_status"
 
 
 def plain_text(_form, field) -> None:
-    """The one text rule on a form field: no control characters, and one line unless the
-    field is a text area (tenants.core.validation.text_problem)."""
+    """The one text rule on a form field holding text: no control characters, and one line
+    unless the field is a text area (tenants.core.validation.text_problem)."""
     if isinstance(field.data, str) and field.data:
         problem = text_problem(field.data, one_line=not isinstance(field, TextAreaField))
         if problem:
@@ -47,7 +47,8 @@ def plain_text(_form, field) -> None:
 class Form(FlaskForm):
     """The base of every form of the portal (FlaskForm: CSRF, request data).
 
-    Every text field (StringField and its kinds: text areas, emails, hidden fields; not
+    Every field that holds text (text inputs and their kinds, hidden fields, text areas, and
+    the typed value of a select or a radio, which a forged post may set to anything; not
     passwords, which are never stored or shown) refuses control characters, and line breaks
     unless it is a text area, besides its own validators. A form made during a POST whose
     page shows it with errors makes that page answer 422 (tenants.web.request_input).
@@ -61,7 +62,7 @@ class Form(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
         for field in self:
-            if isinstance(field, StringField) and not isinstance(field, PasswordField):
+            if not isinstance(field, PasswordField):
                 extra.setdefault(field.name, []).insert(0, plain_text)
         return super().validate(extra_validators=extra)
 

@@ -181,7 +181,7 @@ def test_an_invitation_is_delivered_with_one_line_headers_whatever_the_stored_na
     db.session.execute(
         sa.update(Organization)
         .where(Organization.id == org.id)
-        .values(name="Acme\r\nBcc: evil@example.com\x00")
+        .values(name="Acme\r\nBcc: evil@example.com\x1b")
     )
     commit()
     send_invitation(db.session.get(Member, owner.id))
