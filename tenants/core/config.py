@@ -86,6 +86,10 @@ def load_config(instance_path: Path) -> dict:
         "JOB_HEARTBEAT_SECONDS": float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10")),
         # `flask jobs health`: a part of the worker silent this long is down.
         "JOB_HEALTH_SECONDS": float(os.environ.get("JOB_HEALTH_SECONDS", "30")),
+        # The job worker's process is replaced after this many jobs, or after a job that left
+        # it above this many MB resident (PDF rendering leaves memory behind); 0: never.
+        "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),
+        "WORKER_MAX_RSS_MB": int(os.environ.get("WORKER_MAX_RSS_MB", "400")),
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,

@@ -8,10 +8,13 @@ expiry of unpaid purchases — each is idempotent (one invoice per organization 
 purchase expired once), so every worker may ask; a Redis key per job and hour keeps it to one
 request an hour across workers anyway.
 
-The worker runs jobs in its own process (``SimpleWorker``): the relay thread and SQLAlchemy's
-connection pool are then never copied into a forked child. The app is created once, when the
-command starts; each job runs in a fresh app context of it (``PortalWorker``). Run more worker
-processes to run more jobs at once.
+The worker runs jobs in its own process (``SimpleWorker``), no fork per job: a fork per job
+loses WeasyPrint's warmed caches and costs ~45 % of a receipt's time (bench/README.md, "Worker
+memory"). The app is created once, when the command starts; each job runs in a fresh app
+context of it (``PortalWorker``). With WORKER_MAX_JOBS or WORKER_MAX_RSS_MB set (the default),
+that worker runs in a forked child replaced after so many jobs or above so much memory
+(``RecyclingWorker``, recycle.py), so the memory PDF rendering leaves behind is given back.
+Run more worker processes to run more jobs at once.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from tenants.jobs.outbox import (
     rq_queue,
     worker_redis_connection,
 )
+from tenants.jobs.recycle import RecyclingWorker, rss_mb
 from tenants.jobs.registry import JOBS
 from tenants.jobs.supervisor import Supervisor, health
 from tenants.models import QueuedJob
@@ -113,16 +117,35 @@ class Housekeeping:
 
 class PortalWorker(SimpleWorker):
     """An RQ worker for one app: each job runs in a fresh app context of it, so it has the
-    app's configuration and a database session of its own, removed when the job ends."""
+    app's configuration and a database session of its own, removed when the job ends.
 
-    def __init__(self, *args, app: Flask | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+    With ``max_rss_mb``, a job that leaves the process above that many MB resident makes the
+    worker stop cleanly after it (``over_memory``): its process is then replaced (recycle.py).
+    """
+
+    def __init__(self, *args, app: Flask | None = None, max_rss_mb: int | None = None, **kw):
+        super().__init__(*args, **kw)
         self.app = app  # None only where RQ itself makes one (e.g. listing workers)
+        self.max_rss_mb = max_rss_mb
+        self.jobs_done = 0
+        self.over_memory = False
 
     def execute_job(self, job, queue):
         app = self.app or current_app._get_current_object()
-        with app.app_context():
-            return super().execute_job(job, queue)
+        try:
+            with app.app_context():
+                return super().execute_job(job, queue)
+        finally:
+            self.jobs_done += 1
+            rss = rss_mb() if self.max_rss_mb else None
+            if rss is not None and rss > self.max_rss_mb:
+                log.info("worker at %.0f MB (limit %s MB): recycling", rss, self.max_rss_mb)
+                self.over_memory = True
+                self._stop_requested = True  # RQ's loop stops before the next job
+
+    def spent(self, max_jobs: int | None) -> bool:
+        """Whether it stopped to be replaced: its job quota done, or above its memory."""
+        return self.over_memory or (max_jobs is not None and self.jobs_done >= max_jobs)
 
 
 # -- failed jobs (the platform admin's page) -----------------------------------------------
@@ -214,17 +237,36 @@ def worker_command(burst: bool) -> None:
     if burst:
         handed = relay()
         click.echo(f"Relay: {handed} pending job(s) handed over.")
-        db.session.remove()
-        connection = worker_redis_connection()
-        PortalWorker([rq_queue(connection)], connection=connection, app=app).work(burst=True)
-        return
     db.session.remove()
 
     def make_worker() -> PortalWorker:
         connection = worker_redis_connection()
-        return PortalWorker([rq_queue(connection)], connection=connection, app=app)
+        return PortalWorker(
+            [rq_queue(connection)],
+            connection=connection,
+            app=app,
+            max_rss_mb=app.config["WORKER_MAX_RSS_MB"] or None,
+        )
 
-    Supervisor(app, make_worker, Housekeeping()).run()
+    def recycling_worker() -> RecyclingWorker:
+        return RecyclingWorker(
+            make_worker, lambda: forget_parent_connections(app), app.config["WORKER_MAX_JOBS"]
+        )
+
+    recycling = app.config["WORKER_MAX_JOBS"] or app.config["WORKER_MAX_RSS_MB"]
+    worker_factory = recycling_worker if recycling else make_worker
+    if burst:
+        worker_factory().work(burst=True)
+        return
+    Supervisor(app, worker_factory, Housekeeping()).run()
+
+
+def forget_parent_connections(app: Flask) -> None:
+    """In a forked worker child: drop the parent's database pool (its connections stay open
+    for the parent) and Redis clients; the child opens its own."""
+    with app.app_context():
+        db.engine.dispose(close=False)
+    app.extensions.pop("portal_redis", None)
 
 
 @jobs_cli.command("health")

@@ -132,6 +132,8 @@ def worker_env(app: Flask) -> dict[str, str]:
         "OUTBOX_DIR": config["OUTBOX_DIR"],
         "JOB_RETRY_INTERVALS": ",".join(str(i) for i in config["JOB_RETRY_INTERVALS"]),
         "SMS_GATEWAY": config["SMS_GATEWAY"],
+        "WORKER_MAX_JOBS": str(config["WORKER_MAX_JOBS"]),
+        "WORKER_MAX_RSS_MB": str(config["WORKER_MAX_RSS_MB"]),
     }
 
 
