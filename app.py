@@ -18,7 +18,7 @@ from tenants.core.config import load_config
 from tenants.core.database import configure_engine_events, is_outage
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
-from tenants.web import templating
+from tenants.web import request_input, templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
 from tenants.web.session import (
@@ -176,6 +176,7 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(enforce_support_session)
     app.before_request(enforce_live_access)
     app.before_request(refuse_changes_in_view_only)
+    request_input.register(app)
 
     @app.after_request
     def security_headers(response):

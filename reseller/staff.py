@@ -16,7 +16,6 @@ from flask import flash, redirect
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -26,13 +25,13 @@ from tenants.core.errors import Conflict, ValidationFailed
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import operations as resellers
-from tenants.web.forms import choices, show_service_errors
+from tenants.web.forms import Form, choices, show_service_errors
 
 RESELLER_ROLES = [("agent", _l("Agent")), ("admin", _l("Admin"))]
 PLATFORM_ROLES = [("support", _l("Support agent")), ("admin", _l("Platform admin"))]
 
 
-class StaffRoleForm(FlaskForm):
+class StaffRoleForm(Form):
     """A staff member's role, one of the screen's roles."""
 
     role = SelectField(_l("Role"))

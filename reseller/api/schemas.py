@@ -155,7 +155,7 @@ BillingType = one_of(("individual", "company"))
 class BillingInput(ApiModel):
     type: BillingType = None
     name: text(required=False, description="Defaults to the organization's name.") | None = None
-    address: text(1000, required=False) | None = None
+    address: text(1000, required=False, one_line=False) | None = None
     tax_id: text(64, required=False) | None = None
     email: OptionalEmail | None = None
 
@@ -308,7 +308,7 @@ class OrganizationQuery(ListQuery):
 
 
 class SuspendRequest(ApiModel):
-    reason: text(500, description="Kept in the audit log")
+    reason: text(500, one_line=False, description="Kept in the audit log")
 
 
 class EmptyRequest(ApiModel):

@@ -291,7 +291,7 @@ class PaymentCreate(ApiModel):
 
 
 class PaymentVoid(ApiModel):
-    reason: text(500, description="Why it is void, e.g. the transfer bounced")
+    reason: text(500, one_line=False, description="Why it is void, e.g. the transfer bounced")
 
 
 class Payment(ApiModel):

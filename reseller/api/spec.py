@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tenants.core.errors import ValidationFailed
+from tenants.core.validation import text_problem, unsafe_chars
 
 Model = TypeVar("Model", bound=BaseModel)
 # A request field read into a richer value (a Decimal, a datetime) is dumped as that value.
@@ -78,26 +79,27 @@ class Named:
 # ---------------------------------------------------------------------------
 # Text: what the services' clean_text accepts, stated as patterns
 
-# Control characters (tab, line feed and carriage return aside) are refused everywhere:
-# PostgreSQL cannot store NUL, and none belongs in a name or a reference. Lone surrogates
-# (which UTF-8 cannot encode) are refused by pydantic before any pattern.
-UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-SAFE_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# The one text rule (tenants.core.validation): control characters are refused everywhere,
+# line breaks and tabs too in one-line text. Lone surrogates (which UTF-8 cannot encode) are
+# refused by pydantic before any pattern.
+UNSAFE_TEXT = re.compile(f"[{unsafe_chars(one_line=False)}\\ud800-\\udfff]")
+SAFE_CHAR = f"[^{unsafe_chars(one_line=True)}]"
 # Neither unsafe nor whitespace as Python's str.strip() sees it (which the services strip).
-VISIBLE_CHAR = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-TEXT_PATTERN = rf"^{SAFE_CHAR}*$"
-REQUIRED_TEXT_PATTERN = rf"^{SAFE_CHAR}*{VISIBLE_CHAR}{SAFE_CHAR}*$"
+VISIBLE_CHAR = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
-def explain_text(required: bool) -> Callable[[str], str]:
+def text_pattern(required: bool, one_line: bool) -> str:
+    safe = f"[^{unsafe_chars(one_line)}]"
+    return f"^{safe}*{VISIBLE_CHAR}{safe}*$" if required else f"^{safe}*$"
+
+
+def explain_text(required: bool, one_line: bool = True) -> Callable[[str], str]:
     """Why text was refused, in the order the API has always checked it."""
 
     def explain(value: str) -> str:
         if required and not value.strip():
             return _("This field is required.")
-        if UNSAFE_TEXT.search(value):
-            return _("Contains characters that are not allowed.")
-        return _("Not in the expected format.")
+        return text_problem(value, one_line) or _("Not in the expected format.")
 
     return explain
 
@@ -116,16 +118,20 @@ def explain_pattern(explain: Callable[[Any], Any]) -> WrapValidator:
     return WrapValidator(wrap)
 
 
-def text(max_length: int = 200, *, required: bool = True, **field: Any) -> Any:
-    """Text of at most ``max_length`` characters; ``required``: not empty or blank."""
+def text(
+    max_length: int = 200, *, required: bool = True, one_line: bool = True, **field: Any
+) -> Any:
+    """Text of at most ``max_length`` characters; ``required``: not empty or blank;
+    ``one_line``: no line breaks or tabs (names, references), else several lines may be
+    given (addresses, reasons)."""
     return Annotated[
         str,
         StringConstraints(
             min_length=1 if required else None,
             max_length=max_length,
-            pattern=REQUIRED_TEXT_PATTERN if required else TEXT_PATTERN,
+            pattern=text_pattern(required, one_line),
         ),
-        explain_pattern(explain_text(required)),
+        explain_pattern(explain_text(required, one_line)),
         Field(**field),
     ]
 

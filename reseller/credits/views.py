@@ -8,7 +8,6 @@ from datetime import date
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField
 from wtforms.validators import Optional
 
@@ -20,6 +19,7 @@ from tenants.models import EntryType
 from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import Form
 
 
 def _reseller_actor() -> Actor:
@@ -29,7 +29,7 @@ def _reseller_actor() -> Actor:
     return actor
 
 
-class ResellerLogFilterForm(FlaskForm):
+class ResellerLogFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -47,6 +47,11 @@ class ResellerLogFilterForm(FlaskForm):
 RESELLER_LOG_ARGS = ("organization", "person", "type", "date_from", "date_to", "q")
 
 
+def _typed(field) -> str | None:
+    """A text filter as typed (refused text, shown as the field's error, is left out)."""
+    return None if field.errors else (field.data or "").strip()[:100] or None
+
+
 def _reseller_log_filters() -> tuple[ResellerLogFilterForm, LogFilters]:
     """The GET query's filters (days in UTC: the rows mix timezones); invalid ones show an
     error and are left out."""
@@ -57,8 +62,8 @@ def _reseller_log_filters() -> tuple[ResellerLogFilterForm, LogFilters]:
     # The type and the dates, checked as on the other logs.
     dated = browsing.form_filters(form, None)
     filters = LogFilters(
-        organization=(form.organization.data or "").strip()[:100] or None,
-        person=(form.person.data or "").strip()[:100] or None,
+        organization=_typed(form.organization),
+        person=_typed(form.person),
         types=tuple(EntryType(t) for t in dated.get("types", ())),
         since=dated.get("since"),
         until=dated.get("until"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 
 from tenants.core.validation import default_currency
@@ -14,12 +13,12 @@ from tenants.organizations.fields import (
     PRICING_MODEL_HINT,
 )
 from tenants.organizations.operations import BillingDetails, NewOrganization
-from tenants.web.forms import choices, parse_amount
+from tenants.web.forms import Form, choices, parse_amount
 
 ANY_YES_NO = (("", _l("Any")), ("yes", _l("Yes")), ("no", _l("No")))
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     """GET form: no CSRF (it changes nothing), values read from the query string."""
 
     class Meta:
@@ -50,7 +49,7 @@ class FilterForm(FlaskForm):
     }
 
 
-class CreateOrganizationForm(FlaskForm):
+class CreateOrganizationForm(Form):
     name = StringField(_l("Organization name"))
     country = SelectField(
         _l("Country"),

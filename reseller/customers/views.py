@@ -97,7 +97,7 @@ def new():
             )
             return redirect(url_for("organization.overview", org_id=org.id))
     elif request.method == "POST":
-        status = 400
+        status = 422
     defaults = {
         code: [default_currency(code) or "", default_timezone(code) or ""]
         for code in sorted(country_codes())

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from reseller.platform.blueprint import bp
 from tenants.access.policy import Permission
 from tenants.core.extensions import db
+from tenants.core.types import is_record_id
 from tenants.jobs import worker
 from tenants.models import Organization, SmsMessage
 from tenants.web.decorators import actor_required
+from tenants.web.forms import Form
 
 SMS_PAGE = 100
 
 
-class RetryForm(FlaskForm):
+class RetryForm(Form):
     """CSRF only: the job id is in the URL."""
 
 
@@ -47,7 +48,7 @@ def sms_log():
         Organization, Organization.id == SmsMessage.organization_id
     )
     before = request.args.get("before", "")
-    if before and len(before) <= 40:
+    if is_record_id(before):  # anything else is no page of this list: the first page
         query = query.where(SmsMessage.id < before)
     rows = db.session.execute(query.order_by(SmsMessage.id.desc()).limit(SMS_PAGE + 1)).all()
     more = len(rows) > SMS_PAGE

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -22,10 +21,10 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
 from tenants.resellers import operations as resellers
 from tenants.web.decorators import actor_required, the_actor
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 
 
-class NewResellerForm(FlaskForm):
+class NewResellerForm(Form):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(), Length(max=200)],
@@ -41,12 +40,12 @@ class NewResellerForm(FlaskForm):
     submit = SubmitField(_l("Create reseller"))
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
     submit = SubmitField(_l("Suspend reseller"))
 
 
-class ReactivateForm(FlaskForm):
+class ReactivateForm(Form):
     reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Reactivate reseller"))
 

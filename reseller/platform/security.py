@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
 from reseller.platform.blueprint import bp
@@ -13,9 +12,10 @@ from tenants.access.policy import Permission
 from tenants.jobs.outbox import commit
 from tenants.people import two_factor
 from tenants.web.decorators import actor_required, the_actor
+from tenants.web.forms import Form
 
 
-class SecurityForm(FlaskForm):
+class SecurityForm(Form):
     require_staff_two_factor = BooleanField(
         _l("Require two-factor authentication for all platform and reseller staff"),
         description=_l(

@@ -12,7 +12,6 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -24,12 +23,12 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
 from tenants.resellers import pricing
 from tenants.web.decorators import actor_required, current_reseller, the_actor
-from tenants.web.forms import parse_amount, show_service_errors
+from tenants.web.forms import Form, parse_amount, show_service_errors
 
 NUMBER = [DataRequired(), Length(max=20)]
 
 
-class PriceRowForm(FlaskForm):
+class PriceRowForm(Form):
     prepaid_unit_price = StringField(_l("Prepaid unit price"), validators=NUMBER)
     postpaid_unit_price = StringField(_l("Postpaid unit price"), validators=NUMBER)
     default_credit_limit = StringField(
@@ -45,7 +44,7 @@ class AddPriceForm(PriceRowForm):
     submit = SubmitField(_l("Add currency"))
 
 
-class TaxRowForm(FlaskForm):
+class TaxRowForm(Form):
     percent = StringField(_l("Tax percent"), validators=NUMBER)
     submit = SubmitField(_l("Save"))
 
@@ -67,7 +66,7 @@ def _typed_amount(text: str | None, field: str, places: int) -> Decimal | str:
     return parse_amount(text, field, places) if (text or "").strip() else ""
 
 
-def _typed(form: FlaskForm, readers: dict[str, Callable]) -> tuple[dict, dict[str, str]]:
+def _typed(form: Form, readers: dict[str, Callable]) -> tuple[dict, dict[str, str]]:
     """The row's numbers as ``readers`` read them, and the errors of those that cannot be
     read; one unreadable is left empty (a price) or out (a default credit limit), so the
     service still checks the others and every problem shows at once."""
@@ -83,7 +82,7 @@ def _typed(form: FlaskForm, readers: dict[str, Callable]) -> tuple[dict, dict[st
     return row, errors
 
 
-def _typed_prices(form: FlaskForm, currency: str) -> tuple[dict, dict[str, str]]:
+def _typed_prices(form: Form, currency: str) -> tuple[dict, dict[str, str]]:
     """A price row's three numbers as typed (the default credit limit empty is 0)."""
     places = pricing.PRICE_PLACES
     return _typed(
@@ -110,7 +109,7 @@ def _save_rows(save: Callable[[], None], index: int, unread: dict[str, str], pat
         raise ValidationFailed(fields=unread)
 
 
-def _show_errors(form: FlaskForm, error: ValidationFailed, prefix: str) -> None:
+def _show_errors(form: Form, error: ValidationFailed, prefix: str) -> None:
     """The service's ``prefix.field`` errors next to the row form's fields."""
     show_service_errors(form, error, {f"{prefix}.{name}": name for name in form._fields})
 
@@ -159,7 +158,7 @@ def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
     )
 
 
-def _save_prices(reseller: Reseller, change: Callable, form: FlaskForm, **failed):
+def _save_prices(reseller: Reseller, change: Callable, form: Form, **failed):
     """Replace the price list as ``change`` edits it (it returns the index of the row it
     typed and what could not be read there); on bad input show that row's errors on
     ``form``."""
@@ -271,7 +270,7 @@ def _tax_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
     )
 
 
-def _save_taxes(reseller: Reseller, change: Callable, form: FlaskForm, **failed):
+def _save_taxes(reseller: Reseller, change: Callable, form: Form, **failed):
     """Replace the tax table as ``change`` edits it (as _save_prices); on bad input show
     that row's errors on ``form``."""
     rates = pricing.get_tax_rates(reseller)
@@ -287,7 +286,7 @@ def _save_taxes(reseller: Reseller, change: Callable, form: FlaskForm, **failed)
     return None
 
 
-def _typed_percent(form: FlaskForm) -> tuple[dict, dict[str, str]]:
+def _typed_percent(form: Form) -> tuple[dict, dict[str, str]]:
     places = pricing.PERCENT_PLACES
     return _typed(form, {"percent": lambda text: _typed_amount(text, "percent", places)})
 

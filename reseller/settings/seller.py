@@ -7,7 +7,6 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 
 from reseller.settings.blueprint import bp
@@ -17,10 +16,10 @@ from tenants.core.validation import country_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.resellers import seller
 from tenants.web.decorators import actor_required, current_reseller, the_actor
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 
 
-class SellerForm(FlaskForm):
+class SellerForm(Form):
     # Lengths and characters are checked by the service (tenants.resellers.seller), which
     # reports them in the reader's language.
     legal_name = StringField(

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import Length
 
+from tenants.web.forms import Form
 
-class ConfirmPasswordForm(FlaskForm):
+
+class ConfirmPasswordForm(Form):
     password = PasswordField(_l("Password"), validators=[Length(max=200)])
     submit = SubmitField(_l("Confirm"))
 
 
-class ConfirmCodeForm(FlaskForm):
+class ConfirmCodeForm(Form):
     code = StringField(
         _l("Code"),
         validators=[Length(max=32)],
@@ -23,7 +24,7 @@ class ConfirmCodeForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
-class NotificationForm(FlaskForm):
+class NotificationForm(Form):
     notify_owner = BooleanField(
         _l("Email the organization's owner when a view-only support session starts")
     )

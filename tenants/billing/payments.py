@@ -254,7 +254,7 @@ def void_payment(actor: Actor, org: Organization, payment: Payment | str, reason
     require(actor, Permission.RECORD_PAYMENTS)
     # Another organization's payment is a 404 whatever else is wrong with the request.
     payment_id = scoping.get_payment(actor, org, _payment_id(payment)).id
-    reason = clean_text(reason, "reason", max_length=500)
+    reason = clean_text(reason, "reason", max_length=500, one_line=False)
     _require_open_postpaid(org)
     ensure_account(org)
     account = _lock_account(org.id)  # the account first, as record_payment: no deadlock

@@ -8,6 +8,7 @@ the outbox folder keeps one file per id, and a mail server or client can drop th
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -20,6 +21,18 @@ from pathlib import Path
 from flask import current_app
 
 from tenants.core.types import utcnow
+from tenants.core.validation import unsafe_chars
+
+# Runs of what one-line text refuses (control characters, line breaks, tabs, surrogates).
+_NOT_HEADER_TEXT = re.compile(f"[{unsafe_chars(one_line=True)}\\ud800-\\udfff]+")
+
+
+def header_text(value: str) -> str:
+    """``value`` as one clean header line: each run of control characters or line breaks
+    becomes one space. Names are refused with a line break at input; this keeps a name
+    stored before that rule (or by any other way in) from breaking the message."""
+    return " ".join(_NOT_HEADER_TEXT.sub(" ", value).split())
+
 
 # (job id, messages built so far) while a job runs; None outside jobs.
 _JOB_MESSAGES: ContextVar[list | None] = ContextVar("portal_job_messages", default=None)
@@ -53,8 +66,8 @@ def build_message(
     """A multipart message: plain text, HTML alternative, then (filename, mimetype, data)."""
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
-    message["To"] = to
-    message["Subject"] = subject
+    message["To"] = header_text(to)
+    message["Subject"] = header_text(subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id()
     message.set_content(text)

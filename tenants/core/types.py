@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +26,15 @@ def new_id(prefix: str) -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+_RECORD_ID = re.compile(rf"[a-z]{{2,4}}_[{_CROCKFORD}]{{26}}")
+
+
+def is_record_id(value: object) -> bool:
+    """Whether ``value`` has the shape ``new_id`` gives every record: anything else (a NUL,
+    10,000 characters, another format) names no record, so nobody need ask the database."""
+    return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:

@@ -88,8 +88,40 @@ def currency_choices(locale: str) -> list[tuple[str, str]]:
     return sorted(((c, f"{c} — {names.get(c, c)}") for c in currency_codes()), key=lambda i: i[0])
 
 
-def clean_text(value, field: str, *, max_length: int, required: bool = True) -> str | None:
-    """Strip, refuse control characters and over-long values; None for an empty optional."""
+# The one text rule. Control characters (Unicode category Cc: C0, DEL and C1) and lone
+# surrogates are refused everywhere: PostgreSQL cannot store NUL, UTF-8 cannot encode a
+# surrogate, and none belongs in a name, a reference or an email header. One-line text (names,
+# references, search strings: anything that may end up in a header or a CSV cell) also refuses
+# tabs and line breaks, the Unicode line and paragraph separators included; multi-line text
+# (addresses, reasons, messages) keeps tab, line feed and carriage return. The classes are also
+# the API schemas' patterns (reseller.api.spec; surrogates aside, which pydantic refuses first).
+CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+LINE_BREAKS = r"\t\n\r\u2028\u2029"
+
+
+def unsafe_chars(one_line: bool = True) -> str:
+    """The character class (without brackets) of what ``one_line`` or multi-line text refuses."""
+    return CONTROL_CHARS + LINE_BREAKS if one_line else CONTROL_CHARS
+
+
+_UNSAFE = {flag: re.compile(f"[{unsafe_chars(flag)}\\ud800-\\udfff]") for flag in (True, False)}
+_BREAK = re.compile(r"[\n\r\u2028\u2029]")
+
+
+def text_problem(value: str, one_line: bool = True) -> str | None:
+    """Why ``value`` may not be stored as text, in the reader's language; None if it may."""
+    if not _UNSAFE[one_line].search(value):
+        return None
+    if one_line and _BREAK.search(value) and not _UNSAFE[True].search(_BREAK.sub(" ", value)):
+        return str(_l("Write this on one line."))
+    return str(_l("Contains characters that are not allowed."))
+
+
+def clean_text(
+    value, field: str, *, max_length: int, required: bool = True, one_line: bool = True
+) -> str | None:
+    """Strip, refuse control characters (line breaks too, ``one_line``) and over-long values;
+    None for an empty optional."""
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -103,8 +135,9 @@ def clean_text(value, field: str, *, max_length: int, required: bool = True) -> 
         raise ValidationFailed(
             fields={field: str(_l("Use at most %(n)d characters.", n=max_length))}
         )
-    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
-        raise ValidationFailed(fields={field: str(_l("Contains characters that are not allowed."))})
+    problem = text_problem(value, one_line)
+    if problem:
+        raise ValidationFailed(fields={field: problem})
     return value
 
 

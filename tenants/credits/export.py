@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import logging
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
@@ -16,6 +19,8 @@ from tenants.credits.export_rows import MovementRow
 from tenants.credits.movements import account_label, entry_type_label
 from tenants.models import AccountKind, EntryType
 
+logger = logging.getLogger(__name__)
+_END = object()
 PRINT_LIMIT = 5000
 CSV_FLUSH_ROWS = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -74,6 +79,23 @@ def csv_cell(value):
     return value
 
 
+def _started(items: Iterator) -> Iterator:
+    """``items`` with its first one already taken (so the work behind it has run)."""
+    first = next(items, _END)
+    return iter(()) if first is _END else itertools.chain([first], items)
+
+
+def _logged(chunks: Iterator, filename: str) -> Iterator:
+    """A failure after the first byte cannot change the status any more: log it and let
+    the server abort the transfer, so the client sees an incomplete download, not a short
+    file that looks whole."""
+    try:
+        yield from chunks
+    except Exception:
+        logger.exception("the CSV download %s failed while streaming", filename)
+        raise
+
+
 def movements_csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
     """Movement rows as a streamed CSV download (the portal's logs and the API's export)."""
     headers = [
@@ -92,6 +114,9 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
 
     # On PostgreSQL the database writes the rows (same bytes, ~10x faster); None on SQLite.
     copied = copy_csv(rows, with_organization=with_organization, formula_starts=FORMULA_STARTS)
+    # The query runs (and any refusal of its parameters is raised) before the response
+    # starts: a failure is then an error page, never a CSV cut short under a 200.
+    started = _started(copied if copied is not None else iter(rows))
 
     def generate():
         buffer = io.StringIO()
@@ -100,10 +125,10 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
         writer.writerow([csv_cell(h) for h in headers])
         if copied is not None:
             yield buffer.getvalue().encode()
-            yield from copied
+            yield from started
             return
         describe = RowLabels()
-        for count, row in enumerate(rows, 1):
+        for count, row in enumerate(started, 1):
             labels = describe(row)
             zone = describe.zone(row.organization_timezone)
             cells = [
@@ -127,7 +152,7 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
         yield buffer.getvalue()
 
     return Response(
-        stream_with_context(generate()),
+        stream_with_context(_logged(generate(), filename)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -33,7 +33,9 @@ def send_test_sms(
     checked = collect_field_errors(
         {
             "recipient": lambda: clean_mobile(recipient, "recipient", required=True),
-            "message": lambda: clean_text(message, "message", max_length=MAX_MESSAGE),
+            "message": lambda: clean_text(
+                message, "message", max_length=MAX_MESSAGE, one_line=False
+            ),
         }
     )
     number, text = checked["recipient"], checked["message"]

@@ -51,8 +51,10 @@ def clean_billing_type(value, path: str = "billing.type") -> BillingType:
         raise ValidationFailed(fields={path: str(_l("Choose individual or company."))}) from exc
 
 
-def _optional_text(max_length: int) -> Callable[[Any, str], str | None]:
-    return lambda value, path: clean_text(value, path, max_length=max_length, required=False)
+def _optional_text(max_length: int, *, one_line: bool = True) -> Callable[[Any, str], str | None]:
+    return lambda value, path: clean_text(
+        value, path, max_length=max_length, required=False, one_line=one_line
+    )
 
 
 def _required_text(max_length: int) -> Callable[[Any, str], str | None]:
@@ -131,7 +133,9 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     "pricing_model": EditableField("pricing_model", clean_pricing_model, _RESELLER),
     "billing.type": EditableField("billing_type", clean_billing_type, _ADMINS),
     "billing.name": EditableField("billing_name", _optional_text(200), _ADMINS),
-    "billing.address": EditableField("billing_address", _optional_text(1000), _ADMINS),
+    "billing.address": EditableField(
+        "billing_address", _optional_text(1000, one_line=False), _ADMINS
+    ),
     "billing.tax_id": EditableField("billing_tax_id", _optional_text(64), _ADMINS),
     "billing.email": EditableField("billing_email", _optional_email, _ADMINS),
     "settings.sender_name": EditableField("sender_name", _sender_name, _ADMINS),

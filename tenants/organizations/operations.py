@@ -85,7 +85,11 @@ def _clean_billing(billing: BillingDetails) -> dict:
                 billing.name, "billing.name", max_length=200, required=False
             ),
             "billing_address": lambda: clean_text(
-                billing.address, "billing.address", max_length=1000, required=False
+                billing.address,
+                "billing.address",
+                max_length=1000,
+                required=False,
+                one_line=False,
             ),
             "billing_tax_id": lambda: clean_text(
                 billing.tax_id, "billing.tax_id", max_length=64, required=False
@@ -321,7 +325,7 @@ def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
     """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
     refuse_while_acting(actor, WhileActing.SUSPEND_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
-    reason = clean_text(reason, "reason", max_length=500)
+    reason = clean_text(reason, "reason", max_length=500, one_line=False)
     if org.status != OrganizationStatus.ACTIVE:
         raise Conflict(_l("Only an active organization can be suspended."))
     changes = audit.diff(

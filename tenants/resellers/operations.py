@@ -133,7 +133,7 @@ def _record(actor: Actor, reseller: Reseller, action: str, changes: dict) -> Non
 def suspend_reseller(actor: Actor, reseller: Reseller, reason: str) -> None:
     """Refuse the reseller's staff and API keys; its customers keep working."""
     require(actor, Permission.MANAGE_PLATFORM)
-    reason = clean_text(reason, "reason", max_length=500)
+    reason = clean_text(reason, "reason", max_length=500, one_line=False)
     if reseller.status == ResellerStatus.SUSPENDED:
         raise Conflict(_l("The reseller is already suspended."))
     changes = audit.diff(reseller, {"status": ResellerStatus.SUSPENDED})
@@ -145,7 +145,7 @@ def suspend_reseller(actor: Actor, reseller: Reseller, reason: str) -> None:
 
 def reactivate_reseller(actor: Actor, reseller: Reseller, reason: str | None = None) -> None:
     require(actor, Permission.MANAGE_PLATFORM)
-    reason = clean_text(reason, "reason", max_length=500, required=False)
+    reason = clean_text(reason, "reason", max_length=500, required=False, one_line=False)
     if reseller.status == ResellerStatus.ACTIVE:
         raise Conflict(_l("The reseller is already active."))
     changes = audit.diff(reseller, {"status": ResellerStatus.ACTIVE})

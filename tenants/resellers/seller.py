@@ -7,10 +7,8 @@ here shows on the next invoice, never on one already issued.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from tenants.access import scoping
@@ -18,7 +16,6 @@ from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
-from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_text
 from tenants.models import Reseller
@@ -46,10 +43,8 @@ def _clean_optional_country(value) -> str | None:
 
 def _clean_field(data: dict[str, Any], field: str, limit: int) -> str | None:
     """Text without control characters; only the address may hold several lines."""
-    value = clean_text(data.get(field), field, max_length=limit, required=False)
-    if value is not None and field != "address" and re.search(r"[\t\n\r]", value):
-        raise ValidationFailed(fields={field: str(_l("Contains characters that are not allowed."))})
-    return value
+    one_line = field != "address"
+    return clean_text(data.get(field), field, max_length=limit, required=False, one_line=one_line)
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def start_support_session(
     require(actor, Permission.LOGIN_AS)
     scoping.get_organization(actor, org.id)
     member = scoping.get_member(actor, org, member_id)
-    reason = clean_text(reason, "reason", max_length=500)
+    reason = clean_text(reason, "reason", max_length=500, one_line=False)
     mode = clean_mode(mode)
     if is_staff_user(member.user_id):
         raise StaffTarget()

@@ -18,7 +18,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -35,7 +34,7 @@ from tenants.models import SupportSessionEnd, User
 from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, is_safe_next
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 from tenants.web.session import (
     CONTEXT_KEY,
     SUPPORT_KEY,
@@ -47,19 +46,19 @@ from tenants.web.session import (
 bp = Blueprint("auth", __name__)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
     remember = BooleanField(_l("Remember me"))
     submit = SubmitField(_l("Log in"))
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     submit = SubmitField(_l("Send me a reset link"))
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=10, max=200)]
     )
@@ -154,7 +153,7 @@ def complete_pending_login(user):
     return complete_login(user, remember=bool(pending.get("r")), target=pending.get("n"))
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         _l("Code"),
         validators=[DataRequired(), Length(max=32)],

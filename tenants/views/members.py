@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TelField
 
 from tenants.access import scoping
@@ -19,7 +18,7 @@ from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
 from tenants.organizations import members as member_services
 from tenants.web.decorators import actor_required, organization_for_view
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 
 bp = Blueprint("members", __name__, url_prefix="/organizations/<org_id>/members")
 
@@ -34,7 +33,7 @@ def _yes_no() -> list[SelectChoice]:
     return [SelectChoice(YES, _l("Yes")), SelectChoice(NO, _l("No"))]
 
 
-class MemberForm(FlaskForm):
+class MemberForm(Form):
     name = StringField(_l("Name"))
     email = EmailField(_l("Email"))
     mobile = TelField(
@@ -61,13 +60,13 @@ class EditMemberForm(MemberForm):
     submit = SubmitField(_l("Save Changes"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with nothing but its CSRF token: for POST buttons (remove, resend)."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class OwnershipForm(FlaskForm):
+class OwnershipForm(Form):
     member = SelectField(_l("New owner"), validate_choice=False)
     submit = SubmitField(_l("Change ownership"))
 
@@ -82,7 +81,7 @@ def _member(org_id: str, member_id: str) -> tuple[Actor, Organization, Member]:
     return actor, org, scoping.get_member(actor, org, member_id)
 
 
-def _refused(form: FlaskForm | None, error: DomainError) -> None:
+def _refused(form: Form | None, error: DomainError) -> None:
     """Undo the attempt, then show why (tenants.web.forms.show_service_errors)."""
     rollback()
     show_service_errors(form, error)

@@ -7,7 +7,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField, SubmitField, TelField
 
 from tenants.core.errors import DomainError
@@ -15,13 +14,13 @@ from tenants.core.validation import country_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, the_actor
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 from tenants.web.session import acting_user
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 
-class PersonalDetailsForm(FlaskForm):
+class PersonalDetailsForm(Form):
     name = StringField(_l("Name"))
     mobile = TelField(
         _l("Mobile"), description=_l("International format, e.g. +34 600 000 000 (optional).")
@@ -32,7 +31,7 @@ class PersonalDetailsForm(FlaskForm):
     save = SubmitField(_l("Save Changes"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(_l("Current password"))
     password = PasswordField(_l("New password"), description=_l("Use at least 10 characters."))
     confirm = PasswordField(_l("Repeat the new password"))
@@ -69,7 +68,7 @@ def _page(details: PersonalDetailsForm, password: ChangePasswordForm, status: in
     )
 
 
-def _refused(form: FlaskForm | None, error: DomainError) -> None:
+def _refused(form: Form | None, error: DomainError) -> None:
     """Undo the attempt, then show why (tenants.web.forms.show_service_errors)."""
     rollback()
     show_service_errors(form, error)

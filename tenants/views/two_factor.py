@@ -6,7 +6,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -17,13 +16,13 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.people import two_factor
 from tenants.views.auth import PENDING_KEY, begin_login, pending_login_user
 from tenants.web.decorators import is_safe_next
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 from tenants.web.session import current_actor, home_url
 
 bp = Blueprint("two_factor", __name__, url_prefix="/account/two-factor")
 
 
-class ConfirmCodeForm(FlaskForm):
+class ConfirmCodeForm(Form):
     # The signed set-up token (tenants.people.two_factor.new_enrolment): nothing is stored before
     # a code confirms it.
     enrolment = HiddenField()
@@ -35,7 +34,7 @@ class ConfirmCodeForm(FlaskForm):
     submit = SubmitField(_l("Turn on two-factor authentication"))
 
 
-class CurrentCodeForm(FlaskForm):
+class CurrentCodeForm(Form):
     code = StringField(
         _l("Current code"),
         validators=[DataRequired(), Length(max=32)],

@@ -48,7 +48,7 @@ def form_filters(form, org: Organization | None) -> dict:
         filters["until"] = datetime.combine(
             form.date_to.data + timedelta(days=1), time(), tzinfo=zone
         )
-    if form.q.data and form.q.data.strip():
+    if form.q.data and form.q.data.strip() and not form.q.errors:
         filters["q"] = form.q.data.strip()[:100]
     return filters
 

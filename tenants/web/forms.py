@@ -7,16 +7,74 @@ import re
 from decimal import Decimal
 
 from babel.numbers import NumberFormatError, format_decimal, get_group_symbol, parse_decimal
-from flask import flash
+from flask import flash, g, has_request_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField
-from wtforms.validators import Length, Optional
+from wtforms import (
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional, ValidationError
 
 from tenants.core.errors import DomainError, ValidationFailed
-from tenants.core.validation import country_choices, currency_choices, timezone_names
+from tenants.core.validation import (
+    country_choices,
+    currency_choices,
+    text_problem,
+    timezone_names,
+)
+
+# Per request (on ``g``): the forms made, and the status of a refusal shown without a form.
+_FORMS = "_forms"
+_REFUSAL = "_refusal_status"
+
+
+def plain_text(_form, field) -> None:
+    """The one text rule on a form field holding text: no control characters, and one line
+    unless the field is a text area (tenants.core.validation.text_problem)."""
+    if isinstance(field.data, str) and field.data:
+        problem = text_problem(field.data, one_line=not isinstance(field, TextAreaField))
+        if problem:
+            raise ValidationError(problem)
+
+
+class Form(FlaskForm):
+    """The base of every form of the portal (FlaskForm: CSRF, request data).
+
+    Every field that holds text (text inputs and their kinds, hidden fields, text areas, and
+    the typed value of a select or a radio, which a forged post may set to anything; not
+    passwords, which are never stored or shown) refuses control characters, and line breaks
+    unless it is a text area, besides its own validators. A form made during a POST whose
+    page shows it with errors makes that page answer 422 (tenants.web.request_input).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if has_request_context():
+            g.setdefault(_FORMS, []).append(self)
+
+    def validate(self, extra_validators=None) -> bool:
+        extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
+        for field in self:
+            if not isinstance(field, PasswordField):
+                extra.setdefault(field.name, []).insert(0, plain_text)
+        return super().validate(extra_validators=extra)
+
+
+def refusal_status() -> int | None:
+    """The status a page shown after a refused POST answers: the refusal's own 4xx when one
+    was shown with ``show_service_errors``, else 422 when a form of the request has errors."""
+    shown = g.get(_REFUSAL)
+    if shown:
+        return shown
+    return 422 if any(form.errors for form in g.get(_FORMS, ())) else None
 
 
 def choices(*pairs) -> list[SelectChoice]:
@@ -95,6 +153,7 @@ def show_service_errors(form, error: DomainError, paths: dict[str, str] | None =
     mapped through ``paths``, else the form's own ``paths``, else the same name); anything
     that has no field, or a refusal without fields, as one flash."""
     paths = paths or getattr(form, "paths", None) or {}
+    g.setdefault(_REFUSAL, error.status if 400 <= error.status < 500 else 422)
     placed, unplaced = {}, []
     for key, message in (error.fields or {}).items():
         name = paths.get(key, key)
@@ -112,7 +171,7 @@ def show_service_errors(form, error: DomainError, paths: dict[str, str] | None =
 # -- API keys: an organization's (tenants.views.api_keys) and a reseller's (reseller.settings)
 
 
-class ApiKeyForm(FlaskForm):
+class ApiKeyForm(Form):
     name = StringField(
         _l("Name"),
         validators=[Optional(), Length(max=100)],
@@ -121,14 +180,14 @@ class ApiKeyForm(FlaskForm):
     submit = SubmitField(_l("Create API key"))
 
 
-class RevokeApiKeyForm(FlaskForm):
+class RevokeApiKeyForm(Form):
     """Only the CSRF token."""
 
 
 # -- small forms several pages post ---------------------------------------------------------
 
 
-class StartForm(FlaskForm):
+class StartForm(Form):
     member = SelectField(_l("Act as"), validate_choice=False)
     reason = StringField(
         _l("Reason"),
@@ -148,9 +207,9 @@ class StartForm(FlaskForm):
     submit = SubmitField(_l("Log in as this member"))
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(Form):
     submit = SubmitField(_l("Return to my account"))
 
 
-class RemoveCardForm(FlaskForm):
+class RemoveCardForm(Form):
     submit = SubmitField(_l("Remove card"))

@@ -146,13 +146,19 @@ def test_a_price_with_too_many_decimals_is_refused_as_before(api, tenants):
 
 def test_text_states_the_characters_the_service_refuses(api, tenants, document):
     name = component(document, "OrganizationUpdate")["properties"]["name"]
-    assert matches(name, "  Acme  ") and matches(name, "Añil\tSL")
+    assert matches(name, "  Acme  ") and matches(name, "Añil\u202eSL")
     assert not matches(name, "Acme\x00") and not matches(name, " \u3000 ")
+    # A name is one line (it ends up in email subjects); an address may hold several.
+    assert not matches(name, "Añil\tSL") and not matches(name, "Acme\nSL")
+    address = component(document, "BillingInput")["properties"]["address"]["anyOf"][0]
+    assert matches(address, "Calle Mayor 1\r\nMadrid") and not matches(address, "Calle\x00")
     url = f"/organizations/{tenants.acme.id}"
     assert api.patch(url, tenants.key_a, {"name": "Añil SL"}).status_code == 200
     for value, message in (
         ("Acme\x00", "Contiene caracteres no permitidos."),
         ("Acme\x7f", "Contiene caracteres no permitidos."),
+        ("Acme\r\nSL", "Escríbelo en una sola línea."),
+        ("Acme\u2028SL", "Escríbelo en una sola línea."),
         ("  \u3000 ", "Este campo es obligatorio."),
     ):
         response = api.patch(url, tenants.key_a, {"name": value}, headers=SPANISH)

@@ -80,7 +80,7 @@ def test_bad_personal_details_are_refused_next_to_the_field(
     response = client.post("/profile/", data={**data, field: value})
 
     page = _page(response)
-    assert response.status_code == 200
+    assert response.status_code == 422  # the form again, with its errors
     assert message in page.split(f'id="{field}-error"', 1)[1].split("</div>", 1)[0]
     db.session.refresh(user)
     assert (user.name, user.mobile, user.country, user.company, user.language) == saved

@@ -88,7 +88,7 @@ def test_a_forged_role_or_choice_is_an_error_not_a_crash(client, auth, acme):
     before = _counts()
     for data in ({**GOOD, "role": "owner"}, {**GOOD, "portal_access": "maybe"}):
         response = client.post(members_url(acme.org, "new"), data=data)
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "invalid-feedback" in response.get_data(as_text=True)
     assert _counts() == before
 

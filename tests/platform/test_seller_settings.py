@@ -55,7 +55,7 @@ def test_an_admin_sets_the_seller_details_audited(admin_client, team):
     ("field", "value", "message"),
     [
         ("legal_name", "Acme\x00SL", b"Contains characters that are not allowed."),
-        ("legal_name", "Acme\nSL", b"Contains characters that are not allowed."),
+        ("legal_name", "Acme\nSL", b"Write this on one line."),
         ("tax_id", "ES\tB999", b"Contains characters that are not allowed."),
         ("tax_id", "X" * 65, b"Use at most 64 characters."),
         ("address", "A" * 1001, b"Use at most 1000 characters."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -18,23 +17,23 @@ from wtforms.validators import Optional
 
 from tenants.core.errors import DomainError, Forbidden, NotFound
 from tenants.jobs.outbox import rollback
-from tenants.web.forms import show_service_errors
+from tenants.web.forms import Form, show_service_errors
 
 
-class PurchaseForm(FlaskForm):
+class PurchaseForm(Form):
     account = SelectField(_l("Purchase for"), validate_choice=False)
     credits = StringField(_l("Quantity (credits)"))
     submit = SubmitField(_l("Proceed"))
 
 
-class ConfirmPurchaseForm(FlaskForm):
+class ConfirmPurchaseForm(Form):
     account = HiddenField()
     credits = HiddenField()
     payment_method = SelectField(_l("Payment method"), validate_choice=False)
     submit = SubmitField(_l("Continue to payment"))
 
 
-class CardForm(FlaskForm):
+class CardForm(Form):
     card_number = StringField(
         _l("Card number"),
         description=_l(
@@ -52,7 +51,7 @@ class CardForm(FlaskForm):
     submit = SubmitField(_l("Pay now"))
 
 
-class OfflinePaymentForm(FlaskForm):
+class OfflinePaymentForm(Form):
     note = StringField(
         _l("Payment note or reference"),
         description=_l("For example the bank transfer reference (optional)."),
@@ -60,15 +59,15 @@ class OfflinePaymentForm(FlaskForm):
     submit = SubmitField(_l("Record payment"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField(_l("Try another card"))
 
 
-class StartAgainForm(FlaskForm):
+class StartAgainForm(Form):
     submit = SubmitField(_l("Start a new purchase"))
 
 
-class TransferForm(FlaskForm):
+class TransferForm(Form):
     source = SelectField(_l("From"), validate_choice=False)
     target = SelectField(_l("To"), validate_choice=False)
     credits = StringField(_l("Quantity (credits)"))
@@ -78,14 +77,14 @@ class TransferForm(FlaskForm):
     paths = {"from": "source", "to": "target", "credits": "credits", "agree": "agree"}
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     account = SelectField(_l("Account"), validate_choice=False)
     credits = StringField(_l("Quantity (credits)"))
     reason = StringField(_l("Reason"))
     submit = SubmitField(_l("Withdraw credits"))
 
 
-class TestSmsForm(FlaskForm):
+class TestSmsForm(Form):
     recipient = TelField(
         _l("Recipient mobile"), description=_l("International format, e.g. +34 600 000 000.")
     )
@@ -97,7 +96,7 @@ class TestSmsForm(FlaskForm):
     submit = SubmitField(_l("Send test SMS"))
 
 
-class FilterForm(FlaskForm):
+class FilterForm(Form):
     class Meta:
         csrf = False
 

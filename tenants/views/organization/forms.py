@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     RadioField,
@@ -18,10 +17,10 @@ from tenants.organizations.fields import (
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
 )
-from tenants.web.forms import choices
+from tenants.web.forms import Form, choices
 
 
-class GeneralForm(FlaskForm):
+class GeneralForm(Form):
     name = StringField(_l("Organization name"))
     country = SelectField(
         _l("Country"),
@@ -51,7 +50,7 @@ class GeneralForm(FlaskForm):
     }
 
 
-class BillingForm(FlaskForm):
+class BillingForm(Form):
     billing_type = RadioField(
         _l("Billing type"), choices=choices(*BILLING_TYPE_CHOICES), validate_choice=False
     )
@@ -77,7 +76,7 @@ class BillingForm(FlaskForm):
     }
 
 
-class ConfigurationForm(FlaskForm):
+class ConfigurationForm(Form):
     sender_name = StringField(
         _l("Sender name"),
         description=_l("Your company's or the account owner's name, as SMS recipients see it."),
@@ -112,7 +111,7 @@ class ConfigurationForm(FlaskForm):
     }
 
 
-class ResellerTermsForm(FlaskForm):
+class ResellerTermsForm(Form):
     credit_limit = StringField(
         _l("Credit limit"),
         description=_l("Postpaid: usage is refused once the debt reaches this amount."),
@@ -126,7 +125,7 @@ class ResellerTermsForm(FlaskForm):
     paths = {"credit_limit": "credit_limit", "individual_user_credits": "individual_user_credits"}
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(Form):
     reason = TextAreaField(
         _l("Reason"),
         description=_l("Shown to the organization's members when they try to log in."),
@@ -136,7 +135,7 @@ class SuspendForm(FlaskForm):
     paths = {"reason": "reason"}
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A POST with only the CSRF token: reactivate, delete."""
 
     submit = SubmitField(_l("Confirm"))
