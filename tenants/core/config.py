@@ -51,11 +51,20 @@ def redis_client_options(config: dict) -> dict[str, float]:
     return {"socket_connect_timeout": timeout, "socket_timeout": timeout}
 
 
+def worker_limits() -> dict[str, int]:
+    """The job worker's process is replaced after WORKER_MAX_JOBS jobs, or after a job that
+    left it above WORKER_MAX_RSS_MB resident (PDF rendering leaves memory behind); 0: never."""
+    return {
+        "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),
+        "WORKER_MAX_RSS_MB": int(os.environ.get("WORKER_MAX_RSS_MB", "400")),
+    }
+
+
 def load_config(instance_path: Path) -> dict:
     load_dotenv(override=False)
     instance_path.mkdir(parents=True, exist_ok=True)
     mail_server = os.environ.get("MAIL_SERVER", "").strip()
-    return {
+    return worker_limits() | {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         # No pool_pre_ping: tenants.core.database pings only the connections that sat idle
@@ -86,10 +95,6 @@ def load_config(instance_path: Path) -> dict:
         "JOB_HEARTBEAT_SECONDS": float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10")),
         # `flask jobs health`: a part of the worker silent this long is down.
         "JOB_HEALTH_SECONDS": float(os.environ.get("JOB_HEALTH_SECONDS", "30")),
-        # The job worker's process is replaced after this many jobs, or after a job that left
-        # it above this many MB resident (PDF rendering leaves memory behind); 0: never.
-        "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),
-        "WORKER_MAX_RSS_MB": int(os.environ.get("WORKER_MAX_RSS_MB", "400")),
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,

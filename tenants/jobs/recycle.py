@@ -11,7 +11,7 @@ A fork, not a new interpreter: the child shares the parent's imported code and a
 start-up cost). It drops what it must not share: SQLAlchemy's pool (``dispose(close=False)``
 leaves the parent's connections open for the parent) and the cached Redis clients. The child
 gets a process group of its own, so a Ctrl-C reaches it once, forwarded by the parent, and it
-is sent SIGTERM if the parent dies. The parent keeps the supervisor's other parts (scheduler,
+is killed if the parent dies. The parent keeps the supervisor's other parts (scheduler,
 relay, monitor: tenants.jobs.supervisor), which run no job.
 """
 
@@ -21,11 +21,15 @@ import ctypes
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 RECYCLE_EXIT = 75  # the child finished its share of jobs: start a new one
+# Held by the supervisor's threads around each round and by the fork: a thread forked in the
+# middle of a query could leave a lock (SQLAlchemy's caches, a pool) held forever in the child.
+FORK_LOCK = threading.Lock()
 _PR_SET_PDEATHSIG = 1
 
 
@@ -104,7 +108,8 @@ def run_generations(child: Callable[[], int]) -> tuple[int, bool]:
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            pid = os.fork()
+            with FORK_LOCK:  # no other thread is mid-query, holding a lock the child needs
+                pid = os.fork()
             if pid == 0:  # pragma: no cover - the child leaves through os._exit
                 os._exit(_run_child(child, previous))
             status = _wait(pid)
@@ -142,9 +147,11 @@ def _wait(pid: int) -> int:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (elsewhere: nothing)."""
+    """Ask Linux to kill this process when its parent dies (elsewhere: nothing): a worker
+    killed is killed with its job, which the reaper hands over again (jobs are idempotent);
+    a stop asked for (SIGTERM, Ctrl-C) reaches the child through the parent instead."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass

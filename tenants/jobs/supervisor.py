@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.lease import oldest_incomplete_age
+from tenants.jobs.recycle import FORK_LOCK
 from tenants.models import JobRunnerBeat
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class Part(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             pause = self.interval
-            with self.app.app_context():
+            with FORK_LOCK, self.app.app_context():  # never forked mid-round (recycle.py)
                 try:
                     self.step()
                     self.outage.recovered()
