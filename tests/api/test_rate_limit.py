@@ -57,7 +57,7 @@ def test_past_the_limit_is_429_with_retry_after_per_key(api, tenants):
     )
     assert response.headers["X-RateLimit-Remaining"] == "0"
     # One count per key across every endpoint: a POST is refused as well, and changes nothing.
-    response = api.post("/organizations/org_01/suspend", tenants.key_a)
+    response = api.post("/organizations/org_00000000000000000000000000/suspend", tenants.key_a)
     assert_error(response, 429, "rate_limited")
     # Per key: another key still gets through.
     assert api.get("/organizations", tenants.key_b).status_code == 200

@@ -184,9 +184,10 @@ def test_an_invitation_is_delivered_with_one_line_headers_whatever_the_stored_na
         .values(name="Acme\r\nBcc: evil@example.com\x1b")
     )
     commit()
+    before = len(smtp_server.messages)  # the invitation sent when the organization was made
     send_invitation(db.session.get(Member, owner.id))
     commit()
-    (message,) = smtp_server.wait_for(1)
+    message = smtp_server.wait_for(before + 1)[-1]
     assert message["Subject"] == "You have been invited to Acme Bcc: evil@example.com"
     assert message["Bcc"] is None
     assert message["To"] == owner.user.email
