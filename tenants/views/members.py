@@ -129,7 +129,6 @@ def index(org_id: str):
         members=members.all(),
         invitations=invitations.pending_invitations(actor, org),
         languages=current_app.config["LANGUAGES"],
-        action_form=ConfirmForm(),
         can_manage=can(actor, Permission.MANAGE_MEMBERS),
         can_transfer=can(actor, Permission.TRANSFER_OWNERSHIP),
         active_section="members",
