@@ -10,7 +10,7 @@ from tenants.access.actors import SYSTEM
 from tenants.api_keys.operations import create_api_key
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
-from tenants.jobs.outbox import commit
+from tenants.jobs.outbox import commit, enqueue
 from tenants.models import AuditEntry, QueuedJob, ResellerRole
 from tenants.organizations.operations import suspend_organization
 from tests.api.conftest import Api
@@ -139,3 +139,16 @@ def test_the_api_withdraws_to_close_without_an_alert(app, client, shop):
     assert alert_jobs() == 1
     refused = api.post(url, secret, {"credits": 1, "account": "system", "close_out": "yes"})
     assert refused.status_code == 422
+
+
+def test_an_alert_queued_before_naming_an_account_is_still_delivered(app, shop):
+    enqueue(
+        "send_low_balance_email",
+        organization_id=shop.org.id,
+        account="system",
+        balance=90,
+        threshold=100,
+    )
+    commit()  # no Redis: run in-process
+    (alert,) = outbox(app, ALERTS)
+    assert "The balance of the system pool in Acme" in text_of(alert)
