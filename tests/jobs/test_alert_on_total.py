@@ -45,10 +45,10 @@ def test_one_alert_per_crossing_of_the_total_whichever_account_moves(
     fund(shop.org, 60, mia)  # total 140, alert at 100
     credits.transfer_credits(SYSTEM, shop.org, "system", mia, 50, agreed=True)
     commit()  # 30 + 110: the total stays 140
-    use(shop.org, 30, mia)  # 110: above
-    use(shop.org, 20)  # 90: the total crosses (the system pool alone went 30 -> 10)
+    use(shop.org, 30, mia)  # 110 (Mia's own account went 110 -> 80: no alert for that)
+    use(shop.org, 20, mia)  # 90: the total crosses
     use(shop.org, 10, mia)  # 80: already below
-    credits.transfer_credits(SYSTEM, shop.org, mia, "system", 70, agreed=True)
+    credits.transfer_credits(SYSTEM, shop.org, mia, "system", 50, agreed=True)
     commit()  # the member account empties: the total does not move
     burst_worker(app)
     (alert,) = outbox(app, ALERTS)
@@ -57,7 +57,8 @@ def test_one_alert_per_crossing_of_the_total_whichever_account_moves(
     assert alert_jobs() == 1
 
     fund(shop.org, 100)  # 180: re-armed
-    use(shop.org, 90)  # 90: crosses again
+    credits.withdraw_credits(SYSTEM, shop.org, "system", 90, reason="Correction")
+    commit()  # 90: crosses again
     burst_worker(app)
     assert len(outbox(app, ALERTS)) == 2
 

@@ -4,6 +4,7 @@ session started. Run by a real RQ worker; read from the file outbox."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def test_the_final_invoice_reaches_the_billing_contact_and_the_notification_emai
     )
     org.billing_email = "billing@acme.example"
     org.notification_email = "avisos@postpaid.example"
+    org.credit_limit = Decimal("1000")
     commit()
     record_usage(SYSTEM, org, credits=40, reference=new_reference())
     commit()
