@@ -246,6 +246,17 @@ def _require_open(org: Organization, postings: list[Posting]) -> None:
 POSTPAID_BALANCE = 0
 
 
+def _move_total(org: Organization, net: int, *, alert: bool) -> None:
+    """Move the organization's total credits, from which the Customer app lists balances and
+    filters low ones, in the same transaction as the postings, after the account locks. Its
+    row lock serializes the organization's movements: exactly one crosses the alert level."""
+    total = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).scalar()
+    if total is None:
+        raise OrganizationClosed()
+    if alert:
+        alerts.total_changed(org, total - net, total)
+
+
 @dataclass
 class Posting:
     ref: AccountRef
@@ -296,14 +307,7 @@ def post_transaction(
         _require_open(org, postings)
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
-        # The Customer app lists balances and filters low balances from this column; it
-        # changes in the same transaction as the postings, after the account locks. Its
-        # row lock serializes the organization's movements: one crosses the alert level.
-        total = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).scalar()
-        if total is None:
-            raise OrganizationClosed()
-        if alert:
-            alerts.total_changed(org, total - net, total)
+        _move_total(org, net, alert=alert)
     # Automatic top-ups ask for their jobs here, in this transaction, under the account
     # locks (one transaction crosses a threshold).
     for acc, posting in resolved:
