@@ -4,6 +4,9 @@ withdrawals (the reseller emptying an organization to close it) do not alert at 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
@@ -11,10 +14,10 @@ from tenants.api_keys.operations import create_api_key
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit, enqueue
-from tenants.models import AuditEntry, QueuedJob, ResellerRole
+from tenants.models import AuditEntry, Organization, QueuedJob, ResellerRole
 from tenants.organizations.operations import suspend_organization
 from tests.api.conftest import Api
-from tests.conftest import text_of
+from tests.conftest import new_reference, text_of
 from tests.credits.conftest import fund
 from tests.jobs.conftest import burst_worker, outbox, use
 
@@ -153,3 +156,33 @@ def test_an_alert_queued_before_naming_an_account_is_still_delivered(app, shop):
     commit()  # no Redis: run in-process
     (alert,) = outbox(app, ALERTS)
     assert "The balance of the system pool in Acme" in text_of(alert)
+
+
+@pytest.mark.postgres_only
+def test_one_alert_under_concurrent_usage(app, shop, create_member):
+    """Twenty debits of 10 from two member accounts, each above the threshold, race the
+    total from 215 down past 100: the organization's row lock lets exactly one transaction
+    cross (watching each account would alert twice)."""
+    accounts = with_members(shop, create_member, 2)
+    fund(shop.org, 110, accounts[0])
+    fund(shop.org, 105, accounts[1])
+    app.config["REDIS_URL"] = None
+    org_id = shop.org.id
+
+    def debit(n: int) -> None:
+        with app.app_context():
+            org = db.session.get(Organization, org_id)
+            try:
+                credits.record_usage(
+                    SYSTEM, org, credits=10, reference=new_reference(), account=accounts[n % 2]
+                )
+                db.session.commit()  # a plain commit: the jobs stay pending
+            finally:
+                db.session.info.pop("queued_job_ids", None)
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(debit, range(20)))
+    db.session.expire_all()
+    assert db.session.get(Organization, org_id).total_credits == 15
+    assert alert_jobs() == 1
