@@ -13,6 +13,7 @@ from tenants.credits import chart, movements
 from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
+from tenants.views.organization.change_requests import individual_credits_notice
 from tenants.web import browsing
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
@@ -58,5 +59,6 @@ def index(org_id: str):
         manageable={a.value for a in manageable(accounts, actor)},
         purchasable={a.value for a in purchasable(accounts, actor)},
         filtered=bool(filters),
+        notice=individual_credits_notice(actor, org),
         active_section="payment",
     )
