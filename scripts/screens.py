@@ -38,6 +38,8 @@ WIDTHS = {
     "phone": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True},
 }
 BROWSER_LOCALES = {"en": "en-US", "es": "es-ES"}
+# The navbar's language menu reads "<this>: <language>" once the catalogs are compiled.
+LANGUAGE_WORDS = {"en": "Language", "es": "Idioma"}
 MAX_TOTAL_BYTES = 15 * 1024 * 1024
 TIMEOUT_MS = 15_000
 
@@ -201,10 +203,12 @@ def demo_portal(folder: Path):
     from werkzeug.serving import make_server
 
     from app import create_app
+    from tenants.cli import translate_compile
     from tenants.core.extensions import db
     from tenants.demo import build_demo
     from tenants.jobs.outbox import commit
 
+    translate_compile.callback()  # the .mo files are built, not committed
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}",
@@ -294,8 +298,9 @@ def take(browser: Any, base: str, ids: dict[str, str], shot: Shot, language: str
         if shot.focus:
             page.locator(shot.focus).scroll_into_view_if_needed()
         lang = page.locator("html").get_attribute("lang")
-        if lang != language:
-            raise SystemExit(f"{shot.name}: the page is in {lang!r}, not {language!r}")
+        menu = page.locator("#language-menu").inner_text().strip()
+        if lang != language or not menu.startswith(LANGUAGE_WORDS[language]):
+            raise SystemExit(f"{shot.name}: the page is not in {language!r} ({lang!r}, {menu!r})")
         page.screenshot(path=str(SCREENS / file_name(shot, language, width)))
     finally:
         context.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def screens():
     spec = importlib.util.spec_from_file_location("screens", ROOT / "scripts" / "screens.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["screens"] = module  # its dataclasses look their module up by name
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop("screens", None)
 
 
 def test_every_role_has_pages(screens):
