@@ -105,6 +105,7 @@ def _start_view_only_session(page: Any) -> None:
     page.wait_for_selector("#support-banner")
 
 
+ACME, SOL, NORTE = "/organizations/{acme}", "/organizations/{sol}", "/organizations/{norte}"
 SHOTS = (
     Shot("platform-overview", "platform-admin", "Platform overview", "/platform/"),
     Shot(
@@ -116,75 +117,40 @@ SHOTS = (
     Shot(
         "support-login-as",
         "support-agent",
-        "Log in as a member (remote support)",
-        "/organizations/{acme}/",
+        "Log in as a member",
+        f"{ACME}/",
         focus="[data-section=login-as]",
     ),
     Shot(
         "support-session",
         "support-agent",
         "A view-only support session",
-        "/organizations/{acme}/",
+        f"{ACME}/",
         act=_start_view_only_session,
     ),
     Shot("reseller-customer-list", "reseller-admin", "Customer app", "/customers/"),
     Shot("reseller-create-organization", "reseller-admin", "Create organization", "/customers/new"),
+    Shot("reseller-members", "reseller-agent", "An organization's members", f"{ACME}/members/"),
+    Shot("reseller-postpaid-payment", "reseller-admin", "Postpaid: Payment", f"{SOL}/payment"),
     Shot(
-        "reseller-members",
-        "reseller-agent",
-        "An organization's members (staff view)",
-        "/organizations/{acme}/members/",
+        "reseller-delete-organization", "reseller-admin", "Delete: the close-out", f"{NORTE}/delete"
     ),
-    Shot(
-        "reseller-postpaid-payment",
-        "reseller-admin",
-        "Payment of a postpaid organization",
-        "/organizations/{sol}/payment",
-    ),
-    Shot(
-        "reseller-delete-organization",
-        "reseller-admin",
-        "Delete: the guided close-out",
-        "/organizations/{norte}/delete",
-    ),
-    Shot(
-        "reseller-price-list",
-        "reseller-admin",
-        "Reseller settings: price list",
-        "/reseller/settings/prices",
-    ),
+    Shot("reseller-price-list", "reseller-admin", "Price list", "/reseller/settings/prices"),
     Shot(
         "reseller-support-sessions", "reseller-admin", "Support sessions log", "/reseller/support/"
     ),
-    Shot(
-        "organization-overview", "prepaid-owner", "Organization overview", "/organizations/{acme}/"
-    ),
-    Shot(
-        "organization-credits",
-        "prepaid-owner",
-        "Manage SMS Credits",
-        "/organizations/{acme}/credits/",
-    ),
+    Shot("organization-overview", "prepaid-owner", "Organization overview", f"{ACME}/"),
+    Shot("organization-credits", "prepaid-owner", "Manage SMS Credits", f"{ACME}/credits/"),
     Shot(
         "organization-purchase",
         "prepaid-owner",
-        "Purchase SMS Credits: confirm",
-        "/organizations/{acme}/credits/purchase",
+        "Purchase: confirm",
+        f"{ACME}/credits/purchase",
         act=_buy_1000_credits,
     ),
-    Shot("organization-settings", "prepaid-admin", "Settings", "/organizations/{acme}/settings"),
-    Shot(
-        "organization-invoices",
-        "postpaid-owner",
-        "Invoices of a postpaid organization",
-        "/organizations/{sol}/invoices",
-    ),
-    Shot(
-        "member-credits",
-        "prepaid-member",
-        "A member's own credits",
-        "/organizations/{acme}/credits/",
-    ),
+    Shot("organization-settings", "prepaid-admin", "Settings", f"{ACME}/settings"),
+    Shot("organization-invoices", "postpaid-owner", "Postpaid: Invoices", f"{SOL}/invoices"),
+    Shot("member-credits", "prepaid-member", "A member's own credits", f"{ACME}/credits/"),
 )
 
 
@@ -345,8 +311,18 @@ def write_index() -> Path:
         ]
         who = ROLES[LOGINS[shot.login].role]
         lines.append(f"| {shot.title} | {who} | " + " | ".join(cells) + " |")
+    lines += ["", "## At a glance (English, desktop)", ""]
+    for shot in SHOTS:
+        name = file_name(shot, "en", "desktop")
+        if (SCREENS / name).exists():
+            lines += [
+                f"**{shot.title}** ({ROLES[LOGINS[shot.login].role]})",
+                "",
+                f"![{shot.title}]({name})",
+                "",
+            ]
     index = SCREENS / "README.md"
-    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
     return index
 
 
