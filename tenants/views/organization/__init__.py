@@ -7,6 +7,7 @@ from tenants.views.organization import (  # noqa: F401  (register routes)
     audit,
     invoices,
     lifecycle,
+    logs,
     overview,
     payment,
     saved_card,
