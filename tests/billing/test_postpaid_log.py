@@ -72,7 +72,7 @@ def test_the_logs_tab_lists_charges_invoices_and_payments(client, auth, billed):
     assert html.count("<tr data-entry=") == 4
     # What each charged, invoiced or paid; no account or balance columns (always 0).
     assert "€10.00" in html and "€2.00" in html and "€12.10" in html and "€5.00" in html
-    assert ">Balance after<" not in html and ">Account<" not in html
+    assert ">Balance after</th>" not in html and ">Account</th>" not in html
     # Late usage under the day it happened, with the recording time beside it.
     row = re.search(r'<tr data-entry="[^"]+">(?:(?!</tr>).)*sms-oct-30', html, re.S).group(0)
     assert "Oct 30, 2026" in row and "Recorded Nov 27, 2026" in row
@@ -135,7 +135,7 @@ def test_the_print_report_has_the_same_rows_and_no_navigation(client, auth, bill
     assert "sms-oct-30" in printed and "sms-today" in printed
     assert invoice.number not in printed and "bank-transfer-1" not in printed
     assert "<nav" not in printed and 'id="print-report"' in printed
-    assert ">Balance after<" not in printed and ">Account<" not in printed
+    assert ">Balance after</th>" not in printed and ">Account</th>" not in printed
     assert printed.count('data-field="recorded-at"') == 1
     dated = page(client.get(logs_url(org, "/print?date_from=2026-10-01&date_to=2026-10-31")))
     assert "From Oct 1, 2026 to Oct 31, 2026." in dated and "sms-oct-30" in dated

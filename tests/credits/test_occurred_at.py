@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import tenants.credits.ledger
+import tenants.credits.movements
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.api_keys.operations import create_api_key
@@ -51,7 +52,7 @@ def frozen(monkeypatch, shop):
     """The issue's calendar: it is 3 December 2026, 10:00 UTC (11:00 in Madrid, Acme's
     timezone); usage of 1 and 20 November is reported now."""
     now = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
-    for module in (tenants.credits.ledger, tenants.credits.operations):
+    for module in (tenants.credits.ledger, tenants.credits.operations, tenants.credits.movements):
         monkeypatch.setattr(module, "utcnow", lambda: now)
     fund(shop.org, 50, account=member_account(shop.member), reference="funded")
     late_usage(shop.org, shop.member, 4, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), "sms-nov-01")
@@ -121,7 +122,8 @@ def test_the_csv_dates_by_occurred_at_and_adds_the_recording_time(client, auth, 
     assert by_reference["sms-nov-20"][-1] == "2026-12-03T11:00:00+01:00"
     assert by_reference["funded"][0] == "2026-12-03T11:00:00+01:00"
     assert by_reference["funded"][-1] == ""
-    assert [row[7] for row in rows[1:]] == ["funded", "sms-nov-20", "sms-nov-01"]
+    # The last 30 days from 3 December: 1 November is before them, whenever it was recorded.
+    assert [row[7] for row in rows[1:]] == ["funded", "sms-nov-20"]
 
 
 def test_the_api_filters_movements_by_occurred_at(client, frozen):
