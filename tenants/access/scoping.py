@@ -187,6 +187,17 @@ def may_see_account(actor: Actor, org: Organization, ref: AccountRef) -> bool:
     )
 
 
+def transfer_recipients_query(actor: Actor, organization: Organization) -> Select:
+    """Current members of an organization the actor reached whose accounts it may transfer
+    credits into: every one of them (a plain member, who moves credits out of their own
+    account to a colleague, is shown the names to choose from, not their balances)."""
+    return select(Member).where(
+        Member.organization_id == organization.id,
+        Member.reseller_id == organization.reseller_id,
+        Member.removed_at.is_(None),
+    )
+
+
 def _own_purchases(actor: Actor) -> ColumnElement[bool]:
     """A plain member's purchases: for their own account, or made by them."""
     return or_(

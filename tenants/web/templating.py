@@ -59,6 +59,7 @@ def register(app: Flask) -> None:
         visible_sections=visible_sections,
         organization_sections=SECTIONS,
         account_label=movements.account_label,
+        recorded_apart=movements.recorded_apart,
         staff_two_factor_required=two_factor.staff_two_factor_required,
         login_as_candidates=login_as_candidates,
         login_as_form=login_as_form,

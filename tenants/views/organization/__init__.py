@@ -8,6 +8,7 @@ from tenants.views.organization import (  # noqa: F401  (register routes)
     change_requests,
     invoices,
     lifecycle,
+    logs,
     overview,
     payment,
     saved_card,
