@@ -6,7 +6,7 @@ reseller gets one on occurred_at, and the organization's created_at index, which
 reads any more, goes (the ledger's inserts keep the same number of index entries).
 
 Revision ID: 3c8d5e1a7b92
-Revises: b7c4e9a1f2d3
+Revises: 3c9e2b7d41a8
 Create Date: 2026-12-06 10:00:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3c8d5e1a7b92'
-down_revision = 'b7c4e9a1f2d3'
+down_revision = '3c9e2b7d41a8'
 branch_labels = None
 depends_on = None
 
