@@ -192,8 +192,10 @@ TYPES = "|".join(ENTRY_TYPES)
 
 
 class MovementFilters(ApiModel):
-    since: moment(description="Created at or after (ISO 8601 with zone; encode + as %2B)") = None
-    until: moment(description="Created before") = None
+    since: moment(
+        description="Happened (`occurred_at`) at or after (ISO 8601 with zone; encode + as %2B)"
+    ) = None
+    until: moment(description="Happened (`occurred_at`) before") = None
     type: pattern(
         f"(?:{TYPES})(?:,(?:{TYPES}))*",
         200,

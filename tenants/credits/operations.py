@@ -13,7 +13,7 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, require
+from tenants.access.policy import Permission, require, require_transfer_from
 from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
@@ -185,8 +185,14 @@ def _agreed(agreed: bool) -> bool:
 def transfer_credits(
     actor: Actor, org: Organization, source, target, credits: int, *, agreed: bool
 ) -> list[LedgerEntry]:
-    """Move credits between the system pool and user accounts (both ways)."""
-    require(actor, Permission.MANAGE_CREDITS)
+    """Move credits between the system pool and user accounts (both ways). A plain member
+    moves only out of their own account, to another member's or to the pool (policy:
+    may_transfer_from; 403 before anything else is read); the source's row lock and its
+    ``balance >= 0`` keep it from going below zero (402)."""
+    require(actor, Permission.TRANSFER_OWN_CREDITS)
+    named = AccountRef.parse(source)
+    if named is not None:
+        require_transfer_from(actor, org.id, named)
     refs = collect_field_errors(
         {
             "credits": lambda: clean_credits(credits),
@@ -196,6 +202,7 @@ def transfer_credits(
         }
     )
     credits = refs["credits"]
+    require_transfer_from(actor, org.id, refs["from"])
     if refs["from"] == refs["to"]:
         raise ValidationFailed(fields={"to": str(_l("Choose a different account."))})
     require_prepaid_and_usable(org)

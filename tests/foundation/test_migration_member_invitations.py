@@ -17,7 +17,7 @@ from tenants.resellers.operations import create_reseller
 from tests.foundation.test_cli import Databases, run_flask
 from tests.foundation.test_migration_usage_references import portal
 
-BEFORE = "b7c4e9a1f2d3"  # the revision before invitations were kept
+BEFORE = "3c8d5e1a7b92"  # the revision before invitations were kept
 
 
 @pytest.fixture

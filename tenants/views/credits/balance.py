@@ -10,9 +10,16 @@ from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import ValidationFailed
 from tenants.credits import chart, movements
-from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
+from tenants.credits.accounts import (
+    AccountLine,
+    account_lines,
+    manageable,
+    purchasable,
+    transfer_sources,
+)
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
+from tenants.views.organization.change_requests import individual_credits_notice
 from tenants.web import browsing
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
@@ -57,6 +64,8 @@ def index(org_id: str):
         can_buy=bool(purchasable(accounts, actor)),
         manageable={a.value for a in manageable(accounts, actor)},
         purchasable={a.value for a in purchasable(accounts, actor)},
+        transferable={a.value for a in transfer_sources(actor, org)},
         filtered=bool(filters),
+        notice=individual_credits_notice(actor, org),
         active_section="payment",
     )

@@ -6,8 +6,8 @@ so the links sent before stop working). Members invited before, who have portal 
 never set a password, have their invitation pending from the day they were added.
 
 Revision ID: a3d9f1c7e2b5
-Revises: b7c4e9a1f2d3
-Create Date: 2026-12-06 10:00:00.000000
+Revises: 3c8d5e1a7b92
+Create Date: 2026-12-06 11:00:00.000000
 
 """
 from alembic import op
@@ -18,7 +18,7 @@ import tenants.core.types
 
 # revision identifiers, used by Alembic.
 revision = 'a3d9f1c7e2b5'
-down_revision = 'b7c4e9a1f2d3'
+down_revision = '3c8d5e1a7b92'
 branch_labels = None
 depends_on = None
 
