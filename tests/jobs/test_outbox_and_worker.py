@@ -289,6 +289,8 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_support_session_started",
             "expire_pending_purchases",
             "send_organization_suspended",
+            "send_change_request_received",
+            "send_change_request_decided",
         ]
     )
 
