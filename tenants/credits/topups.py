@@ -155,6 +155,24 @@ def pay_with_saved_card(actor: Actor, purchase: Purchase) -> Purchase:
     return purchases.pay(actor, purchase, {"card_token": method.token})
 
 
+# -- the monthly limit ----------------------------------------------------------------------
+
+# The most an organization may allow (the API's schema states it too); the platform's
+# AUTO_TOP_UP_MONTHLY_CAP may set a lower ceiling.
+MONTHLY_LIMIT_MAX = 100
+
+
+def monthly_limit_ceiling() -> int:
+    """The most automatic top-ups a month an organization may allow on this platform."""
+    return min(current_app.config["AUTO_TOP_UP_MONTHLY_CAP"], MONTHLY_LIMIT_MAX)
+
+
+def monthly_limit(org: Organization) -> int:
+    """How many automatic top-ups the organization gets a calendar month: its own limit,
+    lowered by the platform's ceiling if that was lowered after it was set."""
+    return min(org.auto_top_up_monthly_limit, monthly_limit_ceiling())
+
+
 # -- the job --------------------------------------------------------------------------------
 
 
@@ -186,8 +204,7 @@ def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchas
     if method is None:
         _failed(org, TopUpFailure.NO_SAVED_CARD)
         return None
-    cap = current_app.config["AUTO_TOP_UP_MONTHLY_CAP"]
-    if automatic_top_ups_this_month(org) >= cap:
+    if automatic_top_ups_this_month(org) >= monthly_limit(org):
         _failed(org, TopUpFailure.CAP_REACHED)
         return None
     owner = owner_user(org)
@@ -247,7 +264,7 @@ def deliver_auto_top_up_failed(
         return
     owner = owner_user(org)
     language = recipient_language(person, org.reseller)
-    cap = current_app.config["AUTO_TOP_UP_MONTHLY_CAP"]
+    cap = monthly_limit(org)
     with force_locale(language):
         explanation = str(FAILURE_TEXTS[TopUpFailure(reason)]) % {"cap": cap}
     is_owner = owner is not None and person.id == owner.id
