@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -49,9 +49,9 @@ class TopUpFailure(enum.StrEnum):
     NOT_AVAILABLE = "not_available"
 
 
+# Why a top-up failed, as the emails say it (the monthly limit's text counts: failure_text).
 FAILURE_TEXTS = {
     TopUpFailure.DECLINED: _l("The saved card was declined."),
-    TopUpFailure.CAP_REACHED: _l("The monthly limit of %(cap)s automatic top-ups was reached."),
     TopUpFailure.NO_SAVED_CARD: _l("No card is saved for automatic top-ups."),
     TopUpFailure.PRICE_NOT_SET: _l("No credit price is set for the organization's currency."),
     TopUpFailure.NOT_AVAILABLE: _l("The organization cannot buy credits at the moment."),
@@ -253,6 +253,17 @@ def _failed(org: Organization, reason: TopUpFailure, purchase: Purchase | None =
         )
 
 
+def failure_text(reason: TopUpFailure, cap: int) -> str:
+    """Why a top-up failed, in the current language; ``cap``: the monthly limit."""
+    if reason is TopUpFailure.CAP_REACHED:
+        return ngettext(
+            "The monthly limit of %(num)s automatic top-up was reached.",
+            "The monthly limit of %(num)s automatic top-ups was reached.",
+            cap,
+        )
+    return str(FAILURE_TEXTS[reason])
+
+
 @job("send_auto_top_up_failed")
 def deliver_auto_top_up_failed(
     organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
@@ -266,7 +277,7 @@ def deliver_auto_top_up_failed(
     language = recipient_language(person, org.reseller)
     cap = monthly_limit(org)
     with force_locale(language):
-        explanation = str(FAILURE_TEXTS[TopUpFailure(reason)]) % {"cap": cap}
+        explanation = failure_text(TopUpFailure(reason), cap)
     is_owner = owner is not None and person.id == owner.id
     send_email_template(
         person.email,
