@@ -131,7 +131,7 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
 
     # Automatic top-up, in Settings: the card it uses, masked, and what happens on failure.
     page.get_by_role("link", name=t("Set up automatic top-up")).click()
-    form = page.locator("#auto-top-up")
+    form = page.locator("#auto_top_up")
     expect(form.get_by_role("heading", name=t("Automatic top-up"))).to_be_visible()
     expect(form.locator('[data-field="auto-top-up-card"]')).to_contain_text("•••• 4242")
     expect(form.get_by_role("heading", name=t("If a top-up fails"))).to_be_visible()
@@ -157,7 +157,7 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
     quantity.fill("1,000" if language == "en" else "1.000")
     limit.fill("0")
     save.click()
-    form = page.locator("#auto-top-up")
+    form = page.locator("#auto_top_up")
     expect(form.get_by_text(t("Enter a number between 1 and %(max)s.", max=10))).to_be_visible()
     assert auto_top_up(org_id) == (False, 0, 0, 10, "ACME")
 
@@ -169,5 +169,5 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
     form.get_by_role("button", name=t("Save automatic top-up")).click()
     expect(page.get_by_role("alert").first).to_have_text(t("Automatic top-up saved."))
     assert auto_top_up(org_id) == (True, 500, 1000, 3, "ACME")
-    expect(page.locator("#auto-top-up").get_by_label(t("On"), exact=True)).to_be_checked()
+    expect(page.locator("#auto_top_up").get_by_label(t("On"), exact=True)).to_be_checked()
     no_horizontal_scroll(page)
