@@ -91,7 +91,7 @@ def test_the_owner_switches_it_on_and_the_change_is_audited(client, shop):
     sign_in(client, shop.owner.user.email)
     page = client.get(settings_url(org_id)).get_data(as_text=True)
     section = page[page.index('id="auto_top_up"') :]
-    assert "•••• 4242" in section and "expires 12/30" in section
+    assert "Visa</strong> •••• 4242" in section and "expires 12/2030" in section
     assert "It is not retried" in section
     assert 'name="auto_top_up-monthly_limit" type="text" value="10"' in section
 
