@@ -255,8 +255,10 @@ def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
             else:
                 if final["auto_top_up.credits"] <= 0:
                     errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
-                # It buys when the pool drops *below* the level: below 0 never happens.
-                if final["auto_top_up.below"] <= 0:
+                # It buys when the pool drops *below* the level: below 0 never happens. (Asked
+                # of a change to it only: it was not refused before, so it may be stored.)
+                changing = any(path.startswith("auto_top_up.") for path in cleaned)
+                if changing and final["auto_top_up.below"] <= 0:
                     errors["auto_top_up.below"] = str(
                         _l("Enter the level: credits are bought when the pool drops below it.")
                     )
