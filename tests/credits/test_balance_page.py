@@ -77,7 +77,7 @@ def test_organization_users_find_it_in_the_main_navigation(app, shop):
         client = app.test_client()
         sign_in(client, email)
         html = client.get(f"/organizations/{org_id}/").get_data(as_text=True)
-        assert f'href="{page_url(org_id)}" id="balance-link">Balance &amp; configuration' in html
+        assert f'href="{page_url(org_id)}" id="balance-link">Balance & configuration' in html
     client = app.test_client()
     sign_in(client, shop.staff.email)  # reseller staff reach organizations by the Customer app
     assert 'id="balance-link"' not in client.get("/customers/").get_data(as_text=True)
@@ -89,7 +89,7 @@ def test_organization_users_find_it_in_the_main_navigation(app, shop):
         (
             "en",
             (
-                "Balance &amp; configuration",
+                "Balance & configuration",
                 "Available credits",
                 "Purchase SMS Credits",
                 "Account configuration",
@@ -175,7 +175,7 @@ def test_a_plain_member_reads_the_configuration_and_cannot_change_it(client, sho
     html = client.get(page_url(org_id)).get_data(as_text=True)
     assert 'name="configuration-sender_name"' not in html
     assert 'data-field="sender-name">ACME<' in html
-    assert "Your organization&#39;s administrators change the configuration." in html
+    assert "Your organization's administrators change the configuration." in html
     assert post_configuration(client, org_id).status_code == 403
     assert settings_of(org_id) == ("ACME", None, False, 0)
 
