@@ -6,7 +6,7 @@ was the only limit: every organization starts at 10, and the platform's setting 
 ceiling.
 
 Revision ID: a3d8f0c4e2b1
-Revises: b7c4e9a1f2d3
+Revises: 3c9e2b7d41a8
 Create Date: 2026-12-06 10:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "a3d8f0c4e2b1"
-down_revision = "b7c4e9a1f2d3"
+down_revision = "3c9e2b7d41a8"
 branch_labels = None
 depends_on = None
 

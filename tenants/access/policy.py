@@ -32,6 +32,9 @@ class Permission(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     LOGIN_AS = "login_as"
     VIEW_SUPPORT_SESSIONS = "view_support_sessions"  # every customer's support sessions
+    # Ask the reseller for a configuration it switches (individual user credits): the
+    # organization's owner and admins; the reseller's staff answer (MANAGE_ORGANIZATION).
+    REQUEST_CONFIGURATION_CHANGE = "request_configuration_change"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -71,6 +74,8 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.VIEW_AUDIT
         ):
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
+        case Permission.REQUEST_CONFIGURATION_CHANGE:
+            return actor.is_org_admin
         case Permission.TRANSFER_OWNERSHIP:
             return _reseller_staff(actor) or actor.is_org_owner
         case Permission.LOGIN_AS:

@@ -64,6 +64,9 @@ ACTIONS = {
     "platform.staff_removed": _l("Platform staff member removed"),
     "invoice.final_issued": _l("Final invoice issued"),
     "payment.voided": _l("Payment voided"),
+    "change_request.submitted": _l("Change requested"),
+    "change_request.approved": _l("Change request approved"),
+    "change_request.declined": _l("Change request declined"),
 }
 
 FIELDS = {
@@ -88,6 +91,7 @@ FIELDS = {
     "billing.address": _l("Address"),
     "billing.tax_id": _l("Tax identification number"),
     "billing.email": _l("Billing email"),
+    "billing.iban": _l("Bank account (IBAN)"),
     "legal_name": _l("Legal name"),
     "address": _l("Address"),
     "tax_id": _l("Tax identification number"),
@@ -133,6 +137,8 @@ FIELDS = {
     "slug": _l("Slug"),
     "prices": _l("Price list"),
     "tax_rates": _l("Tax rates"),
+    "kind": _l("Request"),
+    "message": _l("Message"),
 }
 
 _ROLES = {
@@ -179,6 +185,7 @@ FIELD_VALUES: dict[str, dict[str, Any]] = {
     "from": _ACCOUNTS,
     "to": _ACCOUNTS,
     "account": _ACCOUNTS,
+    "kind": {"individual_credits": _l("Individual user credits")},
 }
 
 # Entries written before values were keyed per field (and callers that give no field).

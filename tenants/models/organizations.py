@@ -115,6 +115,9 @@ class Organization(db.Model):
     billing_address: Mapped[str | None] = mapped_column(Text)
     billing_tax_id: Mapped[str | None] = mapped_column(String(64))
     billing_email: Mapped[str | None] = mapped_column(String(254))
+    # The bank account (seed 000: "when you change banking institution"), an IBAN stored
+    # compact (tenants.core.validation.clean_iban) and shown masked.
+    billing_iban: Mapped[str | None] = mapped_column(String(34))
 
     sender_name: Mapped[str | None] = mapped_column(String(20))
     notification_email: Mapped[str | None] = mapped_column(String(254))

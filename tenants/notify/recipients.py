@@ -67,16 +67,16 @@ def admins_of(org: Organization) -> list[User]:
 
 
 def reseller_admins(reseller_id: str) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(ResellerStaff, ResellerStaff.user_id == User.id)
-            .where(
-                ResellerStaff.reseller_id == reseller_id, ResellerStaff.role == ResellerRole.ADMIN
-            )
-            .order_by(User.email)
-        )
-    )
+    return reseller_staff(reseller_id, ResellerRole.ADMIN)
+
+
+def reseller_staff(reseller_id: str, role: ResellerRole | None = None) -> list[User]:
+    """The reseller's staff (of one role, when given), who run its Customer app."""
+    query = select(User).join(ResellerStaff, ResellerStaff.user_id == User.id)
+    query = query.where(ResellerStaff.reseller_id == reseller_id)
+    if role is not None:
+        query = query.where(ResellerStaff.role == role)
+    return list(db.session.scalars(query.order_by(User.email)))
 
 
 def language_for(email: str, org: Organization, fallback: User | None = None) -> str:

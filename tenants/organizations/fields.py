@@ -17,9 +17,11 @@ from tenants.core.validation import (
     clean_country,
     clean_currency,
     clean_email,
+    clean_iban,
     clean_mobile,
     clean_text,
     clean_timezone,
+    mask_iban,
     read_decimal,
 )
 from tenants.credits import topups
@@ -130,6 +132,8 @@ class EditableField:
     attribute: str
     clean: Callable[[Any, str], Any]
     permission: Permission
+    # How a value is written into the audit log, when not as it is (a bank account: masked).
+    audited: Callable[[Any], Any] | None = None
 
 
 # Who edits what: general information and reseller-only terms need MANAGE_ORGANIZATION
@@ -151,6 +155,7 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     ),
     "billing.tax_id": EditableField("billing_tax_id", _optional_text(64), _ADMINS),
     "billing.email": EditableField("billing_email", _optional_email, _ADMINS),
+    "billing.iban": EditableField("billing_iban", clean_iban, _ADMINS, audited=mask_iban),
     "settings.sender_name": EditableField("sender_name", _sender_name, _ADMINS),
     "settings.notification_email": EditableField("notification_email", _optional_email, _ADMINS),
     "settings.notification_mobile": EditableField("notification_mobile", clean_mobile, _ADMINS),

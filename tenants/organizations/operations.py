@@ -286,6 +286,12 @@ def _switch_off_individual_credits(
     return credit_operations.close_member_accounts(actor, org, move=move)
 
 
+def _audited(path: str, change: list) -> list:
+    """A change as the audit log keeps it (a bank account masked, never in full)."""
+    shown = EDITABLE_FIELDS[path].audited
+    return [shown(value) if value is not None else None for value in change] if shown else change
+
+
 def update_organization(
     actor: Actor, org: Organization, values: dict, *, move_member_credits_to_pool: bool = False
 ) -> dict[str, list]:
@@ -318,7 +324,9 @@ def update_organization(
     changed = audit.diff(
         org, {EDITABLE_FIELDS[path].attribute: value for path, value in cleaned.items()}
     )
-    changes = {by_attribute[name]: change for name, change in changed.items()}
+    changes = {
+        by_attribute[name]: _audited(by_attribute[name], change) for name, change in changed.items()
+    }
     if returned:
         changes["credits_returned"] = [None, returned]
     if changes:

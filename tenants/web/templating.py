@@ -29,6 +29,7 @@ from tenants.access.policy import (
 from tenants.billing import periods
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.core.validation import mask_iban
 from tenants.credits import movements
 from tenants.models import Member, Organization, PricingModel, User
 from tenants.organizations.sections import SECTION_KEYS, SECTIONS
@@ -51,6 +52,7 @@ def register(app: Flask) -> None:
         entry_type=movements.entry_type_label,
         unit_price=unit_price,
         invoice_period=invoice_period,
+        masked_iban=mask_iban,
     )
     app.jinja_env.globals.update(
         country_name=country_name,

@@ -142,7 +142,7 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
     page.get_by_label(t("Sender name"), exact=True).fill("ACME")
     page.get_by_role("button", name=t("Save changes")).click()
     expect(page.get_by_role("alert").first).to_have_text(t("Balance & configuration saved."))
-    expect(page).to_have_url(f"{live_server}/organizations/{org_id}/balance#configuration")
+    expect(page).to_have_url(f"{live_server}/organizations/{org_id}/credits/balance#configuration")
     expect(page.locator('[data-field="auto-top-up"]')).to_contain_text(
         t("Automatic top-up is off.")
     )
@@ -170,7 +170,7 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
     save = form.get_by_role("button", name=t("Save automatic top-up"))
 
     # A refused value: said next to its field, in the reader's language; nothing changes.
-    form.get_by_label(t("On"), exact=True).check()
+    form.get_by_label(t("Yes"), exact=True).check()
     below.fill("500")
     quantity.fill("1,000" if language == "en" else "1.000")
     limit.fill("0")
@@ -180,12 +180,12 @@ def test_owner_uses_balance_and_configuration_and_sets_up_automatic_top_up(
     assert auto_top_up(org_id) == (False, 0, 0, 10, "ACME")
 
     # Then right: on, below 500, 1,000 credits each time, at most 3 a month.
-    form.get_by_label(t("On"), exact=True).check()
+    form.get_by_label(t("Yes"), exact=True).check()
     form.get_by_label(t("Top up when the system pool drops below (credits)")).fill("500")
     form.get_by_label(t("Credits to buy each time")).fill("1,000" if language == "en" else "1.000")
     form.get_by_label(t("Automatic top-ups a month (at most)")).fill("3")
     form.get_by_role("button", name=t("Save automatic top-up")).click()
     expect(page.get_by_role("alert").first).to_have_text(t("Automatic top-up saved."))
     assert auto_top_up(org_id) == (True, 500, 1000, 3, "ACME")
-    expect(page.locator("#auto_top_up").get_by_label(t("On"), exact=True)).to_be_checked()
+    expect(page.locator("#auto_top_up").get_by_label(t("Yes"), exact=True)).to_be_checked()
     no_horizontal_scroll(page)

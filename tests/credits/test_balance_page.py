@@ -25,11 +25,11 @@ def app_config(app_config):
 
 
 def page_url(org_id: str) -> str:
-    return f"/organizations/{org_id}/balance"
+    return f"/organizations/{org_id}/credits/balance"
 
 
 def save_url(org_id: str) -> str:
-    return f"/organizations/{org_id}/balance/configuration"
+    return f"/organizations/{org_id}/credits/balance/configuration"
 
 
 def configuration(**typed) -> dict:

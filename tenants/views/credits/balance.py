@@ -13,6 +13,7 @@ from tenants.credits import chart, movements
 from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
+from tenants.views.organization.change_requests import individual_credits_notice
 from tenants.web import browsing
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
@@ -38,7 +39,7 @@ def index(org_id: str):
 def credits_page(actor: Actor, org: Organization, template: str, endpoint: str, **shown):
     """``template`` rendered with the credits page's balances, chart and filtered history
     (the pager links to ``endpoint``, keeping the filters) and ``shown``: the credits page,
-    and the Balance & configuration page (tenants.views.organization.balance)."""
+    and the Balance & configuration page (balance_configuration.py)."""
     accounts = account_lines(actor, org)
     form = _filter_form(actor, org, accounts)
     filters = browsing.form_filters(form, org)
@@ -66,6 +67,7 @@ def credits_page(actor: Actor, org: Organization, template: str, endpoint: str, 
         manageable={a.value for a in manageable(accounts, actor)},
         purchasable={a.value for a in purchasable(accounts, actor)},
         filtered=bool(filters),
+        notice=individual_credits_notice(actor, org),
         active_section="payment",
         **shown,
     )

@@ -5,7 +5,7 @@ The blueprint lives in blueprint.py; importing each section's module registers i
 
 from tenants.views.organization import (  # noqa: F401  (register routes)
     audit,
-    balance,
+    change_requests,
     invoices,
     lifecycle,
     overview,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -12,6 +13,7 @@ from wtforms import (
     TextAreaField,
 )
 
+from tenants.models import Organization
 from tenants.organizations.fields import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
@@ -65,6 +67,14 @@ class BillingForm(Form):
     billing_email = StringField(
         _l("Billing email"), description=_l("Where invoices and receipts are sent.")
     )
+    # Never shown in full: the saved account appears masked beside an empty field, which
+    # keeps it when left empty (tenants.core.validation.mask_iban).
+    billing_iban = StringField(
+        _l("Bank account (IBAN)"),
+        description=_l("For example ES91 2100 0418 4502 0005 1332."),
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    remove_iban = BooleanField(_l("Remove the saved bank account"))
     submit = SubmitField(_l("Save billing information"))
 
     paths = {
@@ -73,7 +83,33 @@ class BillingForm(Form):
         "billing.address": "billing_address",
         "billing.tax_id": "billing_tax_id",
         "billing.email": "billing_email",
+        "billing.iban": "billing_iban",
     }
+
+    def fill(self, org: Organization) -> None:
+        """The organization's billing details as they are (the bank account is not typed in
+        again: the field stays empty)."""
+        self.billing_type.data = org.billing_type.value
+        self.billing_name.data = org.billing_name or ""
+        self.billing_address.data = org.billing_address or ""
+        self.billing_tax_id.data = org.billing_tax_id or ""
+        self.billing_email.data = org.billing_email or ""
+
+    def values(self) -> dict:
+        """The posted form as update_organization's values, keyed by API paths; an empty
+        bank account field keeps the saved one."""
+        values = {
+            "billing.type": self.billing_type.data or "",
+            "billing.name": self.billing_name.data or None,
+            "billing.address": self.billing_address.data or None,
+            "billing.tax_id": self.billing_tax_id.data or None,
+            "billing.email": self.billing_email.data or None,
+        }
+        if self.remove_iban.data:
+            values["billing.iban"] = None
+        elif (self.billing_iban.data or "").strip():
+            values["billing.iban"] = self.billing_iban.data
+        return values
 
 
 class ConfigurationForm(Form):
@@ -117,7 +153,7 @@ class AutoTopUpForm(Form):
 
     enabled = RadioField(
         _l("Automatic top-up"),
-        choices=choices(("yes", _l("On")), ("no", _l("Off"))),
+        choices=choices(("yes", _l("Yes")), ("no", _l("No"))),
         validate_choice=False,
     )
     below = StringField(
@@ -181,3 +217,28 @@ class ConfirmForm(Form):
     """A POST with only the CSRF token: reactivate, delete."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class IndividualCreditsRequestForm(Form):
+    message = TextAreaField(
+        _l("Message (optional)"),
+        description=_l("Anything your provider should know, e.g. which members need it."),
+    )
+    submit = SubmitField(_l("Request individual user credits"))
+
+    paths = {"message": "message"}
+
+
+class ApproveRequestForm(Form):
+    request_id = HiddenField()
+    submit = SubmitField(_l("Approve and switch on"))
+
+
+class DeclineRequestForm(Form):
+    request_id = HiddenField()
+    reason = TextAreaField(
+        _l("Reason (optional)"), description=_l("Sent to the organization's admins.")
+    )
+    submit = SubmitField(_l("Decline the request"))
+
+    paths = {"reason": "reason"}

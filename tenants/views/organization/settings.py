@@ -60,13 +60,6 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "timezone": org.timezone,
             "pricing_model": org.pricing_model.value,
         },
-        "billing": {
-            "billing_type": org.billing_type.value,
-            "billing_name": org.billing_name or "",
-            "billing_address": org.billing_address or "",
-            "billing_tax_id": org.billing_tax_id or "",
-            "billing_email": org.billing_email or "",
-        },
         "configuration": {
             "sender_name": org.sender_name or "",
             "notification_email": org.notification_email or "",
@@ -86,6 +79,8 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "monthly_limit": str(topups.monthly_limit(org)),
         },
     }
+    if posted != "billing":
+        forms["billing"].fill(org)
     for key, values in initial.items():
         if key == posted:
             continue
@@ -145,15 +140,7 @@ def _form_values(key: str, form, org: Organization) -> dict:
         if f"{form._prefix}pricing_model" in request.form:
             values["pricing_model"] = form.pricing_model.data or ""
         return values
-    if key == "billing":
-        return {
-            "billing.type": form.billing_type.data or "",
-            "billing.name": form.billing_name.data or None,
-            "billing.address": form.billing_address.data or None,
-            "billing.tax_id": form.billing_tax_id.data or None,
-            "billing.email": form.billing_email.data or None,
-        }
-    if key == "auto_top_up":
+    if key in ("billing", "auto_top_up"):
         return form.values()
     if key == "configuration":
         alert = form.low_balance_alert.data
