@@ -72,7 +72,7 @@ def register_jobs(app: Flask) -> None:
     and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
     from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
-    from tenants.organizations import change_requests  # noqa: F401
+    from tenants.organizations import change_requests, notices  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401
     from tenants.support import sessions  # noqa: F401
 

@@ -153,7 +153,9 @@ def create_transfer(actor: Actor, org_id: str, body: TransferCreate) -> Response
 def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
     reason = WITHDRAWAL_REASON if body.reason is None else body.reason
-    entry = credits.withdraw_credits(actor, org, body.account, body.credits, reason=reason)
+    entry = credits.withdraw_credits(
+        actor, org, body.account, body.credits, reason=reason, close_out=body.close_out
+    )
     return done(serializers.ledger_entry(entry), 201)
 
 

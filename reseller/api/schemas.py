@@ -26,6 +26,7 @@ from reseller.api.spec import (
     refused,
     text,
 )
+from tenants.core.config import LANGUAGES
 from tenants.core.errors import ValidationFailed
 from tenants.core.validation import clean_email, country_codes, currency_codes, timezone_names
 from tenants.credits.topups import MONTHLY_LIMIT_MAX
@@ -339,6 +340,14 @@ class MemberCreate(ApiModel):
     mobile: text(32, required=False) | None = None
     role: one_of(("admin", "member"))
     portal_access: bool
+    language: (
+        one_of(
+            tuple(LANGUAGES),
+            description="The invitation's language; default the organization's (Spanish for a "
+            "Spanish-speaking country)",
+        )
+        | None
+    ) = None
 
 
 class MemberUpdate(ApiModel):

@@ -172,6 +172,11 @@ class WithdrawalCreate(ApiModel):
     credits: CreditCount
     account: Account
     reason: text(description="Kept as the entry's reference") = None
+    close_out: bool = Field(
+        False,
+        description="Withdrawing to close the organization: no low-balance alert is sent "
+        "(none is for a suspended organization either)",
+    )
 
 
 class UsageCreate(ApiModel):

@@ -228,15 +228,26 @@ def transfer_credits(
 
 
 def withdraw_credits(
-    actor: Actor, org: Organization, account, credits: int, *, reason: str
+    actor: Actor,
+    org: Organization,
+    account,
+    credits: int,
+    *,
+    reason: str,
+    close_out: bool = False,
 ) -> LedgerEntry:
-    """Take credits back out of an account (reseller staff), e.g. before deletion."""
+    """Take credits back out of an account (reseller staff), e.g. before deletion.
+
+    A close-out withdrawal -- ``close_out`` (the delete page's Withdraw, the API's flag) or
+    any withdrawal from a suspended organization -- sends no low-balance alert: the
+    organization is being closed, not running low."""
     require(actor, Permission.WITHDRAW_CREDITS)
     credits = clean_credits(credits)
     reason = clean_text(reason, "reason", max_length=200)
     ref = parse_account(org, account)
     if org.status == OrganizationStatus.DELETED:
         raise OrganizationClosed()
+    close_out = bool(close_out) or org.status == OrganizationStatus.SUSPENDED
     entries = post_transaction(
         actor,
         org,
@@ -245,17 +256,16 @@ def withdraw_credits(
             Posting(AccountRef(AccountKind.WITHDRAWALS), credits, EntryType.WITHDRAWAL),
         ],
         reference=reason,
+        alert=not close_out,
     )
-    audit.record_on(
-        actor,
-        org,
-        "credits.withdrawn",
-        {
-            "credits": [None, credits],
-            "account": [None, _account_value(ref)],
-            "reason": [None, reason],
-        },
-    )
+    changes = {
+        "credits": [None, credits],
+        "account": [None, _account_value(ref)],
+        "reason": [None, reason],
+    }
+    if close_out:
+        changes["close_out"] = [None, True]
+    audit.record_on(actor, org, "credits.withdrawn", changes)
     return entries[0]
 
 

@@ -225,6 +225,12 @@ class Member(db.Model):
     portal_access: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The invitation in force (tenants.organizations.invitations): when it was last sent
+    # (None: none pending, never sent or revoked), its language, and a serial that every
+    # withdrawal of it bumps, so the links sent before no longer work.
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invitation_language: Mapped[str | None] = mapped_column(String(8))
+    invitation_serial: Mapped[int] = mapped_column(default=0, server_default="0")
 
     organization: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()

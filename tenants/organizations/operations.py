@@ -42,7 +42,7 @@ from tenants.models import (
     PricingModel,
     Reseller,
 )
-from tenants.organizations import closeout
+from tenants.organizations import closeout, notices
 from tenants.organizations.fields import (
     EDITABLE_FIELDS,
     clean_billing_type,
@@ -338,7 +338,8 @@ def update_organization(
 
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
-    """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
+    """Members can no longer log in, API keys and usage are refused; nothing is deleted.
+    The owner and the notification email are told, with the reason."""
     refuse_while_acting(actor, WhileActing.SUSPEND_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     reason = clean_text(reason, "reason", max_length=500, one_line=False)
@@ -353,6 +354,7 @@ def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
         },
     )
     audit.record_on(actor, org, "organization.suspended", changes)
+    notices.tell_suspended(org)
 
 
 def reactivate_organization(actor: Actor, org: Organization) -> None:

@@ -288,6 +288,7 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_auto_top_up_failed",
             "send_support_session_started",
             "expire_pending_purchases",
+            "send_organization_suspended",
         ]
     )
 

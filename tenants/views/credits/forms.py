@@ -90,6 +90,8 @@ class WithdrawForm(Form):
     account = SelectField(_l("Account"), validate_choice=False)
     credits = StringField(_l("Quantity (credits)"))
     reason = StringField(_l("Reason"))
+    # "1" when opened from the delete page's close-out: no low-balance alert.
+    close_out = HiddenField()
     submit = SubmitField(_l("Withdraw credits"))
 
 

@@ -96,6 +96,8 @@ def withdraw(org_id: str):
     form.account.choices = [(a.value, f"{a.label} ({format_decimal(a.credits)})") for a in accounts]
     if request.method == "GET" and request.args.get("account") in {a.value for a in accounts}:
         form.account.data = request.args["account"]
+    if request.method == "GET" and request.args.get("close_out") == "1":
+        form.close_out.data = "1"
     status = 200
     if form.validate_on_submit():
         try:
@@ -105,6 +107,7 @@ def withdraw(org_id: str):
                 form.account.data,
                 whole_number(form.credits.data),
                 reason=form.reason.data,
+                close_out=form.close_out.data == "1",
             )
         except InsufficientCredits:
             rollback()
@@ -115,6 +118,8 @@ def withdraw(org_id: str):
         else:
             commit()
             flash(_("The credits have been withdrawn."), "success")
+            if form.close_out.data == "1":  # back to the close-out statement
+                return redirect(url_for("organization.delete", org_id=org.id))
             return redirect(url_for(".index", org_id=org.id))
     return (
         render_template("credits/withdraw.html", org=org, form=form, active_section="payment"),
