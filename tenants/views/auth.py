@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -35,6 +36,7 @@ from tenants.people import auth, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, is_safe_next
 from tenants.web.forms import Form, show_service_errors
+from tenants.web.locale import request_language
 from tenants.web.session import (
     CONTEXT_KEY,
     SUPPORT_KEY,
@@ -209,11 +211,13 @@ def logout():
             leave_support_session(SupportSessionEnd.LOGOUT)
         auth.revoke_session(current_user.auth_token)
         commit()
+    # The message, and the login page after it, stay in the language the person read in
+    # (their saved language is no longer known once they are logged out).
+    language = request_language()
     logout_user()
-    locale = session.get("locale")
     session.clear()
-    if locale:
-        session["locale"] = locale
+    session["locale"] = language
+    refresh()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
