@@ -149,6 +149,18 @@ SHOTS = (
         act=_buy_1000_credits,
     ),
     Shot("organization-settings", "prepaid-admin", "Settings", f"{ACME}/settings"),
+    Shot(
+        "organization-balance",
+        "prepaid-owner",
+        "Balance & configuration",
+        f"{ACME}/credits/balance",
+    ),
+    Shot(
+        "organization-auto-top-up",
+        "prepaid-admin",
+        "Settings: automatic top-up",
+        f"{ACME}/settings#auto_top_up",
+    ),
     Shot("organization-invoices", "postpaid-owner", "Postpaid: Invoices", f"{SOL}/invoices"),
     Shot("member-credits", "prepaid-member", "A member's own credits", f"{ACME}/credits/"),
 )

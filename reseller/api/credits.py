@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import reseller.api.serializers as serializers
@@ -251,4 +252,5 @@ def list_movements(actor: Actor, org_id: str, query: MovementQuery) -> Response:
 def movements_csv(actor: Actor, org_id: str, query: MovementFilters) -> Response:
     org = scoping.get_organization(actor, org_id)
     rows = export_rows.iter_organization_rows(actor, org, **_movement_filters(query))
-    return movements_csv_response(rows, f"movements-{org.id}-{date.today().isoformat()}.csv")
+    name = _("movements-%(organization)s-%(date)s.csv", organization=org.id, date=date.today())
+    return movements_csv_response(rows, name)

@@ -17,7 +17,7 @@ import time
 
 from flask import Flask, current_app, request
 from flask.wrappers import Response
-from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
@@ -94,5 +94,9 @@ def rate_headers(response: Response) -> Response:
 def rate_limited(error: RateLimitExceeded) -> Response:
     usage = _usage()  # raised before the view: nothing to undo
     retry_after = usage[2] if usage else 60
-    message = _l("Too many requests. Wait %(seconds)d seconds and try again.", seconds=retry_after)
+    message = ngettext(
+        "Too many requests. Wait %(num)d second and try again.",
+        "Too many requests. Wait %(num)d seconds and try again.",
+        retry_after,
+    )
     return error_response(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})

@@ -41,14 +41,16 @@ def get_price_list(actor: Actor) -> Response:
     tag=TAG,
     body=PriceList,
     response=PriceList,
-    errors=(403,),
+    errors=(403, 409),
     reseller_only=True,
     refusals={
         "prices[].currency": "listed twice",
         "prices[].default_credit_limit": "more decimals than its currency has",
     },
     description="The whole list is replaced: a currency left out is removed. A row without "
-    "`default_credit_limit` keeps the one it has (0 for a new currency).",
+    "`default_credit_limit` keeps the one it has (0 for a new currency). A currency "
+    "organizations pay in cannot be left out: 409 `currency_in_use`, whose message names "
+    "them, and nothing changes.",
 )
 def put_price_list(actor: Actor, body: PriceList) -> Response:
     reseller = _reseller(actor)

@@ -29,6 +29,7 @@ from reseller.api.spec import (
 from tenants.core.config import LANGUAGES
 from tenants.core.errors import ValidationFailed
 from tenants.core.validation import clean_email, country_codes, currency_codes, timezone_names
+from tenants.credits.topups import MONTHLY_LIMIT_MAX
 
 CREDITS_MAX = 10**12  # far above any real balance, well inside BIGINT
 
@@ -234,12 +235,19 @@ class AutoTopUpUpdate(ApiModel):
     enabled: bool = None
     below: integer(0, CREDITS_MAX) = None
     credits: integer(1, CREDITS_MAX) = None
+    monthly_limit: integer(
+        1,
+        MONTHLY_LIMIT_MAX,
+        description="At most this many automatic top-ups a calendar month (the platform may "
+        "set a lower ceiling)",
+    ) = None
 
 
 class AutoTopUp(ApiModel):
     enabled: bool
     below: Credits
     credits: Credits
+    monthly_limit: integer(0, MONTHLY_LIMIT_MAX)
 
 
 class OrganizationUpdate(ApiModel):

@@ -113,6 +113,5 @@ def reseller_log_csv():
     actor = _reseller_actor()
     _form, filters = _reseller_log_filters()
     rows = iter_reseller_log_rows(actor, filters)
-    return export.movements_csv_response(
-        rows, f"credits-log-all-customers-{date.today().isoformat()}.csv", with_organization=True
-    )
+    name = _("credits-log-all-customers-%(date)s.csv", date=date.today())
+    return export.movements_csv_response(rows, name, with_organization=True)

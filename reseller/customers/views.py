@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from reseller.customers.blueprint import bp
 from reseller.customers.forms import CreateOrganizationForm, FilterForm
-from tenants.access.policy import Permission
+from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import country_codes, default_currency, default_timezone
@@ -60,6 +60,7 @@ def index():
         kept=kept,
         filtered=bool(kept),
         board=board,
+        can_create=can(actor, Permission.CREATE_ORGANIZATION),
     ), status
 
 

@@ -17,11 +17,11 @@ from wtforms.validators import DataRequired, Length
 
 from reseller.settings.blueprint import bp
 from tenants.access.policy import Permission
-from tenants.core.errors import ValidationFailed
+from tenants.core.errors import CurrencyInUse, ValidationFailed
 from tenants.core.validation import country_choices, currency_choices
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Reseller
-from tenants.resellers import pricing
+from tenants.resellers import currency_use, pricing
 from tenants.web.decorators import actor_required, current_reseller, the_actor
 from tenants.web.forms import Form, parse_amount, show_service_errors
 
@@ -124,9 +124,11 @@ def index():
 # Price list
 
 
-def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
-    """The price list page; ``failed`` is the (currency, form) of a row that did not save."""
+def _price_page(reseller: Reseller, *, add_form=None, failed=None, refusal=None, status=200):
+    """The price list page; ``failed`` is the (currency, form) of a row that did not save,
+    ``refusal`` the CurrencyInUse of a currency that could not be removed."""
     names = get_locale().currencies
+    customers = currency_use.organizations_by_currency(the_actor(), reseller)
     rows = []
     for price in pricing.get_price_list(reseller):
         if failed and failed[0] == price["currency"]:
@@ -141,7 +143,14 @@ def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
                     price["default_credit_limit"], "0." + "0" * places if places else "0"
                 ),
             )
-        rows.append({**price, "name": names.get(price["currency"], ""), "form": form})
+        rows.append(
+            {
+                **price,
+                "name": names.get(price["currency"], ""),
+                "form": form,
+                "customers": customers.get(price["currency"], 0),
+            }
+        )
     if add_form is None:
         add_form = AddPriceForm(formdata=None)
     listed = {row["currency"] for row in rows}
@@ -152,7 +161,11 @@ def _price_page(reseller: Reseller, *, add_form=None, failed=None, status=200):
     ]
     return (
         render_template(
-            "reseller_settings/prices.html", rows=rows, add_form=add_form, active_tab="prices"
+            "reseller_settings/prices.html",
+            rows=rows,
+            add_form=add_form,
+            refusal=refusal,
+            active_tab="prices",
         ),
         status,
     )
@@ -233,7 +246,11 @@ def remove_price(currency: str):
     remaining = [p for p in prices if p["currency"] != currency]
     if len(remaining) == len(prices):
         abort(404)
-    pricing.set_price_list(the_actor(), reseller, remaining)
+    try:
+        pricing.set_price_list(the_actor(), reseller, remaining)
+    except CurrencyInUse as refusal:
+        rollback()
+        return _price_page(reseller, refusal=refusal, status=refusal.status)
     commit()
     flash(_("%(currency)s was removed from the price list.", currency=currency), "success")
     return redirect(url_for("reseller_settings.price_list"))

@@ -108,6 +108,7 @@ FIELDS = {
     "auto_top_up.enabled": _l("Automatic top-up"),
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
+    "auto_top_up.monthly_limit": _l("Automatic top-ups a month (at most)"),
     "reason": _l("Reason"),
     "failure": _l("Why it failed"),
     "amount": _l("Amount"),

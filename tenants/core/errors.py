@@ -242,6 +242,24 @@ class AccountClosed(Conflict):
     )
 
 
+class CurrencyInUse(Conflict):
+    """Removing a price-list currency that customers pay in: they could no longer buy
+    credits or be charged for usage. The message names the organizations; ``summary`` says
+    the same without the names, and ``organizations`` holds ``(id, name, currency)`` of up
+    to 100 of them per currency, for a page to link."""
+
+    code = "currency_in_use"
+    default_message = _l(
+        "Customers pay in this currency: change their currency before removing it from the "
+        "price list."
+    )
+
+    def __init__(self, message=None, *, summary=None, organizations=(), **params):
+        super().__init__(message, **params)
+        self.summary = summary if summary is not None else self.message
+        self.organizations = list(organizations)
+
+
 class OrganizationClosed(Conflict):
     code = "organization_closed"
     default_message = _l("The organization is closed.")

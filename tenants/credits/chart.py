@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from tenants.core.day_buckets import day_starts, sums_by_day
 from tenants.core.extensions import db
@@ -24,26 +24,35 @@ class DayPoint:
 def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
     """Per local day (organization's timezone): the system pool's closing balance and usage.
 
-    One grouped query over the window: each posting falls into the day it happened
-    (``occurred_at``: a late-reported SMS counts on the day it was sent); the closing
-    balance of a day is today's balance minus what the pool moved after that day.
+    Two grouped queries over the window. Usage falls on the day it happened (``occurred_at``:
+    a late-reported SMS counts on the day it was sent). The closing balance is what the pool
+    held at the end of the day as the ledger recorded it (``created_at``): today's balance
+    minus what the pool moved after that day. Dated by ``occurred_at`` instead, a purchase
+    today after SMS reported late would leave the days between below zero, and the line
+    would run under the chart's axis.
     """
     starts = day_starts(days, ZoneInfo(org.timezone))
-    is_system = LedgerEntry.account_kind == AccountKind.SYSTEM
-    is_usage = LedgerEntry.type == EntryType.USAGE
-    totals = sums_by_day(
-        LedgerEntry.occurred_at,
-        starts,
-        {
-            "pool": case((is_system, LedgerEntry.credits), else_=0),
-            "used": case((is_usage, -LedgerEntry.credits), else_=0),
-        },
+    own = (
         LedgerEntry.organization_id == org.id,
         LedgerEntry.reseller_id == org.reseller_id,
         LedgerEntry.balance_after.is_not(None),
-        LedgerEntry.occurred_at >= starts[0],
     )
-    moved, used = totals["pool"], totals["used"]
+    moved = sums_by_day(
+        LedgerEntry.created_at,
+        starts,
+        {"pool": LedgerEntry.credits},
+        *own,
+        LedgerEntry.account_kind == AccountKind.SYSTEM,
+        LedgerEntry.created_at >= starts[0],
+    )["pool"]
+    used = sums_by_day(
+        LedgerEntry.occurred_at,
+        starts,
+        {"used": -LedgerEntry.credits},
+        *own,
+        LedgerEntry.type == EntryType.USAGE,
+        LedgerEntry.occurred_at >= starts[0],
+    )["used"]
     current = db.session.scalar(
         select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
             CreditAccount.organization_id == org.id,

@@ -7,7 +7,9 @@ import csv
 import io
 import itertools
 import logging
+import unicodedata
 from collections.abc import Iterator
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
@@ -137,6 +139,17 @@ def _python_cells(row: MovementRow, describe: RowLabels, columns, with_organizat
     return [row.organization_name, *shown] if with_organization else shown
 
 
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download named ``filename`` (translated, so it may not be
+    ASCII): a plain ASCII name every client reads, and the name as written for those that
+    read RFC 6266's ``filename*``."""
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    plain = plain.replace('"', "").replace("\\", "")
+    if plain == filename:
+        return f'attachment; filename="{plain}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+
+
 def movements_csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
     """Movement rows as a streamed CSV download (the portal's logs and the API's export), in
     the columns the rows name (``MovementRows.columns``; all of CSV_COLUMNS for plain rows)."""
@@ -172,7 +185,7 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
         stream_with_context(_logged(generate(), filename)),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": attachment(filename),
             "Cache-Control": "private, no-store",
         },
     )

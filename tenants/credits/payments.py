@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
+from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ValidationFailed
+from tenants.core.types import utcnow
 
 SANDBOX_DECLINED_CARD = "4000000000000002"
 
@@ -67,7 +70,10 @@ class SandboxCardPayment:
             if str(token).startswith(_DECLINED_TOKEN):
                 return PaymentResult(False, decline_reason=str(_l("Your card was declined.")))
             return PaymentResult(True, reference=f"sandbox_{secrets.token_hex(8)}")
-        digits = _card_digits(details)
+        checks = {"card_number": lambda: _card_digits(details)}
+        if "expiry" in details:  # the card page asks for it; the API's test card has none
+            checks["expiry"] = lambda: clean_expiry(details["expiry"])
+        digits = collect_field_errors(checks)["card_number"]
         if digits == SANDBOX_DECLINED_CARD:
             return PaymentResult(False, decline_reason=str(_l("Your card was declined.")))
         return PaymentResult(True, reference=f"sandbox_{secrets.token_hex(8)}")
@@ -131,6 +137,24 @@ def _expiry(value) -> tuple[int | None, int | None]:
         return None, None
     year = int(match[2])
     return int(match[1]), year if year >= 100 else 2000 + year
+
+
+CARD_YEARS_AHEAD = 20  # cards are issued for a few years; further ahead is a typing error
+
+
+def clean_expiry(value, today: date | None = None) -> tuple[int, int]:
+    """A card's expiry typed as MM/YY (or MM/YYYY, MMYY): (month, four-digit year), refused
+    when it cannot be read, when the card has expired (it is valid until the end of its
+    month) or when it lies implausibly far ahead."""
+    month, year = _expiry(value)
+    if month is None or year is None:
+        raise ValidationFailed(fields={"expiry": str(_l("Enter the expiry date as MM/YY."))})
+    today = today or utcnow().date()
+    if (year, month) < (today.year, today.month):
+        raise ValidationFailed(fields={"expiry": str(_l("This card has expired."))})
+    if year > today.year + CARD_YEARS_AHEAD:
+        raise ValidationFailed(fields={"expiry": str(_l("Check the expiry date."))})
+    return month, year
 
 
 def _card_digits(details: dict) -> str:

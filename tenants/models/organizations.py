@@ -12,6 +12,7 @@ from sqlalchemy import (
     Computed,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -128,6 +129,9 @@ class Organization(db.Model):
     auto_top_up_enabled: Mapped[bool] = mapped_column(default=False)
     auto_top_up_below: Mapped[int] = mapped_column(BigInteger, default=0)
     auto_top_up_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # At most this many automatic top-ups a calendar month (in the organization's timezone);
+    # AUTO_TOP_UP_MONTHLY_CAP, the platform's ceiling, may lower it (tenants.credits.topups).
+    auto_top_up_monthly_limit: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     # Denormalized balance for the Customer app's list (each row shows it, no N+1) and its
     # low-balance / has-debt filters over 100,000 organizations. The ledger and the postpaid

@@ -24,6 +24,7 @@ from tenants.core.validation import (
     mask_iban,
     read_decimal,
 )
+from tenants.credits import topups
 from tenants.models import BillingType, PricingModel
 
 MAX_CREDITS = 10**12
@@ -79,6 +80,18 @@ def _credits(value, path: str) -> int:
     if not 0 <= value <= MAX_CREDITS:
         raise ValidationFailed(
             fields={path: str(_l("Enter a number between 0 and 1,000,000,000,000."))}
+        )
+    return value
+
+
+def _monthly_limit(value, path: str) -> int:
+    """Automatic top-ups a month: at least one, at most the platform's ceiling."""
+    ceiling = topups.monthly_limit_ceiling()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(fields={path: str(_l("Enter a whole number."))})
+    if not 1 <= value <= ceiling:
+        raise ValidationFailed(
+            fields={path: str(_l("Enter a number between 1 and %(max)s.", max=ceiling))}
         )
     return value
 
@@ -154,6 +167,9 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     "auto_top_up.enabled": EditableField("auto_top_up_enabled", _boolean, _ADMINS),
     "auto_top_up.below": EditableField("auto_top_up_below", _credits, _ADMINS),
     "auto_top_up.credits": EditableField("auto_top_up_credits", _credits, _ADMINS),
+    "auto_top_up.monthly_limit": EditableField(
+        "auto_top_up_monthly_limit", _monthly_limit, _ADMINS
+    ),
 }
 
 

@@ -252,8 +252,16 @@ def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
                 errors["auto_top_up.enabled"] = str(
                     _l("Automatic top-up is for prepaid organizations.")
                 )
-            elif final["auto_top_up.credits"] <= 0:
-                errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
+            else:
+                if final["auto_top_up.credits"] <= 0:
+                    errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
+                # It buys when the pool drops *below* the level: below 0 never happens. (Asked
+                # of a change to it only: it was not refused before, so it may be stored.)
+                changing = any(path.startswith("auto_top_up.") for path in cleaned)
+                if changing and final["auto_top_up.below"] <= 0:
+                    errors["auto_top_up.below"] = str(
+                        _l("Enter the level: credits are bought when the pool drops below it.")
+                    )
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned

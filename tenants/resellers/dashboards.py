@@ -9,7 +9,7 @@ reseller's organizations and ledger entries never count; each figure is one grou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import Float, case, cast, func
 
@@ -30,6 +30,9 @@ from tenants.models import (
 DAYS = 30
 RUNNING_OUT = 5
 SOLD_TYPES = (EntryType.PURCHASE, EntryType.AUTO_TOP_UP)
+# Usage may say it happened a few minutes after it was recorded (the sender's clock runs
+# ahead): tenants.credits.operations.clean_occurred_at allows 5.
+CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,13 @@ def customer_counts(actor: Actor) -> CustomerCounts:
 def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     """Per UTC day over the last ``days`` days (today included): credits sold (holding-side
     postings of purchases and automatic top-ups) and credits used (the usage counter-account,
-    which both prepaid and postpaid usage post to).
+    which both prepaid and postpaid usage post to), each on the day it happened
+    (``occurred_at``: SMS reported late count on the day they were sent, SPEC §4).
 
     One grouped query; ``reseller_id IN (the resellers in scope) AND created_at >= start``
-    reads the (reseller_id, created_at) index, for one reseller or for all of them.
+    reads the (reseller_id, created_at) index, for one reseller or for all of them: an entry
+    is recorded at or after it happened (give or take the clock skew usage may carry), so
+    that bound keeps every entry of the window.
     """
     starts = day_buckets.day_starts(days, UTC)
     is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
@@ -90,14 +96,15 @@ def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     )
     in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
     totals = day_buckets.sums_by_day(
-        LedgerEntry.created_at,
+        LedgerEntry.occurred_at,
         starts,
         {
             "sold": case((is_sold, LedgerEntry.credits), else_=0),
             "used": case((is_used, LedgerEntry.credits), else_=0),
         },
         LedgerEntry.reseller_id.in_(in_scope),
-        LedgerEntry.created_at >= starts[0],
+        LedgerEntry.created_at >= starts[0] - CLOCK_SKEW,
+        LedgerEntry.occurred_at >= starts[0],
         LedgerEntry.type.in_((*SOLD_TYPES, EntryType.USAGE)),
     )
     sold, used = totals["sold"], totals["used"]

@@ -23,6 +23,7 @@ from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.validation import clean_country, clean_currency, read_decimal
 from tenants.models import PriceListEntry, PricingModel, Reseller, TaxRate
+from tenants.resellers.currency_use import refuse_removing_used_currencies
 
 PRICE_LIMIT = Decimal("1000000")  # exclusive; NUMERIC(12, 4) holds 8 integer digits
 PRICE_PLACES = 4
@@ -313,9 +314,11 @@ def _replace_rows(
 
 
 def set_price_list(actor: Actor, reseller: Reseller, prices: list[dict]) -> None:
-    """Replace the whole price list with ``prices`` (validated, audited, flushed)."""
+    """Replace the whole price list with ``prices`` (validated, audited, flushed); a currency
+    customers pay in cannot be left out (CurrencyInUse names them, nothing changes)."""
     _authorize(actor, reseller)
     cleaned = _clean_price_list(prices)
+    refuse_removing_used_currencies(actor, reseller, {row["currency"] for row in cleaned})
     _replace_rows(
         actor,
         reseller,

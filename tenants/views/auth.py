@@ -211,11 +211,13 @@ def logout():
             leave_support_session(SupportSessionEnd.LOGOUT)
         auth.revoke_session(current_user.auth_token)
         commit()
+    # The message, and the login page after it, stay in the language the person read in
+    # (their saved language is no longer known once they are logged out).
+    language = request_language()
     logout_user()
-    locale = session.get("locale")
     session.clear()
-    if locale:
-        session["locale"] = locale
+    session["locale"] = language
+    refresh()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -94,8 +94,8 @@ def test_double_submitting_the_payment_credits_once(client, auth, shop):
     auth.login(shop.admin.user.email)
     purchase_id = start_purchase(client, shop.org, quantity="500")
     url = credits_url(shop.org, "purchases", purchase_id, "pay")
-    first = client.post(url, data={"card_number": GOOD_CARD})
-    second = client.post(url, data={"card_number": GOOD_CARD})
+    first = client.post(url, data={"card_number": GOOD_CARD, "expiry": "12/30"})
+    second = client.post(url, data={"card_number": GOOD_CARD, "expiry": "12/30"})
     reload = client.get(url)
     for response in (first, second, reload):
         assert response.status_code == 302
@@ -110,21 +110,25 @@ def test_declined_card_changes_nothing_and_another_card_can_be_tried(client, aut
     purchase_id = start_purchase(client, shop.org, quantity="200")
     url = credits_url(shop.org, "purchases", purchase_id, "pay")
 
-    declined = client.post(url, data={"card_number": DECLINED_CARD})
+    declined = client.post(url, data={"card_number": DECLINED_CARD, "expiry": "12/30"})
     text = page(declined)
     assert "Your card was declined." in text
     assert "Nothing was charged and no credits were added." in text
     assert system_credits(shop.org) == 0
     assert count(Invoice) == 0 and count(LedgerEntry) == 0
     # Submitting the declined form again changes nothing either.
-    assert "Your card was declined." in page(client.post(url, data={"card_number": GOOD_CARD}))
+    assert "Your card was declined." in page(
+        client.post(url, data={"card_number": GOOD_CARD, "expiry": "12/30"})
+    )
     assert system_credits(shop.org) == 0
 
     retry = client.post(credits_url(shop.org, "purchases", purchase_id, "retry"))
     assert retry.status_code == 302
     new_url = retry.headers["Location"]
     assert purchase_id not in new_url
-    assert client.post(new_url, data={"card_number": GOOD_CARD}).status_code == 302
+    assert (
+        client.post(new_url, data={"card_number": GOOD_CARD, "expiry": "12/30"}).status_code == 302
+    )
     assert system_credits(shop.org) == 200
     statuses = db.session.scalars(sa.select(Purchase.status).order_by(Purchase.created_at)).all()
     assert statuses == [PurchaseStatus.DECLINED, PurchaseStatus.PAID]
@@ -193,7 +197,8 @@ def test_a_member_buys_for_their_own_account_only(client, auth, shop):
         client, shop.org, account=member_account(shop.member), quantity="10"
     )
     client.post(
-        credits_url(shop.org, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
+        credits_url(shop.org, "purchases", purchase_id, "pay"),
+        data={"card_number": GOOD_CARD, "expiry": "12/30"},
     )
     db.session.expire_all()
     assert dict(ledger.balance(shop.org).users)[shop.member.id] == 10
@@ -208,7 +213,8 @@ def test_purchases_and_receipts_of_another_organization_are_404(
     auth.login(owner_of(sibling).user.email)
     purchase_id = start_purchase(client, sibling, quantity="10")
     client.post(
-        credits_url(sibling, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
+        credits_url(sibling, "purchases", purchase_id, "pay"),
+        data={"card_number": GOOD_CARD, "expiry": "12/30"},
     )
     receipt_id = db.session.scalar(sa.select(Purchase.receipt_id).where(Purchase.id == purchase_id))
     auth.logout()
@@ -418,7 +424,8 @@ def test_another_resellers_staff_get_404_on_every_credits_url(client, auth, shop
     auth.login(shop.owner.user.email)
     purchase_id = start_purchase(client, shop.org, quantity="10")
     client.post(
-        credits_url(shop.org, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
+        credits_url(shop.org, "purchases", purchase_id, "pay"),
+        data={"card_number": GOOD_CARD, "expiry": "12/30"},
     )
     receipt_id = db.session.scalar(sa.select(Purchase.receipt_id))
     auth.logout()
@@ -574,7 +581,8 @@ def test_a_member_cannot_follow_another_members_purchase(client, auth, shop):
     auth.login(shop.other.user.email)
     purchase_id = start_purchase(client, shop.org, account=member_account(shop.other), quantity="5")
     client.post(
-        credits_url(shop.org, "purchases", purchase_id, "pay"), data={"card_number": GOOD_CARD}
+        credits_url(shop.org, "purchases", purchase_id, "pay"),
+        data={"card_number": GOOD_CARD, "expiry": "12/30"},
     )
     receipt_id = db.session.scalar(sa.select(Purchase.receipt_id).where(Purchase.id == purchase_id))
     auth.logout()

@@ -331,7 +331,10 @@ def test_a_double_click_on_continue_to_payment_leaves_one_purchase(client, auth,
     assert first.headers["Location"] == second.headers["Location"]
     assert purchase_count() == 1
     assert (
-        client.post(first.headers["Location"], data={"card_number": GOOD_CARD}).status_code == 302
+        client.post(
+            first.headers["Location"], data={"card_number": GOOD_CARD, "expiry": "12/30"}
+        ).status_code
+        == 302
     )
     # Bought again on purpose after paying: a new purchase.
     third = confirm(client, shop.org)
@@ -351,14 +354,17 @@ def test_an_expired_purchase_page_offers_a_new_purchase_and_never_credits(app, c
     assert 'data-state="expired"' in page
     assert "This purchase expired before it was paid." in page
     assert "Start a new purchase" in page and "Card number" not in page
-    late = client.post(pay_url, data={"card_number": GOOD_CARD})
+    late = client.post(pay_url, data={"card_number": GOOD_CARD, "expiry": "12/30"})
     assert late.status_code == 200 and 'data-state="expired"' in late.get_data(as_text=True)
     assert ledger.balance(shop.org).system_credits == 0
 
     again = client.post(pay_url.replace("/pay", "/retry"))
     assert again.status_code == 302 and purchase.id not in again.headers["Location"]
     assert (
-        client.post(again.headers["Location"], data={"card_number": GOOD_CARD}).status_code == 302
+        client.post(
+            again.headers["Location"], data={"card_number": GOOD_CARD, "expiry": "12/30"}
+        ).status_code
+        == 302
     )
     db.session.expire_all()
     assert ledger.balance(shop.org).system_credits == 250
@@ -370,9 +376,9 @@ def test_recent_purchases_show_each_status_and_members_see_their_own(app, client
     expired_url = confirm(client, shop.org, "100").headers["Location"]
     age(db.session.scalar(sa.select(Purchase)), minutes=31)  # past the age, not yet marked
     paid_url = confirm(client, shop.org, "200").headers["Location"]
-    client.post(paid_url, data={"card_number": GOOD_CARD})
+    client.post(paid_url, data={"card_number": GOOD_CARD, "expiry": "12/30"})
     declined_url = confirm(client, shop.org, "300").headers["Location"]
-    client.post(declined_url, data={"card_number": DECLINED})
+    client.post(declined_url, data={"card_number": DECLINED, "expiry": "12/30"})
     pending_url = confirm(client, shop.org, "400").headers["Location"]
 
     page = client.get(f"/organizations/{shop.org.id}/credits/purchase").get_data(as_text=True)

@@ -294,13 +294,15 @@ def test_a_declined_top_up_notifies_the_owner_and_the_reseller_and_does_not_loop
 
 @pytest.mark.parametrize("reason", ["no_saved_card", "cap_reached", "price_not_set"])
 def test_top_up_failures_are_told_and_not_retried(app, shop, smtp_server, reason):
-    from tenants.resellers import pricing
+    from tenants.organizations.operations import update_organization
 
     _auto_top_up(shop, card=None if reason == "no_saved_card" else GOOD_CARD)
     if reason == "cap_reached":
         app.config["AUTO_TOP_UP_MONTHLY_CAP"] = 0
     if reason == "price_not_set":
-        pricing.set_price_list(SYSTEM, shop.reseller, [])
+        # The price list keeps a currency its customers pay in: this one now pays in
+        # another, which the list does not name.
+        update_organization(SYSTEM, shop.org, {"currency": "GBP"})
         commit()
     fund(shop.org, 150)
     use(shop.org, 100)
@@ -350,7 +352,9 @@ def test_the_pay_page_saves_the_card_for_automatic_top_ups(app, client, auth, sh
     commit()
     url = f"/organizations/{shop.org.id}/credits/purchases/{purchase.id}/pay"
     assert b"Save this card" in client.get(url).data
-    response = client.post(url, data={"card_number": GOOD_CARD, "save_card": "y"})
+    response = client.post(
+        url, data={"card_number": GOOD_CARD, "expiry": "12/30", "save_card": "y"}
+    )
     assert response.status_code == 302
     method = topups.saved_card(shop.org)
     assert method.last4 == "4242" and GOOD_CARD.replace(" ", "") not in method.token

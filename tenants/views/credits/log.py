@@ -6,6 +6,7 @@ import itertools
 from datetime import date
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission
@@ -48,9 +49,9 @@ def log(org_id: str):
 def log_csv(org_id: str):
     actor, org = organization_for_view(org_id)
     rows = export_rows.iter_organization_rows(actor, org, **_log_filters(actor, org))
-    return export.movements_csv_response(
-        rows, f"credits-log-{org.id}-{date.today().isoformat()}.csv"
-    )
+    # The file's name is the reader's language too (SPEC §6).
+    name = _("credits-log-%(organization)s-%(date)s.csv", organization=org.id, date=date.today())
+    return export.movements_csv_response(rows, name)
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 
 from tenants.access import scoping
@@ -161,14 +161,20 @@ def test_sms(org_id: str):
             _refused(form, error)
         else:
             commit()
-            flash(
-                _(
-                    "Test SMS recorded: %(n)s credits used, %(left)s left.",
-                    n=format_decimal(-entry.credits),
-                    left=format_decimal(entry.balance_after),
-                ),
-                "success",
+            used, left = -entry.credits, entry.balance_after
+            recorded = ngettext(
+                "Test SMS recorded: %(count)s credit used.",
+                "Test SMS recorded: %(count)s credits used.",
+                used,
+                count=format_decimal(used),
             )
+            remaining = ngettext(
+                "%(count)s credit left.",
+                "%(count)s credits left.",
+                left,
+                count=format_decimal(left),
+            )
+            flash(f"{recorded} {remaining}", "success")
             return redirect(url_for(".index", org_id=org.id))
     return (
         render_template(

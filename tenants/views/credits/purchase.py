@@ -8,7 +8,7 @@ so no double submit of any page can charge or credit twice.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal, format_timedelta
+from flask_babel import format_decimal, format_timedelta, ngettext
 from flask_babel import gettext as _
 
 from tenants.access import scoping
@@ -166,7 +166,10 @@ def pay(org_id: str, purchase_id: str):
     form = OfflinePaymentForm() if offline else CardForm()
     expired = purchases.is_expired(purchase)
     if purchase.status == PurchaseStatus.PENDING and not expired and form.validate_on_submit():
-        details = {"note": form.note.data} if offline else {"card_number": form.card_number.data}
+        if offline:
+            details = {"note": form.note.data}
+        else:
+            details = {"card_number": form.card_number.data, "expiry": form.expiry.data or ""}
         try:
             purchases.pay(actor, purchase, details)
             if (
@@ -175,7 +178,7 @@ def pay(org_id: str, purchase_id: str):
                 and purchase.status == PurchaseStatus.PAID
                 and _may_save_card(actor, purchase)
             ):
-                topups.save_card(actor, org, {**details, "expiry": form.expiry.data})
+                topups.save_card(actor, org, details)
         except purchases.PaymentDeclined:
             rollback()
             db.session.refresh(purchase)
@@ -184,10 +187,13 @@ def pay(org_id: str, purchase_id: str):
         else:
             commit()
             if purchase.status == PurchaseStatus.PAID:
-                flash(
-                    _("Payment approved: %(n)s credits added.", n=format_decimal(purchase.credits)),
-                    "success",
+                added = ngettext(
+                    "Payment approved: %(count)s credit added.",
+                    "Payment approved: %(count)s credits added.",
+                    purchase.credits,
+                    count=format_decimal(purchase.credits),
                 )
+                flash(added, "success")
                 return redirect(url_for(".purchase_done", org_id=org.id, purchase_id=purchase.id))
     return render_template(
         "credits/pay.html",

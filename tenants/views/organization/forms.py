@@ -19,7 +19,7 @@ from tenants.organizations.fields import (
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
 )
-from tenants.web.forms import Form, choices
+from tenants.web.forms import Form, choices, whole_number
 
 
 class GeneralForm(Form):
@@ -145,6 +145,48 @@ class ConfigurationForm(Form):
         "settings.low_balance_threshold": "low_balance_threshold",
         "settings.alert_email": "alert_email",
     }
+
+
+class AutoTopUpForm(Form):
+    """Automatic top-up of the system pool (SPEC §4): the same fields and rules as the API's
+    ``auto_top_up`` (tenants.organizations.operations.update_organization)."""
+
+    enabled = RadioField(
+        _l("Automatic top-up"),
+        choices=choices(("yes", _l("Yes")), ("no", _l("No"))),
+        validate_choice=False,
+    )
+    below = StringField(
+        _l("Top up when the system pool drops below (credits)"),
+        description=_l("For example 500: credits are bought when fewer than 500 are left."),
+    )
+    credits = StringField(
+        _l("Credits to buy each time"),
+        description=_l("Bought at your current credit price plus tax; a receipt is emailed."),
+    )
+    monthly_limit = StringField(
+        _l("Automatic top-ups a month (at most)"),
+        description=_l("Past this number in a calendar month, no more credits are bought."),
+    )
+    submit = SubmitField(_l("Save automatic top-up"))
+
+    paths = {
+        "auto_top_up.enabled": "enabled",
+        "auto_top_up.below": "below",
+        "auto_top_up.credits": "credits",
+        "auto_top_up.monthly_limit": "monthly_limit",
+    }
+
+    def values(self) -> dict:
+        """The posted form as update_organization's values (typed numbers read by the one
+        reader of whole numbers; anything else goes on for the service to refuse)."""
+        enabled = self.enabled.data
+        return {
+            "auto_top_up.enabled": enabled == "yes" if enabled in ("yes", "no") else enabled,
+            "auto_top_up.below": whole_number(self.below.data),
+            "auto_top_up.credits": whole_number(self.credits.data),
+            "auto_top_up.monthly_limit": whole_number(self.monthly_limit.data),
+        }
 
 
 class ResellerTermsForm(Form):
