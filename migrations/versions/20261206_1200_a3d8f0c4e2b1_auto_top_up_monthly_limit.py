@@ -32,5 +32,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("organizations", schema=None) as batch_op:
+    # ALTER TABLE … DROP COLUMN, also on SQLite: recreating the table there fails on its
+    # computed column (low_balance).
+    with op.batch_alter_table("organizations", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("auto_top_up_monthly_limit")
