@@ -72,6 +72,7 @@ def register_jobs(app: Flask) -> None:
     and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
     from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
+    from tenants.organizations import change_requests, notices  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401
     from tenants.support import sessions  # noqa: F401
 
@@ -87,11 +88,13 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
     from tenants.views.credits import bp as credits_bp
+    from tenants.views.health import bp as health_bp
     from tenants.views.members import bp as members_bp
     from tenants.views.organization import bp as organization_bp
     from tenants.views.profile import bp as profile_bp
     from tenants.views.two_factor import bp as two_factor_bp
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(organization_bp)
     app.register_blueprint(members_bp)

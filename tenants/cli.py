@@ -1,5 +1,5 @@
-"""Flask CLI commands: administrators, resellers, demo data, translations; the groups of
-the feature packages (api-key, billing, jobs, people)."""
+"""Flask CLI commands: administrators, resellers, demo data, translations, generated docs;
+the groups of the feature packages (api-key, billing, jobs, people)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from reseller.api.reference import api_reference
 from tenants.access.actors import SYSTEM
 from tenants.api_keys.cli import api_key
 from tenants.billing.cli import billing
@@ -37,6 +38,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_reseller)
     app.cli.add_command(demo)
     app.cli.add_command(translate)
+    app.cli.add_command(docs)
     app.cli.add_command(api_key)
     app.cli.add_command(billing)
     app.cli.add_command(jobs_cli)
@@ -151,3 +153,34 @@ def translate_update() -> None:
 def translate_compile() -> None:
     """Compile the catalogs (.po → .mo)."""
     _pybabel("compile", "-d", "translations", "--statistics")
+
+
+@click.group("docs")
+def docs() -> None:
+    """Generated documentation: the API reference."""
+
+
+@docs.command("api")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=ROOT / "docs" / "api.md",
+    show_default="docs/api.md",
+    help="Where to write the reference.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the file is out of date.")
+def docs_api(output: Path, check: bool) -> None:
+    """Render /api/v1/openapi.json into docs/api.md."""
+    text = api_reference()
+    current = output.read_text(encoding="utf-8") if output.exists() else None
+    if check:
+        if current != text:
+            raise click.ClickException(
+                f"{output} is out of date with the OpenAPI document: "
+                "run `flask --app app docs api`."
+            )
+        click.echo(f"{output} is up to date.")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output} ({'unchanged' if current == text else 'updated'}).")

@@ -154,7 +154,9 @@ def create_transfer(actor: Actor, org_id: str, body: TransferCreate) -> Response
 def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
     reason = WITHDRAWAL_REASON if body.reason is None else body.reason
-    entry = credits.withdraw_credits(actor, org, body.account, body.credits, reason=reason)
+    entry = credits.withdraw_credits(
+        actor, org, body.account, body.credits, reason=reason, close_out=body.close_out
+    )
     return done(serializers.ledger_entry(entry), 201)
 
 
@@ -207,8 +209,10 @@ def _movement_filters(query: MovementFilters) -> dict[str, object]:
 
 
 MOVEMENTS_TEXT = (
-    "Postings of the system pool and member accounts, newest first (by `created_at`); "
-    "`since`/`until` bound `created_at`. `actor` says who made a movement: a portal user "
+    "Postings of the system pool and member accounts, the latest to happen first (by "
+    "`occurred_at`: when the usage happened, which may be reported up to 35 days late; "
+    "for every other movement when it was recorded, `created_at`); `since`/`until` bound "
+    "`occurred_at`. `actor` says who made a movement: a portal user "
     "(id and email, and the support agent during a login-as session), an API key (its "
     "id) or the platform itself (automatic top-ups, jobs)."
 )
@@ -241,8 +245,9 @@ def list_movements(actor: Actor, org_id: str, query: MovementQuery) -> Response:
     media_type="text/csv",
     description="The same movements and filters as JSON, every page at once, streamed "
     "(any size). Headers and labels in the `Accept-Language`; dates ISO 8601 in the "
-    "organization's timezone; cells a spreadsheet would run as a formula are prefixed "
-    "with `'`.",
+    "organization's timezone (Date: when it happened; Recorded at, the last column: when "
+    "it was recorded, only when a minute or more apart); cells a spreadsheet would run as "
+    "a formula are prefixed with `'`.",
 )
 def movements_csv(actor: Actor, org_id: str, query: MovementFilters) -> Response:
     org = scoping.get_organization(actor, org_id)

@@ -98,6 +98,8 @@ def get_organization(actor: Actor, org_id: str) -> Response:
         "credit_limit": "more decimals than the organization's currency has",
         "auto_top_up.enabled": "on for a postpaid organization",
         "auto_top_up.credits": "none to buy while automatic top-up is on",
+        "auto_top_up.below": "0 while automatic top-up is on",
+        "auto_top_up.monthly_limit": "above the platform's ceiling (AUTO_TOP_UP_MONTHLY_CAP)",
         "move_member_credits_to_pool": "sent without individual_user_credits false",
     },
     description="Only the fields sent change; a field set to null is cleared. Switching "

@@ -26,8 +26,10 @@ from reseller.api.spec import (
     refused,
     text,
 )
+from tenants.core.config import LANGUAGES
 from tenants.core.errors import ValidationFailed
 from tenants.core.validation import clean_email, country_codes, currency_codes, timezone_names
+from tenants.credits.topups import MONTHLY_LIMIT_MAX
 
 CREDITS_MAX = 10**12  # far above any real balance, well inside BIGINT
 
@@ -233,12 +235,19 @@ class AutoTopUpUpdate(ApiModel):
     enabled: bool = None
     below: integer(0, CREDITS_MAX) = None
     credits: integer(1, CREDITS_MAX) = None
+    monthly_limit: integer(
+        1,
+        MONTHLY_LIMIT_MAX,
+        description="At most this many automatic top-ups a calendar month (the platform may "
+        "set a lower ceiling)",
+    ) = None
 
 
 class AutoTopUp(ApiModel):
     enabled: bool
     below: Credits
     credits: Credits
+    monthly_limit: integer(0, MONTHLY_LIMIT_MAX)
 
 
 class OrganizationUpdate(ApiModel):
@@ -331,6 +340,14 @@ class MemberCreate(ApiModel):
     mobile: text(32, required=False) | None = None
     role: one_of(("admin", "member"))
     portal_access: bool
+    language: (
+        one_of(
+            tuple(LANGUAGES),
+            description="The invitation's language; default the organization's (Spanish for a "
+            "Spanish-speaking country)",
+        )
+        | None
+    ) = None
 
 
 class MemberUpdate(ApiModel):

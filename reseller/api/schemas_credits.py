@@ -172,6 +172,11 @@ class WithdrawalCreate(ApiModel):
     credits: CreditCount
     account: Account
     reason: text(description="Kept as the entry's reference") = None
+    close_out: bool = Field(
+        False,
+        description="Withdrawing to close the organization: no low-balance alert is sent "
+        "(none is for a suspended organization either)",
+    )
 
 
 class UsageCreate(ApiModel):
@@ -187,8 +192,10 @@ TYPES = "|".join(ENTRY_TYPES)
 
 
 class MovementFilters(ApiModel):
-    since: moment(description="Created at or after (ISO 8601 with zone; encode + as %2B)") = None
-    until: moment(description="Created before") = None
+    since: moment(
+        description="Happened (`occurred_at`) at or after (ISO 8601 with zone; encode + as %2B)"
+    ) = None
+    until: moment(description="Happened (`occurred_at`) before") = None
     type: pattern(
         f"(?:{TYPES})(?:,(?:{TYPES}))*",
         200,

@@ -13,6 +13,7 @@ from reseller.api.schemas_credits import INVOICE_BILLING_FIELDS
 from tenants.billing.summary import Position
 from tenants.core.extensions import db
 from tenants.core.types import round_money
+from tenants.credits import topups
 from tenants.credits.ledger import Balance
 from tenants.invoices import reading
 from tenants.models import (
@@ -87,6 +88,7 @@ def organization(org: Organization, owner_id: str | None = None) -> dict[str, An
             "enabled": bool(org.auto_top_up_enabled),
             "below": int(org.auto_top_up_below or 0),
             "credits": int(org.auto_top_up_credits or 0),
+            "monthly_limit": topups.monthly_limit(org),
         },
         "created_at": timestamp(org.created_at),
     }

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from tenants.access.actors import SYSTEM, Actor
 from tenants.core.errors import AlreadyActing, Forbidden, ViewOnlySession
 from tenants.models import SupportMode
+from tenants.models.ledger import AccountKind, AccountRef
 
 
 class Permission(enum.StrEnum):
@@ -27,11 +28,15 @@ class Permission(enum.StrEnum):
     MANAGE_MEMBERS = "manage_members"
     TRANSFER_OWNERSHIP = "transfer_ownership"
     MANAGE_CREDITS = "manage_credits"  # buy for the pool, transfer
+    TRANSFER_OWN_CREDITS = "transfer_own_credits"  # see may_transfer_from
     WITHDRAW_CREDITS = "withdraw_credits"
     RECORD_PAYMENTS = "record_payments"
     VIEW_AUDIT = "view_audit"
     LOGIN_AS = "login_as"
     VIEW_SUPPORT_SESSIONS = "view_support_sessions"  # every customer's support sessions
+    # Ask the reseller for a configuration it switches (individual user credits): the
+    # organization's owner and admins; the reseller's staff answer (MANAGE_ORGANIZATION).
+    REQUEST_CONFIGURATION_CHANGE = "request_configuration_change"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -71,6 +76,10 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.VIEW_AUDIT
         ):
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
+        case Permission.REQUEST_CONFIGURATION_CHANGE:
+            return actor.is_org_admin
+        case Permission.TRANSFER_OWN_CREDITS:
+            return actor.is_member or can(actor, Permission.MANAGE_CREDITS)
         case Permission.TRANSFER_OWNERSHIP:
             return _reseller_staff(actor) or actor.is_org_owner
         case Permission.LOGIN_AS:
@@ -86,6 +95,31 @@ def can(actor: Actor, permission: Permission) -> bool:
 
 def require(actor: Actor, permission: Permission) -> None:
     if not can(actor, permission):
+        raise Forbidden()
+
+
+# -- whose credits an actor may transfer -------------------------------------------------
+
+
+def may_transfer_from(actor: Actor, organization_id: str, source: AccountRef) -> bool:
+    """Whether the actor may move credits out of ``source``, an account of an organization it
+    reached: with MANAGE_CREDITS any of them (the pool or a member's); a plain member only
+    their own individual account (seed 001: to another user or back to the pool) — never
+    the pool, never another member's."""
+    if can(actor, Permission.MANAGE_CREDITS):
+        return True
+    return bool(
+        actor.is_member
+        and actor.member_id
+        and actor.organization_id == organization_id
+        and source.kind == AccountKind.MEMBER
+        and source.member_id == actor.member_id
+    )
+
+
+def require_transfer_from(actor: Actor, organization_id: str, source: AccountRef) -> None:
+    """Refuse (403) a transfer out of an account the actor may not move credits from."""
+    if not may_transfer_from(actor, organization_id, source):
         raise Forbidden()
 
 

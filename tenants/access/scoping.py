@@ -10,9 +10,11 @@ from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import NotFound
 from tenants.core.extensions import db
+from tenants.core.types import is_record_id
 from tenants.models import (
     AccountKind,
     AuditEntry,
+    ChangeRequest,
     Invoice,
     LedgerEntry,
     Member,
@@ -185,6 +187,17 @@ def may_see_account(actor: Actor, org: Organization, ref: AccountRef) -> bool:
     )
 
 
+def transfer_recipients_query(actor: Actor, organization: Organization) -> Select:
+    """Current members of an organization the actor reached whose accounts it may transfer
+    credits into: every one of them (a plain member, who moves credits out of their own
+    account to a colleague, is shown the names to choose from, not their balances)."""
+    return select(Member).where(
+        Member.organization_id == organization.id,
+        Member.reseller_id == organization.reseller_id,
+        Member.removed_at.is_(None),
+    )
+
+
 def _own_purchases(actor: Actor) -> ColumnElement[bool]:
     """A plain member's purchases: for their own account, or made by them."""
     return or_(
@@ -232,6 +245,31 @@ def get_payment(actor: Actor, organization: Organization, payment_id: str) -> Pa
     if payment is None:
         raise not_found(actor, Payment, payment_id)
     return payment
+
+
+def change_requests_query(actor: Actor, organization: Organization) -> Select:
+    """Client change requests of an organization the actor already reached through
+    get_organization (its admins and the reseller's staff read them), newest first."""
+    return (
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.organization_id == organization.id,
+            ChangeRequest.reseller_id == organization.reseller_id,
+        )
+        .order_by(ChangeRequest.requested_at.desc(), ChangeRequest.id.desc())
+    )
+
+
+def get_change_request(actor: Actor, organization: Organization, request_id) -> ChangeRequest:
+    """A change request of the organization, else NotFound (another organization's too)."""
+    if not is_record_id(request_id):  # a form field: anything may arrive
+        raise NotFound()
+    found = db.session.scalar(
+        change_requests_query(actor, organization).where(ChangeRequest.id == request_id)
+    )
+    if found is None:
+        raise not_found(actor, ChangeRequest, request_id)
+    return found
 
 
 def resellers_query(actor: Actor) -> Select:

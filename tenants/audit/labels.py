@@ -29,6 +29,7 @@ ACTIONS = {
     "member.updated": _l("Member edited"),
     "member.removed": _l("Member removed"),
     "member.invitation_sent": _l("Invitation sent"),
+    "member.invitation_revoked": _l("Invitation revoked"),
     "api_key.created": _l("API key created"),
     "api_key.revoked": _l("API key revoked"),
     "user.profile_updated": _l("Profile edited"),
@@ -64,6 +65,9 @@ ACTIONS = {
     "platform.staff_removed": _l("Platform staff member removed"),
     "invoice.final_issued": _l("Final invoice issued"),
     "payment.voided": _l("Payment voided"),
+    "change_request.submitted": _l("Change requested"),
+    "change_request.approved": _l("Change request approved"),
+    "change_request.declined": _l("Change request declined"),
 }
 
 FIELDS = {
@@ -88,6 +92,7 @@ FIELDS = {
     "billing.address": _l("Address"),
     "billing.tax_id": _l("Tax identification number"),
     "billing.email": _l("Billing email"),
+    "billing.iban": _l("Bank account (IBAN)"),
     "legal_name": _l("Legal name"),
     "address": _l("Address"),
     "tax_id": _l("Tax identification number"),
@@ -103,6 +108,7 @@ FIELDS = {
     "auto_top_up.enabled": _l("Automatic top-up"),
     "auto_top_up.below": _l("Top up below (credits)"),
     "auto_top_up.credits": _l("Top-up quantity (credits)"),
+    "auto_top_up.monthly_limit": _l("Automatic top-ups a month (at most)"),
     "reason": _l("Reason"),
     "failure": _l("Why it failed"),
     "amount": _l("Amount"),
@@ -126,12 +132,15 @@ FIELDS = {
     "from": _l("From"),
     "to": _l("To"),
     "account": _l("Account"),
+    "close_out": _l("To close the organization"),
     "total": _l("Total"),
     "prefix": _l("Key prefix"),
     "revoked_at": _l("Revoked at"),
     "slug": _l("Slug"),
     "prices": _l("Price list"),
     "tax_rates": _l("Tax rates"),
+    "kind": _l("Request"),
+    "message": _l("Message"),
 }
 
 _ROLES = {
@@ -178,6 +187,7 @@ FIELD_VALUES: dict[str, dict[str, Any]] = {
     "from": _ACCOUNTS,
     "to": _ACCOUNTS,
     "account": _ACCOUNTS,
+    "kind": {"individual_credits": _l("Individual user credits")},
 }
 
 # Entries written before values were keyed per field (and callers that give no field).

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from tenants.billing.periods import month_name
 from tenants.core.extensions import db
 from tenants.invoices.documents import render_invoice_pdf
+from tenants.jobs.outbox import enqueue
 from tenants.jobs.registry import job
 from tenants.models import Invoice, Member, MemberRole, Organization, User
 from tenants.notify.emails import external_url, send_email_template
+from tenants.notify.recipients import language_for, notice_recipients
 
 
 def _billing_contacts(orgs: list[tuple[str, str | None, str | None]]) -> dict[str, tuple]:
@@ -66,16 +68,24 @@ def billing_contact(org: Organization) -> tuple[str | None, str]:
 
 
 @job("send_invoice_email")
-def deliver_invoice_email(invoice_id: str) -> None:
-    """To the billing email as issued, else the owner; in the invoice's language."""
+def deliver_invoice_email(invoice_id: str, email: str | None = None) -> None:
+    """To the billing email as issued, else the owner, in the invoice's language; this job
+    first asks for one more per other address an account notice goes to (the notification
+    email: tenants.notify.recipients), each in its reader's language (``email``)."""
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return
     org = db.session.get(Organization, invoice.organization_id)
-    email = (invoice.billing or {}).get("email") or billing_contact(org)[0]
+    if email is None:
+        email = (invoice.billing or {}).get("email") or billing_contact(org)[0]
+        # Asked for before sending: a failed sending forgets them, its retry asks again.
+        for other in notice_recipients(org, [email] if email else [])[1 if email else 0 :]:
+            enqueue("send_invoice_email", invoice_id=invoice.id, email=other.email)
+        language = invoice.language
+    else:
+        language = language_for(email, org)
     if not email:
         return
-    language = invoice.language
     pdf = render_invoice_pdf(invoice, language)
     send_email_template(
         email,

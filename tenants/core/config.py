@@ -60,12 +60,8 @@ def worker_limits() -> dict[str, int]:
     }
 
 
-def load_config(instance_path: Path) -> dict:
-    load_dotenv(override=False)
-    instance_path.mkdir(parents=True, exist_ok=True)
-    mail_server = os.environ.get("MAIL_SERVER", "").strip()
-    return worker_limits() | {
-        "SECRET_KEY": secret_key(instance_path),
+def _database_settings(instance_path: Path) -> dict:
+    return {
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         # No pool_pre_ping: tenants.core.database pings only the connections that sat idle
         # or that the server closed (a restart), without a round trip on every request.
@@ -76,6 +72,12 @@ def load_config(instance_path: Path) -> dict:
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
         # While the database cannot be reached, answers are 503 with this Retry-After.
         "OUTAGE_RETRY_AFTER": int(os.environ.get("OUTAGE_RETRY_AFTER", "5")),
+    }
+
+
+def _job_settings() -> dict:
+    """Redis, the job queue and what its jobs do (SMS gateway, top-ups, pending purchases)."""
+    return worker_limits() | {
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         # Connect and read timeout of every Redis call a request makes (rate limiter, job
         # hand-over): a Redis that hangs costs a request at most about this long.
@@ -104,6 +106,12 @@ def load_config(instance_path: Path) -> dict:
         "PURCHASE_PENDING_MAX_MINUTES": int(
             os.environ.get("PURCHASE_PENDING_MAX_MINUTES", str(24 * 60))
         ),
+    }
+
+
+def _mail_settings(instance_path: Path) -> dict:
+    mail_server = os.environ.get("MAIL_SERVER", "").strip()
+    return {
         "MAIL_SERVER": mail_server or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
@@ -113,6 +121,12 @@ def load_config(instance_path: Path) -> dict:
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "portal@localhost"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance_path / "outbox"),
         "PORTAL_URL": os.environ.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/"),
+    }
+
+
+def _web_settings() -> dict:
+    """Languages, cookies, sessions, logins and the API's rate limit."""
+    return {
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parents[2] / "translations"),
@@ -140,3 +154,15 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_AS_MINUTES": int(os.environ.get("LOGIN_AS_MINUTES", "30")),
         "LOGIN_AS_REAUTH_MINUTES": int(os.environ.get("LOGIN_AS_REAUTH_MINUTES", "15")),
     }
+
+
+def load_config(instance_path: Path) -> dict:
+    load_dotenv(override=False)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return (
+        {"SECRET_KEY": secret_key(instance_path)}
+        | _database_settings(instance_path)
+        | _job_settings()
+        | _mail_settings(instance_path)
+        | _web_settings()
+    )

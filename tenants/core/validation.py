@@ -1,4 +1,5 @@
-"""Checks shared by forms, services and the API: countries, currencies, timezones, phones."""
+"""Checks shared by forms, services and the API: countries, currencies, timezones, phones,
+bank accounts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from babel.core import get_global
 from babel.numbers import get_territory_currencies
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from stdnum import iban as stdnum_iban
+from stdnum.exceptions import ValidationError as StdnumInvalid
 
 from tenants.core.errors import ValidationFailed
 
@@ -190,6 +193,36 @@ def clean_mobile(value, field: str = "mobile", *, required: bool = False) -> str
     if not phonenumbers.is_valid_number(number):
         raise ValidationFailed(fields={field: str(_l("Not a valid phone number."))})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_iban(value, field: str = "billing.iban", *, required: bool = False) -> str | None:
+    """A bank account as an IBAN, stored compact and upper case (ES9121000418450200051332).
+
+    python-stdnum checks it: the country's length and layout, the IBAN check digits, and the
+    national check digits where the country has them (Spain's CCC, for one). Spaces, dashes
+    and dots people type between the groups are ignored."""
+    text = clean_text(value, field, max_length=64, required=required)
+    if text is None:
+        return None
+    try:
+        return stdnum_iban.validate(text)
+    except StdnumInvalid as exc:
+        raise ValidationFailed(
+            fields={
+                field: str(
+                    _l("Not a valid IBAN: check the country code, the length and the digits.")
+                )
+            }
+        ) from exc
+
+
+def mask_iban(iban: str | None) -> str:
+    """An IBAN as the portal shows it: the country and check digits and the last four, the
+    rest hidden (ES91 •••• •••• 1332); empty when there is none."""
+    if not iban:
+        return ""
+    compact = stdnum_iban.compact(iban)
+    return f"{compact[:4]} •••• •••• {compact[-4:]}"
 
 
 def read_decimal(value: Any, *, floats: bool = False) -> Decimal | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import format_decimal
 from sqlalchemy import select
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, can
+from tenants.access.policy import Permission, can, may_transfer_from
 from tenants.core.errors import Forbidden
 from tenants.core.extensions import db
 from tenants.credits import ledger, movements
@@ -82,6 +83,39 @@ def purchasable(accounts: list[AccountLine], actor: Actor) -> list[AccountLine]:
     if not can(actor, Permission.MANAGE_CREDITS):
         lines = [line for line in lines if not line.is_system]
     return lines
+
+
+def _ref(line: AccountLine) -> AccountRef:
+    return SYSTEM_ACCOUNT if line.is_system else AccountRef(AccountKind.MEMBER, line.member_id)
+
+
+def transfer_sources(actor: Actor, org: Organization) -> list[AccountLine]:
+    """The accounts the actor may move credits out of (policy.may_transfer_from), with their
+    balances: every account for those who manage credits, a plain member's own account."""
+    return [a for a in account_lines(actor, org) if may_transfer_from(actor, org.id, _ref(a))]
+
+
+def transfer_targets(actor: Actor, org: Organization) -> list[tuple[str, str]]:
+    """(value, label) of the accounts the actor may move credits into: with their balances
+    for those who see every account; for a plain member the pool and their colleagues'
+    accounts by name (scoping.transfer_recipients_query), without balances."""
+    if scoping.sees_every_account(actor):
+        return [
+            (a.value, f"{a.label} ({format_decimal(a.credits)})") for a in account_lines(actor, org)
+        ]
+    if not org.individual_user_credits:
+        return []
+    recipients = scoping.transfer_recipients_query(actor, org).with_only_columns(Member.id)
+    rows = db.session.execute(
+        select(Member.id, User.name)
+        .join(User, User.id == Member.user_id)
+        .where(Member.id.in_(recipients), Member.id != actor.member_id)
+        .order_by(User.name, Member.id)
+    )
+    return [("system", account_label(AccountKind.SYSTEM))] + [
+        (f"member:{member_id}", account_label(AccountKind.MEMBER, name))
+        for member_id, name in rows.all()
+    ]
 
 
 def account_name(org: Organization, notation: str) -> str:

@@ -1,11 +1,18 @@
-"""Low-balance alerts: one email and one SMS when a balance crosses the threshold downwards.
+"""Low-balance alerts: one email and one SMS when the organization's total crosses the
+threshold downwards; and the automatic top-up's ask, when the system pool crosses its level.
 
-``balance_changed`` is called by the ledger for each holding account it moves, under that
-account's row lock and in the same transaction. A movement alerts only when it *crosses*
-(balance before above the threshold, after at or below it): the lock serializes movements of
-one account, so exactly one transaction crosses, and the alert re-arms by itself once a
-purchase or transfer lifts the balance back above the threshold. The same crossing rule asks
-for an automatic top-up of the system pool (tenants.credits.topups).
+The ledger calls ``total_changed`` when a movement changes the organization's total credits
+(system pool + member accounts), under the organization's row lock and in the same
+transaction; moves between its own accounts leave the total alone. A movement alerts only
+when it *crosses* (total before above the threshold, after at or below it): the lock
+serializes the organization's movements, so exactly one transaction crosses, and the alert
+re-arms by itself once a purchase lifts the total back above the threshold. A close-out
+withdrawal (the reseller emptying the organization to close it) does not alert at all: the
+ledger is told so (``post_transaction(alert=False)``).
+
+``balance_changed`` is called for each holding account a movement changes, under that
+account's row lock: the same crossing rule asks for an automatic top-up of the system pool
+(tenants.credits.topups).
 """
 
 from __future__ import annotations
@@ -33,20 +40,25 @@ def crossed_down(before: int, after: int, level: int) -> bool:
     return before > level >= after
 
 
-def balance_changed(org: Organization, ref, before: int, after: int) -> None:
-    """Record the jobs a movement asks for; no query unless a threshold is crossed."""
+def total_changed(org: Organization, before: int, after: int) -> None:
+    """Record the alert's jobs when the organization's total crosses its threshold."""
     if after >= before or org.pricing_model != PricingModel.PREPAID:
         return
     if org.low_balance_alert and crossed_down(before, after, org.low_balance_threshold):
         kwargs = {
             "organization_id": org.id,
-            "account": ref.label,
             "balance": after,
             "threshold": org.low_balance_threshold,
         }
         enqueue("send_low_balance_email", **kwargs)
         if org.notification_mobile:
             enqueue("send_low_balance_sms", **kwargs)
+
+
+def balance_changed(org: Organization, ref, before: int, after: int) -> None:
+    """Record the automatic top-up's job when the system pool drops below its level."""
+    if after >= before or org.pricing_model != PricingModel.PREPAID:
+        return
     if (
         ref.kind == AccountKind.SYSTEM
         and org.auto_top_up_enabled
@@ -67,8 +79,11 @@ def alert_recipient(org: Organization) -> tuple[str | None, User | None]:
     return email, owner
 
 
-def account_name(org: Organization, account: str) -> str:
-    """``system`` is the system pool; a member account is named after its member."""
+def account_name(org: Organization, account: str | None) -> str | None:
+    """None for the organization's total; ``system`` is the system pool; a member account
+    is named after its member (alerts queued before the total was watched name one)."""
+    if account is None:
+        return None
     ref = AccountRef.parse(account)
     if ref is not None and ref.kind == AccountKind.MEMBER:
         member = db.session.get(Member, ref.member_id)
@@ -82,7 +97,7 @@ def account_name(org: Organization, account: str) -> str:
 
 @job("send_low_balance_email")
 def deliver_low_balance_email(
-    organization_id: str, account: str, balance: int, threshold: int
+    organization_id: str, balance: int, threshold: int, account: str | None = None
 ) -> None:
     org = db.session.get(Organization, organization_id)
     if org is None:
@@ -107,7 +122,7 @@ def deliver_low_balance_email(
 
 @job("send_low_balance_sms")
 def deliver_low_balance_sms(
-    organization_id: str, account: str, balance: int, threshold: int
+    organization_id: str, balance: int, threshold: int, account: str | None = None
 ) -> None:
     org = db.session.get(Organization, organization_id)
     if org is None or not org.notification_mobile:
@@ -116,11 +131,18 @@ def deliver_low_balance_sms(
     email, _owner = alert_recipient(org)
     language = language_for(email, org, owner) if email else "en"
     with force_locale(language):
-        text = _(
-            "%(org)s: %(balance)s SMS credits left in %(account)s (alert at %(threshold)s).",
-            org=org.name,
-            balance=format_decimal(balance),
-            account=account_name(org, account),
-            threshold=format_decimal(threshold),
-        )
+        name = account_name(org, account)
+        values = {
+            "org": org.name,
+            "balance": format_decimal(balance),
+            "threshold": format_decimal(threshold),
+        }
+        if name is None:
+            text = _("%(org)s: %(balance)s SMS credits left (alert at %(threshold)s).", **values)
+        else:
+            text = _(
+                "%(org)s: %(balance)s SMS credits left in %(account)s (alert at %(threshold)s).",
+                account=name,
+                **values,
+            )
     send_sms(org.notification_mobile, text, organization=org)

@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 
 from tenants.core.types import round_money
 from tenants.credits.export_copy import copy_csv
-from tenants.credits.export_rows import MovementRow
-from tenants.credits.movements import account_label, entry_type_label
+from tenants.credits.export_rows import CSV_COLUMNS, MovementRow
+from tenants.credits.movements import account_label, entry_type_label, recorded_apart
 from tenants.models import AccountKind, EntryType
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,47 @@ def _logged(chunks: Iterator, filename: str) -> Iterator:
         raise
 
 
+def csv_headers(columns: tuple[str, ...], *, with_organization: bool = False) -> list[str]:
+    """The header row of a movements CSV of ``columns``, in the request's language."""
+    names = {
+        "date": _("Date"),
+        "type": _("Type"),
+        "account": _("Account"),
+        "credits": _("Credits"),
+        "balance_after": _("Balance after"),
+        "amount": _("Amount"),
+        "currency": _("Currency"),
+        "reference": _("Reference"),
+        "done_by": _("Done by"),
+        "recorded_at": _("Recorded at"),
+    }
+    headers = [names[column] for column in columns]
+    return [_("Organization"), *headers] if with_organization else headers
+
+
+def _python_cells(row: MovementRow, describe: RowLabels, columns, with_organization: bool):
+    """One movement's CSV cells, written in Python (SQLite, or rows given as a list)."""
+    labels = describe(row)
+    zone = describe.zone(row.organization_timezone)
+    recorded = ""
+    if recorded_apart(row.occurred_at, row.created_at):
+        recorded = row.created_at.astimezone(zone).isoformat(timespec="seconds")
+    cells = {
+        "date": row.occurred_at.astimezone(zone).isoformat(timespec="seconds"),
+        "type": labels["type"],
+        "account": labels["account"],
+        "credits": row.credits,
+        "balance_after": row.balance_after,
+        "amount": labels["amount"],
+        "currency": row.currency or "",
+        "reference": row.reference or "",
+        "done_by": labels["done_by"],
+        "recorded_at": recorded,
+    }
+    shown = [cells[column] for column in columns]
+    return [row.organization_name, *shown] if with_organization else shown
+
+
 def attachment(filename: str) -> str:
     """A Content-Disposition for a download named ``filename`` (translated, so it may not be
     ASCII): a plain ASCII name every client reads, and the name as written for those that
@@ -110,20 +151,10 @@ def attachment(filename: str) -> str:
 
 
 def movements_csv_response(rows, filename: str, *, with_organization: bool = False) -> Response:
-    """Movement rows as a streamed CSV download (the portal's logs and the API's export)."""
-    headers = [
-        _("Date"),
-        _("Type"),
-        _("Account"),
-        _("Credits"),
-        _("Balance after"),
-        _("Amount"),
-        _("Currency"),
-        _("Reference"),
-        _("Done by"),
-    ]
-    if with_organization:
-        headers.insert(0, _("Organization"))
+    """Movement rows as a streamed CSV download (the portal's logs and the API's export), in
+    the columns the rows name (``MovementRows.columns``; all of CSV_COLUMNS for plain rows)."""
+    columns = getattr(rows, "columns", CSV_COLUMNS)
+    headers = csv_headers(columns, with_organization=with_organization)
 
     # On PostgreSQL the database writes the rows (same bytes, ~10x faster); None on SQLite.
     copied = copy_csv(rows, with_organization=with_organization, formula_starts=FORMULA_STARTS)
@@ -142,21 +173,7 @@ def movements_csv_response(rows, filename: str, *, with_organization: bool = Fal
             return
         describe = RowLabels()
         for count, row in enumerate(started, 1):
-            labels = describe(row)
-            zone = describe.zone(row.organization_timezone)
-            cells = [
-                row.created_at.astimezone(zone).isoformat(timespec="seconds"),
-                labels["type"],
-                labels["account"],
-                row.credits,
-                row.balance_after,
-                labels["amount"],
-                row.currency or "",
-                row.reference or "",
-                labels["done_by"],
-            ]
-            if with_organization:
-                cells.insert(0, row.organization_name)
+            cells = _python_cells(row, describe, columns, with_organization)
             writer.writerow([csv_cell(c) for c in cells])
             if count % CSV_FLUSH_ROWS == 0:
                 yield buffer.getvalue()

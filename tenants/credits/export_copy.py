@@ -18,8 +18,10 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    extract,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -30,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from tenants.core.extensions import db
 from tenants.credits.export_rows import MovementRows
-from tenants.credits.movements import account_label, entry_type_label
+from tenants.credits.movements import RECORDED_APART, account_label, entry_type_label
 from tenants.models import AccountKind, EntryType, LedgerEntry, Member, Organization, User
 
 # -- the CSV written by PostgreSQL ------------------------------------------------------------
@@ -119,27 +121,42 @@ def _currency_places() -> tuple[dict[str, int], int]:
     return {code: info[0] for code, info in fractions.items() if info[0] != default}, default
 
 
-def _when_cell(rows: MovementRows, entry) -> tuple[ColumnElement, Lateral | None]:
-    """The date cell, and the lateral conversion it reads when the timezones differ."""
+def _local_text(local, utc) -> ColumnElement:
+    """A local time (``local``, the same instant as ``utc``) as isoformat writes it, with its
+    UTC offset."""
+    return func.to_char(local, DATE_FORMAT) + case(
+        (local < utc, _as_text("-") + func.to_char(utc - local, "HH24:MI")),
+        else_=_as_text("+") + func.to_char(local - utc, "HH24:MI"),
+    )
+
+
+def _time_cells(rows: MovementRows, entry) -> tuple[ColumnElement, ColumnElement, Lateral | None]:
+    """The date cell (when it happened), the recorded-at cell (empty unless recorded apart:
+    movements.recorded_apart) and the lateral conversion they read when timezones differ."""
+    seconds_apart = func.abs(extract("epoch", entry.created_at - entry.occurred_at))
+    apart = seconds_apart >= literal_column(str(int(RECORDED_APART.total_seconds())))
     if rows.timezone:  # the session's TimeZone is set to it: to_char's TZH:TZM is the offset
-        return func.to_char(entry.created_at, DATE_FORMAT + "TZH:TZM"), None
+        offset_format = DATE_FORMAT + "TZH:TZM"
+        recorded = case((apart, func.to_char(entry.created_at, offset_format)), else_=null())
+        return func.to_char(entry.occurred_at, offset_format), recorded, None
     # Customers in several timezones: convert each row in its organization's.
     zone = func.coalesce(func.nullif(Organization.timezone, ""), "UTC")
     times = (
         select(
-            func.timezone(zone, entry.created_at).label("local"),
-            func.timezone("UTC", entry.created_at).label("utc"),
+            func.timezone(zone, entry.occurred_at).label("local"),
+            func.timezone("UTC", entry.occurred_at).label("utc"),
+            func.timezone(zone, entry.created_at).label("recorded_local"),
+            func.timezone("UTC", entry.created_at).label("recorded_utc"),
         )
         .where(Organization.id == entry.organization_id)
         .offset(0)  # a fence: each conversion runs once a row, not once a use
         .lateral("times")
     )
-    local, utc = times.c.local, times.c.utc
-    when = func.to_char(local, DATE_FORMAT) + case(
-        (local < utc, _as_text("-") + func.to_char(utc - local, "HH24:MI")),
-        else_=_as_text("+") + func.to_char(local - utc, "HH24:MI"),
+    when = _local_text(times.c.local, times.c.utc)
+    recorded = case(
+        (apart, _local_text(times.c.recorded_local, times.c.recorded_utc)), else_=null()
     )
-    return when, times
+    return when, recorded, times
 
 
 def _account_cell(entry, formula_starts) -> ColumnElement:
@@ -215,37 +232,41 @@ def _amount_cell(entry, formula_starts) -> ColumnElement:
 
 
 def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) -> Select:
-    """The SELECT whose rows, as COPY writes them, are the CSV lines of ``rows``."""
+    """The SELECT whose rows, as COPY writes them, are the CSV lines of ``rows`` (its
+    ``columns``, in order)."""
     movements = rows.query.subquery()
     entry = aliased(LedgerEntry, movements)
-    when, times = _when_cell(rows, entry)
+    when, recorded, times = _time_cells(rows, entry)
     types = case(
         {t.value: _static_cell(entry_type_label(t), formula_starts) for t in EntryType},
         value=type_coerce(entry.type, String),
         else_=type_coerce(entry.type, String),
     )
-    cells = [
-        when,
-        types,
-        _account_cell(entry, formula_starts),
-        entry.credits,
-        entry.balance_after,
-        _amount_cell(entry, formula_starts),
-        _cell(entry.currency, formula_starts),
-        _cell(entry.reference, formula_starts),
-        _done_by_cell(entry, formula_starts),
-    ]
+    columns = rows.columns
+    cells = {
+        "date": lambda: when,
+        "type": lambda: types,
+        "account": lambda: _account_cell(entry, formula_starts),
+        "credits": lambda: entry.credits,
+        "balance_after": lambda: entry.balance_after,
+        "amount": lambda: _amount_cell(entry, formula_starts),
+        "currency": lambda: _cell(entry.currency, formula_starts),
+        "reference": lambda: _cell(entry.reference, formula_starts),
+        "done_by": lambda: _done_by_cell(entry, formula_starts),
+        "recorded_at": lambda: recorded,
+    }
+    selected = [cells[column]() for column in columns]
     if with_organization:
-        cells.insert(
+        selected.insert(
             0,
             select(_cell(Organization.name, formula_starts))
             .where(Organization.id == entry.organization_id)
             .scalar_subquery(),
         )
-    statement = select(*cells).select_from(movements)
+    statement = select(*selected).select_from(movements)
     if times is not None:
         statement = statement.join(times, true())
-    return statement.order_by(entry.created_at.desc(), entry.id.desc())
+    return statement.order_by(entry.occurred_at.desc(), entry.id.desc())
 
 
 def _bound(statement: Select, dialect) -> tuple[str, dict]:

@@ -24,9 +24,28 @@ from tenants.models import (
 
 CSV_BATCH = 1000
 
+# The CSV's columns, in order: export.py writes them in Python, export_copy.py in SQL.
+# ``date`` is when the movement happened (occurred_at); ``recorded_at`` the time it was
+# recorded, filled only when the two are apart (movements.recorded_apart).
+CSV_COLUMNS = (
+    "date",
+    "type",
+    "account",
+    "credits",
+    "balance_after",
+    "amount",
+    "currency",
+    "reference",
+    "done_by",
+    "recorded_at",
+)
+# A postpaid organization's log: everything is on its system account, whose balance stays 0.
+POSTPAID_CSV_COLUMNS = tuple(c for c in CSV_COLUMNS if c not in ("account", "balance_after"))
+
 
 @dataclass(frozen=True)
 class MovementRow:
+    occurred_at: datetime
     created_at: datetime
     type: EntryType
     account_kind: AccountKind
@@ -53,6 +72,7 @@ def _row_query(query: Select) -> Select:
     member_user = aliased(User)
     return (
         select(
+            entry.occurred_at,
             entry.created_at,
             entry.type,
             entry.account_kind,
@@ -74,7 +94,7 @@ def _row_query(query: Select) -> Select:
         .outerjoin(real, real.id == entry.real_user_id)
         .outerjoin(Member, and_(Member.id == entry.member_id, entry.member_id != ""))
         .outerjoin(member_user, member_user.id == Member.user_id)
-        .order_by(entry.created_at.desc(), entry.id.desc())
+        .order_by(entry.occurred_at.desc(), entry.id.desc())
     )
 
 
@@ -103,9 +123,16 @@ class MovementRows:
     download can have PostgreSQL write the file itself (``copy_csv``).
     """
 
-    def __init__(self, query: Select, *, timezone: str | None = None):
+    def __init__(
+        self,
+        query: Select,
+        *,
+        timezone: str | None = None,
+        columns: tuple[str, ...] = CSV_COLUMNS,
+    ):
         self.query = query
         self.timezone = timezone  # every row's organization timezone, when they share one
+        self.columns = columns  # of the CSV (CSV_COLUMNS' names, in order)
 
     def __iter__(self) -> Iterator[MovementRow]:
         return _stream_rows(self.query)

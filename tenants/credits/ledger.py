@@ -138,6 +138,7 @@ _MOVE_TOTAL = (
         _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
     )
     .values(total_credits=_ORGANIZATIONS.c.total_credits + bindparam("net"))
+    .returning(_ORGANIZATIONS.c.total_credits)
 )
 _INSERT_POSTINGS = insert(LedgerEntry.__table__)
 
@@ -245,6 +246,17 @@ def _require_open(org: Organization, postings: list[Posting]) -> None:
 POSTPAID_BALANCE = 0
 
 
+def _move_total(org: Organization, net: int, *, alert: bool) -> None:
+    """Move the organization's total credits, from which the Customer app lists balances and
+    filters low ones, in the same transaction as the postings, after the account locks. Its
+    row lock serializes the organization's movements: exactly one crosses the alert level."""
+    total = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).scalar()
+    if total is None:
+        raise OrganizationClosed()
+    if alert:
+        alerts.total_changed(org, total - net, total)
+
+
 @dataclass
 class Posting:
     ref: AccountRef
@@ -262,6 +274,7 @@ def post_transaction(
     occurred_at: datetime | None = None,
     postpaid: bool = False,
     entry_id: str | None = None,  # the first posting's, when a usage claimed it with its reference
+    alert: bool = True,  # False: a close-out withdrawal (tenants.credits.alerts)
 ) -> list[LedgerEntry]:
     """Write one balanced transaction; holding accounts change in a fixed (id) order.
 
@@ -294,13 +307,9 @@ def post_transaction(
         _require_open(org, postings)
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
-        # The Customer app lists balances and filters low balances from this column; it
-        # changes in the same transaction as the postings, after the account locks.
-        moved = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).rowcount
-        if not moved:
-            raise OrganizationClosed()
-    # Low-balance alerts and automatic top-ups ask for their jobs here, in this
-    # transaction, under the account locks (one transaction crosses a threshold).
+        _move_total(org, net, alert=alert)
+    # Automatic top-ups ask for their jobs here, in this transaction, under the account
+    # locks (one transaction crosses a threshold).
     for acc, posting in resolved:
         if posting.ref.kind in HOLDING_KINDS and not postpaid:
             after = balances[acc]

@@ -4,6 +4,11 @@ Only holding-account postings are movements (``balance_after`` is set on them); 
 counter-account side of each transaction is bookkeeping nobody reads. Every query starts
 from an organization reached through tenants.access.scoping, or from the reseller's organizations
 as scoping lists them, so another tenant's entries never appear.
+
+Movements are dated by ``occurred_at`` (SPEC §4: when the usage happened, which a sending
+platform may report up to 35 days late; for every other movement the moment it was recorded):
+lists are ordered by it, date filters bound it, and the recording time (``created_at``) is
+shown beside it when the two are apart (``recorded_apart``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from tenants.people.users import users_by_id
 
 LOG_DAYS = 30
 MAX_PAGE_SIZE = 200
+# A movement recorded this long before or after it happened shows its recording time too.
+RECORDED_APART = timedelta(minutes=1)
 
 ENTRY_TYPE_LABELS = {
     EntryType.PURCHASE: _l("Purchase"),
@@ -58,13 +65,21 @@ def entry_type_label(value) -> str:
         return str(value)
 
 
+def recorded_apart(occurred_at: datetime | None, created_at: datetime | None) -> bool:
+    """Whether a movement was recorded apart from when it happened (late usage): then its
+    recording time is shown beside its date (pages, print report and CSV alike)."""
+    if occurred_at is None or created_at is None:
+        return False
+    return abs(created_at - occurred_at) >= RECORDED_APART
+
+
 def credits_phrase(credits: int) -> str:
     """ "1 credit", "1,000 credits": the templates' ngettext phrase, the number formatted."""
     plural = get_translations().ungettext("%(num)s credit", "%(num)s credits", credits)
     return plural % {"num": format_decimal(credits)}
 
 
-def _clean_types(types) -> list[EntryType]:
+def clean_types(types) -> list[EntryType]:
     cleaned = []
     for value in types or ():
         try:
@@ -92,13 +107,13 @@ def _parse_any_account(org: Organization, value) -> AccountRef:
 
 
 def _common_filters(query: Select, *, types, since, until, q) -> Select:
-    types = _clean_types(types)
+    types = clean_types(types)
     if types:
         query = query.where(LedgerEntry.type.in_(types))
     if since is not None:
-        query = query.where(LedgerEntry.created_at >= since)
+        query = query.where(LedgerEntry.occurred_at >= since)
     if until is not None:
-        query = query.where(LedgerEntry.created_at < until)
+        query = query.where(LedgerEntry.occurred_at < until)
     if q:
         needle = str(q).strip()[:100].lower()
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -116,7 +131,8 @@ def movements_query(
     until: datetime | None = None,
     q: str | None = None,
 ) -> Select:
-    """Movements of the organization's holding accounts the actor may manage, newest first."""
+    """Movements of the organization's holding accounts the actor may manage, the latest to
+    happen first."""
     org = scoping.get_organization(actor, org.id, include_deleted=True)
     query = select(LedgerEntry).where(
         LedgerEntry.organization_id == org.id,
@@ -127,7 +143,7 @@ def movements_query(
     if account_clause is not None:
         query = query.where(account_clause)
     query = _common_filters(query, types=types, since=since, until=until, q=q)
-    return query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    return query.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
 
 
 def reseller_movements_query(
@@ -150,7 +166,7 @@ def reseller_movements_query(
         LedgerEntry.balance_after.is_not(None),
     )
     query = _common_filters(query, types=types, since=since, until=until, q=q)
-    return query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    return query.order_by(LedgerEntry.occurred_at.desc(), LedgerEntry.id.desc())
 
 
 def last_days(days: int = LOG_DAYS) -> datetime:
@@ -171,11 +187,11 @@ MOVEMENT_CURSOR = paging.Cursor((paging.choice("older", "newer"), paging.MOMENT,
 
 
 def _encode_cursor(direction: str, entry: LedgerEntry) -> str:
-    return MOVEMENT_CURSOR.encode(direction, entry.created_at, entry.id)
+    return MOVEMENT_CURSOR.encode(direction, entry.occurred_at, entry.id)
 
 
 def page_of(query: Select, *, limit: int = 50, cursor: str | None = None) -> MovementPage:
-    """One page of a newest-first movements query, keyset on (created_at, id)."""
+    """One page of a latest-first movements query, keyset on (occurred_at, id)."""
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     if not cursor:
         rows = list(db.session.scalars(query.limit(limit + 1)))
@@ -188,8 +204,8 @@ def page_of(query: Select, *, limit: int = 50, cursor: str | None = None) -> Mov
             db.session.scalars(
                 query.where(
                     or_(
-                        LedgerEntry.created_at < moment,
-                        and_(LedgerEntry.created_at == moment, LedgerEntry.id < ident),
+                        LedgerEntry.occurred_at < moment,
+                        and_(LedgerEntry.occurred_at == moment, LedgerEntry.id < ident),
                     )
                 ).limit(limit + 1)
             )
@@ -201,13 +217,13 @@ def page_of(query: Select, *, limit: int = 50, cursor: str | None = None) -> Mov
             _encode_cursor("older", rows[-1]) if more and rows else None,
             _encode_cursor("newer", rows[0]) if rows else None,
         )
-    ascending = query.order_by(None).order_by(LedgerEntry.created_at.asc(), LedgerEntry.id.asc())
+    ascending = query.order_by(None).order_by(LedgerEntry.occurred_at.asc(), LedgerEntry.id.asc())
     rows = list(
         db.session.scalars(
             ascending.where(
                 or_(
-                    LedgerEntry.created_at > moment,
-                    and_(LedgerEntry.created_at == moment, LedgerEntry.id > ident),
+                    LedgerEntry.occurred_at > moment,
+                    and_(LedgerEntry.occurred_at == moment, LedgerEntry.id > ident),
                 )
             ).limit(limit + 1)
         )

@@ -13,7 +13,7 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
-from tenants.access.policy import Permission, require
+from tenants.access.policy import Permission, require, require_transfer_from
 from tenants.audit import log as audit
 from tenants.core.checks import collect_field_errors
 from tenants.core.errors import (
@@ -185,8 +185,14 @@ def _agreed(agreed: bool) -> bool:
 def transfer_credits(
     actor: Actor, org: Organization, source, target, credits: int, *, agreed: bool
 ) -> list[LedgerEntry]:
-    """Move credits between the system pool and user accounts (both ways)."""
-    require(actor, Permission.MANAGE_CREDITS)
+    """Move credits between the system pool and user accounts (both ways). A plain member
+    moves only out of their own account, to another member's or to the pool (policy:
+    may_transfer_from; 403 before anything else is read); the source's row lock and its
+    ``balance >= 0`` keep it from going below zero (402)."""
+    require(actor, Permission.TRANSFER_OWN_CREDITS)
+    named = AccountRef.parse(source)
+    if named is not None:
+        require_transfer_from(actor, org.id, named)
     refs = collect_field_errors(
         {
             "credits": lambda: clean_credits(credits),
@@ -196,6 +202,7 @@ def transfer_credits(
         }
     )
     credits = refs["credits"]
+    require_transfer_from(actor, org.id, refs["from"])
     if refs["from"] == refs["to"]:
         raise ValidationFailed(fields={"to": str(_l("Choose a different account."))})
     require_prepaid_and_usable(org)
@@ -221,15 +228,26 @@ def transfer_credits(
 
 
 def withdraw_credits(
-    actor: Actor, org: Organization, account, credits: int, *, reason: str
+    actor: Actor,
+    org: Organization,
+    account,
+    credits: int,
+    *,
+    reason: str,
+    close_out: bool = False,
 ) -> LedgerEntry:
-    """Take credits back out of an account (reseller staff), e.g. before deletion."""
+    """Take credits back out of an account (reseller staff), e.g. before deletion.
+
+    A close-out withdrawal -- ``close_out`` (the delete page's Withdraw, the API's flag) or
+    any withdrawal from a suspended organization -- sends no low-balance alert: the
+    organization is being closed, not running low."""
     require(actor, Permission.WITHDRAW_CREDITS)
     credits = clean_credits(credits)
     reason = clean_text(reason, "reason", max_length=200)
     ref = parse_account(org, account)
     if org.status == OrganizationStatus.DELETED:
         raise OrganizationClosed()
+    close_out = bool(close_out) or org.status == OrganizationStatus.SUSPENDED
     entries = post_transaction(
         actor,
         org,
@@ -238,17 +256,16 @@ def withdraw_credits(
             Posting(AccountRef(AccountKind.WITHDRAWALS), credits, EntryType.WITHDRAWAL),
         ],
         reference=reason,
+        alert=not close_out,
     )
-    audit.record_on(
-        actor,
-        org,
-        "credits.withdrawn",
-        {
-            "credits": [None, credits],
-            "account": [None, _account_value(ref)],
-            "reason": [None, reason],
-        },
-    )
+    changes = {
+        "credits": [None, credits],
+        "account": [None, _account_value(ref)],
+        "reason": [None, reason],
+    }
+    if close_out:
+        changes["close_out"] = [None, True]
+    audit.record_on(actor, org, "credits.withdrawn", changes)
     return entries[0]
 
 

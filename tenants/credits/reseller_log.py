@@ -2,7 +2,7 @@
 
 Everything starts from ``movements.reseller_movements_query`` (the reseller's own customers
 through tenants.access.scoping), so a filter can only narrow what the staff member already sees;
-the keyset order (created_at, id) is kept for pagination.
+the keyset order (occurred_at, id) is kept for pagination.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -49,9 +49,9 @@ class TopUpFailure(enum.StrEnum):
     NOT_AVAILABLE = "not_available"
 
 
+# Why a top-up failed, as the emails say it (the monthly limit's text counts: failure_text).
 FAILURE_TEXTS = {
     TopUpFailure.DECLINED: _l("The saved card was declined."),
-    TopUpFailure.CAP_REACHED: _l("The monthly limit of %(cap)s automatic top-ups was reached."),
     TopUpFailure.NO_SAVED_CARD: _l("No card is saved for automatic top-ups."),
     TopUpFailure.PRICE_NOT_SET: _l("No credit price is set for the organization's currency."),
     TopUpFailure.NOT_AVAILABLE: _l("The organization cannot buy credits at the moment."),
@@ -155,6 +155,24 @@ def pay_with_saved_card(actor: Actor, purchase: Purchase) -> Purchase:
     return purchases.pay(actor, purchase, {"card_token": method.token})
 
 
+# -- the monthly limit ----------------------------------------------------------------------
+
+# The most an organization may allow (the API's schema states it too); the platform's
+# AUTO_TOP_UP_MONTHLY_CAP may set a lower ceiling.
+MONTHLY_LIMIT_MAX = 100
+
+
+def monthly_limit_ceiling() -> int:
+    """The most automatic top-ups a month an organization may allow on this platform."""
+    return min(current_app.config["AUTO_TOP_UP_MONTHLY_CAP"], MONTHLY_LIMIT_MAX)
+
+
+def monthly_limit(org: Organization) -> int:
+    """How many automatic top-ups the organization gets a calendar month: its own limit,
+    lowered by the platform's ceiling if that was lowered after it was set."""
+    return min(org.auto_top_up_monthly_limit, monthly_limit_ceiling())
+
+
 # -- the job --------------------------------------------------------------------------------
 
 
@@ -186,8 +204,7 @@ def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchas
     if method is None:
         _failed(org, TopUpFailure.NO_SAVED_CARD)
         return None
-    cap = current_app.config["AUTO_TOP_UP_MONTHLY_CAP"]
-    if automatic_top_ups_this_month(org) >= cap:
+    if automatic_top_ups_this_month(org) >= monthly_limit(org):
         _failed(org, TopUpFailure.CAP_REACHED)
         return None
     owner = owner_user(org)
@@ -236,6 +253,17 @@ def _failed(org: Organization, reason: TopUpFailure, purchase: Purchase | None =
         )
 
 
+def failure_text(reason: TopUpFailure, cap: int) -> str:
+    """Why a top-up failed, in the current language; ``cap``: the monthly limit."""
+    if reason is TopUpFailure.CAP_REACHED:
+        return ngettext(
+            "The monthly limit of %(num)s automatic top-up was reached.",
+            "The monthly limit of %(num)s automatic top-ups was reached.",
+            cap,
+        )
+    return str(FAILURE_TEXTS[reason])
+
+
 @job("send_auto_top_up_failed")
 def deliver_auto_top_up_failed(
     organization_id: str, user_id: str, reason: str, purchase_id: str | None = None
@@ -247,9 +275,9 @@ def deliver_auto_top_up_failed(
         return
     owner = owner_user(org)
     language = recipient_language(person, org.reseller)
-    cap = current_app.config["AUTO_TOP_UP_MONTHLY_CAP"]
+    cap = monthly_limit(org)
     with force_locale(language):
-        explanation = str(FAILURE_TEXTS[TopUpFailure(reason)]) % {"cap": cap}
+        explanation = failure_text(TopUpFailure(reason), cap)
     is_owner = owner is not None and person.id == owner.id
     send_email_template(
         person.email,

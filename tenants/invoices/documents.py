@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -211,12 +212,21 @@ def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:
         )
 
 
+@functools.cache
+def _font_config():
+    """One WeasyPrint font configuration per process: building it (fontconfig's font list)
+    is about a third of rendering a receipt, and the fonts never change while it runs."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
 def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
     """The invoice as a PDF, in the given language (the buyer's by default)."""
     from weasyprint import HTML
 
     html = render_invoice_html(invoice, language)
-    return HTML(string=html).write_pdf()
+    return HTML(string=html).write_pdf(font_config=_font_config())
 
 
 # -- listing ----------------------------------------------------------------------------------

@@ -152,7 +152,9 @@ class PortalWorker(SimpleWorker):
 
 
 def failed_jobs(limit: int = 200) -> list[dict]:
-    """Jobs that gave up: RQ's failed registry and outbox rows with an error, newest first."""
+    """Jobs that failed, newest first: RQ's failed registry and outbox rows with an error.
+    Each row says whether the job gave up (``failed``: Retry runs it again) or is still
+    retrying on its own (a later attempt is scheduled)."""
     rows: dict[str, dict] = {}
     if current_app.config.get("REDIS_URL"):
         try:
@@ -192,6 +194,8 @@ def failed_jobs(limit: int = 200) -> list[dict]:
         if job.last_error:
             row["error"] = job.last_error.strip().splitlines()[-1:]
         row["finished"] = job.finished_at is not None
+        row["failed"] = row["in_rq"] or job.failed_at is not None
+        row["failed_at"] = job.failed_at or row["failed_at"]
     listed = [r for r in rows.values() if not r.get("finished")]
     return sorted(listed, key=lambda r: r.get("created_at") or utcnow(), reverse=True)
 

@@ -12,6 +12,11 @@ from tenants.models.billing import (
     Purchase,
     PurchaseStatus,
 )
+from tenants.models.change_requests import (
+    ChangeRequest,
+    ChangeRequestKind,
+    ChangeRequestStatus,
+)
 from tenants.models.jobs import JobRunnerBeat, QueuedJob
 from tenants.models.ledger import (
     AccountKind,
@@ -56,6 +61,9 @@ __all__ = [
     "BillingRun",
     "BillingRunStatus",
     "BillingType",
+    "ChangeRequest",
+    "ChangeRequestKind",
+    "ChangeRequestStatus",
     "Charge",
     "CreditAccount",
     "EntryType",

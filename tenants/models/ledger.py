@@ -108,8 +108,10 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         Index("ix_ledger_entries_account_created", "account_id", "created_at", "id"),
-        Index("ix_ledger_entries_org_created", "organization_id", "created_at", "id"),
-        Index("ix_ledger_entries_org_occurred", "organization_id", "occurred_at"),
+        # Movements are listed and filtered by when they happened (tenants.credits.movements),
+        # keyset on (occurred_at, id): an organization's, and a reseller's across customers.
+        Index("ix_ledger_entries_org_occurred_id", "organization_id", "occurred_at", "id"),
+        Index("ix_ledger_entries_reseller_occurred", "reseller_id", "occurred_at", "id"),
         Index("ix_ledger_entries_reseller_created", "reseller_id", "created_at"),
         Index("ix_ledger_entries_transaction", "transaction_id"),
     )

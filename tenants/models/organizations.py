@@ -12,6 +12,7 @@ from sqlalchemy import (
     Computed,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -114,6 +115,9 @@ class Organization(db.Model):
     billing_address: Mapped[str | None] = mapped_column(Text)
     billing_tax_id: Mapped[str | None] = mapped_column(String(64))
     billing_email: Mapped[str | None] = mapped_column(String(254))
+    # The bank account (seed 000: "when you change banking institution"), an IBAN stored
+    # compact (tenants.core.validation.clean_iban) and shown masked.
+    billing_iban: Mapped[str | None] = mapped_column(String(34))
 
     sender_name: Mapped[str | None] = mapped_column(String(20))
     notification_email: Mapped[str | None] = mapped_column(String(254))
@@ -125,6 +129,9 @@ class Organization(db.Model):
     auto_top_up_enabled: Mapped[bool] = mapped_column(default=False)
     auto_top_up_below: Mapped[int] = mapped_column(BigInteger, default=0)
     auto_top_up_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # At most this many automatic top-ups a calendar month (in the organization's timezone);
+    # AUTO_TOP_UP_MONTHLY_CAP, the platform's ceiling, may lower it (tenants.credits.topups).
+    auto_top_up_monthly_limit: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     # Denormalized balance for the Customer app's list (each row shows it, no N+1) and its
     # low-balance / has-debt filters over 100,000 organizations. The ledger and the postpaid
@@ -218,6 +225,12 @@ class Member(db.Model):
     portal_access: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The invitation in force (tenants.organizations.invitations): when it was last sent
+    # (None: none pending, never sent or revoked), its language, and a serial that every
+    # withdrawal of it bumps, so the links sent before no longer work.
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invitation_language: Mapped[str | None] = mapped_column(String(8))
+    invitation_serial: Mapped[int] = mapped_column(default=0, server_default="0")
 
     organization: Mapped[Organization] = relationship()
     user: Mapped[User] = relationship()

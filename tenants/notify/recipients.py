@@ -1,9 +1,12 @@
-"""Who is told: an organization's owner, a reseller's admins, the language behind an address."""
+"""Who is told: an organization's owner, a reseller's admins, who receives an account notice,
+and the language behind an address or of an organization."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from babel.languages import get_official_languages
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -67,27 +70,66 @@ def admins_of(org: Organization) -> list[User]:
 
 
 def reseller_admins(reseller_id: str) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(ResellerStaff, ResellerStaff.user_id == User.id)
-            .where(
-                ResellerStaff.reseller_id == reseller_id, ResellerStaff.role == ResellerRole.ADMIN
-            )
-            .order_by(User.email)
-        )
-    )
+    return reseller_staff(reseller_id, ResellerRole.ADMIN)
+
+
+def reseller_staff(reseller_id: str, role: ResellerRole | None = None) -> list[User]:
+    """The reseller's staff (of one role, when given), who run its Customer app."""
+    query = select(User).join(ResellerStaff, ResellerStaff.user_id == User.id)
+    query = query.where(ResellerStaff.reseller_id == reseller_id)
+    if role is not None:
+        query = query.where(ResellerStaff.role == role)
+    return list(db.session.scalars(query.order_by(User.email)))
+
+
+def organization_language(org: Organization) -> str:
+    """The organization's language: its country's (Spanish for a Spanish-speaking country)
+    when the portal speaks it, else the reseller's default, else the portal's."""
+    languages = current_app.config["LANGUAGES"]
+    spoken = get_official_languages(org.country, de_facto=True) if org.country else ()
+    for candidate in (*spoken, db.session.get(Reseller, org.reseller_id).default_language):
+        if candidate in languages:
+            return candidate
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def language_for(email: str, org: Organization, fallback: User | None = None) -> str:
     """The language of the person behind an address: their own, else the owner's, else the
-    reseller's default."""
+    organization's."""
     reseller = db.session.get(Reseller, org.reseller_id)
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
     person = user or fallback or owner_user(org)
     if person is None:
-        languages = current_app.config["LANGUAGES"]
-        if reseller and reseller.default_language in languages:
-            return reseller.default_language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return organization_language(org)
     return recipient_language(person, reseller)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address an account notice goes to; ``user_id`` when the notice names the person."""
+
+    email: str
+    user_id: str | None = None
+
+
+def notice_recipients(
+    org: Organization, people: Iterable[User | str] | None = None
+) -> list[Recipient]:
+    """Who receives an account notice (suspension, invoice ready, support session, campaign
+    reports): ``people`` -- users or addresses, the owner when not given -- then the
+    organization's notification email (seed 003); each address once (case-insensitively),
+    in that order. Each notice is one job per recipient, run in the recipient's language
+    (``language_for``), so a retried delivery never emails the others twice."""
+    if people is None:
+        owner = owner_user(org)
+        people = [owner] if owner is not None else []
+    recipients: dict[str, Recipient] = {}
+    for person in [*people, org.notification_email]:
+        if isinstance(person, User):
+            recipient = Recipient(person.email, person.id)
+        elif person:
+            recipient = Recipient(person)
+        else:
+            continue
+        recipients.setdefault(recipient.email.strip().lower(), recipient)
+    return list(recipients.values())

@@ -17,11 +17,14 @@ from tenants.core.validation import (
     clean_country,
     clean_currency,
     clean_email,
+    clean_iban,
     clean_mobile,
     clean_text,
     clean_timezone,
+    mask_iban,
     read_decimal,
 )
+from tenants.credits import topups
 from tenants.models import BillingType, PricingModel
 
 MAX_CREDITS = 10**12
@@ -81,6 +84,18 @@ def _credits(value, path: str) -> int:
     return value
 
 
+def _monthly_limit(value, path: str) -> int:
+    """Automatic top-ups a month: at least one, at most the platform's ceiling."""
+    ceiling = topups.monthly_limit_ceiling()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(fields={path: str(_l("Enter a whole number."))})
+    if not 1 <= value <= ceiling:
+        raise ValidationFailed(
+            fields={path: str(_l("Enter a number between 1 and %(max)s.", max=ceiling))}
+        )
+    return value
+
+
 _SENDER_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .&-]{0,10}")
 _SENDER_NUMBER = re.compile(r"\+?[0-9]{1,15}")
 
@@ -117,6 +132,8 @@ class EditableField:
     attribute: str
     clean: Callable[[Any, str], Any]
     permission: Permission
+    # How a value is written into the audit log, when not as it is (a bank account: masked).
+    audited: Callable[[Any], Any] | None = None
 
 
 # Who edits what: general information and reseller-only terms need MANAGE_ORGANIZATION
@@ -138,6 +155,7 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     ),
     "billing.tax_id": EditableField("billing_tax_id", _optional_text(64), _ADMINS),
     "billing.email": EditableField("billing_email", _optional_email, _ADMINS),
+    "billing.iban": EditableField("billing_iban", clean_iban, _ADMINS, audited=mask_iban),
     "settings.sender_name": EditableField("sender_name", _sender_name, _ADMINS),
     "settings.notification_email": EditableField("notification_email", _optional_email, _ADMINS),
     "settings.notification_mobile": EditableField("notification_mobile", clean_mobile, _ADMINS),
@@ -149,6 +167,9 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     "auto_top_up.enabled": EditableField("auto_top_up_enabled", _boolean, _ADMINS),
     "auto_top_up.below": EditableField("auto_top_up_below", _credits, _ADMINS),
     "auto_top_up.credits": EditableField("auto_top_up_credits", _credits, _ADMINS),
+    "auto_top_up.monthly_limit": EditableField(
+        "auto_top_up_monthly_limit", _monthly_limit, _ADMINS
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +60,15 @@ def _role(value: Any) -> MemberRole:
     return role
 
 
+def _language(value: Any) -> str | None:
+    """An invitation language the portal speaks, or None for the organization's."""
+    if value is None or value == "":
+        return None
+    if value not in current_app.config["LANGUAGES"]:
+        raise ValidationFailed(fields={"language": str(_l("Choose a language from the list."))})
+    return value
+
+
 def _flag(value: Any, field: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -96,8 +106,10 @@ def add_member(
     role: str = MemberRole.MEMBER.value,
     portal_access: bool = True,
     mobile: str | None = None,
+    language: str | None = None,
 ) -> Member:
-    """Add a person (a new or an existing user) to the organization and invite them.
+    """Add a person (a new or an existing user) to the organization and invite them, in
+    ``language`` when the inviter chooses one, else in the organization's language.
 
     An email that already has an account is reused: one person may belong to several
     organizations. Their name and mobile stay as they are (they own their profile). Staff
@@ -111,6 +123,7 @@ def add_member(
             "mobile": lambda: clean_mobile(mobile, "mobile"),
             "role": lambda: _role(role),
             "portal_access": lambda: _flag(portal_access, "portal_access"),
+            "language": lambda: _language(language),
         }
     )
     refuse_staff_as_member(values["email"])
@@ -149,10 +162,11 @@ def add_member(
             "email": [None, user.email],
             "role": [None, member.role.value],
             "portal_access": [None, member.portal_access],
+            **({"language": [None, values["language"]]} if values["language"] else {}),
         },
     )
     if member.portal_access:
-        notifications.send_invitation(member)
+        notifications.send_invitation(member, values["language"])
     return member
 
 
@@ -250,6 +264,8 @@ def update_member(
     audit.record_on(actor, org, "member.updated", changes, target=member)
     if changes.get("portal_access") == [False, True]:
         notifications.send_invitation(member)
+    elif changes.get("portal_access") == [True, False]:
+        notifications.withdraw_invitation(member)
     return changes
 
 
@@ -273,27 +289,12 @@ def remove_member(actor: Actor, org: Organization, member: Member) -> int:
     db.session.refresh(member)  # removed meanwhile: the lock waited for the other removal
     _current(org, member)
     member.removed_at = utcnow()
-    db.session.flush()
+    notifications.withdraw_invitation(member)
     changes = {"email": [member.user.email, None], "role": [member.role.value, None]}
     if returned:
         changes["credits_returned"] = [None, returned]
     audit.record_on(actor, org, "member.removed", changes, target=member)
     return returned
-
-
-def resend_invitation(actor: Actor, org: Organization, member: Member) -> None:
-    """Email the invitation again (a fresh set-password link when no password is set yet)."""
-    require(actor, Permission.MANAGE_MEMBERS)
-    _current(org, member)
-    if not member.portal_access:
-        raise Conflict(
-            _l("This member has no portal access. Turn portal access on to invite them.")
-        )
-    audit.record_on(
-        actor, org, "member.invitation_sent", {"email": [None, member.user.email]}, target=member
-    )
-    notifications.send_invitation(member)
-    db.session.flush()
 
 
 def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:

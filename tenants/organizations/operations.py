@@ -42,7 +42,7 @@ from tenants.models import (
     PricingModel,
     Reseller,
 )
-from tenants.organizations import closeout
+from tenants.organizations import closeout, notices
 from tenants.organizations.fields import (
     EDITABLE_FIELDS,
     clean_billing_type,
@@ -252,8 +252,16 @@ def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
                 errors["auto_top_up.enabled"] = str(
                     _l("Automatic top-up is for prepaid organizations.")
                 )
-            elif final["auto_top_up.credits"] <= 0:
-                errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
+            else:
+                if final["auto_top_up.credits"] <= 0:
+                    errors["auto_top_up.credits"] = str(_l("Enter how many credits to buy."))
+                # It buys when the pool drops *below* the level: below 0 never happens. (Asked
+                # of a change to it only: it was not refused before, so it may be stored.)
+                changing = any(path.startswith("auto_top_up.") for path in cleaned)
+                if changing and final["auto_top_up.below"] <= 0:
+                    errors["auto_top_up.below"] = str(
+                        _l("Enter the level: credits are bought when the pool drops below it.")
+                    )
     if errors:
         raise ValidationFailed(fields=errors)
     return cleaned
@@ -276,6 +284,12 @@ def _switch_off_individual_credits(
     if not switching_off or not org.individual_user_credits:
         return 0
     return credit_operations.close_member_accounts(actor, org, move=move)
+
+
+def _audited(path: str, change: list) -> list:
+    """A change as the audit log keeps it (a bank account masked, never in full)."""
+    shown = EDITABLE_FIELDS[path].audited
+    return [shown(value) if value is not None else None for value in change] if shown else change
 
 
 def update_organization(
@@ -310,7 +324,9 @@ def update_organization(
     changed = audit.diff(
         org, {EDITABLE_FIELDS[path].attribute: value for path, value in cleaned.items()}
     )
-    changes = {by_attribute[name]: change for name, change in changed.items()}
+    changes = {
+        by_attribute[name]: _audited(by_attribute[name], change) for name, change in changed.items()
+    }
     if returned:
         changes["credits_returned"] = [None, returned]
     if changes:
@@ -322,7 +338,8 @@ def update_organization(
 
 
 def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
-    """Members can no longer log in, API keys and usage are refused; nothing is deleted."""
+    """Members can no longer log in, API keys and usage are refused; nothing is deleted.
+    The owner and the notification email are told, with the reason."""
     refuse_while_acting(actor, WhileActing.SUSPEND_ORGANIZATION)
     require(actor, Permission.MANAGE_ORGANIZATION)
     reason = clean_text(reason, "reason", max_length=500, one_line=False)
@@ -337,6 +354,7 @@ def suspend_organization(actor: Actor, org: Organization, reason: str) -> None:
         },
     )
     audit.record_on(actor, org, "organization.suspended", changes)
+    notices.tell_suspended(org)
 
 
 def reactivate_organization(actor: Actor, org: Organization) -> None:

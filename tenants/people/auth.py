@@ -88,7 +88,22 @@ def refusal_reason(user: User) -> str:
         .join(Organization, Organization.id == Member.organization_id)
         .where(Member.user_id == user.id, Member.removed_at.is_(None))
     ).all()
-    if any(org.status == OrganizationStatus.SUSPENDED for _, org in memberships):
+    suspended = sorted(
+        (org for _, org in memberships if org.status == OrganizationStatus.SUSPENDED),
+        key=lambda org: org.name,
+    )
+    if suspended:
+        # The reason the suspend form promised to show the organization's members.
+        org = next((org for org in suspended if org.suspension_reason), suspended[0])
+        if org.suspension_reason:
+            return str(
+                _l(
+                    "Your organization %(name)s is suspended (reason: %(reason)s). Please "
+                    "contact your provider to reactivate it.",
+                    name=org.name,
+                    reason=org.suspension_reason,
+                )
+            )
         return str(
             _l("Your organization is suspended. Please contact your provider to reactivate it.")
         )

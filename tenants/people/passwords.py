@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from tenants.core.errors import InvalidToken, ValidationFailed
 from tenants.core.extensions import db
 from tenants.jobs.outbox import enqueue
 from tenants.jobs.registry import job
-from tenants.models import User
+from tenants.models import Member, User
 from tenants.notify.emails import external_url, recipient_language, send_email_template
 from tenants.people.auth import normalize_email, revoke_all_sessions
 
@@ -40,14 +40,47 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"portal.{purpose}")
 
 
-def make_password_token(user: User, purpose: str) -> str:
-    """A signed link token tied to the current password, so it works once only."""
-    return _serializer(purpose).dumps(
-        {"u": user.id, "f": user.password_fingerprint, "e": user.email}
+def make_password_token(user: User, purpose: str, member: Member | None = None) -> str:
+    """A signed link token tied to the current password, so it works once only; an
+    invitation to an organization names the membership and its invitation serial, so a
+    revoked invitation's links stop working."""
+    data = {"u": user.id, "f": user.password_fingerprint, "e": user.email}
+    if member is not None:
+        data |= {"m": member.id, "n": member.invitation_serial}
+    return _serializer(purpose).dumps(data)
+
+
+def _pending(*conditions) -> bool:
+    """Whether a current membership with portal access has an invitation in force."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Member.removed_at.is_(None),
+                    Member.portal_access.is_(True),
+                    Member.invited_at.is_not(None),
+                    *conditions,
+                )
+            )
+        )
     )
 
 
-def user_for_token(token: str, purpose: str) -> User:
+def _invitation_open(user: User, data: dict) -> bool:
+    """An invitation link works while its invitation is in force: the membership it names
+    (same serial), or for a link naming none (staff, or sent before invitations were kept)
+    any membership of the person's -- a person who is no member at all is staff."""
+    if "m" in data:
+        return _pending(
+            Member.id == data["m"],
+            Member.user_id == user.id,
+            Member.invitation_serial == data.get("n"),
+        )
+    is_member = db.session.scalar(select(exists().where(Member.user_id == user.id)))
+    return not is_member or _pending(Member.user_id == user.id)
+
+
+def _token_data(token: str, purpose: str) -> tuple[User, dict]:
     max_age = current_app.config[
         "PASSWORD_RESET_MAX_AGE" if purpose == PURPOSE_RESET else "INVITATION_MAX_AGE"
     ]
@@ -60,7 +93,23 @@ def user_for_token(token: str, purpose: str) -> User:
     # email makes the link sent to the wrong address useless).
     if user is None or data.get("f") != user.password_fingerprint or data.get("e") != user.email:
         raise InvalidToken()
-    return user
+    if purpose == PURPOSE_INVITE and not _invitation_open(user, data):
+        raise InvalidToken()
+    return user, data
+
+
+def user_for_token(token: str, purpose: str) -> User:
+    return _token_data(token, purpose)[0]
+
+
+def invited_member(token: str) -> Member | None:
+    """The membership an invitation link names (None for a staff link, one sent before
+    invitations were kept, or one that does not work)."""
+    try:
+        _user, data = _token_data(token, PURPOSE_INVITE)
+    except InvalidToken:
+        return None
+    return db.session.get(Member, data["m"]) if "m" in data else None
 
 
 def set_password_with_token(token: str, purpose: str, password: str) -> User:

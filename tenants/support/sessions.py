@@ -48,7 +48,7 @@ from tenants.models import (
     User,
 )
 from tenants.notify.emails import external_url, recipient_language, send_email_template
-from tenants.notify.recipients import admins_of, owner_of
+from tenants.notify.recipients import admins_of, language_for, notice_recipients, owner_of
 from tenants.people.identity import is_staff_user, staff_user_ids
 
 
@@ -151,8 +151,10 @@ def start_support_session(
         },
         support_session_id=support.id,
     )
-    for person in start_email_recipients(support, org):
-        enqueue("send_support_session_started", support_session_id=support.id, user_id=person.id)
+    people = start_email_recipients(support, org)
+    for recipient in notice_recipients(org, people) if people else []:
+        who = {"user_id": recipient.user_id} if recipient.user_id else {"email": recipient.email}
+        enqueue("send_support_session_started", support_session_id=support.id, **who)
     return support
 
 
@@ -335,7 +337,8 @@ def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> b
 def start_email_recipients(support: SupportSession, org: Organization) -> list[User]:
     """Who is emailed that a session started: in ``change`` mode the organization's admins
     (the owner and every admin with portal access); in ``view`` mode the owner, when the
-    reseller's setting asks for it. One email (one job) each, in their own language."""
+    reseller's setting asks for it. One email (one job) each, in their own language; the
+    notification email too whenever anyone is told (notice_recipients)."""
     if support.mode == SupportMode.CHANGE:
         return admins_of(org)
     reseller = db.session.get(Reseller, org.reseller_id)
@@ -346,25 +349,32 @@ def start_email_recipients(support: SupportSession, org: Organization) -> list[U
 
 
 @job("send_support_session_started")
-def deliver_support_session_started(support_session_id: str, user_id: str | None = None) -> None:
-    """Tell one person (``user_id``; the owner for jobs queued before modes) that a support
-    session started in their organization: by whom, as whom, why, in which mode."""
+def deliver_support_session_started(
+    support_session_id: str, user_id: str | None = None, email: str | None = None
+) -> None:
+    """Tell one person (``user_id``; the owner for jobs queued before modes) or address
+    (``email``: the notification email) that a support session started in their
+    organization: by whom, as whom, why, in which mode."""
     support = db.session.get(SupportSession, support_session_id)
     if support is None:
         return
     org = db.session.get(Organization, support.organization_id)
-    if user_id is None:
-        owner = owner_of(org)
-        person = owner.user if owner is not None else None
+    if email is not None:
+        person = None
+        language = language_for(email, org)
     else:
-        person = db.session.get(User, user_id)
-    if person is None:
-        return
-    reseller = db.session.get(Reseller, org.reseller_id)
-    language = recipient_language(person, reseller)
+        if user_id is None:
+            owner = owner_of(org)
+            person = owner.user if owner is not None else None
+        else:
+            person = db.session.get(User, user_id)
+        if person is None:
+            return
+        email = person.email
+        language = recipient_language(person, db.session.get(Reseller, org.reseller_id))
     zone = ZoneInfo(org.timezone)
     send_email_template(
-        person.email,
+        email,
         language,
         "support_session_started",
         recipient=person,

@@ -32,7 +32,7 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import SupportSessionEnd, User
-from tenants.people import auth, passwords, two_factor
+from tenants.people import auth, invitations, passwords, two_factor
 from tenants.people import profile as accounts
 from tenants.web.decorators import actor_required, is_safe_next
 from tenants.web.forms import Form, show_service_errors
@@ -226,7 +226,7 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        passwords.request_password_reset(form.email.data)
+        invitations.forgotten_password(form.email.data)
         commit()
         flash(
             _("If that address has an account, we have sent it a link to reset the password."),
@@ -236,16 +236,31 @@ def forgot_password():
     return render_template("auth/forgot_password.html", form=form)
 
 
+def _speak_invitation_language(token: str) -> None:
+    """An organization's invitation opens in its language (the login page after it too),
+    unless the visitor chose one with the language switch."""
+    language = invitations.link_language(token)
+    if language and "locale" not in session and not current_user.is_authenticated:
+        session["locale"] = language
+        refresh()
+
+
 def _set_password_page(token: str, purpose: str, template: str):
     try:
         user = passwords.user_for_token(token, purpose)
     except InvalidToken as error:
         flash(str(error), "danger")
         return redirect(url_for("auth.forgot_password"))
+    invited = purpose == passwords.PURPOSE_INVITE
+    if invited:
+        _speak_invitation_language(token)
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            passwords.set_password_with_token(token, purpose, form.password.data)
+            if invited:
+                invitations.accept_invitation(token, form.password.data, request_language())
+            else:
+                passwords.set_password_with_token(token, purpose, form.password.data)
         except ValidationFailed as error:
             show_service_errors(form, error)
         except InvalidToken as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TelField
@@ -16,6 +16,7 @@ from tenants.credits.movements import credits_phrase
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
+from tenants.organizations import invitations
 from tenants.organizations import members as member_services
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import Form, show_service_errors
@@ -56,6 +57,14 @@ class MemberForm(Form):
     submit = SubmitField(_l("Add member"))
 
 
+class AddMemberForm(MemberForm):
+    language = SelectField(
+        _l("Invitation language"),
+        validate_choice=False,
+        description=_l("The invitation email and the page where the person chooses a password."),
+    )
+
+
 class EditMemberForm(MemberForm):
     submit = SubmitField(_l("Save Changes"))
 
@@ -87,6 +96,16 @@ def _refused(form: Form | None, error: DomainError) -> None:
     show_service_errors(form, error)
 
 
+def _language_choices(org: Organization) -> list[SelectChoice]:
+    """The organization's language (the default), then each language the portal speaks."""
+    languages = current_app.config["LANGUAGES"]
+    own = languages[recipients.organization_language(org)]
+    return [
+        SelectChoice("", _("The organization's language (%(language)s)", language=own)),
+        *(SelectChoice(code, name) for code, name in languages.items()),
+    ]
+
+
 def _role_label(role: MemberRole) -> str:
     return {
         MemberRole.OWNER: _("Owner"),
@@ -108,6 +127,8 @@ def index(org_id: str):
         "members/index.html",
         org=org,
         members=members.all(),
+        invitations=invitations.pending_invitations(actor, org),
+        languages=current_app.config["LANGUAGES"],
         can_manage=can(actor, Permission.MANAGE_MEMBERS),
         can_transfer=can(actor, Permission.TRANSFER_OWNERSHIP),
         active_section="members",
@@ -119,7 +140,8 @@ def index(org_id: str):
 def add(org_id: str):
     actor, org = organization_for_view(org_id)
     require(actor, Permission.MANAGE_MEMBERS)
-    form = MemberForm()
+    form = AddMemberForm()
+    form.language.choices = _language_choices(org)
     status = 200
     if form.validate_on_submit():
         try:
@@ -131,6 +153,7 @@ def add(org_id: str):
                 mobile=form.mobile.data,
                 role=form.role.data,
                 portal_access=form.portal_access.data == YES,
+                language=form.language.data or None,
             )
         except DomainError as error:
             if isinstance(error, NotFound):
@@ -257,24 +280,57 @@ def remove(org_id: str, member_id: str):
     )
 
 
+def _back(org: Organization, member: Member):
+    """Back to the members list when the button was in its pending invitations, else to
+    the member's page."""
+    if request.form.get("back") == "index":
+        return redirect(url_for(".index", org_id=org.id, _anchor="invitations"), code=303)
+    return redirect(url_for(".detail", org_id=org.id, member_id=member.id), code=303)
+
+
 @bp.route("/<member_id>/invitation", methods=["POST"])
 @actor_required(Permission.VIEW_ORGANIZATION)
 def resend_invitation(org_id: str, member_id: str):
     actor, org, member = _member(org_id, member_id)
     require(actor, Permission.MANAGE_MEMBERS)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            member_services.resend_invitation(actor, org, member)
-        except DomainError as error:
-            if isinstance(error, NotFound):
-                raise
-            _refused(None, error)
-        else:
-            email = member.user.email
-            commit()
-            flash(_("The invitation has been sent again to %(email)s.", email=email), "success")
-    return redirect(url_for(".detail", org_id=org.id, member_id=member.id))
+    if not ConfirmForm().validate_on_submit():
+        return _back(org, member)
+    try:
+        invitations.resend_invitation(actor, org, member)
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        _refused(None, error)
+    else:
+        email = member.user.email
+        commit()
+        flash(_("The invitation has been sent again to %(email)s.", email=email), "success")
+    return _back(org, member)
+
+
+@bp.route("/<member_id>/invitation/revoke", methods=["POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def revoke_invitation(org_id: str, member_id: str):
+    actor, org, member = _member(org_id, member_id)
+    require(actor, Permission.MANAGE_MEMBERS)
+    if not ConfirmForm().validate_on_submit():
+        return _back(org, member)
+    try:
+        invitations.revoke_invitation(actor, org, member)
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        _refused(None, error)
+    else:
+        email = member.user.email
+        commit()
+        message = _(
+            "The invitation to %(email)s has been revoked: its link no longer works. The "
+            "person stays a member; Resend invites them again.",
+            email=email,
+        )
+        flash(message, "success")
+    return _back(org, member)
 
 
 @bp.route("/ownership", methods=["GET", "POST"])

@@ -29,6 +29,7 @@ from tenants.access.policy import (
 from tenants.billing import periods
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.core.validation import mask_iban
 from tenants.credits import movements
 from tenants.models import Member, Organization, PricingModel, User
 from tenants.organizations.sections import SECTION_KEYS, SECTIONS
@@ -51,12 +52,14 @@ def register(app: Flask) -> None:
         entry_type=movements.entry_type_label,
         unit_price=unit_price,
         invoice_period=invoice_period,
+        masked_iban=mask_iban,
     )
     app.jinja_env.globals.update(
         country_name=country_name,
         visible_sections=visible_sections,
         organization_sections=SECTIONS,
         account_label=movements.account_label,
+        recorded_apart=movements.recorded_apart,
         staff_two_factor_required=two_factor.staff_two_factor_required,
         login_as_candidates=login_as_candidates,
         login_as_form=login_as_form,

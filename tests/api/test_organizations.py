@@ -55,7 +55,7 @@ def test_organization_object_is_exactly_the_contract(api, tenants):
         "low_balance_threshold",
         "alert_email",
     }
-    assert org["auto_top_up"] == {"enabled": False, "below": 0, "credits": 0}
+    assert org["auto_top_up"] == {"enabled": False, "below": 0, "credits": 0, "monthly_limit": 10}
     assert TIME.match(org["created_at"])
     # The owner id is the id used under /members/.
     member = api.get(f"/organizations/{tenants.acme.id}/members/{org['owner_id']}", tenants.key_a)
@@ -159,6 +159,10 @@ def test_patch_edits_nested_fields(api, tenants):
         ({"settings": {"low_balance_threshold": 10**13}}, {"settings.low_balance_threshold"}),
         ({"auto_top_up": {"credits": 0}}, {"auto_top_up.credits"}),
         ({"auto_top_up": {"credits": -5}}, {"auto_top_up.credits"}),
+        ({"auto_top_up": {"monthly_limit": 0}}, {"auto_top_up.monthly_limit"}),
+        ({"auto_top_up": {"monthly_limit": 101}}, {"auto_top_up.monthly_limit"}),
+        ({"auto_top_up": {"monthly_limit": 2.5}}, {"auto_top_up.monthly_limit"}),
+        ({"auto_top_up": {"enabled": True, "credits": 100}}, {"auto_top_up.below"}),
         ({"credit_limit": 12.5}, {"credit_limit"}),
         ({"credit_limit": "-1.00"}, {"credit_limit"}),
         ({"credit_limit": "1.234"}, {"credit_limit"}),

@@ -191,6 +191,8 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         f"/organizations/{pre}/payment",
         f"/organizations/{post}/",
         f"/organizations/{post}/payment",
+        f"/organizations/{post}/logs",  # charges, invoices and payments
+        f"/organizations/{post}/logs/print",
         f"/organizations/{post}/delete",  # the guided close-out
         f"/organizations/{post}/invoices",
         f"/organizations/{post}/invoices/{portal['invoice']}",

@@ -45,6 +45,7 @@ MOVEMENTS_CSV_HEADER = (
     "Currency",
     "Reference",
     "Done by",
+    "Recorded at",
 )
 
 

@@ -58,6 +58,30 @@ AWKWARD_TEXT = [
 ]
 
 
+RECORDED_LATER = [
+    timedelta(0),
+    timedelta(seconds=30),
+    timedelta(seconds=59, microseconds=999_999),
+    timedelta(minutes=1),
+    timedelta(minutes=-1),
+    timedelta(seconds=61),
+    timedelta(days=13, hours=5),
+    timedelta(minutes=-2, microseconds=1),
+    timedelta(hours=12),
+]
+
+
+class PlainRows:
+    """Rows as a list (the Python path writes them) that keep the columns they are for."""
+
+    def __init__(self, rows):
+        self.columns = rows.columns
+        self.rows = list(rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
 def _system_account(org) -> CreditAccount:
     return db.session.scalar(
         sa.select(CreditAccount).where(
@@ -118,7 +142,9 @@ def _seed(org, members, users, api_key_id: str, moments: list[datetime]) -> None
                 "currency": currency,
                 "reference": AWKWARD_TEXT[i % len(AWKWARD_TEXT)],
                 "occurred_at": moment,
-                "created_at": moment,
+                # Recorded at once, a little later, or (late usage) days later: the
+                # "Recorded at" cell is filled from one minute apart, either way.
+                "created_at": moment + RECORDED_LATER[i % len(RECORDED_LATER)],
                 "actor_user_id": actor,
                 "real_user_id": real,
                 "api_key_id": key,
@@ -167,7 +193,7 @@ def _both(app, language: str, make_rows, *, with_organization=False) -> tuple[by
             assert copied is not None  # PostgreSQL: the COPY path is available
             copied.close()
             if not by_copy:
-                rows = list(rows)  # plain rows: the Python path
+                rows = PlainRows(rows)  # plain rows: the Python path
             response = movements_csv_response(rows, "x.csv", with_organization=with_organization)
             bodies.append(_body(response))
         refresh()
@@ -240,6 +266,37 @@ def test_copy_writes_the_reseller_csv_byte_for_byte_across_timezones(
 
     copied, python = _both(app, language, shared_zone, with_organization=True)
     assert copied == python
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_copy_writes_the_postpaid_log_columns_byte_for_byte(app, ledger, language):
+    _reseller, orgs = ledger
+    for org in orgs:
+
+        def postpaid_rows(o=org):
+            return export_rows.MovementRows(
+                movements.movements_query(SYSTEM, o),
+                timezone=o.timezone,
+                columns=export_rows.POSTPAID_CSV_COLUMNS,
+            )
+
+        copied, python = _both(app, language, postpaid_rows)
+        header = _lines(python)[0]
+        assert len(header) == len(export_rows.POSTPAID_CSV_COLUMNS) == 8
+        assert copied == python
+
+
+def test_the_recorded_time_is_written_only_when_a_minute_or_more_apart(app, ledger):
+    _reseller, orgs = ledger
+    with app.test_request_context("/"):
+        rows = list(export_rows.iter_organization_rows(SYSTEM, orgs[0]))
+        body = _body(movements_csv_response(rows, "x.csv"))
+    lines = _lines(body)[1:]
+    assert len(lines) == len(rows)
+    for row, line in zip(rows, lines, strict=True):
+        apart = abs(row.created_at - row.occurred_at) >= timedelta(minutes=1)
+        assert bool(line[-1]) == apart, (row.occurred_at, row.created_at, line[-1])
+    assert any(line[-1] for line in lines) and not all(line[-1] for line in lines)
 
 
 def test_copy_keeps_the_filters_and_the_visibility(app, ledger, create_member):

@@ -149,6 +149,9 @@ def test_a_database_cut_answers_503_and_the_first_request_after_it_succeeds(port
     assert page.status_code == 503
     assert int(page.headers["Retry-After"]) > 0
     assert "Try again in a moment" in page.get_data(as_text=True)
+    health = portal.api.get("/healthz")  # the load balancer's check takes the server out
+    assert health.status_code == 503
+    assert int(health.headers["Retry-After"]) > 0
     assert time.monotonic() - started < 5  # a refused connection fails fast
     proxy.restore()
 
@@ -157,6 +160,7 @@ def test_a_database_cut_answers_503_and_the_first_request_after_it_succeeds(port
     assert portal.usage("during-cut").status_code == 201  # the refused call, sent again
     assert portal.transfer("transfer-during-cut").status_code == 201
     assert portal.web.get(f"{org}/").status_code == 200
+    assert portal.api.get("/healthz").json == {"status": "ok"}
     assert usage_postings("during-cut") == 2
     balance = portal.balance()
     assert balance["total_credits"] == 2 * FUNDS - 3 - 3

@@ -149,7 +149,7 @@ def test_cookie_copied_before_a_suspension_is_refused_with_a_clear_message(
 
     response = client.get(home_of(owner), follow_redirects=True)
     assert response.request.path == "/login"
-    assert "Your organization is suspended" in response.text
+    assert "is suspended (reason: Unpaid invoices)" in response.text
     assert is_login_redirect(client_with_cookies(app, stolen).get(home_of(owner)))
 
 
@@ -275,7 +275,8 @@ def test_member_of_a_suspended_organization_is_refused_with_a_clear_message(auth
     commit()
     response = auth.login(owner.user.email)
     assert response.status_code == 403
-    assert "Your organization is suspended" in response.text
+    assert f"Your organization {owner.organization.name} is suspended" in response.text
+    assert "(reason: Unpaid invoices)" in response.text
     assert "contact your provider" in response.text
 
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import uuid
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -152,6 +154,16 @@ def worker_process(app: Flask, *args: str, timeout: float = 90) -> subprocess.Co
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def outbox(app: Flask, address: str | None = None) -> list[EmailMessage]:
+    """The emails written to the file outbox (no MAIL_SERVER), oldest first; to ``address``
+    only when given."""
+    messages = [
+        message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    ]
+    return [m for m in messages if address is None or m["To"] == address]
 
 
 def use(org, amount: int, account=None) -> None:

@@ -63,7 +63,7 @@ def test_alert_email_and_sms_once_per_crossing_then_again_after_a_top_up(
     assert len(alerts) == 1
     (alert,) = alerts
     assert "Acme" in alert["Subject"] and "90" in alert["Subject"]
-    assert "the system pool" in text_of(alert)
+    assert "all its accounts together" in text_of(alert)
     assert alert.get_body(preferencelist=("html",)) is not None
     assert len(sms_texts()) == 1
     assert "90" in sms_texts()[0]
@@ -118,7 +118,11 @@ def test_alert_falls_back_to_the_notification_email_then_the_owner_in_their_lang
     assert len(smtp_server.to("notify@acme.example")) == 1
 
 
-def test_a_member_account_crossing_alerts_too(app, shop, smtp_server, create_member):
+def test_a_member_account_debit_alerts_when_the_total_crosses(
+    app, shop, smtp_server, create_member
+):
+    """The alert watches the organization's total (tests/jobs/test_alert_on_total.py): a
+    member account's debit that takes the total across alerts, naming no account."""
     member = create_member(shop.org, name="Mia Member")
     shop.org.individual_user_credits = True
     commit()
@@ -126,7 +130,7 @@ def test_a_member_account_crossing_alerts_too(app, shop, smtp_server, create_mem
     fund(shop.org, 120, account)
     use(shop.org, 30, account)
     (alert,) = smtp_server.to("alerts@acme.example")
-    assert "Mia Member" in text_of(alert)
+    assert "Mia Member" not in text_of(alert) and "all its accounts together" in text_of(alert)
 
 
 # -- SMS gateways ---------------------------------------------------------------------------

@@ -139,6 +139,9 @@ def test_a_failing_job_is_recorded_listed_and_retried_from_the_platform_page(
     assert page.status_code == 200
     assert job.id.encode() in page.data and b"send_invitation" in page.data
     assert b"ConnectionRefusedError" in page.data
+    row = re.search(rb'<tr data-job-id="' + job.id.encode() + rb'"[^>]*>.*?</tr>', page.data, re.S)
+    assert b'data-status="failed"' in row.group(0) and b"Gave up" in row.group(0)
+    assert b"/retry" in row.group(0)
 
     # Without the CSRF token nothing happens.
     assert client.post(f"/platform/jobs/{job.id}/retry").status_code == 400
@@ -164,6 +167,41 @@ def test_a_failing_job_is_recorded_listed_and_retried_from_the_platform_page(
     assert db.session.get(QueuedJob, job.id).finished_at is not None
     assert job.id.encode() not in client.get("/platform/jobs").data
     assert org.id
+
+
+def test_a_job_rq_still_retries_is_listed_as_retrying_without_a_retry_button(
+    app, client, auth, create_platform_staff
+):
+    """A failure with an attempt left is no failure yet: the page says Retrying and offers
+    no Retry (RQ's scheduler runs it again); a job that gave up says Gave up, with Retry."""
+    retrying = QueuedJob(
+        name="send_invitation", kwargs={}, attempts=1, last_error="boom\nSMTP down"
+    )
+    gave_up = QueuedJob(name="send_invitation", kwargs={}, attempts=5, last_error="boom\nrefused")
+    db.session.add_all([retrying, gave_up])
+    db.session.flush()
+    gave_up.failed_at = gave_up.created_at
+    db.session.commit()
+    admin = create_platform_staff(email="root@platform.example")
+    auth.login(admin.email)
+    for language, retrying_label, gave_up_label in (
+        ("en", b"Retrying", b"Gave up"),
+        ("es", b"Reintentando", b"Abandonado"),
+    ):
+        admin.language = language
+        db.session.commit()
+        page = client.get("/platform/jobs")
+        assert page.status_code == 200
+        rows = {
+            match.group(1): match.group(0)
+            for match in re.finditer(rb'<tr data-job-id="([^"]+)"[^>]*>.*?</tr>', page.data, re.S)
+        }
+        assert b'data-status="retrying"' in rows[retrying.id.encode()]
+        assert retrying_label in rows[retrying.id.encode()]
+        assert b"/retry" not in rows[retrying.id.encode()]
+        assert b'data-status="failed"' in rows[gave_up.id.encode()]
+        assert gave_up_label in rows[gave_up.id.encode()]
+        assert b"/retry" in rows[gave_up.id.encode()]
 
 
 def test_only_platform_admins_see_the_jobs_and_sms_pages(
@@ -250,6 +288,7 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_auto_top_up_failed",
             "send_support_session_started",
             "expire_pending_purchases",
+            "send_organization_suspended",
         ]
     )
 

@@ -20,6 +20,7 @@ PAGES = [
     ("GET", ("{member}", "remove")),
     ("POST", ("{member}", "remove")),
     ("POST", ("{member}", "invitation")),
+    ("POST", ("{member}", "invitation", "revoke")),
     ("GET", ("ownership",)),
     ("POST", ("ownership",)),
 ]

@@ -93,7 +93,8 @@ def test_new_member_receives_an_invitation_link_that_works_once(client, auth, ac
     auth.logout()
 
     again = client.get(link, follow_redirects=True)
-    assert "This link is invalid, has expired or has already been used." in _page(again)
+    # Acme is in Spain: its invitation, and the pages its link opens, are in Spanish.
+    assert "Este enlace no es válido, venció o ya se usó." in _page(again)
 
 
 def test_adding_a_current_member_again_is_refused_on_the_email(client, auth, acme):
@@ -243,7 +244,7 @@ def test_resend_invitation_arrives_with_a_link_that_works_once(client, auth, acm
     earlier = link_in(messages[0]).removeprefix("http://portal.test")
     for used in (link, earlier):
         page = _page(client.get(used, follow_redirects=True))
-        assert "This link is invalid, has expired or has already been used." in page
+        assert "Este enlace no es válido, venció o ya se usó." in page  # Acme is in Spain
 
 
 def test_resend_invitation_refused_without_portal_access(client, auth, acme):

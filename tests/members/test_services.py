@@ -10,7 +10,7 @@ from tenants.core.errors import Conflict, Forbidden, OwnerCannotBeRemoved, Valid
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, Member, MemberRole
-from tenants.organizations import members
+from tenants.organizations import invitations, members
 from tests.conftest import member_actor, owner_of
 
 
@@ -83,7 +83,8 @@ def test_a_member_of_another_organization_is_not_found(acme, create_organization
         lambda: members.update_member(SYSTEM, acme.org, owner_of(other), {"name": "x"}),
         lambda: members.remove_member(SYSTEM, acme.org, owner_of(other)),
         lambda: members.transfer_ownership(SYSTEM, acme.org, owner_of(other)),
-        lambda: members.resend_invitation(SYSTEM, acme.org, owner_of(other)),
+        lambda: invitations.resend_invitation(SYSTEM, acme.org, owner_of(other)),
+        lambda: invitations.revoke_invitation(SYSTEM, acme.org, owner_of(other)),
     ):
         with pytest.raises(NotFound):
             call()

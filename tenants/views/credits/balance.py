@@ -10,9 +10,16 @@ from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import ValidationFailed
 from tenants.credits import chart, movements
-from tenants.credits.accounts import AccountLine, account_lines, manageable, purchasable
+from tenants.credits.accounts import (
+    AccountLine,
+    account_lines,
+    manageable,
+    purchasable,
+    transfer_sources,
+)
 from tenants.models import Organization
 from tenants.views.credits.forms import FilterForm
+from tenants.views.organization.change_requests import individual_credits_notice
 from tenants.web import browsing
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
@@ -32,6 +39,13 @@ def _filter_form(actor: Actor, org: Organization | None, accounts: list[AccountL
 @actor_required(Permission.VIEW_ORGANIZATION)
 def index(org_id: str):
     actor, org = organization_for_view(org_id)
+    return credits_page(actor, org, "credits/index.html", "credits.index")
+
+
+def credits_page(actor: Actor, org: Organization, template: str, endpoint: str, **shown):
+    """``template`` rendered with the credits page's balances, chart and filtered history
+    (the pager links to ``endpoint``, keeping the filters) and ``shown``: the credits page,
+    and the Balance & configuration page (balance_configuration.py)."""
     accounts = account_lines(actor, org)
     form = _filter_form(actor, org, accounts)
     filters = browsing.form_filters(form, org)
@@ -43,13 +57,14 @@ def index(org_id: str):
         query = movements.movements_query(actor, org, **filters)
     page = browsing.requested_page(query, PAGE_SIZE)
     return render_template(
-        "credits/index.html",
+        template,
         org=org,
         accounts=accounts,
         total=sum(a.credits for a in accounts),
         form=form,
         page=page,
-        links=browsing.page_links(".index", page, org_id=org.id),
+        links=browsing.page_links(endpoint, page, org_id=org.id),
+        page_endpoint=endpoint,
         names=movements.entry_names(page.entries, org),
         series=chart.daily_series(org) if scoping.sees_every_account(actor) else None,
         can_manage=can(actor, Permission.MANAGE_CREDITS),
@@ -57,6 +72,9 @@ def index(org_id: str):
         can_buy=bool(purchasable(accounts, actor)),
         manageable={a.value for a in manageable(accounts, actor)},
         purchasable={a.value for a in purchasable(accounts, actor)},
+        transferable={a.value for a in transfer_sources(actor, org)},
         filtered=bool(filters),
+        notice=individual_credits_notice(actor, org),
         active_section="payment",
+        **shown,
     )

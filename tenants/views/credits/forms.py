@@ -17,6 +17,7 @@ from wtforms.validators import Optional
 
 from tenants.core.errors import DomainError, Forbidden, NotFound
 from tenants.jobs.outbox import rollback
+from tenants.views.organization.forms import BillingForm
 from tenants.web.forms import Form, show_service_errors
 
 
@@ -31,6 +32,14 @@ class ConfirmPurchaseForm(Form):
     credits = HiddenField()
     payment_method = SelectField(_l("Payment method"), validate_choice=False)
     submit = SubmitField(_l("Continue to payment"))
+
+
+class PurchaseBillingForm(BillingForm):
+    """The billing details edited inside the purchase flow; the order rides along."""
+
+    account = HiddenField()
+    credits = HiddenField()
+    submit = SubmitField(_l("Save and return to the purchase"))
 
 
 class CardForm(Form):
@@ -81,6 +90,8 @@ class WithdrawForm(Form):
     account = SelectField(_l("Account"), validate_choice=False)
     credits = StringField(_l("Quantity (credits)"))
     reason = StringField(_l("Reason"))
+    # "1" when opened from the delete page's close-out: no low-balance alert.
+    close_out = HiddenField()
     submit = SubmitField(_l("Withdraw credits"))
 
 

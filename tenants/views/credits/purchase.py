@@ -14,15 +14,16 @@ from flask_babel import gettext as _
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
-from tenants.core.errors import DomainError, Forbidden, ValidationFailed
+from tenants.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.credits import purchases, topups
-from tenants.credits.accounts import account_lines, account_name, purchasable
+from tenants.credits.accounts import AccountLine, account_lines, account_name, purchasable
 from tenants.credits.payments import provider_for
 from tenants.invoices import documents as invoices
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import Invoice, Organization, Purchase, PurchaseStatus
+from tenants.notify import recipients
 from tenants.views.credits.forms import (
     CardForm,
     ConfirmForm,
@@ -58,18 +59,11 @@ def purchase(org_id: str):
             form.account.data = wanted
     if form.validate_on_submit():
         try:
-            if form.account.data not in {a.value for a in accounts}:
-                raise ValidationFailed(fields={"account": _("Choose an account.")})
-            credits.require_prepaid_and_usable(org)
-            quote = purchases.quote(org, whole_number(form.credits.data))
+            quote = _quote(org, accounts, form.account.data, form.credits.data)
         except DomainError as error:
             _refused(form, error)
         else:
-            confirm = ConfirmPurchaseForm(formdata=None)
-            confirm.account.data = form.account.data
-            confirm.credits.data = str(quote.credits)
-            confirm.payment_method.choices = _payment_methods(actor)
-            return _render_confirm(actor, org, confirm, quote)
+            return _render_confirm(actor, org, form.account.data, quote)
     return render_template(
         "credits/purchase.html",
         org=org,
@@ -82,17 +76,53 @@ def purchase(org_id: str):
     )
 
 
-def _render_confirm(actor: Actor, org: Organization, form: ConfirmPurchaseForm, quote):
+def _quote(org: Organization, accounts: list[AccountLine], account: str, typed: str | None):
+    """What the order costs, once the account is one the actor may buy for."""
+    if account not in {a.value for a in accounts}:
+        raise ValidationFailed(fields={"account": _("Choose an account.")})
+    credits.require_prepaid_and_usable(org)
+    return purchases.quote(org, whole_number(typed))
+
+
+def _render_confirm(actor: Actor, org: Organization, account: str, quote: purchases.Quote):
+    """The confirmation step: the order, the billing details (to edit, or whom to ask), and
+    the payment method."""
+    form = ConfirmPurchaseForm(formdata=None)
+    form.account.data = account
+    form.credits.data = str(quote.credits)
+    form.payment_method.choices = _payment_methods(actor)
+    can_edit_billing = can(actor, Permission.EDIT_ORGANIZATION_SETTINGS)
     return render_template(
         "credits/purchase_confirm.html",
         org=org,
         form=form,
         quote=quote,
-        account_name=account_name(org, form.account.data),
+        account_name=account_name(org, account),
         billing=invoices.billing_snapshot(org),
-        can_edit_billing=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
+        can_edit_billing=can_edit_billing,
+        billing_contacts=[] if can_edit_billing else recipients.admins_of(org),
         active_section="payment",
     )
+
+
+@actor_required(Permission.VIEW_ORGANIZATION)
+def review_purchase(org_id: str):
+    """The confirmation step again, re-quoted, for an order in the address (where the
+    billing step returns to)."""
+    actor, org = organization_for_view(org_id)
+    accounts = purchasable(account_lines(actor, org), actor)
+    if not accounts:
+        raise Forbidden()
+    account = request.args.get("account", "")
+    try:
+        quote = _quote(org, accounts, account, request.args.get("credits"))
+    except (NotFound, Forbidden):
+        raise
+    except DomainError:
+        flash(_("Please check the purchase again."), "warning")
+        known = account if account in {a.value for a in accounts} else None
+        return redirect(url_for(".purchase", org_id=org.id, account=known))
+    return _render_confirm(actor, org, account, quote)
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)

@@ -5,8 +5,10 @@ The blueprint lives in blueprint.py; importing each section's module registers i
 
 from tenants.views.organization import (  # noqa: F401  (register routes)
     audit,
+    change_requests,
     invoices,
     lifecycle,
+    logs,
     overview,
     payment,
     saved_card,

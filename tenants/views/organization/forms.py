@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -12,12 +13,13 @@ from wtforms import (
     TextAreaField,
 )
 
+from tenants.models import Organization
 from tenants.organizations.fields import (
     BILLING_TYPE_CHOICES,
     PRICING_MODEL_CHOICES,
     PRICING_MODEL_HINT,
 )
-from tenants.web.forms import Form, choices
+from tenants.web.forms import Form, choices, whole_number
 
 
 class GeneralForm(Form):
@@ -65,6 +67,14 @@ class BillingForm(Form):
     billing_email = StringField(
         _l("Billing email"), description=_l("Where invoices and receipts are sent.")
     )
+    # Never shown in full: the saved account appears masked beside an empty field, which
+    # keeps it when left empty (tenants.core.validation.mask_iban).
+    billing_iban = StringField(
+        _l("Bank account (IBAN)"),
+        description=_l("For example ES91 2100 0418 4502 0005 1332."),
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    remove_iban = BooleanField(_l("Remove the saved bank account"))
     submit = SubmitField(_l("Save billing information"))
 
     paths = {
@@ -73,7 +83,33 @@ class BillingForm(Form):
         "billing.address": "billing_address",
         "billing.tax_id": "billing_tax_id",
         "billing.email": "billing_email",
+        "billing.iban": "billing_iban",
     }
+
+    def fill(self, org: Organization) -> None:
+        """The organization's billing details as they are (the bank account is not typed in
+        again: the field stays empty)."""
+        self.billing_type.data = org.billing_type.value
+        self.billing_name.data = org.billing_name or ""
+        self.billing_address.data = org.billing_address or ""
+        self.billing_tax_id.data = org.billing_tax_id or ""
+        self.billing_email.data = org.billing_email or ""
+
+    def values(self) -> dict:
+        """The posted form as update_organization's values, keyed by API paths; an empty
+        bank account field keeps the saved one."""
+        values = {
+            "billing.type": self.billing_type.data or "",
+            "billing.name": self.billing_name.data or None,
+            "billing.address": self.billing_address.data or None,
+            "billing.tax_id": self.billing_tax_id.data or None,
+            "billing.email": self.billing_email.data or None,
+        }
+        if self.remove_iban.data:
+            values["billing.iban"] = None
+        elif (self.billing_iban.data or "").strip():
+            values["billing.iban"] = self.billing_iban.data
+        return values
 
 
 class ConfigurationForm(Form):
@@ -111,6 +147,48 @@ class ConfigurationForm(Form):
     }
 
 
+class AutoTopUpForm(Form):
+    """Automatic top-up of the system pool (SPEC §4): the same fields and rules as the API's
+    ``auto_top_up`` (tenants.organizations.operations.update_organization)."""
+
+    enabled = RadioField(
+        _l("Automatic top-up"),
+        choices=choices(("yes", _l("Yes")), ("no", _l("No"))),
+        validate_choice=False,
+    )
+    below = StringField(
+        _l("Top up when the system pool drops below (credits)"),
+        description=_l("For example 500: credits are bought when fewer than 500 are left."),
+    )
+    credits = StringField(
+        _l("Credits to buy each time"),
+        description=_l("Bought at your current credit price plus tax; a receipt is emailed."),
+    )
+    monthly_limit = StringField(
+        _l("Automatic top-ups a month (at most)"),
+        description=_l("Past this number in a calendar month, no more credits are bought."),
+    )
+    submit = SubmitField(_l("Save automatic top-up"))
+
+    paths = {
+        "auto_top_up.enabled": "enabled",
+        "auto_top_up.below": "below",
+        "auto_top_up.credits": "credits",
+        "auto_top_up.monthly_limit": "monthly_limit",
+    }
+
+    def values(self) -> dict:
+        """The posted form as update_organization's values (typed numbers read by the one
+        reader of whole numbers; anything else goes on for the service to refuse)."""
+        enabled = self.enabled.data
+        return {
+            "auto_top_up.enabled": enabled == "yes" if enabled in ("yes", "no") else enabled,
+            "auto_top_up.below": whole_number(self.below.data),
+            "auto_top_up.credits": whole_number(self.credits.data),
+            "auto_top_up.monthly_limit": whole_number(self.monthly_limit.data),
+        }
+
+
 class ResellerTermsForm(Form):
     credit_limit = StringField(
         _l("Credit limit"),
@@ -139,3 +217,28 @@ class ConfirmForm(Form):
     """A POST with only the CSRF token: reactivate, delete."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class IndividualCreditsRequestForm(Form):
+    message = TextAreaField(
+        _l("Message (optional)"),
+        description=_l("Anything your provider should know, e.g. which members need it."),
+    )
+    submit = SubmitField(_l("Request individual user credits"))
+
+    paths = {"message": "message"}
+
+
+class ApproveRequestForm(Form):
+    request_id = HiddenField()
+    submit = SubmitField(_l("Approve and switch on"))
+
+
+class DeclineRequestForm(Form):
+    request_id = HiddenField()
+    reason = TextAreaField(
+        _l("Reason (optional)"), description=_l("Sent to the organization's admins.")
+    )
+    submit = SubmitField(_l("Decline the request"))
+
+    paths = {"reason": "reason"}

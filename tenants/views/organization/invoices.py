@@ -1,31 +1,20 @@
-"""An organization's Logs and Invoices sections: the credits log (or the postpaid note),
-the invoices and receipts, and one invoice's detail."""
+"""An organization's Invoices section: the invoices and receipts, and one invoice's detail
+(its Logs section is logs.py)."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, render_template, request
 
 from tenants.access import scoping
 from tenants.access.policy import Permission
 from tenants.core.errors import ValidationFailed
 from tenants.invoices import documents as invoices
 from tenants.invoices import reading
-from tenants.models import PricingModel
 from tenants.views.organization.blueprint import bp
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.locale import request_language
 
 INVOICE_PAGE_SIZE = 50
-
-
-@bp.route("/<org_id>/logs")
-@actor_required(Permission.VIEW_ORGANIZATION)
-def logs(org_id: str):
-    """Prepaid: the last 30 days log of credits. Postpaid holds no credits to log."""
-    _actor, org = organization_for_view(org_id)
-    if org.pricing_model == PricingModel.PREPAID:
-        return redirect(url_for("credits.log", org_id=org.id))
-    return render_template("organization/logs.html", org=org, active_section="logs")
 
 
 @bp.route("/<org_id>/invoices", endpoint="invoices")

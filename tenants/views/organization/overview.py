@@ -13,6 +13,7 @@ from tenants.credits import chart, ledger
 from tenants.models import PricingModel
 from tenants.notify import recipients
 from tenants.views.organization.blueprint import bp
+from tenants.views.organization.change_requests import individual_credits_notice
 from tenants.views.organization.forms import ConfirmForm
 from tenants.web.decorators import actor_required, organization_for_view
 
@@ -40,5 +41,6 @@ def overview(org_id: str):
         debt=postpaid.organization_debt(org) if not prepaid else None,
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),
+        notice=individual_credits_notice(actor, org),
         active_section="overview",
     )

@@ -7,10 +7,13 @@ from babel.numbers import get_currency_precision
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from tenants.access import scoping
+from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
+from tenants.credits import topups
 from tenants.credits.ledger import member_credits_total
 from tenants.credits.movements import credits_phrase
 from tenants.jobs import outbox as queue
@@ -19,6 +22,7 @@ from tenants.organizations import operations as organizations
 from tenants.organizations.fields import editable_paths
 from tenants.views.organization.blueprint import bp
 from tenants.views.organization.forms import (
+    AutoTopUpForm,
     BillingForm,
     ConfigurationForm,
     ConfirmForm,
@@ -27,7 +31,13 @@ from tenants.views.organization.forms import (
 )
 from tenants.views.organization.saved_card import saved_card_section
 from tenants.web.decorators import actor_required, organization_for_view
-from tenants.web.forms import fill_place_choices, parse_amount, show_service_errors, whole_number
+from tenants.web.forms import (
+    fill_place_choices,
+    parse_amount,
+    refusal_status,
+    show_service_errors,
+    whole_number,
+)
 
 
 def _settings_forms(org: Organization, posted: str | None = None) -> dict:
@@ -37,6 +47,7 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
         "billing": BillingForm(prefix="billing", formdata=None),
         "configuration": ConfigurationForm(prefix="configuration", formdata=None),
         "terms": ResellerTermsForm(prefix="terms", formdata=None),
+        "auto_top_up": AutoTopUpForm(prefix="auto_top_up", formdata=None),
     }
     if posted:
         forms[posted] = type(forms[posted])(prefix=posted)
@@ -48,13 +59,6 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "currency": org.currency,
             "timezone": org.timezone,
             "pricing_model": org.pricing_model.value,
-        },
-        "billing": {
-            "billing_type": org.billing_type.value,
-            "billing_name": org.billing_name or "",
-            "billing_address": org.billing_address or "",
-            "billing_tax_id": org.billing_tax_id or "",
-            "billing_email": org.billing_email or "",
         },
         "configuration": {
             "sender_name": org.sender_name or "",
@@ -68,13 +72,26 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "credit_limit": format_decimal(org.credit_limit or 0, format="0.####"),
             "individual_user_credits": org.individual_user_credits,
         },
+        "auto_top_up": {
+            "enabled": "yes" if org.auto_top_up_enabled else "no",
+            "below": str(org.auto_top_up_below),
+            "credits": str(org.auto_top_up_credits),
+            "monthly_limit": str(topups.monthly_limit(org)),
+        },
     }
+    if posted != "billing":
+        forms["billing"].fill(org)
     for key, values in initial.items():
         if key == posted:
             continue
         for name, value in values.items():
             getattr(forms[key], name).data = value
     return forms
+
+
+def configuration_form(org: Organization, *, posted: bool = False) -> ConfigurationForm:
+    """The account configuration form, filled from the organization unless ``posted``."""
+    return _settings_forms(org, posted="configuration" if posted else None)["configuration"]
 
 
 def _render_settings(actor, org, forms, status: int = 200):
@@ -96,6 +113,7 @@ def _render_settings(actor, org, forms, status: int = 200):
             # The API keys page asks the same permission (tenants.views.api_keys).
             can_manage_api_keys=can(actor, Permission.EDIT_ORGANIZATION_SETTINGS),
             saved_card=saved_card_section(org),
+            can_edit_auto_top_up="auto_top_up.enabled" in editable,
             active_section="settings",
         ),
         status,
@@ -122,14 +140,8 @@ def _form_values(key: str, form, org: Organization) -> dict:
         if f"{form._prefix}pricing_model" in request.form:
             values["pricing_model"] = form.pricing_model.data or ""
         return values
-    if key == "billing":
-        return {
-            "billing.type": form.billing_type.data or "",
-            "billing.name": form.billing_name.data or None,
-            "billing.address": form.billing_address.data or None,
-            "billing.tax_id": form.billing_tax_id.data or None,
-            "billing.email": form.billing_email.data or None,
-        }
+    if key in ("billing", "auto_top_up"):
+        return form.values()
     if key == "configuration":
         alert = form.low_balance_alert.data
         return {
@@ -152,7 +164,37 @@ SETTINGS_FORMS = {
     "billing": Permission.EDIT_ORGANIZATION_SETTINGS,
     "configuration": Permission.EDIT_ORGANIZATION_SETTINGS,
     "terms": Permission.MANAGE_ORGANIZATION,
+    "auto_top_up": Permission.EDIT_ORGANIZATION_SETTINGS,
 }
+
+SAVED = {
+    "general": _l("General information saved."),
+    "billing": _l("Billing information saved."),
+    "configuration": _l("Balance & configuration saved."),
+    "terms": _l("Terms saved."),
+    "auto_top_up": _l("Automatic top-up saved."),
+}
+
+
+def save_settings_form(actor: Actor, org: Organization, key: str, form) -> Organization | None:
+    """The posted settings form ``key`` through update_organization, committed with a flash
+    saying so: None. Refused (the errors placed on the form, the status kept for the page):
+    the organization as it is again after the rollback, for the page to show."""
+    if not form.validate_on_submit():
+        return org
+    org_id = org.id  # read before a rollback expires it
+    try:
+        changes = organizations.update_organization(actor, org, _form_values(key, form, org))
+    except DomainError as error:
+        queue.rollback()
+        org = scoping.get_organization(actor, org_id)
+        if key == "general":
+            fill_place_choices(form)
+        show_service_errors(form, error)
+        return org
+    queue.commit()
+    flash(str(SAVED[key]) if changes else _("Nothing changed."), "success")
+    return None
 
 
 @bp.route("/<org_id>/settings/<key>", methods=["POST"])
@@ -164,26 +206,9 @@ def save_settings(org_id: str, key: str):
     if not can(actor, SETTINGS_FORMS[key]):
         abort(403)
     forms = _settings_forms(org, posted=key)
-    form = forms[key]
-    if not form.validate_on_submit():
-        return _render_settings(actor, org, forms, 422)
-    try:
-        changes = organizations.update_organization(actor, org, _form_values(key, form, org))
-    except DomainError as error:
-        queue.rollback()
-        org = scoping.get_organization(actor, org_id)
-        if key == "general":
-            fill_place_choices(form)
-        show_service_errors(form, error)
-        return _render_settings(actor, org, forms, error.status)
-    queue.commit()
-    messages = {
-        "general": _("General information saved."),
-        "billing": _("Billing information saved."),
-        "configuration": _("Balance & configuration saved."),
-        "terms": _("Terms saved."),
-    }
-    flash(messages[key] if changes else _("Nothing changed."), "success")
+    refused = save_settings_form(actor, org, key, forms[key])
+    if refused is not None:
+        return _render_settings(actor, refused, forms, refusal_status() or 422)
     return redirect(url_for("organization.settings", org_id=org.id) + f"#{key}")
 
 
