@@ -166,6 +166,7 @@ def test_every_main_page_fits_a_phone(live_server, phone, portal, language):
     for path in (
         *org_pages,
         f"/organizations/{pre}/members/new",
+        f"/organizations/{pre}/credits/balance",  # Balance & configuration
         f"/organizations/{pre}/credits/transfer",
         f"/organizations/{pre}/credits/purchase",
         f"/organizations/{pre}/credits/test-sms",
@@ -184,6 +185,7 @@ def test_every_main_page_fits_a_phone(live_server, phone, portal, language):
         f"/organizations/{pre}/audit",
         f"/organizations/{post}/",
         f"/organizations/{post}/payment",
+        f"/organizations/{post}/logs",  # charges, invoices and payments
         f"/organizations/{post}/invoices",
         f"/organizations/{post}/invoices/{portal['invoice']}",
         f"/organizations/{post}/delete",
