@@ -17,7 +17,7 @@ account's row lock: the same crossing rule asks for an automatic top-up of the s
 
 from __future__ import annotations
 
-from flask_babel import force_locale, format_decimal
+from flask_babel import force_locale, format_decimal, ngettext
 from flask_babel import gettext as _
 
 from tenants.core.extensions import db
@@ -138,10 +138,17 @@ def deliver_low_balance_sms(
             "threshold": format_decimal(threshold),
         }
         if name is None:
-            text = _("%(org)s: %(balance)s SMS credits left (alert at %(threshold)s).", **values)
+            text = ngettext(
+                "%(org)s: %(balance)s SMS credit left (alert at %(threshold)s).",
+                "%(org)s: %(balance)s SMS credits left (alert at %(threshold)s).",
+                balance,
+                **values,
+            )
         else:
-            text = _(
+            text = ngettext(
+                "%(org)s: %(balance)s SMS credit left in %(account)s (alert at %(threshold)s).",
                 "%(org)s: %(balance)s SMS credits left in %(account)s (alert at %(threshold)s).",
+                balance,
                 account=name,
                 **values,
             )

@@ -1,9 +1,14 @@
 """Issue 16, item 13: one credit reads "1 credit", never "1 credits" -- on the card page, the
-payment's confirmation, the receipt email and the test SMS -- in English and in Spanish."""
+payment's confirmation, the receipt email, the test SMS and the low-balance alert -- in
+English and in Spanish."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from flask import render_template
+from flask_babel import force_locale
 
 from tenants.jobs.outbox import commit
 from tests.conftest import text_of
@@ -66,3 +71,32 @@ def test_a_one_credit_test_sms_says_one_credit(client, auth, shop, language):
     long_text = {**sms, "message": "x" * 200}  # two parts, two credits
     response = client.post(credits_url(shop.org, "test-sms"), data=long_text, follow_redirects=True)
     assert texts["sms_more"] in page(response)
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "body"),
+    [
+        (
+            "en",
+            "Low balance: 1 SMS credit left in Acme",
+            "have dropped to 1 SMS credit, at or below your alert threshold of 1 credit.",
+        ),
+        (
+            "es",
+            "Créditos bajos: queda 1 crédito SMS en Acme",
+            "bajaron a 1 crédito SMS, igual o por debajo de tu límite de aviso de 1 crédito.",
+        ),
+    ],
+)
+def test_a_low_balance_alert_of_one_credit_says_one_credit(app, language, subject, body):
+    values = {
+        "organization": SimpleNamespace(name="Acme"),
+        "account_name": None,
+        "balance": 1,
+        "threshold": 1,
+        "link": "http://portal.test/buy",
+    }
+    with app.test_request_context(), force_locale(language):
+        assert render_template("emails/low_balance_alert.subject.txt", **values) == subject
+        assert body in render_template("emails/low_balance_alert.txt", **values)
+        assert body in render_template("emails/low_balance_alert.html", **values)
