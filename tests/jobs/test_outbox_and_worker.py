@@ -304,7 +304,9 @@ def test_jobs_health_says_which_parts_beat_lately_and_the_oldest_incomplete_job(
     result = runner.invoke(args=["jobs", "health"])
     assert result.exit_code == 1
     assert "worker: DOWN (never seen)" in result.output
-    assert "oldest incomplete job: 0 s" in result.output and "UNHEALTHY" in result.output
+    # The invitation was recorded just now (a second or two on a busy machine).
+    assert re.search(r"oldest incomplete job: [0-5] s\n", result.output), result.output
+    assert "UNHEALTHY" in result.output
 
     record_beats(["worker", "scheduler", "relay"])
     burst_worker(app)
