@@ -19,6 +19,7 @@ from tenants.access.actors import Actor
 from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
+from tenants.core.types import is_record_id
 from tenants.credits import operations as credit_ops
 from tenants.credits import references
 from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
@@ -115,7 +116,9 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
 
 
 def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
-    """The organizations the actor may use among ``ids``, in one query."""
+    """The organizations the actor may use among ``ids``, in one query. A string that is
+    no record id (a NUL, another format) names none; the database is not asked about it."""
+    ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
     query = scoping.organizations_query(actor).where(Organization.id.in_(ids))

@@ -238,6 +238,23 @@ def test_a_batch_refuses_organizations_out_of_the_keys_reach(api, tenants):
     assert usage_entries(tenants.zeta) == []
 
 
+def test_a_batch_event_naming_no_record_id_is_refused_not_found(api, tenants):
+    # A NUL (which PostgreSQL cannot hold) or another format names no organization: the
+    # event is refused as not found and the others of the batch are charged.
+    fund(tenants.acme, 50)
+    body = {
+        "events": [
+            {"organization_id": "\u00a9\u0000k+", "credits": 5, "reference": "n"},
+            {"organization_id": "org_x", "credits": 5, "reference": "n"},
+            {"organization_id": tenants.acme.id, "credits": 5, "reference": "n"},
+        ]
+    }
+    answer = api.post("/usage", tenants.key_a, body).json
+    assert [r["status"] for r in answer["results"]] == ["refused", "refused", "accepted"]
+    assert {r["error"]["code"] for r in answer["results"][:2]} == {"not_found"}
+    assert system_credits(tenants.acme) == 45
+
+
 def test_a_batch_is_at_most_1000_events(api, tenants):
     response = batch(api, tenants.key_a, *[(tenants.acme, 1, f"r{i}") for i in range(1001)])
     assert "events" in assert_error(response, 422, "validation_error")["fields"]
