@@ -26,7 +26,12 @@ from reseller.api.schemas import EmptyRequest
 from reseller.api.spec import NoQuery, validate_body, validate_query
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.api_keys.operations import PresentedKey, note_api_key_use, resolve_api_key
+from tenants.api_keys.operations import (
+    PresentedKey,
+    confirm_api_key,
+    note_api_key_use,
+    resolve_api_key,
+)
 from tenants.core.database import is_outage
 from tenants.core.errors import DomainError, InvalidApiKey, NotFound, ValidationFailed
 from tenants.core.extensions import db
@@ -233,6 +238,10 @@ def authenticate() -> tuple[Actor, str]:
     if _bearer_token() is None:
         raise InvalidApiKey(_l("Send your API key as: Authorization: Bearer <key>."))
     key = request_api_key()
+    if key is not None:
+        # A key this process remembers stands only if no key changed since (its rate limit
+        # read the keys' generation in Redis): else it is read again.
+        key = request.environ[_API_KEY] = confirm_api_key(key, _bearer_token())
     if key is None:
         raise InvalidApiKey()
     actor = key.actor()

@@ -7,6 +7,7 @@ reseller's admin over its customers; an organization key as that organization's 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -21,6 +22,7 @@ from sqlalchemy import bindparam, or_, select, update
 from tenants.access import scoping
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
+from tenants.api_keys import cache
 from tenants.audit import log as audit
 from tenants.core.errors import (
     Conflict,
@@ -217,6 +219,11 @@ class PresentedKey:
     reseller_status: ResellerStatus | None
     organization_status: OrganizationStatus | None
     organization_reseller_id: str | None = None
+    prefix: str = ""
+    # Set when remembered by this process (tenants.api_keys.cache): the generation it was
+    # read under, to be compared with the generation now (confirm_api_key). None: read from
+    # the database by this request.
+    generation: bytes | None = None
 
     def actor(self) -> Actor:
         """The actor the key acts as; the same refusals as :func:`actor_for_api_key`."""
@@ -265,7 +272,8 @@ def _key_lookup():
 
 
 def resolve_api_key(secret: str | None) -> PresentedKey | None:
-    """The live key for this secret with its tenants' status, or None — one query.
+    """The live key for this secret with its tenants' status, or None — one query, or none
+    when this process remembers the key (then ``generation`` is set: confirm_api_key).
 
     The same checks as :func:`authenticate_api_key` (hash compared in constant time, revoked
     keys refused); the reseller and the organization come in the same round trip.
@@ -277,8 +285,15 @@ def resolve_api_key(secret: str | None) -> PresentedKey | None:
     if match is None:
         return None
     prefix = f"{match.group(1)}_{match.group(2)}"
-    row = db.session.execute(_key_lookup(), {"prefix": prefix}).first()
     presented = hash_secret(secret)
+    entry = cache.remembered(prefix)
+    if entry is not None:
+        if not hmac.compare_digest(presented, entry.key_hash):
+            return None
+        return dataclasses.replace(entry.key, generation=entry.generation)
+    # Read before the key: a revocation committed after this read raises it past this value.
+    generation = cache.current_generation() if cache.enabled() else None
+    row = db.session.execute(_key_lookup(), {"prefix": prefix}).first()
     if row is None:
         # Same work either way, so timing does not tell whether the prefix exists.
         hmac.compare_digest(presented, "0" * 64)
@@ -286,7 +301,23 @@ def resolve_api_key(secret: str | None) -> PresentedKey | None:
     key_id, key_hash, revoked_at, reseller_id, org_id, last_used, r_status, o_status, o_res = row
     if not hmac.compare_digest(presented, key_hash) or revoked_at is not None:
         return None
-    return PresentedKey(key_id, reseller_id, org_id, last_used, r_status, o_status, o_res)
+    key = PresentedKey(
+        key_id, reseller_id, org_id, last_used, r_status, o_status, o_res, prefix=prefix
+    )
+    if generation is not None:
+        cache.remember(prefix, key_hash, key, generation)
+    return key
+
+
+def confirm_api_key(key: PresentedKey, secret: str) -> PresentedKey | None:
+    """A remembered key still stands when the generation now (read with the request's rate
+    limit) is the one it was remembered under; else it is read again from the database."""
+    if key.generation is None:
+        return key
+    if cache.current_generation() == key.generation:
+        return key
+    cache.forget(key.prefix)
+    return resolve_api_key(secret)
 
 
 def note_api_key_use(key: PresentedKey) -> bool:
@@ -308,4 +339,5 @@ def note_api_key_use(key: PresentedKey) -> bool:
         .values(last_used_at=now)
         .execution_options(synchronize_session=False)
     )
+    cache.touched(key.prefix, now)
     return True

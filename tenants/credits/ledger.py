@@ -450,9 +450,7 @@ def _one_statement(count: int, holding: int):
             _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
             exists(select(bal.c.balance)),
         )
-        .values(
-            total_credits=_ORGANIZATIONS.c.total_credits + delta, updated_at=bindparam("now")
-        )
+        .values(total_credits=_ORGANIZATIONS.c.total_credits + delta, updated_at=bindparam("now"))
         .returning(_ORGANIZATIONS.c.total_credits)
         .cte("tot")
     )
