@@ -122,6 +122,7 @@ def main() -> int:
                     "-p",
                     str(os.getpid()),
                     "--nonblocking",
+                    "--gil",  # only samples holding the GIL: CPU, not waits on sockets
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -185,10 +185,9 @@ def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Resp
     "refused usage (402, 409, 422) records nothing: retry it with the same reference.",
 )
 def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
-    org = scoping.get_organization(actor, org_id)
-    recorded = usage.record_usage(
+    recorded = usage.record_usage_in_scope(
         actor,
-        org,
+        org_id,
         credits=body.credits,
         reference=body.reference,
         account=body.account,

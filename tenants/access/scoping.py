@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, select
 
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can
@@ -60,18 +61,69 @@ def not_found(actor: Actor, model, record_id) -> NotFound:
     return NotFound()
 
 
+def _organization_scope(actor: Actor) -> str:
+    """Which organizations the actor may see: ``all``, its ``reseller``'s, its own
+    ``organization``, or ``none``."""
+    if actor is SYSTEM or actor.is_platform:
+        return "all"
+    if actor.is_reseller_staff or (actor.is_api and actor.organization_id is None):
+        return "reseller"
+    if actor.organization_id:
+        return "organization"
+    return "none"
+
+
+def _scoped(query: Select, scope: str, reseller_id, organization_id, columns=None) -> Select:
+    columns = columns if columns is not None else Organization
+    if scope == "reseller":
+        return query.where(columns.reseller_id == reseller_id)
+    if scope == "organization":
+        return query.where(columns.id == organization_id)
+    if scope == "none":
+        return query.where(false())
+    return query
+
+
 def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Select:
     """Organizations the actor may see, as a query to refine (filters, pagination)."""
     query = select(Organization)
     if not include_deleted:
         query = query.where(Organization.status != OrganizationStatus.DELETED)
-    if actor is SYSTEM or actor.is_platform:
-        return query
-    if actor.is_reseller_staff or (actor.is_api and actor.organization_id is None):
-        return query.where(Organization.reseller_id == actor.reseller_id)
-    if actor.organization_id:
-        return query.where(Organization.id == actor.organization_id)
-    return query.where(False)
+    return _scoped(query, _organization_scope(actor), actor.reseller_id, actor.organization_id)
+
+
+@functools.cache
+def _organization_row_query(scope: str, columns: tuple[str, ...]) -> Select:
+    """Built once per scope and columns, with bound parameters: its compiled form is reused.
+    The table's columns, not the mapped class's attributes: a Core query, no ORM loading."""
+    table = Organization.__table__
+    query = select(*(table.c[name] for name in columns)).where(
+        table.c.id == bindparam("id"), table.c.status != OrganizationStatus.DELETED
+    )
+    return _scoped(query, scope, bindparam("reseller"), bindparam("organization"), table.c)
+
+
+def organization_row_query(
+    actor: Actor, organization_id: str, columns: tuple[str, ...]
+) -> tuple[Select, dict]:
+    """The query of organization_row and its parameters, for a caller that reads the row
+    within a statement of its own (tenants.credits.references.claim_in_organization)."""
+    return _organization_row_query(_organization_scope(actor), columns), {
+        "id": organization_id,
+        "reseller": actor.reseller_id,
+        "organization": actor.organization_id,
+    }
+
+
+def organization_row(actor: Actor, organization_id: str, columns: tuple[str, ...]):
+    """The organization as a read-only row of ``columns`` (no ORM object), for a hot path
+    (the API's usage charge); the same scope and 404 as get_organization."""
+    if not isinstance(organization_id, str) or len(organization_id) > 40:
+        raise NotFound()
+    row = db.session.execute(*organization_row_query(actor, organization_id, columns)).first()
+    if row is None:
+        raise not_found(actor, Organization, organization_id)
+    return row
 
 
 def get_organization(actor: Actor, organization_id: str, *, include_deleted: bool = False):

@@ -26,6 +26,23 @@ from tenants.models import CreditAccount, Organization, PostpaidAccount, Pricing
 from tenants.models.ledger import HOLDING_KINDS
 
 MAX_BATCH = 1000
+# What a prepaid usage charge reads of its organization (status and pricing, the account to
+# charge, the ledger's posting, alerts and automatic top-ups): record_usage_in_scope reads
+# only these, as a row; the postpaid path loads the whole organization.
+USAGE_COLUMNS = (
+    "id",
+    "reseller_id",
+    "status",
+    "pricing_model",
+    "individual_user_credits",
+    "currency",
+    "low_balance_alert",
+    "low_balance_threshold",
+    "notification_mobile",
+    "auto_top_up_enabled",
+    "auto_top_up_below",
+    "auto_top_up_credits",
+)
 
 
 def record_usage(
@@ -39,13 +56,53 @@ def record_usage(
     claim: references.Claim | None = None,
 ) -> references.Recorded:
     """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short.
-    A reference charged before charges nothing: the first entry, ``duplicate`` set."""
-    record = (
-        credit_ops.record_usage
-        if org.pricing_model == PricingModel.PREPAID
-        else record_postpaid_usage
-    )
+    A reference charged before charges nothing: the first entry, ``duplicate`` set.
+
+    ``org`` may be the read-only row of scoping.organization_row (the API's hot path): a
+    prepaid charge only reads it; the postpaid path gets the ORM object."""
+    if org.pricing_model == PricingModel.PREPAID:
+        record = credit_ops.record_usage
+    else:
+        record = record_postpaid_usage
+        if not isinstance(org, Organization):
+            org = db.session.get(Organization, org.id)
     return record(
+        actor,
+        org,
+        credits=credits,
+        reference=reference,
+        account=account,
+        occurred_at=occurred_at,
+        claim=claim,
+    )
+
+
+def record_usage_in_scope(
+    actor: Actor,
+    org_id: str,
+    *,
+    credits: int,
+    reference: str,
+    account=None,
+    occurred_at: datetime | None = None,
+) -> references.Recorded:
+    """record_usage for the organization ``org_id`` as the actor may see it (else 404),
+    read as a row together with the reference's claim: one statement on PostgreSQL (the
+    API's busiest write). Another tenant's organization is a 404 before any field is judged.
+    """
+    try:
+        cleaned = references.clean_reference(reference)
+    except ValidationFailed:
+        cleaned = None  # judged after the 404, by record_usage
+    if cleaned is None or not is_record_id(org_id):
+        org, claim = scoping.organization_row(actor, org_id, USAGE_COLUMNS), None
+    else:
+        org, claim = references.claim_in_organization(
+            *scoping.organization_row_query(actor, org_id, USAGE_COLUMNS), cleaned
+        )
+        if org is None:
+            raise scoping.not_found(actor, Organization, org_id)
+    return record_usage(
         actor,
         org,
         credits=credits,

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select, tuple_
+from sqlalchemy import Select, bindparam, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -90,6 +90,53 @@ def claim(org: Organization, reference: str) -> Claim:
         )
     )
     return Claim(first, first=False)
+
+
+@functools.cache
+def _read_and_claim(query: Select):
+    """``query`` (one organization, scoping.organization_row_query) and the claim of a
+    reference for the organization it finds, in one data-modifying CTE (PostgreSQL)."""
+    org = query.cte("org")
+    claimed = (
+        pg_insert(_TABLE)
+        .from_select(
+            ["organization_id", "reference", "reseller_id", "entry_id", "created_at"],
+            select(
+                org.c.id,
+                bindparam("p_reference", type_=_TABLE.c.reference.type),
+                org.c.reseller_id,
+                bindparam("p_entry", type_=_TABLE.c.entry_id.type),
+                bindparam("p_now", type_=_TABLE.c.created_at.type),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=list(_KEY))
+        .returning(_TABLE.c.entry_id)
+        .cte("claimed")
+    )
+    return select(org, select(claimed.c.entry_id).scalar_subquery().label("claimed_entry"))
+
+
+def claim_in_organization(query: Select, params: dict, reference: str):
+    """Read the organization ``query`` finds and claim ``reference`` (already cleaned) for
+    it: one statement on PostgreSQL, two elsewhere. (row or None, Claim or None)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        row = db.session.execute(query, params).first()
+        return (row, claim(row, reference)) if row is not None else (None, None)
+    entry_id = new_id("ent")
+    row = db.session.execute(
+        _read_and_claim(query),
+        {**params, "p_reference": reference, "p_entry": entry_id, "p_now": utcnow()},
+    ).first()
+    if row is None:
+        return None, None
+    if row.claimed_entry is not None:
+        return row, Claim(entry_id)
+    first = db.session.scalar(
+        select(_TABLE.c.entry_id).where(
+            _TABLE.c.organization_id == row.id, _TABLE.c.reference == reference
+        )
+    )
+    return row, Claim(first, first=False)
 
 
 def claim_many(keys: Iterable[tuple[Organization, str]]) -> dict[tuple[str, str], Claim]:
