@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from tenants.core.extensions import db
 from tenants.models import ApiKey, CreditAccount, LedgerEntry, Organization
@@ -38,8 +38,10 @@ def recorded(app):
         event.remove(engine, "commit", on_commit)
 
 
-def usage(api, org_id: str, key: str, reference: str):
-    return api.post(f"/organizations/{org_id}/usage", key, {"credits": 1, "reference": reference})
+def usage(api, org_id: str, key: str, reference: str, credits: int = 1):
+    return api.post(
+        f"/organizations/{org_id}/usage", key, {"credits": credits, "reference": reference}
+    )
 
 
 def test_usage_is_one_transaction_of_few_statements(app, api, tenants):
@@ -148,3 +150,51 @@ def test_postings_create_a_missing_counter_account(app, api, tenants):
     assert AccountKind.USAGE not in kinds()
     assert usage(api, acme, tenants.key_a, "first-usage").status_code == 201
     assert AccountKind.USAGE in kinds()
+
+
+def test_usage_through_the_api_alerts_and_asks_a_top_up_once_per_crossing(app, api, tenants):
+    """The API's charge (organization read as a row, posting in one statement on
+    PostgreSQL) still asks for the low-balance alert and the automatic top-up exactly when
+    the total and the system pool cross their levels."""
+    from tenants.models import QueuedJob
+
+    app.config["API_RATE_LIMIT"] = ""
+    org = tenants.acme
+    org.low_balance_alert = True
+    org.low_balance_threshold = 100
+    org.notification_mobile = "+34600000001"
+    org.auto_top_up_enabled = True
+    org.auto_top_up_below = 50
+    org.auto_top_up_credits = 1000
+    db.session.commit()
+    fund(org, 300)
+    acme = org.id
+
+    def jobs() -> dict[str, int]:
+        db.session.rollback()
+        rows = db.session.execute(
+            select(QueuedJob.name, func.count())
+            .where(
+                QueuedJob.name.in_(
+                    ["send_low_balance_email", "send_low_balance_sms", "auto_top_up"]
+                )
+            )
+            .group_by(QueuedJob.name)
+        ).all()
+        return dict(rows)
+
+    before = jobs()
+    assert usage(api, acme, tenants.key_a, "a", 150).status_code == 201  # 150: above 100
+    assert jobs() == before
+    assert usage(api, acme, tenants.key_a, "b", 60).status_code == 201  # 90: crosses 100
+    crossed = {**before, "send_low_balance_email": 1, "send_low_balance_sms": 1}
+    assert jobs() == crossed
+    assert usage(api, acme, tenants.key_a, "c", 30).status_code == 201  # 60: no new alert
+    assert jobs() == crossed
+    assert usage(api, acme, tenants.key_a, "d", 20).status_code == 201  # 40: pool below 50
+    assert jobs() == {**crossed, "auto_top_up": 1}
+    assert usage(api, acme, tenants.key_a, "e", 41).status_code == 402  # short: nothing moves
+    assert usage(api, acme, tenants.key_a, "f", 10).status_code == 201  # 30: already below
+    assert jobs() == {**crossed, "auto_top_up": 1}
+    db.session.rollback()
+    assert db.session.get(Organization, acme).total_credits == 30
