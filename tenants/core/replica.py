@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from tenants.core.database import REPLICA_READS, is_outage
 from tenants.core.extensions import db
@@ -111,46 +111,46 @@ def _usable_replica() -> Engine | None:
     key = _key(engine)
     interval = float(current_app.config.get("REPLICA_CHECK_SECONDS", 2))
     state = _states.get(key)
-    fresh = state is not None and time.monotonic() - state.checked_at < interval
-    if fresh and not state.usable:
+    if state is None or time.monotonic() - state.checked_at >= interval:
+        state = _remember(key, _check(engine))
+    if not state.usable:
         return None
     # The replica's connection is taken now, into the session's transaction: a replica that
     # went away since the last check fails here, and the block reads from the primary
     # instead of failing the page halfway.
-    connection = _replica_connection(engine)
-    if connection is None:
-        _remember(key, ReplicaState(False, "unreachable", None, time.monotonic()))
-        return None
-    if not fresh:
-        state = _remember(key, _check(connection))
-    return engine if state.usable else None
-
-
-def _replica_connection(engine: Engine) -> Connection | None:
     try:
-        return db.session.connection(bind_arguments={"bind": engine})
+        db.session.connection(bind_arguments={"bind": engine})
     except sa_exc.DBAPIError as error:
         if not is_outage(error):
             raise
-        logger.warning("the read replica cannot be reached; reading from the primary: %s", error)
+        _remember(key, _unreachable(error))
         return None
+    return engine
 
 
-def _check(replica: Connection) -> ReplicaState:
-    """Whether the replica has replayed what the primary had written a moment ago, or else
-    how long ago it replayed its last commit."""
+def _check(engine: Engine) -> ReplicaState:
+    """Whether the replica answers, is a replica, and has replayed what the primary had
+    written a moment ago (or else how long ago it replayed its last commit). On connections
+    of its own, so a failure leaves the request's session untouched."""
     max_lag = float(current_app.config.get("REPLICA_MAX_LAG_SECONDS", 5))
     # The primary's position first: whatever the replica has replayed by the time it is
     # asked, it then has at least this.
-    primary_lsn = db.session.connection().execute(text("SELECT pg_current_wal_lsn()")).scalar()
-    row = replica.execute(
-        text(
-            "SELECT pg_is_in_recovery(),"
-            " pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn),"
-            " EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
-        ),
-        {"lsn": primary_lsn},
-    ).one()
+    with db.engine.connect() as primary:
+        primary_lsn = primary.execute(text("SELECT pg_current_wal_lsn()")).scalar()
+    try:
+        with engine.connect() as replica:
+            row = replica.execute(
+                text(
+                    "SELECT pg_is_in_recovery(),"
+                    " pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn),"
+                    " EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())"
+                ),
+                {"lsn": primary_lsn},
+            ).one()
+    except sa_exc.DBAPIError as error:
+        if not is_outage(error):
+            raise
+        return _unreachable(error)
     in_recovery, caught_up, since_replay = row
     now = time.monotonic()
     if not in_recovery:
@@ -163,6 +163,11 @@ def _check(replica: Connection) -> ReplicaState:
         logger.warning("the read replica lags (%s s); reading from the primary", lag)
         return ReplicaState(False, "lagging", lag, now)
     return ReplicaState(True, "ok", lag, now)
+
+
+def _unreachable(error: BaseException) -> ReplicaState:
+    logger.warning("the read replica cannot be reached; reading from the primary: %s", error)
+    return ReplicaState(False, "unreachable", None, time.monotonic())
 
 
 def _remember(key: str, state: ReplicaState) -> ReplicaState:
