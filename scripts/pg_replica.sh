@@ -35,12 +35,20 @@ replica_sql() {
 }
 
 exists() { pg_lsclusters -h | awk -v v="$version" -v n="$NAME" '$1 == v && $2 == n {f=1} END {exit !f}'; }
-streaming() {
-  [ "$(replica_sql "SELECT pg_is_in_recovery() AND EXISTS (
-         SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')")" = t ]
+state() {  # streaming, waiting (starting, catching up), not_replica (promoted), or nothing
+  replica_sql "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 'not_replica'
+    WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+    THEN 'streaming' ELSE 'waiting' END" || true
 }
+streaming() { [ "$(state)" = streaming ]; }
 wait_streaming() {
-  for _ in $(seq 1 "$1"); do streaming && return 0; sleep 1; done
+  for _ in $(seq 1 "$1"); do
+    case "$(state)" in
+      streaming) return 0 ;;
+      not_replica) return 1 ;;
+    esac
+    sleep 1
+  done
   return 1
 }
 start() { as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$NAME" start; }
