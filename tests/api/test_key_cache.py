@@ -128,3 +128,24 @@ def test_without_the_rate_limit_the_generation_is_read_alone(app, worker, tenant
     revoke_api_key(SYSTEM, _key(tenants.key_acme))
     commit()
     assert get(worker, tenants.key_acme, path).status_code == 401
+
+
+def test_an_api_request_asks_redis_once(app, worker, tenants, monkeypatch):
+    """The rate limit's hit, its headers' window and the keys' generation: one round trip
+    (was two scripts, and the key read from the database)."""
+    from redis.connection import Connection
+
+    sent: list[bytes] = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    assert get(worker, tenants.key_a).status_code == 200  # the key is now remembered
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    response = get(worker, tenants.key_a)
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Limit"] == "1000"
+    assert int(response.headers["X-RateLimit-Remaining"]) == 998
+    assert len(sent) == 1, sent
