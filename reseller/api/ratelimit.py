@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask.wrappers import Response
 from flask_babel import ngettext
 from flask_limiter import Limiter, RateLimitExceeded
@@ -32,7 +32,7 @@ from tenants.api_keys import cache as key_cache
 from tenants.core.config import redis_client_options
 
 EXTENSION = "api_limiter"
-_WINDOWS = "rate_windows"  # g: the windows this request's hits read, by key
+_WINDOWS = "portal.rate_windows"  # request.environ: the windows this request's hits read
 
 # limits' acquire_moving_window.lua, then its moving_window.lua's read of the window (the
 # oldest entry still in it, found by binary search, and the count), then the keys'
@@ -91,13 +91,14 @@ class OneTripRedisStorage(RedisStorage):
             [self.prefixed_key(key), key_cache.GENERATION_KEY], [time.time(), limit, expiry, amount]
         )
         if has_request_context():
-            g.setdefault(_WINDOWS, {})[key, limit, expiry] = (float(oldest), int(count))
+            windows = request.environ.setdefault(_WINDOWS, {})
+            windows[key, limit, expiry] = (float(oldest), int(count))
             key_cache.saw_generation(generation)
         return bool(acquired)
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         if has_request_context():
-            window = g.get(_WINDOWS, {}).pop((key, limit, expiry), None)
+            window = request.environ.get(_WINDOWS, {}).pop((key, limit, expiry), None)
             if window is not None:
                 return window
         return super().get_moving_window(key, limit, expiry)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from flask import current_app, g
+from flask import current_app, has_request_context, request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,9 @@ from tenants.models import ApiKey, Organization, Reseller
 GENERATION_KEY = "portal:api-keys:generation"
 MAX_AGE_SECONDS = 30.0
 _STALE = "api_keys_stale"  # session.info: this transaction changed a key, a reseller or an org
-_SEEN = "api_key_generation"  # g: the generation this request read in Redis
+# request.environ (not g, which outlives a request where an app context is already pushed):
+# the generation this request read in Redis.
+_SEEN = "portal.api_key_generation"
 
 
 @dataclasses.dataclass
@@ -66,7 +68,7 @@ def _failed() -> None:
 
 def saw_generation(value: bytes | str | int | None) -> None:
     """The rate limit's Redis round trip read the generation: kept for this request."""
-    g.setdefault(_SEEN, _normal(value))
+    request.environ.setdefault(_SEEN, _normal(value))
 
 
 def _normal(value) -> bytes:
@@ -78,8 +80,10 @@ def _normal(value) -> bytes:
 def current_generation() -> bytes | None:
     """The generation now: the one this request's rate limit read, else one GET; None when
     Redis fails (nothing is remembered then)."""
-    if _SEEN in g:
-        return g.get(_SEEN)
+    if not has_request_context():
+        return None  # outside a request: nothing remembered is used
+    if _SEEN in request.environ:
+        return request.environ[_SEEN]
     from tenants.jobs.outbox import redis_connection
 
     try:
@@ -87,7 +91,7 @@ def current_generation() -> bytes | None:
     except Exception:
         _failed()
         return None
-    g.setdefault(_SEEN, value)
+    request.environ.setdefault(_SEEN, value)
     return value
 
 
