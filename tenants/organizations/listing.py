@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, func, literal, literal_column, or_, select, tuple_, union_all
+from sqlalchemy import String, and_, func, literal_column, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from tenants.access.actors import Actor
@@ -149,32 +149,41 @@ def _line_start_matches(query, term: str, direction: str, wanted: int):
         (_LINE3.like(prefix, escape="\\"), _PREFIX_MATCH_CAP),
         (_REST.like(contains, escape="\\"), _FEW_MATCHES),
     )
-    hits = union_all(
-        *(
-            query.with_only_columns(
-                Organization.id, Organization.search_name, literal(n).label("source")
-            )
+    parts = []
+    for n, (matches, cap) in enumerate(sources):
+        bounded = (
+            query.with_only_columns(Organization.id, Organization.search_name)
             .where(matches)
             .limit(cap + 1)
-            for n, (matches, cap) in enumerate(sources)
+            .subquery(f"source{n}")
         )
-    ).cte("hits")
-    too_many = or_(
-        *(
-            select(func.count()).where(hits.c.source == n).scalar_subquery() > cap
-            for n, (_matches, cap) in enumerate(sources)
+        # Each source's first ``wanted`` in the list's order hold the page's; the count of
+        # its (bounded) matches says whether it was complete.
+        parts.append(
+            select(
+                bounded.c.id,
+                bounded.c.search_name,
+                (func.count().over() > cap).label("too_many"),
+            )
+            .order_by(*_order(bounded.c, direction))
+            .limit(wanted)
         )
-    )
+    hits = union_all(*parts).cte("hits")
+    too_many = select(func.coalesce(func.bool_or(hits.c.too_many), False)).scalar_subquery()
     found = select(hits.c.id, hits.c.search_name).distinct().subquery("found")
     first = select(found.c.id).order_by(*_order(found.c, direction)).limit(wanted)
+    # One row with the flag alone when a bound is passed (no organization read for nothing),
+    # else the flag beside each organization of the page.
+    flag = select(too_many.label("too_many")).subquery("flag")
     result = db.session.execute(
-        select(Organization, too_many)
-        .where(Organization.id.in_(first))
+        select(flag.c.too_many, Organization)
+        .select_from(flag)
+        .outerjoin(Organization, and_(~flag.c.too_many, Organization.id.in_(first)))
         .order_by(*_order(Organization, direction))
     ).all()
-    if result and result[0][1]:
+    if result[0][0]:
         return None
-    return [org for org, _too_many in result]
+    return [org for _too_many, org in result if org is not None]
 
 
 def _search_rows(query, term: str, direction: str, wanted: int) -> list[Organization]:
