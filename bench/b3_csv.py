@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import fresh_database
 
-MIN_RATIO = 0.6  # issue 17: at least 60 % of \\copy, stable over three runs
+MIN_RATIO = 0.6  # issue 17: at least 60 % of psql's copy, stable over three runs
 MAX_GROWTH_MB = 50.0
 SPAN = timedelta(days=29)  # csv_export.seed spreads the rows evenly over it
 
