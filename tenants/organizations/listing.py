@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, func, literal_column, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
-from tenants.access.actors import Actor
+from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, require
 from tenants.access.scoping import organizations_query
 from tenants.core import paging
@@ -186,12 +186,16 @@ def _line_start_matches(query, term: str, direction: str, wanted: int):
     return [org for _too_many, org in result if org is not None]
 
 
-def _search_rows(query, term: str, direction: str, wanted: int) -> list[Organization]:
+def _search_rows(
+    query, term: str, direction: str, wanted: int, *, one_reseller: bool = True
+) -> list[Organization]:
     """The first ``wanted`` organizations of ``query`` whose search_text contains ``term``."""
     pattern = _contains_pattern(term)
     matches = Organization.search_text.like(pattern, escape="\\")
     if _TRIGRAM.search(term):
-        if db.engine.dialect.name == "postgresql":
+        # The prefix ranges start with reseller_id: across every reseller (platform staff)
+        # they would be whole-index scans, so that list keeps the trigram path.
+        if one_reseller and db.engine.dialect.name == "postgresql":
             rows = _line_start_matches(query, term, direction, wanted)
         else:
             rows = _all_matches(query, matches, direction, wanted, _FEW_MATCHES)
@@ -281,7 +285,13 @@ def organization_page(
         )
     page_size = checks["limit"]
     if checks["q"]:
-        rows = _search_rows(query, search_key(checks["q"]), direction, page_size + 1)
+        rows = _search_rows(
+            query,
+            search_key(checks["q"]),
+            direction,
+            page_size + 1,
+            one_reseller=not (actor is SYSTEM or actor.is_platform),
+        )
     else:
         rows = list(
             db.session.scalars(
