@@ -20,8 +20,8 @@ from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
+from tenants.credits import ledger, references
 from tenants.credits import operations as credit_ops
-from tenants.credits import references
 from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
 from tenants.models.ledger import HOLDING_KINDS
 
@@ -83,14 +83,19 @@ class EventResult:
 
 def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
     """Record up to MAX_BATCH events in one transaction, each standing alone: one refused
-    event refuses no other (its work is undone to a savepoint, its reference claim given
-    back), and events for one account apply in array order.
+    event refuses no other (its reference claim is given back), and events for one account
+    apply in array order.
 
     The batch's references are claimed in one statement; an event whose reference was
     charged before (earlier, or by an earlier event of this batch) is a duplicate with the
     first entry's id — unless that earlier event of this batch was refused, whose refusal it
-    then repeats. The accounts to charge are locked first, in id order, so concurrent
-    batches wait for each other instead of deadlocking.
+    then repeats. Prepaid events are checked one by one in memory (the checks of the single
+    usage, tenants.credits.operations.usage_movement) and posted set-based by
+    ledger.post_many: accounts locked in id order, balances walked in array order, the
+    ledger rows, balances and totals written in bulk, alerts and top-ups asked once per
+    account. Postpaid events accrue one by one, each in its savepoint, their account rows
+    locked first in id order (before the prepaid accounts: always that order), so
+    concurrent batches wait for each other instead of deadlocking.
     """
     orgs = _organizations(actor, {event.organization_id for event in events})
     keys: list[tuple[str, str] | DomainError] = [_key(orgs, event) for event in events]
@@ -98,20 +103,52 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
         (orgs[key[0]], key[1]) for key in keys if not isinstance(key, DomainError)
     )
     charged = {key[0] for key in keys if isinstance(key, tuple) and claims[key].first}
-    _lock_accounts([orgs[org_id] for org_id in charged])
-    results: list[EventResult] = []
-    earlier: dict[tuple[str, str], EventResult] = {}
-    for event, key in zip(events, keys, strict=True):
+    _lock_accounts(
+        [orgs[org_id] for org_id in charged if orgs[org_id].pricing_model != PricingModel.PREPAID]
+    )
+    results: list[EventResult | None] = []
+    first: dict[tuple[str, str], int] = {}  # reference → the index of its batch's first event
+    pending: list[tuple[int, ledger.Movement]] = []
+    accounts: dict = {}
+    for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if isinstance(key, DomainError):
             results.append(EventResult(EventStatus.REFUSED, error=key))
-        elif key in earlier:
-            results.append(_repeat(earlier[key]))
+        elif key in first:
+            results.append(None)  # answered as its first event, once that is decided
         elif not claims[key].first:
             results.append(EventResult(EventStatus.DUPLICATE, entry_id=claims[key].entry_id))
+        elif orgs[key[0]].pricing_model != PricingModel.PREPAID:
+            first[key] = index
+            results.append(_record_one(actor, orgs[key[0]], event, claims[key]))
         else:
-            earlier[key] = _record_one(actor, orgs[key[0]], event, claims[key])
-            results.append(earlier[key])
-    references.release(key for key, result in earlier.items() if result.error is not None)
+            first[key] = index
+            try:
+                movement = credit_ops.usage_movement(
+                    actor,
+                    orgs[key[0]],
+                    credits=event.credits,
+                    reference=key[1],
+                    claim=claims[key],
+                    account=event.account,
+                    occurred_at=event.occurred_at,
+                    accounts=accounts,
+                )
+            except DomainError as error:
+                results.append(EventResult(EventStatus.REFUSED, error=error))
+            else:
+                results.append(None)
+                pending.append((index, movement))
+    posted = ledger.post_many(actor, [movement for _, movement in pending])
+    for (index, _movement), outcome in zip(pending, posted, strict=True):
+        results[index] = (
+            EventResult(EventStatus.REFUSED, error=outcome)
+            if isinstance(outcome, DomainError)
+            else EventResult(EventStatus.ACCEPTED, entry_id=outcome)
+        )
+    for index, key in enumerate(keys):
+        if results[index] is None:
+            results[index] = _repeat(results[first[key]])
+    references.release(key for key, index in first.items() if results[index].error is not None)
     return results
 
 

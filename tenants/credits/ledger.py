@@ -24,13 +24,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.access.actors import Actor
 from tenants.core.errors import (
     AccountClosed,
+    DomainError,
     InsufficientCredits,
     OrganizationClosed,
     ValidationFailed,
@@ -387,3 +388,311 @@ def member_credits_total(org: Organization, member_id: str | None = None) -> int
     if member_id is not None:
         query = query.where(CreditAccount.member_id == member_id)
     return int(db.session.scalar(query))
+
+
+# -- many transactions at once (batch usage) ---------------------------------------------
+
+
+@dataclass
+class Movement:
+    """One balanced transaction of ``post_many``: what ``post_transaction`` takes, for one
+    organization. ``entry_id``: its first posting's id (a usage claimed it)."""
+
+    org: Organization
+    postings: list[Posting]
+    reference: str | None = None
+    occurred_at: datetime | None = None
+    entry_id: str | None = None
+
+
+_ENTRY_COLUMNS = (
+    "id",
+    "transaction_id",
+    "reseller_id",
+    "organization_id",
+    "account_id",
+    "account_kind",
+    "member_id",
+    "type",
+    "credits",
+    "balance_after",
+    "amount",
+    "currency",
+    "reference",
+    "occurred_at",
+    "created_at",
+    "actor_user_id",
+    "real_user_id",
+    "api_key_id",
+)
+
+
+def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError]:
+    """Write many balanced transactions of prepaid organizations set-based, each standing
+    alone: the id of its first posting, or why it was refused (InsufficientCredits,
+    OrganizationClosed) — a refused one writes nothing and refuses no other.
+
+    The rules of ``post_transaction``, for movements that take credits OUT of holding
+    accounts (usage): credits going into a member's account are checked under the
+    organization's row (``_require_open``), one transaction at a time — post_transaction.
+
+    Set-based: the holding accounts of every organization named are locked in id order and
+    read (one SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE takes, so batches and
+    single movements never deadlock); each account's movements are then decided in memory
+    in the order given (a movement that would take an account below zero is refused, the
+    next ones still apply); then one UPDATE of the organizations' totals, one of the
+    balances (still conditional: never below zero) and the postings in one COPY
+    (PostgreSQL) or one executemany (SQLite). Alerts and automatic top-ups are asked once
+    per organization and account, from its balance before the batch to after it.
+    """
+    for movement in movements:
+        if sum(p.credits for p in movement.postings) != 0:
+            raise ValueError("a ledger transaction must balance")
+        if any(p.ref.kind in HOLDING_KINDS and p.credits > 0 for p in movement.postings):
+            raise ValueError("post_many takes credits out of holding accounts only")
+    if not movements:
+        return []
+    orgs = {m.org.id: m.org for m in movements}
+    holding = _lock_holding(sorted(orgs))
+    counters = _counter_accounts(
+        orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
+    )
+    before = dict(holding.values())
+    balances, results = _walk(movements, holding, before)
+    closed = _move_totals(movements, results)
+    if closed:  # organizations deleted meanwhile: their movements are refused, undone here
+        for index, movement in enumerate(movements):
+            if movement.org.id in closed:
+                results[index] = OrganizationClosed()
+        balances, results = _walk(movements, holding, before, results)
+    _change_balances({acc: balances[acc] - before[acc] for acc in balances})
+    for (org_id, ref), (acc, _balance) in holding.items():
+        if balances[acc] != before[acc]:
+            alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
+    _insert_postings(actor, movements, results, holding, counters, before)
+    return results
+
+
+def _walk(
+    movements: list[Movement],
+    holding: dict[tuple[str, AccountRef], tuple[str, int]],
+    before: dict[str, int],
+    refused: list[str | DomainError] | None = None,
+) -> tuple[dict[str, int], list[str | DomainError]]:
+    """Each account's movements in order, in memory: a movement that would take one of its
+    holding accounts below zero is refused (InsufficientCredits), the next ones still
+    apply. ``refused``: results already decided (refusals kept). The balances after, and
+    each movement's entry id or refusal."""
+    balances = dict(before)
+    results: list[str | DomainError] = []
+    for index, movement in enumerate(movements):
+        if refused is not None and isinstance(refused[index], DomainError):
+            results.append(refused[index])
+            continue
+        changes: list[tuple[str, int]] | None = []
+        for posting in movement.postings:
+            if posting.ref.kind not in HOLDING_KINDS:
+                continue
+            found = holding.get((movement.org.id, posting.ref))
+            if found is None or balances[found[0]] + posting.credits < 0:
+                changes = None
+                break
+            changes.append((found[0], posting.credits))
+        if changes is None:
+            results.append(InsufficientCredits())
+            continue
+        for acc, credits in changes:
+            balances[acc] += credits
+        previous = refused[index] if refused is not None else None
+        results.append(previous or movement.entry_id or new_id("ent"))
+    return balances, results
+
+
+def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str, int]]:
+    """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance)."""
+    rows = db.session.execute(
+        select(
+            CreditAccount.id,
+            CreditAccount.organization_id,
+            CreditAccount.kind,
+            CreditAccount.member_id,
+            CreditAccount.balance,
+        )
+        .where(CreditAccount.organization_id.in_(org_ids), CreditAccount.kind.in_(HOLDING_KINDS))
+        .order_by(CreditAccount.id)
+        .with_for_update(key_share=True)
+    ).all()
+    return {
+        (org_id, AccountRef(AccountKind(kind), member_id)): (acc, balance)
+        for acc, org_id, kind, member_id, balance in rows
+    }
+
+
+def _counter_accounts(
+    orgs: dict[str, Organization], kinds: set[AccountKind]
+) -> dict[tuple[str, AccountKind], str]:
+    """The ids of the organizations' counter-accounts of ``kinds``; missing ones created in
+    one INSERT (race-safe: ON CONFLICT DO NOTHING, as account_id does one by one)."""
+    if not kinds:
+        return {}
+
+    def read() -> dict[tuple[str, AccountKind], str]:
+        rows = db.session.execute(
+            select(CreditAccount.id, CreditAccount.organization_id, CreditAccount.kind).where(
+                CreditAccount.organization_id.in_(sorted(orgs)),
+                CreditAccount.kind.in_(sorted(kinds)),
+                CreditAccount.member_id == "",
+            )
+        ).all()
+        return {(org_id, AccountKind(kind)): acc for acc, org_id, kind in rows}
+
+    found = read()
+    missing = [(o, k) for o in sorted(orgs) for k in sorted(kinds) if (o, k) not in found]
+    if missing:
+        now = utcnow()
+        insert_ = _insert(db.session.get_bind().dialect.name)
+        db.session.execute(
+            insert_(CreditAccount)
+            .values(
+                [
+                    {
+                        "id": new_id("acc"),
+                        "reseller_id": orgs[org_id].reseller_id,
+                        "organization_id": org_id,
+                        "kind": kind,
+                        "member_id": "",
+                        "balance": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for org_id, kind in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
+        )
+        found = read()
+    return found
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+_MOVE_TOTALS = text(
+    "UPDATE organizations AS o SET total_credits = o.total_credits + v.net"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:nets AS bigint[])) AS v(id, net)"
+    " WHERE o.id = v.id AND o.status != 'deleted'"
+    " RETURNING o.id, o.total_credits"
+)
+
+
+def _move_totals(movements: list[Movement], results: list[str | DomainError]) -> set[str]:
+    """Move each organization's total by its accepted movements (one UPDATE on PostgreSQL),
+    alerting once per organization; the organizations found deleted (nothing moved)."""
+    nets: dict[str, int] = {}
+    for movement, result in zip(movements, results, strict=True):
+        if isinstance(result, str):
+            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
+            nets[movement.org.id] = nets.get(movement.org.id, 0) + net
+    nets = {org_id: net for org_id, net in sorted(nets.items()) if net}
+    if not nets:
+        return set()
+    orgs = {m.org.id: m.org for m in movements}
+    if _postgresql():
+        totals = dict(
+            db.session.execute(_MOVE_TOTALS, {"ids": list(nets), "nets": list(nets.values())}).all()
+        )
+    else:
+        totals = {}
+        for org_id, net in nets.items():
+            total = db.session.execute(_MOVE_TOTAL, {"organization": org_id, "net": net}).scalar()
+            if total is not None:
+                totals[org_id] = total
+    for org_id, total in totals.items():
+        alerts.total_changed(orgs[org_id], total - nets[org_id], total)
+    return set(nets) - set(totals)
+
+
+_CHANGE_BALANCES = text(
+    "UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta)"
+    " WHERE a.id = v.id AND a.balance + v.delta >= 0"
+)
+
+
+def _change_balances(deltas: dict[str, int]) -> None:
+    """Apply each locked account's net change: one conditional UPDATE on PostgreSQL."""
+    deltas = {acc: delta for acc, delta in sorted(deltas.items()) if delta}
+    if not deltas:
+        return
+    now = utcnow()
+    if _postgresql():
+        params = {"ids": list(deltas), "deltas": list(deltas.values()), "now": now}
+        changed = db.session.execute(_CHANGE_BALANCES, params).rowcount
+    else:
+        changed = 0
+        for acc, delta in deltas.items():
+            params = {"account": acc, "delta": delta, "now": now}
+            changed += db.session.execute(_CHANGE_BALANCE, params).scalar() is not None
+    if changed != len(deltas):  # the accounts are locked and were read: cannot happen
+        raise RuntimeError("a locked balance changed under its lock")
+
+
+def _insert_postings(
+    actor: Actor,
+    movements: list[Movement],
+    results: list[str | DomainError],
+    holding: dict[tuple[str, AccountRef], tuple[str, int]],
+    counters: dict[tuple[str, AccountKind], str],
+    before: dict[str, int],
+) -> None:
+    """The accepted movements' postings, with each holding account's running balance."""
+    now = utcnow()
+    running = dict(before)
+    rows = []
+    for movement, result in zip(movements, results, strict=True):
+        if not isinstance(result, str):
+            continue
+        org, transaction_id = movement.org, new_id("txn")
+        for index, posting in enumerate(movement.postings):
+            if posting.ref.kind in HOLDING_KINDS:
+                acc = holding[(org.id, posting.ref)][0]
+                running[acc] += posting.credits
+                balance_after = running[acc]
+            else:
+                acc, balance_after = counters[(org.id, posting.ref.kind)], None
+            rows.append(
+                (
+                    result if index == 0 else new_id("ent"),
+                    transaction_id,
+                    org.reseller_id,
+                    org.id,
+                    acc,
+                    posting.ref.kind.value,
+                    posting.ref.member_id,
+                    posting.type.value,
+                    posting.credits,
+                    balance_after,
+                    None,
+                    None,
+                    movement.reference,
+                    movement.occurred_at or now,
+                    now,
+                    actor.user_id,
+                    actor.real_user_id,
+                    actor.api_key_id,
+                )
+            )
+    if not rows:
+        return
+    if _postgresql():
+        # COPY: the fastest way in for many rows, in this transaction (the session's connection).
+        cursor = db.session.connection().connection.driver_connection.cursor()
+        columns = ", ".join(_ENTRY_COLUMNS)
+        with cursor, cursor.copy(f"COPY ledger_entries ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        db.session.execute(
+            _INSERT_POSTINGS, [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
+        )
