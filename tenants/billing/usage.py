@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -152,14 +153,39 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
     return results
 
 
+# What a prepaid event, its alerts and its top-up read of the organization: a batch loads
+# hundreds, and loading every column of each costs more than the rest of its checks.
+_PREPAID_COLUMNS = (
+    Organization.reseller_id,
+    Organization.status,
+    Organization.pricing_model,
+    Organization.individual_user_credits,
+    Organization.low_balance_alert,
+    Organization.low_balance_threshold,
+    Organization.notification_mobile,
+    Organization.auto_top_up_enabled,
+    Organization.auto_top_up_below,
+    Organization.auto_top_up_credits,
+)
+
+
 def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
-    """The organizations the actor may use among ``ids``, in one query. A string that is
-    no record id (a NUL, another format) names none; the database is not asked about it."""
+    """The organizations the actor may use among ``ids``, in one query (postpaid ones then
+    loaded whole in a second: their usage reads prices, country and limit). A string that
+    is no record id (a NUL, another format) names none; the database is not asked about it."""
     ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
-    query = scoping.organizations_query(actor).where(Organization.id.in_(ids))
-    return {org.id: org for org in db.session.scalars(query)}
+    query = scoping.organizations_query(actor).where(ledger.one_of(Organization.id, ids))
+    orgs = {org.id: org for org in db.session.scalars(query.options(load_only(*_PREPAID_COLUMNS)))}
+    postpaid = [org_id for org_id, org in orgs.items() if org.pricing_model != PricingModel.PREPAID]
+    if postpaid:
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.id.in_(postpaid))
+            .execution_options(populate_existing=True)
+        ).all()
+    return orgs
 
 
 def _key(orgs: dict[str, Organization], event: UsageEvent) -> tuple[str, str] | DomainError:

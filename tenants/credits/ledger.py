@@ -24,7 +24,20 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,7 +50,7 @@ from tenants.core.errors import (
     ValidationFailed,
 )
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_id, new_ids, utcnow
 from tenants.credits import alerts
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
@@ -453,10 +466,12 @@ def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError
     if not movements:
         return []
     orgs = {m.org.id: m.org for m in movements}
-    holding = _lock_holding(sorted(orgs))
+    # What needs no lock comes first: the locks are held until the commit, and concurrent
+    # batches naming the same accounts wait for them.
     counters = _counter_accounts(
         orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
     )
+    holding = _lock_holding(sorted(orgs))
     before = dict(holding.values())
     balances, results = _walk(movements, holding, before)
     closed = _move_totals(movements, results)
@@ -508,6 +523,20 @@ def _walk(
     return balances, results
 
 
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column, values) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter however
+    many values (an IN of a thousand placeholders costs more to render and parse than the
+    database takes to answer it)."""
+    values = list(values)
+    if _postgresql():
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
 def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str, int]]:
     """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance)."""
     rows = db.session.execute(
@@ -518,7 +547,9 @@ def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str,
             CreditAccount.member_id,
             CreditAccount.balance,
         )
-        .where(CreditAccount.organization_id.in_(org_ids), CreditAccount.kind.in_(HOLDING_KINDS))
+        .where(
+            one_of(CreditAccount.organization_id, org_ids), CreditAccount.kind.in_(HOLDING_KINDS)
+        )
         .order_by(CreditAccount.id)
         .with_for_update(key_share=True)
     ).all()
@@ -539,7 +570,7 @@ def _counter_accounts(
     def read() -> dict[tuple[str, AccountKind], str]:
         rows = db.session.execute(
             select(CreditAccount.id, CreditAccount.organization_id, CreditAccount.kind).where(
-                CreditAccount.organization_id.in_(sorted(orgs)),
+                one_of(CreditAccount.organization_id, sorted(orgs)),
                 CreditAccount.kind.in_(sorted(kinds)),
                 CreditAccount.member_id == "",
             )
@@ -572,10 +603,6 @@ def _counter_accounts(
         )
         found = read()
     return found
-
-
-def _postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
 
 
 _MOVE_TOTALS = text(
@@ -649,11 +676,12 @@ def _insert_postings(
     """The accepted movements' postings, with each holding account's running balance."""
     now = utcnow()
     running = dict(before)
+    accepted = [(m, r) for m, r in zip(movements, results, strict=True) if isinstance(r, str)]
+    transactions = iter(new_ids("txn", len(accepted)))
+    entries = iter(new_ids("ent", sum(len(m.postings) - 1 for m, _ in accepted)))
     rows = []
-    for movement, result in zip(movements, results, strict=True):
-        if not isinstance(result, str):
-            continue
-        org, transaction_id = movement.org, new_id("txn")
+    for movement, result in accepted:
+        org, transaction_id = movement.org, next(transactions)
         for index, posting in enumerate(movement.postings):
             if posting.ref.kind in HOLDING_KINDS:
                 acc = holding[(org.id, posting.ref)][0]
@@ -663,7 +691,7 @@ def _insert_postings(
                 acc, balance_after = counters[(org.id, posting.ref.kind)], None
             rows.append(
                 (
-                    result if index == 0 else new_id("ent"),
+                    result if index == 0 else next(entries),
                     transaction_id,
                     org.reseller_id,
                     org.id,

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_id, new_ids, utcnow
 from tenants.core.validation import clean_text
 from tenants.models import LedgerEntry, Organization
 from tenants.models.ledger import UsageReference
@@ -135,10 +135,12 @@ def claim_many(keys: Iterable[tuple[Organization, str]]) -> dict[tuple[str, str]
             "organization_id": org_id,
             "reference": reference,
             "reseller_id": wanted[(org_id, reference)].reseller_id,
-            "entry_id": new_id("ent"),
+            "entry_id": entry_id,
             "created_at": now,
         }
-        for org_id, reference in sorted(wanted)
+        for (org_id, reference), entry_id in zip(
+            sorted(wanted), new_ids("ent", len(wanted)), strict=True
+        )
     ]
     if db.session.get_bind().dialect.name == "postgresql":
         claimed = db.session.execute(_CLAIM_UNNEST, _columns(rows, now)).all()
