@@ -8,7 +8,9 @@ nothing and answers with the first entry.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,6 +84,22 @@ class EventResult:
     error: DomainError | None = None
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block: a batch allocates a few hundred
+    thousand short-lived objects (freed by their reference counts), and each few hundred
+    allocations would otherwise start a collection over every object of the process — 15 %
+    of a batch's time in the B6 profile (bench/README.md)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
     """Record up to MAX_BATCH events in one transaction, each standing alone: one refused
     event refuses no other (its reference claim is given back), and events for one account
@@ -98,6 +116,12 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
     locked first in id order (before the prepaid accounts: always that order), so
     concurrent batches wait for each other instead of deadlocking.
     """
+    with _no_collection():
+        return _record_usage_batch(actor, events)
+
+
+def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
+    """The body of record_usage_batch, with the garbage collector paused."""
     orgs = _organizations(actor, {event.organization_id for event in events})
     keys: list[tuple[str, str] | DomainError] = [_key(orgs, event) for event in events]
     claims = references.claim_many(
