@@ -37,6 +37,7 @@ from bench._harness import (
     recommended_workers,
     wrk,
 )
+from bench._report import figure
 from bench.b1_usage import seed
 from tenants.core.types import new_ids
 
@@ -223,6 +224,19 @@ def main() -> int:
         f"{'met' if ok_ratio else 'MISSED'}; p99 < {MAX_P99_MS:.0f} ms: "
         f"{'met' if ok_p99 else 'MISSED'}{'' if ok_answers else '; NON-2XX OR NOT CONSERVED'})"
     )
+    figure("B6", "events/s", portal["rate"], "events/s", f"≥ {MIN_RATE:,.0f}", ok_rate)
+    figure(
+        "B6",
+        "events/s against the batch floor",
+        portal["rate"],
+        "events/s",
+        f"≥ {MIN_RATIO:.0%} of the floor",
+        ok_ratio,
+        baseline=base["rate"],
+        ratio=ratio,
+    )
+    figure("B6", "p99 per request", portal["p99"], "ms", f"< {MAX_P99_MS:.0f} ms", ok_p99)
+    figure("B6", "answers 2xx, credits conserved", float(ok_answers), "", "all", ok_answers)
     print(json.dumps({"floor": base, "portal": portal}))
     return 0 if ok_rate and ok_ratio and ok_p99 and ok_answers else 1
 

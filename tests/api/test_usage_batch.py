@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
-from tenants.credits import ledger
 from tenants.core.types import utcnow
+from tenants.credits import ledger
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry, Organization, QueuedJob
 from tenants.organizations.operations import suspend_organization
