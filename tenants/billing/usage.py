@@ -89,7 +89,8 @@ def _no_collection() -> Iterator[None]:
     """The cyclic garbage collector paused for the block: a batch allocates a few hundred
     thousand short-lived objects (freed by their reference counts), and each few hundred
     allocations would otherwise start a collection over every object of the process — 15 %
-    of a batch's time in the B6 profile (bench/README.md)."""
+    of a batch's time in the B6 profile (bench/README.md). Process-wide while it lasts (the
+    portal runs sync workers: one request a process)."""
     if not gc.isenabled():
         yield
         return
