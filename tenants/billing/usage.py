@@ -19,7 +19,13 @@ from sqlalchemy.orm import load_only
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
+from tenants.billing.postpaid import (
+    Accrual,
+    accrue_many,
+    ensure_accounts,
+    record_postpaid_usage,
+    usage_accrual,
+)
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
@@ -113,9 +119,9 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
     usage, tenants.credits.operations.usage_movement) and posted set-based by
     ledger.post_many: accounts locked in id order, balances walked in array order, the
     ledger rows, balances and totals written in bulk, alerts and top-ups asked once per
-    account. Postpaid events accrue one by one, each in its savepoint, their account rows
-    locked first in id order (before the prepaid accounts: always that order), so
-    concurrent batches wait for each other instead of deadlocking.
+    account. Postpaid events likewise (tenants.billing.postpaid.usage_accrual, accrue_many):
+    their account rows are locked first in id order (before the prepaid accounts: always
+    that order), so concurrent batches wait for each other instead of deadlocking.
     """
     with _no_collection():
         return _record_usage_batch(actor, events)
@@ -135,6 +141,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     results: list[EventResult | None] = []
     first: dict[tuple[str, str], int] = {}  # reference → the index of its batch's first event
     pending: list[tuple[int, ledger.Movement]] = []
+    accruals: list[tuple[int, Accrual]] = []
     accounts: dict = {}
     for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if isinstance(key, DomainError):
@@ -145,7 +152,22 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             results.append(EventResult(EventStatus.DUPLICATE, entry_id=claims[key].entry_id))
         elif orgs[key[0]].pricing_model != PricingModel.PREPAID:
             first[key] = index
-            results.append(_record_one(actor, orgs[key[0]], event, claims[key]))
+            try:
+                accrual = usage_accrual(
+                    actor,
+                    orgs[key[0]],
+                    credits=event.credits,
+                    reference=key[1],
+                    claim=claims[key],
+                    account=event.account,
+                    occurred_at=event.occurred_at,
+                    cache=accounts,
+                )
+            except DomainError as error:
+                results.append(EventResult(EventStatus.REFUSED, error=error))
+            else:
+                results.append(None)
+                accruals.append((index, accrual))
         else:
             first[key] = index
             try:
@@ -164,8 +186,9 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             else:
                 results.append(None)
                 pending.append((index, movement))
+    accrued = accrue_many(actor, [accrual for _, accrual in accruals])
     posted = ledger.post_many(actor, [movement for _, movement in pending])
-    for (index, _movement), outcome in zip(pending, posted, strict=True):
+    for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
         results[index] = (
             EventResult(EventStatus.REFUSED, error=outcome)
             if isinstance(outcome, DomainError)
@@ -245,25 +268,6 @@ def _lock_accounts(orgs: list[Organization]) -> None:
             .order_by(PostpaidAccount.organization_id)
             .with_for_update()
         ).all()
-
-
-def _record_one(
-    actor: Actor, org: Organization, event: UsageEvent, claim: references.Claim
-) -> EventResult:
-    try:
-        with db.session.begin_nested():
-            recorded = record_usage(
-                actor,
-                org,
-                credits=event.credits,
-                reference=event.reference,
-                account=event.account,
-                occurred_at=event.occurred_at,
-                claim=claim,
-            )
-    except DomainError as error:
-        return EventResult(EventStatus.REFUSED, error=error)
-    return EventResult(EventStatus.ACCEPTED, entry_id=recorded.entry.id)
 
 
 def _repeat(first: EventResult) -> EventResult:

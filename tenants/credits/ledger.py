@@ -416,6 +416,7 @@ class Movement:
     reference: str | None = None
     occurred_at: datetime | None = None
     entry_id: str | None = None
+    amount: Decimal | None = None  # money (a postpaid charge's), in the organization's currency
 
 
 _ENTRY_COLUMNS = (
@@ -440,7 +441,9 @@ _ENTRY_COLUMNS = (
 )
 
 
-def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError]:
+def post_many(
+    actor: Actor, movements: list[Movement], *, postpaid: bool = False
+) -> list[str | DomainError]:
     """Write many balanced transactions of prepaid organizations set-based, each standing
     alone: the id of its first posting, or why it was refused (InsufficientCredits,
     OrganizationClosed) — a refused one writes nothing and refuses no other.
@@ -457,6 +460,10 @@ def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError
     balances (still conditional: never below zero) and the postings in one COPY
     (PostgreSQL) or one executemany (SQLite). Alerts and automatic top-ups are asked once
     per organization and account, from its balance before the batch to after it.
+
+    ``postpaid``: the movements of postpaid organizations, already decided (their money is
+    kept by tenants.billing.postpaid): as post_transaction(postpaid=True) they touch no
+    balance, total or alert, and the balance after is ``POSTPAID_BALANCE``; all are written.
     """
     for movement in movements:
         if sum(p.credits for p in movement.postings) != 0:
@@ -466,6 +473,8 @@ def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError
     if not movements:
         return []
     orgs = {m.org.id: m.org for m in movements}
+    if postpaid:
+        return _post_postpaid(actor, movements, orgs)
     # What needs no lock comes first: the locks are held until the commit, and concurrent
     # batches naming the same accounts wait for them.
     counters = _counter_accounts(
@@ -485,6 +494,29 @@ def post_many(actor: Actor, movements: list[Movement]) -> list[str | DomainError
         if balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
     _insert_postings(actor, movements, results, holding, counters, before)
+    return results
+
+
+def _post_postpaid(
+    actor: Actor, movements: list[Movement], orgs: dict[str, Organization]
+) -> list[str | DomainError]:
+    kinds = {p.ref.kind for m in movements for p in m.postings}
+    if any(
+        p.ref != SYSTEM_ACCOUNT
+        for m in movements
+        for p in m.postings
+        if p.ref.kind in HOLDING_KINDS
+    ):
+        raise ValueError("postpaid movements post to the system account")
+    accounts = _counter_accounts(orgs, kinds)  # the system account too: never locked here
+    holding = {
+        (org_id, SYSTEM_ACCOUNT): (acc, POSTPAID_BALANCE)
+        for (org_id, kind), acc in accounts.items()
+        if kind == AccountKind.SYSTEM
+    }
+    results: list[str | DomainError] = [m.entry_id or new_id("ent") for m in movements]
+    before = {acc: POSTPAID_BALANCE for acc, _ in holding.values()}
+    _insert_postings(actor, movements, results, holding, accounts, before, postpaid=True)
     return results
 
 
@@ -672,6 +704,8 @@ def _insert_postings(
     holding: dict[tuple[str, AccountRef], tuple[str, int]],
     counters: dict[tuple[str, AccountKind], str],
     before: dict[str, int],
+    *,
+    postpaid: bool = False,
 ) -> None:
     """The accepted movements' postings, with each holding account's running balance."""
     now = utcnow()
@@ -685,7 +719,8 @@ def _insert_postings(
         for index, posting in enumerate(movement.postings):
             if posting.ref.kind in HOLDING_KINDS:
                 acc = holding[(org.id, posting.ref)][0]
-                running[acc] += posting.credits
+                if not postpaid:
+                    running[acc] += posting.credits
                 balance_after = running[acc]
             else:
                 acc, balance_after = counters[(org.id, posting.ref.kind)], None
@@ -701,8 +736,8 @@ def _insert_postings(
                     posting.type.value,
                     posting.credits,
                     balance_after,
-                    None,
-                    None,
+                    movement.amount,
+                    org.currency if movement.amount is not None else None,
                     movement.reference,
                     movement.occurred_at or now,
                     now,

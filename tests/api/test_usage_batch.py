@@ -17,7 +17,7 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import ledger
 from tenants.jobs.outbox import commit
-from tenants.models import LedgerEntry, Organization, QueuedJob
+from tenants.models import Charge, LedgerEntry, Organization, QueuedJob
 from tenants.organizations.operations import suspend_organization
 from tests.api.test_usage_references import batch, debt, postpaid, usage, usage_entries
 from tests.api.test_usage_round_trips import recorded
@@ -251,3 +251,59 @@ def test_8_batches_at_once_on_one_account_never_overdraw_and_conserve_credits(ap
     balances = sorted(e.balance_after for e in usage_entries(tenants.acme))
     assert balances == list(range(1, 1000, 3))  # every balance after, once: no overdraw
     assert_conserved(tenants.acme)
+
+
+def test_postpaid_events_accrue_in_array_order_up_to_the_credit_limit(api, tenants, postpaid):
+    postpaid.credit_limit = Decimal("1")
+    commit()
+    # 5 SMS at €0.05 + 21 % = €0.3025: three fit under €1, a fourth does not, one SMS does.
+    body = batch(
+        api,
+        tenants.key_a,
+        *[(postpaid, 5, f"p{i}") for i in range(4)],
+        (postpaid, 1, "small"),
+        (postpaid, 5, "p3"),  # the refused one again: refused alike
+    ).json
+    assert [r["status"] for r in body["results"]] == [
+        "accepted",
+        "accepted",
+        "accepted",
+        "refused",
+        "accepted",
+        "refused",
+    ]
+    assert body["results"][3]["error"]["code"] == "insufficient_credits"
+    assert debt(postpaid) == Decimal("0.968")  # 3 x 0.3025 + 0.0605
+    charges = db.session.scalars(
+        sa.select(Charge).where(Charge.organization_id == postpaid.id).order_by(Charge.reference)
+    ).all()
+    assert sorted(c.reference for c in charges) == ["p0", "p1", "p2", "small"]
+    assert sum(c.amount + c.tax for c in charges) == Decimal("0.968")
+    entries = usage_entries(postpaid)
+    assert sorted(e.id for e in entries) == sorted(
+        body["results"][i]["entry_id"] for i in (0, 1, 2, 4)
+    )
+    assert {(e.balance_after, e.currency) for e in entries} == {(0, "EUR")}
+    assert sum(e.amount for e in entries) == sum(c.amount for c in charges)
+    # The refused reference is free again once the limit allows it.
+    db.session.get(Organization, postpaid.id).credit_limit = Decimal("100")
+    commit()
+    again = batch(api, tenants.key_a, (postpaid, 5, "p3")).json
+    assert again["results"][0]["status"] == "accepted"
+
+
+def test_a_mixed_batch_is_a_fixed_number_of_statements_whatever_its_size(
+    app, api, tenants, postpaid
+):
+    app.config["API_RATE_LIMIT"] = ""
+    fund(tenants.acme, 10_000)
+    batch(api, tenants.key_a, (tenants.acme, 1, "warm-up"), (postpaid, 1, "warm-up"))
+    counts = []
+    for size in (10, 200):
+        events = [(org, 1, f"{size}-{i}") for i in range(size) for org in (tenants.acme, postpaid)]
+        with recorded(app) as (statements, _commits):
+            response = batch(api, tenants.key_a, *events)
+        assert response.json["accepted"] == 2 * size
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert len(usage_entries(postpaid)) == 211
