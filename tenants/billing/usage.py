@@ -19,17 +19,12 @@ from sqlalchemy.orm import load_only
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
-from tenants.billing.postpaid import (
-    Accrual,
-    accrue_many,
-    ensure_accounts,
-    record_postpaid_usage,
-    usage_accrual,
-)
+from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
+from tenants.billing.postpaid_many import Accrual, accrue_many, usage_accrual
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
-from tenants.credits import ledger, references
+from tenants.credits import ledger_many, references
 from tenants.credits import operations as credit_ops
 from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
 from tenants.models.ledger import HOLDING_KINDS
@@ -117,9 +112,9 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
     first entry's id — unless that earlier event of this batch was refused, whose refusal it
     then repeats. Prepaid events are checked one by one in memory (the checks of the single
     usage, tenants.credits.operations.usage_movement) and posted set-based by
-    ledger.post_many: accounts locked in id order, balances walked in array order, the
+    ledger_many.post_many: accounts locked in id order, balances walked in array order, the
     ledger rows, balances and totals written in bulk, alerts and top-ups asked once per
-    account. Postpaid events likewise (tenants.billing.postpaid.usage_accrual, accrue_many):
+    account. Postpaid events likewise (tenants.billing.postpaid_many):
     their account rows are locked first in id order (before the prepaid accounts: always
     that order), so concurrent batches wait for each other instead of deadlocking.
     """
@@ -140,7 +135,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     )
     results: list[EventResult | None] = []
     first: dict[tuple[str, str], int] = {}  # reference → the index of its batch's first event
-    pending: list[tuple[int, ledger.Movement]] = []
+    pending: list[tuple[int, ledger_many.Movement]] = []
     accruals: list[tuple[int, Accrual]] = []
     accounts: dict = {}
     for index, (event, key) in enumerate(zip(events, keys, strict=True)):
@@ -187,7 +182,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
                 results.append(None)
                 pending.append((index, movement))
     accrued = accrue_many(actor, [accrual for _, accrual in accruals])
-    posted = ledger.post_many(actor, [movement for _, movement in pending])
+    posted = ledger_many.post_many(actor, [movement for _, movement in pending])
     for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
         results[index] = (
             EventResult(EventStatus.REFUSED, error=outcome)
@@ -224,7 +219,7 @@ def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
     ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
-    query = scoping.organizations_query(actor).where(ledger.one_of(Organization.id, ids))
+    query = scoping.organizations_query(actor).where(ledger_many.one_of(Organization.id, ids))
     orgs = {org.id: org for org in db.session.scalars(query.options(load_only(*_PREPAID_COLUMNS)))}
     postpaid = [org_id for org_id, org in orgs.items() if org.pricing_model != PricingModel.PREPAID]
     if postpaid:

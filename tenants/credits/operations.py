@@ -29,7 +29,6 @@ from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
 from tenants.credits import references
 from tenants.credits.ledger import (
-    Movement,
     Posting,
     lock_balances,
     lock_organization,
@@ -37,6 +36,7 @@ from tenants.credits.ledger import (
     parse_account,
     post_transaction,
 )
+from tenants.credits.ledger_many import Movement
 from tenants.credits.movements import credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
@@ -365,7 +365,7 @@ def usage_movement(
 ) -> Movement:
     """A usage of a batch, checked as record_usage checks it (in its order) once its
     reference is claimed for the first time, as the movement to post with
-    ledger.post_many; raises the refusal. ``accounts``: the batch's resolved accounts
+    ledger_many.post_many; raises the refusal. ``accounts``: the batch's resolved accounts
     (organization, ``account`` value) → AccountRef or the refusal, so a batch naming one
     member account a thousand times asks the database once."""
     credits = clean_credits(credits)

@@ -1,4 +1,4 @@
-"""ledger.post_many: many usage transactions set-based, each standing alone, with the
+"""ledger_many.post_many: many usage transactions set-based, each standing alone, with the
 rules of post_transaction — balanced, never negative, an organization closed meanwhile
 refuses its movements and moves nothing."""
 
@@ -10,19 +10,19 @@ import sqlalchemy as sa
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import OrganizationClosed
 from tenants.core.extensions import db
-from tenants.credits import ledger
+from tenants.credits import ledger_many
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry, Organization, OrganizationStatus
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType
 from tests.credits.conftest import fund, system_credits
 
 
-def usage(org, credits: int, reference: str) -> ledger.Movement:
-    return ledger.Movement(
+def usage(org, credits: int, reference: str) -> ledger_many.Movement:
+    return ledger_many.Movement(
         org,
         [
-            ledger.Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
-            ledger.Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+            ledger_many.Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
+            ledger_many.Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
         ],
         reference=reference,
     )
@@ -34,7 +34,7 @@ def test_each_movement_stands_alone_in_order_and_every_transaction_balances(
     one, two = create_organization(name="One"), create_organization(name="Two")
     fund(one, 10)
     fund(two, 3)
-    results = ledger.post_many(
+    results = ledger_many.post_many(
         SYSTEM,
         [usage(one, 6, "a"), usage(two, 4, "b"), usage(one, 6, "c"), usage(one, 4, "d")],
     )
@@ -68,7 +68,7 @@ def test_an_organization_deleted_meanwhile_refuses_its_movements_and_moves_nothi
         .values(status=OrganizationStatus.DELETED)
         .execution_options(synchronize_session=False)
     )
-    results = ledger.post_many(SYSTEM, [usage(gone, 5, "g"), usage(kept, 5, "k")])
+    results = ledger_many.post_many(SYSTEM, [usage(gone, 5, "g"), usage(kept, 5, "k")])
     commit()
     assert isinstance(results[0], OrganizationClosed) and isinstance(results[1], str)
     assert (system_credits(gone), system_credits(kept)) == (10, 5)
@@ -82,12 +82,12 @@ def test_an_organization_deleted_meanwhile_refuses_its_movements_and_moves_nothi
 
 def test_it_takes_credits_out_of_holding_accounts_only(create_organization):
     org = create_organization()
-    into = ledger.Movement(
+    into = ledger_many.Movement(
         org,
         [
-            ledger.Posting(SYSTEM_ACCOUNT, 5, EntryType.PURCHASE),
-            ledger.Posting(AccountRef(AccountKind.PURCHASES), -5, EntryType.PURCHASE),
+            ledger_many.Posting(SYSTEM_ACCOUNT, 5, EntryType.PURCHASE),
+            ledger_many.Posting(AccountRef(AccountKind.PURCHASES), -5, EntryType.PURCHASE),
         ],
     )
     with pytest.raises(ValueError, match="out of holding accounts"):
-        ledger.post_many(SYSTEM, [into])
+        ledger_many.post_many(SYSTEM, [into])
