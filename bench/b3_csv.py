@@ -11,7 +11,7 @@ rows and for all N, and times ``psql -c "\\copy (SELECT … same rows, same orde
 '/dev/null' CSV"``. ``--python`` also times the row-by-row Python path (the one SQLite uses)
 for comparison.
 Prints rows/s beside COPY's and the peak RSS growth of the exporting process; exits 1 when
-the rate is under 50 % of COPY's or RSS grows by 50 MB or more. The database is dropped.
+the rate is under 60 % of COPY's or RSS grows by 50 MB or more. The database is dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import fresh_database
 
-MIN_RATIO = 0.5
+MIN_RATIO = 0.6  # issue 17: at least 60 % of psql's copy, stable over three runs
 MAX_GROWTH_MB = 50.0
 SPAN = timedelta(days=29)  # csv_export.seed spreads the rows evenly over it
 

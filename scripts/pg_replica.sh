@@ -65,13 +65,31 @@ allow_replication() {
   fi
 }
 
+SLOT="${NAME}_slot"
+drop_slot() {  # the primary's replication slot of a replica that is gone
+  primary_sql "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+    WHERE slot_name = '$SLOT' AND NOT active" >/dev/null || true
+}
+keep_wal() {
+  # A replication slot keeps the WAL the replica has not received (a test stops the replica
+  # for a while; without it a busy primary recycles the segments and the replica can never
+  # catch up) -- at most this much, so a replica left stopped cannot fill the disk.
+  if [ "$(primary_sql "SHOW max_slot_wal_keep_size")" = "-1" ]; then
+    say "limiting the WAL a replication slot may keep on the primary to 4GB"
+    primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '4GB'" >/dev/null
+    primary_sql "SELECT pg_reload_conf()" >/dev/null
+  fi
+}
+
 create() {
   allow_replication
+  keep_wal
+  drop_slot
   say "creating cluster $version/$NAME on port $REPLICA_PORT from $PRIMARY_HOST:$PRIMARY_PORT"
   as_root pg_createcluster "$version" "$NAME" -p "$REPLICA_PORT" >/dev/null
   as_root find "$data" -mindepth 1 -delete
   as_postgres "$bin/pg_basebackup" -h "$PRIMARY_HOST" -p "$PRIMARY_PORT" -U postgres \
-    -D "$data" -R -X stream -c fast
+    -D "$data" -R -X stream -c fast -C -S "$SLOT"
   # The same trust lines as the primary; a hot standby needs these settings at least as
   # high as its primary's, or it refuses to start.
   as_root cp "$(primary_sql "SHOW hba_file")" "$conf/pg_hba.conf"
@@ -104,6 +122,7 @@ if exists; then
   say "$version/$NAME does not stream: recreating it"
   as_root pg_dropcluster --stop "$version" "$NAME" || true
   as_root rm -rf "$conf" "$data"
+  drop_slot
 fi
 create
 say "$version/$NAME is running and streaming on port $REPLICA_PORT"

@@ -159,16 +159,58 @@ def _time_cells(rows: MovementRows, entry) -> tuple[ColumnElement, ColumnElement
     return when, recorded, times
 
 
-def _account_cell(entry, formula_starts) -> ColumnElement:
+class _Joins:
+    """The rows a cell reads besides the movement -- the member's and the users' names, the
+    organization's -- each LEFT JOINed once, when a cell first asks for it.
+
+    Joins rather than correlated subqueries: a query with a correlated subquery in its
+    SELECT list is computed by the leader alone, one row at a time after the parallel scan
+    and sort; with joins PostgreSQL computes every cell in its parallel workers (see the B3
+    figures in bench/README.md). Each join matches at most one row (a primary key), so the
+    rows are the movements' rows."""
+
+    def __init__(self) -> None:
+        self.outer: list[tuple] = []  # (table, ON clause), in join order
+        self._made: dict[str, tuple] = {}
+
+    def _join(self, target, onclause) -> None:
+        self.outer.append((target, onclause))
+
+    def member_user(self, entry) -> tuple:
+        """The member of a member account and its user (all columns NULL without one)."""
+        if "member" not in self._made:
+            member, user = aliased(Member), aliased(User)
+            self._join(member, and_(member.id == entry.member_id, entry.member_id != ""))
+            self._join(user, user.id == member.user_id)
+            self._made["member"] = (member, user)
+        return self._made["member"]
+
+    def doer_real(self, entry) -> tuple:
+        """The user who made the movement, if they have a name, and the person logged in as
+        them (all columns NULL without one)."""
+        if "doer" not in self._made:
+            doer, real = aliased(User), aliased(User)
+            self._join(
+                doer, and_(doer.id == entry.actor_user_id, func.nullif(doer.name, "").is_not(None))
+            )
+            self._join(real, and_(real.id == entry.real_user_id, doer.id.is_not(None)))
+            self._made["doer"] = (doer, real)
+        return self._made["doer"]
+
+    def organization(self, entry):
+        if "organization" not in self._made:
+            org = aliased(Organization)
+            self._join(org, org.id == entry.organization_id)
+            self._made["organization"] = org
+        return self._made["organization"]
+
+
+def _account_cell(entry, joins: _Joins, formula_starts) -> ColumnElement:
     """The account's label: the system pool, or the member's (by name while they exist)."""
-    member_user = aliased(User)
+    _member, member_user = joins.member_user(entry)
     member_name = func.coalesce(func.nullif(member_user.name, ""), entry.member_id)
-    named_member = (
-        select(_member_account(formula_starts, member_name))
-        .select_from(Member)
-        .join(member_user, member_user.id == Member.user_id)
-        .where(Member.id == entry.member_id, entry.member_id != "")
-        .scalar_subquery()
+    named_member = case(
+        (member_user.id.is_not(None), _member_account(formula_starts, member_name)),
     )
     return case(
         (
@@ -182,30 +224,20 @@ def _account_cell(entry, formula_starts) -> ColumnElement:
     )
 
 
-def _done_by_cell(entry, formula_starts) -> ColumnElement:
+def _done_by_cell(entry, joins: _Joins, formula_starts) -> ColumnElement:
     """Who made the movement: a person (``real as name`` during login-as), an API key, or
     the system."""
-    doer, real = aliased(User), aliased(User)
+    doer, real = joins.doer_real(entry)
     doer_name, real_name = func.nullif(doer.name, ""), func.nullif(real.name, "")
-    done_by_user = (
-        select(
-            case(
-                (
-                    and_(real_name.is_not(None), doer_name.is_not(None)),
-                    _template(
-                        "%(real)s as %(name)s", formula_starts, real=real.name, name=doer.name
-                    ),
-                ),
-                else_=_cell(doer_name, formula_starts),
-            )
-        )
-        .select_from(doer)
-        .outerjoin(real, real.id == entry.real_user_id)
-        .where(doer.id == entry.actor_user_id, doer_name.is_not(None))
-        .scalar_subquery()
+    done_by_user = case(
+        (
+            and_(real_name.is_not(None), doer_name.is_not(None)),
+            _template("%(real)s as %(name)s", formula_starts, real=real.name, name=doer.name),
+        ),
+        else_=_cell(doer_name, formula_starts),
     )
     return func.coalesce(
-        case((entry.actor_user_id.is_not(None), done_by_user)),
+        case((and_(entry.actor_user_id.is_not(None), doer.id.is_not(None)), done_by_user)),
         case(
             (
                 func.nullif(entry.api_key_id, "").is_not(None),
@@ -234,8 +266,15 @@ def _amount_cell(entry, formula_starts) -> ColumnElement:
 def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) -> Select:
     """The SELECT whose rows, as COPY writes them, are the CSV lines of ``rows`` (its
     ``columns``, in order)."""
-    movements = rows.query.subquery()
+    query = rows.query
+    if query._limit_clause is None and query._offset_clause is None:
+        # Without its ORDER BY the subquery is pulled up into the statement (a subquery
+        # with one is planned apart and its rows computed by the leader alone); the
+        # statement orders the rows the same way.
+        query = query.order_by(None)
+    movements = query.subquery()
     entry = aliased(LedgerEntry, movements)
+    joins = _Joins()
     when, recorded, times = _time_cells(rows, entry)
     types = case(
         {t.value: _static_cell(entry_type_label(t), formula_starts) for t in EntryType},
@@ -246,24 +285,22 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
     cells = {
         "date": lambda: when,
         "type": lambda: types,
-        "account": lambda: _account_cell(entry, formula_starts),
+        "account": lambda: _account_cell(entry, joins, formula_starts),
         "credits": lambda: entry.credits,
         "balance_after": lambda: entry.balance_after,
         "amount": lambda: _amount_cell(entry, formula_starts),
         "currency": lambda: _cell(entry.currency, formula_starts),
         "reference": lambda: _cell(entry.reference, formula_starts),
-        "done_by": lambda: _done_by_cell(entry, formula_starts),
+        "done_by": lambda: _done_by_cell(entry, joins, formula_starts),
         "recorded_at": lambda: recorded,
     }
     selected = [cells[column]() for column in columns]
     if with_organization:
-        selected.insert(
-            0,
-            select(_cell(Organization.name, formula_starts))
-            .where(Organization.id == entry.organization_id)
-            .scalar_subquery(),
-        )
+        org = joins.organization(entry)
+        selected.insert(0, _cell(org.name, formula_starts))
     statement = select(*selected).select_from(movements)
+    for target, onclause in joins.outer:
+        statement = statement.outerjoin(target, onclause)
     if times is not None:
         statement = statement.join(times, true())
     return statement.order_by(entry.occurred_at.desc(), entry.id.desc())

@@ -24,21 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    BigInteger,
-    and_,
-    bindparam,
-    cast,
-    exists,
-    func,
-    insert,
-    null,
-    or_,
-    select,
-    true,
-    union_all,
-    update,
-)
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -51,7 +37,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
-from tenants.credits import alerts
+from tenants.credits import alerts, ledger_one
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
@@ -297,32 +283,17 @@ def post_transaction(
     not deducted: tenants.billing.postpaid keeps the money in its own row), so the balance
     after them is the account's, ``POSTPAID_BALANCE``.
 
-    Round trips (the API's usage charge is the platform's busiest write): on PostgreSQL a
-    transaction with one holding account and no credits into a member's account — a usage,
-    a purchase, a top-up — is ONE statement (``_post_in_one_statement``). Otherwise (SQLite,
-    transfers, credits into a member's account, postpaid, an account still to be created):
-    one SELECT of the accounts' ids, one conditional UPDATE per holding account, one UPDATE
-    of the organization's total, one INSERT of all the postings (+2 reads for credits into a
-    member's account). The entries returned are built in memory (not loaded back).
+    Round trips: one statement when ledger_one applies (PostgreSQL: a usage, a purchase); else
+    the accounts' ids, an UPDATE per holding account and of the total, one INSERT of postings.
     """
     if sum(p.credits for p in postings) != 0:
         raise ValueError("a ledger transaction must balance")
+    one = ledger_one.post(
+        actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert
+    )
+    if one is not None:
+        return one
     transaction_id, now = new_id("txn"), utcnow()
-    if _in_one_statement(org, postings, postpaid):
-        written = _post_in_one_statement(
-            actor,
-            org,
-            postings,
-            transaction_id=transaction_id,
-            now=now,
-            amount=amount,
-            reference=reference,
-            occurred_at=occurred_at or now,
-            entry_id=entry_id,
-            alert=alert,
-        )
-        if written is not None:
-            return written
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
     balances: dict[str, int | None] = {}
@@ -373,219 +344,6 @@ def post_transaction(
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
     return [LedgerEntry(**row) for row in rows]
-
-
-# -- one statement (PostgreSQL) ----------------------------------------------------------
-#
-# The same steps as post_transaction's general path — account ids, the conditional balance
-# UPDATE, the organization's total, the postings — in one data-modifying CTE: one round trip
-# and a shorter hold of the hot organization's row locks. Locks are taken in the same order
-# (the account's UPDATE feeds the organization's), and each step writes only when the step
-# before it did: no holding row updated (credits short), no total moved, no posting written.
-
-
-def _in_one_statement(org: Organization, postings: list[Posting], postpaid: bool) -> bool:
-    """Whether this transaction can be one statement: PostgreSQL, prepaid, exactly one
-    holding account (no lock order to keep between two), no credits into a member's account
-    (those are checked under the organization's row first: ``_require_open``)."""
-    if postpaid or db.session.get_bind().dialect.name != "postgresql":
-        return False
-    holding = [p for p in postings if p.ref.kind in HOLDING_KINDS]
-    return len(holding) == 1 and not (
-        holding[0].ref.kind == AccountKind.MEMBER and holding[0].credits > 0
-    )
-
-
-_ENTRIES = LedgerEntry.__table__
-
-
-@functools.cache
-def _one_statement(count: int, holding: int):
-    """The CTE for ``count`` postings of which the ``holding``-th moves a holding account.
-
-    acc: the accounts' ids; bal: the holding account's conditional UPDATE, only when every
-    account exists; tot: the organization's total, only when bal moved; ins: the postings,
-    only when tot moved. Answers one row per account found, with the new balance and total
-    (NULL when that step wrote nothing).
-    """
-    acc = (
-        select(_ACCOUNTS.c.id, _ACCOUNTS.c.kind, _ACCOUNTS.c.member_id)
-        .where(
-            _ACCOUNTS.c.organization_id == bindparam("organization"),
-            or_(
-                *(
-                    and_(
-                        _ACCOUNTS.c.kind == bindparam(f"kind{i}", type_=_ACCOUNTS.c.kind.type),
-                        _ACCOUNTS.c.member_id == bindparam(f"member{i}"),
-                    )
-                    for i in range(count)
-                )
-            ),
-        )
-        .cte("acc")
-    )
-
-    def account_of(i: int):
-        return and_(
-            acc.c.kind == bindparam(f"kind{i}", type_=_ACCOUNTS.c.kind.type),
-            acc.c.member_id == bindparam(f"member{i}"),
-        )
-
-    delta = bindparam("delta", type_=BigInteger)
-    bal = (
-        update(_ACCOUNTS)
-        .where(
-            _ACCOUNTS.c.id == select(acc.c.id).where(account_of(holding)).scalar_subquery(),
-            _ACCOUNTS.c.balance + delta >= 0,
-            select(func.count()).select_from(acc).scalar_subquery() == count,
-        )
-        .values(balance=_ACCOUNTS.c.balance + delta, updated_at=bindparam("now"))
-        .returning(_ACCOUNTS.c.balance)
-        .cte("bal")
-    )
-    tot = (
-        update(_ORGANIZATIONS)
-        .where(
-            _ORGANIZATIONS.c.id == bindparam("organization"),
-            _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
-            exists(select(bal.c.balance)),
-        )
-        .values(total_credits=_ORGANIZATIONS.c.total_credits + delta, updated_at=bindparam("now"))
-        .returning(_ORGANIZATIONS.c.total_credits)
-        .cte("tot")
-    )
-    columns = [
-        "id",
-        "transaction_id",
-        "reseller_id",
-        "organization_id",
-        "account_id",
-        "account_kind",
-        "member_id",
-        "type",
-        "credits",
-        "balance_after",
-        "amount",
-        "currency",
-        "reference",
-        "occurred_at",
-        "created_at",
-        "actor_user_id",
-        "real_user_id",
-        "api_key_id",
-    ]
-    c = _ENTRIES.c
-    rows = [
-        select(
-            bindparam(f"id{i}", type_=c.id.type),
-            bindparam("p_transaction", type_=c.transaction_id.type),
-            bindparam("p_reseller", type_=c.reseller_id.type),
-            bindparam("organization", type_=c.organization_id.type),
-            acc.c.id,
-            acc.c.kind,
-            acc.c.member_id,
-            bindparam(f"type{i}", type_=c.type.type),
-            bindparam(f"credits{i}", type_=c.credits.type),
-            bal.c.balance if i == holding else null(),
-            cast(bindparam("p_amount", type_=c.amount.type), c.amount.type),
-            bindparam("p_currency", type_=c.currency.type),
-            bindparam("p_reference", type_=c.reference.type),
-            bindparam("p_occurred", type_=c.occurred_at.type),
-            bindparam("now", type_=c.created_at.type),
-            bindparam("p_actor_user", type_=c.actor_user_id.type),
-            bindparam("p_real_user", type_=c.real_user_id.type),
-            bindparam("p_api_key", type_=c.api_key_id.type),
-        )
-        .select_from(acc.join(tot, true()).join(bal, true()))
-        .where(account_of(i))
-        for i in range(count)
-    ]
-    ins = insert(_ENTRIES).from_select(columns, union_all(*rows)).returning(c.id).cte("ins")
-    return select(
-        acc.c.id,
-        acc.c.kind,
-        acc.c.member_id,
-        select(bal.c.balance).scalar_subquery(),
-        select(tot.c.total_credits).scalar_subquery(),
-        select(func.count()).select_from(ins).scalar_subquery(),
-    )
-
-
-def _post_in_one_statement(
-    actor: Actor,
-    org: Organization,
-    postings: list[Posting],
-    *,
-    transaction_id: str,
-    now: datetime,
-    amount: Decimal | None,
-    reference: str | None,
-    occurred_at: datetime,
-    entry_id: str | None,
-    alert: bool,
-) -> list[LedgerEntry] | None:
-    """post_transaction in one statement; None (nothing written) when an account is still
-    to be created: the general path then creates it."""
-    holding = next(i for i, p in enumerate(postings) if p.ref.kind in HOLDING_KINDS)
-    ids = [entry_id if i == 0 and entry_id else new_id("ent") for i in range(len(postings))]
-    params: dict = {
-        "organization": org.id,
-        "p_reseller": org.reseller_id,
-        "p_transaction": transaction_id,
-        "delta": postings[holding].credits,
-        "now": now,
-        "p_amount": amount,
-        "p_currency": org.currency if amount is not None else None,
-        "p_reference": reference,
-        "p_occurred": occurred_at,
-        "p_actor_user": actor.user_id,
-        "p_real_user": actor.real_user_id,
-        "p_api_key": actor.api_key_id,
-    }
-    for i, posting in enumerate(postings):
-        params[f"kind{i}"], params[f"member{i}"] = posting.ref.kind, posting.ref.member_id
-        params[f"type{i}"], params[f"credits{i}"], params[f"id{i}"] = (
-            posting.type,
-            posting.credits,
-            ids[i],
-        )
-    db.session.flush()  # a Core statement: what the session holds goes first, as before
-    found = db.session.execute(_one_statement(len(postings), holding), params).all()
-    accounts = {AccountRef(AccountKind(kind), member): acc for acc, kind, member, *_ in found}
-    if len(accounts) < len({p.ref for p in postings}):
-        return None  # nothing was written: an account is missing
-    _acc, _kind, _member, balance, total, _written = found[0]
-    if balance is None:
-        raise InsufficientCredits()
-    if total is None:
-        raise OrganizationClosed()  # the caller rolls the balance's UPDATE back
-    net = postings[holding].credits
-    if alert:
-        alerts.total_changed(org, total - net, total)
-    alerts.balance_changed(org, postings[holding].ref, balance - net, balance)
-    return [
-        LedgerEntry(
-            id=ids[i],
-            transaction_id=transaction_id,
-            reseller_id=org.reseller_id,
-            organization_id=org.id,
-            account_id=accounts[posting.ref],
-            account_kind=posting.ref.kind,
-            member_id=posting.ref.member_id,
-            type=posting.type,
-            credits=posting.credits,
-            balance_after=balance if i == holding else None,
-            amount=amount,
-            currency=params["p_currency"],
-            reference=reference,
-            occurred_at=occurred_at,
-            created_at=now,
-            actor_user_id=actor.user_id,
-            real_user_id=actor.real_user_id,
-            api_key_id=actor.api_key_id,
-        )
-        for i, posting in enumerate(postings)
-    ]
 
 
 # -- reading -----------------------------------------------------------------------------

@@ -373,3 +373,50 @@ def _four_users():
     from tenants.models import User
 
     return list(db.session.scalars(sa.select(User).limit(4)))
+
+
+def _plan(rows, *, with_organization: bool = False) -> str:
+    """PostgreSQL's plan of the COPY's SELECT when told to run in a parallel worker whatever
+    can (``debug_parallel_query``): a Gather on top means the whole statement can."""
+    import psycopg
+
+    statement = export_copy._csv_select(
+        rows, with_organization=with_organization, formula_starts=FORMULA_STARTS
+    )
+    sql, params = export_copy._bound(statement, db.engine.dialect)
+    raw = db.session.connection().connection.driver_connection
+    setting = "debug_parallel_query" if raw.info.server_version >= 160000 else "force_parallel_mode"
+    db.session.execute(sa.text(f"SET LOCAL {setting} = on"))
+    if rows.timezone:
+        db.session.execute(
+            sa.text("SELECT set_config('TimeZone', :zone, true)"), {"zone": rows.timezone}
+        )
+    plan = db.session.execute(
+        sa.text(psycopg.ClientCursor(raw).mogrify(f"EXPLAIN {sql}", params))
+    ).scalars()
+    text = "\n".join(plan)
+    db.session.rollback()
+    return text
+
+
+def test_the_cells_are_computed_in_the_parallel_workers(app, ledger, create_reseller_staff):
+    """No correlated subquery in the SELECT (names come through LEFT JOINs) and the rows'
+    own query not planned apart (no ORDER BY of its own): the whole statement may run in
+    parallel workers, so they compute the cells and the leader only merges and writes the
+    rows (B3). Each shape of the organization's and the reseller's CSV."""
+    reseller, orgs = ledger
+    actor = staff_actor(reseller, create_reseller_staff(reseller))
+    with app.test_request_context("/", headers={"Accept-Language": "es"}):
+        refresh()
+        for org in orgs:
+            org.timezone = "Europe/Madrid"
+        commit()
+        for rows, with_organization in (
+            (export_rows.iter_organization_rows(SYSTEM, orgs[0]), False),
+            (export_rows.iter_organization_rows(SYSTEM, orgs[0], q="quote"), False),
+            (export_rows.iter_reseller_rows(actor), True),
+        ):
+            plan = _plan(rows, with_organization=with_organization)
+            assert "SubPlan" not in plan, plan
+            assert plan.startswith("Gather"), plan
+    refresh()

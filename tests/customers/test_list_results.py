@@ -33,6 +33,8 @@ def _rows(reseller_id: str, count: int, tag: str) -> list[dict]:
         if i % 37 == 0:
             name = "Zen orbit 50%_off"  # the same name more than once: id breaks the tie
         billing = f"{name} Holdings" if i % 3 == 0 else None
+        if i % 43 == 0:
+            billing = "Acme\nOrbit zen annex"  # more than three lines in search_text
         email = f"owner{i}-{tag}@example.com"
         rows.append(
             {
@@ -141,6 +143,8 @@ FILTERS = [
 ]
 SEARCHES = [
     {"q": "orbit zen"},  # names that start with it: all together in the order
+    {"q": "rbit zen"},  # from a line's second character
+    {"q": "zen annex"},  # inside the fourth line
     {"q": "holdings"},  # one row in three
     {"q": "Example.COM"},  # every row
     {"q": "0007"},  # rare
@@ -151,16 +155,27 @@ SEARCHES = [
     {"q": "zen", "low_balance": True},
     {"q": "orbit", "status": "active", "has_debt": False},
 ]
-# (few matches, window pages, match cap): the defaults, then bounds that make each step of
-# _search_rows answer: the trigram path, the window walk, the trigram path after the window,
-# the whole walk.
+# (few matches, window pages, match cap, line-start cap): the defaults, then bounds that
+# make each step of _search_rows answer: every match sorted (on PostgreSQL the line-start
+# search: its prefix ranges and the rest's trigram index), the window walk, the trigram path
+# after the window, the whole walk; then the line-start search given up because its rest
+# or one of its prefix ranges has too many matches.
 BOUNDS = [
-    (100, 10, 2000),
-    (10**6, 0, 0),
-    (0, 1000, 0),
-    (0, 0, 10**6),
-    (0, 0, 3),
+    (100, 10, 2000, 2000),
+    (10**6, 0, 0, 10**6),
+    (0, 1000, 0, 0),
+    (0, 0, 10**6, 0),
+    (0, 0, 3, 0),
+    (1, 0, 0, 10**6),
+    (10**6, 0, 0, 2),
 ]
+
+
+def _bound(monkeypatch, few: int, window: int, cap: int, line_start_cap: int) -> None:
+    monkeypatch.setattr(listing, "_FEW_MATCHES", few)
+    monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
+    monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
+    monkeypatch.setattr(listing, "_PREFIX_MATCH_CAP", line_start_cap)
 
 
 def _check(actor: Actor, kwargs: dict, limits: tuple[int, ...]) -> None:
@@ -180,22 +195,18 @@ def test_every_filtered_page_is_the_plain_filter_in_name_order(seeded):
 
 
 def test_every_search_page_is_the_plain_filter_in_name_order(seeded, monkeypatch):
-    for few, window, cap in BOUNDS:
-        monkeypatch.setattr(listing, "_FEW_MATCHES", few)
-        monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
-        monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
+    for bounds in BOUNDS:
+        _bound(monkeypatch, *bounds)
         for kwargs in SEARCHES:
-            _check(seeded, kwargs, (50, 23) if few == 100 else (23,))
+            _check(seeded, kwargs, (50, 23) if bounds == BOUNDS[0] else (23,))
 
 
 def test_filters_from_a_cursor_in_the_middle_of_a_cluster(seeded, monkeypatch):
     """A page that starts inside the run of "orbit zen" names, on every path."""
     expected = _expected(seeded, q="orbit zen")
     assert len(expected) > 4
-    for few, window, cap in BOUNDS:
-        monkeypatch.setattr(listing, "_FEW_MATCHES", few)
-        monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
-        monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
+    for bounds in BOUNDS:
+        _bound(monkeypatch, *bounds)
         first = listing.organization_page(seeded, q="orbit zen", limit=2)
         second = listing.organization_page(seeded, q="orbit zen", limit=2, cursor=first.next_cursor)
         assert [o.id for o in first.items + second.items] == expected[:4]
@@ -238,3 +249,31 @@ def test_low_balance_flag_follows_credits_threshold_and_pricing_model(seeded):
     assert all(o.low_balance == _is_low(o) for o in orgs)
     for kwargs in ({"low_balance": True}, {"low_balance": False}):
         assert _forwards(seeded, 50, **kwargs)[0] == _expected(seeded, **kwargs)
+
+
+@pytest.mark.postgres_only
+def test_names_typed_from_their_start_are_found_in_one_statement(seeded, monkeypatch):
+    """More matches than the trigram path's bound (100 in production; one fewer than the
+    matches here) that mostly start a name, billing name or email: the line-start search
+    reads those from its prefix ranges and answers in one statement, where the trigram path
+    gave up and walked (B2)."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    for term in ("orbit zen", "owner1"):
+        expected = _expected(seeded, q=term)
+        assert len(expected) > 3
+        _bound(monkeypatch, len(expected) - 1, 0, 2000, 2000)
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            page = listing.organization_page(seeded, q=term, limit=3)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert [o.id for o in page.items] == expected[:3]
+        assert len(statements) == 1, (term, statements)
+        db.session.rollback()

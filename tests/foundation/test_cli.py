@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from tenants.core.extensions import db
+from tenants.models.organizations import SEARCH_LINES_OBJECTS
 from tests.conftest import POSTGRES_URL, using_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,11 +169,54 @@ def test_migrations_produce_exactly_the_models_schema(flask_cli, empty_database)
     engine = sa.create_engine(empty_database)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": _in_metadata}
+            )
             differences = compare_metadata(context, db.metadata)
     finally:
         engine.dispose()
     assert differences == [], "models and migrations differ; run `flask db migrate`"
+
+
+def _in_metadata(_object, name, _type, _reflected, _compare_to) -> bool:
+    return name not in SEARCH_LINES_OBJECTS
+
+
+def _search_lines_schema(url: str) -> tuple[set, set]:
+    """The organizations table's generated columns and indexes, as PostgreSQL writes them."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            columns = set(
+                conn.exec_driver_sql(
+                    "SELECT column_name, data_type, generation_expression"
+                    " FROM information_schema.columns"
+                    " WHERE table_name = 'organizations' AND is_generated = 'ALWAYS'"
+                )
+            )
+            indexes = set(
+                conn.exec_driver_sql(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'organizations'"
+                )
+            )
+    finally:
+        engine.dispose()
+    return columns, indexes
+
+
+@pytest.mark.migrated
+@pytest.mark.postgres_only
+def test_migrations_make_the_line_start_search_as_the_models_do(flask_cli, empty_database):
+    """The line-start search's columns and indexes live outside the models' metadata (they
+    exist on PostgreSQL only): the migrations make them exactly as create_all does."""
+    from tests.conftest import fresh_postgres_database
+
+    migrated = _search_lines_schema(empty_database)
+    with fresh_postgres_database("search_lines") as url:
+        created = _search_lines_schema(url)
+    assert migrated == created
+    names = {row[0] for row in migrated[0]} | {row[0] for row in migrated[1]}
+    assert names >= SEARCH_LINES_OBJECTS
 
 
 @pytest.mark.migrated
