@@ -288,12 +288,12 @@ def post_transaction(
     """
     if sum(p.credits for p in postings) != 0:
         raise ValueError("a ledger transaction must balance")
+    transaction_id, now = new_id("txn"), utcnow()
     one = ledger_one.post(
-        actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert
+        actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
     if one is not None:
         return one
-    transaction_id, now = new_id("txn"), utcnow()
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
     balances: dict[str, int | None] = {}

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from tenants.access.actors import Actor
 from tenants.core.errors import InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_id
 from tenants.credits import alerts
 from tenants.models import Organization, OrganizationStatus
 from tenants.models.ledger import HOLDING_KINDS, AccountKind, AccountRef, CreditAccount, LedgerEntry
@@ -199,12 +199,13 @@ def post(
     occurred_at: datetime | None,
     entry_id: str | None,
     alert: bool,
+    now: datetime,
 ) -> list[LedgerEntry] | None:
     """post_transaction in one statement, or None (nothing written) when it does not apply
-    or an account is still to be created: the general path then does it (and creates it)."""
+    or an account is still to be created: the general path then does it (and creates it).
+    ``now``: post_transaction's clock (the ledger's ``utcnow``)."""
     if not _in_one_statement(org, postings, postpaid):
         return None
-    now = utcnow()
     return _post_in_one_statement(
         actor,
         org,
