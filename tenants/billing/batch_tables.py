@@ -27,7 +27,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -39,7 +38,14 @@ from sqlalchemy.schema import CreateTable, DropTable
 from tenants.billing.postpaid import _insert
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, round_money
-from tenants.models import Charge, InvoiceItem, InvoiceLine, Organization, PostpaidAccount
+from tenants.models import (
+    Charge,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+    Organization,
+    PostpaidAccount,
+)
 
 _TEMP = MetaData()
 _batch_table = Table(
@@ -66,15 +72,6 @@ _days_table = Table(
     # The invoice line's amount: ``amount`` rounded half-up to the currency's minor unit.
     Column("line_amount", Money()),
     Column("tax", Money()),  # the exact tax of the charges (what leaves unbilled_tax)
-    prefixes=["TEMPORARY"],
-)
-_invoices_table = Table(
-    "billing_run_invoices",
-    _TEMP,
-    Column("organization_id", String(32)),
-    Column("period", String(7)),
-    Column("invoice_id", String(32)),
-    Column("reseller_id", String(32)),
     prefixes=["TEMPORARY"],
 )
 _settle_table = Table(
@@ -124,23 +121,8 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
         return
     dialect = db.session.get_bind().dialect
     if dialect.name == "postgresql":
-        names = list(rows[0])
-        params, casts = {}, []
-        for position, name in enumerate(names):
-            column = table.c[name]
-            if isinstance(column.type, JSON):
-                process = json.dumps
-            else:
-                process = column.type.bind_processor(dialect)
-            values = [row[name] for row in rows]
-            if process is not None:
-                values = [None if value is None else process(value) for value in values]
-            params[f"p{position}"] = values
-            casts.append(f"CAST(:p{position} AS {column.type.compile(dialect=dialect)}[])")
-        statement = (
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"SELECT * FROM unnest({', '.join(casts)})"
-        )
+        names, source, params = _unnest(table, rows)
+        statement = f"INSERT INTO {table.name} ({', '.join(names)}) {source}"
         if conflict:
             statement += f" ON CONFLICT ({', '.join(conflict['index_elements'])}) DO NOTHING"
         db.session.execute(text(statement), params)
@@ -151,6 +133,27 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
     key = next(iter(table.primary_key.columns), None)
     statement = statement.returning(key if key is not None else next(iter(table.columns)))
     db.session.execute(statement, rows).all()
+
+
+def _unnest(table: Table, rows: list[dict]) -> tuple[list[str], str, dict[str, list]]:
+    """PostgreSQL: the rows as ``SELECT * FROM unnest(:p0, :p1, …) AS u(col, …)``, one
+    array a column: (the column names, that SELECT, its parameters)."""
+    dialect = db.session.get_bind().dialect
+    names = list(rows[0])
+    params, casts = {}, []
+    for position, name in enumerate(names):
+        column = table.c[name]
+        if isinstance(column.type, JSON):
+            process = json.dumps
+        else:
+            process = column.type.bind_processor(dialect)
+        values = [row[name] for row in rows]
+        if process is not None:
+            values = [None if value is None else process(value) for value in values]
+        params[f"p{position}"] = values
+        casts.append(f"CAST(:p{position} AS {column.type.compile(dialect=dialect)}[])")
+    source = f"SELECT * FROM unnest({', '.join(casts)}) AS u({', '.join(names)})"
+    return names, source, params
 
 
 def _group_days(due: list[_Due]) -> None:
@@ -286,49 +289,84 @@ def _month(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def _insert_lines() -> None:
-    """Every invoice line of the batch in one INSERT … SELECT from the days table: a day of
-    usage at one price and rate a line, stored as a key and its day (its text is rendered
-    in the reader's language), its amount rounded half-up, its tax rate."""
-    days, issued = _days_table, _invoices_table
-    position = func.row_number().over(
-        partition_by=issued.c.invoice_id,
-        order_by=(days.c.day, days.c.unit_price, days.c.tax_percent),
-    )
-    db.session.execute(
-        insert(InvoiceLine.__table__).from_select(
+# One invoice line (InvoiceLine.record) of a day of the days table, built in SQL.
+_LINE_RECORD = """
+    jsonb_build_object(
+        'item', '{item}', 'item_date', d.day, 'quantity', d.credits,
+        'unit_price', d.unit_price::text, 'amount', d.line_amount::text,
+        'tax_percent', d.tax_percent::text)
+"""
+
+
+def _insert_invoices(rows: list[dict]) -> None:
+    """Insert the batch's invoices, each with its lines in the same row and the same
+    statement (lines are never written apart from their invoice): a day of usage at one
+    price and rate a line, in order of day, price and rate, stored as a key and its day
+    (its text is rendered in the reader's language), its amount rounded half-up.
+
+    PostgreSQL: one INSERT … SELECT, the lines aggregated from the days table
+    (``jsonb_agg``) beside the invoices' own columns (``unnest``); a CHECK refuses an
+    invoice whose lines do not sum to its subtotal. Other databases (SQLite): the lines
+    built in Python from the days table."""
+    if not rows:
+        return
+    invoices = Invoice.__table__
+    if db.session.get_bind().dialect.name != "postgresql":
+        lines = _day_lines()
+        _insert_rows(
+            invoices,
             [
-                "invoice_id",
-                "reseller_id",
-                "position",
-                "item",
-                "item_date",
-                "quantity",
-                "unit_price",
-                "amount",
-                "tax_percent",
+                {**row, "lines": lines.get((row["organization_id"], row["period"]), ())}
+                for row in rows
             ],
-            select(
-                issued.c.invoice_id,
-                issued.c.reseller_id,
-                position - 1,
-                literal(InvoiceItem.SMS_USAGE.value, String(40)),
-                days.c.day,
-                days.c.credits,
-                days.c.unit_price,
-                days.c.line_amount,
-                days.c.tax_percent,
-            )
-            .select_from(days)
-            .join(
-                issued,
-                and_(
-                    issued.c.organization_id == days.c.organization_id,
-                    issued.c.period == days.c.period,
-                ),
-            ),
         )
+        return
+    names, source, params = _unnest(invoices, rows)
+    record = _LINE_RECORD.format(item=InvoiceItem.SMS_USAGE.value)
+    db.session.execute(
+        text(
+            f"""
+            INSERT INTO invoices ({", ".join(names)}, lines)
+            SELECT {", ".join(f"i.{name}" for name in names)},
+                   coalesce(l.lines, '[]'::jsonb)
+            FROM ({source}) AS i
+            LEFT JOIN (
+                SELECT d.organization_id, d.period,
+                       jsonb_agg({record}
+                                 ORDER BY d.day, d.unit_price, d.tax_percent) AS lines
+                FROM {_days_table.name} AS d
+                GROUP BY d.organization_id, d.period
+            ) AS l ON l.organization_id = i.organization_id AND l.period = i.period
+            """
+        ),
+        params,
     )
+
+
+def _day_lines() -> dict[tuple[str, str], list[InvoiceLine]]:
+    """The lines of the days table, ``{(organization id, month): [line, …]}`` in order."""
+    days = _days_table
+    lines: dict[tuple[str, str], list[InvoiceLine]] = defaultdict(list)
+    for row in db.session.execute(
+        select(days).order_by(
+            days.c.organization_id,
+            days.c.period,
+            days.c.day,
+            days.c.unit_price,
+            days.c.tax_percent,
+        )
+    ):
+        lines[(row.organization_id, row.period)].append(
+            InvoiceLine(
+                item=InvoiceItem.SMS_USAGE.value,
+                item_date=row.day,
+                quantity=row.credits,
+                unit_price=row.unit_price,
+                amount=row.line_amount,
+                tax_percent=row.tax_percent,
+            )
+        )
+    return lines
 
 
 def _close_accounts(settle_rows: list[dict], period: str, now: datetime) -> None:
