@@ -115,7 +115,8 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
     PostgreSQL: ``COPY … FROM STDIN``, each row formatted by psycopg in C (an array a column
     through ``unnest`` spent about 10 µs a value in psycopg's Python array dumper, a third of
     the monthly run's own time); with ``conflict`` (``index_elements`` of an ON CONFLICT DO
-    NOTHING), which COPY cannot do, ``INSERT … SELECT * FROM unnest(:col1, :col2, …)``.
+    NOTHING), which COPY cannot do, COPY into a temporary table and one INSERT … SELECT … ON
+    CONFLICT from it.
     Other databases: pages of multi-row VALUES (RETURNING makes SQLAlchemy page them,
     "insertmanyvalues")."""
     if not rows:
@@ -125,10 +126,23 @@ def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
         _copy_rows(table.name, table, rows)
         return
     if dialect.name == "postgresql":
-        names, source, params = _unnest(table, rows)
-        statement = f"INSERT INTO {table.name} ({', '.join(names)}) {source}"
-        statement += f" ON CONFLICT ({', '.join(conflict['index_elements'])}) DO NOTHING"
-        db.session.execute(text(statement), params)
+        # COPY into a temporary table of the same columns, then INSERT … ON CONFLICT.
+        names, staging = list(rows[0]), f"{table.name}_staging"
+        db.session.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+                f"SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
+            )
+        )
+        _copy_rows(staging, table, rows)
+        db.session.execute(
+            text(
+                f"INSERT INTO {table.name} ({', '.join(names)}) "
+                f"SELECT {', '.join(names)} FROM {staging} "
+                f"ON CONFLICT ({', '.join(conflict['index_elements'])}) DO NOTHING"
+            )
+        )
+        db.session.execute(text(f"DROP TABLE {staging}"))
         return
     statement = _insert(dialect.name)(table)
     if conflict:
@@ -165,23 +179,6 @@ def _copy_rows(target: str, table: Table, rows: list[dict]) -> None:
                     )
                 ]
             )
-
-
-def _unnest(table: Table, rows: list[dict]) -> tuple[list[str], str, dict[str, list]]:
-    """PostgreSQL: the rows as ``SELECT * FROM unnest(:p0, :p1, …) AS u(col, …)``, one
-    array a column: (the column names, that SELECT, its parameters)."""
-    dialect = db.session.get_bind().dialect
-    names = list(rows[0])
-    params, casts = {}, []
-    for position, (name, process) in enumerate(zip(names, _processors(table, names), strict=True)):
-        values = [row[name] for row in rows]
-        if process is not None:
-            values = [None if value is None else process(value) for value in values]
-        params[f"p{position}"] = values
-        column_type = table.c[name].type.compile(dialect=dialect)
-        casts.append(f"CAST(:p{position} AS {column_type}[])")
-    source = f"SELECT * FROM unnest({', '.join(casts)}) AS u({', '.join(names)})"
-    return names, source, params
 
 
 def _group_days(due: list[_Due]) -> None:
@@ -317,12 +314,18 @@ def _month(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-# One invoice line (InvoiceLine.record) of a day of the days table, built in SQL.
-_LINE_RECORD = """
-    jsonb_build_object(
-        'item', '{item}', 'item_date', d.day, 'quantity', d.credits,
-        'unit_price', d.unit_price::text, 'amount', d.line_amount::text,
-        'tax_percent', d.tax_percent::text)
+# The lines of one (organization, month) of the days table as InvoiceLine records, a day
+# a line in order, written as JSON text and cast once to jsonb: the values are a date (in
+# ISO form whatever the DateStyle), an integer and numerics (no quote or backslash can
+# occur), and building the text is about a
+# third cheaper than jsonb_agg(jsonb_build_object(…)) (measured on B4's 30,000 lines a batch).
+_LINES_DOCUMENT = """
+    ('[' || string_agg(
+        concat('{{"item":"{item}","item_date":"', to_char(d.day, 'YYYY-MM-DD'),
+               '","quantity":', d.credits,
+               ',"unit_price":"', d.unit_price, '","amount":"', d.line_amount,
+               '","tax_percent":"', d.tax_percent, '"}}'),
+        ',' ORDER BY d.day, d.unit_price, d.tax_percent) || ']')::jsonb
 """
 
 
@@ -333,7 +336,7 @@ def _insert_invoices(rows: list[dict]) -> None:
     (its text is rendered in the reader's language), its amount rounded half-up.
 
     PostgreSQL: the invoices' own columns copied (COPY) into a temporary table, then one
-    INSERT … SELECT from it, the lines aggregated from the days table (``jsonb_agg``)
+    INSERT … SELECT from it, the lines aggregated from the days table (``string_agg``)
     beside them; a CHECK refuses an invoice whose lines do not sum to its subtotal. Other
     databases (SQLite): the lines built in Python from the days table."""
     if not rows:
@@ -357,7 +360,7 @@ def _insert_invoices(rows: list[dict]) -> None:
         )
     )
     _copy_rows("billing_run_invoices", invoices, rows)
-    record = _LINE_RECORD.format(item=InvoiceItem.SMS_USAGE.value)
+    document = _LINES_DOCUMENT.format(item=InvoiceItem.SMS_USAGE.value)
     db.session.execute(
         text(
             f"""
@@ -366,9 +369,7 @@ def _insert_invoices(rows: list[dict]) -> None:
                    coalesce(l.lines, '[]'::jsonb)
             FROM billing_run_invoices AS i
             LEFT JOIN (
-                SELECT d.organization_id, d.period,
-                       jsonb_agg({record}
-                                 ORDER BY d.day, d.unit_price, d.tax_percent) AS lines
+                SELECT d.organization_id, d.period, {document} AS lines
                 FROM {_days_table.name} AS d
                 GROUP BY d.organization_id, d.period
             ) AS l ON l.organization_id = i.organization_id AND l.period = i.period

@@ -5,6 +5,7 @@ itself refuses an invoice whose lines do not add up, or a change to its lines or
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,7 +20,7 @@ from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.invoices.integrity import invoices_not_adding_up
 from tenants.jobs.outbox import commit
-from tenants.models import Invoice, InvoiceKind
+from tenants.models import Invoice, InvoiceKind, InvoiceLine
 from tests.billing.conftest import clock, create_postpaid, reseller, use
 from tests.invoices.test_receipts import buy, shop
 
@@ -90,6 +91,11 @@ def test_every_invoice_is_written_with_its_lines_and_they_sum_to_its_subtotal(
         assert sum((line.amount for line in invoice.lines), Decimal(0)) == invoice.subtotal
         assert invoice.subtotal + invoice.tax == invoice.total
     assert [len(i.lines) for i in issued if i.kind == InvoiceKind.INVOICE] == [4, 4]
+    # What each writer stored (the monthly run builds its records in SQL on PostgreSQL) is
+    # the canonical record of its line.
+    for invoice_id, stored in db.session.execute(sa.text("SELECT id, lines FROM invoices")):
+        stored = json.loads(stored) if isinstance(stored, str) else stored
+        assert stored == [InvoiceLine.from_record(r).record() for r in stored], invoice_id
     assert list(invoices_not_adding_up(chunk=2)) == []
 
     result = runner.invoke(args=["billing", "check-invoices"])
