@@ -35,6 +35,7 @@ from sqlalchemy import func, select, text
 
 from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
 from tenants.billing.batch_tables import (
+    _among,
     _batch_table,
     _close_accounts,
     _create_temp,
@@ -93,7 +94,10 @@ def _lock_batch(org_ids: list[str], period: str):
             Organization.billing_email,
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
-        .where(PostpaidAccount.organization_id.in_(org_ids), PostpaidAccount.closed_period < period)
+        .where(
+            _among(PostpaidAccount.organization_id, org_ids),
+            PostpaidAccount.closed_period < period,
+        )
         .where(Organization.status != OrganizationStatus.DELETED)  # never invoiced again
         .order_by(PostpaidAccount.organization_id)
         .with_for_update(of=PostpaidAccount)
