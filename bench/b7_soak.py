@@ -53,6 +53,7 @@ from bench._harness import (
     percentile,
     recommended_workers,
 )
+from bench._report import figure
 
 ORGS = 100
 TOLERANCE_MB = 50
@@ -513,16 +514,47 @@ def main() -> int:
             )
         for error, answer in client.first_answers.items():
             print(f"first {error}: {answer.decode(errors='replace')}")
-        checks = {
-            "0 errors": errors == 0,
-            f"p99 < {MAX_P99_MS:.0f} ms": p99 < MAX_P99_MS,
-            "web RSS flat": web_drift <= TOLERANCE_MB,
-            "worker RSS flat": worker_drift <= TOLERANCE_MB,
-            "every receipt emailed once": len(sink.receipts) == len(client.paid) and not doubles,
-        }
-        for name, ok in checks.items():
-            print(f"  {name}: {'met' if ok else 'MISSED'}")
-            failed |= not ok
+        floor_p99 = percentile(base.latencies, 0.99)
+        once = len(sink.receipts) == len(client.paid) and not doubles
+        rate = f"{args.rate:g}/s for {args.minutes:g} min"
+        checks = [
+            figure("B7", f"errors at {rate}", errors, "", "0", errors == 0),
+            figure(
+                "B7",
+                f"p99 at {rate}",
+                p99,
+                "ms",
+                f"< {MAX_P99_MS:.0f} ms",
+                p99 < MAX_P99_MS,
+                baseline=floor_p99,
+                ratio=p99 / floor_p99 if floor_p99 else None,
+            ),
+            figure(
+                "B7",
+                "web RSS drift",
+                web_drift,
+                "MB",
+                f"≤ {TOLERANCE_MB} MB",
+                web_drift <= TOLERANCE_MB,
+            ),
+            figure(
+                "B7",
+                "worker RSS drift",
+                worker_drift,
+                "MB",
+                f"≤ {TOLERANCE_MB} MB",
+                worker_drift <= TOLERANCE_MB,
+            ),
+            figure(
+                "B7",
+                "receipts emailed twice or not at all",
+                len(doubles) + abs(len(client.paid) - len(sink.receipts)),
+                "",
+                "0",
+                once,
+            ),
+        ]
+        failed |= not all(checks)
     return 1 if failed else 0
 
 

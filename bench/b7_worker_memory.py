@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import REDIS_URL, ROOT
+from bench._report import figure
 
 STEP = 50
 TOLERANCE_MB = 50
@@ -136,7 +137,16 @@ def main() -> int:
     baseline = report("baseline (SimpleWorker)", run(args.receipts, recycle=False))
     recycled = report("recycled (WORKER_MAX_JOBS=100)", run(args.receipts, recycle=True))
     print(f"\nlargest distance from the level: baseline {baseline:.0f} MB, recycled {recycled:.0f}")
-    return 0 if recycled <= TOLERANCE_MB else 1
+    met = figure(
+        "B7",
+        "worker RSS drift over receipts (recycling worker)",
+        recycled,
+        "MB",
+        f"≤ {TOLERANCE_MB} MB",
+        recycled <= TOLERANCE_MB,
+        baseline=baseline,
+    )
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -229,7 +229,10 @@ def forgot_password():
         invitations.forgotten_password(form.email.data)
         commit()
         flash(
-            _("If that address has an account, we have sent it a link to reset the password."),
+            _(
+                "If that address has an account or a pending invitation, we have sent it "
+                "a link to set a password."
+            ),
             "info",
         )
         return redirect(url_for("auth.login"))

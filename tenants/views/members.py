@@ -288,15 +288,15 @@ def _back(org: Organization, member: Member):
     return redirect(url_for(".detail", org_id=org.id, member_id=member.id), code=303)
 
 
-@bp.route("/<member_id>/invitation", methods=["POST"])
-@actor_required(Permission.VIEW_ORGANIZATION)
-def resend_invitation(org_id: str, member_id: str):
+def _invitation_action(org_id: str, member_id: str, verb, said):
+    """Resend or revoke a member's invitation (``verb``, an operation of
+    tenants.people.invitations), then flash ``said(email)`` and go back."""
     actor, org, member = _member(org_id, member_id)
     require(actor, Permission.MANAGE_MEMBERS)
     if not ConfirmForm().validate_on_submit():
         return _back(org, member)
     try:
-        invitations.resend_invitation(actor, org, member)
+        verb(actor, org, member)
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
@@ -304,33 +304,34 @@ def resend_invitation(org_id: str, member_id: str):
     else:
         email = member.user.email
         commit()
-        flash(_("The invitation has been sent again to %(email)s.", email=email), "success")
+        flash(said(email), "success")
     return _back(org, member)
+
+
+@bp.route("/<member_id>/invitation", methods=["POST"])
+@actor_required(Permission.VIEW_ORGANIZATION)
+def resend_invitation(org_id: str, member_id: str):
+    return _invitation_action(
+        org_id,
+        member_id,
+        invitations.resend_invitation,
+        lambda email: _("The invitation has been sent again to %(email)s.", email=email),
+    )
 
 
 @bp.route("/<member_id>/invitation/revoke", methods=["POST"])
 @actor_required(Permission.VIEW_ORGANIZATION)
 def revoke_invitation(org_id: str, member_id: str):
-    actor, org, member = _member(org_id, member_id)
-    require(actor, Permission.MANAGE_MEMBERS)
-    if not ConfirmForm().validate_on_submit():
-        return _back(org, member)
-    try:
-        invitations.revoke_invitation(actor, org, member)
-    except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        _refused(None, error)
-    else:
-        email = member.user.email
-        commit()
-        message = _(
+    return _invitation_action(
+        org_id,
+        member_id,
+        invitations.revoke_invitation,
+        lambda email: _(
             "The invitation to %(email)s has been revoked: its link no longer works. The "
             "person stays a member; Resend invites them again.",
             email=email,
-        )
-        flash(message, "success")
-    return _back(org, member)
+        ),
+    )
 
 
 @bp.route("/ownership", methods=["GET", "POST"])

@@ -222,9 +222,11 @@ def test_the_pdf_is_in_the_billing_contacts_language(clock, create_postpaid, cre
     text = PdfReader(io.BytesIO(render_invoice_pdf(invoice))).pages[0].extract_text()
     assert "2,42" in text  # Spanish number format
     assert "Consumo de SMS" in text and "SMS usage" not in text
+    assert "octubre de 2026" in text and "2026-10" not in text  # the period, a month
     # The same invoice read in English: English lines.
     text = PdfReader(io.BytesIO(render_invoice_pdf(invoice, "en"))).pages[0].extract_text()
     assert "SMS usage — Oct 26, 2026" in text and "Consumo de SMS" not in text
+    assert "October 2026" in text
 
 
 def test_payments_ahead_settle_the_next_invoice(clock, create_postpaid):

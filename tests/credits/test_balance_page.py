@@ -118,6 +118,8 @@ def test_one_page_shows_seed_003s_parts_in_its_order(client, shop, language, tex
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert f'aria-current="page" href="{page_url(org_id)}" id="balance-link"' in html
+    # The main navigation's entry is the current page; no section tab claims it.
+    assert html.count('aria-current="page"') == 1
     heading, balance, buy, config, history = positions(html, *texts)
     assert heading < balance < buy < config < history
     assert 'id="buy-credits"' in html  # the Buy credits button beside the heading

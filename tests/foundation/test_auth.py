@@ -202,7 +202,7 @@ def test_password_reset_round_trip_through_smtp(app, client, auth, owner, smtp_s
     response = client.post(
         "/password/forgot", data={"email": owner.user.email}, follow_redirects=True
     )
-    assert "we have sent it a link to reset the password" in response.text
+    assert "we have sent it a link to set a password" in response.text
 
     smtp_server.wait_for(1)
     (message,) = smtp_server.to(owner.user.email)
@@ -249,7 +249,7 @@ def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(
     response = client.post(
         "/password/forgot", data={"email": "stranger@example.com"}, follow_redirects=True
     )
-    assert "we have sent it a link to reset the password" in response.text
+    assert "we have sent it a link to set a password" in response.text
     assert smtp_server.to("stranger@example.com") == []
 
 

@@ -24,7 +24,10 @@ from tests.conftest import PASSWORD, link_in, member_actor
 from tests.members.conftest import members_url
 
 INVALID_LINK = "This link is invalid, has expired or has already been used."
-FORGOT_SAID = "If that address has an account, we have sent it a link to reset the password."
+FORGOT_SAID = (
+    "If that address has an account or a pending invitation, we have sent it a link to set "
+    "a password."
+)
 
 
 def page(response) -> str:

@@ -75,6 +75,5 @@ def credits_page(actor: Actor, org: Organization, template: str, endpoint: str, 
         transferable={a.value for a in transfer_sources(actor, org)},
         filtered=bool(filters),
         notice=individual_credits_notice(actor, org),
-        active_section="payment",
-        **shown,
+        **({"active_section": "payment"} | shown),
     )

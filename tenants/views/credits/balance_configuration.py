@@ -28,6 +28,7 @@ def _page(actor: Actor, org: Organization, form: ConfigurationForm | None) -> st
         org,
         "credits/balance.html",
         "credits.balance",
+        active_section=None,  # reached from the main navigation, not from a tab
         configuration=form if may_edit else None,
         can_edit_auto_top_up=may_edit,
         debt=postpaid.organization_debt(org)

@@ -86,60 +86,65 @@ def _refused(actor: Actor, org_id: str, form, error: DomainError):
     return scoping.get_organization(actor, org_id)
 
 
-@bp.route("/<org_id>/individual-credits/request", methods=["POST"])
-@actor_required(Permission.REQUEST_CONFIGURATION_CHANGE)
-def request_individual_credits(org_id: str):
+def _post(org_id: str, form, form_key: str, act, said: str):
+    """A posted form of the page: ``act(actor, org, form)`` (an operation of
+    tenants.organizations.change_requests) when the form is valid, then ``said`` and back to
+    the page; else the page again with the form's errors or the refusal."""
     actor, org = organization_for_view(org_id)
-    form = IndividualCreditsRequestForm()
     if form.validate_on_submit():
         try:
-            change_requests.request_individual_credits(actor, org, form.message.data)
+            act(actor, org, form)
         except DomainError as error:
             org = _refused(actor, org_id, form, error)
         else:
             commit()
-            flash(
-                _("Your request was sent to your provider. You will get an email with the answer."),
-                "success",
-            )
+            flash(said, "success")
             return redirect(url_for(".individual_credits", org_id=org.id))
-    return _page(actor, org, request_form=form)
+    return _page(actor, org, **{form_key: form})
+
+
+def _pending(actor: Actor, org: Organization, form):
+    """The request the staff's form names: another tenant's or an unknown one is a 404."""
+    return scoping.get_change_request(actor, org, form.request_id.data)
+
+
+@bp.route("/<org_id>/individual-credits/request", methods=["POST"])
+@actor_required(Permission.REQUEST_CONFIGURATION_CHANGE)
+def request_individual_credits(org_id: str):
+    return _post(
+        org_id,
+        IndividualCreditsRequestForm(),
+        "request_form",
+        lambda actor, org, form: change_requests.request_individual_credits(
+            actor, org, form.message.data
+        ),
+        _("Your request was sent to your provider. You will get an email with the answer."),
+    )
 
 
 @bp.route("/<org_id>/individual-credits/approve", methods=["POST"])
 @actor_required(Permission.MANAGE_ORGANIZATION)
 def approve_individual_credits(org_id: str):
-    actor, org = organization_for_view(org_id)
-    form = ApproveRequestForm()
-    if form.validate_on_submit():
-        change = scoping.get_change_request(actor, org, form.request_id.data)
-        try:
-            change_requests.approve_change_request(actor, org, change)
-        except DomainError as error:
-            org = _refused(actor, org_id, form, error)
-        else:
-            commit()
-            flash(
-                _("Approved: individual user credits are on. The organization's admins are told."),
-                "success",
-            )
-            return redirect(url_for(".individual_credits", org_id=org.id))
-    return _page(actor, org, approve_form=form)
+    return _post(
+        org_id,
+        ApproveRequestForm(),
+        "approve_form",
+        lambda actor, org, form: change_requests.approve_change_request(
+            actor, org, _pending(actor, org, form)
+        ),
+        _("Approved: individual user credits are on. The organization's admins are told."),
+    )
 
 
 @bp.route("/<org_id>/individual-credits/decline", methods=["POST"])
 @actor_required(Permission.MANAGE_ORGANIZATION)
 def decline_individual_credits(org_id: str):
-    actor, org = organization_for_view(org_id)
-    form = DeclineRequestForm()
-    if form.validate_on_submit():
-        change = scoping.get_change_request(actor, org, form.request_id.data)
-        try:
-            change_requests.decline_change_request(actor, org, change, form.reason.data)
-        except DomainError as error:
-            org = _refused(actor, org_id, form, error)
-        else:
-            commit()
-            flash(_("Declined. The organization's admins are told."), "success")
-            return redirect(url_for(".individual_credits", org_id=org.id))
-    return _page(actor, org, decline_form=form)
+    return _post(
+        org_id,
+        DeclineRequestForm(),
+        "decline_form",
+        lambda actor, org, form: change_requests.decline_change_request(
+            actor, org, _pending(actor, org, form), form.reason.data
+        ),
+        _("Declined. The organization's admins are told."),
+    )
