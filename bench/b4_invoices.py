@@ -200,6 +200,7 @@ def main() -> int:
 
     from app import create_app
     from bench._harness import fresh_database
+    from bench._report import figure
     from tenants.billing import monthly_run, periods
     from tenants.core.extensions import db
     from tenants.models import Invoice
@@ -253,6 +254,16 @@ def main() -> int:
                 f"{'check passed' if correct else 'CHECK FAILED'}"
             )
             failed |= ratio > MAX_RATIO or not correct
+            figure(
+                "B4",
+                "monthly invoice run",
+                round(elapsed, 2),
+                "s",
+                f"≤ {MAX_RATIO:.0f}x one INSERT … SELECT … GROUP BY, contents checked",
+                ratio <= MAX_RATIO and correct,
+                baseline=round(base, 2),
+                ratio=round(ratio, 2),
+            )
             started = time.perf_counter()
             again = monthly_run.run_monthly(period, batch_size=batch_size)
             print(
