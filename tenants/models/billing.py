@@ -194,7 +194,8 @@ class Invoice(db.Model):
 
     # The lines, in order: part of the issued document, written in the same row as the
     # invoice and never changed (the database refuses an UPDATE of them, and an invoice
-    # whose lines do not sum to its subtotal: invoice_lines_integrity below). Loaded when read.
+    # whose lines do not sum to its subtotal: INVOICE_LINES_PG / _SQLITE below). Loaded when
+    # first read (deferred).
     lines: Mapped[tuple[InvoiceLine, ...]] = mapped_column(
         InvoiceLines(), deferred=True, default=tuple
     )
