@@ -97,6 +97,7 @@ def test_every_line_moves_into_its_invoice_and_back(database, tmp_path):
         receipt_id, monthly_id = made["receipt"].id, made["monthly"].id
         before = _records()
         assert [len(before[receipt_id]), len(before[monthly_id])] == [1, 2]
+        db.session.remove()
         db.engine.dispose()
 
     run_flask(database, tmp_path, "db", "downgrade", BEFORE)
@@ -146,6 +147,7 @@ def test_every_line_moves_into_its_invoice_and_back(database, tmp_path):
                 .values(lines=[])
             )
         db.session.rollback()
+        db.session.remove()
         db.engine.dispose()
     result = run_flask(database, tmp_path, "billing", "check-invoices")
     assert "Every invoice's lines sum to its subtotal." in result.stdout
@@ -156,6 +158,7 @@ def test_an_old_invoice_that_does_not_add_up_is_migrated_and_named_by_the_check(
     with app.app_context():
         receipt = _invoices()["receipt"]
         receipt_id, number = receipt.id, receipt.number
+        db.session.remove()
         db.engine.dispose()
     run_flask(database, tmp_path, "db", "downgrade", BEFORE)
     engine = sa.create_engine(database)
@@ -178,6 +181,7 @@ def test_an_old_invoice_that_does_not_add_up_is_migrated_and_named_by_the_check(
             assert (
                 db.session.scalar(VALIDATED) is False
             )  # new invoices checked, this old one named below
+        db.session.remove()
         db.engine.dispose()
     result = run_flask(database, tmp_path, "billing", "check-invoices", check=False)
     assert result.returncode == 1
