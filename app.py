@@ -18,9 +18,11 @@ from tenants.core.config import load_config
 from tenants.core.database import configure_engine_events, is_outage
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from tenants.core.replica import REPLICA_BIND
 from tenants.web import request_input, templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
+from tenants.web.replica import remember_writes
 from tenants.web.session import (
     enforce_live_access,
     enforce_support_session,
@@ -60,6 +62,8 @@ def register_extensions(app: Flask) -> None:
         configure_engine_events(
             db.engine, app.config["DATABASE_CONNECT_TIMEOUT"], app.config["SQLITE_BUSY_TIMEOUT_MS"]
         )
+        if REPLICA_BIND in db.engines:
+            configure_engine_events(db.engines[REPLICA_BIND], app.config["REPLICA_CONNECT_TIMEOUT"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -180,6 +184,7 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(enforce_live_access)
     app.before_request(refuse_changes_in_view_only)
     request_input.register(app)
+    app.after_request(remember_writes)
 
     @app.after_request
     def security_headers(response):

@@ -88,18 +88,20 @@ def main() -> int:
         log = RESULTS / f"{bench.replace(' ', '_')}.log"
         started = time.monotonic()
         print(f"\n== {bench}: {' '.join(command[1:])} (output in {log})")
-        with log.open("w") as out:
-            with subprocess.Popen(
+        with (
+            log.open("w") as out,
+            subprocess.Popen(
                 command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            ) as process:
-                assert process.stdout is not None
-                text = []
-                for line in process.stdout:
-                    out.write(line)
-                    text.append(line)
-                    if not line.startswith("FIGURE "):
-                        print("   ", line, end="")
-                code = process.wait()
+            ) as process,
+        ):
+            assert process.stdout is not None
+            text = []
+            for line in process.stdout:
+                out.write(line)
+                text.append(line)
+                if not line.startswith("FIGURE "):
+                    print("   ", line, end="")
+            code = process.wait()
         found = parse("".join(text))
         figures += found
         seconds = time.monotonic() - started

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: install everything, then lint and run the whole suite
-# on SQLite and again on PostgreSQL (a fresh database each run), with Redis up.
+# on SQLite and again on PostgreSQL (a fresh database each run), with Redis up and a
+# streaming replica of the PostgreSQL cluster (scripts/pg_replica.sh).
 # Needs root (or sudo) only to install missing Debian packages and start the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +85,19 @@ if ! redis_up; then
   step "Starting Redis"
   as_root redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null || true
   wait_for redis_up || die "Redis does not answer at $TEST_REDIS_URL"
+fi
+
+# -- the read replica (tests/foundation/test_read_replica.py): a second local cluster -------
+# streaming from the primary above; made when missing, recreated when broken, else left alone.
+if [ -z "${TEST_DATABASE_REPLICA_URL:-}" ]; then
+  step "PostgreSQL streaming replica (scripts/pg_replica.sh)"
+  read -r primary_host primary_port < <(.venv/bin/python -c \
+    "import sys; from sqlalchemy.engine import make_url; u = make_url(sys.argv[1]); \
+print(u.host or '127.0.0.1', u.port or 5432)" "$PG_URL")
+  export REPLICA_PORT="${REPLICA_PORT:-5433}"
+  PRIMARY_HOST="$primary_host" PRIMARY_PORT="$primary_port" bash scripts/pg_replica.sh \
+    || die "the PostgreSQL replica could not be made or started"
+  export TEST_DATABASE_REPLICA_URL="postgresql+psycopg://postgres@127.0.0.1:$REPLICA_PORT/postgres"
 fi
 
 # -- lint, translations, tests ---------------------------------------------------------------

@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-for _name in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER"):
+for _name in ("DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "MAIL_SERVER"):
     os.environ.pop(_name, None)
 
 from app import create_app  # noqa: E402
@@ -151,7 +151,8 @@ def app(app_config):
             db.create_all()
         yield app
         db.session.remove()
-        db.engine.dispose()
+        for engine in db.engines.values():  # the primary's, and a replica's (test_read_replica)
+            engine.dispose()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, the_actor
 from tenants.web.forms import Form
+from tenants.web.replica import reads_replica
 
 
 def _reseller_actor() -> Actor:
@@ -77,6 +78,7 @@ def _reseller_log_args() -> dict:
 
 
 @actor_required(Permission.USE_CUSTOMER_APP)
+@reads_replica
 def reseller_log():
     actor = _reseller_actor()
     form, filters = _reseller_log_filters()
@@ -93,6 +95,7 @@ def reseller_log():
 
 
 @actor_required(Permission.USE_CUSTOMER_APP)
+@reads_replica
 def reseller_log_print():
     actor = _reseller_actor()
     _form, filters = _reseller_log_filters()
@@ -109,6 +112,7 @@ def reseller_log_print():
 
 
 @actor_required(Permission.USE_CUSTOMER_APP)
+@reads_replica
 def reseller_log_csv():
     actor = _reseller_actor()
     _form, filters = _reseller_log_filters()

@@ -19,6 +19,7 @@ from tenants.organizations import operations as organizations
 from tenants.resellers import dashboards
 from tenants.web.decorators import actor_required, the_actor
 from tenants.web.forms import fill_place_choices, show_service_errors
+from tenants.web.replica import reads_replica
 
 PAGE_SIZE = 50
 
@@ -29,6 +30,7 @@ def _yes_no(value: str | None) -> bool | None:
 
 @bp.route("/")
 @actor_required(Permission.USE_CUSTOMER_APP)
+@reads_replica
 def index():
     actor = the_actor()
     form = FilterForm(request.args)

@@ -12,10 +12,12 @@ from tenants.core.extensions import db
 from tenants.models import Organization, OrganizationStatus, Reseller
 from tenants.resellers import dashboards
 from tenants.web.decorators import actor_required, the_actor
+from tenants.web.replica import reads_replica
 
 
 @bp.route("/")
 @actor_required(Permission.VIEW_ALL_CUSTOMERS)
+@reads_replica
 def overview():
     actor = the_actor()
     listed = db.session.scalars(scoping.resellers_query(actor).order_by(Reseller.name)).all()

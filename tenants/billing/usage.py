@@ -8,20 +8,24 @@ nothing and answers with the first entry.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
+from tenants.billing.postpaid_many import Accrual, accrue_many, usage_accrual
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
+from tenants.credits import ledger_many, references
 from tenants.credits import operations as credit_ops
-from tenants.credits import references
 from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
 from tenants.models.ledger import HOLDING_KINDS
 
@@ -81,48 +85,150 @@ class EventResult:
     error: DomainError | None = None
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block: a batch allocates a few hundred
+    thousand short-lived objects (freed by their reference counts), and each few hundred
+    allocations would otherwise start a collection over every object of the process — 15 %
+    of a batch's time in the B6 profile (bench/README.md). Process-wide while it lasts (the
+    portal runs sync workers: one request a process)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
     """Record up to MAX_BATCH events in one transaction, each standing alone: one refused
-    event refuses no other (its work is undone to a savepoint, its reference claim given
-    back), and events for one account apply in array order.
+    event refuses no other (its reference claim is given back), and events for one account
+    apply in array order.
 
     The batch's references are claimed in one statement; an event whose reference was
     charged before (earlier, or by an earlier event of this batch) is a duplicate with the
     first entry's id — unless that earlier event of this batch was refused, whose refusal it
-    then repeats. The accounts to charge are locked first, in id order, so concurrent
-    batches wait for each other instead of deadlocking.
+    then repeats. Prepaid events are checked one by one in memory (the checks of the single
+    usage, tenants.credits.operations.usage_movement) and posted set-based by
+    ledger_many.post_many: accounts locked in id order, balances walked in array order, the
+    ledger rows, balances and totals written in bulk, alerts and top-ups asked once per
+    account. Postpaid events likewise (tenants.billing.postpaid_many):
+    their account rows are locked first in id order (before the prepaid accounts: always
+    that order), so concurrent batches wait for each other instead of deadlocking.
     """
+    with _no_collection():
+        return _record_usage_batch(actor, events)
+
+
+def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[EventResult]:
+    """The body of record_usage_batch, with the garbage collector paused."""
     orgs = _organizations(actor, {event.organization_id for event in events})
     keys: list[tuple[str, str] | DomainError] = [_key(orgs, event) for event in events]
     claims = references.claim_many(
         (orgs[key[0]], key[1]) for key in keys if not isinstance(key, DomainError)
     )
     charged = {key[0] for key in keys if isinstance(key, tuple) and claims[key].first}
-    _lock_accounts([orgs[org_id] for org_id in charged])
-    results: list[EventResult] = []
-    earlier: dict[tuple[str, str], EventResult] = {}
-    for event, key in zip(events, keys, strict=True):
+    _lock_accounts(
+        [orgs[org_id] for org_id in charged if orgs[org_id].pricing_model != PricingModel.PREPAID]
+    )
+    results: list[EventResult | None] = []
+    first: dict[tuple[str, str], int] = {}  # reference → the index of its batch's first event
+    pending: list[tuple[int, ledger_many.Movement]] = []
+    accruals: list[tuple[int, Accrual]] = []
+    accounts: dict = {}
+    for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if isinstance(key, DomainError):
             results.append(EventResult(EventStatus.REFUSED, error=key))
-        elif key in earlier:
-            results.append(_repeat(earlier[key]))
+        elif key in first:
+            results.append(None)  # answered as its first event, once that is decided
         elif not claims[key].first:
             results.append(EventResult(EventStatus.DUPLICATE, entry_id=claims[key].entry_id))
+        elif orgs[key[0]].pricing_model != PricingModel.PREPAID:
+            first[key] = index
+            try:
+                accrual = usage_accrual(
+                    actor,
+                    orgs[key[0]],
+                    credits=event.credits,
+                    reference=key[1],
+                    claim=claims[key],
+                    account=event.account,
+                    occurred_at=event.occurred_at,
+                    cache=accounts,
+                )
+            except DomainError as error:
+                results.append(EventResult(EventStatus.REFUSED, error=error))
+            else:
+                results.append(None)
+                accruals.append((index, accrual))
         else:
-            earlier[key] = _record_one(actor, orgs[key[0]], event, claims[key])
-            results.append(earlier[key])
-    references.release(key for key, result in earlier.items() if result.error is not None)
+            first[key] = index
+            try:
+                movement = credit_ops.usage_movement(
+                    actor,
+                    orgs[key[0]],
+                    credits=event.credits,
+                    reference=key[1],
+                    claim=claims[key],
+                    account=event.account,
+                    occurred_at=event.occurred_at,
+                    accounts=accounts,
+                )
+            except DomainError as error:
+                results.append(EventResult(EventStatus.REFUSED, error=error))
+            else:
+                results.append(None)
+                pending.append((index, movement))
+    accrued = accrue_many(actor, [accrual for _, accrual in accruals])
+    posted = ledger_many.post_many(actor, [movement for _, movement in pending])
+    for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
+        results[index] = (
+            EventResult(EventStatus.REFUSED, error=outcome)
+            if isinstance(outcome, DomainError)
+            else EventResult(EventStatus.ACCEPTED, entry_id=outcome)
+        )
+    for index, key in enumerate(keys):
+        if results[index] is None:
+            results[index] = _repeat(results[first[key]])
+    references.release(key for key, index in first.items() if results[index].error is not None)
     return results
 
 
+# What a prepaid event, its alerts and its top-up read of the organization: a batch loads
+# hundreds, and loading every column of each costs more than the rest of its checks.
+_PREPAID_COLUMNS = (
+    Organization.reseller_id,
+    Organization.status,
+    Organization.pricing_model,
+    Organization.individual_user_credits,
+    Organization.low_balance_alert,
+    Organization.low_balance_threshold,
+    Organization.notification_mobile,
+    Organization.auto_top_up_enabled,
+    Organization.auto_top_up_below,
+    Organization.auto_top_up_credits,
+)
+
+
 def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
-    """The organizations the actor may use among ``ids``, in one query. A string that is
-    no record id (a NUL, another format) names none; the database is not asked about it."""
+    """The organizations the actor may use among ``ids``, in one query (postpaid ones then
+    loaded whole in a second: their usage reads prices, country and limit). A string that
+    is no record id (a NUL, another format) names none; the database is not asked about it."""
     ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
-    query = scoping.organizations_query(actor).where(Organization.id.in_(ids))
-    return {org.id: org for org in db.session.scalars(query)}
+    query = scoping.organizations_query(actor).where(ledger_many.one_of(Organization.id, ids))
+    orgs = {org.id: org for org in db.session.scalars(query.options(load_only(*_PREPAID_COLUMNS)))}
+    postpaid = [org_id for org_id, org in orgs.items() if org.pricing_model != PricingModel.PREPAID]
+    if postpaid:
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.id.in_(postpaid))
+            .execution_options(populate_existing=True)
+        ).all()
+    return orgs
 
 
 def _key(orgs: dict[str, Organization], event: UsageEvent) -> tuple[str, str] | DomainError:
@@ -157,25 +263,6 @@ def _lock_accounts(orgs: list[Organization]) -> None:
             .order_by(PostpaidAccount.organization_id)
             .with_for_update()
         ).all()
-
-
-def _record_one(
-    actor: Actor, org: Organization, event: UsageEvent, claim: references.Claim
-) -> EventResult:
-    try:
-        with db.session.begin_nested():
-            recorded = record_usage(
-                actor,
-                org,
-                credits=event.credits,
-                reference=event.reference,
-                account=event.account,
-                occurred_at=event.occurred_at,
-                claim=claim,
-            )
-    except DomainError as error:
-        return EventResult(EventStatus.REFUSED, error=error)
-    return EventResult(EventStatus.ACCEPTED, entry_id=recorded.entry.id)
 
 
 def _repeat(first: EventResult) -> EventResult:

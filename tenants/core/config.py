@@ -19,15 +19,26 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def database_url(instance_path: Path) -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        return f"sqlite:///{instance_path / 'portal.db'}"
+def _with_driver(url: str) -> str:
     # Heroku-style URLs name no driver; the project talks to PostgreSQL through psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance_path / 'portal.db'}"
+    return _with_driver(url)
+
+
+def database_binds() -> dict[str, str]:
+    """Flask-SQLAlchemy's extra engines: the streaming replica's, when DATABASE_REPLICA_URL
+    is set (tenants.core.replica; the bind holds no tables)."""
+    url = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+    return {"replica": _with_driver(url)} if url else {}
 
 
 def secret_key(instance_path: Path) -> str:
@@ -72,6 +83,24 @@ def _database_settings(instance_path: Path) -> dict:
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "30000")),
         # While the database cannot be reached, answers are 503 with this Retry-After.
         "OUTAGE_RETRY_AFTER": int(os.environ.get("OUTAGE_RETRY_AFTER", "5")),
+    } | _replica_settings()
+
+
+def _replica_settings() -> dict:
+    """The read replica (tenants.core.replica): lists, CSV exports and dashboards read from
+    it while it is reachable and caught up; a person's own writes stay visible to them."""
+    return {
+        "SQLALCHEMY_BINDS": database_binds(),
+        # A replica that has not replayed the primary's latest writes and whose last replayed
+        # commit is older than this is lagging: reads go to the primary meanwhile.
+        "REPLICA_MAX_LAG_SECONDS": float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "5")),
+        # How long one check of the replica (reachable, in recovery, lag) is trusted.
+        "REPLICA_CHECK_SECONDS": float(os.environ.get("REPLICA_CHECK_SECONDS", "2")),
+        # A replica host that does not answer is given up (reads go to the primary) after this.
+        "REPLICA_CONNECT_TIMEOUT": int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "2")),
+        # After a state-changing request, that browser reads from the primary this long; never
+        # less than the two settings above together (tenants.web.replica.read_your_writes).
+        "READ_YOUR_WRITES_SECONDS": float(os.environ.get("READ_YOUR_WRITES_SECONDS", "10")),
     }
 
 

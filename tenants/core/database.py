@@ -1,4 +1,5 @@
-"""Engine behaviour per database, and what counts as the database being unreachable.
+"""Engine behaviour per database, what counts as the database being unreachable, and the
+session that sends a read-only block's reads to the replica.
 
 SQLite gets WAL, foreign keys and BEGIN IMMEDIATE. A server database gets a connect timeout
 (a database host that does not answer fails the request instead of hanging it) and its
@@ -8,20 +9,60 @@ a fresh connection instead of a dead one.
 
 from __future__ import annotations
 
+import re
 import select
 import sqlite3
 import time
+from typing import Any
 
+from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.sql.elements import TextClause
 
 # A pooled connection idle for longer than this is pinged before it is handed out.
 IDLE_PING_SECONDS = 10.0
 
 # SQLite answers these with OperationalError too, but they are bugs, not outages.
 _SQLITE_BUGS = ("no such ", "syntax error", "has no column", "already exists")
+
+# Session.info key: the replica engine while a block reads from it (tenants.core.replica).
+REPLICA_READS = "replica_reads"
+_PLAIN_SELECT = re.compile(r"\s*select\b", re.IGNORECASE)
+_LOCKING = re.compile(r"\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b", re.IGNORECASE)
+
+
+class RoutingSession(Session):
+    """``db.session``: everything on the primary, except inside a read-replica block
+    (``tenants.core.replica.replica_reads``) where plain SELECTs — ORM queries, ``get``,
+    lazy loads, ``text("SELECT ...")`` — go to the replica engine the block put in
+    ``info``. Flushes, INSERT/UPDATE/DELETE, ``SELECT ... FOR UPDATE`` and the bare
+    ``session.connection()`` (raw SQL of any kind) stay on the primary: a write never goes
+    to the replica, even from a read-only page."""
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: Engine | Connection | None = None,
+        **kwargs: Any,
+    ) -> Engine | Connection:
+        replica = self.info.get(REPLICA_READS)
+        if replica is not None and bind is None and not self._flushing and reads_only(clause):
+            return replica
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def reads_only(clause: Any) -> bool:
+    """Whether ``clause`` is a statement a hot standby can answer: a SELECT (or UNION) that
+    locks no rows, or the text of one."""
+    if isinstance(clause, TextClause):
+        return bool(_PLAIN_SELECT.match(clause.text)) and not _LOCKING.search(clause.text)
+    return bool(getattr(clause, "is_select", False)) and (
+        getattr(clause, "_for_update_arg", None) is None
+    )
 
 
 def configure_engine_events(

@@ -9,6 +9,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from tenants.core.database import RoutingSession
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -22,7 +24,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The session sends a read-replica block's reads to the replica (tenants.core.replica).
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()

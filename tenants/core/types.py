@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import time
@@ -26,6 +27,18 @@ def new_id(prefix: str) -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+
+
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids as ``new_id`` makes them, fast (a batch writes thousands): the first
+    10 characters are the 2 zero bits and 48 bits of time, shared; the last 16 are 80
+    random bits each, 10 bytes base32-encoded in one call onto the Crockford alphabet."""
+    head = new_id(prefix)[: len(prefix) + 11]
+    text = base64.b32encode(os.urandom(10 * count)).translate(_FROM_BASE32).decode()
+    return [head + text[i : i + 16] for i in range(0, 16 * count, 16)]
 
 
 _RECORD_ID = re.compile(rf"[a-z]{{2,4}}_[{_CROCKFORD}]{{26}}")

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from tenants.core.extensions import db
+from tenants.core.replica import reading_engine
 from tenants.credits.export_rows import MovementRows
 from tenants.credits.movements import RECORDED_APART, account_label, entry_type_label
 from tenants.models import AccountKind, EntryType, LedgerEntry, Member, Organization, User
@@ -298,7 +298,8 @@ def copy_csv(
     """
     if not isinstance(rows, MovementRows):
         return None
-    engine = db.engine
+    # The replica inside a read-replica block (tenants.core.replica), else the primary.
+    engine = reading_engine()
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
         return None
     statement = _csv_select(

@@ -36,6 +36,7 @@ from tenants.credits.ledger import (
     parse_account,
     post_transaction,
 )
+from tenants.credits.ledger_many import Movement
 from tenants.credits.movements import credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
@@ -349,3 +350,48 @@ def close_member_accounts(actor: Actor, org: Organization, *, move: bool = False
         # A member account opened between the two locks: it is not locked, try again.
         raise Conflict(_l("The credits changed meanwhile. Try again."))
     return _return_to_pool(actor, org, held, INDIVIDUAL_CREDITS_OFF)
+
+
+def usage_movement(
+    actor: Actor,
+    org: Organization,
+    *,
+    credits: int,
+    reference: str,
+    claim: references.Claim,
+    account=None,
+    occurred_at: datetime | None = None,
+    accounts: dict | None = None,
+) -> Movement:
+    """A usage of a batch, checked as record_usage checks it (in its order) once its
+    reference is claimed for the first time, as the movement to post with
+    ledger_many.post_many; raises the refusal. ``accounts``: the batch's resolved accounts
+    (organization, ``account`` value) → AccountRef or the refusal, so a batch naming one
+    member account a thousand times asks the database once."""
+    credits = clean_credits(credits)
+    occurred = clean_occurred_at(occurred_at)
+    require_prepaid_and_usable(org)
+    key = (org.id, account)
+    if accounts is not None and key in accounts:
+        ref = accounts[key]
+    else:
+        try:
+            ref = usage_account(actor, org, account)
+        except ValidationFailed as error:
+            ref = error
+        if accounts is not None:
+            accounts[key] = ref
+    if isinstance(ref, ValidationFailed):
+        raise ref
+    if ref.kind == AccountKind.MEMBER and ref.member_id != actor.member_id:
+        require(actor, Permission.MANAGE_CREDITS)
+    return Movement(
+        org,
+        [
+            Posting(ref, -credits, EntryType.USAGE),
+            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+        ],
+        reference=reference,
+        occurred_at=occurred,
+        entry_id=claim.entry_id,
+    )

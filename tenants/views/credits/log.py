@@ -16,6 +16,7 @@ from tenants.models import Organization
 from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, organization_for_view
+from tenants.web.replica import reads_replica
 
 
 def _log_filters(actor: Actor, org: Organization) -> dict:
@@ -27,6 +28,7 @@ def _log_filters(actor: Actor, org: Organization) -> dict:
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def log(org_id: str):
     actor, org = organization_for_view(org_id)
     filters = _log_filters(actor, org)
@@ -46,6 +48,7 @@ def log(org_id: str):
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def log_csv(org_id: str):
     actor, org = organization_for_view(org_id)
     rows = export_rows.iter_organization_rows(actor, org, **_log_filters(actor, org))
@@ -55,6 +58,7 @@ def log_csv(org_id: str):
 
 
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def log_print(org_id: str):
     actor, org = organization_for_view(org_id)
     filters = _log_filters(actor, org)

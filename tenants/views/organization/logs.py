@@ -22,6 +22,7 @@ from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import Form
+from tenants.web.replica import reads_replica
 
 
 class PostpaidLogFilterForm(Form):
@@ -54,6 +55,7 @@ def _filter_args() -> dict:
 
 @bp.route("/<org_id>/logs")
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def logs(org_id: str):
     """Prepaid: the last 30 days log of credits. Postpaid: charges, invoices and payments."""
     actor, org = organization_for_view(org_id)
@@ -81,6 +83,7 @@ def logs(org_id: str):
 
 @bp.route("/<org_id>/logs.csv")
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def logs_csv(org_id: str):
     actor, org = organization_for_view(org_id)
     if org.pricing_model == PricingModel.PREPAID:
@@ -94,6 +97,7 @@ def logs_csv(org_id: str):
 
 @bp.route("/<org_id>/logs/print")
 @actor_required(Permission.VIEW_ORGANIZATION)
+@reads_replica
 def logs_print(org_id: str):
     actor, org = organization_for_view(org_id)
     if org.pricing_model == PricingModel.PREPAID:

@@ -1,0 +1,391 @@
+"""The ledger's batch posting: many balanced transactions at once (batch usage), with the
+rules of tenants.credits.ledger (its statements and checks reused, not restated): holding
+accounts locked in id order and never below zero, the organizations' totals moved in the
+same transaction, alerts and top-ups asked on a crossing, every transaction balanced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from tenants.access.actors import Actor
+from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
+from tenants.core.extensions import db
+from tenants.core.types import new_id, new_ids, utcnow
+from tenants.credits import alerts
+from tenants.credits.ledger import (
+    _CHANGE_BALANCE,
+    _INSERT_POSTINGS,
+    _MOVE_TOTAL,
+    POSTPAID_BALANCE,
+    Posting,
+    _insert,
+)
+from tenants.models import Organization
+from tenants.models.ledger import (
+    HOLDING_KINDS,
+    SYSTEM_ACCOUNT,
+    AccountKind,
+    AccountRef,
+    CreditAccount,
+)
+
+
+@dataclass
+class Movement:
+    """One balanced transaction of ``post_many``: what ``post_transaction`` takes, for one
+    organization. ``entry_id``: its first posting's id (a usage claimed it)."""
+
+    org: Organization
+    postings: list[Posting]
+    reference: str | None = None
+    occurred_at: datetime | None = None
+    entry_id: str | None = None
+    amount: Decimal | None = None  # money (a postpaid charge's), in the organization's currency
+
+
+_ENTRY_COLUMNS = (
+    "id",
+    "transaction_id",
+    "reseller_id",
+    "organization_id",
+    "account_id",
+    "account_kind",
+    "member_id",
+    "type",
+    "credits",
+    "balance_after",
+    "amount",
+    "currency",
+    "reference",
+    "occurred_at",
+    "created_at",
+    "actor_user_id",
+    "real_user_id",
+    "api_key_id",
+)
+
+
+def post_many(
+    actor: Actor, movements: list[Movement], *, postpaid: bool = False
+) -> list[str | DomainError]:
+    """Write many balanced transactions of prepaid organizations set-based, each standing
+    alone: the id of its first posting, or why it was refused (InsufficientCredits,
+    OrganizationClosed) — a refused one writes nothing and refuses no other.
+
+    The rules of ``post_transaction``, for movements that take credits OUT of holding
+    accounts (usage): credits going into a member's account are checked under the
+    organization's row (``_require_open``), one transaction at a time — post_transaction.
+
+    Set-based: the holding accounts of every organization named are locked in id order and
+    read (one SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE takes, so batches and
+    single movements never deadlock); each account's movements are then decided in memory
+    in the order given (a movement that would take an account below zero is refused, the
+    next ones still apply); then one UPDATE of the organizations' totals, one of the
+    balances (still conditional: never below zero) and the postings in one COPY
+    (PostgreSQL) or one executemany (SQLite). Alerts and automatic top-ups are asked once
+    per organization and account, from its balance before the batch to after it.
+
+    ``postpaid``: the movements of postpaid organizations, already decided (their money is
+    kept by tenants.billing.postpaid): as post_transaction(postpaid=True) they touch no
+    balance, total or alert, and the balance after is ``POSTPAID_BALANCE``; all are written.
+    """
+    for movement in movements:
+        if sum(p.credits for p in movement.postings) != 0:
+            raise ValueError("a ledger transaction must balance")
+        if any(p.ref.kind in HOLDING_KINDS and p.credits > 0 for p in movement.postings):
+            raise ValueError("post_many takes credits out of holding accounts only")
+    if not movements:
+        return []
+    orgs = {m.org.id: m.org for m in movements}
+    if postpaid:
+        return _post_postpaid(actor, movements, orgs)
+    # What needs no lock comes first: the locks are held until the commit, and concurrent
+    # batches naming the same accounts wait for them.
+    counters = _counter_accounts(
+        orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
+    )
+    holding = _lock_holding(sorted(orgs))
+    before = dict(holding.values())
+    balances, results = _walk(movements, holding, before)
+    closed = _move_totals(movements, results)
+    if closed:  # organizations deleted meanwhile: their movements are refused, undone here
+        for index, movement in enumerate(movements):
+            if movement.org.id in closed:
+                results[index] = OrganizationClosed()
+        balances, results = _walk(movements, holding, before, results)
+    _change_balances({acc: balances[acc] - before[acc] for acc in balances})
+    for (org_id, ref), (acc, _balance) in holding.items():
+        if balances[acc] != before[acc]:
+            alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
+    _insert_postings(actor, movements, results, holding, counters, before)
+    return results
+
+
+def _post_postpaid(
+    actor: Actor, movements: list[Movement], orgs: dict[str, Organization]
+) -> list[str | DomainError]:
+    kinds = {p.ref.kind for m in movements for p in m.postings}
+    if any(
+        p.ref != SYSTEM_ACCOUNT
+        for m in movements
+        for p in m.postings
+        if p.ref.kind in HOLDING_KINDS
+    ):
+        raise ValueError("postpaid movements post to the system account")
+    accounts = _counter_accounts(orgs, kinds)  # the system account too: never locked here
+    holding = {
+        (org_id, SYSTEM_ACCOUNT): (acc, POSTPAID_BALANCE)
+        for (org_id, kind), acc in accounts.items()
+        if kind == AccountKind.SYSTEM
+    }
+    results: list[str | DomainError] = [m.entry_id or new_id("ent") for m in movements]
+    before = {acc: POSTPAID_BALANCE for acc, _ in holding.values()}
+    _insert_postings(actor, movements, results, holding, accounts, before, postpaid=True)
+    return results
+
+
+def _walk(
+    movements: list[Movement],
+    holding: dict[tuple[str, AccountRef], tuple[str, int]],
+    before: dict[str, int],
+    refused: list[str | DomainError] | None = None,
+) -> tuple[dict[str, int], list[str | DomainError]]:
+    """Each account's movements in order, in memory: a movement that would take one of its
+    holding accounts below zero is refused (InsufficientCredits), the next ones still
+    apply. ``refused``: results already decided (refusals kept). The balances after, and
+    each movement's entry id or refusal."""
+    balances = dict(before)
+    results: list[str | DomainError] = []
+    for index, movement in enumerate(movements):
+        if refused is not None and isinstance(refused[index], DomainError):
+            results.append(refused[index])
+            continue
+        changes: list[tuple[str, int]] | None = []
+        for posting in movement.postings:
+            if posting.ref.kind not in HOLDING_KINDS:
+                continue
+            found = holding.get((movement.org.id, posting.ref))
+            if found is None or balances[found[0]] + posting.credits < 0:
+                changes = None
+                break
+            changes.append((found[0], posting.credits))
+        if changes is None:
+            results.append(InsufficientCredits())
+            continue
+        for acc, credits in changes:
+            balances[acc] += credits
+        previous = refused[index] if refused is not None else None
+        results.append(previous or movement.entry_id or new_id("ent"))
+    return balances, results
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column, values) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter however
+    many values (an IN of a thousand placeholders costs more to render and parse than the
+    database takes to answer it)."""
+    values = list(values)
+    if _postgresql():
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
+def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str, int]]:
+    """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance)."""
+    rows = db.session.execute(
+        select(
+            CreditAccount.id,
+            CreditAccount.organization_id,
+            CreditAccount.kind,
+            CreditAccount.member_id,
+            CreditAccount.balance,
+        )
+        .where(
+            one_of(CreditAccount.organization_id, org_ids), CreditAccount.kind.in_(HOLDING_KINDS)
+        )
+        .order_by(CreditAccount.id)
+        .with_for_update(key_share=True)
+    ).all()
+    return {
+        (org_id, AccountRef(AccountKind(kind), member_id)): (acc, balance)
+        for acc, org_id, kind, member_id, balance in rows
+    }
+
+
+def _counter_accounts(
+    orgs: dict[str, Organization], kinds: set[AccountKind]
+) -> dict[tuple[str, AccountKind], str]:
+    """The ids of the organizations' counter-accounts of ``kinds``; missing ones created in
+    one INSERT (race-safe: ON CONFLICT DO NOTHING, as account_id does one by one)."""
+    if not kinds:
+        return {}
+
+    def read() -> dict[tuple[str, AccountKind], str]:
+        rows = db.session.execute(
+            select(CreditAccount.id, CreditAccount.organization_id, CreditAccount.kind).where(
+                one_of(CreditAccount.organization_id, sorted(orgs)),
+                CreditAccount.kind.in_(sorted(kinds)),
+                CreditAccount.member_id == "",
+            )
+        ).all()
+        return {(org_id, AccountKind(kind)): acc for acc, org_id, kind in rows}
+
+    found = read()
+    missing = [(o, k) for o in sorted(orgs) for k in sorted(kinds) if (o, k) not in found]
+    if missing:
+        now = utcnow()
+        insert_ = _insert(db.session.get_bind().dialect.name)
+        db.session.execute(
+            insert_(CreditAccount)
+            .values(
+                [
+                    {
+                        "id": new_id("acc"),
+                        "reseller_id": orgs[org_id].reseller_id,
+                        "organization_id": org_id,
+                        "kind": kind,
+                        "member_id": "",
+                        "balance": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for org_id, kind in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
+        )
+        found = read()
+    return found
+
+
+_MOVE_TOTALS = text(
+    "UPDATE organizations AS o SET total_credits = o.total_credits + v.net"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:nets AS bigint[])) AS v(id, net)"
+    " WHERE o.id = v.id AND o.status != 'deleted'"
+    " RETURNING o.id, o.total_credits"
+)
+
+
+def _move_totals(movements: list[Movement], results: list[str | DomainError]) -> set[str]:
+    """Move each organization's total by its accepted movements (one UPDATE on PostgreSQL),
+    alerting once per organization; the organizations found deleted (nothing moved)."""
+    nets: dict[str, int] = {}
+    for movement, result in zip(movements, results, strict=True):
+        if isinstance(result, str):
+            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
+            nets[movement.org.id] = nets.get(movement.org.id, 0) + net
+    nets = {org_id: net for org_id, net in sorted(nets.items()) if net}
+    if not nets:
+        return set()
+    orgs = {m.org.id: m.org for m in movements}
+    if _postgresql():
+        totals = dict(
+            db.session.execute(_MOVE_TOTALS, {"ids": list(nets), "nets": list(nets.values())}).all()
+        )
+    else:
+        totals = {}
+        for org_id, net in nets.items():
+            total = db.session.execute(_MOVE_TOTAL, {"organization": org_id, "net": net}).scalar()
+            if total is not None:
+                totals[org_id] = total
+    for org_id, total in totals.items():
+        alerts.total_changed(orgs[org_id], total - nets[org_id], total)
+    return set(nets) - set(totals)
+
+
+_CHANGE_BALANCES = text(
+    "UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta)"
+    " WHERE a.id = v.id AND a.balance + v.delta >= 0"
+)
+
+
+def _change_balances(deltas: dict[str, int]) -> None:
+    """Apply each locked account's net change: one conditional UPDATE on PostgreSQL."""
+    deltas = {acc: delta for acc, delta in sorted(deltas.items()) if delta}
+    if not deltas:
+        return
+    now = utcnow()
+    if _postgresql():
+        params = {"ids": list(deltas), "deltas": list(deltas.values()), "now": now}
+        changed = db.session.execute(_CHANGE_BALANCES, params).rowcount
+    else:
+        changed = 0
+        for acc, delta in deltas.items():
+            params = {"account": acc, "delta": delta, "now": now}
+            changed += db.session.execute(_CHANGE_BALANCE, params).scalar() is not None
+    if changed != len(deltas):  # the accounts are locked and were read: cannot happen
+        raise RuntimeError("a locked balance changed under its lock")
+
+
+def _insert_postings(
+    actor: Actor,
+    movements: list[Movement],
+    results: list[str | DomainError],
+    holding: dict[tuple[str, AccountRef], tuple[str, int]],
+    counters: dict[tuple[str, AccountKind], str],
+    before: dict[str, int],
+    *,
+    postpaid: bool = False,
+) -> None:
+    """The accepted movements' postings, with each holding account's running balance."""
+    now = utcnow()
+    running = dict(before)
+    accepted = [(m, r) for m, r in zip(movements, results, strict=True) if isinstance(r, str)]
+    transactions = iter(new_ids("txn", len(accepted)))
+    entries = iter(new_ids("ent", sum(len(m.postings) - 1 for m, _ in accepted)))
+    rows = []
+    for movement, result in accepted:
+        org, transaction_id = movement.org, next(transactions)
+        for index, posting in enumerate(movement.postings):
+            if posting.ref.kind in HOLDING_KINDS:
+                acc = holding[(org.id, posting.ref)][0]
+                if not postpaid:
+                    running[acc] += posting.credits
+                balance_after = running[acc]
+            else:
+                acc, balance_after = counters[(org.id, posting.ref.kind)], None
+            rows.append(
+                (
+                    result if index == 0 else next(entries),
+                    transaction_id,
+                    org.reseller_id,
+                    org.id,
+                    acc,
+                    posting.ref.kind.value,
+                    posting.ref.member_id,
+                    posting.type.value,
+                    posting.credits,
+                    balance_after,
+                    movement.amount,
+                    org.currency if movement.amount is not None else None,
+                    movement.reference,
+                    movement.occurred_at or now,
+                    now,
+                    actor.user_id,
+                    actor.real_user_id,
+                    actor.api_key_id,
+                )
+            )
+    if not rows:
+        return
+    if _postgresql():
+        # COPY: the fastest way in for many rows, in this transaction (the session's connection).
+        cursor = db.session.connection().connection.driver_connection.cursor()
+        columns = ", ".join(_ENTRY_COLUMNS)
+        with cursor, cursor.copy(f"COPY ledger_entries ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        db.session.execute(
+            _INSERT_POSTINGS, [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
+        )
