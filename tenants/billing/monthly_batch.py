@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from tenants.billing.batch_invoices import _insert_invoices
 from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
 from tenants.billing.batch_tables import (
     _among,
@@ -43,7 +44,6 @@ from tenants.billing.batch_tables import (
     _drop_temp,
     _Due,
     _group_days,
-    _insert_invoices,
     _insert_rows,
     _settle_table,
 )
