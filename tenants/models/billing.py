@@ -204,7 +204,7 @@ class Invoice(db.Model):
 # Integrity of the lines in the database itself: an invoice's lines sum to its subtotal
 # (PostgreSQL: a CHECK; SQLite: a trigger, amounts compared in its scaled integers), and
 # neither the lines nor the subtotal of an issued invoice ever change. The same statements
-# are in the migration that moved the lines here (migrations/versions/*_invoice_lines_in_the_invoice.py).
+# are in the migration that moved the lines here (revision 9b2e4f7a1c35).
 INVOICE_LINES_PG = (
     """
     CREATE OR REPLACE FUNCTION invoice_lines_amount(lines jsonb) RETURNS numeric
