@@ -8,7 +8,7 @@ tenants/organizations/listing.py. PostgreSQL only (it rewrites the organizations
 nothing on SQLite, whose search reads search_text as before.
 
 Revision ID: 7b1e4c2d9a05
-Revises: a3d8f0c4e2b1
+Revises: 9b2e4f7a1c35
 Create Date: 2026-12-07 10:00:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "7b1e4c2d9a05"
-down_revision = "a3d8f0c4e2b1"
+down_revision = "9b2e4f7a1c35"
 branch_labels = None
 depends_on = None
 

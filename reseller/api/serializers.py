@@ -250,14 +250,14 @@ def invoices(items: list[Invoice]) -> list[dict[str, Any]]:
     """Invoices with their lines (read in one query for the page), described in the
     request's language (Accept-Language)."""
     locale = request_language()
-    lines: dict[str, list[InvoiceLine]] = {i.id: [] for i in items}
-    if lines:
-        for line in db.session.scalars(
-            select(InvoiceLine)
-            .where(InvoiceLine.invoice_id.in_(list(lines)))
-            .order_by(InvoiceLine.invoice_id, InvoiceLine.position, InvoiceLine.id)
-        ):
-            lines[line.invoice_id].append(line)
+    lines: dict[str, list[InvoiceLine]] = {}
+    if items:
+        lines = {
+            invoice_id: list(invoice_lines)
+            for invoice_id, invoice_lines in db.session.execute(
+                select(Invoice.id, Invoice.lines).where(Invoice.id.in_([i.id for i in items]))
+            )
+        }
     return [
         {
             "id": i.id,

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
-from tenants.billing.batch_tables import _Due, _insert_rows
+from tenants.billing.batch_tables import _among, _Due, _insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
@@ -30,7 +30,7 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
             (org_id, AccountKind(kind)): account
             for org_id, kind, account in db.session.execute(
                 select(CreditAccount.organization_id, CreditAccount.kind, CreditAccount.id).where(
-                    CreditAccount.organization_id.in_(ids),
+                    _among(CreditAccount.organization_id, ids),
                     CreditAccount.kind.in_(kinds),
                     CreditAccount.member_id == "",
                 )

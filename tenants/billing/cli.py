@@ -47,3 +47,20 @@ def run_monthly(period: str | None) -> None:
     )
     if result.failed:
         raise click.ClickException("Some organizations failed; run the command again.")
+
+
+@billing.command("check-invoices")
+def check_invoices() -> None:
+    """Check that every issued invoice's lines sum to its subtotal; exit 1 naming the ones
+    that do not."""
+    from tenants.invoices.integrity import invoices_not_adding_up
+
+    wrong = 0
+    for item in invoices_not_adding_up():
+        wrong += 1
+        click.echo(
+            f"{item.number} ({item.invoice_id}): lines {item.lines_total}, subtotal {item.subtotal}"
+        )
+    if wrong:
+        raise click.ClickException(f"{wrong} invoice(s) whose lines do not sum to the subtotal.")
+    click.echo("Every invoice's lines sum to its subtotal.")

@@ -12,9 +12,10 @@ that takes and returns the batch's state (``_Batch``):
    Python, which is fine for their size — and sum that per (organization, month);
 2. ``_number_and_invoice``: take each reseller's numbers in one UPDATE of its sequence
    row and make the invoices;
-3. ``_write_lines_ledger_audit_jobs``: insert the invoices, then their lines with one
-   INSERT … SELECT (a line a day, price and rate, stored as a key and its day: the text is
-   rendered when read), and the ledger rows, audit rows and e-mail jobs in bulk;
+3. ``_write_lines_ledger_audit_jobs``: insert the invoices with their lines in the same
+   rows, one INSERT … SELECT (a line a day, price and rate, stored as a key and its day in
+   the invoice's ``lines`` document: the text is rendered when read), and the ledger rows,
+   audit rows and e-mail jobs in bulk;
 4. ``_settle``: move the money of the whole batch with one UPDATE … FROM of the postpaid
    rows and one of the debts.
 
@@ -32,8 +33,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from tenants.billing.batch_invoices import _insert_invoices
 from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
 from tenants.billing.batch_tables import (
+    _among,
     _batch_table,
     _close_accounts,
     _create_temp,
@@ -41,9 +44,7 @@ from tenants.billing.batch_tables import (
     _drop_temp,
     _Due,
     _group_days,
-    _insert_lines,
     _insert_rows,
-    _invoices_table,
     _settle_table,
 )
 from tenants.billing.emails import _billing_contacts
@@ -56,7 +57,6 @@ from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
 from tenants.models import (
     AuditEntry,
-    Invoice,
     InvoiceKind,
     InvoiceStatus,
     LedgerEntry,
@@ -69,7 +69,7 @@ from tenants.models import (
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
 # Created at the start of a batch, dropped at its end.
-_TEMP_TABLES = (_batch_table, _days_table, _invoices_table, _settle_table)
+_TEMP_TABLES = (_batch_table, _days_table, _settle_table)
 
 
 def _lock_batch(org_ids: list[str], period: str):
@@ -94,7 +94,10 @@ def _lock_batch(org_ids: list[str], period: str):
             Organization.billing_email,
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
-        .where(PostpaidAccount.organization_id.in_(org_ids), PostpaidAccount.closed_period < period)
+        .where(
+            _among(PostpaidAccount.organization_id, org_ids),
+            PostpaidAccount.closed_period < period,
+        )
         .where(Organization.status != OrganizationStatus.DELETED)  # never invoiced again
         .order_by(PostpaidAccount.organization_id)
         .with_for_update(of=PostpaidAccount)
@@ -291,8 +294,8 @@ def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str, dict]]
 
 
 def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
-    """Step 3: insert the invoices and their lines (one INSERT … SELECT from the days
-    table), a ledger transaction and an audit row an invoice and, where it has an address,
+    """Step 3: insert the invoices with their lines (one INSERT … SELECT, the lines from the
+    days table), a ledger transaction and an audit row an invoice and, where it has an address,
     an email job: each kind of row in bulk."""
     stamp = utcnow()
     invoiced = batch.invoiced
@@ -306,20 +309,7 @@ def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
 
     invoice_rows = [invoice.row for invoice in batch.invoices]
     if invoice_rows:
-        _insert_rows(Invoice.__table__, invoice_rows)
-        _insert_rows(
-            _invoices_table,
-            [
-                {
-                    "organization_id": r["organization_id"],
-                    "period": r["period"],
-                    "invoice_id": r["id"],
-                    "reseller_id": r["reseller_id"],
-                }
-                for r in invoice_rows
-            ],
-        )
-        _insert_lines()
+        _insert_invoices(invoice_rows)
         _insert_rows(LedgerEntry.__table__, ledger_rows)
         _insert_rows(AuditEntry.__table__, audit_rows)
     if job_rows:

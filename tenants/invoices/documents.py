@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -98,27 +98,28 @@ def issue_invoice(
     paid: bool = False,
     issued_at: datetime | None = None,
 ) -> Invoice:
-    """Issue a numbered invoice with its lines; it never changes afterwards (but its status).
+    """Issue a numbered invoice with its lines, in one row; it never changes afterwards (but
+    its status).
 
     A line is ``{"item": InvoiceItem, "item_date"?, "quantity", "unit_price", "tax_percent"?
     (else ``tax_percent``), "reference"?, "occurred_at"?}``: its amount and the invoice's
     totals are computed here (tenants.invoices.amounts), its text when it is read."""
     currency = org.currency
     rows = [
-        {
-            "item": str(line["item"]),
-            "item_date": line.get("item_date"),
-            "quantity": line["quantity"],
-            "unit_price": Decimal(line["unit_price"]),
-            "amount": amounts.line_amount(line["quantity"], line["unit_price"], currency),
-            "tax_percent": Decimal(line.get("tax_percent", tax_percent)),
-            "occurred_at": line.get("occurred_at"),
-            "reference": line.get("reference"),
-        }
+        InvoiceLine(
+            item=str(line["item"]),
+            item_date=line.get("item_date"),
+            quantity=line["quantity"],
+            unit_price=Decimal(line["unit_price"]),
+            amount=amounts.line_amount(line["quantity"], line["unit_price"], currency),
+            tax_percent=Decimal(line.get("tax_percent", tax_percent)),
+            occurred_at=line.get("occurred_at"),
+            reference=line.get("reference"),
+        )
         for line in lines
     ]
     result = amounts.totals_per_rate(
-        amounts.bases_of((row["tax_percent"], row["amount"]) for row in rows), currency
+        amounts.bases_of((row.tax_percent, row.amount) for row in rows), currency
     )
     sequence, number = next_invoice_number(org.reseller)
     now = issued_at or utcnow()
@@ -141,25 +142,16 @@ def issue_invoice(
         language=language,
         issued_at=now,
         paid_at=now if paid else None,
+        lines=tuple(rows),  # in the same row: an invoice's lines are never written apart
     )
     db.session.add(invoice)
-    db.session.flush()
-    db.session.add_all(
-        InvoiceLine(invoice_id=invoice.id, reseller_id=org.reseller_id, position=position, **row)
-        for position, row in enumerate(rows)
-    )
     db.session.flush()
     return invoice
 
 
 def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
-    return list(
-        db.session.scalars(
-            select(InvoiceLine)
-            .where(InvoiceLine.invoice_id == invoice.id)
-            .order_by(InvoiceLine.position)
-        )
-    )
+    """The invoice's lines in order (loaded with the invoice's ``lines`` when first read)."""
+    return list(invoice.lines)
 
 
 def render_invoice_html(invoice: Invoice, language: str | None = None) -> str:

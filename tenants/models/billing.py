@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    DDL,
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.core.extensions import db
-from tenants.core.types import Money, UTCDateTime, new_id, utcnow
+from tenants.core.types import MONEY_SCALE, Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
 
 
@@ -46,6 +59,93 @@ class InvoiceSequence(db.Model):
 
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"), primary_key=True)
     next_number: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    """One line of an issued invoice: an element of its invoice's ``lines`` (JSON), never a
+    row of its own. What it bills is a key (``item``, an InvoiceItem) and the date it needs
+    (a usage day): the text is rendered in the reader's language. ``description``: the text
+    of the lines issued before keys were stored."""
+
+    quantity: int
+    unit_price: Decimal  # full precision (0.045)
+    amount: Decimal  # quantity x unit price, rounded half-up to the currency
+    item: str | None = None
+    item_date: date | None = None
+    tax_percent: Decimal | None = None  # None: the invoice's (lines issued before rates)
+    description: str | None = None
+    occurred_at: datetime | None = None
+    reference: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """As stored: decimals as strings at the money scale (``"0.0450"``), dates in ISO
+        form, UTC instants; no key for an empty field. The monthly run builds the same
+        records in SQL (tenants.billing.batch_tables)."""
+        record: dict[str, Any] = {
+            "quantity": int(self.quantity),
+            "unit_price": _money_text(self.unit_price),
+            "amount": _money_text(self.amount),
+        }
+        optional = {
+            "item": str(self.item) if self.item is not None else None,
+            "item_date": self.item_date.isoformat() if self.item_date else None,
+            "tax_percent": _money_text(self.tax_percent),
+            "description": self.description,
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat()
+            if self.occurred_at
+            else None,
+            "reference": self.reference,
+        }
+        record.update((key, value) for key, value in optional.items() if value is not None)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> InvoiceLine:
+        occurred = record.get("occurred_at")
+        day = record.get("item_date")
+        percent = record.get("tax_percent")
+        return cls(
+            quantity=int(record["quantity"]),
+            unit_price=Decimal(record["unit_price"]).quantize(MONEY_SCALE),
+            amount=Decimal(record["amount"]).quantize(MONEY_SCALE),
+            item=record.get("item"),
+            item_date=date.fromisoformat(day) if day else None,
+            tax_percent=Decimal(percent).quantize(MONEY_SCALE) if percent is not None else None,
+            description=record.get("description"),
+            occurred_at=datetime.fromisoformat(occurred).astimezone(UTC) if occurred else None,
+            reference=record.get("reference"),
+        )
+
+
+def _money_text(value: Decimal | None) -> str | None:
+    """A decimal as the money columns keep it: four places, as text."""
+    if value is None:
+        return None
+    return format(Decimal(value).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP), "f")
+
+
+class InvoiceLines(TypeDecorator):
+    """An invoice's lines: a JSON array of InvoiceLine records (JSONB on PostgreSQL), read
+    as a tuple of InvoiceLine."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return [line.record() if isinstance(line, InvoiceLine) else line for line in value]
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return ()
+        return tuple(InvoiceLine.from_record(record) for record in value)
 
 
 class Invoice(db.Model):
@@ -92,35 +192,60 @@ class Invoice(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    lines: Mapped[list[InvoiceLine]] = relationship(
-        order_by="InvoiceLine.position", back_populates="invoice"
+    # The lines, in order: part of the issued document, written in the same row as the
+    # invoice and never changed (the database refuses an UPDATE of them, and an invoice
+    # whose lines do not sum to its subtotal: INVOICE_LINES_PG / _SQLITE below). Loaded when
+    # first read (deferred).
+    lines: Mapped[tuple[InvoiceLine, ...]] = mapped_column(
+        InvoiceLines(), deferred=True, default=tuple
     )
 
 
-class InvoiceLine(db.Model):
-    __tablename__ = "invoice_lines"
-    __table_args__ = (Index("ix_invoice_lines_invoice", "invoice_id", "position"),)
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"))
-    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
-    position: Mapped[int] = mapped_column(default=0)
-    # What the line bills (an InvoiceItem key) and the date it needs (a usage day): the
-    # text is rendered in the reader's language. ``description``: the text of the lines
-    # issued before keys were stored (NULL since).
-    item: Mapped[str | None] = mapped_column(String(40))
-    item_date: Mapped[date | None] = mapped_column(Date)
-    description: Mapped[str | None] = mapped_column(String(300))
-    quantity: Mapped[int] = mapped_column(BigInteger)
-    unit_price: Mapped[Decimal] = mapped_column(Money())  # full precision (0.045)
-    amount: Mapped[Decimal] = mapped_column(Money())  # quantity x unit price, rounded half-up
-    tax_percent: Mapped[Decimal | None] = mapped_column(Money())  # NULL: the invoice's
-    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reference: Mapped[str | None] = mapped_column(String(200))
-
-    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+# Integrity of the lines in the database itself: an invoice's lines sum to its subtotal
+# (PostgreSQL: a CHECK; SQLite: a trigger, amounts compared in its scaled integers), and
+# neither the lines nor the subtotal of an issued invoice ever change. The same statements
+# are in the migration that moved the lines here (revision 9b2e4f7a1c35).
+INVOICE_LINES_PG = (
+    """
+    CREATE OR REPLACE FUNCTION invoice_lines_amount(lines jsonb) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT coalesce(sum((line ->> 'amount')::numeric), 0)
+        FROM jsonb_array_elements(lines) AS line
+    $$
+    """,
+    "ALTER TABLE invoices ADD CONSTRAINT ck_invoices_lines_sum_to_subtotal "
+    "CHECK (invoice_lines_amount(lines) = subtotal)",
+    """
+    CREATE OR REPLACE FUNCTION invoice_lines_immutable() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'an issued invoice''s lines and subtotal never change';
+    END;
+    $$ LANGUAGE plpgsql
+    """,
+    "CREATE TRIGGER invoices_lines_immutable BEFORE UPDATE OF lines, subtotal ON invoices "
+    "FOR EACH ROW WHEN (OLD.lines IS DISTINCT FROM NEW.lines "
+    "OR OLD.subtotal IS DISTINCT FROM NEW.subtotal) "
+    "EXECUTE FUNCTION invoice_lines_immutable()",
+)
+INVOICE_LINES_SQLITE = (
+    """
+    CREATE TRIGGER invoices_lines_sum BEFORE INSERT ON invoices
+    WHEN (SELECT coalesce(sum(CAST(round(CAST(json_extract(line.value, '$.amount') AS REAL)
+                                         * 10000) AS INTEGER)), 0)
+          FROM json_each(NEW.lines) AS line) IS NOT NEW.subtotal
+    BEGIN SELECT RAISE(ABORT, 'invoice lines must sum to the subtotal'); END
+    """,
+    """
+    CREATE TRIGGER invoices_lines_immutable BEFORE UPDATE OF lines, subtotal ON invoices
+    WHEN OLD.lines IS NOT NEW.lines OR OLD.subtotal IS NOT NEW.subtotal
+    BEGIN SELECT RAISE(ABORT, 'an issued invoice''s lines and subtotal never change'); END
+    """,
+)
+for _statements, _dialect in ((INVOICE_LINES_PG, "postgresql"), (INVOICE_LINES_SQLITE, "sqlite")):
+    for _statement in _statements:
+        event.listen(
+            Invoice.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+        )
 
 
 class Purchase(db.Model):

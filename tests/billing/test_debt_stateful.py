@@ -34,7 +34,6 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import (
     Invoice,
-    InvoiceLine,
     Organization,
     Payment,
     PaymentStatus,
@@ -161,9 +160,7 @@ class DebtMachine(RuleBasedStateMachine):
         for invoice in db.session.scalars(
             sa.select(Invoice).where(Invoice.organization_id == self.org.id)
         ):
-            lines = db.session.scalars(
-                sa.select(InvoiceLine.amount).where(InvoiceLine.invoice_id == invoice.id)
-            ).all()
+            lines = [line.amount for line in invoice.lines]
             assert sum(lines, Decimal(0)) == invoice.subtotal
             assert invoice.subtotal + invoice.tax == invoice.total
             taxes = invoice.taxes or []
