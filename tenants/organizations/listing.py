@@ -226,6 +226,23 @@ def _search_rows(
     )
 
 
+def _filtered(query, checks: dict):
+    """``query`` narrowed by the list's checked filters (status, pricing model, low
+    balance, debt)."""
+    if checks["status"] is not None:
+        query = query.where(Organization.status == checks["status"])
+    if checks["pricing_model"] is not None:
+        query = query.where(Organization.pricing_model == checks["pricing_model"])
+    if checks["low_balance"] is not None:
+        # The stored flag is "prepaid and total_credits <= low_balance_threshold", with a
+        # partial index of the low ones in the list's order.
+        low = Organization.low_balance
+        query = query.where(low if checks["low_balance"] else ~low)
+    if checks["has_debt"] is not None:
+        query = query.where(Organization.debt > 0 if checks["has_debt"] else Organization.debt <= 0)
+    return query
+
+
 def organization_page(
     actor: Actor,
     *,
@@ -263,19 +280,7 @@ def organization_page(
             "cursor": lambda: ORGANIZATION_CURSOR.decode(cursor) if cursor else None,
         }
     )
-    query = organizations_query(actor)
-    if checks["status"] is not None:
-        query = query.where(Organization.status == checks["status"])
-    if checks["pricing_model"] is not None:
-        query = query.where(Organization.pricing_model == checks["pricing_model"])
-    if checks["low_balance"] is not None:
-        # The stored flag is "prepaid and total_credits <= low_balance_threshold", with a
-        # partial index of the low ones in the list's order.
-        low = Organization.low_balance
-        query = query.where(low if checks["low_balance"] else ~low)
-    if checks["has_debt"] is not None:
-        query = query.where(Organization.debt > 0 if checks["has_debt"] else Organization.debt <= 0)
-
+    query = _filtered(organizations_query(actor), checks)
     key = tuple_(Organization.search_name, Organization.id)
     direction = "next"
     if checks["cursor"]:
