@@ -30,6 +30,7 @@ from bench._harness import (
     recommended_workers,
     wrk,
 )
+from bench._report import figure
 
 ORGS = 1000
 BALANCE = 10**12
@@ -208,6 +209,25 @@ def main() -> int:
                 f"{'' if ok_answers else '; NON-2XX ANSWERS'})"
             )
             failed |= not (ok_ratio and ok_p99 and ok_answers)
+            figure(
+                "B1",
+                f"{scenario} usage requests/s",
+                portal["rate"],
+                "req/s",
+                f"≥ {MIN_RATIO:.0%} of the floor, no non-2xx",
+                ok_ratio and ok_answers,
+                baseline=floor["rate"],
+                ratio=ratio,
+            )
+            figure(
+                "B1",
+                f"{scenario} usage p99",
+                portal["p99"],
+                "ms",
+                f"< {MAX_P99_MS:.0f} ms",
+                ok_p99,
+                baseline=floor["p99"],
+            )
     print(json.dumps({f"{s}/{w}": r for (s, w), r in results.items()}))
     return 1 if failed else 0
 

@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import fresh_database
+from bench._report import figure
 
 MIN_RATIO = 0.6  # issue 17: at least 60 % of psql's copy, stable over three runs
 MAX_GROWTH_MB = 50.0
@@ -153,6 +154,24 @@ def main() -> int:
             growth = export["rss_after"] - export["rss_before"]
             ok_rate, ok_rss = rate / copy_rate >= MIN_RATIO, growth < MAX_GROWTH_MB
             failed |= not (ok_rate and ok_rss and copy_rows == export["rows"])
+            figure(
+                "B3",
+                f"CSV of {export['rows']:,} movements",
+                rate,
+                "rows/s",
+                f"≥ {MIN_RATIO:.0%} of \\copy, same rows",
+                ok_rate and copy_rows == export["rows"],
+                baseline=copy_rate,
+                ratio=rate / copy_rate,
+            )
+            figure(
+                "B3",
+                f"CSV of {export['rows']:,} movements: RSS growth",
+                growth,
+                "MiB",
+                f"< {MAX_GROWTH_MB:.0f} MiB",
+                ok_rss,
+            )
             label = f"{export['rows']:>9,} rows"
             print(f"{label}  export  {rate:10,.0f} rows/s  ({export['seconds']:.2f} s)")
             print(f"{label}  \\copy   {copy_rate:10,.0f} rows/s  ({copy_s:.2f} s, {copy_rows:,})")
