@@ -4,7 +4,6 @@ Python path's."""
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterator
 
 from flask_babel import gettext
@@ -20,7 +19,6 @@ from sqlalchemy import (
     cast,
     extract,
     func,
-    literal,
     literal_column,
     null,
     or_,
@@ -31,6 +29,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from tenants.core.replica import reading_engine
+from tenants.credits.export_cells import (
+    as_text as _as_text,
+)
+from tenants.credits.export_cells import (
+    cell as _cell,
+)
+from tenants.credits.export_cells import (
+    member_account as _member_account,
+)
+from tenants.credits.export_cells import (
+    static_cell as _static_cell,
+)
+from tenants.credits.export_cells import (
+    template as _template,
+)
 from tenants.credits.export_rows import MovementRows
 from tenants.credits.movements import RECORDED_APART, account_label, entry_type_label
 from tenants.models import AccountKind, EntryType, LedgerEntry, Member, Organization, User
@@ -46,69 +59,6 @@ from tenants.models import AccountKind, EntryType, LedgerEntry, Member, Organiza
 
 COPY_FLUSH_ROWS = 2000
 DATE_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS'  # + the UTC offset, as isoformat(timespec="seconds")
-_SENTINEL = re.compile(r"\x00(\w+)\x00")
-
-
-def _as_text(value) -> ColumnElement:
-    return literal(str(value), String)
-
-
-def _starts_formula(expr, formula_starts) -> ColumnElement:
-    return func.left(expr, 1).in_(list(formula_starts))
-
-
-def _cell(expr, formula_starts) -> ColumnElement:
-    """csv_cell in SQL: a leading formula character gets a quote; empty text is NULL (COPY
-    quotes an empty string, the csv module does not)."""
-    return case(
-        (_starts_formula(expr, formula_starts), _as_text("'") + expr),
-        else_=func.nullif(expr, ""),
-    )
-
-
-def _static_cell(text: str, formula_starts) -> ColumnElement:
-    if not text:
-        return null()
-    return _as_text("'" + text if text.startswith(formula_starts) else text)
-
-
-def _placeholder(name: str) -> str:
-    """Where ``_filled`` puts the SQL expression ``name`` into a translated text."""
-    return f"\x00{name}\x00"
-
-
-def _template(message: str, formula_starts, **names) -> ColumnElement:
-    """The translated ``message`` with each ``%(name)s`` replaced by a SQL expression, as a
-    CSV cell."""
-    text = gettext(message, **{key: _placeholder(key) for key in names})
-    return _filled(text, formula_starts, **names)
-
-
-def _filled(text: str, formula_starts, **names) -> ColumnElement:
-    """``text`` (translated) with each ``_placeholder(name)`` replaced by the SQL expression
-    ``names[name]``, as a CSV cell."""
-    parts = _SENTINEL.split(text)  # literal, name, literal, name, …, literal
-    pieces = [
-        _as_text(part) if i % 2 == 0 else type_coerce(names[part], String)
-        for i, part in enumerate(parts)
-        if i % 2 or part
-    ]
-    if not pieces:
-        return null()
-    expr = pieces[0]
-    for piece in pieces[1:]:
-        expr = expr + piece
-    if parts[0]:  # starts with fixed text: whether it needs the quote is known now
-        return _as_text("'") + expr if parts[0].startswith(formula_starts) else expr
-    return _cell(expr, formula_starts)
-
-
-def _member_account(formula_starts, name) -> ColumnElement:
-    """A member account's label (movements.account_label) around the SQL expression
-    ``name``, as a CSV cell."""
-    return _filled(
-        account_label(AccountKind.MEMBER, _placeholder("name")), formula_starts, name=name
-    )
 
 
 def _currency_places() -> tuple[dict[str, int], int]:
