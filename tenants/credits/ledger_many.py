@@ -28,6 +28,7 @@ from tenants.credits.ledger import (
 )
 from tenants.models import Organization
 from tenants.models.ledger import (
+    ENTRY_COLUMNS,
     HOLDING_KINDS,
     SYSTEM_ACCOUNT,
     AccountKind,
@@ -47,28 +48,6 @@ class Movement:
     occurred_at: datetime | None = None
     entry_id: str | None = None
     amount: Decimal | None = None  # money (a postpaid charge's), in the organization's currency
-
-
-_ENTRY_COLUMNS = (
-    "id",
-    "transaction_id",
-    "reseller_id",
-    "organization_id",
-    "account_id",
-    "account_kind",
-    "member_id",
-    "type",
-    "credits",
-    "balance_after",
-    "amount",
-    "currency",
-    "reference",
-    "occurred_at",
-    "created_at",
-    "actor_user_id",
-    "real_user_id",
-    "api_key_id",
-)
 
 
 def post_many(
@@ -381,11 +360,11 @@ def _insert_postings(
     if _postgresql():
         # COPY: the fastest way in for many rows, in this transaction (the session's connection).
         cursor = db.session.connection().connection.driver_connection.cursor()
-        columns = ", ".join(_ENTRY_COLUMNS)
+        columns = ", ".join(ENTRY_COLUMNS)
         with cursor, cursor.copy(f"COPY ledger_entries ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     else:
         db.session.execute(
-            _INSERT_POSTINGS, [dict(zip(_ENTRY_COLUMNS, row, strict=True)) for row in rows]
+            _INSERT_POSTINGS, [dict(zip(ENTRY_COLUMNS, row, strict=True)) for row in rows]
         )

@@ -42,7 +42,14 @@ from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.credits import alerts
 from tenants.models import Organization, OrganizationStatus
-from tenants.models.ledger import HOLDING_KINDS, AccountKind, AccountRef, CreditAccount, LedgerEntry
+from tenants.models.ledger import (
+    ENTRY_COLUMNS,
+    HOLDING_KINDS,
+    AccountKind,
+    AccountRef,
+    CreditAccount,
+    LedgerEntry,
+)
 
 _ACCOUNTS = CreditAccount.__table__
 _ORGANIZATIONS = Organization.__table__
@@ -59,28 +66,6 @@ def _in_one_statement(org: Organization, postings: list, postpaid: bool) -> bool
     return len(holding) == 1 and not (
         holding[0].ref.kind == AccountKind.MEMBER and holding[0].credits > 0
     )
-
-
-_ENTRY_COLUMNS = [
-    "id",
-    "transaction_id",
-    "reseller_id",
-    "organization_id",
-    "account_id",
-    "account_kind",
-    "member_id",
-    "type",
-    "credits",
-    "balance_after",
-    "amount",
-    "currency",
-    "reference",
-    "occurred_at",
-    "created_at",
-    "actor_user_id",
-    "real_user_id",
-    "api_key_id",
-]
 
 
 def _account_of(acc, i: int):
@@ -175,7 +160,7 @@ def _one_statement(count: int, holding: int):
     rows = [_posting_row(acc, bal, tot, i, holding) for i in range(count)]
     ins = (
         insert(_ENTRIES)
-        .from_select(_ENTRY_COLUMNS, union_all(*rows))
+        .from_select(list(ENTRY_COLUMNS), union_all(*rows))
         .returning(_ENTRIES.c.id)
         .cte("ins")
     )

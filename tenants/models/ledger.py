@@ -38,6 +38,29 @@ class AccountKind(enum.StrEnum):
 
 HOLDING_KINDS = (AccountKind.SYSTEM, AccountKind.MEMBER)
 
+# The columns of a ledger entry in the order the bulk writers (tenants.credits.ledger_one,
+# ledger_many) give them.
+ENTRY_COLUMNS = (
+    "id",
+    "transaction_id",
+    "reseller_id",
+    "organization_id",
+    "account_id",
+    "account_kind",
+    "member_id",
+    "type",
+    "credits",
+    "balance_after",
+    "amount",
+    "currency",
+    "reference",
+    "occurred_at",
+    "created_at",
+    "actor_user_id",
+    "real_user_id",
+    "api_key_id",
+)
+
 
 @dataclass(frozen=True)
 class AccountRef:
