@@ -202,28 +202,13 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             results.append(None)  # answered as its first event, once that is decided
         elif not claims[key].first:
             results.append(EventResult(EventStatus.DUPLICATE, entry_id=claims[key].entry_id))
-        elif orgs[key[0]].pricing_model != PricingModel.PREPAID:
-            first[key] = index
-            try:
-                accrual = usage_accrual(
-                    actor,
-                    orgs[key[0]],
-                    credits=event.credits,
-                    reference=key[1],
-                    claim=claims[key],
-                    account=event.account,
-                    occurred_at=event.occurred_at,
-                    cache=accounts,
-                )
-            except DomainError as error:
-                results.append(EventResult(EventStatus.REFUSED, error=error))
-            else:
-                results.append(None)
-                accruals.append((index, accrual))
         else:
             first[key] = index
+            prepaid = orgs[key[0]].pricing_model == PricingModel.PREPAID
+            # Checked as the single endpoint checks it, into what the batch then writes.
+            check = credit_ops.usage_movement if prepaid else usage_accrual
             try:
-                movement = credit_ops.usage_movement(
+                checked = check(
                     actor,
                     orgs[key[0]],
                     credits=event.credits,
@@ -231,13 +216,13 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
                     claim=claims[key],
                     account=event.account,
                     occurred_at=event.occurred_at,
-                    accounts=accounts,
+                    **({"accounts": accounts} if prepaid else {"cache": accounts}),
                 )
             except DomainError as error:
                 results.append(EventResult(EventStatus.REFUSED, error=error))
             else:
                 results.append(None)
-                pending.append((index, movement))
+                (pending if prepaid else accruals).append((index, checked))
     accrued = accrue_many(actor, [accrual for _, accrual in accruals])
     posted = ledger_many.post_many(actor, [movement for _, movement in pending])
     for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
