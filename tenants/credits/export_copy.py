@@ -30,19 +30,11 @@ from sqlalchemy.orm import aliased
 
 from tenants.core.replica import reading_engine
 from tenants.credits.export_cells import (
-    as_text as _as_text,
-)
-from tenants.credits.export_cells import (
-    cell as _cell,
-)
-from tenants.credits.export_cells import (
-    member_account as _member_account,
-)
-from tenants.credits.export_cells import (
-    static_cell as _static_cell,
-)
-from tenants.credits.export_cells import (
-    template as _template,
+    as_text,
+    cell,
+    member_account,
+    static_cell,
+    template,
 )
 from tenants.credits.export_rows import MovementRows
 from tenants.credits.movements import RECORDED_APART, account_label, entry_type_label
@@ -75,8 +67,8 @@ def _local_text(local, utc) -> ColumnElement:
     """A local time (``local``, the same instant as ``utc``) as isoformat writes it, with its
     UTC offset."""
     return func.to_char(local, DATE_FORMAT) + case(
-        (local < utc, _as_text("-") + func.to_char(utc - local, "HH24:MI")),
-        else_=_as_text("+") + func.to_char(local - utc, "HH24:MI"),
+        (local < utc, as_text("-") + func.to_char(utc - local, "HH24:MI")),
+        else_=as_text("+") + func.to_char(local - utc, "HH24:MI"),
     )
 
 
@@ -160,16 +152,16 @@ def _account_cell(entry, joins: _Joins, formula_starts) -> ColumnElement:
     _member, member_user = joins.member_user(entry)
     member_name = func.coalesce(func.nullif(member_user.name, ""), entry.member_id)
     named_member = case(
-        (member_user.id.is_not(None), _member_account(formula_starts, member_name)),
+        (member_user.id.is_not(None), member_account(formula_starts, member_name)),
     )
     return case(
         (
             type_coerce(entry.account_kind, String) == AccountKind.SYSTEM.value,
-            _static_cell(account_label(AccountKind.SYSTEM), formula_starts),
+            static_cell(account_label(AccountKind.SYSTEM), formula_starts),
         ),
         else_=func.coalesce(
             named_member,
-            _member_account(formula_starts, entry.member_id),
+            member_account(formula_starts, entry.member_id),
         ),
     )
 
@@ -182,18 +174,18 @@ def _done_by_cell(entry, joins: _Joins, formula_starts) -> ColumnElement:
     done_by_user = case(
         (
             and_(real_name.is_not(None), doer_name.is_not(None)),
-            _template("%(real)s as %(name)s", formula_starts, real=real.name, name=doer.name),
+            template("%(real)s as %(name)s", formula_starts, real=real.name, name=doer.name),
         ),
-        else_=_cell(doer_name, formula_starts),
+        else_=cell(doer_name, formula_starts),
     )
     return func.coalesce(
         case((and_(entry.actor_user_id.is_not(None), doer.id.is_not(None)), done_by_user)),
         case(
             (
                 func.nullif(entry.api_key_id, "").is_not(None),
-                _static_cell(gettext("API key"), formula_starts),
+                static_cell(gettext("API key"), formula_starts),
             ),
-            else_=_static_cell(gettext("System"), formula_starts),
+            else_=static_cell(gettext("System"), formula_starts),
         ),
     )
 
@@ -207,7 +199,7 @@ def _amount_cell(entry, formula_starts) -> ColumnElement:
         (or_(entry.amount.is_(None), func.nullif(entry.currency, "").is_(None)), null()),
         (
             type_coerce(entry.amount, Numeric) < 0,
-            _static_cell("-", formula_starts) + cast(rounded, Text),
+            static_cell("-", formula_starts) + cast(rounded, Text),
         ),
         else_=cast(rounded, Text),
     )
@@ -227,7 +219,7 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
     joins = _Joins()
     when, recorded, times = _time_cells(rows, entry)
     types = case(
-        {t.value: _static_cell(entry_type_label(t), formula_starts) for t in EntryType},
+        {t.value: static_cell(entry_type_label(t), formula_starts) for t in EntryType},
         value=type_coerce(entry.type, String),
         else_=type_coerce(entry.type, String),
     )
@@ -239,15 +231,15 @@ def _csv_select(rows: MovementRows, *, with_organization: bool, formula_starts) 
         "credits": lambda: entry.credits,
         "balance_after": lambda: entry.balance_after,
         "amount": lambda: _amount_cell(entry, formula_starts),
-        "currency": lambda: _cell(entry.currency, formula_starts),
-        "reference": lambda: _cell(entry.reference, formula_starts),
+        "currency": lambda: cell(entry.currency, formula_starts),
+        "reference": lambda: cell(entry.reference, formula_starts),
         "done_by": lambda: _done_by_cell(entry, joins, formula_starts),
         "recorded_at": lambda: recorded,
     }
     selected = [cells[column]() for column in columns]
     if with_organization:
         org = joins.organization(entry)
-        selected.insert(0, _cell(org.name, formula_starts))
+        selected.insert(0, cell(org.name, formula_starts))
     statement = select(*selected).select_from(movements)
     for target, onclause in joins.outer:
         statement = statement.outerjoin(target, onclause)
