@@ -9,13 +9,14 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, selec
 
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can
-from tenants.core.errors import NotFound
+from tenants.core.errors import Forbidden, NotFound
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
 from tenants.models import (
     AccountKind,
     AuditEntry,
     ChangeRequest,
+    CreditAccount,
     Invoice,
     LedgerEntry,
     Member,
@@ -27,7 +28,7 @@ from tenants.models import (
     ResellerStaff,
     SupportSession,
 )
-from tenants.models.ledger import AccountRef
+from tenants.models.ledger import HOLDING_KINDS, AccountRef
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +238,44 @@ def may_see_account(actor: Actor, org: Organization, ref: AccountRef) -> bool:
         and ref.member_id == actor.member_id
         and actor.organization_id == org.id
     )
+
+
+def visible_holding_accounts(actor: Actor, org: Organization) -> ColumnElement[bool]:
+    """visible_accounts for the accounts themselves: the WHERE clause limiting an
+    organization's credit accounts to the holding accounts the actor may read."""
+    if sees_every_account(actor):
+        return CreditAccount.kind.in_(HOLDING_KINDS)
+    if actor.member_id and actor.organization_id == org.id:
+        return and_(
+            CreditAccount.kind == AccountKind.MEMBER,
+            CreditAccount.member_id == actor.member_id,
+        )
+    return false()
+
+
+def get_holding_account(actor: Actor, org: Organization, value) -> AccountRef:
+    """The holding account ``value`` names (``system`` or ``member:<id>``, members removed
+    since included: their history stays) if the actor may read it. Anything that is not an
+    account of this organization is NotFound; one of its accounts the actor may not read is
+    Forbidden, as the logs' account filter answers."""
+    ref = AccountRef.parse(value)
+    if ref is None or value in (None, ""):
+        raise NotFound()
+    if ref.kind == AccountKind.MEMBER:
+        if not is_record_id(ref.member_id):
+            raise NotFound()
+        member = db.session.scalar(
+            select(Member.id).where(
+                Member.id == ref.member_id,
+                Member.organization_id == org.id,
+                Member.reseller_id == org.reseller_id,
+            )
+        )
+        if member is None:
+            raise not_found(actor, Member, ref.member_id)
+    if not may_see_account(actor, org, ref):
+        raise Forbidden()
+    return ref
 
 
 def transfer_recipients_query(actor: Actor, organization: Organization) -> Select:

@@ -213,12 +213,17 @@ def _font_config():
     return FontConfiguration()
 
 
-def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
-    """The invoice as a PDF, in the given language (the buyer's by default)."""
+def html_to_pdf(html: str) -> bytes:
+    """A printable page (a template under templates/pdf/) as a PDF: invoices, receipts and
+    statements alike, with the process's one font configuration."""
     from weasyprint import HTML
 
-    html = render_invoice_html(invoice, language)
     return HTML(string=html).write_pdf(font_config=_font_config())
+
+
+def render_invoice_pdf(invoice: Invoice, language: str | None = None) -> bytes:
+    """The invoice as a PDF, in the given language (the buyer's by default)."""
+    return html_to_pdf(render_invoice_html(invoice, language))
 
 
 # -- listing ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tenants.access.policy import Permission
 from tenants.credits import export, export_rows, movements
 from tenants.credits.accounts import account_name
 from tenants.models import Organization
+from tenants.views.organization.statements import statement_picker
 from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, organization_for_view
@@ -43,6 +44,7 @@ def log(org_id: str):
         account_name=account_name(org, filters["account"]) if "account" in filters else None,
         csv_url=url_for(".log_csv", org_id=org.id, account=filters.get("account")),
         print_url=url_for(".log_print", org_id=org.id, account=filters.get("account")),
+        statement=statement_picker(actor, org),
         active_section="logs",
     )
 

@@ -13,6 +13,7 @@ from tenants.views.organization import (  # noqa: F401  (register routes)
     payment,
     saved_card,
     settings,
+    statements,
 )
 from tenants.views.organization.blueprint import bp
 

@@ -18,6 +18,7 @@ from tenants.billing import log as postpaid_log
 from tenants.credits import export, movements
 from tenants.models import Organization, PricingModel
 from tenants.views.organization.blueprint import bp
+from tenants.views.organization.statements import statement_picker
 from tenants.web import browsing
 from tenants.web.browsing import LOG_PAGE_SIZE
 from tenants.web.decorators import actor_required, organization_for_view
@@ -77,6 +78,7 @@ def logs(org_id: str):
         sees_all=scoping.sees_every_account(actor),
         csv_url=url_for(".logs_csv", org_id=org.id, **args),
         print_url=url_for(".logs_print", org_id=org.id, **args),
+        statement=statement_picker(actor, org),
         active_section="logs",
     )
 
