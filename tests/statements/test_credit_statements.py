@@ -174,3 +174,43 @@ def test_adjustments_top_ups_and_a_removed_members_credits_keep_the_check(
     theirs = statements.month_statement(owner, org, "2026-12", member_ref(carla).label)
     assert [line.change for line in theirs.lines()] == [15, -15]
     assert theirs.balanced and theirs.closing == 0
+
+
+def test_the_queries_do_not_grow_with_the_movements(bogota, clock):
+    """Balances in one SELECT, movements streamed: as many statements for 55 movements as
+    for 1."""
+    from sqlalchemy import event
+
+    from tenants.core.extensions import db
+
+    owner = owner_actor(bogota.org)
+
+    def queries_for(month: str) -> int:
+        seen = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if not statement.startswith("BEGIN"):  # SQLite's transaction, not a read
+                seen.append(statement)
+
+        db.session.expire_all()
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            statement = statements.month_statement(owner, bogota.org, month)
+            list(statement.lines())
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    few = queries_for("2026-12")  # one movement so far
+    for minute in range(54):
+        at(clock, 2026, 12, 2, 6, minute)
+        credits.record_usage(
+            SYSTEM,
+            bogota.org,
+            credits=1,
+            reference=f"bulk-{minute}",
+            account=member_ref(bogota.beto).label,
+        )
+        commit()
+    assert queries_for("2026-12") == few

@@ -195,3 +195,22 @@ def test_a_missing_month_is_422(client, auth, bogota):
     response = client.get(f"/organizations/{bogota.org.id}/logs/statement.pdf")
     assert response.status_code == 422
     assert "YYYY-MM" in response.get_data(as_text=True)
+
+
+def test_a_statement_that_does_not_add_up_says_so(client, auth, bogota, monkeypatch):
+    """Were the balances and the movements ever to disagree, the statement says so in
+    words, not only in numbers."""
+    from tenants.credits import statements as credit_statements
+
+    real = credit_statements._balances
+
+    def off_by_seven(*args):
+        opening, closing = real(*args)
+        return opening, closing + 7
+
+    monkeypatch.setattr(credit_statements, "_balances", off_by_seven)
+    login(client, auth, bogota.owner)
+    rows = csv_rows(client.get(url(bogota.org, "csv", month="2026-11")))
+    assert rows[-1][2].startswith("CHECK FAILED") and " by 7." in rows[-1][2]
+    text = pdf_text(client.get(url(bogota.org, "pdf", month="2026-11")))
+    assert "CHECK FAILED" in text and "report it to support" in text
