@@ -214,3 +214,21 @@ def test_a_statement_that_does_not_add_up_says_so(client, auth, bogota, monkeypa
     assert rows[-1][2].startswith("CHECK FAILED") and " by 7." in rows[-1][2]
     text = pdf_text(client.get(url(bogota.org, "pdf", month="2026-11")))
     assert "CHECK FAILED" in text and "report it to support" in text
+
+
+def test_reseller_staff_download_from_the_customers_logs_tab(client, auth, bogota):
+    auth.login(bogota.staff.email)
+    page = client.get(f"/organizations/{bogota.org.id}/credits/log").get_data(as_text=True)
+    assert "Statement (CSV)" in page
+    rows = csv_rows(client.get(url(bogota.org, "csv", month="2026-10")))
+    assert rows[1][-1] == "0" and rows[-2][-1] == "950"
+
+
+def test_a_long_month_lists_the_first_movements_and_counts_them_all(
+    client, auth, bogota, monkeypatch
+):
+    monkeypatch.setattr("tenants.billing.statement_files.PDF_LINE_LIMIT", 2)
+    login(client, auth, bogota.owner)
+    text = pdf_text(client.get(url(bogota.org, "pdf", month="2026-11")))
+    assert "4 more movements are counted in the totals above and listed in the CSV." in text
+    assert "1,000" in text and "Checked" in text
