@@ -232,3 +232,58 @@ def test_a_long_month_lists_the_first_movements_and_counts_them_all(
     text = pdf_text(client.get(url(bogota.org, "pdf", month="2026-11")))
     assert "4 more movements are counted in the totals above and listed in the CSV." in text
     assert "1,000" in text and "Checked" in text
+
+
+@pytest.mark.postgres_only
+def test_a_movement_recorded_while_the_statement_is_read_leaves_it_balanced(
+    app, client, auth, bogota, monkeypatch
+):
+    """The balances and the streamed movements are read in one snapshot: usage another
+    request commits between the two is in neither, and the statement still adds up."""
+    import threading
+
+    from tenants.access.actors import SYSTEM
+    from tenants.core.extensions import db
+    from tenants.credits import operations as credits
+    from tenants.credits import statements as credit_statements
+    from tenants.models import Organization
+    from tests.conftest import new_reference
+
+    org_id, beto = bogota.org.id, member_ref(bogota.beto).label
+
+    failures = []
+
+    def record_elsewhere():
+        try:
+            with app.app_context():
+                org = db.session.get(Organization, org_id)
+                credits.record_usage(
+                    SYSTEM, org, credits=3, reference=new_reference(), account=beto
+                )
+                commit()
+        except Exception as error:  # seen by the assertion below
+            failures.append(error)
+
+    real = credit_statements._movement_lines
+
+    def racing(*args):
+        stream = real(*args)
+
+        def lines():
+            writer = threading.Thread(target=record_elsewhere)
+            writer.start()
+            writer.join()
+            yield from stream()
+
+        return lines
+
+    monkeypatch.setattr(credit_statements, "_movement_lines", racing)
+    login(client, auth, bogota.owner)
+    rows = csv_rows(client.get(url(bogota.org, "csv", month="2026-12")))
+    assert rows[-2][-1] == "1005"
+    assert rows[-1][2] == "Checked: opening balance + movements = closing balance."
+    assert failures == []
+    db.session.rollback()  # the request's snapshot ends: the usage committed meanwhile shows
+    from tenants.credits import ledger
+
+    assert ledger.total_credits(bogota.org) == 1002
