@@ -152,7 +152,7 @@ def _owner_transfer(org_id: str) -> dict[str, Any]:
         "TransferOwnershipToMember": {
             "operationId": "transfer_ownership",
             "parameters": {"org_id": org_id},
-            "requestBody": {"member_id": "$response.body#/id"},
+            "requestBody": {"member_id": "$response.body#/id", "reason": "Support case"},
         }
     }
 

@@ -18,8 +18,7 @@ from reseller.api.schemas import (
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.core.errors import NotFound, ValidationFailed
-from tenants.organizations import listing
-from tenants.organizations import members as member_services
+from tenants.organizations import listing, ownership
 from tenants.organizations import operations as services
 
 TAG = "Organizations"
@@ -172,10 +171,16 @@ def delete_organization(actor: Actor, org_id: str) -> Response:
     body=OwnershipTransfer,
     response=Organization,
     errors=(403, 409),
-    refusals={"member_id": "not a current member of the organization with portal access"},
-    description="To a member with portal access; the old owner becomes admin. Nothing else "
-    "moves (individual credits, other roles). Needs a reseller key (an organization key "
-    "acts as an admin, not as the owner).",
+    reseller_only=True,
+    refusals={
+        "member_id": "not a current member of the organization with portal access",
+        "reason": "missing or blank",
+    },
+    description="At once, for support cases: a reseller key changes the owner to a member with "
+    "portal access and gives the `reason` (kept in the audit log); the old owner becomes "
+    "admin and a request the owner made in the portal and still waiting is cancelled. Nothing "
+    "else moves (individual credits, other roles). An organization key is refused (403): the "
+    "owner asks a member in the portal, who accepts or declines within 7 days.",
 )
 def transfer_ownership(actor: Actor, org_id: str, body: OwnershipTransfer) -> Response:
     org = scoping.get_organization(actor, org_id)
@@ -184,7 +189,7 @@ def transfer_ownership(actor: Actor, org_id: str, body: OwnershipTransfer) -> Re
     except NotFound as exc:
         raise ValidationFailed(fields={"member_id": str(NotFound.default_message)}) from exc
     try:
-        member_services.transfer_ownership(actor, org, member)
+        ownership.transfer_ownership(actor, org, member, reason=body.reason)
     except ValidationFailed as error:
         raise renamed_fields(error, {"member": "member_id"}) from None
     return done(serializers.organization(org))

@@ -325,9 +325,11 @@ class EmptyRequest(ApiModel):
 
 
 class OwnershipTransfer(ApiModel):
-    """To a member with portal access; the old owner becomes admin. Nothing else moves."""
+    """To a member with portal access, at once; the old owner becomes admin. Nothing else
+    moves."""
 
     member_id: text(40)
+    reason: text(500, one_line=False, description="Why the owner changes (kept in the audit log)")
 
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,10 @@ class Permission(enum.StrEnum):
     VIEW_ORGANIZATION = "view_organization"
     EDIT_ORGANIZATION_SETTINGS = "edit_organization_settings"  # settings, billing details
     MANAGE_MEMBERS = "manage_members"
+    # SPEC §2: the reseller's staff and keys change the owner at once (with a reason); the
+    # owner asks a member, who accepts or declines (tenants.organizations.ownership).
     TRANSFER_OWNERSHIP = "transfer_ownership"
+    REQUEST_OWNERSHIP_TRANSFER = "request_ownership_transfer"
     MANAGE_CREDITS = "manage_credits"  # buy for the pool, transfer
     TRANSFER_OWN_CREDITS = "transfer_own_credits"  # see may_transfer_from
     WITHDRAW_CREDITS = "withdraw_credits"
@@ -81,7 +84,9 @@ def can(actor: Actor, permission: Permission) -> bool:
         case Permission.TRANSFER_OWN_CREDITS:
             return actor.is_member or can(actor, Permission.MANAGE_CREDITS)
         case Permission.TRANSFER_OWNERSHIP:
-            return _reseller_staff(actor) or actor.is_org_owner
+            return _reseller_staff(actor)
+        case Permission.REQUEST_OWNERSHIP_TRANSFER:
+            return actor.is_org_owner
         case Permission.LOGIN_AS:
             # SPEC §1 gives login-as to support agents and reseller staff; platform admins
             # manage the platform and do not act as customers (they can be given the

@@ -22,6 +22,7 @@ from tenants.models import (
     Member,
     Organization,
     OrganizationStatus,
+    OwnershipTransfer,
     Payment,
     Purchase,
     Reseller,
@@ -360,6 +361,28 @@ def get_change_request(actor: Actor, organization: Organization, request_id) -> 
     )
     if found is None:
         raise not_found(actor, ChangeRequest, request_id)
+    return found
+
+
+def ownership_transfers_query(actor: Actor, organization: Organization | None = None) -> Select:
+    """Ownership transfers of an organization the actor reached (get_organization), newest
+    first; without one, those asking the actor in person (never acting) to become an owner."""
+    if organization is not None:
+        where = [OwnershipTransfer.organization_id == organization.id]
+        where.append(OwnershipTransfer.reseller_id == organization.reseller_id)
+    else:
+        person = Member.user_id == (None if actor.is_acting else actor.user_id)
+        where = [OwnershipTransfer.to_member_id.in_(select(Member.id).where(person))]
+    query = select(OwnershipTransfer).where(*where)
+    return query.order_by(OwnershipTransfer.requested_at.desc(), OwnershipTransfer.id.desc())
+
+
+def get_ownership_transfer(actor: Actor, transfer_id, organization=None) -> OwnershipTransfer:
+    """One of them, else NotFound (another organization's, or another person's, too)."""
+    query = ownership_transfers_query(actor, organization)
+    found = is_record_id(transfer_id) and db.session.scalar(query.filter_by(id=transfer_id))
+    if not found:
+        raise not_found(actor, OwnershipTransfer, transfer_id)
     return found
 
 

@@ -24,6 +24,11 @@ ACTIONS = {
     "organization.reactivated": _l("Organization reactivated"),
     "organization.deleted": _l("Organization deleted"),
     "organization.ownership_transferred": _l("Ownership transferred"),
+    "ownership_transfer.requested": _l("Ownership transfer requested"),
+    "ownership_transfer.accepted": _l("Ownership transfer accepted"),
+    "ownership_transfer.declined": _l("Ownership transfer declined"),
+    "ownership_transfer.cancelled": _l("Ownership transfer cancelled"),
+    "ownership_transfer.expired": _l("Ownership transfer expired"),
     "member.added": _l("Member added"),
     "member.readded": _l("Member added again"),
     "member.updated": _l("Member edited"),
@@ -136,6 +141,7 @@ FIELDS = {
     "total": _l("Total"),
     "prefix": _l("Key prefix"),
     "revoked_at": _l("Revoked at"),
+    "expires_at": _l("Expires"),
     "slug": _l("Slug"),
     "prices": _l("Price list"),
     "tax_rates": _l("Tax rates"),
@@ -201,7 +207,7 @@ VALUES = {
 }
 
 MONEY_FIELDS = frozenset({"total", "amount", "debt", "credit_limit"})
-MOMENT_FIELDS = frozenset({"suspended_at", "deleted_at", "revoked_at"})
+MOMENT_FIELDS = frozenset({"suspended_at", "deleted_at", "revoked_at", "expires_at"})
 
 
 def action_label(action: str) -> str:

@@ -3,10 +3,11 @@
 ``flask jobs worker`` runs an RQ worker on RQ_QUEUE, kept alive with its other parts by a
 supervisor (tenants.jobs.supervisor). Beside it the housekeeper, every JOB_RELAY_SECONDS,
 puts jobs lost in Redis back in the outbox (tenants.jobs.lease), hands QueuedJob rows that
-never reached Redis over to RQ, and once an hour asks for the monthly invoice run and the
-expiry of unpaid purchases — each is idempotent (one invoice per organization and period, a
-purchase expired once), so every worker may ask; a Redis key per job and hour keeps it to one
-request an hour across workers anyway.
+never reached Redis over to RQ, and once an hour asks for the monthly invoice run, the
+expiry of unpaid purchases and of ownership transfers nobody answered — each is idempotent
+(one invoice per organization and period, a purchase or a transfer expired once), so every
+worker may ask; a Redis key per job and hour keeps it to one request an hour across workers
+anyway.
 
 The worker runs jobs in its own process (``SimpleWorker``), no fork per job: a fork per job
 loses WeasyPrint's warmed caches and costs ~45 % of a receipt's time (bench/README.md, "Worker
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 
 MONTHLY_INVOICES_JOB = "run_monthly_invoices"
 EXPIRE_PURCHASES_JOB = "expire_pending_purchases"
-HOURLY_JOBS = (MONTHLY_INVOICES_JOB, EXPIRE_PURCHASES_JOB)
+EXPIRE_OWNERSHIP_TRANSFERS_JOB = "expire_ownership_transfers"
+HOURLY_JOBS = (MONTHLY_INVOICES_JOB, EXPIRE_PURCHASES_JOB, EXPIRE_OWNERSHIP_TRANSFERS_JOB)
 SCHEDULE_SECONDS = 3600
 
 

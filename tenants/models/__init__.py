@@ -34,6 +34,7 @@ from tenants.models.organizations import (
     OrganizationStatus,
     PricingModel,
 )
+from tenants.models.ownership import OwnershipTransfer, OwnershipTransferStatus
 from tenants.models.postpaid import (
     BillingRun,
     BillingRunStatus,
@@ -81,6 +82,8 @@ __all__ = [
     "MemberRole",
     "Organization",
     "OrganizationStatus",
+    "OwnershipTransfer",
+    "OwnershipTransferStatus",
     "Payment",
     "PaymentStatus",
     "PlatformRole",

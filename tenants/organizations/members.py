@@ -1,4 +1,4 @@
-"""An organization's members: add, change, remove, invitations and the transfer of ownership."""
+"""An organization's members: add, change, remove and invitations (ownership: ownership.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
@@ -295,61 +294,3 @@ def remove_member(actor: Actor, org: Organization, member: Member) -> int:
         changes["credits_returned"] = [None, returned]
     audit.record_on(actor, org, "member.removed", changes, target=member)
     return returned
-
-
-def transfer_ownership(actor: Actor, org: Organization, member: Member) -> None:
-    """Make a current member with portal access the owner; the old owner becomes admin.
-
-    Nothing else moves: individual credits, other members' roles and everything the
-    organization holds stay as they are.
-    """
-    require(actor, Permission.TRANSFER_OWNERSHIP)
-    refuse_while_acting(actor, WhileActing.TRANSFER_OWNERSHIP)
-    _current(org, member)
-    if member.role == MemberRole.OWNER:
-        raise Conflict(_l("This member is already the owner."))
-    if not member.portal_access:
-        message = _l("Ownership can only go to a member with portal access.")
-        raise ValidationFailed(message, fields={"member": str(message)})
-    # Lock the owner's row so two transfers at once cannot both proceed.
-    old_owner = db.session.scalar(
-        select(Member)
-        .where(
-            Member.organization_id == org.id,
-            Member.role == MemberRole.OWNER,
-            Member.removed_at.is_(None),
-        )
-        .with_for_update()
-    )
-    if old_owner is None:
-        raise Conflict(_l("The ownership changed meanwhile. Reload the page and try again."))
-    db.session.refresh(member)
-    _current(org, member)
-    previous_role = member.role
-    # The database allows one owner per organization: demote first, then promote.
-    old_owner.role = MemberRole.ADMIN
-    db.session.flush()
-    member.role = MemberRole.OWNER
-    org.owner_email = member.user.email
-    db.session.flush()
-    audit.record_on(
-        actor,
-        org,
-        "organization.ownership_transferred",
-        {
-            "owner": [old_owner.user.email, member.user.email],
-            "old_owner_role": [MemberRole.OWNER.value, MemberRole.ADMIN.value],
-            "new_owner_role": [previous_role.value, MemberRole.OWNER.value],
-        },
-    )
-
-
-def ownership_candidates(actor: Actor, org: Organization) -> list[Member]:
-    """Who ownership can go to: current members with portal access, the owner excepted."""
-    query = (
-        scoping.members_query(actor, org)
-        .join(User, User.id == Member.user_id)
-        .where(Member.portal_access.is_(True), Member.role != MemberRole.OWNER)
-        .order_by(User.name, User.email)
-    )
-    return list(db.session.scalars(query))

@@ -40,6 +40,24 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"portal.{purpose}")
 
 
+def sign_link_data(purpose: str, data: dict) -> str:
+    """A signed token for an emailed link (SECRET_KEY, salted per ``purpose``): what reset,
+    invitation and ownership-transfer links carry."""
+    return _serializer(purpose).dumps(data)
+
+
+def read_link_data(token: str, purpose: str, max_age: int | None = None) -> dict:
+    """The data ``sign_link_data`` signed for ``purpose`` (younger than ``max_age`` seconds
+    when given), else InvalidToken."""
+    try:
+        data = _serializer(purpose).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired) as exc:
+        raise InvalidToken() from exc
+    if not isinstance(data, dict):
+        raise InvalidToken()
+    return data
+
+
 def make_password_token(user: User, purpose: str, member: Member | None = None) -> str:
     """A signed link token tied to the current password, so it works once only; an
     invitation to an organization names the membership and its invitation serial, so a
@@ -47,7 +65,7 @@ def make_password_token(user: User, purpose: str, member: Member | None = None) 
     data = {"u": user.id, "f": user.password_fingerprint, "e": user.email}
     if member is not None:
         data |= {"m": member.id, "n": member.invitation_serial}
-    return _serializer(purpose).dumps(data)
+    return sign_link_data(purpose, data)
 
 
 def _pending(*conditions) -> bool:
@@ -84,11 +102,8 @@ def _token_data(token: str, purpose: str) -> tuple[User, dict]:
     max_age = current_app.config[
         "PASSWORD_RESET_MAX_AGE" if purpose == PURPOSE_RESET else "INVITATION_MAX_AGE"
     ]
-    try:
-        data = _serializer(purpose).loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired) as exc:
-        raise InvalidToken() from exc
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    data = read_link_data(token, purpose, max_age)
+    user = db.session.get(User, data.get("u"))
     # Tied to the password (works once) and to the address it was sent to (a corrected
     # email makes the link sent to the wrong address useless).
     if user is None or data.get("f") != user.password_fingerprint or data.get("e") != user.email:

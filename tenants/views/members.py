@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, SelectChoice, SelectField, StringField, SubmitField, TelField
+from wtforms import (
+    EmailField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+)
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -18,6 +25,7 @@ from tenants.models import Member, MemberRole, Organization
 from tenants.notify import recipients
 from tenants.organizations import invitations
 from tenants.organizations import members as member_services
+from tenants.organizations import ownership as ownership_services
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import Form, show_service_errors
 
@@ -75,11 +83,6 @@ class ConfirmForm(Form):
     submit = SubmitField(_l("Confirm"))
 
 
-class OwnershipForm(Form):
-    member = SelectField(_l("New owner"), validate_choice=False)
-    submit = SubmitField(_l("Change ownership"))
-
-
 # ---------------------------------------------------------------------------
 # Helpers
 
@@ -123,6 +126,8 @@ def _role_label(role: MemberRole) -> str:
 def index(org_id: str):
     actor, org = organization_for_view(org_id)
     members = db.session.scalars(scoping.members_query(actor, org).order_by(Member.created_at))
+    may_transfer = ownership_services.may_cancel(actor)
+    waiting = ownership_services.pending_transfer(actor, org) if may_transfer else None
     return render_template(
         "members/index.html",
         org=org,
@@ -130,7 +135,9 @@ def index(org_id: str):
         invitations=invitations.pending_invitations(actor, org),
         languages=current_app.config["LANGUAGES"],
         can_manage=can(actor, Permission.MANAGE_MEMBERS),
-        can_transfer=can(actor, Permission.TRANSFER_OWNERSHIP),
+        can_transfer=may_transfer,
+        waiting=waiting,
+        waiting_member=ownership_services.asked_member(waiting) if waiting else None,
         active_section="members",
     )
 
@@ -331,61 +338,4 @@ def revoke_invitation(org_id: str, member_id: str):
             "person stays a member; Resend invites them again.",
             email=email,
         ),
-    )
-
-
-@bp.route("/ownership", methods=["GET", "POST"])
-@actor_required(Permission.VIEW_ORGANIZATION)
-def ownership(org_id: str):
-    actor, org = organization_for_view(org_id)
-    require(actor, Permission.TRANSFER_OWNERSHIP)
-    others = db.session.scalars(
-        scoping.members_query(actor, org)
-        .where(Member.role != MemberRole.OWNER)
-        .order_by(Member.created_at)
-    ).all()
-    owner = recipients.owner_of(org)
-    form = OwnershipForm()
-    form.member.choices = [SelectChoice("", _("Choose a member…"))] + [
-        SelectChoice(m.id, f"{m.user.name} <{m.user.email}>")
-        if m.portal_access
-        else SelectChoice(
-            m.id,
-            _("%(name)s <%(email)s> — no portal access", name=m.user.name, email=m.user.email),
-            {"disabled": True},
-        )
-        for m in others
-    ]
-    if form.validate_on_submit():
-        try:
-            new_owner = scoping.get_member(actor, org, form.member.data or "")
-        except NotFound:
-            form.member.errors = [*form.member.errors, _("Choose a member of this organization.")]
-        else:
-            try:
-                member_services.transfer_ownership(actor, org, new_owner)
-            except DomainError as error:
-                if isinstance(error, NotFound):
-                    raise
-                _refused(form, error)
-            else:
-                new_name = new_owner.user.name
-                old_name = owner.user.name if owner else ""
-                commit()
-                flash(
-                    _(
-                        "%(new)s is now the owner. %(old)s is now an admin.",
-                        new=new_name,
-                        old=old_name,
-                    ),
-                    "success",
-                )
-                return redirect(url_for(".index", org_id=org.id))
-    return render_template(
-        "members/ownership.html",
-        org=org,
-        owner=owner,
-        form=form,
-        has_candidates=any(m.portal_access for m in others),
-        active_section="members",
     )

@@ -36,7 +36,7 @@ def requests_on(tenants, org, member_id):
         ("DELETE", base, None),
         ("POST", f"{base}/suspend", {"reason": "hack"}),
         ("POST", f"{base}/reactivate", None),
-        ("POST", f"{base}/ownership", {"member_id": member_id}),
+        ("POST", f"{base}/ownership", {"member_id": member_id, "reason": "support case"}),
         ("GET", f"{base}/members", None),
         (
             "POST",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tenants.models import Member, MemberRole, Organization, OrganizationStatus
+from tenants.models import AuditEntry, Member, MemberRole, Organization, OrganizationStatus
 from tests.api.conftest import new_organization
 from tests.api.test_auth_and_errors import assert_error
+from tests.conftest import owner_of
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -237,13 +239,43 @@ def test_delete_refused_while_credits_or_debt_remain(api, tenants):
         assert db.session.get(Organization, org.id).status == OrganizationStatus.ACTIVE
 
 
-def test_ownership_moves_and_the_old_owner_becomes_admin(api, tenants):
+def test_ownership_moves_at_once_with_a_reason_and_the_old_owner_becomes_admin(api, tenants):
     path = f"/organizations/{tenants.acme.id}"
-    response = api.post(f"{path}/ownership", tenants.key_a, {"member_id": tenants.acme_admin.id})
+    response = api.post(
+        f"{path}/ownership",
+        tenants.key_a,
+        {"member_id": tenants.acme_admin.id, "reason": "Ticket 7: owner left the company"},
+    )
     assert response.status_code == 200, response.json
     assert response.json["owner_id"] == tenants.acme_admin.id
     old = api.get(f"{path}/members/{tenants.acme_owner.id}", tenants.key_a).json
     assert old["role"] == "admin"
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "organization.ownership_transferred")
+    )
+    assert entry.changes["reason"] == [None, "Ticket 7: owner left the company"]
+    assert entry.api_key_id is not None
+
+
+def test_ownership_without_a_reason_is_422_and_changes_nothing(api, tenants):
+    path = f"/organizations/{tenants.acme.id}/ownership"
+    for body in (
+        {"member_id": tenants.acme_admin.id},
+        {"member_id": tenants.acme_admin.id, "reason": "   "},
+    ):
+        error = assert_error(api.post(path, tenants.key_a, body), 422, "validation_error")
+        assert set(error["fields"]) == {"reason"}
+    assert owner_of(tenants.acme).id == tenants.acme_owner.id
+
+
+def test_an_organization_key_cannot_change_the_owner(api, tenants):
+    response = api.post(
+        f"/organizations/{tenants.acme.id}/ownership",
+        tenants.key_acme,
+        {"member_id": tenants.acme_admin.id, "reason": "mine now"},
+    )
+    assert response.status_code == 403
+    assert owner_of(tenants.acme).id == tenants.acme_owner.id
 
 
 def test_ownership_to_an_unknown_member_is_422(api, tenants):
@@ -253,7 +285,7 @@ def test_ownership_to_an_unknown_member_is_422(api, tenants):
             api.post(
                 f"/organizations/{tenants.acme.id}/ownership",
                 tenants.key_a,
-                {"member_id": member_id},
+                {"member_id": member_id, "reason": "support case"},
             ),
             422,
             "validation_error",

@@ -168,7 +168,8 @@ def test_search_follows_the_owner_email_through_ownership_and_email_changes(
     from tenants.access.actors import SYSTEM
     from tenants.jobs.outbox import commit
     from tenants.organizations.listing import list_organizations
-    from tenants.organizations.members import transfer_ownership, update_member
+    from tenants.organizations.members import update_member
+    from tenants.organizations.ownership import transfer_ownership
 
     reseller = create_reseller()
     org = create_organization(reseller=reseller, owner_email="first.owner@alpha.example")
@@ -179,7 +180,7 @@ def test_search_follows_the_owner_email_through_ownership_and_email_changes(
         return [o.id for o in items]
 
     assert found("first.owner@alpha") == [org.id]
-    transfer_ownership(SYSTEM, org, successor)
+    transfer_ownership(SYSTEM, org, successor, reason="support case")
     commit()
     assert found("first.owner@alpha") == []
     assert found("second.owner@beta") == [org.id]

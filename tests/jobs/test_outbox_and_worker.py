@@ -291,6 +291,8 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_organization_suspended",
             "send_change_request_received",
             "send_change_request_decided",
+            "expire_ownership_transfers",
+            "send_ownership_transfer_email",
         ]
     )
 

@@ -256,35 +256,49 @@ def test_resend_invitation_refused_without_portal_access(client, auth, acme):
     assert "This member has no portal access." in _page(response)
 
 
-def test_ownership_moves_and_the_old_owner_becomes_admin(client, auth, acme):
-    old_owner_email = acme.owner.user.email
-    auth.login(old_owner_email)
+def test_the_owner_asks_a_member_and_nothing_changes_until_they_accept(client, auth, acme):
+    auth.login(acme.owner.user.email)
     page = _page(client.get(members_url(acme.org, "ownership")))
     assert "Ownership transfer does not move anything else" in page
     assert "individual credits" in page and "The current owner becomes an admin." in page
+    assert "accept or decline within 7 days" in page
 
     response = client.post(
         members_url(acme.org, "ownership"), data={"member": acme.member.id}, follow_redirects=True
     )
 
-    assert "Mel Member is now the owner. Owner Person is now an admin." in _page(response)
-    assert owner_of(acme.org).id == acme.member.id
+    assert "Mel Member has been asked by email to accept the ownership within 7 days." in _page(
+        response
+    )
+    assert owner_of(acme.org).id == acme.owner.id
+    assert 'id="ownership-waiting"' in _page(client.get(members_url(acme.org, "")))
+
+
+def test_staff_transfers_ownership_at_once_with_a_reason(client, auth, acme):
+    old_owner_email = acme.owner.user.email
+    auth.login(acme.staff.email)
+    response = client.post(
+        members_url(acme.org, "ownership"),
+        data={"member": acme.admin.id, "reason": "Ticket 42: the owner left"},
+        follow_redirects=True,
+    )
+    assert "Ada Admin is now the owner. Owner Person is now an admin." in _page(response)
+    assert owner_of(acme.org).id == acme.admin.id
     db.session.refresh(acme.owner)
-    db.session.refresh(acme.admin)
     assert acme.owner.role == MemberRole.ADMIN
-    assert acme.admin.role == MemberRole.ADMIN  # nothing else moves
     entry = db.session.scalar(
         select(AuditEntry).where(AuditEntry.action == "organization.ownership_transferred")
     )
-    assert entry.changes["owner"] == [old_owner_email, acme.member.user.email]
-    # The old owner, now an admin, may no longer transfer the ownership.
-    assert client.get(members_url(acme.org, "ownership")).status_code == 403
+    assert entry.changes["owner"] == [old_owner_email, acme.admin.user.email]
+    assert entry.changes["reason"] == [None, "Ticket 42: the owner left"]
 
 
-def test_staff_transfers_ownership(client, auth, acme):
+def test_staff_must_give_a_reason(client, auth, acme):
     auth.login(acme.staff.email)
-    client.post(members_url(acme.org, "ownership"), data={"member": acme.admin.id})
-    assert owner_of(acme.org).id == acme.admin.id
+    response = client.post(members_url(acme.org, "ownership"), data={"member": acme.admin.id})
+    assert response.status_code == 422
+    assert "This field is required." in _page(response)
+    assert owner_of(acme.org).id == acme.owner.id
 
 
 def test_ownership_refused_to_a_member_without_portal_access(client, auth, acme):
@@ -294,7 +308,9 @@ def test_ownership_refused_to_a_member_without_portal_access(client, auth, acme)
         f'value="{acme.offline.id}"' in page and "disabled" in page
     )
 
-    response = client.post(members_url(acme.org, "ownership"), data={"member": acme.offline.id})
+    response = client.post(
+        members_url(acme.org, "ownership"), data={"member": acme.offline.id, "reason": "x"}
+    )
 
     assert "Ownership can only go to a member with portal access." in _page(response)
     assert owner_of(acme.org).id == acme.owner.id

@@ -10,7 +10,7 @@ from tenants.core.errors import Conflict, Forbidden, OwnerCannotBeRemoved, Valid
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
 from tenants.models import AuditEntry, Member, MemberRole
-from tenants.organizations import invitations, members
+from tenants.organizations import invitations, members, ownership
 from tests.conftest import member_actor, owner_of
 
 
@@ -82,7 +82,7 @@ def test_a_member_of_another_organization_is_not_found(acme, create_organization
     for call in (
         lambda: members.update_member(SYSTEM, acme.org, owner_of(other), {"name": "x"}),
         lambda: members.remove_member(SYSTEM, acme.org, owner_of(other)),
-        lambda: members.transfer_ownership(SYSTEM, acme.org, owner_of(other)),
+        lambda: ownership.transfer_ownership(SYSTEM, acme.org, owner_of(other), reason="r"),
         lambda: invitations.resend_invitation(SYSTEM, acme.org, owner_of(other)),
         lambda: invitations.revoke_invitation(SYSTEM, acme.org, owner_of(other)),
     ):
@@ -99,11 +99,22 @@ def test_plain_members_and_admins_have_no_say(acme):
     with pytest.raises(Forbidden):
         members.add_member(member_actor(acme.member), acme.org, name="X", email="x@example.com")
     with pytest.raises(Forbidden):
-        members.transfer_ownership(member_actor(acme.admin), acme.org, acme.member)
+        ownership.transfer_ownership(
+            member_actor(acme.admin), acme.org, acme.member, reason="support case"
+        )
+    with pytest.raises(Forbidden):
+        ownership.start_ownership_transfer(member_actor(acme.admin), acme.org, acme.member)
+
+
+def test_the_owner_asks_and_only_staff_change_the_owner_at_once(acme):
+    with pytest.raises(Forbidden):
+        ownership.transfer_ownership(
+            member_actor(acme.owner), acme.org, acme.admin, reason="support case"
+        )
 
 
 def test_transfer_keeps_one_owner_and_everything_else(acme):
-    members.transfer_ownership(member_actor(acme.owner), acme.org, acme.admin)
+    ownership.transfer_ownership(SYSTEM, acme.org, acme.admin, reason="support case")
     commit()
     roles = {m.id: m.role for m in (acme.owner, acme.admin, acme.member, acme.offline)}
     assert roles == {
@@ -113,23 +124,23 @@ def test_transfer_keeps_one_owner_and_everything_else(acme):
         acme.offline.id: MemberRole.MEMBER,
     }
     # And back again: the one-owner index never sees two owners.
-    members.transfer_ownership(SYSTEM, acme.org, acme.owner)
+    ownership.transfer_ownership(SYSTEM, acme.org, acme.owner, reason="support case")
     commit()
     assert owner_of(acme.org).id == acme.owner.id
 
 
 def test_transfer_refused_to_the_owner_or_without_portal_access(acme):
     with pytest.raises(Conflict):
-        members.transfer_ownership(SYSTEM, acme.org, acme.owner)
+        ownership.transfer_ownership(SYSTEM, acme.org, acme.owner, reason="support case")
     with pytest.raises(ValidationFailed) as error:
-        members.transfer_ownership(SYSTEM, acme.org, acme.offline)
+        ownership.transfer_ownership(SYSTEM, acme.org, acme.offline, reason="support case")
     assert "portal access" in str(error.value)
 
 
 def test_support_sessions_cannot_transfer_ownership(acme):
     actor = member_actor(acme.owner, real_user_id=acme.staff.id)
     with pytest.raises(Forbidden):
-        members.transfer_ownership(actor, acme.org, acme.admin)
+        ownership.start_ownership_transfer(actor, acme.org, acme.admin)
 
 
 def test_turning_portal_access_on_sends_the_invitation(acme, smtp_server):

@@ -33,7 +33,7 @@ from tenants.models import (
     ResellerRole,
     ResellerStaff,
 )
-from tests.conftest import PASSWORD, owner_of, staff_actor
+from tests.conftest import PASSWORD, member_actor, owner_of, staff_actor
 
 # ---------------------------------------------------------------------------
 # The database snapshot
@@ -119,6 +119,11 @@ def _furnish(
         staff, prepaid, owner.id, "Customer asked for help", authenticated_at=utcnow()
     )
     commit()
+    # A request to change the owner, waiting for the admin's answer.
+    from tenants.organizations import ownership
+
+    transfer = ownership.start_ownership_transfer(member_actor(owner), prepaid, org_admin)
+    commit()
     reseller_key, reseller_secret = create_api_key(SYSTEM, reseller=reseller, name="rk")
     org_key, org_secret = create_api_key(SYSTEM, reseller=reseller, organization=prepaid)
     commit()
@@ -144,6 +149,8 @@ def _furnish(
         invoice_id=invoice.id,
         payment_id=payment.id,
         support_session_id=support.id,
+        ownership_transfer_id=transfer.id,
+        ownership_token=ownership.link_token(transfer),
         reseller_key_id=reseller_key.id,
         reseller_secret=reseller_secret,
         org_key_id=org_key.id,
@@ -162,7 +169,8 @@ def world(
 ):
     """Resellers A and B, each with staff, a prepaid and a postpaid organization, an owner,
     an admin, a member, a paid and a pending purchase with a receipt, a monthly invoice, a
-    support session, a reseller key and an organization key; plus platform staff."""
+    support session, a pending ownership transfer (owner to admin), a reseller key and an
+    organization key; plus platform staff."""
     args = (create_priced_reseller, create_reseller_staff, create_organization, create_member)
     a = _furnish("A", *args)
     b = _furnish("B", *args)

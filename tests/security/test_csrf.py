@@ -67,6 +67,7 @@ def own_value(world, variable: str, endpoint: str) -> str:
         "reseller_id": a.reseller_id,
         "staff_id": world.platform_staff_id if endpoint.startswith("platform.") else a.staff_id,
         "support_session_id": a.support_session_id,
+        "transfer_id": a.ownership_transfer_id,
         "job_id": world.job_id,
         "currency": "EUR",
         "country": "ES",

@@ -27,8 +27,9 @@ from tenants.models import (
     ResellerStaff,
     SupportSessionEnd,
 )
-from tenants.organizations.members import transfer_ownership, update_member
+from tenants.organizations.members import update_member
 from tenants.organizations.operations import delete_organization, suspend_organization
+from tenants.organizations.ownership import start_ownership_transfer, transfer_ownership
 from tenants.support import sessions as support
 from tests.conftest import PASSWORD
 from tests.support.conftest import (
@@ -316,7 +317,9 @@ def test_forbidden_actions_are_refused_while_acting_and_allowed_after(
     with pytest.raises(Forbidden, match="suspended during a support session"):
         suspend_organization(staff_acting, org_row, "no")
     with pytest.raises(Forbidden):
-        transfer_ownership(acting, org_row, other)
+        transfer_ownership(acting, org_row, other, reason="support case")
+    with pytest.raises(Forbidden, match="Ownership cannot be transferred during a support"):
+        start_ownership_transfer(acting, org_row, other)
     with pytest.raises(Forbidden):
         update_member(acting, org_row, owner, {"email": "x@example.com"})
     with pytest.raises(Forbidden):
