@@ -17,6 +17,15 @@ from tenants.models.change_requests import (
     ChangeRequestKind,
     ChangeRequestStatus,
 )
+from tenants.models.contacts import (
+    Contact,
+    ContactImport,
+    ContactList,
+    ImportKind,
+    ImportRejection,
+    OptOut,
+    OptOutSource,
+)
 from tenants.models.jobs import JobRunnerBeat, QueuedJob
 from tenants.models.ledger import (
     AccountKind,
@@ -65,9 +74,14 @@ __all__ = [
     "ChangeRequestKind",
     "ChangeRequestStatus",
     "Charge",
+    "Contact",
+    "ContactImport",
+    "ContactList",
     "CreditAccount",
     "EntryType",
     "IdempotencyKey",
+    "ImportKind",
+    "ImportRejection",
     "Invoice",
     "InvoiceItem",
     "InvoiceKind",
@@ -79,6 +93,8 @@ __all__ = [
     "LoginFailure",
     "Member",
     "MemberRole",
+    "OptOut",
+    "OptOutSource",
     "Organization",
     "OrganizationStatus",
     "Payment",

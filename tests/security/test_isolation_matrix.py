@@ -74,6 +74,10 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "support_session_id": b.support_session_id,
         "payment_id": b.payment_id,
         "job_id": world.job_id,
+        "list_id": b.list_id,
+        "contact_id": b.contact_id,
+        "import_id": b.import_id,
+        "opt_out_id": b.opt_out_id,
     }
     assert variable in table, (
         f"The route {endpoint} has a URL variable <{variable}> the isolation matrix does not "
