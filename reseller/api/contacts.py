@@ -353,6 +353,7 @@ def add_opt_outs(actor: Actor, org_id: str, body: Any) -> Response:
     query=OptOutDeleteQuery,
     status=204,
     errors=(403,),
+    refusals={"mobile": "required: the number to remove"},
     description="`?mobile=` the number, written any way (encode `+` as `%2B`); 404 when "
     "it is not on the list.",
 )
