@@ -91,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from reseller.support import bp as support_bp
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
+    from tenants.views.contacts import bp as contacts_bp
     from tenants.views.credits import bp as credits_bp
     from tenants.views.health import bp as health_bp
     from tenants.views.members import bp as members_bp
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(organization_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(ownership_bp)
+    app.register_blueprint(contacts_bp)
     app.register_blueprint(credits_bp)
     app.register_blueprint(reseller_credits_bp)
     app.register_blueprint(profile_bp)

@@ -7,12 +7,14 @@ route, validates with its schemas and feeds the OpenAPI document (reseller.api.o
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
@@ -24,7 +26,7 @@ import reseller.api.idempotency as idempotency
 from reseller.api.blueprint import bp
 from reseller.api.schemas import EmptyRequest
 from reseller.api.spec import NoQuery, validate_body, validate_query
-from tenants.access import scoping
+from tenants.access import contact_scoping, scoping
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import (
     PresentedKey,
@@ -91,6 +93,10 @@ class Operation:
     reseller_only: bool = False
     # What a successful answer is: JSON through done(), or a file the view streams itself.
     media_type: str = "application/json"
+    # The body may also be a CSV (Content-Type text/csv) of any size: it is spooled to a
+    # temporary file as it arrives (never whole in memory) and handed to the view as
+    # ``body``, a file open for reading; ``body`` is the JSON model otherwise.
+    csv_body: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,6 +211,12 @@ def register_error_handlers(bp: Blueprint) -> None:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
         return response
 
+    @bp.teardown_request
+    def close_csv_body(_error: BaseException | None) -> None:
+        spool = g.pop("csv_body", None)
+        if spool is not None:
+            spool.close()
+
     @bp.after_request
     def no_store(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
@@ -273,6 +285,34 @@ def parse_body() -> Any:
         raise MalformedJson() from exc
 
 
+CSV_SPOOL_BYTES = 1_000_000
+CSV_CHUNK = 64 * 1024
+MAX_CSV_BYTES = 512 * 1024 * 1024
+
+
+def is_csv_request() -> bool:
+    return request.mimetype == "text/csv"
+
+
+def spool_csv_body() -> tuple[IO[bytes], dict[str, str]]:
+    """The CSV body in a temporary file (memory up to CSV_SPOOL_BYTES, then disk), read from
+    the request in chunks, and its digest (what an Idempotency-Key's fingerprint reads)."""
+    if request.content_length and request.content_length > MAX_CSV_BYTES:
+        raise BodyTooLarge()
+    # Closed when the request ends (register_error_handlers), whatever happens to it.
+    spool = g.csv_body = tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES)  # noqa: SIM115
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := request.stream.read(CSV_CHUNK):
+        size += len(chunk)
+        if size > MAX_CSV_BYTES:
+            raise BodyTooLarge()
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, {"text/csv": digest.hexdigest()}
+
+
 def endpoint(
     rule: str,
     method: str,
@@ -302,7 +342,9 @@ def endpoint(
                     query = validate_query(operation.query or NoQuery, request.args)
                     if operation.query is not None:
                         kwargs["query"] = query
-                if method in ("POST", "PUT", "PATCH"):
+                if method in ("POST", "PUT", "PATCH") and operation.csv_body and is_csv_request():
+                    kwargs["body"], raw = spool_csv_body()
+                elif method in ("POST", "PUT", "PATCH"):
                     raw = parse_body()
                     body = validate_body(operation.body or EmptyRequest, raw)
                     if operation.body is not None:
@@ -354,6 +396,12 @@ def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
             scoping.get_member(actor, org, path["member_id"])
         if "payment_id" in path:
             scoping.get_payment(actor, org, path["payment_id"])
+        if "list_id" in path:
+            contact_list = contact_scoping.get_contact_list(actor, org, path["list_id"])
+            if "contact_id" in path:
+                contact_scoping.get_contact(actor, contact_list, path["contact_id"])
+        if "import_id" in path:
+            contact_scoping.get_import(actor, org, path["import_id"])
     if "invoice_id" in path:
         scoping.get_invoice(actor, path["invoice_id"])
 

@@ -242,10 +242,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.method in ("POST", "PUT", "PATCH"):
         body = op.body or EmptyRequest
         required = any(field.is_required() for field in body.model_fields.values())
-        result["requestBody"] = {
-            "required": required,
-            "content": {"application/json": {"schema": _ref(body)}},
-        }
+        content: dict[str, Any] = {"application/json": {"schema": _ref(body)}}
+        if op.csv_body:
+            content["text/csv"] = {"schema": {"type": "string", "contentMediaType": "text/csv"}}
+        result["requestBody"] = {"required": required, "content": content}
     if op.status == 204:
         success: dict[str, Any] = {"description": "Done, no content"}
     else:

@@ -40,6 +40,9 @@ class Permission(enum.StrEnum):
     # Ask the reseller for a configuration it switches (individual user credits): the
     # organization's owner and admins; the reseller's staff answer (MANAGE_ORGANIZATION).
     REQUEST_CONFIGURATION_CHANGE = "request_configuration_change"
+    # Contact lists and the opt-out list (SPEC §4a): change them; reading them comes with
+    # VIEW_ORGANIZATION (a member sends to the lists).
+    MANAGE_CONTACTS = "manage_contacts"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -77,6 +80,7 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.MANAGE_MEMBERS
             | Permission.MANAGE_CREDITS
             | Permission.VIEW_AUDIT
+            | Permission.MANAGE_CONTACTS
         ):
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
         case Permission.REQUEST_CONFIGURATION_CHANGE:

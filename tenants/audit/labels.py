@@ -73,6 +73,16 @@ ACTIONS = {
     "change_request.submitted": _l("Change requested"),
     "change_request.approved": _l("Change request approved"),
     "change_request.declined": _l("Change request declined"),
+    "contact_list.created": _l("Contact list created"),
+    "contact_list.renamed": _l("Contact list renamed"),
+    "contact_list.deleted": _l("Contact list deleted"),
+    "contact.added": _l("Contact added"),
+    "contact.updated": _l("Contact edited"),
+    "contact.removed": _l("Contact removed"),
+    "contacts.imported": _l("Contacts imported"),
+    "opt_out.added": _l("Number added to the opt-out list"),
+    "opt_out.removed": _l("Number removed from the opt-out list"),
+    "opt_outs.imported": _l("Opt-out list imported"),
 }
 
 FIELDS = {
@@ -147,6 +157,12 @@ FIELDS = {
     "tax_rates": _l("Tax rates"),
     "kind": _l("Request"),
     "message": _l("Message"),
+    "list": _l("Contact list"),
+    "contacts": _l("Contacts"),
+    "added": _l("Rows added"),
+    "duplicates": _l("Duplicate rows"),
+    "rejected": _l("Rows rejected"),
+    "source": _l("Source"),
 }
 
 _ROLES = {
@@ -194,6 +210,11 @@ FIELD_VALUES: dict[str, dict[str, Any]] = {
     "to": _ACCOUNTS,
     "account": _ACCOUNTS,
     "kind": {"individual_credits": _l("Individual user credits")},
+    "source": {
+        "manual": _l("Added by hand"),
+        "import": _l("Imported"),
+        "stop_reply": _l("STOP reply"),
+    },
 }
 
 # Entries written before values were keyed per field (and callers that give no field).

@@ -17,6 +17,15 @@ from tenants.models.change_requests import (
     ChangeRequestKind,
     ChangeRequestStatus,
 )
+from tenants.models.contacts import (
+    Contact,
+    ContactImport,
+    ContactList,
+    ImportKind,
+    ImportRejection,
+    OptOut,
+    OptOutSource,
+)
 from tenants.models.jobs import JobRunnerBeat, QueuedJob
 from tenants.models.ledger import (
     AccountKind,
@@ -66,9 +75,14 @@ __all__ = [
     "ChangeRequestKind",
     "ChangeRequestStatus",
     "Charge",
+    "Contact",
+    "ContactImport",
+    "ContactList",
     "CreditAccount",
     "EntryType",
     "IdempotencyKey",
+    "ImportKind",
+    "ImportRejection",
     "Invoice",
     "InvoiceItem",
     "InvoiceKind",
@@ -80,6 +94,8 @@ __all__ = [
     "LoginFailure",
     "Member",
     "MemberRole",
+    "OptOut",
+    "OptOutSource",
     "Organization",
     "OrganizationStatus",
     "OwnershipTransfer",

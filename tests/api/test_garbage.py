@@ -43,13 +43,22 @@ RAW_BODIES = [
 
 def write_operations(app, tenants):
     """(method, path) of every state-changing /api/v1 route, ids filled in."""
+    from tenants.access.actors import SYSTEM
+    from tenants.contacts.operations import create_list
+    from tenants.jobs.outbox import commit
+
     member = tenants.acme_member.id
+    contact_list = create_list(SYSTEM, tenants.acme, name="Garbage")
+    commit()
+    contacts = {"<list_id>": contact_list.id, "<contact_id>": "ct_missing", "<import_id>": "cim_x"}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
         path = rule.rule.removeprefix("/api/v1")
         path = path.replace("<org_id>", tenants.acme.id).replace("<member_id>", member)
         path = path.replace("<invoice_id>", "inv_missing").replace("<payment_id>", "pay_missing")
+        for variable, value in contacts.items():
+            path = path.replace(variable, value)
         assert not re.search(r"<[^>]+>", path), path
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
             yield method, path

@@ -80,11 +80,15 @@ def world(api, tenants, create_organization, create_member):
     doomed = create_organization(tenants.a, name="Doomed", owner_password=None)
     leaving = create_member(tenants.acme, role="member", name="Lea Leaving", password=None)
     paid = _postpaid_payment(tenants.beta)
+    contacts = _contacts(tenants.acme)
     ids = {
         "org_id": tenants.acme.id,
         "member_id": tenants.acme_member.id,
         "invoice_id": receipts[0],
         "payment_id": paid,
+        "list_id": contacts["list_id"],
+        "contact_id": contacts["contact_id"],
+        "import_id": contacts["import_id"],
     }
     # Operations whose ids differ: the deletes get their own records, payments and the final
     # invoice a postpaid organization that owes money and has a payment to void (the
@@ -95,8 +99,34 @@ def world(api, tenants, create_organization, create_member):
         "record_payment": {"org_id": tenants.beta.id},
         "issue_final_invoice": {"org_id": tenants.beta.id},
         "void_payment": {"org_id": tenants.beta.id, "payment_id": paid},
+        "delete_contact_list": {"list_id": contacts["doomed_list_id"]},
+        "remove_contact": {"contact_id": contacts["doomed_contact_id"]},
     }
     return tenants, ids, special
+
+
+def _contacts(org) -> dict[str, str]:
+    """A contact list with contacts and an import with a rejected row; a list and a contact
+    to delete."""
+    import io
+
+    from tenants.access.actors import SYSTEM
+    from tenants.contacts import operations
+    from tenants.jobs.outbox import commit
+
+    kept = operations.create_list(SYSTEM, org, name="Kept")
+    contact = operations.add_contact(SYSTEM, org, kept, name="Ana", mobile="+34600000001")
+    doomed_contact = operations.add_contact(SYSTEM, org, kept, mobile="+34600000002")
+    result = operations.import_contacts(SYSTEM, org, kept, io.BytesIO(b"Bad,12\n"))
+    doomed = operations.create_list(SYSTEM, org, name="Doomed")
+    commit()
+    return {
+        "list_id": kept.id,
+        "contact_id": contact.id,
+        "import_id": result.import_id,
+        "doomed_list_id": doomed.id,
+        "doomed_contact_id": doomed_contact.id,
+    }
 
 
 def _postpaid_payment(org) -> str:

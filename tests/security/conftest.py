@@ -8,6 +8,7 @@ each one test that loops over every rule, so the world is made once and the clie
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -124,6 +125,16 @@ def _furnish(
 
     transfer = ownership.start_ownership_transfer(member_actor(owner), prepaid, org_admin)
     commit()
+    # A contact list with a contact, an import with a rejected row, an opt-out.
+    from tenants.contacts import operations as contacts
+
+    contact_list = contacts.create_list(SYSTEM, prepaid, name=f"Clients {label}")
+    contact = contacts.add_contact(SYSTEM, prepaid, contact_list, name="Ana", mobile="+34600000001")
+    contact_import = contacts.import_contacts(
+        SYSTEM, prepaid, contact_list, io.BytesIO(b"name,mobile\nBad,12\n")
+    )
+    opt_out = contacts.add_opt_out(SYSTEM, prepaid, mobile="+34600000009")
+    commit()
     reseller_key, reseller_secret = create_api_key(SYSTEM, reseller=reseller, name="rk")
     org_key, org_secret = create_api_key(SYSTEM, reseller=reseller, organization=prepaid)
     commit()
@@ -155,6 +166,10 @@ def _furnish(
         reseller_secret=reseller_secret,
         org_key_id=org_key.id,
         org_secret=org_secret,
+        list_id=contact_list.id,
+        contact_id=contact.id,
+        import_id=contact_import.import_id,
+        opt_out_id=opt_out.id,
     )
 
 

@@ -76,6 +76,10 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "transfer_id": b.ownership_transfer_id,
         "token": b.ownership_token,
         "job_id": world.job_id,
+        "list_id": b.list_id,
+        "contact_id": b.contact_id,
+        "import_id": b.import_id,
+        "opt_out_id": b.opt_out_id,
     }
     assert variable in table, (
         f"The route {endpoint} has a URL variable <{variable}> the isolation matrix does not "

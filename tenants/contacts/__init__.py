@@ -1,0 +1,1 @@
+"""Contacts (SPEC §4a): contact lists, their CSV imports and the opt-out list."""
