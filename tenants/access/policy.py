@@ -37,6 +37,8 @@ class Permission(enum.StrEnum):
     # Ask the reseller for a configuration it switches (individual user credits): the
     # organization's owner and admins; the reseller's staff answer (MANAGE_ORGANIZATION).
     REQUEST_CONFIGURATION_CHANGE = "request_configuration_change"
+    # Send SMS (tenants.messaging): the organization's members, its reseller's staff, keys.
+    SEND_MESSAGES = "send_messages"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -78,6 +80,8 @@ def can(actor: Actor, permission: Permission) -> bool:
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
         case Permission.REQUEST_CONFIGURATION_CHANGE:
             return actor.is_org_admin
+        case Permission.SEND_MESSAGES:
+            return actor.is_member or _reseller_staff(actor) or actor.is_api
         case Permission.TRANSFER_OWN_CREDITS:
             return actor.is_member or can(actor, Permission.MANAGE_CREDITS)
         case Permission.TRANSFER_OWNERSHIP:

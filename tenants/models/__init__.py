@@ -25,6 +25,12 @@ from tenants.models.ledger import (
     LedgerEntry,
     UsageReference,
 )
+from tenants.models.messaging import (
+    Message,
+    MessageRecipient,
+    MessageStatus,
+    RecipientStatus,
+)
 from tenants.models.notices import SavedPaymentMethod, SmsMessage
 from tenants.models.organizations import (
     BillingType,
@@ -79,6 +85,9 @@ __all__ = [
     "LoginFailure",
     "Member",
     "MemberRole",
+    "Message",
+    "MessageRecipient",
+    "MessageStatus",
     "Organization",
     "OrganizationStatus",
     "Payment",
@@ -92,6 +101,7 @@ __all__ = [
     "Purchase",
     "PurchaseStatus",
     "QueuedJob",
+    "RecipientStatus",
     "RecoveryCode",
     "Reseller",
     "ResellerRole",

@@ -23,10 +23,11 @@ from tests.conftest import member_actor, owner_actor, owner_of
 from tests.credits.conftest import CREDIT_PRICE, fund
 
 GOOD_CARD = "4242 4242 4242 4242"
-ALL_TABS = ("overview", "members", "payment", "settings", "logs", "invoices", "audit")
+ALL_TABS = ("overview", "members", "messages", "payment", "settings", "logs", "invoices", "audit")
 TAB_PATHS = {
     "overview": "/organizations/{id}/",
     "members": "/organizations/{id}/members/",
+    "messages": "/organizations/{id}/messages/send",
     "payment": "/organizations/{id}/payment",
     "settings": "/organizations/{id}/settings",
     "logs": "/organizations/{id}/logs",
@@ -173,7 +174,7 @@ def test_every_tab_of_a_prepaid_organization_renders_its_real_content(client, au
         assert_tabs(text(response), org, key)
 
 
-@pytest.mark.parametrize("part", ["purchase", "transfer", "test-sms", "withdraw"])
+@pytest.mark.parametrize("part", ["purchase", "transfer", "withdraw"])
 def test_credits_pages_keep_the_seven_tabs_with_payment_highlighted(client, auth, acme, part):
     acme.org.individual_user_credits = True
     commit()
@@ -212,7 +213,7 @@ def test_a_plain_member_sees_only_the_tabs_they_may_open(client, auth, acme):
     invoice = monthly_invoice(acme.org)
     login(client, auth, acme.member)
     org = acme.org
-    allowed = ("overview", "members", "payment", "logs")
+    allowed = ("overview", "members", "messages", "payment", "logs")
 
     overview = text(client.get(f"/organizations/{org.id}/"))
     assert_tabs(overview, org, "overview", visible=allowed)
@@ -240,7 +241,9 @@ def test_a_postpaid_plain_member_has_no_payment_tab(client, auth, acme, create_m
     member = create_member(acme.postpaid, role="member")
     login(client, auth, member)
     html = text(client.get(f"/organizations/{acme.postpaid.id}/"))
-    assert_tabs(html, acme.postpaid, "overview", visible=("overview", "members", "logs"))
+    assert_tabs(
+        html, acme.postpaid, "overview", visible=("overview", "members", "messages", "logs")
+    )
     assert client.get(f"/organizations/{acme.postpaid.id}/payment").status_code == 403
 
 

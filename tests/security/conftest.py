@@ -112,6 +112,11 @@ def _furnish(
 
     payment = record_payment(staff, postpaid, "0.10", reference=f"bank-{label}")
     commit()
+    # A message sent (Send SMS) by the postpaid organization.
+    from tenants.messaging.operations import send_message
+
+    message = send_message(staff, postpaid, to=["+34600000001"], text=f"Hi Marker{label}")
+    commit()
     # A support session (login-as) by the agent.
     from tenants.support.sessions import start_support_session
 
@@ -143,6 +148,7 @@ def _furnish(
         receipt_id=paid.receipt_id,
         invoice_id=invoice.id,
         payment_id=payment.id,
+        message_id=message.message.id,
         support_session_id=support.id,
         reseller_key_id=reseller_key.id,
         reseller_secret=reseller_secret,

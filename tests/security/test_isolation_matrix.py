@@ -73,6 +73,7 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "staff_id": (world.platform_staff_id if endpoint.startswith("platform.") else b.staff_id),
         "support_session_id": b.support_session_id,
         "payment_id": b.payment_id,
+        "message_id": b.message_id,
         "job_id": world.job_id,
     }
     assert variable in table, (
