@@ -50,6 +50,7 @@ def write_operations(app, tenants):
         path = rule.rule.removeprefix("/api/v1")
         path = path.replace("<org_id>", tenants.acme.id).replace("<member_id>", member)
         path = path.replace("<invoice_id>", "inv_missing").replace("<payment_id>", "pay_missing")
+        path = path.replace("<message_id>", "msg_missing")
         assert not re.search(r"<[^>]+>", path), path
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
             yield method, path
