@@ -103,8 +103,8 @@ def _summary(message: Message, counts: dict[str, int]) -> dict:
     status=201,
     errors=(402, 403, 409),
     refusals={
-        "to": "a number that is not a valid phone number (each listed, also as `to[i]`), "
-        "or every number opted out",
+        "to": "a number that is not a valid phone number (each listed), or every number opted out",
+        "to[]": "not a valid phone number",
         "text": "longer than 10 SMS",
         "sender": "not up to 11 letters and digits nor a number",
         "account": "an unknown member, or a member account while individual user credits "
