@@ -76,6 +76,7 @@ def register_jobs(app: Flask) -> None:
     and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
     from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
+    from tenants.messaging import pipeline, reports  # noqa: F401
     from tenants.organizations import change_requests, notices, ownership_emails  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401
     from tenants.support import sessions  # noqa: F401
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views.credits import bp as credits_bp
     from tenants.views.health import bp as health_bp
     from tenants.views.members import bp as members_bp
+    from tenants.views.messaging import bp as messaging_bp
     from tenants.views.organization import bp as organization_bp
     from tenants.views.ownership import bp as ownership_bp
     from tenants.views.profile import bp as profile_bp
@@ -107,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ownership_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(credits_bp)
+    app.register_blueprint(messaging_bp)
     app.register_blueprint(reseller_credits_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(customers_bp)

@@ -6,6 +6,7 @@ from reseller.api import (  # noqa: F401  (register the endpoints)
     credits,
     invoices,
     members,
+    messages,
     openapi,
     organizations,
     payments,

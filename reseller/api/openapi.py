@@ -269,7 +269,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.method == "POST":
         statuses.add(409)
     if not op.auth:
-        statuses = {414, 503}
+        statuses = {414, 503, *op.errors}
         result["security"] = []
     for status in sorted(statuses):
         responses[str(status)] = _error(status, op)

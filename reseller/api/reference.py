@@ -22,6 +22,7 @@ TAG_ORDER = (
     "Organizations",
     "Members",
     "Credits",
+    "Messages",
     "Payments",
     "Invoices",
     "Reseller settings",

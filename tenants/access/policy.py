@@ -43,6 +43,8 @@ class Permission(enum.StrEnum):
     # Contact lists and the opt-out list (SPEC §4a): change them; reading them comes with
     # VIEW_ORGANIZATION (a member sends to the lists).
     MANAGE_CONTACTS = "manage_contacts"
+    # Send SMS (tenants.messaging): the organization's members, its reseller's staff, keys.
+    SEND_MESSAGES = "send_messages"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -71,6 +73,7 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.MANAGE_ORGANIZATION
             | Permission.WITHDRAW_CREDITS
             | Permission.RECORD_PAYMENTS
+            | Permission.TRANSFER_OWNERSHIP
         ):
             return _reseller_staff(actor)
         case Permission.VIEW_ORGANIZATION:
@@ -85,10 +88,10 @@ def can(actor: Actor, permission: Permission) -> bool:
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
         case Permission.REQUEST_CONFIGURATION_CHANGE:
             return actor.is_org_admin
+        case Permission.SEND_MESSAGES:
+            return actor.is_member or _reseller_staff(actor) or actor.is_api
         case Permission.TRANSFER_OWN_CREDITS:
             return actor.is_member or can(actor, Permission.MANAGE_CREDITS)
-        case Permission.TRANSFER_OWNERSHIP:
-            return _reseller_staff(actor)
         case Permission.REQUEST_OWNERSHIP_TRANSFER:
             return actor.is_org_owner
         case Permission.LOGIN_AS:

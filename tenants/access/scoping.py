@@ -20,6 +20,7 @@ from tenants.models import (
     Invoice,
     LedgerEntry,
     Member,
+    Message,
     Organization,
     OrganizationStatus,
     OwnershipTransfer,
@@ -435,3 +436,30 @@ def support_sessions_query(actor: Actor, organization: Organization | None = Non
     if actor.is_reseller_staff:
         return query.where(SupportSession.reseller_id == actor.reseller_id)
     return query.where(False)
+
+
+# -- messages (Send SMS) ------------------------------------------------------------------
+
+
+def messages_query(actor: Actor, organization: Organization) -> Select:
+    """The messages of an organization the actor reached (get_organization): all of them for
+    those who see every account, a plain member's own otherwise."""
+    query = select(Message).where(
+        Message.organization_id == organization.id,
+        Message.reseller_id == organization.reseller_id,
+    )
+    if sees_every_account(actor):
+        return query
+    if actor.member_id and actor.organization_id == organization.id:
+        return query.where(Message.member_id == actor.member_id)
+    return query.where(false())
+
+
+def get_message(actor: Actor, organization: Organization, message_id: str) -> Message:
+    """A message of the organization the actor may read, else NotFound."""
+    if not isinstance(message_id, str) or len(message_id) > 40:
+        raise NotFound()
+    message = db.session.scalar(messages_query(actor, organization).where(Message.id == message_id))
+    if message is None:
+        raise not_found(actor, Message, message_id)
+    return message

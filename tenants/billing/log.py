@@ -20,7 +20,14 @@ from tenants.credits.export_rows import POSTPAID_CSV_COLUMNS, MovementRows
 from tenants.models import EntryType, Organization, PricingModel
 
 # What a postpaid organization's log lists (the filter's choices, in this order).
-POSTPAID_TYPES = (EntryType.USAGE, EntryType.INVOICE, EntryType.PAYMENT, EntryType.PAYMENT_VOID)
+POSTPAID_TYPES = (
+    EntryType.USAGE,
+    EntryType.MESSAGE,
+    EntryType.REFUND,
+    EntryType.INVOICE,
+    EntryType.PAYMENT,
+    EntryType.PAYMENT_VOID,
+)
 
 
 def postpaid_log_query(

@@ -48,7 +48,7 @@ from tenants.models import (
     PostpaidAccount,
     PricingModel,
 )
-from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef
+from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef, LedgerEntry
 from tenants.resellers import pricing
 
 
@@ -191,6 +191,7 @@ def record_postpaid_usage(
     account=None,
     occurred_at: datetime | None = None,
     claim: references.Claim | None = None,
+    entry_type: EntryType = EntryType.USAGE,
 ) -> references.Recorded:
     """Accrue a charge for sent SMS; refused whole past the credit limit (402). A reference
     charged before charges nothing and answers with its first entry (as prepaid usage does,
@@ -241,8 +242,8 @@ def record_postpaid_usage(
         actor,
         org,
         [
-            Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
-            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+            Posting(SYSTEM_ACCOUNT, -credits, entry_type),
+            Posting(AccountRef(AccountKind.USAGE), credits, entry_type),
         ],
         amount=amount,
         reference=reference,
@@ -251,3 +252,65 @@ def record_postpaid_usage(
         entry_id=claim.entry_id,
     )
     return references.Recorded(entries[0])
+
+
+def refund_postpaid_usage(
+    actor: Actor, org: Organization, *, credits: int, reference: str
+) -> LedgerEntry:
+    """Give back ``credits`` of the usage charged under ``reference`` (a failed message): a
+    negative charge at that charge's unit price and tax rate, taken off the unbilled debt in
+    the same conditional way usage adds to it, and one ``refund`` entry. Whoever calls it
+    makes sure it happens once (tenants.messaging.reports)."""
+    charge = db.session.scalar(
+        select(Charge)
+        .where(Charge.organization_id == org.id, Charge.reference == reference)
+        .order_by(Charge.created_at)
+        .limit(1)
+    )
+    if charge is None:
+        raise ValueError(f"no postpaid charge {reference} to refund")
+    amount = charge.unit_price * credits
+    tax = (amount * charge.tax_percent / 100).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    ensure_account(org)
+    debt = db.session.execute(
+        update(PostpaidAccount)
+        .where(PostpaidAccount.organization_id == org.id)
+        .values(
+            unbilled=PostpaidAccount.unbilled - amount,
+            unbilled_tax=PostpaidAccount.unbilled_tax - tax,
+            unbilled_credits=PostpaidAccount.unbilled_credits - credits,
+            updated_at=utcnow(),
+        )
+        .returning(_debt_expression())
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    _store_debt(org, debt)
+    now = utcnow()
+    db.session.add(
+        Charge(
+            reseller_id=org.reseller_id,
+            organization_id=org.id,
+            member_id=charge.member_id,
+            credits=-credits,
+            unit_price=charge.unit_price,
+            amount=-amount,
+            tax_percent=charge.tax_percent,
+            tax=-tax,
+            currency=charge.currency,
+            reference=reference,
+            occurred_at=now,
+        )
+    )
+    entries = credit_ops.post_transaction(
+        actor,
+        org,
+        [
+            Posting(SYSTEM_ACCOUNT, credits, EntryType.REFUND),
+            Posting(AccountRef(AccountKind.USAGE), -credits, EntryType.REFUND),
+        ],
+        amount=-amount,
+        reference=reference,
+        occurred_at=now,
+        postpaid=True,
+    )
+    return entries[0]

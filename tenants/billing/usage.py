@@ -27,7 +27,7 @@ from tenants.core.types import is_record_id
 from tenants.credits import ledger_many, references
 from tenants.credits import operations as credit_ops
 from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
-from tenants.models.ledger import HOLDING_KINDS
+from tenants.models.ledger import HOLDING_KINDS, EntryType
 
 MAX_BATCH = 1000
 # What a prepaid usage charge reads of its organization (status and pricing, the account to
@@ -58,9 +58,11 @@ def record_usage(
     account=None,
     occurred_at: datetime | None = None,
     claim: references.Claim | None = None,
+    entry_type: EntryType = EntryType.USAGE,
 ) -> references.Recorded:
     """Charge ``credits`` SMS; InsufficientCredits (402) when credits or limit are short.
     A reference charged before charges nothing: the first entry, ``duplicate`` set.
+    ``entry_type``: what the ledger calls the charge (``message`` for Send SMS).
 
     ``org`` may be the read-only row of scoping.organization_row (the API's hot path): a
     prepaid charge only reads it; the postpaid path gets the ORM object."""
@@ -78,6 +80,7 @@ def record_usage(
         account=account,
         occurred_at=occurred_at,
         claim=claim,
+        entry_type=entry_type,
     )
 
 

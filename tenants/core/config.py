@@ -129,6 +129,12 @@ def _job_settings() -> dict:
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        # Send SMS (tenants.messaging.pipeline): recipients handed to the gateway per job, and
+        # the gateway's rate in messages a second.
+        "MESSAGE_BATCH_SIZE": int(os.environ.get("MESSAGE_BATCH_SIZE", "100")),
+        "MESSAGE_GATEWAY_RATE": float(os.environ.get("MESSAGE_GATEWAY_RATE", "50")),
+        # The HTTP gateway signs its delivery reports with it (HMAC-SHA256 of the body).
+        "DELIVERY_REPORT_SECRET": os.environ.get("DELIVERY_REPORT_SECRET") or None,
         "AUTO_TOP_UP_MONTHLY_CAP": int(os.environ.get("AUTO_TOP_UP_MONTHLY_CAP", "10")),
         # A purchase left unpaid this long can no longer be paid; the hourly job marks it
         # expired (tenants.credits.purchases.expire_pending_purchases).

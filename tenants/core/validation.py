@@ -195,6 +195,27 @@ def clean_mobile(value, field: str = "mobile", *, required: bool = False) -> str
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_SENDER_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .&-]{0,10}")
+_SENDER_NUMBER = re.compile(r"\+?[0-9]{1,15}")
+
+
+def clean_sender_name(value, path: str = "sender") -> str | None:
+    """An SMS sender: up to 11 letters and digits, or a number of up to 15 digits."""
+    text = clean_text(value, path, max_length=16, required=False)
+    if text is None or _SENDER_NUMBER.fullmatch(text) or _SENDER_TEXT.fullmatch(text):
+        return text
+    raise ValidationFailed(
+        fields={
+            path: str(
+                _l(
+                    "Use up to 11 letters, digits and spaces (no accents), "
+                    "or a phone number of up to 15 digits."
+                )
+            )
+        }
+    )
+
+
 def clean_iban(value, field: str = "billing.iban", *, required: bool = False) -> str | None:
     """A bank account as an IBAN, stored compact and upper case (ES9121000418450200051332).
 

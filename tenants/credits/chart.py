@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from tenants.core.day_buckets import day_starts, sums_by_day
 from tenants.core.extensions import db
 from tenants.credits.movements import LOG_DAYS
-from tenants.models import AccountKind, CreditAccount, EntryType, LedgerEntry, Organization
+from tenants.models import AccountKind, CreditAccount, LedgerEntry, Organization
+from tenants.models.ledger import USED_TYPES
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
         starts,
         {"used": -LedgerEntry.credits},
         *own,
-        LedgerEntry.type == EntryType.USAGE,
+        LedgerEntry.type.in_(USED_TYPES),
         LedgerEntry.occurred_at >= starts[0],
     )["used"]
     current = db.session.scalar(

@@ -55,6 +55,8 @@ ENTRY_TYPE_LABELS = {
     EntryType.PAYMENT: _l("Payment"),
     EntryType.PAYMENT_VOID: _l("Payment voided"),
     EntryType.INVOICE: _l("Invoice"),
+    EntryType.MESSAGE: _l("SMS sent"),
+    EntryType.REFUND: _l("Refund"),
 }
 
 

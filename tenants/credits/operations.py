@@ -145,6 +145,7 @@ def record_usage(
     account=None,
     occurred_at: datetime | None = None,
     claim: references.Claim | None = None,
+    entry_type: EntryType = EntryType.USAGE,
 ) -> references.Recorded:
     """Charge sent SMS; refused whole (balance untouched) when credits are short.
 
@@ -167,8 +168,8 @@ def record_usage(
         actor,
         org,
         [
-            Posting(ref, -credits, EntryType.USAGE),
-            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+            Posting(ref, -credits, entry_type),
+            Posting(AccountRef(AccountKind.USAGE), credits, entry_type),
         ],
         reference=reference,
         occurred_at=occurred,

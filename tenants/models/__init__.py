@@ -34,6 +34,12 @@ from tenants.models.ledger import (
     LedgerEntry,
     UsageReference,
 )
+from tenants.models.messaging import (
+    Message,
+    MessageRecipient,
+    MessageStatus,
+    RecipientStatus,
+)
 from tenants.models.notices import SavedPaymentMethod, SmsMessage
 from tenants.models.organizations import (
     BillingType,
@@ -94,6 +100,9 @@ __all__ = [
     "LoginFailure",
     "Member",
     "MemberRole",
+    "Message",
+    "MessageRecipient",
+    "MessageStatus",
     "OptOut",
     "OptOutSource",
     "Organization",
@@ -111,6 +120,7 @@ __all__ = [
     "Purchase",
     "PurchaseStatus",
     "QueuedJob",
+    "RecipientStatus",
     "RecoveryCode",
     "Reseller",
     "ResellerRole",

@@ -98,6 +98,13 @@ class EntryType(enum.StrEnum):
     PAYMENT = "payment"
     PAYMENT_VOID = "payment_void"  # a payment undone: its amount owed again
     INVOICE = "invoice"
+    MESSAGE = "message"  # SMS sent from the portal or the API (tenants.messaging)
+    REFUND = "refund"  # a failed message's credits given back
+
+
+# The entries that use credits: usage reported by the sending platform, messages sent, and
+# the refunds of failed messages (which count negative: they post the other way round).
+USED_TYPES = (EntryType.USAGE, EntryType.MESSAGE, EntryType.REFUND)
 
 
 class CreditAccount(db.Model):

@@ -2,24 +2,52 @@
 
 The gateway is an interface (``SmsGateway.send(to, text)``) chosen by ``SMS_GATEWAY``: ``log``
 records each message in the sms_messages table, readable by platform admins; ``http`` POSTs
-JSON to ``SMS_GATEWAY_URL`` with ``SMS_GATEWAY_TOKEN``. Notifications call ``send_sms`` from
-jobs only, so a slow or failing gateway never holds a request and failures are retried.
+JSON to ``SMS_GATEWAY_URL`` with ``SMS_GATEWAY_TOKEN``; ``sandbox`` is a gateway in the process
+that accepts any number and reports delivery (numbers ending in 0000 fail). Notifications call
+``send_sms`` from jobs only, so a slow or failing gateway never holds a request and failures
+are retried.
+
+Send SMS (tenants.messaging) hands messages over with ``send_batch``: each carries our unique
+``reference``, which the gateway takes once (a worker that crashed mid-batch hands the same
+references over again) and names in its delivery reports.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
+from dataclasses import dataclass
 from typing import Protocol
 
 from flask import current_app
+from sqlalchemy import insert, select
 
 from tenants.core.extensions import db
+from tenants.core.types import new_id, utcnow
 from tenants.models import Organization, SmsMessage
 
 
 class SmsGatewayError(Exception):
     """The gateway did not accept the message (the job fails and is retried)."""
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """One message of a batch: ``reference`` is ours, unique, taken once by the gateway."""
+
+    to: str
+    text: str
+    reference: str
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What the gateway says became of a message: ``delivered`` or ``failed``."""
+
+    reference: str
+    status: str
+    error: str | None = None
 
 
 class SmsGateway(Protocol):
@@ -28,8 +56,27 @@ class SmsGateway(Protocol):
     def send(self, to: str, text: str) -> str | None:
         """Hand over one message; the gateway's reference for it, if it gives one."""
 
+    def send_batch(self, messages: list[OutgoingSms]) -> list[str | None]:
+        """Hand over messages (each reference taken once); the gateway's ids, in order."""
 
-class LogGateway:
+    def take_reports(self) -> list[DeliveryReport]:
+        """Delivery reports the gateway gave in the process (the sandbox's); others call back."""
+
+
+class _OneByOne:
+    """``send_batch`` as one ``send`` per message, for gateways without a batch call."""
+
+    def send(self, to: str, text: str) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def send_batch(self, messages: list[OutgoingSms]) -> list[str | None]:
+        return [self.send(m.to, m.text) for m in messages]
+
+    def take_reports(self) -> list[DeliveryReport]:
+        return []
+
+
+class LogGateway(_OneByOne):
     """Records messages instead of sending them: the embedded default and the tests."""
 
     name = "log"
@@ -38,8 +85,70 @@ class LogGateway:
         return None
 
 
-class HttpGateway:
-    """A provider's HTTP API: ``POST {"to", "text"}`` with a bearer token, answering JSON."""
+class SandboxGateway(_OneByOne):
+    """A gateway in the process: accepts any number, delivers it, except numbers ending in
+    ``0000``, which fail delivery. What it accepted is kept in sms_messages (committed on its
+    own connection, as a remote gateway's memory would be): a reference handed over again is
+    not sent again. Its delivery reports are taken by the caller (``take_reports``) and go
+    through the same path as a real gateway's callbacks."""
+
+    name = "sandbox"
+    FAILING_SUFFIX = "0000"
+
+    def __init__(self) -> None:
+        self.reports: list[DeliveryReport] = []
+
+    def send(self, to: str, text: str) -> str | None:
+        return None
+
+    def send_batch(self, messages: list[OutgoingSms]) -> list[str | None]:
+        table = SmsMessage.__table__
+        references = [m.reference for m in messages]
+        with db.engine.begin() as connection:
+            taken = set(
+                connection.scalars(
+                    select(table.c.gateway_reference).where(
+                        table.c.gateway_reference.in_(references)
+                    )
+                )
+            )
+            fresh = [m for m in messages if m.reference not in taken]
+            if fresh:
+                connection.execute(
+                    insert(table),
+                    [
+                        {
+                            "id": new_id("sms"),
+                            "to": m.to,
+                            "text": m.text,
+                            "gateway": self.name,
+                            "status": "sent",
+                            "gateway_reference": m.reference,
+                            "created_at": utcnow(),
+                        }
+                        for m in fresh
+                    ],
+                )
+        for m in messages:
+            failed = m.to.endswith(self.FAILING_SUFFIX)
+            self.reports.append(
+                DeliveryReport(
+                    m.reference,
+                    "failed" if failed else "delivered",
+                    "sandbox: undeliverable number" if failed else None,
+                )
+            )
+        return [f"sbx-{m.reference}" for m in messages]
+
+    def take_reports(self) -> list[DeliveryReport]:
+        reports, self.reports = self.reports, []
+        return reports
+
+
+class HttpGateway(_OneByOne):
+    """A provider's HTTP API: ``POST {"to", "text"}`` with a bearer token, answering JSON
+    (with ``reference`` and ``sender`` for Send SMS; the provider takes a reference once and
+    reports delivery, signed, to ``POST /api/v1/gateway/delivery-reports``)."""
 
     name = "http"
 
@@ -48,13 +157,22 @@ class HttpGateway:
             raise ValueError("SMS_GATEWAY_URL must be an http(s) URL")
         self.url, self.token, self.timeout = url, token, timeout
 
+    def send_batch(self, messages: list[OutgoingSms]) -> list[str | None]:
+        return [
+            self._post({"to": m.to, "text": m.text, "reference": m.reference, "sender": m.sender})
+            for m in messages
+        ]
+
     def send(self, to: str, text: str) -> str | None:
+        return self._post({"to": to, "text": text})
+
+    def _post(self, payload: dict) -> str | None:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(  # noqa: S310  (scheme checked in __init__)
             self.url,
-            data=json.dumps({"to": to, "text": text}).encode(),
+            data=json.dumps(payload).encode(),
             headers=headers,
             method="POST",
         )
@@ -73,8 +191,11 @@ class HttpGateway:
 
 def gateway() -> SmsGateway:
     config = current_app.config
-    if config.get("SMS_GATEWAY", "log") == "http":
+    chosen = config.get("SMS_GATEWAY", "log")
+    if chosen == "http":
         return HttpGateway(config["SMS_GATEWAY_URL"] or "", config.get("SMS_GATEWAY_TOKEN"))
+    if chosen == "sandbox":
+        return SandboxGateway()
     return LogGateway()
 
 
@@ -88,7 +209,7 @@ def send_sms(to: str, text: str, *, organization: Organization | None = None) ->
         to=to,
         text=text,
         gateway=chosen.name,
-        status="logged" if chosen.name == "log" else "sent",
+        status="logged" if chosen.name in ("log", "sandbox") else "sent",
         gateway_reference=reference,
     )
     db.session.add(message)

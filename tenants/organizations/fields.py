@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +18,7 @@ from tenants.core.validation import (
     clean_email,
     clean_iban,
     clean_mobile,
+    clean_sender_name,
     clean_text,
     clean_timezone,
     mask_iban,
@@ -96,25 +96,8 @@ def _monthly_limit(value, path: str) -> int:
     return value
 
 
-_SENDER_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .&-]{0,10}")
-_SENDER_NUMBER = re.compile(r"\+?[0-9]{1,15}")
-
-
 def _sender_name(value, path: str) -> str | None:
-    """An SMS sender: up to 11 letters and digits, or a number of up to 15 digits."""
-    text = clean_text(value, path, max_length=16, required=False)
-    if text is None or _SENDER_NUMBER.fullmatch(text) or _SENDER_TEXT.fullmatch(text):
-        return text
-    raise ValidationFailed(
-        fields={
-            path: str(
-                _l(
-                    "Use up to 11 letters, digits and spaces (no accents), "
-                    "or a phone number of up to 15 digits."
-                )
-            )
-        }
-    )
+    return clean_sender_name(value, path)
 
 
 def _money(value, path: str) -> Decimal:

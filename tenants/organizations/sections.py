@@ -19,6 +19,7 @@ class Section:
 SECTIONS = (
     Section("overview", "organization.overview", _l("Overview")),
     Section("members", "members.index", _l("Members")),
+    Section("messages", "messaging.send", _l("Send SMS")),
     Section("contacts", "contacts.index", _l("Contacts")),
     Section("payment", "organization.payment", _l("Payment")),
     Section("settings", "organization.settings", _l("Settings")),

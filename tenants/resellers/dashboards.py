@@ -26,6 +26,7 @@ from tenants.models import (
     PricingModel,
     Reseller,
 )
+from tenants.models.ledger import USED_TYPES
 
 DAYS = 30
 RUNNING_OUT = 5
@@ -91,9 +92,7 @@ def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     """
     starts = day_buckets.day_starts(days, UTC)
     is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
-    is_used = (LedgerEntry.type == EntryType.USAGE) & (
-        LedgerEntry.account_kind == AccountKind.USAGE
-    )
+    is_used = LedgerEntry.type.in_(USED_TYPES) & (LedgerEntry.account_kind == AccountKind.USAGE)
     in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
     totals = day_buckets.sums_by_day(
         LedgerEntry.occurred_at,
@@ -105,7 +104,7 @@ def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
         LedgerEntry.reseller_id.in_(in_scope),
         LedgerEntry.created_at >= starts[0] - CLOCK_SKEW,
         LedgerEntry.occurred_at >= starts[0],
-        LedgerEntry.type.in_((*SOLD_TYPES, EntryType.USAGE)),
+        LedgerEntry.type.in_((*SOLD_TYPES, *USED_TYPES)),
     )
     sold, used = totals["sold"], totals["used"]
     return [DayCredits(start.date(), sold[i], used[i]) for i, start in enumerate(starts)]

@@ -148,6 +148,7 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
         "settings": Permission.EDIT_ORGANIZATION_SETTINGS,
         "invoices": Permission.MANAGE_CREDITS,
         "audit": Permission.VIEW_AUDIT,
+        "messages": Permission.SEND_MESSAGES,
     }
     return tuple(s for s in SECTION_KEYS if s not in needs or can(actor, needs[s]))
 

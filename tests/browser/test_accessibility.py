@@ -154,7 +154,7 @@ def test_every_journey_page_passes_axe(live_server, axe_browser, portal, languag
         f"/organizations/{pre}/credits/",
         f"/organizations/{pre}/credits/log",
         f"/organizations/{pre}/credits/transfer",
-        f"/organizations/{pre}/credits/test-sms",
+        f"/organizations/{pre}/messages/send",
         "/profile/",
     ):
         check(page, path)

@@ -169,7 +169,7 @@ def test_every_main_page_fits_a_phone(live_server, phone, portal, language):
         f"/organizations/{pre}/credits/balance",  # Balance & configuration
         f"/organizations/{pre}/credits/transfer",
         f"/organizations/{pre}/credits/purchase",
-        f"/organizations/{pre}/credits/test-sms",
+        f"/organizations/{pre}/messages/send",
         f"/organizations/{pre}/api-keys/",
         "/profile/",
     ):

@@ -36,7 +36,6 @@ def test_credits_forms_need_the_csrf_token(client, shop):
             "credits": "5",
             "agree": "y",
         },
-        "test-sms": {"recipient": "+34600000001", "message": "hi"},
     }
     for part, data in posts.items():
         response = client.post(credits_url(shop.org, part), data=data)

@@ -293,49 +293,6 @@ def test_withdraw_is_for_reseller_staff_only(client, auth, shop):
     assert too_many.status_code == 402 and system_credits(shop.org) == 30
 
 
-def test_test_sms_charges_segments_and_refuses_when_credits_are_short(client, auth, shop):
-    fund(shop.org, 2, account=member_account(shop.member))
-    auth.login(shop.member.user.email)
-    url = credits_url(shop.org, "test-sms")
-    bad = client.post(url, data={"recipient": "12", "message": "hi"})
-    assert "international format" in page(bad) or "Not a valid phone number" in page(bad)
-
-    long_message = "x" * 200  # two parts of 153
-    sent = client.post(url, data={"recipient": "+34 600 000 001", "message": long_message})
-    assert sent.status_code == 302
-    entry = db.session.scalar(
-        sa.select(LedgerEntry).where(
-            LedgerEntry.type == "usage", LedgerEntry.balance_after.is_not(None)
-        )
-    )
-    assert entry.credits == -2 and entry.reference.startswith("test-sms:+34600000001:")
-
-    short = client.post(url, data={"recipient": "+34 600 000 001", "message": "hello"})
-    assert short.status_code == 402
-    assert "Insufficient credits" in page(short)
-    db.session.expire_all()
-    assert dict(ledger.balance(shop.org).users)[shop.member.id] == 0
-
-
-def test_each_test_sms_is_a_usage_of_its_own(client, auth, shop):
-    """A usage reference is charged once: each test SMS gets its own, so sending the same
-    text to the same number again is charged again."""
-    fund(shop.org, 5, account=member_account(shop.member))
-    auth.login(shop.member.user.email)
-    url = credits_url(shop.org, "test-sms")
-    for _attempt in range(2):
-        sent = client.post(url, data={"recipient": "+34 600 000 001", "message": "hi"})
-        assert sent.status_code == 302
-    db.session.expire_all()
-    assert dict(ledger.balance(shop.org).users)[shop.member.id] == 3
-    references = db.session.scalars(
-        sa.select(LedgerEntry.reference).where(
-            LedgerEntry.type == "usage", LedgerEntry.balance_after.is_not(None)
-        )
-    ).all()
-    assert len(set(references)) == 2
-
-
 # ---------------------------------------------------------------------------
 # History: colours, filters, pagination, who sees what
 
@@ -453,7 +410,6 @@ def test_another_resellers_staff_get_404_on_every_credits_url(client, auth, shop
         f"purchases/{purchase_id}/retry": {},
         "transfer": {"source": "system", "target": "system", "credits": "1", "agree": "y"},
         "withdraw": {"account": "system", "credits": "10", "reason": "steal"},
-        "test-sms": {"recipient": "+34600000001", "message": "hi"},
     }
     for part, data in posts.items():
         assert client.post(credits_url(shop.org, part), data=data).status_code == 404, part
@@ -528,7 +484,7 @@ def test_pages_render_in_spanish(client, auth, shop):
     shop.owner.user.language = "es"
     commit()
     auth.login(shop.owner.user.email)
-    for part in ("", "purchase", "transfer", "test-sms", "log", "log/print"):
+    for part in ("", "purchase", "transfer", "log", "log/print"):
         response = client.get(credits_url(shop.org, part))
         assert response.status_code == 200, part
         assert 'lang="es"' in page(response)
@@ -558,11 +514,6 @@ def test_garbage_input_is_never_a_server_error(client, auth, shop):
             {"source": "member:nobody", "target": "system", "credits": "1", "agree": "y"},
             {"source": "system", "target": "system", "credits": "1", "agree": "y"},
             {"source": "system", "target": "x" * 5000, "credits": "1e9", "agree": "y"},
-        ],
-        "test-sms": [
-            {"recipient": "+34 600 000 001", "message": "x" * 5000},
-            {"recipient": "", "message": ""},
-            {"recipient": "+34600000001\x00", "message": "\x01"},
         ],
     }
     for part, cases in posts.items():

@@ -12,7 +12,7 @@ import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import Forbidden, ValidationFailed
 from tenants.core.types import utcnow
-from tenants.credits import chart, export_rows, movements, trial_sms
+from tenants.credits import chart, export_rows, movements
 from tenants.credits import operations as credits
 from tenants.credits.accounts import account_name
 from tenants.credits.export import csv_cell
@@ -131,13 +131,6 @@ def test_daily_series_reconstructs_closing_balances_and_usage(shop, monkeypatch)
     assert series[-1].usage == 15
     assert series[-7].balance == 1000 and series[-5].balance == 1100
     assert sum(p.usage for p in series) == 15
-
-
-@pytest.mark.parametrize(
-    ("length", "parts"), [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (1530, 10)]
-)
-def test_sms_segments(length, parts):
-    assert trial_sms.segments("x" * length) == parts
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from flask_babel import force_locale
 
 from tenants.jobs.outbox import commit
 from tests.conftest import text_of
-from tests.credits.conftest import credits_url, fund, member_account
+from tests.credits.conftest import credits_url
 from tests.credits.test_credits_web import GOOD_CARD, page, start_purchase
 
 CARD = {"card_number": GOOD_CARD, "expiry": "12/30", "card_name": "Ann Owner", "cvc": "123"}
@@ -23,16 +23,12 @@ TEXTS = {
         "approved": "Payment approved: 1 credit added.",
         "applied": "1 credit has been applied to System Credits.",
         "email": "1 SMS credit was added to Acme.",
-        "sms": "Test SMS recorded: 1 credit used. 1 credit left.",
-        "sms_more": "Test SMS recorded: 2 credits used. 0 credits left.",
     },
     "es": {
         "quote": "1 crédito para Créditos del sistema",
         "approved": "Pago aprobado: se agregó 1 crédito.",
         "applied": "Se acreditó 1 crédito en Créditos del sistema.",
         "email": "Se agregó 1 crédito SMS a Acme.",
-        "sms": "SMS de prueba registrado: se usó 1 crédito. Queda 1 crédito.",
-        "sms_more": "SMS de prueba registrado: se usaron 2 créditos. Quedan 0 créditos.",
     },
 }
 
@@ -53,24 +49,6 @@ def test_buying_one_credit_says_one_credit(client, auth, shop, smtp_server, lang
     assert texts["applied"] in html
     (email,) = smtp_server.wait_for(1)
     assert texts["email"] in text_of(email)
-
-
-@pytest.mark.parametrize("language", ["en", "es"])
-def test_a_one_credit_test_sms_says_one_credit(client, auth, shop, language):
-    texts = TEXTS[language]
-    shop.member.user.language = language
-    commit()
-    own = member_account(shop.member)  # with individual user credits, usage is theirs
-    fund(shop.org, 2, account=own)
-    auth.login(shop.member.user.email)
-    sms = {"recipient": "+34600000001", "message": "Hello"}
-    response = client.post(credits_url(shop.org, "test-sms"), data=sms, follow_redirects=True)
-    assert texts["sms"] in page(response)
-
-    fund(shop.org, 1, account=own)
-    long_text = {**sms, "message": "x" * 200}  # two parts, two credits
-    response = client.post(credits_url(shop.org, "test-sms"), data=long_text, follow_redirects=True)
-    assert texts["sms_more"] in page(response)
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,21 @@ from tests.conftest import member_actor, owner_actor, owner_of
 from tests.credits.conftest import CREDIT_PRICE, fund
 
 GOOD_CARD = "4242 4242 4242 4242"
-ALL_TABS = ("overview", "members", "contacts", "payment", "settings", "logs", "invoices", "audit")
+ALL_TABS = (
+    "overview",
+    "members",
+    "messages",
+    "contacts",
+    "payment",
+    "settings",
+    "logs",
+    "invoices",
+    "audit",
+)
 TAB_PATHS = {
     "overview": "/organizations/{id}/",
     "members": "/organizations/{id}/members/",
+    "messages": "/organizations/{id}/messages/send",
     "contacts": "/organizations/{id}/contacts/",
     "payment": "/organizations/{id}/payment",
     "settings": "/organizations/{id}/settings",
@@ -174,7 +185,7 @@ def test_every_tab_of_a_prepaid_organization_renders_its_real_content(client, au
         assert_tabs(text(response), org, key)
 
 
-@pytest.mark.parametrize("part", ["purchase", "transfer", "test-sms", "withdraw"])
+@pytest.mark.parametrize("part", ["purchase", "transfer", "withdraw"])
 def test_credits_pages_keep_the_seven_tabs_with_payment_highlighted(client, auth, acme, part):
     acme.org.individual_user_credits = True
     commit()
@@ -213,7 +224,7 @@ def test_a_plain_member_sees_only_the_tabs_they_may_open(client, auth, acme):
     invoice = monthly_invoice(acme.org)
     login(client, auth, acme.member)
     org = acme.org
-    allowed = ("overview", "members", "contacts", "payment", "logs")
+    allowed = ("overview", "members", "messages", "contacts", "payment", "logs")
 
     overview = text(client.get(f"/organizations/{org.id}/"))
     assert_tabs(overview, org, "overview", visible=allowed)
@@ -242,7 +253,10 @@ def test_a_postpaid_plain_member_has_no_payment_tab(client, auth, acme, create_m
     login(client, auth, member)
     html = text(client.get(f"/organizations/{acme.postpaid.id}/"))
     assert_tabs(
-        html, acme.postpaid, "overview", visible=("overview", "members", "contacts", "logs")
+        html,
+        acme.postpaid,
+        "overview",
+        visible=("overview", "members", "messages", "contacts", "logs"),
     )
     assert client.get(f"/organizations/{acme.postpaid.id}/payment").status_code == 403
 

@@ -113,6 +113,31 @@ def _furnish(
 
     payment = record_payment(staff, postpaid, "0.10", reference=f"bank-{label}")
     commit()
+    # A message (Send SMS) of the prepaid organization, written as it is kept: a route's
+    # record, not a charge (the ledger and the invoice stay as they are).
+    from tenants.models import Message, MessageRecipient, RecipientStatus
+
+    message = Message(
+        reseller_id=reseller.id,
+        organization_id=prepaid.id,
+        account="system",
+        text=f"Hi Marker{label}",
+        encoding="gsm7",
+        segments=1,
+        recipients=1,
+        credits=1,
+    )
+    db.session.add(message)
+    db.session.flush()
+    db.session.add(
+        MessageRecipient(
+            message_id=message.id,
+            organization_id=prepaid.id,
+            number="+34600000001",
+            status=RecipientStatus.DELIVERED,
+        )
+    )
+    commit()
     # A support session (login-as) by the agent.
     from tenants.support.sessions import start_support_session
 
@@ -159,6 +184,7 @@ def _furnish(
         receipt_id=paid.receipt_id,
         invoice_id=invoice.id,
         payment_id=payment.id,
+        message_id=message.id,
         support_session_id=support.id,
         ownership_transfer_id=transfer.id,
         ownership_token=ownership.link_token(transfer),

@@ -63,6 +63,7 @@ def own_value(world, variable: str, endpoint: str) -> str:
         "invoice_id": a.receipt_id if endpoint == "credits.receipt_pdf" else a.invoice_id,
         "purchase_id": a.pending_purchase_id,
         "payment_id": a.payment_id,
+        "message_id": a.message_id,
         "key_id": a.reseller_key_id if endpoint.startswith("reseller_settings.") else a.org_key_id,
         "reseller_id": a.reseller_id,
         "staff_id": world.platform_staff_id if endpoint.startswith("platform.") else a.staff_id,

@@ -75,6 +75,7 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "payment_id": b.payment_id,
         "transfer_id": b.ownership_transfer_id,
         "token": b.ownership_token,
+        "message_id": b.message_id,
         "job_id": world.job_id,
         "list_id": b.list_id,
         "contact_id": b.contact_id,

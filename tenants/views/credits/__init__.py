@@ -2,9 +2,10 @@
 
 Balances and history (balance.py), Balance & configuration (balance_configuration.py: seed 003's
 one page, from the main navigation), purchases (purchase.py, with its billing step in
-purchase_billing.py) with receipts (receipts.py), transfers, withdrawals and a test SMS
-(moves.py), the last 30 days log (log.py). The view modules never import ``bp``: this table
-registers them, so no import runs in a loop. The reseller-wide log is reseller/credits.
+purchase_billing.py) with receipts (receipts.py), transfers and withdrawals (moves.py; its
+old test SMS address leads to Send SMS), the last 30 days log (log.py). The view modules never
+import ``bp``: this table registers them, so no import runs in a loop. The reseller-wide log
+is reseller/credits.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ bp.add_url_rule("/purchases/<purchase_id>/", "purchase_done", purchase.purchase_
 bp.add_url_rule("/receipts/<invoice_id>.pdf", "receipt_pdf", receipts.receipt_pdf)
 bp.add_url_rule("/transfer", "transfer", moves.transfer, methods=GET_POST)
 bp.add_url_rule("/withdraw", "withdraw", moves.withdraw, methods=GET_POST)
-bp.add_url_rule("/test-sms", "test_sms", moves.test_sms, methods=GET_POST)
+bp.add_url_rule("/test-sms", "test_sms", moves.test_sms)
 bp.add_url_rule("/log", "log", log.log)
 bp.add_url_rule("/log.csv", "log_csv", log.log_csv)
 bp.add_url_rule("/log/print", "log_print", log.log_print)

@@ -10,8 +10,6 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
-    TelField,
-    TextAreaField,
 )
 from wtforms.validators import Optional
 
@@ -93,18 +91,6 @@ class WithdrawForm(Form):
     # "1" when opened from the delete page's close-out: no low-balance alert.
     close_out = HiddenField()
     submit = SubmitField(_l("Withdraw credits"))
-
-
-class TestSmsForm(Form):
-    recipient = TelField(
-        _l("Recipient mobile"), description=_l("International format, e.g. +34 600 000 000.")
-    )
-    message = TextAreaField(
-        _l("Message"),
-        description=_l("One credit per 160 characters; longer messages are split in parts of 153."),
-    )
-    account = SelectField(_l("Charge to"), validate_choice=False)
-    submit = SubmitField(_l("Send test SMS"))
 
 
 class FilterForm(Form):

@@ -1,20 +1,18 @@
-"""Moving credits by hand: transfers between accounts, withdrawals, a test SMS."""
+"""Moving credits by hand: transfers between accounts, withdrawals (and the old test SMS
+address, sent on to Send SMS)."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal, ngettext
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
-from tenants.access import scoping
 from tenants.access.policy import Permission, can, require
 from tenants.core.errors import DomainError, Forbidden, InsufficientCredits
 from tenants.credits import operations as credits
-from tenants.credits import trial_sms
 from tenants.credits.accounts import account_lines, transfer_sources, transfer_targets
 from tenants.jobs.outbox import commit, rollback
 from tenants.views.credits.forms import (
-    TestSmsForm,
     TransferForm,
     WithdrawForm,
     _refused,
@@ -129,60 +127,5 @@ def withdraw(org_id: str):
 
 @actor_required(Permission.VIEW_ORGANIZATION)
 def test_sms(org_id: str):
-    actor, org = organization_for_view(org_id)
-    if not (actor.is_member or actor.is_reseller_staff):
-        raise Forbidden()
-    form = TestSmsForm()
-    choose_account = org.individual_user_credits and scoping.sees_every_account(actor)
-    if choose_account:
-        form.account.choices = [
-            (a.value, f"{a.label} ({format_decimal(a.credits)})")
-            for a in account_lines(actor, org)
-            if not a.is_system
-        ]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            entry = trial_sms.send_test_sms(
-                actor,
-                org,
-                recipient=form.recipient.data,
-                message=form.message.data,
-                account=form.account.data if choose_account else None,
-            )
-        except InsufficientCredits:
-            rollback()
-            status = 402
-            flash(
-                _("Insufficient credits: the test SMS was not sent and nothing was charged."),
-                "danger",
-            )
-        except DomainError as error:
-            _refused(form, error)
-        else:
-            commit()
-            used, left = -entry.credits, entry.balance_after
-            recorded = ngettext(
-                "Test SMS recorded: %(count)s credit used.",
-                "Test SMS recorded: %(count)s credits used.",
-                used,
-                count=format_decimal(used),
-            )
-            remaining = ngettext(
-                "%(count)s credit left.",
-                "%(count)s credits left.",
-                left,
-                count=format_decimal(left),
-            )
-            flash(f"{recorded} {remaining}", "success")
-            return redirect(url_for(".index", org_id=org.id))
-    return (
-        render_template(
-            "credits/test_sms.html",
-            org=org,
-            form=form,
-            choose_account=choose_account,
-            active_section="payment",
-        ),
-        status,
-    )
+    """The old "Send test SMS" page: Send SMS replaced it (one way to send)."""
+    return redirect(url_for("messaging.send", org_id=org_id), 301)

@@ -1,0 +1,1 @@
+"""Messaging: Send SMS from the portal and the API, its sending pipeline and delivery reports."""
