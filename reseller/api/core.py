@@ -7,14 +7,11 @@ route, validates with its schemas and feeds the OpenAPI document (reseller.api.o
 
 from __future__ import annotations
 
-import hashlib
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import wraps
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
@@ -24,6 +21,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 import reseller.api.idempotency as idempotency
 from reseller.api.blueprint import bp
+from reseller.api.bodies import (
+    is_csv_request,
+    parse_body,
+    register_body_cleanup,
+    spool_csv_body,
+)
 from reseller.api.schemas import EmptyRequest
 from reseller.api.spec import NoQuery, validate_body, validate_query
 from tenants.access import contact_scoping, scoping
@@ -40,7 +43,6 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.web.outage import forget_failed_work, outage_response
 
-MAX_BODY_BYTES = 1_000_000
 # Every id is a prefix and a ULID ("org_01j…"); anything else names no record: a 404.
 PATH_ID = TypeAdapter(
     Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z]+_[0-9a-z]+$")]
@@ -49,18 +51,6 @@ PATH_ID = TypeAdapter(
 # long address gets this documented JSON answer rather than the server's own page.
 MAX_URL_BYTES = 4000
 _API_KEY = "portal.api_key"
-
-
-class MalformedJson(DomainError):
-    code = "malformed_json"
-    status = 400
-    default_message = _l("The request body is not valid JSON.")
-
-
-class BodyTooLarge(DomainError):
-    code = "request_too_large"
-    status = 413
-    default_message = _l("The request body is too large.")
 
 
 class UrlTooLong(DomainError):
@@ -193,6 +183,7 @@ def handle_unexpected(error: Exception) -> Response:
 
 
 def register_error_handlers(bp: Blueprint) -> None:
+    register_body_cleanup(bp)
     bp.register_error_handler(DomainError, handle_domain_error)
     bp.register_error_handler(HTTPException, handle_http_error)
     bp.register_error_handler(Exception, handle_unexpected)
@@ -210,12 +201,6 @@ def register_error_handlers(bp: Blueprint) -> None:
         if isinstance(error, MethodNotAllowed) and request.path.startswith(f"{bp.url_prefix}/"):
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
         return response
-
-    @bp.teardown_request
-    def close_csv_body(_error: BaseException | None) -> None:
-        spool = g.pop("csv_body", None)
-        if spool is not None:
-            spool.close()
 
     @bp.after_request
     def no_store(response: Response) -> Response:
@@ -263,54 +248,6 @@ def authenticate() -> tuple[Actor, str]:
         # nothing is written and the request's work goes on in the same transaction.
         db.session.commit()
     return actor, key.reseller_id
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(name)
-
-
-def parse_body() -> Any:
-    """The JSON body (empty means ``{}``); 400 when it is not JSON at all."""
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise BodyTooLarge()
-    raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise BodyTooLarge()
-    if not raw.strip():
-        return {}
-    try:
-        # Decimals, not floats: 0.1 stays 0.1 and a float is never taken for an integer.
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise MalformedJson() from exc
-
-
-CSV_SPOOL_BYTES = 1_000_000
-CSV_CHUNK = 64 * 1024
-MAX_CSV_BYTES = 512 * 1024 * 1024
-
-
-def is_csv_request() -> bool:
-    return request.mimetype == "text/csv"
-
-
-def spool_csv_body() -> tuple[IO[bytes], dict[str, str]]:
-    """The CSV body in a temporary file (memory up to CSV_SPOOL_BYTES, then disk), read from
-    the request in chunks, and its digest (what an Idempotency-Key's fingerprint reads)."""
-    if request.content_length and request.content_length > MAX_CSV_BYTES:
-        raise BodyTooLarge()
-    # Closed when the request ends (register_error_handlers), whatever happens to it.
-    spool = g.csv_body = tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES)  # noqa: SIM115
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := request.stream.read(CSV_CHUNK):
-        size += len(chunk)
-        if size > MAX_CSV_BYTES:
-            raise BodyTooLarge()
-        digest.update(chunk)
-        spool.write(chunk)
-    spool.seek(0)
-    return spool, {"text/csv": digest.hexdigest()}
 
 
 def endpoint(

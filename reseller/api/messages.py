@@ -11,11 +11,9 @@ from flask import Response, current_app, request
 from flask_babel import lazy_gettext as _l
 
 from reseller.api.blueprint import bp
+from reseller.api.bodies import MAX_BODY_BYTES, BodyTooLarge, MalformedJson
 from reseller.api.core import (
-    MAX_BODY_BYTES,
     OPERATIONS,
-    BodyTooLarge,
-    MalformedJson,
     Operation,
     done,
     endpoint,
@@ -32,7 +30,7 @@ from reseller.api.schemas_messages import (
     MessageSent,
 )
 from reseller.api.spec import validate_body
-from tenants.access import scoping
+from tenants.access import message_scoping, scoping
 from tenants.access.actors import Actor
 from tenants.core.errors import DomainError
 from tenants.jobs.outbox import commit, rollback
@@ -163,7 +161,7 @@ def list_messages(actor: Actor, org_id: str, query: MessageQuery) -> Response:
 )
 def get_message(actor: Actor, org_id: str, message_id: str) -> Response:
     org = scoping.get_organization(actor, org_id, include_deleted=True)
-    message = scoping.get_message(actor, org, message_id)
+    message = message_scoping.get_message(actor, org, message_id)
     counts = history.recipient_counts([message.id])[message.id]
     deliveries = [
         {

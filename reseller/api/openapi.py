@@ -132,9 +132,22 @@ ORGANIZATION_OPERATIONS = (
     "list_invoices",
     "record_payment",
     "issue_final_invoice",
+    "list_contact_lists",
+    "create_contact_list",
+    "list_opt_outs",
+    "add_opt_outs",
+    "send_message",
+    "list_messages",
 )
 MEMBER_OPERATIONS = ("get_member", "update_member", "remove_member")
 INVOICE_OPERATIONS = ("get_invoice", "invoice_pdf")
+CONTACT_LIST_OPERATIONS = (
+    "get_contact_list",
+    "update_contact_list",
+    "delete_contact_list",
+    "list_contacts",
+    "add_contacts",
+)
 
 
 def _links(operations: tuple[str, ...], parameters: dict[str, str]) -> dict[str, Any]:
@@ -175,6 +188,21 @@ LINKS: dict[str, dict[str, Any]] = {
     "create_purchase": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/receipt_id"}),
     "list_invoices": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/data/0/id"}),
     "issue_final_invoice": _links(INVOICE_OPERATIONS, {"invoice_id": "$response.body#/id"}),
+    "create_contact_list": _links(
+        CONTACT_LIST_OPERATIONS,
+        {"org_id": "$request.path.org_id", "list_id": "$response.body#/id"},
+    ),
+    "list_contact_lists": _links(
+        CONTACT_LIST_OPERATIONS,
+        {"org_id": "$request.path.org_id", "list_id": "$response.body#/data/0/id"},
+    ),
+    "send_message": _links(
+        ("get_message",), {"org_id": "$request.path.org_id", "message_id": "$response.body#/id"}
+    ),
+    "list_messages": _links(
+        ("get_message",),
+        {"org_id": "$request.path.org_id", "message_id": "$response.body#/data/0/id"},
+    ),
     "record_payment": _links(
         ("void_payment",), {"org_id": "$request.path.org_id", "payment_id": "$response.body#/id"}
     ),

@@ -15,15 +15,12 @@ from tenants.core.types import is_record_id
 from tenants.models import (
     AccountKind,
     AuditEntry,
-    ChangeRequest,
     CreditAccount,
     Invoice,
     LedgerEntry,
     Member,
-    Message,
     Organization,
     OrganizationStatus,
-    OwnershipTransfer,
     Payment,
     Purchase,
     Reseller,
@@ -340,53 +337,6 @@ def get_payment(actor: Actor, organization: Organization, payment_id: str) -> Pa
     return payment
 
 
-def change_requests_query(actor: Actor, organization: Organization) -> Select:
-    """Client change requests of an organization the actor already reached through
-    get_organization (its admins and the reseller's staff read them), newest first."""
-    return (
-        select(ChangeRequest)
-        .where(
-            ChangeRequest.organization_id == organization.id,
-            ChangeRequest.reseller_id == organization.reseller_id,
-        )
-        .order_by(ChangeRequest.requested_at.desc(), ChangeRequest.id.desc())
-    )
-
-
-def get_change_request(actor: Actor, organization: Organization, request_id) -> ChangeRequest:
-    """A change request of the organization, else NotFound (another organization's too)."""
-    if not is_record_id(request_id):  # a form field: anything may arrive
-        raise NotFound()
-    found = db.session.scalar(
-        change_requests_query(actor, organization).where(ChangeRequest.id == request_id)
-    )
-    if found is None:
-        raise not_found(actor, ChangeRequest, request_id)
-    return found
-
-
-def ownership_transfers_query(actor: Actor, organization: Organization | None = None) -> Select:
-    """Ownership transfers of an organization the actor reached (get_organization), newest
-    first; without one, those asking the actor in person (never acting) to become an owner."""
-    if organization is not None:
-        where = [OwnershipTransfer.organization_id == organization.id]
-        where.append(OwnershipTransfer.reseller_id == organization.reseller_id)
-    else:
-        person = Member.user_id == (None if actor.is_acting else actor.user_id)
-        where = [OwnershipTransfer.to_member_id.in_(select(Member.id).where(person))]
-    query = select(OwnershipTransfer).where(*where)
-    return query.order_by(OwnershipTransfer.requested_at.desc(), OwnershipTransfer.id.desc())
-
-
-def get_ownership_transfer(actor: Actor, transfer_id, organization=None) -> OwnershipTransfer:
-    """One of them, else NotFound (another organization's, or another person's, too)."""
-    query = ownership_transfers_query(actor, organization)
-    found = is_record_id(transfer_id) and db.session.scalar(query.filter_by(id=transfer_id))
-    if not found:
-        raise not_found(actor, OwnershipTransfer, transfer_id)
-    return found
-
-
 def resellers_query(actor: Actor) -> Select:
     query = select(Reseller)
     if actor is SYSTEM or actor.is_platform:
@@ -436,30 +386,3 @@ def support_sessions_query(actor: Actor, organization: Organization | None = Non
     if actor.is_reseller_staff:
         return query.where(SupportSession.reseller_id == actor.reseller_id)
     return query.where(False)
-
-
-# -- messages (Send SMS) ------------------------------------------------------------------
-
-
-def messages_query(actor: Actor, organization: Organization) -> Select:
-    """The messages of an organization the actor reached (get_organization): all of them for
-    those who see every account, a plain member's own otherwise."""
-    query = select(Message).where(
-        Message.organization_id == organization.id,
-        Message.reseller_id == organization.reseller_id,
-    )
-    if sees_every_account(actor):
-        return query
-    if actor.member_id and actor.organization_id == organization.id:
-        return query.where(Message.member_id == actor.member_id)
-    return query.where(false())
-
-
-def get_message(actor: Actor, organization: Organization, message_id: str) -> Message:
-    """A message of the organization the actor may read, else NotFound."""
-    if not isinstance(message_id, str) or len(message_id) > 40:
-        raise NotFound()
-    message = db.session.scalar(messages_query(actor, organization).where(Message.id == message_id))
-    if message is None:
-        raise not_found(actor, Message, message_id)
-    return message

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
 from sqlalchemy import func, select
 
-from tenants.access import scoping
+from tenants.access import message_scoping
 from tenants.access.actors import Actor
 from tenants.core import paging
 from tenants.core.errors import ValidationFailed
@@ -64,7 +64,7 @@ def clean_status(value) -> MessageStatus | None:
 
 
 def messages_query(actor: Actor, org: Organization, *, status=None):
-    query = scoping.messages_query(actor, org)
+    query = message_scoping.messages_query(actor, org)
     wanted = clean_status(status)
     if wanted is not None:
         query = query.where(Message.status == wanted)

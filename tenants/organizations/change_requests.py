@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask_babel import lazy_gettext as _l
 
-from tenants.access import scoping
+from tenants.access import request_scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
@@ -48,7 +48,7 @@ MAX_TEXT = 1000
 
 def latest_request(actor: Actor, org: Organization) -> ChangeRequest | None:
     """The organization's latest request for individual user credits, pending or answered."""
-    query = scoping.change_requests_query(actor, org).where(
+    query = request_scoping.change_requests_query(actor, org).where(
         ChangeRequest.kind == INDIVIDUAL_CREDITS
     )
     return db.session.scalar(query.limit(1))

@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from tenants.access import scoping
+from tenants.access import request_scoping
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import (
     Permission,
@@ -71,7 +71,7 @@ PENDING = OwnershipTransferStatus.PENDING
 def pending_transfer(actor: Actor, org: Organization) -> OwnershipTransfer | None:
     """The request waiting for an answer (perhaps past its week: ``is_due``), if any."""
     return db.session.scalar(
-        scoping.ownership_transfers_query(actor, org)
+        request_scoping.ownership_transfers_query(actor, org)
         .where(OwnershipTransfer.status == PENDING)
         .limit(1)
     )
@@ -106,7 +106,7 @@ def transfer_for_link(actor: Actor, token: str) -> OwnershipTransfer:
         data = read_link_data(token, LINK_PURPOSE)
     except InvalidToken as exc:
         raise NotFound() from exc
-    transfer = scoping.get_ownership_transfer(actor, data.get("t"))
+    transfer = request_scoping.get_ownership_transfer(actor, data.get("t"))
     if transfer.to_member_id != data.get("m"):
         raise NotFound()
     return transfer

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import SelectChoice, SelectField, SubmitField, TextAreaField
 
-from tenants.access import scoping
+from tenants.access import request_scoping, scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError, Forbidden, NotFound
@@ -142,7 +142,7 @@ def cancel_ownership_transfer(org_id: str, transfer_id: str):
     actor, org = organization_for_view(org_id)
     if not ownership_services.may_cancel(actor):
         raise Forbidden()
-    transfer = scoping.get_ownership_transfer(actor, transfer_id, org)
+    transfer = request_scoping.get_ownership_transfer(actor, transfer_id, org)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("members.ownership", org_id=org.id), code=303)
     if ownership_services.expire_if_due(transfer):

@@ -520,7 +520,7 @@ def test_movements_filters(api, tenants, history):
 @pytest.mark.parametrize(
     "query",
     [
-        {"type": "refund"},
+        {"type": "rebate"},
         {"type": "usage,"},
         {"account": "pool"},
         {"since": "yesterday"},

@@ -81,12 +81,15 @@ def test_agent_creates_an_organization_changes_its_owner_suspends_and_reactivate
     page.get_by_label(t("New owner"), exact=True).select_option(
         label="Nora New <nora@acme.example>"
     )
+    # The reseller's staff change it at once, with a reason kept in the audit log.
+    page.get_by_label(t("Reason"), exact=True).fill("Support case 4711: the owner left")
     page.get_by_role("button", name=t("Change ownership")).click()
 
-    # Back on the members list: Nora owns the organization, Olga is an admin.
+    # Said at once; the members list shows Nora as the owner and Olga as an admin.
     expect(page.get_by_role("alert")).to_have_text(
         t("%(new)s is now the owner. %(old)s is now an admin.", new="Nora New", old="Olga Owner")
     )
+    sections.get_by_role("link", name=t("Members")).click()
     rows = page.get_by_role("row")
     nora = rows.filter(has_text="nora@acme.example")
     olga = rows.filter(has_text="olga@acme.example")

@@ -9,7 +9,7 @@ from flask import Response, redirect, render_template, request, stream_with_cont
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
-from tenants.access import scoping
+from tenants.access import message_scoping
 from tenants.access.policy import Permission
 from tenants.core import paging
 from tenants.core.errors import DomainError
@@ -127,7 +127,7 @@ def index(org_id: str):
 @actor_required(Permission.VIEW_ORGANIZATION)
 def detail(org_id: str, message_id: str):
     actor, org = organization_for_view(org_id)
-    message = scoping.get_message(actor, org, message_id)
+    message = message_scoping.get_message(actor, org, message_id)
     return render_template(
         "messaging/detail.html",
         org=org,

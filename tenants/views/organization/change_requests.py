@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from tenants.access import scoping
+from tenants.access import request_scoping, scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
@@ -105,7 +105,7 @@ def _post(org_id: str, form, form_key: str, act, said: str):
 
 def _pending(actor: Actor, org: Organization, form):
     """The request the staff's form names: another tenant's or an unknown one is a 404."""
-    return scoping.get_change_request(actor, org, form.request_id.data)
+    return request_scoping.get_change_request(actor, org, form.request_id.data)
 
 
 @bp.route("/<org_id>/individual-credits/request", methods=["POST"])
