@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,10 +65,10 @@ class SmsGateway(Protocol):
 
 
 class _OneByOne:
-    """``send_batch`` as one ``send`` per message, for gateways without a batch call."""
+    """``send_batch`` as one ``send`` per message, for gateways without a batch call (each
+    subclass defines ``send``)."""
 
-    def send(self, to: str, text: str) -> str | None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    send: Callable[[str, str], str | None]
 
     def send_batch(self, messages: list[OutgoingSms]) -> list[str | None]:
         return [self.send(m.to, m.text) for m in messages]
