@@ -20,6 +20,7 @@ from tenants.core.extensions import db
 from tenants.demo import build_demo
 from tenants.jobs.outbox import commit
 from tenants.jobs.worker import jobs_cli
+from tenants.messaging.replies import messaging_cli
 from tenants.models import PlatformRole, ResellerRole, User
 from tenants.people.cli import people
 from tenants.people.passwords import validate_password
@@ -42,6 +43,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(api_key)
     app.cli.add_command(billing)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(messaging_cli)
     app.cli.add_command(people)
 
 

@@ -129,6 +129,16 @@ def _job_settings() -> dict:
         "SMS_GATEWAY": os.environ.get("SMS_GATEWAY", "log"),
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        # SMS_GATEWAY=smpp: the SMSC (SMPP 3.4) the workers submit to, and whose delivery
+        # receipts and replies `flask messaging smpp-receiver` receives.
+        "SMPP_HOST": os.environ.get("SMPP_HOST") or None,
+        "SMPP_PORT": int(os.environ.get("SMPP_PORT", "2775")),
+        "SMPP_SYSTEM_ID": os.environ.get("SMPP_SYSTEM_ID") or "",
+        "SMPP_PASSWORD": os.environ.get("SMPP_PASSWORD") or "",
+        "SMPP_SYSTEM_TYPE": os.environ.get("SMPP_SYSTEM_TYPE") or "",
+        # The sender when a message names none (Settings → sender name, else this).
+        "SMPP_DEFAULT_SENDER": os.environ.get("SMPP_DEFAULT_SENDER") or "SMS",
+        "SMPP_TIMEOUT_SECONDS": float(os.environ.get("SMPP_TIMEOUT_SECONDS", "10")),
         # Send SMS (tenants.messaging.pipeline): recipients handed to the gateway per job, and
         # the gateway's rate in messages a second.
         "MESSAGE_BATCH_SIZE": int(os.environ.get("MESSAGE_BATCH_SIZE", "100")),

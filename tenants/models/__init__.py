@@ -39,6 +39,7 @@ from tenants.models.messaging import (
     MessageRecipient,
     MessageStatus,
     RecipientStatus,
+    SmppPart,
 )
 from tenants.models.notices import SavedPaymentMethod, SmsMessage
 from tenants.models.organizations import (
@@ -127,6 +128,7 @@ __all__ = [
     "ResellerStaff",
     "ResellerStatus",
     "SavedPaymentMethod",
+    "SmppPart",
     "SmsMessage",
     "SupportMode",
     "SupportSession",

@@ -76,6 +76,8 @@ class MessageRecipient(db.Model):
     __table_args__ = (
         Index("ix_message_recipients_message_status", "message_id", "status"),
         UniqueConstraint("reference", name="uq_message_recipients_reference"),
+        # A reply (STOP) names only the number: the latest message to it says whose it is.
+        Index("ix_message_recipients_number", "number", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rcp"))
@@ -92,3 +94,24 @@ class MessageRecipient(db.Model):
     refunded: Mapped[bool] = mapped_column(default=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmppPart(db.Model):
+    """One part (submit_sm) of a message handed to the SMPP gateway: what it remembers.
+
+    Written, committed, before the part is submitted: a reference handed over again (a
+    worker that crashed mid-batch) is not submitted again. ``smsc_message_id`` is the id the
+    SMSC answered with, which its delivery receipts name."""
+
+    __tablename__ = "smpp_parts"
+    __table_args__ = (
+        Index("ix_smpp_parts_reference", "reference"),
+        UniqueConstraint("smsc_message_id", name="uq_smpp_parts_smsc_message_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("smp"))
+    reference: Mapped[str] = mapped_column(String(40))
+    part: Mapped[int] = mapped_column(Integer)  # 1 … parts
+    parts: Mapped[int] = mapped_column(Integer)
+    smsc_message_id: Mapped[str | None] = mapped_column(String(65))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

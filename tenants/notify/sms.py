@@ -3,7 +3,8 @@
 The gateway is an interface (``SmsGateway.send(to, text)``) chosen by ``SMS_GATEWAY``: ``log``
 records each message in the sms_messages table, readable by platform admins; ``http`` POSTs
 JSON to ``SMS_GATEWAY_URL`` with ``SMS_GATEWAY_TOKEN``; ``sandbox`` is a gateway in the process
-that accepts any number and reports delivery (numbers ending in 0000 fail). Notifications call
+that accepts any number and reports delivery (numbers ending in 0000 fail); ``smpp`` submits to
+an SMSC over SMPP 3.4 (tenants.notify.smpp). Notifications call
 ``send_sms`` from jobs only, so a slow or failing gateway never holds a request and failures
 are retried.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from flask import current_app
@@ -26,29 +26,10 @@ from sqlalchemy import insert, select
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.models import Organization, SmsMessage
+from tenants.notify.smpp import SmppGateway, SmppSettings
+from tenants.notify.sms_types import DeliveryReport, OutgoingSms, SmsGatewayError
 
-
-class SmsGatewayError(Exception):
-    """The gateway did not accept the message (the job fails and is retried)."""
-
-
-@dataclass(frozen=True)
-class OutgoingSms:
-    """One message of a batch: ``reference`` is ours, unique, taken once by the gateway."""
-
-    to: str
-    text: str
-    reference: str
-    sender: str | None = None
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """What the gateway says became of a message: ``delivered`` or ``failed``."""
-
-    reference: str
-    status: str
-    error: str | None = None
+__all__ = ["DeliveryReport", "OutgoingSms", "SmsGatewayError", "gateway", "send_sms"]
 
 
 class SmsGateway(Protocol):
@@ -197,6 +178,8 @@ def gateway() -> SmsGateway:
         return HttpGateway(config["SMS_GATEWAY_URL"] or "", config.get("SMS_GATEWAY_TOKEN"))
     if chosen == "sandbox":
         return SandboxGateway()
+    if chosen == "smpp":
+        return SmppGateway(SmppSettings.from_config(config))
     return LogGateway()
 
 
