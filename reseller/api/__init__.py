@@ -4,6 +4,7 @@ from reseller.api import (  # noqa: F401  (register the endpoints)
     billing,
     contacts,
     credits,
+    gateway,
     invoices,
     members,
     messages,

@@ -1,45 +1,28 @@
-"""API: Send SMS — send a message, list and read messages — and the HTTP gateway's signed
-delivery reports."""
+"""API: Send SMS — send a message, list and read messages (the gateway's callbacks are in
+reseller.api.gateway)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-
-from flask import Response, current_app, request
+from flask import Response
 from flask_babel import lazy_gettext as _l
 
-from reseller.api.blueprint import bp
-from reseller.api.bodies import MAX_BODY_BYTES, BodyTooLarge, MalformedJson
 from reseller.api.core import (
-    OPERATIONS,
-    Operation,
     done,
     endpoint,
-    error_response,
-    json_response,
 )
 from reseller.api.schemas_messages import (
-    DeliveryReports,
-    DeliveryReportsApplied,
     MessageCreate,
     MessageDetail,
     MessageList,
     MessageQuery,
     MessageSent,
 )
-from reseller.api.spec import validate_body
 from tenants.access import message_scoping, scoping
 from tenants.access.actors import Actor
-from tenants.core.errors import DomainError
-from tenants.jobs.outbox import commit, rollback
 from tenants.messaging import history
 from tenants.messaging import operations as messaging
 from tenants.messaging.operations import InvalidRecipients
-from tenants.messaging.reports import apply_reports
 from tenants.models import Message
-from tenants.notify.sms import DeliveryReport
 
 TAG = "Messages"
 ORG = "/organizations/<org_id>"
@@ -174,77 +157,3 @@ def get_message(actor: Actor, org_id: str, message_id: str) -> Response:
         for r in history.recipients_of(message)
     ]
     return done(_summary(message, counts) | {"deliveries": deliveries})
-
-
-# ---------------------------------------------------------------------------
-# The gateway's delivery reports: no API key, an HMAC signature of the raw body
-
-
-class BadSignature(DomainError):
-    code = "invalid_signature"
-    status = 401
-    default_message = _l("The delivery report's signature is not valid.")
-
-
-def signature_of(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _verify(body: bytes) -> None:
-    secret = current_app.config.get("DELIVERY_REPORT_SECRET")
-    given = request.headers.get(SIGNATURE_HEADER, "").strip().removeprefix("sha256=")
-    if not secret or not given or not hmac.compare_digest(given, signature_of(secret, body)):
-        raise BadSignature()
-
-
-def _reports(raw: bytes) -> list[DeliveryReport]:
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
-        raise MalformedJson() from error
-    if isinstance(data, dict) and "reports" not in data:
-        data = {"reports": [data]}
-    parsed = validate_body(DeliveryReports, data)
-    return [DeliveryReport(r.reference, r.status, r.error) for r in parsed.reports]
-
-
-def delivery_reports() -> Response:
-    try:
-        raw = request.get_data(cache=True)
-        if len(raw) > MAX_BODY_BYTES:
-            raise BodyTooLarge()
-        _verify(raw)
-        reports = _reports(raw)
-        applied = apply_reports(reports)
-        commit()
-    except DomainError as error:
-        rollback()
-        return error_response(error.status, error.code, error.message, error.fields)
-    body = {"applied": applied, "ignored": len(reports) - applied}
-    return json_response(json.dumps(body), 200)
-
-
-bp.add_url_rule(
-    "/gateway/delivery-reports",
-    endpoint="delivery_reports",
-    view_func=delivery_reports,
-    methods=["POST"],
-)
-OPERATIONS.append(
-    Operation(
-        "/gateway/delivery-reports",
-        "POST",
-        "delivery_reports",
-        "Receive delivery reports",
-        TAG,
-        description='The SMS gateway\'s callback: `{"reports": [{"reference", "status": '
-        '"delivered" | "failed", "error"?}]}` (or one report alone), signed with '
-        "HMAC-SHA256 of the raw body under `DELIVERY_REPORT_SECRET`, hex, in `X-Signature`; "
-        "no API key. 401 `invalid_signature` when the signature is missing or wrong. A "
-        "duplicate or late report, or an unknown reference, changes nothing (`ignored`).",
-        body=DeliveryReports,
-        response=DeliveryReportsApplied,
-        errors=(400, 401, 413, 422, 429),
-        auth=False,
-    )
-)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from reseller.api.schemas import Id, Time
 from reseller.api.schemas_credits import Account
-from reseller.api.spec import ApiModel, ListQuery, integer, one_of, text
+from reseller.api.spec import ApiModel, ListQuery, integer, one_of, pattern, text
 from tenants.messaging.operations import MAX_RECIPIENTS, MAX_TEXT
 from tenants.messaging.reports import MAX_REPORTS
 from tenants.models import MessageStatus, RecipientStatus
@@ -101,3 +101,22 @@ class DeliveryReports(ApiModel):
 class DeliveryReportsApplied(ApiModel):
     applied: integer(0, MAX_REPORTS, description="Reports that changed a recipient")
     ignored: integer(0, MAX_REPORTS, description="Duplicates, late or unknown references")
+
+
+class ReplyIn(ApiModel):
+    """A message a handset sent to one of our addresses."""
+
+    source: pattern(r"\+?[0-9]{6,15}", 16, description="The handset's number (E.164)", alias="from")
+    to: text(21, required=False, description="The address it was sent to (the sender)") = None
+    body: text(MAX_TEXT, one_line=False, required=False, description="Its text", alias="text")
+
+
+class Replies(ApiModel):
+    replies: list[ReplyIn] = Field(max_length=MAX_REPORTS)
+
+
+class RepliesApplied(ApiModel):
+    opted_out: integer(0, MAX_REPORTS, description="Numbers a STOP reply put on an opt-out list")
+    ignored: integer(
+        0, MAX_REPORTS, description="Other texts, repeated STOPs, numbers nobody sent to"
+    )

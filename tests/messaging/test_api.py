@@ -1,6 +1,6 @@
 """The messages API: send (201 with its fields, 402, 422 listing invalid numbers), list
 and read (per-recipient statuses), another tenant's organization or message a 404; and the
-gateway's delivery reports, signed with HMAC-SHA256."""
+gateway's delivery reports and replies (STOP), signed with HMAC-SHA256."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import select
 
-from reseller.api.messages import signature_of
+from reseller.api.gateway import signature_of
 from tenants.core.extensions import db
 from tenants.models import EntryType, MessageRecipient, RecipientStatus, Reseller
 from tests.messaging.conftest import SECRET, entries, pool
@@ -156,3 +156,62 @@ def test_a_bad_or_missing_signature_is_401_and_changes_nothing(app, api, shop, c
     assert _report(api, bad, signature_of(SECRET, bad)).status_code == 422
     single = _report(api, body, signature_of(SECRET, body))
     assert single.status_code == 200 and single.json == {"applied": 1, "ignored": 0}
+
+
+def _reply(api, payload, signature: str | None = "sign"):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if signature == "sign":
+        signature = signature_of(SECRET, body)
+    headers = {} if signature is None else {"X-Signature": signature}
+    return api.post("/gateway/replies", None, raw=body, headers=headers)
+
+
+def test_a_signed_stop_reply_opts_the_number_out_of_the_last_sender(app, api, shop, create_api_key):
+    app.config["SMS_GATEWAY"] = "log"
+    key = create_api_key(organization=shop.acme)
+    api.post(f"/organizations/{shop.acme.id}/messages", key, {"to": NUMBERS, "text": "Hi"})
+    replies = {
+        "replies": [
+            {"from": "+34600000001", "to": "ACME", "text": "Stop"},
+            {"from": "34610000000", "text": "BAJA por favor"},  # no "+": taken as E.164
+            {"from": "+34600000001", "text": "STOP"},  # already opted out
+            {"from": "+34699999999", "text": "STOP"},  # nobody sent to it
+            {"from": "+34610000000", "text": "Gracias"},  # not a keyword
+        ]
+    }
+    answer = _reply(api, replies)
+    assert answer.status_code == 200 and answer.json == {"opted_out": 2, "ignored": 3}
+    listed = api.get(f"/organizations/{shop.acme.id}/opt-outs", key).json["data"]
+    assert sorted(o["mobile"] for o in listed) == NUMBERS
+    assert {o["source"] for o in listed} == {"stop_reply"}
+
+    # A later send to them is refused: every number opted out; nothing is charged.
+    before = pool(shop.acme)
+    again = api.post(f"/organizations/{shop.acme.id}/messages", key, {"to": NUMBERS, "text": "x"})
+    assert again.status_code == 422
+    assert again.json["error"]["fields"] == {"to": "Every number opted out of your SMS."}
+    assert pool(shop.acme) == before
+
+
+def test_replies_are_refused_unsigned_or_malformed_and_change_nothing(
+    app, api, shop, create_api_key
+):
+    app.config["SMS_GATEWAY"] = "log"
+    key = create_api_key(organization=shop.acme)
+    api.post(f"/organizations/{shop.acme.id}/messages", key, {"to": NUMBERS, "text": "Hi"})
+    stop = {"from": "+34600000001", "text": "STOP"}
+    for signature in (None, "", "0" * 64, signature_of("another secret", b"{}")):
+        response = _reply(api, stop, signature)
+        assert response.status_code == 401, signature
+        assert response.json["error"]["code"] == "invalid_signature"
+    assert _reply(api, b"{nope").status_code == 400
+    for bad in (
+        {"from": "not a number", "text": "STOP"},
+        {"from": "+34600000001", "text": "STOP\x00"},
+        {"from": "+34600000001", "text": "STOP", "extra": 1},
+        {"replies": [stop] * 1001},
+    ):
+        response = _reply(api, bad)
+        assert response.status_code == 422, bad
+        assert response.json["error"]["fields"], bad
+    assert api.get(f"/organizations/{shop.acme.id}/opt-outs", key).json["data"] == []
