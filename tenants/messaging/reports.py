@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from tenants.access.actors import SYSTEM
 from tenants.billing.postpaid import refund_postpaid_usage
+from tenants.core.errors import AccountClosed
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits.ledger import Posting, post_transaction
@@ -106,16 +107,26 @@ def _refund(message: Message, credits: int) -> None:
         refund_postpaid_usage(SYSTEM, org, credits=credits, reference=reference)
     else:
         ref = AccountRef.parse(message.account) or AccountRef(AccountKind.SYSTEM)
-        post_transaction(
-            SYSTEM,
-            org,
-            [
-                Posting(ref, credits, EntryType.REFUND),
-                Posting(AccountRef(AccountKind.USAGE), -credits, EntryType.REFUND),
-            ],
-            reference=reference,
-        )
+        try:
+            with db.session.begin_nested():
+                _post_refund(org, ref, credits, reference)
+        except AccountClosed:
+            # The member's account closed since (they were removed, or individual credits
+            # were switched off): its credits went back to the system pool, the refund too.
+            _post_refund(org, AccountRef(AccountKind.SYSTEM), credits, reference)
     message.refunded = message.refunded + credits
+
+
+def _post_refund(org: Organization, ref: AccountRef, credits: int, reference: str) -> None:
+    post_transaction(
+        SYSTEM,
+        org,
+        [
+            Posting(ref, credits, EntryType.REFUND),
+            Posting(AccountRef(AccountKind.USAGE), -credits, EntryType.REFUND),
+        ],
+        reference=reference,
+    )
 
 
 @job("apply_delivery_reports")

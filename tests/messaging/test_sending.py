@@ -185,3 +185,48 @@ def test_a_view_only_support_session_cannot_send(shop):
         messaging.send_message(acting, shop.acme, to=NUMBERS, text="Hi")
     rollback()
     assert pool(shop.acme) == 100
+
+
+@pytest.mark.parametrize("closed_by", ["member removed", "individual credits off"])
+def test_a_refund_to_a_closed_member_account_goes_to_the_system_pool(
+    app, shop, create_member, closed_by
+):
+    """A member sends from their own credits; their account closes (they are removed, or
+    individual credits are switched off: its credits go back to the pool) before the gateway
+    reports a failure. The refund follows the credits to the system pool, once, and the
+    report is applied like any other."""
+    from tenants.credits import operations as credits
+    from tenants.messaging.reports import apply_reports
+    from tenants.models.ledger import AccountKind, AccountRef
+    from tenants.notify.sms import DeliveryReport
+    from tenants.organizations import members as member_ops
+    from tests.conftest import member_actor
+
+    app.config["SMS_GATEWAY"] = "log"  # reports come only from the gateway's callback
+    shop.acme.individual_user_credits = True
+    mel = create_member(shop.acme, role="member", name="Mel Member")
+    own = AccountRef(AccountKind.MEMBER, mel.id)
+    credits.transfer_credits(SYSTEM, shop.acme, "system", own.label, 10, agreed=True)
+    commit()
+    sent = send(shop, actor=member_actor(mel), to=["+34610000000"], text="Hola", account=own.label)
+    assert sent.message.account == own.label and pool(shop.acme) == 90
+    if closed_by == "member removed":
+        member_ops.remove_member(SYSTEM, shop.acme, mel)
+    else:
+        credits.close_member_accounts(SYSTEM, shop.acme, move=True)
+        shop.acme.individual_user_credits = False
+    commit()
+    assert pool(shop.acme) == 99  # the 9 credits left went back
+
+    reference = db.session.scalar(
+        select(MessageRecipient.reference).where(MessageRecipient.message_id == sent.message.id)
+    )
+    assert apply_reports([DeliveryReport(reference, "failed", "gone")]) == 1
+    commit()
+    assert apply_reports([DeliveryReport(reference, "failed", "gone")]) == 0
+    commit()
+    db.session.expire_all()
+    assert pool(shop.acme) == 100
+    message = db.session.get(Message, sent.message.id)
+    assert (message.status, message.refunded) == (MessageStatus.DONE, 1)
+    assert [e.credits for e in entries(shop.acme, EntryType.REFUND)] == [1]
