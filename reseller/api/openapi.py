@@ -30,7 +30,7 @@ wrong types, non-integer or non-positive numbers and out-of-range values are ref
 silently ignored. Money is a decimal string (`"12.50"`), credits an integer, times
 ISO 8601 UTC (`2026-11-27T10:00:00Z`).
 
-Every POST accepts an `Idempotency-Key` header (1 to 255 printable ASCII
+Every POST made with an API key accepts an `Idempotency-Key` header (1 to 255 printable ASCII
 characters, no leading or trailing space; kept 24 hours): a
 repeat with the same key and body returns the first answer (same status and body, header
 `Idempotent-Replayed: true`) and has no second effect; the same key with another body is
@@ -228,7 +228,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "required": False, "schema": schema}
             for name, schema in properties.items()
         ]
-    if op.method == "POST":
+    if op.method == "POST" and op.auth:  # keys are per API key; callbacks are idempotent anyway
         params.append(
             {
                 "name": "Idempotency-Key",
