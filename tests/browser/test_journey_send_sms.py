@@ -83,6 +83,7 @@ def test_owner_sends_an_sms_with_the_counter_the_confirmation_and_the_result(
         expect(page.locator("#message-refunded")).to_have_text("2")  # 0000 fails: refunded
         expect(page.locator("#recipients tbody tr")).to_have_count(2)
         if phone:
+            settled(page)  # the stylesheet applied: until then a long word is one line
             widths = page.evaluate(
                 "() => [document.documentElement.scrollWidth, window.innerWidth]"
             )
