@@ -263,4 +263,9 @@ def _run_scenarios(schema) -> None:
 @KEYS
 def test_stateful_scenarios_through_links(app, world, key):
     tenants, _ids, special = world
-    _run_scenarios(_schema(app, getattr(tenants, key), None, special))
+    # An organization key reaches one organization: its id is given, the links supply every
+    # other id (without it a scenario reaches nothing until it happens to list organizations
+    # first, and whether any link is followed depends on chance). A reseller key starts from
+    # the links alone.
+    fixed = {"org_id": tenants.acme.id} if key == "key_acme" else None
+    _run_scenarios(_schema(app, getattr(tenants, key), fixed, {} if fixed else special))

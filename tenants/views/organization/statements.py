@@ -52,8 +52,9 @@ def _statement(org_id: str):
     read_in_one_snapshot()
     statement = statements.month_statement(actor, org, month, request.args.get("account"))
     # TRANSLATORS: the start of a downloaded statement's file name: lowercase, hyphens, no
-    # accents.
-    name = f"{_('statement')}-{org.id}-{month}"
+    # accents. (Outside the f-string: Babel does not extract calls inside one.)
+    word = _("statement")
+    name = f"{word}-{org.id}-{month}"
     return statement, month, name
 
 
