@@ -447,12 +447,18 @@ def link_in(message: EmailMessage) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests are deselected (not skipped) in the SQLite run of the suite."""
-    if using_postgres():
-        return
+    """The suite runs twice, on SQLite and on PostgreSQL; a test is deselected (not skipped)
+    in the run it does not belong to: ``postgres_only`` in the SQLite run; ``sqlite_run``
+    (the embedded SQLite file, or no difference between the databases: run once) and the
+    browser journeys in the PostgreSQL run."""
+    postgres = using_postgres()
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("postgres_only") else keep).append(item)
+        if postgres:
+            elsewhere = item.get_closest_marker("sqlite_run") or item.get_closest_marker("browser")
+        else:
+            elsewhere = item.get_closest_marker("postgres_only")
+        (drop if elsewhere else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The source tree, not the database: run once.
+pytestmark = pytest.mark.sqlite_run
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tenants", "reseller")
 MAX_FILE_LINES = 400

@@ -12,6 +12,9 @@ import pytest
 
 from reseller.api.reference import anchor
 
+# The documents, not the database: run once.
+pytestmark = pytest.mark.sqlite_run
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 INDEX = DOCS / "README.md"

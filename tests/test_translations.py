@@ -16,6 +16,9 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+# The catalogs, not the database: run once.
+pytestmark = pytest.mark.sqlite_run
+
 ROOT = Path(__file__).resolve().parents[1]
 SPANISH_PO = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdifeEgGrxXoc]")

@@ -54,6 +54,8 @@ EXPIRE_PURCHASES_JOB = "expire_pending_purchases"
 EXPIRE_OWNERSHIP_TRANSFERS_JOB = "expire_ownership_transfers"
 HOURLY_JOBS = (MONTHLY_INVOICES_JOB, EXPIRE_PURCHASES_JOB, EXPIRE_OWNERSHIP_TRANSFERS_JOB)
 SCHEDULE_SECONDS = 3600
+# How long the worker's command listener (RQ's pubsub thread) waits for a message at once.
+PUBSUB_WAIT_SECONDS = 1.0
 
 
 # -- relay: the outbox rows Redis has not seen yet ----------------------------------------
@@ -131,6 +133,19 @@ class PortalWorker(SimpleWorker):
         self.max_rss_mb = max_rss_mb
         self.jobs_done = 0
         self.over_memory = False
+
+    def subscribe(self) -> None:
+        """RQ's own, except that its listener waits at most PUBSUB_WAIT_SECONDS for a
+        message: with RQ's 60 s, a listener that saw the unsubscribe before being told to
+        stop sleeps 60 s (redis-py, not subscribed) and stopping joins it, so every stop — a
+        SIGTERM, the end of a burst — could take a minute."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAIT_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def execute_job(self, job, queue):
         app = self.app or current_app._get_current_object()

@@ -36,6 +36,9 @@ from reseller.api.core import OPERATIONS
 from tests.api.test_invoices_api import buy
 from tests.credits.conftest import set_credit_prices
 
+# Run once, on the production database (it found PostgreSQL-only 500s before: NUL bytes).
+pytestmark = pytest.mark.postgres_only
+
 FUZZ_EXAMPLES = 10
 STATEFUL_SCENARIOS = 20
 STATEFUL_STEPS = 6

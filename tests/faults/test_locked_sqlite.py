@@ -16,7 +16,7 @@ from tenants.api_keys.operations import create_api_key
 from tenants.core.database import is_outage
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
-from tests.conftest import owner_of, using_postgres
+from tests.conftest import owner_of
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def locked(app):
         other.close()
 
 
-@pytest.mark.skipif(using_postgres(), reason="the embedded SQLite file")
+@pytest.mark.sqlite_run  # the embedded SQLite file
 def test_a_locked_database_answers_503(app, client, auth, create_organization):
     org = create_organization()
     _key, secret = create_api_key(SYSTEM, reseller=org.reseller, name="k")

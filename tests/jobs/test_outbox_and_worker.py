@@ -319,3 +319,27 @@ def test_jobs_health_says_which_parts_beat_lately_and_the_oldest_incomplete_job(
     result = runner.invoke(args=["jobs", "health"])
     assert result.exit_code == 0, result.output
     assert "scheduler: alive" in result.output and "oldest incomplete job: none" in result.output
+
+
+def test_a_worker_stops_at_once_however_its_command_listener_was_left(app, redis):
+    """RQ's command listener waits 60 s for a message; once it has seen the unsubscribe it is
+    no longer subscribed and redis-py sleeps that long, and stopping joins it. A burst's end
+    (and a SIGTERM) took up to a minute; the portal's worker waits a second at most."""
+    import time
+
+    from tenants.jobs.outbox import rq_queue, worker_redis_connection
+    from tenants.jobs.worker import PortalWorker
+
+    connection = worker_redis_connection()
+    worker = PortalWorker([rq_queue(connection)], connection=connection, app=app)
+    try:
+        worker.subscribe()
+        time.sleep(0.3)  # the listener is waiting for a message
+        worker.pubsub.unsubscribe()
+        time.sleep(0.5)  # it has seen the unsubscribe and waits again, subscribed to nothing
+        started = time.monotonic()
+        worker.pubsub_thread.stop()
+        worker.pubsub_thread.join(timeout=90)
+        assert time.monotonic() - started < 5
+    finally:
+        connection.close()
