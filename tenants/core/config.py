@@ -64,10 +64,13 @@ def redis_client_options(config: dict) -> dict[str, float]:
 
 def worker_limits() -> dict[str, int]:
     """The job worker's process is replaced after WORKER_MAX_JOBS jobs, or after a job that
-    left it above WORKER_MAX_RSS_MB resident (PDF rendering leaves memory behind); 0: never."""
+    left it above WORKER_MAX_RSS_MB resident (PDF rendering leaves memory behind); 0: never.
+    That process runs WORKER_NICE steps below the worker's own CPU priority: on a host shared
+    with the web server, a request waiting for a core goes before a receipt's PDF."""
     return {
         "WORKER_MAX_JOBS": int(os.environ.get("WORKER_MAX_JOBS", "100")),
         "WORKER_MAX_RSS_MB": int(os.environ.get("WORKER_MAX_RSS_MB", "400")),
+        "WORKER_NICE": int(os.environ.get("WORKER_NICE", "10")),
     }
 
 

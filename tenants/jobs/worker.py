@@ -21,6 +21,7 @@ Run more worker processes to run more jobs at once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import click
@@ -271,7 +272,7 @@ def worker_command(burst: bool) -> None:
 
     def recycling_worker() -> RecyclingWorker:
         return RecyclingWorker(
-            make_worker, lambda: forget_parent_connections(app), app.config["WORKER_MAX_JOBS"]
+            make_worker, lambda: prepare_job_child(app), app.config["WORKER_MAX_JOBS"]
         )
 
     recycling = app.config["WORKER_MAX_JOBS"] or app.config["WORKER_MAX_RSS_MB"]
@@ -280,6 +281,15 @@ def worker_command(burst: bool) -> None:
         worker_factory().work(burst=True)
         return
     Supervisor(app, worker_factory, Housekeeping()).run()
+
+
+def prepare_job_child(app: Flask) -> None:
+    """In a forked worker child, before its first job: its own connections, and a CPU
+    priority WORKER_NICE steps lower than the parent's (the parent's scheduler, relay and
+    reaper keep theirs; so does the web server, whose requests go first on a shared host)."""
+    forget_parent_connections(app)
+    if app.config.get("WORKER_NICE"):
+        os.nice(app.config["WORKER_NICE"])
 
 
 def forget_parent_connections(app: Flask) -> None:
