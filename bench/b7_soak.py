@@ -364,6 +364,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100, help="requests a second")
     parser.add_argument("--window", type=float, default=5, help="minutes per printed line")
     parser.add_argument("--baseline", type=float, default=60, help="seconds of floor_app")
+    parser.add_argument(
+        "--worker-log",
+        default=str(Path(tempfile.gettempdir()) / "b7_worker.log"),
+        help="where the job worker's log is kept after the run (INFO: every job, recycle)",
+    )
     args = parser.parse_args()
     workers = recommended_workers()
     failed = False
@@ -393,7 +398,8 @@ def main() -> int:
         )
         from tenants.jobs.recycle import tree_rss_mb
 
-        log = (Path(tmpdir) / "worker.log").open("w")
+        log = Path(args.worker_log).open("w")  # noqa: SIM115 - closed in the finally below
+        print(f"job worker log: {args.worker_log}")
         worker = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker"],
             cwd=ROOT,
