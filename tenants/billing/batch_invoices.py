@@ -10,7 +10,8 @@ from collections import defaultdict
 
 from sqlalchemy import select, text
 
-from tenants.billing.batch_tables import _copy_rows, _days_table, _insert_rows
+from tenants.billing.batch_tables import _days_table
+from tenants.core.bulk import copy_rows, insert_rows
 from tenants.core.extensions import db
 from tenants.models import Invoice, InvoiceItem, InvoiceLine
 
@@ -44,7 +45,7 @@ def _insert_invoices(rows: list[dict]) -> None:
     invoices = Invoice.__table__
     if db.session.get_bind().dialect.name != "postgresql":
         lines = _day_lines()
-        _insert_rows(
+        insert_rows(
             invoices,
             [
                 {**row, "lines": lines.get((row["organization_id"], row["period"]), ())}
@@ -59,7 +60,7 @@ def _insert_invoices(rows: list[dict]) -> None:
             f"SELECT {', '.join(names)} FROM invoices WITH NO DATA"
         )
     )
-    _copy_rows("billing_run_invoices", invoices, rows)
+    copy_rows("billing_run_invoices", invoices, rows)
     document = _LINES_DOCUMENT.format(item=InvoiceItem.SMS_USAGE.value)
     db.session.execute(
         text(

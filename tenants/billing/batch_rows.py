@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
-from tenants.billing.batch_tables import _among, _Due, _insert_rows
+from tenants.billing.batch_tables import _among, _Due
+from tenants.core.bulk import insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
@@ -55,7 +56,7 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
         if (item.row.id, kind) not in accounts
     ]
     if missing:
-        _insert_rows(
+        insert_rows(
             CreditAccount.__table__,
             missing,
             index_elements=["organization_id", "kind", "member_id"],

@@ -5,7 +5,6 @@ The tables are created and dropped inside a batch's transaction (tenants.billing
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
     Date,
@@ -32,13 +30,12 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.schema import CreateTable, DropTable
 
-from tenants.billing.postpaid import _insert
+from tenants.core.bulk import insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, round_money
 from tenants.models import Charge, Organization, PostpaidAccount
@@ -114,78 +111,6 @@ def _drop_temp(*tables: Table) -> None:
         db.session.execute(DropTable(table, if_exists=True))
 
 
-def _insert_rows(table: Table, rows: list[dict], **conflict) -> None:
-    """Insert many rows (all with the same keys) in one statement or a few.
-
-    PostgreSQL: ``COPY … FROM STDIN``, each row formatted by psycopg in C (an array a column
-    through ``unnest`` spent about 10 µs a value in psycopg's Python array dumper, a third of
-    the monthly run's own time); with ``conflict`` (``index_elements`` of an ON CONFLICT DO
-    NOTHING), which COPY cannot do, COPY into a temporary table and one INSERT … SELECT … ON
-    CONFLICT from it.
-    Other databases: pages of multi-row VALUES (RETURNING makes SQLAlchemy page them,
-    "insertmanyvalues")."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect
-    if dialect.name == "postgresql" and not conflict:
-        _copy_rows(table.name, table, rows)
-        return
-    if dialect.name == "postgresql":
-        # COPY into a temporary table of the same columns, then INSERT … ON CONFLICT.
-        names, staging = list(rows[0]), f"{table.name}_staging"
-        db.session.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
-                f"SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
-            )
-        )
-        _copy_rows(staging, table, rows)
-        db.session.execute(
-            text(
-                f"INSERT INTO {table.name} ({', '.join(names)}) "
-                f"SELECT {', '.join(names)} FROM {staging} "
-                f"ON CONFLICT ({', '.join(conflict['index_elements'])}) DO NOTHING"
-            )
-        )
-        db.session.execute(text(f"DROP TABLE {staging}"))
-        return
-    statement = _insert(dialect.name)(table)
-    if conflict:
-        statement = statement.on_conflict_do_nothing(**conflict)
-    key = next(iter(table.primary_key.columns), None)
-    statement = statement.returning(key if key is not None else next(iter(table.columns)))
-    db.session.execute(statement, rows).all()
-
-
-def _processors(table: Table, names: list[str]) -> list:
-    """Each column's bind processor (JSON: ``json.dumps``), None where there is none."""
-    dialect = db.session.get_bind().dialect
-    return [
-        json.dumps
-        if isinstance(table.c[name].type, JSON)
-        else table.c[name].type.bind_processor(dialect)
-        for name in names
-    ]
-
-
-def _copy_rows(target: str, table: Table, rows: list[dict]) -> None:
-    """PostgreSQL: COPY the rows into ``target`` (with ``table``'s columns and types), in
-    the session's transaction."""
-    names = list(rows[0])
-    processors = _processors(table, names)
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    value if process is None or value is None else process(value)
-                    for process, value in zip(
-                        processors, (row[name] for name in names), strict=True
-                    )
-                ]
-            )
-
-
 def _group_days(due: list[_Due]) -> None:
     """Fill the days table: the charges of the window of each organization, summed per
     (organization, local day, unit price, tax rate), each day tagged with its invoice's
@@ -200,7 +125,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
     """One INSERT … SELECT … GROUP BY, the local day by ``AT TIME ZONE`` (timezone())."""
     days = _days_table
     orgs = _batch_table
-    _insert_rows(
+    insert_rows(
         orgs,
         [
             {
@@ -296,7 +221,7 @@ def _group_days_in_python(due: list[_Due]) -> None:
         bucket[1] += amount
         bucket[2] += tax
     if grouped:
-        _insert_rows(
+        insert_rows(
             days,
             [
                 {
@@ -323,7 +248,7 @@ def _close_accounts(settle_rows: list[dict], period: str, now: datetime) -> None
     """Move the batch's money and close its months: one UPDATE … FROM of the postpaid
     rows, one UPDATE of the invoiced organizations' debts."""
     settle, account = _settle_table, PostpaidAccount.__table__
-    _insert_rows(settle, settle_rows)
+    insert_rows(settle, settle_rows)
     db.session.execute(
         update(account)
         .where(account.c.organization_id == settle.c.organization_id)

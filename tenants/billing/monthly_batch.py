@@ -44,12 +44,12 @@ from tenants.billing.batch_tables import (
     _drop_temp,
     _Due,
     _group_days,
-    _insert_rows,
     _settle_table,
 )
 from tenants.billing.emails import _billing_contacts
 from tenants.billing.payments import _settle_open_invoices
 from tenants.billing.periods import next_period, period_bounds
+from tenants.core.bulk import insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.invoices import amounts
@@ -310,10 +310,10 @@ def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
     invoice_rows = [invoice.row for invoice in batch.invoices]
     if invoice_rows:
         _insert_invoices(invoice_rows)
-        _insert_rows(LedgerEntry.__table__, ledger_rows)
-        _insert_rows(AuditEntry.__table__, audit_rows)
+        insert_rows(LedgerEntry.__table__, ledger_rows)
+        insert_rows(AuditEntry.__table__, audit_rows)
     if job_rows:
-        _insert_rows(QueuedJob.__table__, job_rows)
+        insert_rows(QueuedJob.__table__, job_rows)
         db.session.info.setdefault(queue._PENDING_KEY, []).extend(r["id"] for r in job_rows)
     return batch
 

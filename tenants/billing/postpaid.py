@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tenants.access.actors import Actor
+from tenants.core.bulk import dialect_insert
 from tenants.core.errors import (
     InsufficientCredits,
     NotPostpaid,
@@ -56,13 +57,6 @@ def _price_not_set():
     return PriceNotSet()
 
 
-def _insert(dialect: str):
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 def ensure_account(org: Organization) -> None:
     """Create the organization's postpaid row on first use (race-safe)."""
     ensure_accounts([org])
@@ -71,7 +65,6 @@ def ensure_account(org: Organization) -> None:
 def ensure_accounts(orgs: list[Organization]) -> None:
     """Create the postpaid rows of organizations that have none, in one INSERT (race-safe:
     ON CONFLICT DO NOTHING; rows in id order, so concurrent callers never deadlock)."""
-    insert = _insert(db.session.get_bind().dialect.name)
     now = utcnow()
     rows = [
         {
@@ -88,7 +81,7 @@ def ensure_accounts(orgs: list[Organization]) -> None:
         for org in sorted(orgs, key=lambda org: org.id)
     ]
     db.session.execute(
-        insert(PostpaidAccount)
+        dialect_insert(PostpaidAccount.__table__)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["organization_id"])
     )

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import insert
 
 from tenants.contacts.csv_rows import (
     CONTENT_MAX,
@@ -20,6 +18,7 @@ from tenants.contacts.csv_rows import (
     text_lines,
 )
 from tenants.contacts.numbers import Rejection, e164, name_problem
+from tenants.core.bulk import insert_rows
 from tenants.core.extensions import db
 from tenants.core.types import new_ids, utcnow
 from tenants.models import Contact, ContactImport, ImportRejection, OptOut, OptOutSource
@@ -43,14 +42,6 @@ class Accepted:
     number: int
     mobile: str
     name: str | None
-
-
-def _upsert(table: Table, conflict: list[str]):
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: what was new comes back, one statement
-    per batch of parameters (SQLAlchemy's insertmanyvalues)."""
-    dialect = db.session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    return make(table).on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
 
 
 def _check(row: Row, columns: Columns, region: str | None) -> Accepted | Rejection:
@@ -143,7 +134,6 @@ def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
 
 def contacts_writer(list_id: str, organization_id: str, reseller_id: str) -> Callable:
     """Writes accepted rows into a contact list; a mobile already in it is skipped."""
-    statement = _upsert(Contact.__table__, ["list_id", "mobile"])
 
     def write(rows: list[Accepted]) -> int:
         now = utcnow()
@@ -160,14 +150,13 @@ def contacts_writer(list_id: str, organization_id: str, reseller_id: str) -> Cal
             }
             for id_, row in zip(ids, rows, strict=True)
         ]
-        return len(db.session.execute(statement, params).all())
+        return insert_rows(Contact.__table__, params, index_elements=["list_id", "mobile"])
 
     return write
 
 
 def opt_outs_writer(organization_id: str, reseller_id: str, source: OptOutSource) -> Callable:
     """Writes accepted numbers into the organization's opt-out list."""
-    statement = _upsert(OptOut.__table__, ["organization_id", "mobile"])
 
     def write(rows: list[Accepted]) -> int:
         now = utcnow()
@@ -183,7 +172,7 @@ def opt_outs_writer(organization_id: str, reseller_id: str, source: OptOutSource
             }
             for id_, row in zip(ids, rows, strict=True)
         ]
-        return len(db.session.execute(statement, params).all())
+        return insert_rows(OptOut.__table__, params, index_elements=["organization_id", "mobile"])
 
     return write
 
