@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import threading
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -88,27 +90,66 @@ def postgres_database(worker_id="master"):
         yield url
 
 
+_EMPTYING_ENGINES: dict[str, sa.Engine] = {}
+
+
 def _empty_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    """Empty every table a test wrote to, and restart the sequences.
+
+    A TRUNCATE of all 41 tables took 0.35-0.9 s a test (each table's files are replaced,
+    with CASCADE pulling in every table that references one); a test writes to a few of
+    them, so the tables holding a row are found in one query and emptied by DELETE, with
+    the foreign keys' and immutability triggers off for this transaction
+    (``session_replication_role``): a few milliseconds."""
+    engine = _EMPTYING_ENGINES.get(url)
+    if engine is None:
+        engine = _EMPTYING_ENGINES[url] = sa.create_engine(url, poolclass=sa.NullPool)
+    names = [t.name for t in db.metadata.sorted_tables]
     with engine.begin() as conn:
         # A connection a failed test left open in a transaction (a half-read download, say)
-        # would hold its locks and make this TRUNCATE wait forever: end it first.
+        # would hold its locks and make the DELETE wait forever: end it first.
         conn.exec_driver_sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             " AND state IN ('idle in transaction', 'idle in transaction (aborted)')"
         )
         conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
-        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        written = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                " UNION ALL ".join(f"(SELECT '{name}' FROM \"{name}\" LIMIT 1)" for name in names)
+            )
+        ]
+        if written:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            for name in written:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
+        for (sequence,) in conn.exec_driver_sql(
+            "SELECT sequence_name FROM information_schema.sequences"
+            " WHERE sequence_schema = current_schema()"
+        ):
+            conn.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path | None:
+    """A SQLite file with every table, made once per run (and xdist worker): each test
+    starts from a copy of it (half a millisecond) instead of creating 41 tables (60 ms)."""
+    if using_postgres():
+        return None
+    path = tmp_path_factory.mktemp("template") / "schema.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    db.metadata.create_all(engine)
     engine.dispose()
+    return path
 
 
 @pytest.fixture
-def database_url(tmp_path, postgres_database):
+def database_url(tmp_path, postgres_database, sqlite_template):
     if postgres_database:
         _empty_postgres(postgres_database)
         return postgres_database
+    shutil.copyfile(sqlite_template, tmp_path / "test.db")
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
