@@ -85,6 +85,7 @@ def window_peaks(receipts: list[tuple[int, float]]) -> list[float]:
     return [peaks[w] for w in sorted(peaks)]
 
 
+@pytest.mark.sqlite_run  # the worker's memory is WeasyPrint's, whatever the database: once
 @pytest.mark.timeout(240)
 def test_worker_memory_stays_flat_over_hundreds_of_receipts(app, shop, redis, tmp_path):
     app.config.update(WORKER_MAX_JOBS=100, WORKER_MAX_RSS_MB=400)
