@@ -37,7 +37,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
-from tenants.credits import alerts, ledger_one
+from tenants.credits import alerts, forecast, ledger_one
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
@@ -293,6 +293,7 @@ def post_transaction(
         actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
     if one is not None:
+        forecast.count_postings(org, postings, occurred_at or now)
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
@@ -343,6 +344,8 @@ def post_transaction(
     ]
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
+    if not postpaid:  # postpaid charges count their money with it (tenants.billing.postpaid)
+        forecast.count_postings(org, postings, occurred_at or now)
     return [LedgerEntry(**row) for row in rows]
 
 
