@@ -346,9 +346,14 @@ def counted_usage(postings: Iterable, moment: datetime) -> list[Used]:
     return [Used(moment, credits)] if credits else []
 
 
-def count_postings(org: Organization, postings: list, moment: datetime) -> None:
+def count_postings(
+    org: Organization, postings: list, moment: datetime, *, postpaid: bool = False
+) -> None:
     """A prepaid ledger transaction's usage (or message, or refund) in the daily totals and
-    the forecast, under the organization's row lock its total's UPDATE took."""
+    the forecast, under the organization's row lock its total's UPDATE took. A postpaid one
+    is counted by its charge, with its money (tenants.billing.postpaid)."""
+    if postpaid:
+        return
     used = counted_usage(postings, moment)
     if used:
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
