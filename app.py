@@ -75,7 +75,14 @@ def register_jobs(app: Flask) -> None:
     """Import every module whose functions carry ``@job``: importing registers their names,
     and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
-    from tenants.credits import alerts, purchases, receipts, topups  # noqa: F401
+    from tenants.credits import (  # noqa: F401
+        alerts,
+        forecast,
+        forecast_alerts,
+        purchases,
+        receipts,
+        topups,
+    )
     from tenants.messaging import pipeline, reports  # noqa: F401
     from tenants.organizations import change_requests, notices, ownership_emails  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401

@@ -39,6 +39,10 @@ QUERIES = {
     "search common 'holdings'": {"q": "holdings"},
     "search rare '000777'": {"q": "000777"},
     "search owner email": {"q": "owner4242-"},
+    "sort days left": {"sort": "days_left"},
+    "sort days left, deep (cursor)": None,  # filled like the deep page, in that order
+    "runs out within 7 days": {"runs_out_within": 7},
+    "runs out within 7 days, by days left": {"runs_out_within": 7, "sort": "days_left"},
 }
 
 
@@ -51,12 +55,16 @@ def measure(actor, runs: int) -> dict[str, tuple[float, float]]:
         db.session.rollback()
         return items, cursor
 
-    cursor = None
-    for _ in range(5):  # 5 x 100 = 500 rows in: deep at 1,000, and at 100,000
-        _items, cursor = page(limit=100, cursor=cursor)
+    deep = {}
+    for sort in ("name", "days_left"):
+        cursor = None
+        for _ in range(5):  # 5 x 100 = 500 rows in: deep at 1,000, and at 100,000
+            _items, cursor = page(limit=100, cursor=cursor, sort=sort)
+        deep[sort] = {"cursor": cursor, "sort": sort}
     results = {}
     for label, kwargs in QUERIES.items():
-        kwargs = {"cursor": cursor} if kwargs is None else kwargs
+        if kwargs is None:
+            kwargs = deep["days_left" if "days left" in label else "name"]
         page(**kwargs)  # warm
         samples = []
         for _ in range(runs):

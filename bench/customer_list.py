@@ -58,6 +58,8 @@ def seed(n: int) -> str:
                     "billing_type": "company",
                     "billing_name": billing,
                     "total_credits": (i * 37) % 5000,
+                    # Four in five used credits over the last 7 days (the forecast).
+                    "forecast_usage_7d": 0 if i % 5 == 0 else (i * 13) % 2000 + 1,
                     "low_balance_threshold": 100,
                     "debt": (i % 9) if i % 4 == 0 else 0,
                     "credit_limit": 0,

@@ -33,7 +33,8 @@ ORG = "/organizations/<org_id>"
     query=OrganizationQuery,
     response=OrganizationList,
     refusals={"cursor": "a page link this list did not give"},
-    description="Newest first. An organization key sees only its own organization.",
+    description="By name, or soonest to run out first with `sort=days_left` (no usage last). "
+    "An organization key sees only its own organization.",
 )
 def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:
     orgs, next_cursor = listing.list_organizations(actor, **query.model_dump())

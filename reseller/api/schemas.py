@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import AfterValidator, Field, StringConstraints
 
+from reseller.api.schemas_forecast import AlertDays, Forecast
 from reseller.api.spec import (
     SAFE_CHAR,
     UNSAFE_TEXT,
@@ -18,6 +19,7 @@ from reseller.api.spec import (
     ListQuery,
     Named,
     QueryBoolean,
+    QueryDays,
     decimal,
     explain_pattern,
     integer,
@@ -220,6 +222,7 @@ class SettingsUpdate(ApiModel):
     low_balance_alert: bool = None
     low_balance_threshold: integer(0, CREDITS_MAX, description="Credits") = None
     alert_email: OptionalEmail | None = None
+    forecast_alert_days: AlertDays = None
 
 
 class OrganizationSettings(ApiModel):
@@ -229,6 +232,7 @@ class OrganizationSettings(ApiModel):
     low_balance_alert: bool
     low_balance_threshold: Credits = Field(description="Credits")
     alert_email: str | None = Field(max_length=254)
+    forecast_alert_days: AlertDays
 
 
 class AutoTopUpUpdate(ApiModel):
@@ -300,6 +304,7 @@ class Organization(ApiModel):
     billing: Billing
     settings: OrganizationSettings
     auto_top_up: AutoTopUp
+    forecast: Forecast | None
     created_at: Time
 
 
@@ -314,6 +319,8 @@ class OrganizationQuery(ListQuery):
     pricing_model: PricingModel = None
     low_balance: QueryBoolean = None
     has_debt: QueryBoolean = None
+    runs_out_within: QueryDays = None
+    sort: one_of(("name", "days_left"), description="days_left: soonest to run out first") = None
 
 
 class SuspendRequest(ApiModel):

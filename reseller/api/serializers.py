@@ -13,7 +13,7 @@ from reseller.api.schemas_credits import INVOICE_BILLING_FIELDS
 from tenants.billing.summary import Position
 from tenants.core.extensions import db
 from tenants.core.types import round_money
-from tenants.credits import topups
+from tenants.credits import forecast, topups
 from tenants.credits.ledger import Balance
 from tenants.invoices import reading
 from tenants.models import (
@@ -83,6 +83,7 @@ def organization(org: Organization, owner_id: str | None = None) -> dict[str, An
             "low_balance_alert": bool(org.low_balance_alert),
             "low_balance_threshold": int(org.low_balance_threshold or 0),
             "alert_email": org.alert_email,
+            "forecast_alert_days": org.forecast_alert_days,
         },
         "auto_top_up": {
             "enabled": bool(org.auto_top_up_enabled),
@@ -90,8 +91,16 @@ def organization(org: Organization, owner_id: str | None = None) -> dict[str, An
             "credits": int(org.auto_top_up_credits or 0),
             "monthly_limit": topups.monthly_limit(org),
         },
+        "forecast": _forecast(org),
         "created_at": timestamp(org.created_at),
     }
+
+
+def _forecast(org: Organization) -> dict[str, Any] | None:
+    found = forecast.forecast_of(org)
+    if found is None:
+        return None
+    return {"daily_usage": str(found.daily_usage), "days_left": found.days_left}
 
 
 def organizations(orgs: list[Organization]) -> list[dict[str, Any]]:

@@ -291,6 +291,11 @@ def _read_boolean(value: Any) -> Any:
 
 
 QueryBoolean = Annotated[bool, BeforeValidator(_read_boolean)]
+QueryDays = Annotated[
+    int,
+    Field(ge=1, le=3650, description="Days: organizations whose forecast runs out within them"),
+    BeforeValidator(_read_integer),
+]
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 Cursor = Annotated[
     str,

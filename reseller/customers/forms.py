@@ -39,6 +39,15 @@ class FilterForm(Form):
         _l("Low balance"), choices=choices(*ANY_YES_NO), validate_choice=False
     )
     has_debt = SelectField(_l("Has debt"), choices=choices(*ANY_YES_NO), validate_choice=False)
+    runs_out_within = StringField(
+        _l("Runs out within (days)"),
+        description=_l("At the last 7 days' usage"),
+    )
+    sort = SelectField(
+        _l("Sort by"),
+        choices=choices(("name", _l("Name")), ("days_left", _l("Days left, soonest first"))),
+        validate_choice=False,
+    )
 
     paths = {
         "q": "q",
@@ -46,6 +55,8 @@ class FilterForm(Form):
         "pricing_model": "pricing_model",
         "low_balance": "low_balance",
         "has_debt": "has_debt",
+        "runs_out_within": "runs_out_within",
+        "sort": "sort",
     }
 
 

@@ -40,6 +40,8 @@ def index():
         "pricing_model": form.pricing_model.data or None,
         "low_balance": _yes_no(form.low_balance.data),
         "has_debt": _yes_no(form.has_debt.data),
+        "runs_out_within": (form.runs_out_within.data or "").strip() or None,
+        "sort": form.sort.data or None,
     }
     status = 200
     try:

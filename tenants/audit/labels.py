@@ -116,6 +116,7 @@ FIELDS = {
     "settings.notification_mobile": _l("Notification mobile"),
     "settings.low_balance_alert": _l("Low balance alert"),
     "settings.low_balance_threshold": _l("Low balance amount (credits)"),
+    "settings.forecast_alert_days": _l("Forecast alert (days before running out)"),
     "settings.alert_email": _l("Alert email"),
     "credit_limit": _l("Credit limit"),
     "individual_user_credits": _l("Individual user credits"),

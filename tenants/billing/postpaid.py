@@ -36,7 +36,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, utcnow
-from tenants.credits import ledger, references
+from tenants.credits import forecast, ledger, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.credits.purchases import PriceNotSet
@@ -244,6 +244,7 @@ def record_postpaid_usage(
         postpaid=True,
         entry_id=claim.entry_id,
     )
+    forecast.count_usage(org, [forecast.Used(occurred, credits, amount + tax)], moved=amount + tax)
     return references.Recorded(entries[0])
 
 
@@ -306,4 +307,6 @@ def refund_postpaid_usage(
         occurred_at=now,
         postpaid=True,
     )
+    given_back = -(amount + tax)
+    forecast.count_usage(org, [forecast.Used(now, -credits, given_back)], moved=given_back)
     return entries[0]

@@ -32,7 +32,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, new_ids, utcnow
-from tenants.credits import ledger_many, references
+from tenants.credits import forecast, ledger_many, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.models import (
@@ -230,7 +230,19 @@ def _write(
         ],
         postpaid=True,
     )
+    _count_usage(accepted)
     return results
+
+
+def _count_usage(accepted: list[Accrual]) -> None:
+    """The accepted usage in each organization's daily totals and forecast (its row locked
+    by the debt's UPDATE above)."""
+    used: dict[str, tuple[Organization, list[forecast.Used]]] = {}
+    for a in accepted:
+        item = forecast.Used(a.occurred, a.credits, a.amount + a.tax)
+        used.setdefault(a.org.id, (a.org, []))[1].append(item)
+    for _org_id, (org, items) in sorted(used.items()):
+        forecast.count_usage(org, items, moved=sum(item.charged for item in items))
 
 
 def _insert_charges(accepted: list[Accrual], now: datetime) -> None:

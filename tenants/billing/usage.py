@@ -40,6 +40,7 @@ USAGE_COLUMNS = (
     "pricing_model",
     "individual_user_credits",
     "currency",
+    "timezone",  # the forecast's day (tenants.credits.forecast)
     "low_balance_alert",
     "low_balance_threshold",
     "notification_mobile",
@@ -248,6 +249,7 @@ _PREPAID_COLUMNS = (
     Organization.status,
     Organization.pricing_model,
     Organization.individual_user_credits,
+    Organization.timezone,
     Organization.low_balance_alert,
     Organization.low_balance_threshold,
     Organization.notification_mobile,

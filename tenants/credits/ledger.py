@@ -37,7 +37,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
-from tenants.credits import alerts, ledger_one
+from tenants.credits import alerts, forecast, ledger_one
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
@@ -278,11 +278,9 @@ def post_transaction(
 ) -> list[LedgerEntry]:
     """Write one balanced transaction; holding accounts change in a fixed (id) order.
 
-    Postpaid organizations hold no credits: their usage, invoice and payment postings
-    (``postpaid``) go to the system account without touching its balance (usage is billed,
-    not deducted: tenants.billing.postpaid keeps the money in its own row), so the balance
-    after them is the account's, ``POSTPAID_BALANCE``.
-
+    Postpaid organizations hold no credits: their postings (``postpaid``) go to the system
+    account without touching its balance (usage is billed: tenants.billing.postpaid keeps the
+    money, and counts it in the forecast), so the balance after them is ``POSTPAID_BALANCE``.
     Round trips: one statement when ledger_one applies (PostgreSQL: a usage, a purchase); else
     the accounts' ids, an UPDATE per holding account and of the total, one INSERT of postings.
     """
@@ -293,6 +291,7 @@ def post_transaction(
         actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
     if one is not None:
+        forecast.count_postings(org, postings, occurred_at or now)
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
@@ -343,6 +342,7 @@ def post_transaction(
     ]
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
+    forecast.count_postings(org, postings, occurred_at or now, postpaid=postpaid)
     return [LedgerEntry(**row) for row in rows]
 
 

@@ -17,7 +17,7 @@ from tenants.access.actors import Actor
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
-from tenants.credits import alerts
+from tenants.credits import alerts, forecast
 from tenants.credits.ledger import (
     _CHANGE_BALANCE,
     _INSERT_POSTINGS,
@@ -103,7 +103,24 @@ def post_many(
         if balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
     _insert_postings(actor, movements, results, holding, counters, before)
+    _count_usage(movements, results)
     return results
+
+
+def _count_usage(movements: list[Movement], results: list[str | DomainError]) -> None:
+    """The accepted usage in each organization's daily totals and forecast, under the row
+    locks its total's UPDATE took (tenants.credits.forecast)."""
+    now, used, moved = utcnow(), {}, {}
+    for movement, result in zip(movements, results, strict=True):
+        if isinstance(result, str):
+            org_id = movement.org.id
+            items = forecast.counted_usage(movement.postings, movement.occurred_at or now)
+            used.setdefault(org_id, (movement.org, []))[1].extend(items)
+            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
+            moved[org_id] = moved.get(org_id, 0) + net
+    for org_id, (org, items) in sorted(used.items()):
+        if items:
+            forecast.count_usage(org, items, moved=moved[org_id])
 
 
 def _post_postpaid(

@@ -53,7 +53,15 @@ log = logging.getLogger(__name__)
 MONTHLY_INVOICES_JOB = "run_monthly_invoices"
 EXPIRE_PURCHASES_JOB = "expire_pending_purchases"
 EXPIRE_OWNERSHIP_TRANSFERS_JOB = "expire_ownership_transfers"
-HOURLY_JOBS = (MONTHLY_INVOICES_JOB, EXPIRE_PURCHASES_JOB, EXPIRE_OWNERSHIP_TRANSFERS_JOB)
+# Days pass without usage: the forecasts' 7-day windows slide at each midnight of their
+# organizations' timezones (tenants.credits.forecast).
+REFRESH_FORECASTS_JOB = "refresh_forecasts"
+HOURLY_JOBS = (
+    MONTHLY_INVOICES_JOB,
+    EXPIRE_PURCHASES_JOB,
+    EXPIRE_OWNERSHIP_TRANSFERS_JOB,
+    REFRESH_FORECASTS_JOB,
+)
 SCHEDULE_SECONDS = 3600
 # How long the worker's command listener (RQ's pubsub thread) waits for a message at once.
 PUBSUB_WAIT_SECONDS = 1.0

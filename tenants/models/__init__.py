@@ -26,6 +26,7 @@ from tenants.models.contacts import (
     OptOut,
     OptOutSource,
 )
+from tenants.models.forecast import UsageDay
 from tenants.models.jobs import JobRunnerBeat, QueuedJob
 from tenants.models.ledger import (
     AccountKind,
@@ -135,6 +136,7 @@ __all__ = [
     "SupportSessionEnd",
     "TaxRate",
     "TotpCredential",
+    "UsageDay",
     "UsageReference",
     "User",
     "UserSession",

@@ -50,6 +50,24 @@ class MemberRole(enum.StrEnum):
     MEMBER = "member"
 
 
+# Days left, as tenants.credits.forecast.days_left computes it: prepaid, credits held over
+# the credits used a day (7-day usage / 7); postpaid, the credit limit not yet owed over the
+# money charged a day. Whole days, rounded down; NO_FORECAST_DAYS without usage (so the
+# list's forecast order, no usage last, is a plain index: Organization.forecast_days reads
+# it as None). Integer division on both databases: money is NUMERIC(12, 4) on PostgreSQL
+# and scaled integers on SQLite, so both sides are scaled alike to integers first. The
+# largest real value, 10**12 credits * 7 / 1, stays far below NO_FORECAST_DAYS.
+FORECAST_DAYS_LEFT_SQL = (
+    "COALESCE(CASE WHEN pricing_model = 'prepaid' THEN"
+    " CASE WHEN forecast_usage_7d > 0 THEN total_credits * 7 / forecast_usage_7d END"
+    " ELSE CASE WHEN forecast_charge_7d > 0 THEN"
+    " CASE WHEN credit_limit > debt THEN CAST((credit_limit - debt) * 70000 AS BIGINT)"
+    " / CAST(forecast_charge_7d * 10000 AS BIGINT) ELSE 0 END END END, 1000000000000000)"
+)
+# What forecast_days_left holds without a forecast: after every forecast in the list's order.
+NO_FORECAST_DAYS = 10**15
+
+
 class Organization(db.Model):
     """A reseller's customer account (SPEC §2, the organization object of §7)."""
 
@@ -76,6 +94,9 @@ class Organization(db.Model):
             postgresql_where=text("low_balance"),
             sqlite_where=text("low_balance"),
         ),
+        # The list's forecast order and its "runs out within N days" filter (keyset on
+        # days left, no usage last, then id): an index range whatever the number of rows.
+        Index("ix_organizations_reseller_forecast", "reseller_id", "forecast_days_left", "id"),
         # Substring search on name and billing name: a trigram index on PostgreSQL (the
         # extension is created before the table, see below); a plain index elsewhere.
         Index(
@@ -153,6 +174,21 @@ class Organization(db.Model):
         )
     )
 
+    # The forecast (SPEC §4, tenants.credits.forecast): the usage of the last 7 days (credits,
+    # and for postpaid the money it was charged with tax), kept by the usage paths from the
+    # daily totals (UsageDay) in the same transaction and re-read each hour as days pass;
+    # days left computed and stored by the database from them and the balance it divides,
+    # so a purchase, a payment or a new credit limit moves it too. "Warn me N days before I
+    # run out": forecast_alert_days (None: off).
+    forecast_usage_7d: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    forecast_charge_7d: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("0"), server_default="0"
+    )
+    forecast_days_left: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(FORECAST_DAYS_LEFT_SQL, persisted=True)
+    )
+    forecast_alert_days: Mapped[int | None] = mapped_column(Integer)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -164,6 +200,12 @@ class Organization(db.Model):
     @property
     def effective_billing_name(self) -> str:
         return self.billing_name or self.name
+
+    @property
+    def forecast_days(self) -> int | None:
+        """Days left at the last 7 days' usage; None without a forecast."""
+        days = self.forecast_days_left
+        return None if days is None or days >= NO_FORECAST_DAYS else days
 
     @property
     def is_active(self) -> bool:

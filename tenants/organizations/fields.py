@@ -25,6 +25,7 @@ from tenants.core.validation import (
     read_decimal,
 )
 from tenants.credits import topups
+from tenants.credits.forecast import ALERT_DAYS_MAX
 from tenants.models import BillingType, PricingModel
 
 MAX_CREDITS = 10**12
@@ -96,6 +97,24 @@ def _monthly_limit(value, path: str) -> int:
     return value
 
 
+def _alert_days(value, path: str) -> int | None:
+    """Days before running out to warn at (the forecast alert); None: no warning."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ALERT_DAYS_MAX:
+        raise ValidationFailed(
+            fields={
+                path: str(
+                    _l(
+                        "Enter a whole number of days from 1 to %(max)s, or leave it empty.",
+                        max=ALERT_DAYS_MAX,
+                    )
+                )
+            }
+        )
+    return value
+
+
 def _sender_name(value, path: str) -> str | None:
     return clean_sender_name(value, path)
 
@@ -145,6 +164,7 @@ EDITABLE_FIELDS: dict[str, EditableField] = {
     "settings.low_balance_alert": EditableField("low_balance_alert", _boolean, _ADMINS),
     "settings.low_balance_threshold": EditableField("low_balance_threshold", _credits, _ADMINS),
     "settings.alert_email": EditableField("alert_email", _optional_email, _ADMINS),
+    "settings.forecast_alert_days": EditableField("forecast_alert_days", _alert_days, _ADMINS),
     "credit_limit": EditableField("credit_limit", _money, _RESELLER),
     "individual_user_credits": EditableField("individual_user_credits", _boolean, _RESELLER),
     "auto_top_up.enabled": EditableField("auto_top_up_enabled", _boolean, _ADMINS),

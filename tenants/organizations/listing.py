@@ -20,6 +20,7 @@ from tenants.core.extensions import db
 from tenants.core.validation import clean_text
 from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.organizations import search_key
+from tenants.organizations import listing_order
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def _filtered(query, checks: dict):
         query = query.where(low if checks["low_balance"] else ~low)
     if checks["has_debt"] is not None:
         query = query.where(Organization.debt > 0 if checks["has_debt"] else Organization.debt <= 0)
-    return query
+    return listing_order.runs_out_within(query, checks["runs_out_within"])
 
 
 def organization_page(
@@ -251,6 +252,8 @@ def organization_page(
     pricing_model=None,
     low_balance=None,
     has_debt=None,
+    runs_out_within=None,
+    sort=None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> OrganizationPage:
@@ -261,7 +264,8 @@ def organization_page(
     the denormalized ``search_text`` column (a trigram index on PostgreSQL; see
     _search_rows). ``low_balance`` and ``has_debt`` read the denormalized
     Organization.total_credits / debt columns the ledger keeps up to date (low_balance
-    through the stored flag computed from them).
+    through the stored flag computed from them). ``sort``: ``name`` (the default) or
+    ``days_left``, and ``runs_out_within`` read the stored forecast (listing_order).
     """
     require(actor, Permission.VIEW_ORGANIZATION)
     checks = collect_field_errors(
@@ -276,11 +280,15 @@ def organization_page(
             "pricing_model": lambda: _enum_filter(pricing_model, PricingModel, "pricing_model"),
             "low_balance": lambda: _bool_filter(low_balance, "low_balance"),
             "has_debt": lambda: _bool_filter(has_debt, "has_debt"),
+            "runs_out_within": lambda: listing_order.clean_runs_out_within(runs_out_within),
+            "sort": lambda: listing_order.clean_sort(sort),
             "limit": lambda: _limit(limit),
-            "cursor": lambda: ORGANIZATION_CURSOR.decode(cursor) if cursor else None,
+            "cursor": lambda: _cursor_of(sort).decode(cursor) if cursor else None,
         }
     )
     query = _filtered(organizations_query(actor), checks)
+    if checks["sort"] == listing_order.FORECAST_ORDER:
+        return _forecast_page(query, checks)
     key = tuple_(Organization.search_name, Organization.id)
     direction = "next"
     if checks["cursor"]:
@@ -303,17 +311,39 @@ def organization_page(
                 query.order_by(*_order(Organization, direction)).limit(page_size + 1)
             )
         )
-    more = len(rows) > page_size
-    rows = rows[:page_size]
+    return _page(rows, page_size, direction, checks["cursor"] is not None, _encode_cursor)
+
+
+def _cursor_of(sort) -> paging.Cursor:
+    if sort == listing_order.FORECAST_ORDER:
+        return listing_order.FORECAST_CURSOR
+    return ORGANIZATION_CURSOR
+
+
+def _forecast_page(query, checks: dict) -> OrganizationPage:
+    """A page in the forecast order (soonest to run out first); a search filters it."""
+    term = checks["q"] and search_key(checks["q"])
+    matches = Organization.search_text.like(_contains_pattern(term), escape="\\") if term else None
+    rows, direction = listing_order.forecast_rows(
+        query, checks["cursor"], checks["limit"] + 1, matches
+    )
+    return _page(
+        rows, checks["limit"], direction, checks["cursor"] is not None, listing_order.encode_cursor
+    )
+
+
+def _page(rows: list, size: int, direction: str, after_cursor: bool, encode) -> OrganizationPage:
+    more = len(rows) > size
+    rows = rows[:size]
     if direction == "prev":
         rows.reverse()
         more_before, more_after = more, True
     else:
-        more_before, more_after = checks["cursor"] is not None, more
+        more_before, more_after = after_cursor, more
     return OrganizationPage(
         items=rows,
-        next_cursor=_encode_cursor(rows[-1], "next") if rows and more_after else None,
-        previous_cursor=_encode_cursor(rows[0], "prev") if rows and more_before else None,
+        next_cursor=encode(rows[-1], "next") if rows and more_after else None,
+        previous_cursor=encode(rows[0], "prev") if rows and more_before else None,
     )
 
 
@@ -325,6 +355,8 @@ def list_organizations(
     pricing_model=None,
     low_balance=None,
     has_debt=None,
+    runs_out_within=None,
+    sort=None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Organization], str | None]:
@@ -336,6 +368,8 @@ def list_organizations(
         pricing_model=pricing_model,
         low_balance=low_balance,
         has_debt=has_debt,
+        runs_out_within=runs_out_within,
+        sort=sort,
         limit=limit,
         cursor=cursor,
     )

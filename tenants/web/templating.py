@@ -44,6 +44,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money,
         credits=credits,
+        decimal1=decimal1,
         local_datetime=local_datetime,
         datetime_in=datetime_in,
         local_date=local_date,
@@ -81,6 +82,11 @@ def money(amount: Decimal | None, currency: str) -> str:
 
 def credits(value: int | None) -> str:
     return format_decimal(value or 0)
+
+
+def decimal1(value: Decimal | None) -> str:
+    """A rate with one decimal in the reader's language: 120.4, 120,4."""
+    return format_decimal(value or 0, "#,##0.0")
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:

@@ -35,6 +35,7 @@ def test_organization_object_is_exactly_the_contract(api, tenants):
         "billing",
         "settings",
         "auto_top_up",
+        "forecast",
         "created_at",
     ]
     assert org["id"] == tenants.acme.id
@@ -56,7 +57,10 @@ def test_organization_object_is_exactly_the_contract(api, tenants):
         "low_balance_alert",
         "low_balance_threshold",
         "alert_email",
+        "forecast_alert_days",
     }
+    assert org["settings"]["forecast_alert_days"] is None
+    assert org["forecast"] is None  # no usage yet
     assert org["auto_top_up"] == {"enabled": False, "below": 0, "credits": 0, "monthly_limit": 10}
     assert TIME.match(org["created_at"])
     # The owner id is the id used under /members/.

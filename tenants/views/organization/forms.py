@@ -135,6 +135,13 @@ class ConfigurationForm(Form):
         description=_l("We alert you once when the credits left drop to this number."),
     )
     alert_email = StringField(_l("Alert email"))
+    forecast_alert_days = StringField(
+        _l("Warn me this many days before I run out"),
+        description=_l(
+            "From 1 to 90 days, at the last 7 days' usage; we warn you once by email and SMS. "
+            "Leave it empty for no warning."
+        ),
+    )
     submit = SubmitField(_l("Save changes"))
 
     paths = {
@@ -144,6 +151,7 @@ class ConfigurationForm(Form):
         "settings.low_balance_alert": "low_balance_alert",
         "settings.low_balance_threshold": "low_balance_threshold",
         "settings.alert_email": "alert_email",
+        "settings.forecast_alert_days": "forecast_alert_days",
     }
 
 

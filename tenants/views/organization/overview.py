@@ -9,7 +9,7 @@ from tenants.access import scoping
 from tenants.access.policy import Permission, can
 from tenants.billing import postpaid
 from tenants.core.extensions import db
-from tenants.credits import chart, ledger
+from tenants.credits import chart, forecast, ledger
 from tenants.models import PricingModel
 from tenants.notify import recipients
 from tenants.views.organization.blueprint import bp
@@ -39,6 +39,9 @@ def overview(org_id: str):
         total_credits=ledger.balance(org).total_credits if prepaid and sees_all else None,
         series=chart.daily_series(org) if prepaid and sees_all else None,
         debt=postpaid.organization_debt(org) if not prepaid else None,
+        # Stored with the organization (tenants.credits.forecast): no ledger read here.
+        show_forecast=sees_all or not prepaid,
+        forecast=forecast.forecast_of(org),
         can_manage=can(actor, Permission.MANAGE_ORGANIZATION),
         confirm_form=ConfirmForm(),
         notice=individual_credits_notice(actor, org),

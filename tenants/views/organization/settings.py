@@ -67,6 +67,7 @@ def _settings_forms(org: Organization, posted: str | None = None) -> dict:
             "low_balance_alert": "yes" if org.low_balance_alert else "no",
             "low_balance_threshold": str(org.low_balance_threshold),
             "alert_email": org.alert_email or "",
+            "forecast_alert_days": str(org.forecast_alert_days or ""),
         },
         "terms": {
             "credit_limit": format_decimal(org.credit_limit or 0, format="0.####"),
@@ -151,6 +152,9 @@ def _form_values(key: str, form, org: Organization) -> dict:
             "settings.low_balance_alert": alert == "yes" if alert in ("yes", "no") else alert,
             "settings.low_balance_threshold": whole_number(form.low_balance_threshold.data),
             "settings.alert_email": form.alert_email.data or None,
+            "settings.forecast_alert_days": whole_number(form.forecast_alert_days.data)
+            if (form.forecast_alert_days.data or "").strip()
+            else None,
         }
     values = {"individual_user_credits": bool(form.individual_user_credits.data)}
     if f"{form._prefix}credit_limit" in request.form:  # shown for postpaid organizations only

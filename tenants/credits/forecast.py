@@ -1,0 +1,360 @@
+"""The forecast (SPEC §4): how much an organization uses a day and how many days its credits
+(prepaid) or its credit limit (postpaid) last at that rate, kept incrementally.
+
+Definitions, in the organization's timezone:
+
+- the *window* is the last 7 days, today included (today and the 6 days before it);
+- *daily usage* = credits used in the window / 7 (usage, messages sent, less the refunds
+  of failed messages), shown with one decimal;
+- *days left*, whole days rounded down: prepaid, total credits * 7 / credits used in the
+  window; postpaid, (credit limit - debt) * 7 / money charged in the window with its tax
+  (0 once the debt reaches the limit). None (the API's null, the pages' "—") when nothing
+  was used in the window.
+
+Nothing here reads the ledger. Each usage path adds its credits (and, postpaid, its money)
+to the day's row of ``usage_days`` in the same transaction as its ledger postings
+(``count_usage``: the ledger's post_transaction and post_many for prepaid, the postpaid
+charges in tenants.billing), then re-reads the window's 7 rows and stores its sums on the
+organization, from which the database computes the stored, indexed ``forecast_days_left``
+(tenants.models.organizations). Days pass without usage: ``refresh_forecasts``, an hourly
+job, re-reads the window of every organization whose stored sums are not zero.
+
+The alert "warn me N days before I run out" (``forecast_alert_days``) fires when a change
+of the forecast *crosses* N: days left before the change above N (or no forecast), after it
+at or below N. Both writers hold the organization's row lock while they compare (the usage
+paths have just updated the row; the job locks it), so exactly one transaction crosses, and
+the alert re-arms by itself once a purchase, a payment or a quieter week lifts the forecast
+back above N — the low-balance alert's rule (tenants.credits.alerts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
+
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.jobs.outbox import commit, enqueue
+from tenants.jobs.registry import job
+from tenants.models import Organization, OrganizationStatus, PricingModel, UsageDay
+from tenants.models.ledger import HOLDING_KINDS, USED_TYPES, AccountKind
+
+WINDOW_DAYS = 7
+ALERT_DAYS_MAX = 90
+_ZERO = Decimal("0")
+_ONE_DECIMAL = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    daily_usage: Decimal  # credits a day, one decimal
+    days_left: int | None
+
+
+def days_left(
+    pricing_model: PricingModel,
+    total_credits: int,
+    debt: Decimal,
+    credit_limit: Decimal,
+    usage_7d: int,
+    charge_7d: Decimal,
+) -> int | None:
+    """Days left as the database computes ``forecast_days_left`` (FORECAST_DAYS_LEFT_SQL,
+    which stores NO_FORECAST_DAYS for None)."""
+    if pricing_model == PricingModel.PREPAID:
+        return max(total_credits, 0) * WINDOW_DAYS // usage_7d if usage_7d > 0 else None
+    if charge_7d <= 0:
+        return None
+    if credit_limit <= debt:
+        return 0
+    return int((credit_limit - debt) * WINDOW_DAYS // charge_7d)
+
+
+def forecast_of(org: Organization) -> Forecast | None:
+    """The organization's forecast as stored; None without usage in the window."""
+    if not org.forecast_usage_7d or org.forecast_usage_7d <= 0:
+        return None
+    daily = (Decimal(org.forecast_usage_7d) / WINDOW_DAYS).quantize(
+        _ONE_DECIMAL, rounding=ROUND_HALF_UP
+    )
+    return Forecast(daily_usage=daily, days_left=org.forecast_days)
+
+
+def crossed(before: int | None, after: int | None, level: int) -> bool:
+    """Days left went from above ``level`` (or no forecast) to at or below it."""
+    return after is not None and after <= level and (before is None or before > level)
+
+
+def local_day(timezone: str, moment: datetime) -> date:
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).date()
+
+
+def window_start(timezone: str) -> date:
+    """The window's first day: today in ``timezone`` and the 6 days before it."""
+    return local_day(timezone, utcnow()) - timedelta(days=WINDOW_DAYS - 1)
+
+
+# -- counting usage: called by the usage paths, in their transaction -------------------------
+
+
+@dataclass(frozen=True)
+class Used:
+    """Credits used at a moment (negative: given back) and, postpaid, the money charged
+    with its tax."""
+
+    moment: datetime
+    credits: int
+    charged: Decimal = _ZERO
+
+
+def _upsert(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
+    """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
+    days: dict[date, tuple[int, Decimal]] = {}
+    for item in used:
+        day = local_day(org.timezone, item.moment)
+        credits, charged = days.get(day, (0, _ZERO))
+        days[day] = (credits + item.credits, charged + item.charged)
+    days = {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
+    insert = _upsert(db.session.get_bind().dialect.name)
+    for day, (credits, charged) in days.items():
+        statement = insert(UsageDay).values(
+            organization_id=org.id,
+            reseller_id=org.reseller_id,
+            day=day,
+            credits=credits,
+            charged=charged,
+        )
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["organization_id", "day"],
+                set_={
+                    "credits": UsageDay.credits + statement.excluded.credits,
+                    "charged": UsageDay.charged + statement.excluded.charged,
+                },
+            )
+        )
+    return days
+
+
+def _window_sum(column, org_id: str, start: date):
+    return (
+        select(func.coalesce(func.sum(column), 0))
+        .where(UsageDay.organization_id == org_id, UsageDay.day >= start)
+        .scalar_subquery()
+    )
+
+
+_AFTER = (
+    Organization.id,
+    Organization.status,
+    Organization.pricing_model,
+    Organization.total_credits,
+    Organization.debt,
+    Organization.credit_limit,
+    Organization.forecast_usage_7d,
+    Organization.forecast_charge_7d,
+    Organization.forecast_days_left,
+    Organization.forecast_alert_days,
+)
+
+
+def count_usage(org: Organization, used: Iterable[Used], *, moved: int | Decimal) -> None:
+    """Add ``used`` to the organization's day totals and store its window's sums (one
+    UPDATE reading at most 7 rows), alerting on a crossing. ``moved``: how much this
+    transaction moved what the forecast divides -- prepaid, the total credits (negative for
+    usage); postpaid, the debt (positive). The caller holds the organization's row lock (it
+    has just updated the row).
+
+    The forecast *before* is this window's without this transaction's usage and movement:
+    so a window that slid since the last refresh (a quieter week lifting the forecast back
+    above N) re-arms the alert even before the hourly job has run."""
+    added = _add_to_days(org, used)
+    start = window_start(org.timezone)
+    row = db.session.execute(
+        update(Organization)
+        .where(Organization.id == org.id)
+        .values(
+            forecast_usage_7d=_window_sum(UsageDay.credits, org.id, start),
+            forecast_charge_7d=_window_sum(UsageDay.charged, org.id, start),
+        )
+        .returning(*_AFTER)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if row is None:
+        return
+    if isinstance(org, Organization):  # the ORM object, not a read-only row (the API's)
+        for name in ("forecast_usage_7d", "forecast_charge_7d", "forecast_days_left"):
+            set_committed_value(org, name, getattr(row, name))
+    if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
+        return
+    credits = sum(c for day, (c, _m) in added.items() if day >= start)
+    charged = sum((m for day, (_c, m) in added.items() if day >= start), _ZERO)
+    prepaid = row.pricing_model == PricingModel.PREPAID
+    before = days_left(
+        row.pricing_model,
+        row.total_credits - (moved if prepaid else 0),
+        row.debt - (_ZERO if prepaid else Decimal(moved)),
+        row.credit_limit,
+        row.forecast_usage_7d - credits,
+        row.forecast_charge_7d - charged,
+    )
+    _alert_on_crossing(row, before, row.forecast_usage_7d)
+
+
+def _alert_on_crossing(row, before: int | None, usage: int) -> None:
+    """Queue the alert's email and SMS when ``row``'s days left crossed its alert days."""
+    after = days_left(
+        row.pricing_model,
+        row.total_credits,
+        row.debt,
+        row.credit_limit,
+        row.forecast_usage_7d,
+        row.forecast_charge_7d,
+    )
+    if not crossed(before, after, row.forecast_alert_days):
+        return
+    daily = (Decimal(usage) / WINDOW_DAYS).quantize(_ONE_DECIMAL, rounding=ROUND_HALF_UP)
+    kwargs = {
+        "organization_id": row.id,
+        "days_left": after,
+        "daily_usage": str(daily),
+        "alert_days": row.forecast_alert_days,
+    }
+    enqueue("send_forecast_email", **kwargs)
+    enqueue("send_forecast_sms", **kwargs)
+
+
+_STATE = (
+    Organization.id,
+    Organization.status,
+    Organization.timezone,
+    Organization.pricing_model,
+    Organization.total_credits,
+    Organization.debt,
+    Organization.credit_limit,
+    Organization.forecast_usage_7d,
+    Organization.forecast_charge_7d,
+    Organization.forecast_alert_days,
+)
+
+
+def _window_sums(org_ids: list[str], starts: dict[str, date]) -> dict[str, tuple[int, Decimal]]:
+    """Each organization's credits and money of its window, from at most 7 rows apiece."""
+    earliest = min(starts.values())
+    rows = db.session.execute(
+        select(UsageDay.organization_id, UsageDay.day, UsageDay.credits, UsageDay.charged).where(
+            UsageDay.organization_id.in_(org_ids), UsageDay.day >= earliest
+        )
+    ).all()
+    sums: dict[str, tuple[int, Decimal]] = dict.fromkeys(org_ids, (0, _ZERO))
+    for org_id, day, credits, charged in rows:
+        if day >= starts[org_id]:
+            total, money = sums[org_id]
+            sums[org_id] = (total + int(credits), money + (charged or _ZERO))
+    return sums
+
+
+def _apply(rows) -> None:
+    """Store the fresh window sums of ``rows`` (the organizations' _STATE, locked) and alert
+    on each crossing: the forecast before is the one stored."""
+    starts = {row.id: window_start(row.timezone) for row in rows}
+    sums = _window_sums(list(starts), starts)
+    for row in rows:
+        usage, charge = sums[row.id]
+        if (usage, charge) == (row.forecast_usage_7d, row.forecast_charge_7d):
+            continue
+        db.session.execute(
+            update(Organization)
+            .where(Organization.id == row.id)
+            .values(forecast_usage_7d=usage, forecast_charge_7d=charge)
+            .execution_options(synchronize_session=False)
+        )
+        if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
+            continue
+        before = days_left(
+            row.pricing_model,
+            row.total_credits,
+            row.debt,
+            row.credit_limit,
+            row.forecast_usage_7d,
+            row.forecast_charge_7d,
+        )
+        fresh = SimpleNamespace(
+            **{**row._asdict(), "forecast_usage_7d": usage, "forecast_charge_7d": charge}
+        )
+        _alert_on_crossing(fresh, before, usage)
+
+
+# -- days pass: the hourly refresh -------------------------------------------------------------
+
+REFRESH_CHUNK = 500
+
+
+@job("refresh_forecasts")
+def refresh_forecasts() -> int:
+    """Re-read the window of every organization with usage stored (the window slides at each
+    midnight of its timezone), a chunk at a time, each chunk locked and committed; how many
+    organizations were read. Idempotent: an unchanged window writes nothing. A window that
+    slides only loses days, so the job lifts forecasts (re-arming alerts) and never lowers
+    one across its alert level; it alerts only if that ever happens."""
+    seen, after = 0, ""
+    while True:
+        rows = db.session.execute(
+            select(*_STATE)
+            .where(
+                Organization.id > after,
+                Organization.status != OrganizationStatus.DELETED,
+                (Organization.forecast_usage_7d != 0) | (Organization.forecast_charge_7d != 0),
+            )
+            .order_by(Organization.id)
+            .limit(REFRESH_CHUNK)
+            # A row a movement holds is skipped, not waited for: that movement's usage
+            # refreshes it, else the next hour does (and no lock order to keep with it).
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return seen
+        _apply(rows)
+        commit()
+        seen += len(rows)
+        after = rows[-1].id
+
+
+def counted_usage(postings: Iterable, moment: datetime) -> list[Used]:
+    """The credits a ledger transaction's postings used: what went to the usage account in
+    postings of the used types (a refund's negative)."""
+    credits = sum(
+        p.credits for p in postings if p.ref.kind == AccountKind.USAGE and p.type in USED_TYPES
+    )
+    return [Used(moment, credits)] if credits else []
+
+
+def count_postings(
+    org: Organization, postings: list, moment: datetime, *, postpaid: bool = False
+) -> None:
+    """A prepaid ledger transaction's usage (or message, or refund) in the daily totals and
+    the forecast, under the organization's row lock its total's UPDATE took. A postpaid one
+    is counted by its charge, with its money (tenants.billing.postpaid)."""
+    if postpaid:
+        return
+    used = counted_usage(postings, moment)
+    if used:
+        net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
+        count_usage(org, used, moved=net)

@@ -1,0 +1,198 @@
+"""The forecast (SPEC §4) on fixed days: daily usage is the last 7 days' usage (today
+included, in the organization's timezone) / 7, days left the credits (prepaid) or the credit
+limit not yet owed (postpaid) at that rate, rounded down; kept from daily totals by every
+usage path (single, batch, postpaid) and re-read as days pass, without usage in "—"/None."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+import tenants.credits.forecast
+import tenants.credits.ledger
+import tenants.credits.operations
+from tenants.access.actors import SYSTEM
+from tenants.billing import usage as billing_usage
+from tenants.core.extensions import db
+from tenants.credits import forecast
+from tenants.jobs.outbox import commit
+from tenants.models import Organization, UsageDay
+from tests.conftest import new_reference
+from tests.credits.conftest import fund
+
+# The tests' calendar: it is Thursday 10 December 2026, 12:00 UTC (13:00 in Madrid).
+NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
+
+
+def on(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 12, day, hour, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock of the forecast and of the usage rules, frozen; ``clock.set(moment)``."""
+
+    class Clock:
+        def set(self, moment: datetime) -> None:
+            for module in (
+                tenants.credits.forecast,
+                tenants.credits.ledger,
+                tenants.credits.operations,
+            ):
+                monkeypatch.setattr(module, "utcnow", lambda: moment)
+
+    clock = Clock()
+    clock.set(NOW)
+    return clock
+
+
+@pytest.fixture
+def shop(create_priced_reseller, create_organization):
+    """A prepaid organization in Spain (Europe/Madrid), usage charged to its system pool."""
+    reseller = create_priced_reseller(name="Forecast Telecom")
+    return SimpleNamespace(org=create_organization(reseller, name="Acme", country="ES"))
+
+
+def use(org, credits: int, when: datetime) -> None:
+    billing_usage.record_usage(
+        SYSTEM, org, credits=credits, reference=new_reference(), occurred_at=when
+    )
+    commit()
+
+
+def stored(org) -> Organization:
+    db.session.expire_all()
+    return db.session.get(Organization, org.id)
+
+
+def test_daily_usage_is_the_last_seven_days_over_seven_and_days_left_rounds_down(shop, clock):
+    fund(shop.org, 10_000)
+    use(shop.org, 100, on(3))  # 3 December: before the window (4 to 10 December)
+    use(shop.org, 140, on(4))
+    use(shop.org, 280, on(7))
+    use(shop.org, 200, on(10))
+    use(shop.org, 80, on(10, 9))
+    org = stored(shop.org)
+    # 700 credits in the window: 100.0 a day; 9,200 left: 92 days.
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("100.0"), 92)
+    assert org.total_credits == 9_200 and org.forecast_days == 92
+    days = dict(
+        db.session.execute(
+            sa.select(UsageDay.day, UsageDay.credits).where(UsageDay.organization_id == org.id)
+        ).all()
+    )
+    assert {d.day: c for d, c in days.items()} == {3: 100, 4: 140, 7: 280, 10: 280}
+
+
+def test_a_day_is_the_organizations_day_not_utcs(shop, clock):
+    fund(shop.org, 1_000)
+    # 23:30 UTC on 3 December is 00:30 on 4 December in Madrid: inside the window.
+    use(shop.org, 70, datetime(2026, 12, 3, 23, 30, tzinfo=UTC))
+    org = stored(shop.org)
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("10.0"), 93)
+
+
+def test_days_pass_without_usage_and_the_hourly_job_slides_the_window(shop, clock):
+    fund(shop.org, 10_000)
+    use(shop.org, 140, on(4))
+    use(shop.org, 280, on(7))
+    use(shop.org, 280, on(10))
+    assert stored(shop.org).forecast_days == 93  # 9,300 left at 100.0 a day
+    clock.set(on(12))  # the window is now 6 to 12 December: 560 credits, 80.0 a day
+    assert forecast.refresh_forecasts() == 1
+    org = stored(shop.org)
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("80.0"), 116)
+    assert forecast.refresh_forecasts() == 1  # read again, nothing changed, nothing written
+    clock.set(on(17))  # the window is 11 to 17 December: no usage in it
+    forecast.refresh_forecasts()
+    org = stored(shop.org)
+    assert forecast.forecast_of(org) is None and org.forecast_days is None
+    assert forecast.refresh_forecasts() == 0  # no usage stored: not read again
+
+
+def test_a_purchase_moves_days_left_at_once_without_a_recount(shop, clock):
+    fund(shop.org, 1_000)
+    use(shop.org, 700, on(10))  # 300 left at 100.0 a day: 3 days
+    assert stored(shop.org).forecast_days == 3
+    fund(shop.org, 700)
+    assert stored(shop.org).forecast_days == 10
+
+
+def test_no_usage_no_forecast(shop, clock):
+    fund(shop.org, 500)
+    org = stored(shop.org)
+    assert forecast.forecast_of(org) is None and org.forecast_days is None
+
+
+def test_batch_usage_counts_like_single_usage(shop, clock):
+    fund(shop.org, 10_000)
+    events = [
+        billing_usage.UsageEvent(shop.org.id, 300, new_reference(), occurred_at=on(5)),
+        billing_usage.UsageEvent(shop.org.id, 400, new_reference(), occurred_at=on(9)),
+        billing_usage.UsageEvent(shop.org.id, 10**9, new_reference()),  # refused: not counted
+    ]
+    results = billing_usage.record_usage_batch(SYSTEM, events)
+    commit()
+    assert [r.status for r in results] == ["accepted", "accepted", "refused"]
+    org = stored(shop.org)
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("100.0"), 93)
+
+
+def test_postpaid_days_until_the_credit_limit_count_the_tax(
+    create_priced_reseller, create_organization, clock
+):
+    reseller = create_priced_reseller(postpaid="0.05")
+    org = create_organization(reseller, pricing_model="postpaid", credit_limit=Decimal("100"))
+    use(org, 200, on(10))  # €10.00 + 21 % tax = €12.10 owed
+    org = stored(org)
+    assert org.debt == Decimal("12.1000")
+    # (100 - 12.10) / (12.10 / 7) = 50.85: 50 days; 200 credits / 7 = 28.6 a day.
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("28.6"), 50)
+    events = [billing_usage.UsageEvent(org.id, 400, new_reference(), occurred_at=on(9))]
+    billing_usage.record_usage_batch(SYSTEM, events)
+    commit()
+    org = stored(org)
+    # 600 credits, €36.30 owed: (100 - 36.30) * 7 / 36.30 = 12.28.
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("85.7"), 12)
+
+
+@pytest.mark.parametrize(
+    ("model", "total", "debt", "limit", "used", "charged", "days"),
+    [
+        ("prepaid", 0, "0", "0", 7, "0", 0),
+        ("prepaid", 10**12, "0", "0", 1, "0", 7 * 10**12),
+        ("prepaid", 5, "0", "0", 0, "0", None),
+        ("postpaid", 0, "120", "100", 7, "1", 0),
+        ("postpaid", 0, "0", "99999999", 7, "0.0001", 6999999930000),
+        ("postpaid", 0, "0", "100", 7, "0", None),
+    ],
+)
+def test_the_database_computes_days_left_as_the_service_does(
+    shop, model, total, debt, limit, used, charged, days
+):
+    """FORECAST_DAYS_LEFT_SQL and forecast.days_left agree, at the edges too."""
+    db.session.execute(
+        sa.update(Organization)
+        .where(Organization.id == shop.org.id)
+        .values(
+            pricing_model=model,
+            total_credits=total,
+            debt=Decimal(debt),
+            credit_limit=Decimal(limit),
+            forecast_usage_7d=used,
+            forecast_charge_7d=Decimal(charged),
+        )
+    )
+    commit()
+    org = stored(shop.org)
+    assert org.forecast_days == days
+    assert (
+        forecast.days_left(
+            org.pricing_model, total, Decimal(debt), Decimal(limit), used, Decimal(charged)
+        )
+        == days
+    )
