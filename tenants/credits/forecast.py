@@ -37,10 +37,9 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tenants.core.bulk import dialect_insert
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, enqueue
@@ -120,10 +119,6 @@ class Used:
     charged: Decimal = _ZERO
 
 
-def _upsert(dialect: str):
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
     """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
     days: dict[date, tuple[int, Decimal]] = {}
@@ -132,9 +127,8 @@ def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[in
         credits, charged = days.get(day, (0, _ZERO))
         days[day] = (credits + item.credits, charged + item.charged)
     days = {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
-    insert = _upsert(db.session.get_bind().dialect.name)
     for day, (credits, charged) in days.items():
-        statement = insert(UsageDay).values(
+        statement = dialect_insert(UsageDay.__table__).values(
             organization_id=org.id,
             reseller_id=org.reseller_id,
             day=day,
