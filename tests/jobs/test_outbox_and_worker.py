@@ -295,6 +295,9 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_ownership_transfer_email",
             "send_message_batch",
             "apply_delivery_reports",
+            "run_campaign",
+            "report_campaign_run",
+            "send_campaign_notice",
         ]
     )
 
