@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from reseller.support import bp as support_bp
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
+    from tenants.views.campaigns import bp as campaigns_bp
     from tenants.views.contacts import bp as contacts_bp
     from tenants.views.credits import bp as credits_bp
     from tenants.views.health import bp as health_bp
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contacts_bp)
     app.register_blueprint(credits_bp)
     app.register_blueprint(messaging_bp)
+    app.register_blueprint(campaigns_bp)
     app.register_blueprint(reseller_credits_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(customers_bp)

@@ -79,5 +79,5 @@ def deliver_campaign_notice(
         report=run_report(run) if run is not None and kind == REPORT else None,
         reason=refusal_label(run.reason) if run is not None else "",
         when=format_datetime(when, "medium", tzinfo=zone, locale=language),
-        link=external_url("messaging.index", org_id=org.id),
+        link=external_url("campaigns.index", org_id=org.id),
     )
