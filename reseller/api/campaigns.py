@@ -22,6 +22,7 @@ from tenants.access.actors import Actor
 from tenants.campaigns import operations
 from tenants.campaigns.listing import CampaignLine, campaign_line, campaign_lines
 from tenants.contacts import pages
+from tenants.core.errors import ValidationFailed
 from tenants.models import Campaign as CampaignRow
 from tenants.models import Organization
 
@@ -165,12 +166,15 @@ def get_campaign(actor: Actor, org_id: str, campaign_id: str) -> Response:
         "starts_at": "not in the future, two years ahead, or changed after the first run "
         "(start and repeat then stay as they are)",
     },
-    description="While it is scheduled or pending approval. Its next run's reservation is "
+    description="While it is scheduled or pending approval; an empty body is refused (422). "
+    "Its next run's reservation is "
     "made again for what it now costs (402 when short: nothing changes). With approval "
     "required, a change waits for approval again. 409 `campaign_closed` once it has ended.",
 )
 def update_campaign(actor: Actor, org_id: str, campaign_id: str, body: CampaignUpdate) -> Response:
     org, campaign = _campaign(actor, org_id, campaign_id)
+    if not body.model_fields_set:
+        raise ValidationFailed()  # a change names what it changes (an empty body is a slip)
     operations.update_campaign(actor, org, campaign, **_given(body))
     return done(_campaign_out(campaign_line(campaign)))
 
