@@ -75,6 +75,8 @@ def register_jobs(app: Flask) -> None:
     """Import every module whose functions carry ``@job``: importing registers their names,
     and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
+    from tenants.campaigns import notices as campaign_notices  # noqa: F401
+    from tenants.campaigns import runs  # noqa: F401
     from tenants.credits import (  # noqa: F401
         alerts,
         forecast,
@@ -99,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from reseller.support import bp as support_bp
     from tenants.views.api_keys import bp as org_api_keys_bp
     from tenants.views.auth import bp as auth_bp
+    from tenants.views.campaigns import bp as campaigns_bp
     from tenants.views.contacts import bp as contacts_bp
     from tenants.views.credits import bp as credits_bp
     from tenants.views.health import bp as health_bp
@@ -117,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contacts_bp)
     app.register_blueprint(credits_bp)
     app.register_blueprint(messaging_bp)
+    app.register_blueprint(campaigns_bp)
     app.register_blueprint(reseller_credits_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(customers_bp)

@@ -2,6 +2,7 @@
 
 from reseller.api import (  # noqa: F401  (register the endpoints)
     billing,
+    campaigns,
     contacts,
     credits,
     gateway,

@@ -29,7 +29,7 @@ from reseller.api.bodies import (
 )
 from reseller.api.schemas import EmptyRequest
 from reseller.api.spec import NoQuery, validate_body, validate_query
-from tenants.access import contact_scoping, scoping
+from tenants.access import campaign_scoping, contact_scoping, scoping
 from tenants.access.actors import Actor
 from tenants.api_keys.operations import (
     PresentedKey,
@@ -339,6 +339,8 @@ def _require_reachable(actor: Actor, path: dict[str, Any]) -> None:
                 contact_scoping.get_contact(actor, contact_list, path["contact_id"])
         if "import_id" in path:
             contact_scoping.get_import(actor, org, path["import_id"])
+        if "campaign_id" in path:
+            campaign_scoping.get_campaign(actor, org, path["campaign_id"])
     if "invoice_id" in path:
         scoping.get_invoice(actor, path["invoice_id"])
 

@@ -23,6 +23,7 @@ TAG_ORDER = (
     "Members",
     "Credits",
     "Messages",
+    "Campaigns",
     "Payments",
     "Invoices",
     "Reseller settings",

@@ -54,6 +54,11 @@ class Balance(ApiModel):
         max_length=100_000, description="Members' individual credit accounts"
     )
     total_credits: Credits
+    reserved_credits: Credits = Field(
+        description="Held for scheduled campaign runs (their next run each): part of "
+        "total_credits that no usage, message, transfer or withdrawal can take"
+    )
+    available_credits: Credits = Field(description="total_credits - reserved_credits")
     unbilled: Money = Field(description="Postpaid: the charges not yet invoiced, before tax (net)")
     unbilled_tax: Money = Field(
         description="Postpaid: the tax the unbilled charges will carry (each at the rate of "

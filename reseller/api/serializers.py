@@ -151,6 +151,8 @@ def balance(org: Organization, held: Balance, position: Position) -> dict[str, A
         "system_credits": held.system_credits,
         "users": [{"member_id": member_id, "credits": n} for member_id, n in held.users],
         "total_credits": held.total_credits,
+        "reserved_credits": held.reserved_credits,
+        "available_credits": held.available_credits,
         "unbilled": money(position.unbilled, org.currency),
         "unbilled_tax": money(position.unbilled_tax, org.currency),
         "open_invoices": money(position.open_invoices, org.currency),

@@ -45,6 +45,10 @@ class Permission(enum.StrEnum):
     MANAGE_CONTACTS = "manage_contacts"
     # Send SMS (tenants.messaging): the organization's members, its reseller's staff, keys.
     SEND_MESSAGES = "send_messages"
+    # Automated campaigns: schedule, change, cancel (org admins, reseller staff, API keys);
+    # approve or reject (the reseller: staff and reseller keys).
+    MANAGE_CAMPAIGNS = "manage_campaigns"
+    APPROVE_CAMPAIGNS = "approve_campaigns"
 
 
 def _reseller_staff(actor: Actor) -> bool:
@@ -74,6 +78,7 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.WITHDRAW_CREDITS
             | Permission.RECORD_PAYMENTS
             | Permission.TRANSFER_OWNERSHIP
+            | Permission.APPROVE_CAMPAIGNS
         ):
             return _reseller_staff(actor)
         case Permission.VIEW_ORGANIZATION:
@@ -84,6 +89,7 @@ def can(actor: Actor, permission: Permission) -> bool:
             | Permission.MANAGE_CREDITS
             | Permission.VIEW_AUDIT
             | Permission.MANAGE_CONTACTS
+            | Permission.MANAGE_CAMPAIGNS
         ):
             return _reseller_staff(actor) or actor.is_org_admin or actor.is_api
         case Permission.REQUEST_CONFIGURATION_CHANGE:

@@ -83,6 +83,11 @@ ACTIONS = {
     "opt_out.added": _l("Number added to the opt-out list"),
     "opt_out.removed": _l("Number removed from the opt-out list"),
     "opt_outs.imported": _l("Opt-out list imported"),
+    "campaign.scheduled": _l("Campaign scheduled"),
+    "campaign.changed": _l("Campaign changed"),
+    "campaign.cancelled": _l("Campaign cancelled"),
+    "campaign.approved": _l("Campaign approved"),
+    "campaign.rejected": _l("Campaign rejected"),
 }
 
 FIELDS = {
@@ -164,6 +169,15 @@ FIELDS = {
     "duplicates": _l("Duplicate rows"),
     "rejected": _l("Rows rejected"),
     "source": _l("Source"),
+    "campaign": _l("Campaign"),
+    "repeat": _l("Repeat"),
+    "reserved_credits": _l("Credits reserved"),
+    "list_id": _l("Contact list"),
+    "text": _l("Message text"),
+    "sender": _l("Sender"),
+    "starts_at": _l("Starts"),
+    "until": _l("Until"),
+    "campaigns_need_approval": _l("Campaigns need approval"),
 }
 
 _ROLES = {

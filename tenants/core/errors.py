@@ -159,6 +159,13 @@ class OrganizationSuspended(Conflict):
     default_message = _l("The organization is suspended.")
 
 
+class CreditsReserved(Conflict):
+    code = "credits_reserved"
+    default_message = _l(
+        "Scheduled campaigns hold credits reserved on this account: cancel them first."
+    )
+
+
 class InsufficientCredits(DomainError):
     code = "insufficient_credits"
     status = 402

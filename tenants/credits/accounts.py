@@ -25,6 +25,11 @@ class AccountLine:
     label: str
     credits: int
     member_id: str = ""
+    reserved: int = 0  # of ``credits``, held for scheduled campaign runs
+
+    @property
+    def available(self) -> int:
+        return self.credits - self.reserved
 
     @property
     def is_system(self) -> bool:
@@ -52,7 +57,14 @@ def account_lines(actor: Actor, org: Organization) -> list[AccountLine]:
     lines = []
     if scoping.sees_every_account(actor):
         label = account_label(AccountKind.SYSTEM)
-        lines.append(AccountLine("system", label, balance.system_credits))
+        lines.append(
+            AccountLine(
+                "system",
+                label,
+                balance.system_credits,
+                reserved=balance.reserved.get("system", 0),
+            )
+        )
     if org.individual_user_credits:
         held = dict(balance.users)
         for member_id, name in shown_members(actor, org):
@@ -62,6 +74,7 @@ def account_lines(actor: Actor, org: Organization) -> list[AccountLine]:
                     account_label(AccountKind.MEMBER, name),
                     held.get(member_id, 0),
                     member_id,
+                    reserved=balance.reserved.get(f"member:{member_id}", 0),
                 )
             )
     return lines

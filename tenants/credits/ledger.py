@@ -38,6 +38,7 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits import alerts, forecast, ledger_one
+from tenants.credits.holdings import Balance, balance  # noqa: F401  (the ledger's readers)
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
@@ -126,7 +127,11 @@ def account_id(org: Organization, ref: AccountRef) -> str:
 _ACCOUNTS = CreditAccount.__table__
 _CHANGE_BALANCE = (
     update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.id == bindparam("account"), _ACCOUNTS.c.balance + bindparam("delta") >= 0)
+    .where(
+        _ACCOUNTS.c.id == bindparam("account"),
+        # Never below what scheduled campaign runs hold reserved (tenants.credits.reservations).
+        _ACCOUNTS.c.balance + bindparam("delta") >= _ACCOUNTS.c.reserved,
+    )
     .values(balance=_ACCOUNTS.c.balance + bindparam("delta"), updated_at=bindparam("now"))
     .returning(_ACCOUNTS.c.balance)
 )
@@ -161,7 +166,8 @@ def _accounts_select(count: int):
 
 
 def _change_balance(account: str, delta: int) -> int | None:
-    """Apply ``delta`` under the row lock; the new balance, or None when it would go negative."""
+    """Apply ``delta`` under the row lock; the new balance, or None when it would go below
+    zero or below the credits reserved for campaigns (available = balance - reserved)."""
     return db.session.execute(
         _CHANGE_BALANCE, {"account": account, "delta": delta, "now": utcnow()}
     ).scalar()
@@ -203,8 +209,8 @@ def lock_balances(org: Organization, refs=None) -> dict[AccountRef, int]:
     else:
         query = query.where(CreditAccount.id.in_(ids.values()))
     return {
-        AccountRef(AccountKind(kind), member_id): balance
-        for kind, member_id, balance in db.session.execute(query)
+        AccountRef(AccountKind(kind), member_id): held
+        for kind, member_id, held in db.session.execute(query)
     }
 
 
@@ -347,27 +353,6 @@ def post_transaction(
 
 
 # -- reading -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Balance:
-    system_credits: int
-    users: list[tuple[str, int]]
-
-    @property
-    def total_credits(self) -> int:
-        return self.system_credits + sum(credits for _, credits in self.users)
-
-
-def balance(org: Organization) -> Balance:
-    rows = db.session.execute(
-        select(CreditAccount.kind, CreditAccount.member_id, CreditAccount.balance)
-        .where(CreditAccount.organization_id == org.id, CreditAccount.kind.in_(HOLDING_KINDS))
-        .order_by(CreditAccount.member_id)
-    ).all()
-    system = sum(b for kind, _, b in rows if kind == AccountKind.SYSTEM)
-    users = [(mid, b) for kind, mid, b in rows if kind == AccountKind.MEMBER]
-    return Balance(system_credits=system, users=users)
 
 
 def total_credits(org: Organization) -> int:

@@ -89,15 +89,15 @@ def post_many(
     counters = _counter_accounts(
         orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
     )
-    holding = _lock_holding(sorted(orgs))
+    holding, floors = _lock_holding(sorted(orgs))
     before = dict(holding.values())
-    balances, results = _walk(movements, holding, before)
+    balances, results = _walk(movements, holding, before, floors)
     closed = _move_totals(movements, results)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         for index, movement in enumerate(movements):
             if movement.org.id in closed:
                 results[index] = OrganizationClosed()
-        balances, results = _walk(movements, holding, before, results)
+        balances, results = _walk(movements, holding, before, floors, results)
     _change_balances({acc: balances[acc] - before[acc] for acc in balances})
     for (org_id, ref), (acc, _balance) in holding.items():
         if balances[acc] != before[acc]:
@@ -150,12 +150,14 @@ def _walk(
     movements: list[Movement],
     holding: dict[tuple[str, AccountRef], tuple[str, int]],
     before: dict[str, int],
+    floors: dict[str, int],
     refused: list[str | DomainError] | None = None,
 ) -> tuple[dict[str, int], list[str | DomainError]]:
     """Each account's movements in order, in memory: a movement that would take one of its
-    holding accounts below zero is refused (InsufficientCredits), the next ones still
-    apply. ``refused``: results already decided (refusals kept). The balances after, and
-    each movement's entry id or refusal."""
+    holding accounts below zero, or below its ``floors`` (credits reserved for campaigns),
+    is refused (InsufficientCredits), the next ones still apply. ``refused``: results
+    already decided (refusals kept). The balances after, and each movement's entry id or
+    refusal."""
     balances = dict(before)
     results: list[str | DomainError] = []
     for index, movement in enumerate(movements):
@@ -167,7 +169,7 @@ def _walk(
             if posting.ref.kind not in HOLDING_KINDS:
                 continue
             found = holding.get((movement.org.id, posting.ref))
-            if found is None or balances[found[0]] + posting.credits < 0:
+            if found is None or balances[found[0]] + posting.credits < floors[found[0]]:
                 changes = None
                 break
             changes.append((found[0], posting.credits))
@@ -195,8 +197,11 @@ def one_of(column, values) -> ColumnElement[bool]:
     return column.in_(values)
 
 
-def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str, int]]:
-    """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance)."""
+def _lock_holding(
+    org_ids: list[str],
+) -> tuple[dict[tuple[str, AccountRef], tuple[str, int]], dict[str, int]]:
+    """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance), and
+    id → the credits reserved on it (what a debit may not go below)."""
     rows = db.session.execute(
         select(
             CreditAccount.id,
@@ -204,6 +209,7 @@ def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str,
             CreditAccount.kind,
             CreditAccount.member_id,
             CreditAccount.balance,
+            CreditAccount.reserved,
         )
         .where(
             one_of(CreditAccount.organization_id, org_ids), CreditAccount.kind.in_(HOLDING_KINDS)
@@ -211,10 +217,11 @@ def _lock_holding(org_ids: list[str]) -> dict[tuple[str, AccountRef], tuple[str,
         .order_by(CreditAccount.id)
         .with_for_update(key_share=True)
     ).all()
-    return {
+    holding = {
         (org_id, AccountRef(AccountKind(kind), member_id)): (acc, balance)
-        for acc, org_id, kind, member_id, balance in rows
+        for acc, org_id, kind, member_id, balance, _reserved in rows
     }
+    return holding, {row[0]: row[5] or 0 for row in rows}
 
 
 def _counter_accounts(
@@ -301,7 +308,7 @@ def _move_totals(movements: list[Movement], results: list[str | DomainError]) ->
 _CHANGE_BALANCES = text(
     "UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
     " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta)"
-    " WHERE a.id = v.id AND a.balance + v.delta >= 0"
+    " WHERE a.id = v.id AND a.balance + v.delta >= a.reserved"
 )
 
 

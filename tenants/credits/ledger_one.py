@@ -100,7 +100,7 @@ def _balance_and_total(count: int, holding: int):
         update(_ACCOUNTS)
         .where(
             _ACCOUNTS.c.id == select(acc.c.id).where(_account_of(acc, holding)).scalar_subquery(),
-            _ACCOUNTS.c.balance + delta >= 0,
+            _ACCOUNTS.c.balance + delta >= _ACCOUNTS.c.reserved,  # campaigns' reservations
             select(func.count()).select_from(acc).scalar_subquery() == count,
         )
         .values(balance=_ACCOUNTS.c.balance + delta, updated_at=bindparam("now"))

@@ -27,7 +27,7 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.core.validation import clean_text
-from tenants.credits import references
+from tenants.credits import references, reservations
 from tenants.credits.ledger import (
     Posting,
     lock_balances,
@@ -287,6 +287,7 @@ def _return_to_pool(
     """Move each member account's credits (locked: ledger.lock_balances) to the system
     pool, a transfer pair each; returns the credits moved."""
     moved = 0
+    reservations.refuse_while_reserved(org, [ref for ref in held if ref.kind == AccountKind.MEMBER])
     for ref, credits in sorted(held.items(), key=lambda item: item[0].member_id):
         if ref.kind != AccountKind.MEMBER or credits <= 0:
             continue

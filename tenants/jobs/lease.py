@@ -34,8 +34,9 @@ def lost_after() -> timedelta:
 
 
 def claim(job_id: str) -> bool:
-    """Mark the row as run by this process now; False if it is done, gave up, or another
-    live worker runs it. Committed at once, before the job's own transaction."""
+    """Mark the row as run by this process now; False if it is done, gave up, is not due
+    yet (``run_at``), or another live worker runs it. Committed at once, before the job's
+    own transaction."""
     now = utcnow()
     result = db.session.execute(
         update(QueuedJob)
@@ -44,6 +45,7 @@ def claim(job_id: str) -> bool:
             QueuedJob.finished_at.is_(None),
             QueuedJob.failed_at.is_(None),
             or_(QueuedJob.heartbeat_at.is_(None), QueuedJob.heartbeat_at < now - lost_after()),
+            or_(QueuedJob.run_at.is_(None), QueuedJob.run_at <= now),  # never before its time
         )
         .values(started_at=now, heartbeat_at=now, attempts=QueuedJob.attempts + 1)
     )

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tenants.core.config import redis_client_options
 from tenants.core.extensions import db
@@ -30,16 +31,32 @@ from tenants.models import QueuedJob
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "queued_job_ids"
+_LATER_KEY = "queued_job_run_at"
 
 
 def enqueue(name: str, **kwargs: Any) -> QueuedJob:
     """Record the job ``name`` in the current transaction (KeyError for an unknown name)."""
+    return _record(name, None, kwargs)
+
+
+def enqueue_at(run_at: datetime, name: str, **kwargs: Any) -> QueuedJob:
+    """Record the job ``name`` to run not before ``run_at`` (a campaign run): with Redis it is
+    handed to RQ's scheduler (``enqueue_at``), which queues it when the time comes; without
+    Redis it waits in the outbox until a relay (``flask jobs relay``) finds it due."""
+    if run_at.microsecond:  # RQ's scheduler keeps whole seconds: never a moment early
+        run_at = run_at.replace(microsecond=0) + timedelta(seconds=1)
+    return _record(name, run_at, kwargs)
+
+
+def _record(name: str, run_at: datetime | None, kwargs: dict[str, Any]) -> QueuedJob:
     if name not in JOBS:
         raise KeyError(f"unknown job {name}")
-    job = QueuedJob(name=name, kwargs=kwargs)
+    job = QueuedJob(name=name, kwargs=kwargs, run_at=run_at)
     db.session.add(job)
     db.session.flush()
     db.session.info.setdefault(_PENDING_KEY, []).append(job.id)
+    if run_at is not None:
+        db.session.info.setdefault(_LATER_KEY, {})[job.id] = run_at
     return job
 
 
@@ -47,13 +64,15 @@ def commit() -> None:
     """Commit the unit of work, then hand over the jobs it recorded."""
     db.session.commit()
     job_ids = db.session.info.pop(_PENDING_KEY, [])
+    later = db.session.info.pop(_LATER_KEY, {})
     if job_ids:
-        dispatch(job_ids)
+        dispatch(job_ids, run_at=later)
 
 
 def rollback() -> None:
     db.session.rollback()
     db.session.info.pop(_PENDING_KEY, None)
+    db.session.info.pop(_LATER_KEY, None)
 
 
 def redis_connection():
@@ -107,20 +126,43 @@ def _note_redis(url: str, failed: bool) -> None:
         resting.pop(url, None)
 
 
-def dispatch(job_ids: list[str], *, relaying: bool = False) -> None:
+def _run_at_of(job_ids: list[str]) -> dict[str, datetime]:
+    """The rows' ``run_at`` (those that have one)."""
+    rows = db.session.execute(
+        select(QueuedJob.id, QueuedJob.run_at).where(
+            QueuedJob.id.in_(job_ids), QueuedJob.run_at.is_not(None)
+        )
+    )
+    return {job_id: run_at for job_id, run_at in rows.all()}  # noqa: C416
+
+
+def dispatch(
+    job_ids: list[str], *, relaying: bool = False, run_at: dict[str, datetime] | None = None
+) -> None:
     """Hand the rows over to RQ (run them in-process without REDIS_URL). Rows Redis did not
-    take stay pending; so do new ones shortly after a failure, unless the relay asks."""
+    take stay pending; so do new ones shortly after a failure, unless the relay asks.
+    ``run_at``: the rows to run later (enqueue_at), by id; the relay reads them itself. In
+    process, a row not yet due stays pending."""
+    later = _run_at_of(job_ids) if relaying else (run_at or {})
+    now = utcnow()
     url = current_app.config.get("REDIS_URL")
     if not url:
         for job_id in job_ids:
-            run_queued_job(job_id)
+            if job_id not in later or later[job_id] <= now:
+                run_queued_job(job_id)
         return
     if not relaying and _redis_resting(url):
         return  # Redis failed moments ago: the relay hands these rows over
     try:
         queue = rq_queue()
         for job_id in job_ids:
-            queue.enqueue(run_queued_job, job_id, job_id=job_id, retry=retry_policy())
+            if job_id in later and later[job_id] > now:
+                # RQ's scheduler (a part of every `flask jobs worker`) queues it in time.
+                queue.enqueue_at(
+                    later[job_id], run_queued_job, job_id, job_id=job_id, retry=retry_policy()
+                )
+            else:
+                queue.enqueue(run_queued_job, job_id, job_id=job_id, retry=retry_policy())
             db.session.execute(
                 QueuedJob.__table__.update()
                 .where(QueuedJob.id == job_id)
@@ -188,6 +230,8 @@ def pending_jobs(limit: int = 500) -> list[str]:
                 QueuedJob.finished_at.is_(None),
                 QueuedJob.failed_at.is_(None),
                 QueuedJob.dispatched_at.is_(None),
+                # A later job (enqueue_at) that never reached Redis is relayed when it is due.
+                or_(QueuedJob.run_at.is_(None), QueuedJob.run_at <= utcnow()),
             )
             .order_by(QueuedJob.created_at)
             .limit(limit)

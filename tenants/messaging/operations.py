@@ -231,6 +231,14 @@ def send_message(
         if first is not None:
             return Sent(first, duplicate=True)
     draft = prepare_message(actor, org, to=to, text=text, sender=sender, account=account)
+    return send_prepared(actor, org, draft, request_key=key)
+
+
+def send_prepared(actor: Actor, org: Organization, draft: Draft, *, request_key=None) -> Sent:
+    """Charge and queue a message already checked (prepare_message, or a campaign's run
+    with its list's numbers): send_message's charge and hand-over, nothing re-checked but
+    the organization's state and the credits."""
+    key = request_key
     credit_ops.require_usable(org)
     message_id = new_id("msg")
     recorded = usage.record_usage(

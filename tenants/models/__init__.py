@@ -12,6 +12,14 @@ from tenants.models.billing import (
     Purchase,
     PurchaseStatus,
 )
+from tenants.models.campaigns import (
+    Campaign,
+    CampaignRun,
+    CampaignStatus,
+    Repeat,
+    RunRefusal,
+    RunStatus,
+)
 from tenants.models.change_requests import (
     ChangeRequest,
     ChangeRequestKind,
@@ -79,6 +87,9 @@ __all__ = [
     "BillingRun",
     "BillingRunStatus",
     "BillingType",
+    "Campaign",
+    "CampaignRun",
+    "CampaignStatus",
     "ChangeRequest",
     "ChangeRequestKind",
     "ChangeRequestStatus",
@@ -124,10 +135,13 @@ __all__ = [
     "QueuedJob",
     "RecipientStatus",
     "RecoveryCode",
+    "Repeat",
     "Reseller",
     "ResellerRole",
     "ResellerStaff",
     "ResellerStatus",
+    "RunRefusal",
+    "RunStatus",
     "SavedPaymentMethod",
     "SmppPart",
     "SmsMessage",

@@ -26,6 +26,9 @@ class QueuedJob(db.Model):
     name: Mapped[str] = mapped_column(String(64))
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Not before this time (a campaign run): handed to RQ's scheduler (enqueue_at), never
+    # run earlier. None: at once.
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -113,6 +113,8 @@ class CreditAccount(db.Model):
         UniqueConstraint("organization_id", "kind", "member_id", name="uq_credit_accounts_owner"),
         # The last guard: whatever the code does, a holding account never goes negative.
         CheckConstraint("balance >= 0", name="balance_not_negative"),
+        # Credits reserved for scheduled campaign runs are part of the balance, never more.
+        CheckConstraint("reserved >= 0 AND reserved <= balance", name="reserved_within_balance"),
         Index("ix_credit_accounts_org_kind", "organization_id", "kind"),
     )
 
@@ -124,6 +126,9 @@ class CreditAccount(db.Model):
     # would be distinct) and lazy creation can use ON CONFLICT DO NOTHING.
     member_id: Mapped[str] = mapped_column(String(32), default="")
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Held for scheduled campaign runs (tenants.credits.reservations): a debit may take the
+    # balance down to it, not below; available = balance - reserved.
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -161,6 +161,9 @@ class Organization(db.Model):
     # equal to it -- total_credits = system pool + member accounts, debt = unbilled charges +
     # unpaid invoices -- in the same transaction as each ledger posting.
     total_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Of total_credits, what scheduled campaign runs hold reserved (tenants.credits.
+    # reservations keeps it with the accounts' ``reserved``): the list shows the difference.
+    reserved_credits: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     debt: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"), server_default="0")
     # "Low balance" as the list filters it, computed and stored by the database. The partial
     # index above is on this flag rather than on the expression: an index whose predicate

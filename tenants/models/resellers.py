@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.core.extensions import db
@@ -48,6 +48,8 @@ class Reseller(db.Model):
     notify_owner_on_support_session: Mapped[bool] = mapped_column(
         default=True, server_default=true()
     )
+    # Its customers' campaigns wait for its approval before they run (SPEC §4a).
+    campaigns_need_approval: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def is_active(self) -> bool:

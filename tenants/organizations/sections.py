@@ -21,6 +21,7 @@ SECTIONS = (
     Section("members", "members.index", _l("Members")),
     Section("messages", "messaging.send", _l("Send SMS")),
     Section("contacts", "contacts.index", _l("Contacts")),
+    Section("campaigns", "campaigns.index", _l("Campaigns")),
     Section("payment", "organization.payment", _l("Payment")),
     Section("settings", "organization.settings", _l("Settings")),
     Section("logs", "organization.logs", _l("Logs")),

@@ -370,3 +370,22 @@ def remove_platform_staff(actor: Actor, staff_id: str) -> None:
     )
     db.session.delete(staff)
     db.session.flush()
+
+
+def set_campaigns_need_approval(actor: Actor, reseller: Reseller, enabled: bool) -> bool:
+    """Reseller admins choose whether their customers' campaigns wait for approval (SPEC
+    §4a): from now on, scheduled ones are not affected. True when it changed."""
+    require(actor, Permission.MANAGE_RESELLER_SETTINGS)
+    scoping.get_reseller(actor, reseller.id)
+    changes = audit.diff(reseller, {"campaigns_need_approval": bool(enabled)})
+    if changes:
+        db.session.flush()
+        audit.record(
+            actor,
+            "reseller.settings_updated",
+            reseller_id=reseller.id,
+            target_type="reseller",
+            target_id=reseller.id,
+            changes=changes,
+        )
+    return bool(changes)

@@ -155,6 +155,7 @@ def visible_sections(org: Organization) -> tuple[str, ...]:
         "invoices": Permission.MANAGE_CREDITS,
         "audit": Permission.VIEW_AUDIT,
         "messages": Permission.SEND_MESSAGES,
+        "campaigns": Permission.MANAGE_CAMPAIGNS,
     }
     return tuple(s for s in SECTION_KEYS if s not in needs or can(actor, needs[s]))
 

@@ -68,6 +68,8 @@ def test_balance_shows_the_pool_member_accounts_total_debt_and_limit(api, tenant
             "system_credits": 500,
             "users": [{"member_id": tenants.acme_member.id, "credits": 20}],
             "total_credits": 520,
+            "reserved_credits": 0,
+            "available_credits": 520,
             "unbilled": "0.00",
             "unbilled_tax": "0.00",
             "open_invoices": "0.00",

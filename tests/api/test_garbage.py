@@ -59,7 +59,7 @@ def write_operations(app, tenants):
         path = path.replace("<invoice_id>", "inv_missing").replace("<payment_id>", "pay_missing")
         for variable, value in contacts.items():
             path = path.replace(variable, value)
-        path = path.replace("<message_id>", "msg_missing")
+        path = path.replace("<message_id>", "msg_missing").replace("<campaign_id>", "cmp_x")
         assert not re.search(r"<[^>]+>", path), path
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"}):
             yield method, path

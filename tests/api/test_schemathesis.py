@@ -92,6 +92,7 @@ def world(api, tenants, create_organization, create_member):
         "list_id": contacts["list_id"],
         "contact_id": contacts["contact_id"],
         "import_id": contacts["import_id"],
+        "campaign_id": contacts["campaign_id"],
     }
     # Operations whose ids differ: the deletes get their own records, payments and the final
     # invoice a postpaid organization that owes money and has a payment to void (the
@@ -123,7 +124,17 @@ def _contacts(org) -> dict[str, str]:
     result = operations.import_contacts(SYSTEM, org, kept, io.BytesIO(b"Bad,12\n"))
     doomed = operations.create_list(SYSTEM, org, name="Doomed")
     commit()
+    from datetime import timedelta
+
+    from tenants.campaigns.operations import create_campaign
+    from tenants.core.types import utcnow
+
+    campaign = create_campaign(
+        SYSTEM, org, name="Promo", list_id=kept.id, text="Hi", starts_at=utcnow() + timedelta(1)
+    )
+    commit()
     return {
+        "campaign_id": campaign.id,
         "list_id": kept.id,
         "contact_id": contact.id,
         "import_id": result.import_id,

@@ -298,6 +298,9 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "refresh_forecasts",
             "send_forecast_email",
             "send_forecast_sms",
+            "run_campaign",
+            "report_campaign_run",
+            "send_campaign_notice",
         ]
     )
 

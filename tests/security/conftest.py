@@ -160,6 +160,22 @@ def _furnish(
     )
     opt_out = contacts.add_opt_out(SYSTEM, prepaid, mobile="+34600000009")
     commit()
+    # A campaign to that list charged to the owner's credits, its first run a day away (its
+    # credit reserved).
+    from tenants.campaigns.operations import create_campaign
+    from tenants.credits.operations import transfer_credits
+
+    transfer_credits(staff, prepaid, "system", f"member:{owner.id}", 10, agreed=True)
+    campaign = create_campaign(
+        SYSTEM,
+        prepaid,
+        account=f"member:{owner.id}",
+        name=f"Promo {label}",
+        list_id=contact_list.id,
+        text=f"Hi Marker{label}",
+        starts_at=utcnow() + timedelta(days=1),
+    )
+    commit()
     reseller_key, reseller_secret = create_api_key(SYSTEM, reseller=reseller, name="rk")
     org_key, org_secret = create_api_key(SYSTEM, reseller=reseller, organization=prepaid)
     commit()
@@ -196,6 +212,7 @@ def _furnish(
         contact_id=contact.id,
         import_id=contact_import.import_id,
         opt_out_id=opt_out.id,
+        campaign_id=campaign.id,
     )
 
 

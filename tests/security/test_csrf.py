@@ -74,6 +74,7 @@ def own_value(world, variable: str, endpoint: str) -> str:
         "contact_id": a.contact_id,
         "import_id": a.import_id,
         "opt_out_id": a.opt_out_id,
+        "campaign_id": a.campaign_id,
         "currency": "EUR",
         "country": "ES",
         "key": "billing",

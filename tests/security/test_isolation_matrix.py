@@ -81,6 +81,7 @@ def id_for(world, variable: str, endpoint: str) -> str:
         "contact_id": b.contact_id,
         "import_id": b.import_id,
         "opt_out_id": b.opt_out_id,
+        "campaign_id": b.campaign_id,
     }
     assert variable in table, (
         f"The route {endpoint} has a URL variable <{variable}> the isolation matrix does not "

@@ -36,7 +36,8 @@ def overview(org_id: str):
         owner=owner,
         prepaid=prepaid,
         sees_all=sees_all,
-        total_credits=ledger.balance(org).total_credits if prepaid and sees_all else None,
+        # Available: what campaigns hold reserved is not (ledger.Balance.available_credits).
+        total_credits=ledger.balance(org).available_credits if prepaid and sees_all else None,
         series=chart.daily_series(org) if prepaid and sees_all else None,
         debt=postpaid.organization_debt(org) if not prepaid else None,
         # Stored with the organization (tenants.credits.forecast): no ledger read here.
