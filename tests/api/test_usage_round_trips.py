@@ -58,17 +58,21 @@ def test_usage_is_one_transaction_of_few_statements(app, api, tenants):
     # Redis remembers it: tests/api/test_key_cache.py); then on PostgreSQL two statements:
     # the organization of the path read with the reference's claim (charged once), and the
     # ledger's posting (accounts' ids, balance, organization's total and both postings in
-    # one data-modifying CTE); on SQLite one statement per step.
+    # one data-modifying CTE); on SQLite one statement per step. Then the forecast's two
+    # (tenants/credits/forecast.py): the day's usage total, the 7-day window on the organization.
+    forecast = ["INSERT", "UPDATE"]
     if db.engine.dialect.name == "postgresql":
-        assert verbs == ["SELECT", "WITH", "WITH"], [s[:160] for s in statements]
+        assert verbs == ["SELECT", "WITH", "WITH", *forecast], [s[:160] for s in statements]
         claim, posting = statements[1], statements[2]
         assert "INSERT INTO usage_references" in claim and "FROM organizations" in claim
     else:
-        expected = ["SELECT", "SELECT", "INSERT", "SELECT", "UPDATE", "UPDATE", "INSERT"]
+        expected = ["SELECT", "SELECT", "INSERT", "SELECT", "UPDATE", "UPDATE", "INSERT", *forecast]
         assert verbs == expected, [s[:160] for s in statements]
         claim, posting = statements[2], statements[6]
         assert "usage_references" in claim
     assert "INSERT INTO ledger_entries" in posting
+    assert "INSERT INTO usage_days" in statements[-2]
+    assert "forecast_usage_7d" in statements[-1]
     assert len(commits) == 1
     db.session.rollback()
     entries = db.session.scalars(
