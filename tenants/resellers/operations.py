@@ -375,9 +375,15 @@ def remove_platform_staff(actor: Actor, staff_id: str) -> None:
 def set_campaigns_need_approval(actor: Actor, reseller: Reseller, enabled: bool) -> bool:
     """Reseller admins choose whether their customers' campaigns wait for approval (SPEC
     §4a): from now on, scheduled ones are not affected. True when it changed."""
+    return set_reseller_switch(actor, reseller, "campaigns_need_approval", enabled)
+
+
+def set_reseller_switch(actor: Actor, reseller: Reseller, field: str, enabled: bool) -> bool:
+    """A reseller admin turns one of the reseller's on/off settings on or off (audited as
+    a settings change). True when it changed."""
     require(actor, Permission.MANAGE_RESELLER_SETTINGS)
     scoping.get_reseller(actor, reseller.id)
-    changes = audit.diff(reseller, {"campaigns_need_approval": bool(enabled)})
+    changes = audit.diff(reseller, {field: bool(enabled)})
     if changes:
         db.session.flush()
         audit.record(

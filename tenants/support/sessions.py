@@ -50,6 +50,7 @@ from tenants.models import (
 from tenants.notify.emails import external_url, recipient_language, send_email_template
 from tenants.notify.recipients import admins_of, language_for, notice_recipients, owner_of
 from tenants.people.identity import is_staff_user, staff_user_ids
+from tenants.resellers.operations import set_reseller_switch
 
 
 def session_minutes() -> int:
@@ -315,20 +316,7 @@ def session_changes(support: SupportSession) -> list[AuditEntry]:
 
 def set_owner_notification(actor: Actor, reseller: Reseller, enabled: bool) -> bool:
     """Reseller admins choose whether owners get an email when a support session starts."""
-    require(actor, Permission.MANAGE_RESELLER_SETTINGS)
-    scoping.get_reseller(actor, reseller.id)
-    changes = audit.diff(reseller, {"notify_owner_on_support_session": bool(enabled)})
-    if changes:
-        db.session.flush()
-        audit.record(
-            actor,
-            "reseller.settings_updated",
-            reseller_id=reseller.id,
-            target_type="reseller",
-            target_id=reseller.id,
-            changes=changes,
-        )
-    return bool(changes)
+    return set_reseller_switch(actor, reseller, "notify_owner_on_support_session", enabled)
 
 
 # -- the start email (a job) ----------------------------------------------------------------
