@@ -15,9 +15,12 @@ Nothing here reads the ledger. Each usage path adds its credits (and, postpaid, 
 to the day's row of ``usage_days`` in the same transaction as its ledger postings
 (``count_usage``: the ledger's post_transaction and post_many for prepaid, the postpaid
 charges in tenants.billing), then re-reads the window's 7 rows and stores its sums on the
-organization, from which the database computes the stored, indexed ``forecast_days_left``
-(tenants.models.organizations). Days pass without usage: ``refresh_forecasts``, an hourly
-job, re-reads the window of every organization whose stored sums are not zero.
+organization with the window's first day, from which the database computes the stored,
+indexed ``forecast_days_left`` (tenants.models.organizations). A prepaid usage on PostgreSQL
+does both in its posting's one statement (tenants.credits.ledger_one, ``in_place``): the
+day's row goes up, and so do the stored sums when their window has not slid (else they are
+re-read right after, ``counted_in_place``). Days pass without usage: ``refresh_forecasts``,
+an hourly job, re-reads the window of every organization whose stored sums are not zero.
 
 The alert "warn me N days before I run out" (``forecast_alert_days``) fires when a change
 of the forecast *crosses* N: days left before the change above N (or no forecast), after it
@@ -166,6 +169,7 @@ _AFTER = (
     Organization.forecast_charge_7d,
     Organization.forecast_days_left,
     Organization.forecast_alert_days,
+    Organization.forecast_window_start,
 )
 
 
@@ -179,7 +183,14 @@ def count_usage(org: Organization, used: Iterable[Used], *, moved: int | Decimal
     The forecast *before* is this window's without this transaction's usage and movement:
     so a window that slid since the last refresh (a quieter week lifting the forecast back
     above N) re-arms the alert even before the hourly job has run."""
-    added = _add_to_days(org, used)
+    store_window(org, _add_to_days(org, used), moved=moved)
+
+
+def store_window(
+    org: Organization, added: dict[date, tuple[int, Decimal]], *, moved: int | Decimal
+) -> None:
+    """Re-read the window's sums onto the organization (its start with them) after ``added``
+    (credits and money by day) went into its day totals; alert on a crossing."""
     start = window_start(org.timezone)
     row = db.session.execute(
         update(Organization)
@@ -187,14 +198,31 @@ def count_usage(org: Organization, used: Iterable[Used], *, moved: int | Decimal
         .values(
             forecast_usage_7d=_window_sum(UsageDay.credits, org.id, start),
             forecast_charge_7d=_window_sum(UsageDay.charged, org.id, start),
+            forecast_window_start=start,
         )
         .returning(*_AFTER)
         .execution_options(synchronize_session=False)
     ).one_or_none()
-    if row is None:
-        return
+    if row is not None:
+        _counted(org, row, added, start, moved)
+
+
+def _counted(
+    org: Organization,
+    row,
+    added: dict[date, tuple[int, Decimal]],
+    start: date,
+    moved: int | Decimal,
+) -> None:
+    """``row`` (the organization's _AFTER once ``added`` is in its sums): keep the ORM
+    object's forecast in step and alert when this transaction crossed the alert days."""
     if isinstance(org, Organization):  # the ORM object, not a read-only row (the API's)
-        for name in ("forecast_usage_7d", "forecast_charge_7d", "forecast_days_left"):
+        for name in (
+            "forecast_usage_7d",
+            "forecast_charge_7d",
+            "forecast_days_left",
+            "forecast_window_start",
+        ):
             set_committed_value(org, name, getattr(row, name))
     if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
         return
@@ -210,6 +238,42 @@ def count_usage(org: Organization, used: Iterable[Used], *, moved: int | Decimal
         row.forecast_charge_7d - charged,
     )
     _alert_on_crossing(row, before, row.forecast_usage_7d)
+
+
+# -- counting in the posting's own statement (tenants.credits.ledger_one) ----------------------
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """A prepaid posting's usage, counted by the posting's statement itself: its day's
+    total goes up by ``credits`` and, when the stored sums were read for the window starting
+    at ``start``, they go up by ``in_window`` (``credits`` when ``day`` is in the window)."""
+
+    day: date
+    start: date
+    credits: int
+    in_window: int
+
+
+def in_place(org: Organization, postings: list, moment: datetime) -> InPlace | None:
+    """What a posting's statement counts (None: no usage in it)."""
+    used = counted_usage(postings, moment)
+    if not used:
+        return None
+    credits = used[0].credits
+    day, start = local_day(org.timezone, moment), window_start(org.timezone)
+    return InPlace(day, start, credits, credits if day >= start else 0)
+
+
+def counted_in_place(org: Organization, counted: InPlace, row, *, moved: int) -> None:
+    """After the posting's statement: ``row``, the organization's _AFTER and window start as
+    the statement left them. A window that slid since the sums were read (the statement left
+    them alone) is re-read now."""
+    added = {counted.day: (counted.credits, _ZERO)}
+    if row.forecast_window_start != counted.start:
+        store_window(org, added, moved=moved)
+    else:
+        _counted(org, row, added, counted.start, moved)
 
 
 def _alert_on_crossing(row, before: int | None, usage: int) -> None:
@@ -246,6 +310,7 @@ _STATE = (
     Organization.forecast_usage_7d,
     Organization.forecast_charge_7d,
     Organization.forecast_alert_days,
+    Organization.forecast_window_start,
 )
 
 
@@ -272,12 +337,17 @@ def _apply(rows) -> None:
     sums = _window_sums(list(starts), starts)
     for row in rows:
         usage, charge = sums[row.id]
-        if (usage, charge) == (row.forecast_usage_7d, row.forecast_charge_7d):
+        stored = (row.forecast_usage_7d, row.forecast_charge_7d, row.forecast_window_start)
+        if (usage, charge, starts[row.id]) == stored:
             continue
         db.session.execute(
             update(Organization)
             .where(Organization.id == row.id)
-            .values(forecast_usage_7d=usage, forecast_charge_7d=charge)
+            .values(
+                forecast_usage_7d=usage,
+                forecast_charge_7d=charge,
+                forecast_window_start=starts[row.id],
+            )
             .execution_options(synchronize_session=False)
         )
         if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:

@@ -287,8 +287,9 @@ def post_transaction(
     Postpaid organizations hold no credits: their postings (``postpaid``) go to the system
     account without touching its balance (usage is billed: tenants.billing.postpaid keeps the
     money, and counts it in the forecast), so the balance after them is ``POSTPAID_BALANCE``.
-    Round trips: one statement when ledger_one applies (PostgreSQL: a usage, a purchase); else
-    the accounts' ids, an UPDATE per holding account and of the total, one INSERT of postings.
+    Round trips: one statement when ledger_one applies (PostgreSQL: a usage, a purchase; the
+    forecast's day total and window in it); else the accounts' ids, an UPDATE per holding
+    account and of the total, one INSERT of postings, and the forecast's two.
     """
     if sum(p.credits for p in postings) != 0:
         raise ValueError("a ledger transaction must balance")
@@ -296,8 +297,7 @@ def post_transaction(
     one = ledger_one.post(
         actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
-    if one is not None:
-        forecast.count_postings(org, postings, occurred_at or now)
+    if one is not None:  # its statement counted the usage in the forecast too
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]

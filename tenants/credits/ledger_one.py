@@ -2,7 +2,8 @@
 calls it first, then falls back to its general path when this answers None).
 
 The same steps as post_transaction's general path — account ids, the conditional balance
-UPDATE, the organization's total, the postings — in one data-modifying CTE: one round trip
+UPDATE, the organization's total, the postings, and for a usage the forecast's day total and
+7-day sum (tenants.credits.forecast.in_place) — in one data-modifying CTE: one round trip
 and a shorter hold of the hot organization's row locks. Locks are taken in the same order
 (the account's UPDATE feeds the organization's), and each step writes only when the step
 before it did: no holding row updated (credits short), no total moved, no posting written.
@@ -19,15 +20,19 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
+    literal,
     null,
     or_,
     select,
@@ -35,13 +40,14 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tenants.access.actors import Actor
 from tenants.core.errors import InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id
-from tenants.credits import alerts
-from tenants.models import Organization, OrganizationStatus
+from tenants.credits import alerts, forecast
+from tenants.models import Organization, OrganizationStatus, UsageDay
 from tenants.models.ledger import (
     ENTRY_COLUMNS,
     HOLDING_KINDS,
@@ -54,6 +60,22 @@ from tenants.models.ledger import (
 _ACCOUNTS = CreditAccount.__table__
 _ORGANIZATIONS = Organization.__table__
 _ENTRIES = LedgerEntry.__table__
+_DAYS = UsageDay.__table__
+# What the statement answers of the organization once a usage is counted in place: the
+# forecast's own columns (tenants.credits.forecast._AFTER and the window's start).
+_COUNTED = (
+    "id",
+    "status",
+    "pricing_model",
+    "total_credits",
+    "debt",
+    "credit_limit",
+    "forecast_usage_7d",
+    "forecast_charge_7d",
+    "forecast_days_left",
+    "forecast_alert_days",
+    "forecast_window_start",
+)
 
 
 def _in_one_statement(org: Organization, postings: list, postpaid: bool) -> bool:
@@ -76,9 +98,10 @@ def _account_of(acc, i: int):
     )
 
 
-def _balance_and_total(count: int, holding: int):
+def _balance_and_total(count: int, holding: int, counted: bool):
     """acc: the accounts' ids; bal: the holding account's conditional UPDATE, only when every
-    account exists; tot: the organization's total, only when bal moved."""
+    account exists; tot: the organization's total, only when bal moved -- and, ``counted``,
+    its forecast's 7-day usage in place when its window has not slid (forecast.InPlace)."""
     acc = (
         select(_ACCOUNTS.c.id, _ACCOUNTS.c.kind, _ACCOUNTS.c.member_id)
         .where(
@@ -107,18 +130,53 @@ def _balance_and_total(count: int, holding: int):
         .returning(_ACCOUNTS.c.balance)
         .cte("bal")
     )
+    org = _ORGANIZATIONS.c
+    values = {"total_credits": org.total_credits + delta, "updated_at": bindparam("now")}
+    if counted:
+        # The row's own columns: a charge that waited for this row's lock adds to what the
+        # one before it stored (READ COMMITTED re-reads the row), never to a stale sum.
+        values["forecast_usage_7d"] = case(
+            (
+                org.forecast_window_start == bindparam("p_window", type_=Date),
+                org.forecast_usage_7d + bindparam("p_in_window", type_=BigInteger),
+            ),
+            else_=org.forecast_usage_7d,
+        )
     tot = (
         update(_ORGANIZATIONS)
         .where(
-            _ORGANIZATIONS.c.id == bindparam("organization"),
-            _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
+            org.id == bindparam("organization"),
+            org.status != OrganizationStatus.DELETED,
             exists(select(bal.c.balance)),
         )
-        .values(total_credits=_ORGANIZATIONS.c.total_credits + delta, updated_at=bindparam("now"))
-        .returning(_ORGANIZATIONS.c.total_credits)
+        .values(**values)
+        .returning(*(org[name] for name in (_COUNTED if counted else ("total_credits",))))
         .cte("tot")
     )
     return acc, bal, tot
+
+
+def _day(tot):
+    """The day's usage total up by the usage's credits (forecast.InPlace), only when tot
+    (and so bal) moved."""
+    insert_day = pg_insert(_DAYS).from_select(
+        ["organization_id", "reseller_id", "day", "credits", "charged"],
+        select(
+            bindparam("organization", type_=_DAYS.c.organization_id.type),
+            bindparam("p_reseller", type_=_DAYS.c.reseller_id.type),
+            bindparam("p_day", type_=Date),
+            bindparam("p_used", type_=BigInteger),
+            literal(Decimal("0"), type_=_DAYS.c.charged.type),
+        ).where(exists(select(tot.c.total_credits))),
+    )
+    return (
+        insert_day.on_conflict_do_update(
+            index_elements=["organization_id", "day"],
+            set_={"credits": _DAYS.c.credits + insert_day.excluded.credits},
+        )
+        .returning(_DAYS.c.credits)
+        .cte("day")
+    )
 
 
 def _posting_row(acc, bal, tot, i: int, holding: int):
@@ -151,12 +209,13 @@ def _posting_row(acc, bal, tot, i: int, holding: int):
 
 
 @functools.cache
-def _one_statement(count: int, holding: int):
+def _one_statement(count: int, holding: int, counted: bool):
     """The CTE for ``count`` postings of which the ``holding``-th moves a holding account;
-    ins writes the postings. Answers one row per account found, with the new balance and
-    total (NULL when that step wrote nothing). Parameters are named apart from every column
-    (``p_…``): an UPDATE in a CTE would take a parameter named like a column as a value."""
-    acc, bal, tot = _balance_and_total(count, holding)
+    ins writes the postings; ``counted``: day adds a usage to its day's total. Answers one
+    row per account found, with the new balance and the organization's row (NULL when that
+    step wrote nothing). Parameters are named apart from every column (``p_…``): an UPDATE in
+    a CTE would take a parameter named like a column as a value."""
+    acc, bal, tot = _balance_and_total(count, holding, counted)
     rows = [_posting_row(acc, bal, tot, i, holding) for i in range(count)]
     ins = (
         insert(_ENTRIES)
@@ -164,14 +223,18 @@ def _one_statement(count: int, holding: int):
         .returning(_ENTRIES.c.id)
         .cte("ins")
     )
+    # A CTE is rendered only when the statement names it: its count, which it ignores.
+    written = [select(func.count()).select_from(ins).scalar_subquery()]
+    if counted:
+        written.append(select(func.count()).select_from(_day(tot)).scalar_subquery())
     return select(
         acc.c.id,
         acc.c.kind,
         acc.c.member_id,
-        select(bal.c.balance).scalar_subquery(),
-        select(tot.c.total_credits).scalar_subquery(),
-        select(func.count()).select_from(ins).scalar_subquery(),
-    )
+        select(bal.c.balance).scalar_subquery().label("balance"),
+        *(tot.c[name] for name in (_COUNTED if counted else ("total_credits",))),
+        *written,
+    ).select_from(acc.outerjoin(tot, true()))
 
 
 def post(
@@ -222,6 +285,7 @@ def _post_in_one_statement(
     to be created: the general path then creates it."""
     holding = next(i for i, p in enumerate(postings) if p.ref.kind in HOLDING_KINDS)
     ids = [entry_id if i == 0 and entry_id else new_id("ent") for i in range(len(postings))]
+    counted = forecast.in_place(org, postings, occurred_at)
     params: dict = {
         "organization": org.id,
         "p_reseller": org.reseller_id,
@@ -236,6 +300,13 @@ def _post_in_one_statement(
         "p_real_user": actor.real_user_id,
         "p_api_key": actor.api_key_id,
     }
+    if counted is not None:
+        params.update(
+            p_day=counted.day,
+            p_used=counted.credits,
+            p_window=counted.start,
+            p_in_window=counted.in_window,
+        )
     for i, posting in enumerate(postings):
         params[f"kind{i}"], params[f"member{i}"] = posting.ref.kind, posting.ref.member_id
         params[f"type{i}"], params[f"credits{i}"], params[f"id{i}"] = (
@@ -244,11 +315,18 @@ def _post_in_one_statement(
             ids[i],
         )
     db.session.flush()  # a Core statement: what the session holds goes first, as before
-    found = db.session.execute(_one_statement(len(postings), holding), params).all()
+    statement = _one_statement(len(postings), holding, counted is not None)
+    found = db.session.execute(statement, params).all()
     accounts = {AccountRef(AccountKind(kind), member): acc for acc, kind, member, *_ in found}
     if len(accounts) < len({p.ref for p in postings}):
         return None  # nothing was written: an account is missing
-    _acc, _kind, _member, balance, total, _written = found[0]
+    balance = found[0][3]
+    if counted is None:
+        organization, total = None, found[0][4]
+    else:
+        state = found[0][4 : 4 + len(_COUNTED)]
+        organization = SimpleNamespace(**dict(zip(_COUNTED, state, strict=True)))
+        total = organization.total_credits
     if balance is None:
         raise InsufficientCredits()
     if total is None:
@@ -257,6 +335,8 @@ def _post_in_one_statement(
     if alert:
         alerts.total_changed(org, total - net, total)
     alerts.balance_changed(org, postings[holding].ref, balance - net, balance)
+    if counted is not None:
+        forecast.counted_in_place(org, counted, organization, moved=net)
     return [
         LedgerEntry(
             id=ids[i],

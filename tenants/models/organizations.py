@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     DDL,
     BigInteger,
     Computed,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -191,6 +192,10 @@ class Organization(db.Model):
         BigInteger, Computed(FORECAST_DAYS_LEFT_SQL, persisted=True)
     )
     forecast_alert_days: Mapped[int | None] = mapped_column(Integer)
+    # The first day of the window the sums above were read for: a usage whose window starts
+    # there adds its credits to them in place (tenants.credits.ledger_one's one statement);
+    # otherwise the window slid and is re-read.
+    forecast_window_start: Mapped[date | None] = mapped_column(Date)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -8,11 +8,12 @@ adds a round trip, a second transaction or an ORM flush shows here, on any machi
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import event, func, select
 
 from tenants.core.extensions import db
-from tenants.models import ApiKey, CreditAccount, LedgerEntry, Organization
+from tenants.models import ApiKey, CreditAccount, LedgerEntry, Organization, UsageDay
 from tests.credits.conftest import fund
 
 
@@ -57,22 +58,24 @@ def test_usage_is_one_transaction_of_few_statements(app, api, tenants):
     # key + reseller (+ organization of an organization key) in one SELECT (a process with
     # Redis remembers it: tests/api/test_key_cache.py); then on PostgreSQL two statements:
     # the organization of the path read with the reference's claim (charged once), and the
-    # ledger's posting (accounts' ids, balance, organization's total and both postings in
-    # one data-modifying CTE); on SQLite one statement per step. Then the forecast's two
-    # (tenants/credits/forecast.py): the day's usage total, the 7-day window on the organization.
-    forecast = ["INSERT", "UPDATE"]
+    # ledger's posting (accounts' ids, balance, organization's total, both postings and the
+    # forecast's day total and 7-day sum in one data-modifying CTE); on SQLite one statement
+    # per step, then the forecast's two (tenants/credits/forecast.py): the day's usage total,
+    # the 7-day window on the organization.
     if db.engine.dialect.name == "postgresql":
-        assert verbs == ["SELECT", "WITH", "WITH", *forecast], [s[:160] for s in statements]
+        assert verbs == ["SELECT", "WITH", "WITH"], [s[:160] for s in statements]
         claim, posting = statements[1], statements[2]
         assert "INSERT INTO usage_references" in claim and "FROM organizations" in claim
+        assert "INSERT INTO usage_days" in posting and "forecast_usage_7d" in posting
     else:
+        forecast = ["INSERT", "UPDATE"]
         expected = ["SELECT", "SELECT", "INSERT", "SELECT", "UPDATE", "UPDATE", "INSERT", *forecast]
         assert verbs == expected, [s[:160] for s in statements]
         claim, posting = statements[2], statements[6]
         assert "usage_references" in claim
+        assert "INSERT INTO usage_days" in statements[-2]
+        assert "forecast_usage_7d" in statements[-1]
     assert "INSERT INTO ledger_entries" in posting
-    assert "INSERT INTO usage_days" in statements[-2]
-    assert "forecast_usage_7d" in statements[-1]
     assert len(commits) == 1
     db.session.rollback()
     entries = db.session.scalars(
@@ -83,12 +86,16 @@ def test_usage_is_one_transaction_of_few_statements(app, api, tenants):
         ("usage", 1, None),
     ]
     assert entries[0].transaction_id == entries[1].transaction_id
-    assert db.session.get(Organization, tenants.acme.id).total_credits == 8
+    org = db.session.get(Organization, tenants.acme.id)
+    assert org.total_credits == 8
+    # The forecast counted both charges: the warm-up re-read the window (none stored yet),
+    # sms-1 added to the stored sum in place (PostgreSQL) or re-read it (SQLite).
+    days = db.session.execute(select(UsageDay.day, UsageDay.credits)).all()
+    assert [credits for _day, credits in days] == [2]
+    assert (org.forecast_usage_7d, org.forecast_window_start) == (2, days[0].day - timedelta(6))
 
 
 def test_last_use_is_written_once_a_minute_and_committed_at_once(app, api, tenants):
-    from datetime import timedelta
-
     app.config["API_RATE_LIMIT"] = ""
     fund(tenants.acme, 10)
     acme = tenants.acme.id

@@ -5,6 +5,7 @@ usage path (single, batch, postpaid) and re-read as days pass, without usage in 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -112,6 +113,53 @@ def test_days_pass_without_usage_and_the_hourly_job_slides_the_window(shop, cloc
     org = stored(shop.org)
     assert forecast.forecast_of(org) is None and org.forecast_days is None
     assert forecast.refresh_forecasts() == 0  # no usage stored: not read again
+
+
+def test_a_usage_after_the_window_slid_re_reads_it_before_the_hourly_job(shop, clock):
+    """The stored sums were read for the window 4-10 December; two days later, before any
+    refresh, a usage must not add to them in place (PostgreSQL's one statement) but re-read
+    the window 6-12 December."""
+    fund(shop.org, 10_000)
+    use(shop.org, 140, on(4))
+    use(shop.org, 280, on(7))
+    assert stored(shop.org).forecast_usage_7d == 420
+    clock.set(on(12))
+    use(shop.org, 70, on(12))  # 280 + 70 in the window; adding in place would say 490
+    org = stored(shop.org)
+    assert org.forecast_usage_7d == 350 and org.forecast_window_start.day == 6
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("50.0"), 190)
+    use(shop.org, 35, on(12, 11))  # the same window: added in place
+    org = stored(shop.org)
+    assert (org.forecast_usage_7d, org.forecast_days) == (385, 172)
+
+
+@pytest.mark.postgres_only
+def test_concurrent_usage_on_one_organization_is_counted_exactly(app, shop, clock):
+    """Twenty charges racing on one organization's row: the stored 7-day sum is the day's
+    total (each charge added to what the one before it stored, never to a stale read)."""
+    fund(shop.org, 1_000)
+    use(shop.org, 1, on(10))  # the window's sums stored and their start with them
+    app.config["REDIS_URL"] = None
+    org_id = shop.org.id
+
+    def charge(n: int) -> None:
+        with app.app_context():
+            org = db.session.get(Organization, org_id)
+            try:
+                billing_usage.record_usage(
+                    SYSTEM, org, credits=n + 1, reference=new_reference(), occurred_at=on(10)
+                )
+                db.session.commit()
+            finally:
+                db.session.info.pop("queued_job_ids", None)
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(charge, range(20)))
+    org = stored(shop.org)
+    day = db.session.scalar(sa.select(UsageDay.credits).where(UsageDay.organization_id == org_id))
+    assert day == org.forecast_usage_7d == 1 + 210
+    assert org.total_credits == 1_000 - 211
 
 
 def test_a_purchase_moves_days_left_at_once_without_a_recount(shop, clock):
