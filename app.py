@@ -72,8 +72,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_jobs(app: Flask) -> None:
-    """Import every module whose functions carry ``@job``: importing registers their names,
-    and the outbox refuses a name nobody registered."""
+    """Import every module whose functions carry ``@job`` (or ``@warm_up``): importing
+    registers their names, and the outbox refuses a name nobody registered."""
     from tenants.billing import emails, monthly_run  # noqa: F401
     from tenants.campaigns import notices as campaign_notices  # noqa: F401
     from tenants.campaigns import runs  # noqa: F401
@@ -85,6 +85,7 @@ def register_jobs(app: Flask) -> None:
         receipts,
         topups,
     )
+    from tenants.invoices import documents  # noqa: F401
     from tenants.messaging import pipeline, reports  # noqa: F401
     from tenants.organizations import change_requests, notices, ownership_emails  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401

@@ -310,6 +310,38 @@ def master_pid(port: int) -> int:
     raise RuntimeError(f"no gunicorn master on port {port}")
 
 
+def tree_memory(pid: int) -> list[tuple[int, int, str, float, float]]:
+    """Each process of ``pid``'s tree: pid, parent, name, RSS and PSS (shared pages divided
+    among the processes sharing them) in MB, from /proc."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    head, tail = stat.read().rsplit(")", 1)
+            except OSError:
+                continue
+            parents[int(entry)] = int(tail.split()[1])
+            names[int(entry)] = head.split("(", 1)[1]
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        memory = {"Rss:": 0.0, "Pss:": 0.0}
+        try:
+            with open(f"/proc/{current}/smaps_rollup", encoding="ascii") as rollup:
+                for line in rollup:
+                    key = line.split(":", 1)[0] + ":"
+                    if key in memory:
+                        memory[key] = int(line.split()[1]) / 1024
+        except OSError:
+            continue
+        row = (current, parents.get(current, 0), names.get(current, "?"))
+        found.append((*row, round(memory["Rss:"], 1), round(memory["Pss:"], 1)))
+        todo.extend(child for child, parent in parents.items() if parent == current)
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process, its live descendants and the children it has reaped."""
     children: dict[int, list[int]] = {}
@@ -364,6 +396,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100, help="requests a second")
     parser.add_argument("--window", type=float, default=5, help="minutes per printed line")
     parser.add_argument("--baseline", type=float, default=60, help="seconds of floor_app")
+    parser.add_argument(
+        "--memory-log",
+        default=str(Path(tempfile.gettempdir()) / "b7_memory.csv"),
+        help="each second, every process of the worker's tree: pid, parent, RSS and PSS in MB",
+    )
     parser.add_argument(
         "--worker-log",
         default=str(Path(tempfile.gettempdir()) / "b7_worker.log"),
@@ -424,10 +461,19 @@ def main() -> int:
                 rows: list[dict] = []
                 peak = {"worker": 0.0}
 
+                memory_log = Path(args.memory_log).open("w")  # noqa: SIM115 - closed below
+                memory_log.write("second,pid,parent,name,rss_mb,pss_mb\n")
+                print(f"worker memory log: {args.memory_log}")
+                started = time.monotonic()
+
                 def watch() -> None:
                     while worker.poll() is None and not stop.is_set():
                         peak["worker"] = max(peak["worker"], tree_rss_mb(worker.pid))
+                        second = time.monotonic() - started
+                        for pid, parent, name, rss, pss in tree_memory(worker.pid):
+                            memory_log.write(f"{second:.0f},{pid},{parent},{name},{rss},{pss}\n")
                         stop.wait(1)
+                    memory_log.close()
 
                 stop = threading.Event()
                 watcher = threading.Thread(target=watch, daemon=True)

@@ -20,6 +20,7 @@ from tenants.core import paging
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.invoices import amounts, reading
+from tenants.jobs.registry import warm_up
 from tenants.models import (
     Invoice,
     InvoiceKind,
@@ -211,6 +212,15 @@ def _font_config():
     from weasyprint.text.fonts import FontConfiguration
 
     return FontConfiguration()
+
+
+@warm_up
+def load_pdf_renderer() -> None:
+    """Load WeasyPrint and its native libraries (Pango, HarfBuzz, fontconfig). It looks some
+    of them up by name with ctypes' find_library, which runs gcc and ld: done once in the job
+    worker's parent, not again in every process it forks (each lookup a copy of a 120 MB
+    process and a burst of CPU beside the web server's requests)."""
+    import weasyprint  # noqa: F401 - imported for its side effect: the libraries loaded
 
 
 def html_to_pdf(html: str) -> bytes:

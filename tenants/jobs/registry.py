@@ -13,6 +13,9 @@ from typing import TypeVar
 Job = TypeVar("Job", bound=Callable[..., object])
 
 JOBS: dict[str, Callable[..., object]] = {}
+# What ``flask jobs worker`` runs once in its parent before forking the processes that run
+# jobs (tenants.jobs.recycle): loading a heavy library there, once, instead of in each child.
+WARM_UPS: list[Callable[[], object]] = []
 
 
 def job(name: str) -> Callable[[Job], Job]:
@@ -31,3 +34,11 @@ def job(name: str) -> Callable[[Job], Job]:
 
 def _where(func: Callable[..., object]) -> str:
     return f"{func.__module__}.{func.__qualname__}"
+
+
+def warm_up(func: Job) -> Job:
+    """Register ``func`` (no arguments) to run once in the job worker's parent at start: the
+    children it forks inherit what it loaded."""
+    if func not in WARM_UPS:
+        WARM_UPS.append(func)
+    return func

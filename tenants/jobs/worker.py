@@ -44,7 +44,7 @@ from tenants.jobs.outbox import (
     worker_redis_connection,
 )
 from tenants.jobs.recycle import RecyclingWorker, rss_mb
-from tenants.jobs.registry import JOBS
+from tenants.jobs.registry import JOBS, WARM_UPS
 from tenants.jobs.supervisor import Supervisor, health
 from tenants.models import QueuedJob
 
@@ -268,6 +268,8 @@ def worker_command(burst: bool) -> None:
         handed = relay()
         click.echo(f"Relay: {handed} pending job(s) handed over.")
     db.session.remove()
+    for load in WARM_UPS:  # once here: the job processes forked below inherit it
+        load()
 
     def make_worker() -> PortalWorker:
         connection = worker_redis_connection()

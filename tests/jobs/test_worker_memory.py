@@ -133,3 +133,37 @@ def test_the_job_child_runs_below_the_workers_cpu_priority(app):
     os.close(read)
     assert child == min(parent + 7, 19)
     assert os.nice(0) == parent
+
+
+def test_the_worker_parent_loads_the_pdf_renderer_once_for_the_children_it_forks():
+    """WeasyPrint looks some of its libraries up with ctypes' find_library, which runs gcc
+    and ld. Loaded by the worker's warm-up in its parent, the children it forks render a
+    PDF without starting a single process (before: eight gcc runs in every new child, each
+    a copy of a 120 MB process counted in the worker's memory, and CPU taken from requests)."""
+    script = """
+import subprocess, sys
+from app import register_jobs
+from tenants.invoices import documents
+from tenants.jobs.registry import WARM_UPS
+
+register_jobs(None)
+assert documents.load_pdf_renderer in WARM_UPS
+if sys.argv[1] == "warm":
+    for load in WARM_UPS:
+        load()
+
+def refuse(self, args, *rest, **kwargs):
+    raise AssertionError(f"started a process: {args}")
+
+subprocess.Popen._execute_child = refuse
+pdf = documents.html_to_pdf("<p>Receipt</p>")
+assert pdf.startswith(b"%PDF")
+print("rendered without a process")
+"""
+    run = [sys.executable, "-c", script]
+    warm = subprocess.run([*run, "warm"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert warm.returncode == 0, warm.stderr
+    assert "rendered without a process" in warm.stdout
+    # The check sees the lookups it guards against: without the warm-up, the first PDF starts gcc.
+    cold = subprocess.run([*run, "cold"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert cold.returncode != 0 and "started a process" in cold.stderr
