@@ -235,7 +235,9 @@ def create_campaign(actor: Actor, org: Organization, **values: Any) -> Campaign:
     db.session.add(campaign)
     db.session.flush()
     run = schedule_run(org, campaign, 0, plan.starts_at, required=True)
-    if not pending:
+    if pending:
+        notices.ask_for_approval(org, campaign)
+    else:
         enqueue_run(run)
     audit.record_on(actor, org, "campaign.scheduled", _audited(campaign, run))
     return campaign
@@ -307,6 +309,7 @@ def update_campaign(actor: Actor, org: Organization, campaign: Campaign, **chang
         _reserve(org, campaign, run, required=True)
     if _needs_approval(actor, org):
         campaign.status = CampaignStatus.PENDING_APPROVAL
+        notices.ask_for_approval(org, campaign)  # a changed campaign is submitted again
     elif run is not None and campaign.status == CampaignStatus.SCHEDULED:
         enqueue_run(run)  # at its (maybe new) time; a job asked for earlier finds it not due
     audit.record_on(actor, org, "campaign.changed", audit_changes(changed))
