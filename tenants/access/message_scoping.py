@@ -9,9 +9,7 @@ from sqlalchemy import ColumnElement, Select, false, select
 
 from tenants.access import campaign_scoping
 from tenants.access.actors import Actor
-from tenants.access.scoping import not_found, sees_every_account
-from tenants.core.errors import NotFound
-from tenants.core.extensions import db
+from tenants.access.scoping import get_one, sees_every_account
 from tenants.models import CampaignRun, Message, Organization
 
 
@@ -31,12 +29,7 @@ def messages_query(actor: Actor, organization: Organization) -> Select:
 
 def get_message(actor: Actor, organization: Organization, message_id: str) -> Message:
     """A message of the organization the actor may read, else NotFound."""
-    if not isinstance(message_id, str) or len(message_id) > 40:
-        raise NotFound()
-    message = db.session.scalar(messages_query(actor, organization).where(Message.id == message_id))
-    if message is None:
-        raise not_found(actor, Message, message_id)
-    return message
+    return get_one(actor, messages_query(actor, organization), Message, message_id)
 
 
 def of_campaign(actor: Actor, organization: Organization, campaign_id) -> ColumnElement[bool]:
