@@ -44,8 +44,10 @@ RESERVING = (
     "out) are reserved when the run is scheduled: the balance's `reserved_credits`, which no "
     "usage, message, transfer or withdrawal can take. 402 `insufficient_credits` when the "
     "available credits (held - reserved) cannot cover the first run: nothing is scheduled. "
-    "A postpaid organization reserves nothing; each run accrues within the credit limit when "
-    "it is sent."
+    "A postpaid organization reserves nothing, but the next run's charge (price and tax), "
+    "with those of its other campaigns' scheduled runs, must fit under the credit limit less "
+    "the debt: 402 `insufficient_credits` otherwise. Each run accrues within the credit limit "
+    "when it is sent."
 )
 
 

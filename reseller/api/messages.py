@@ -122,12 +122,19 @@ def send_message(actor: Actor, org_id: str, body: MessageCreate) -> Response:
     response=MessageList,
     refusals={"cursor": "a page link this list did not give"},
     description="Newest first, with each message's recipients counted by status; `status` "
-    "filters (`queued`, `sending`, `sent`: handed over, `done`: every report in).",
+    "filters (`queued`, `sending`, `sent`: handed over, `done`: every report in); "
+    "`campaign_id` keeps the messages of one campaign's runs (404 for a campaign that is "
+    "not the organization's, as for one that does not exist).",
 )
 def list_messages(actor: Actor, org_id: str, query: MessageQuery) -> Response:
     org = scoping.get_organization(actor, org_id, include_deleted=True)
     page = history.message_page(
-        actor, org, status=query.status, limit=query.limit, cursor=query.cursor
+        actor,
+        org,
+        status=query.status,
+        campaign_id=query.campaign_id,
+        limit=query.limit,
+        cursor=query.cursor,
     )
     counts = history.recipient_counts([m.id for m in page.items])
     data = [_summary(m, counts[m.id]) for m in page.items]

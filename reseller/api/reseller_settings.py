@@ -1,4 +1,4 @@
-"""API: the reseller's price list and tax table (reseller keys only)."""
+"""API: the reseller's price list, tax table and switches (reseller keys only)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ from flask import Response
 
 import reseller.api.serializers as serializers
 from reseller.api.core import done, endpoint
-from reseller.api.schemas_reseller import PriceList, TaxRates
+from reseller.api.schemas_reseller import (
+    PriceList,
+    ResellerSettings,
+    ResellerSettingsUpdate,
+    TaxRates,
+)
 from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, require
+from tenants.core.errors import ValidationFailed
+from tenants.models import Reseller
 from tenants.resellers import pricing
+from tenants.resellers.operations import set_reseller_switch
 
 TAG = "Reseller settings"
 
@@ -88,3 +96,48 @@ def put_tax_rates(actor: Actor, body: TaxRates) -> Response:
     reseller = _reseller(actor)
     pricing.set_tax_rates(actor, reseller, body.model_dump()["tax_rates"])
     return done(serializers.tax_rates(pricing.get_tax_rates(reseller)))
+
+
+# The switches the API sets, each through the one audited verb (set_reseller_switch).
+SWITCHES = ("campaigns_need_approval",)
+
+
+def _settings(reseller: Reseller) -> dict[str, bool]:
+    return {name: bool(getattr(reseller, name)) for name in SWITCHES}
+
+
+@endpoint(
+    "/reseller/settings",
+    "GET",
+    summary="Read the reseller's switches",
+    tag=TAG,
+    response=ResellerSettings,
+    errors=(403,),
+    reseller_only=True,
+)
+def get_settings(actor: Actor) -> Response:
+    return done(_settings(_reseller(actor)))
+
+
+@endpoint(
+    "/reseller/settings",
+    "PATCH",
+    summary="Change the reseller's switches",
+    tag=TAG,
+    body=ResellerSettingsUpdate,
+    response=ResellerSettings,
+    errors=(403,),
+    reseller_only=True,
+    description="Only the switches given change; each change is audited (a settings change "
+    "of the reseller). `campaigns_need_approval` applies to campaigns scheduled or changed "
+    "from then on: those already scheduled or pending stay as they are. An empty body is "
+    "refused (422).",
+)
+def patch_settings(actor: Actor, body: ResellerSettingsUpdate) -> Response:
+    reseller = _reseller(actor)
+    given = {name: getattr(body, name) for name in body.model_fields_set}
+    if not given:
+        raise ValidationFailed()  # a change names what it changes (an empty body is a slip)
+    for name, enabled in given.items():
+        set_reseller_switch(actor, reseller, name, enabled)
+    return done(_settings(reseller))

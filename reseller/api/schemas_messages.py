@@ -86,6 +86,11 @@ class MessageList(ApiModel):
 
 class MessageQuery(ListQuery):
     status: one_of(STATUSES) = None
+    campaign_id: Id = Field(
+        None,
+        description="Only the messages this campaign's runs sent (a campaign of the "
+        "organization: another's is a 404)",
+    )
 
 
 class DeliveryReportIn(ApiModel):

@@ -1,4 +1,5 @@
-"""The reseller's settings in the API: price list and tax table (reseller keys only)."""
+"""The reseller's settings in the API: price list, tax table and on/off switches (reseller
+keys only)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,16 @@ class TaxRates(ApiModel):
     """A country not listed pays 0; a country listed twice is refused (422)."""
 
     tax_rates: list[TaxRate] = Field(max_length=500)
+
+
+class ResellerSettings(ApiModel):
+    campaigns_need_approval: bool = Field(
+        description="Customers' campaigns wait for the reseller's approval before they run "
+        "(approve or reject: `POST …/campaigns/{campaign_id}/approve`, `/reject`)"
+    )
+
+
+class ResellerSettingsUpdate(ApiModel):
+    """Only the switches given change; an empty body is refused (422)."""
+
+    campaigns_need_approval: bool = None

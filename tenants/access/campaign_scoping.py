@@ -8,10 +8,7 @@ from sqlalchemy import Select, false, select
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
-from tenants.access.scoping import not_found
-from tenants.core.errors import NotFound
-from tenants.core.extensions import db
-from tenants.core.types import is_record_id
+from tenants.access.scoping import get_one
 from tenants.models import Campaign, CampaignRun, CampaignStatus, Organization
 
 
@@ -28,14 +25,7 @@ def campaigns_query(actor: Actor, organization: Organization) -> Select:
 
 def get_campaign(actor: Actor, organization: Organization, campaign_id) -> Campaign:
     """A campaign of the organization the actor may see, else NotFound."""
-    if not is_record_id(campaign_id):
-        raise NotFound()
-    found = db.session.scalar(
-        campaigns_query(actor, organization).where(Campaign.id == campaign_id)
-    )
-    if found is None:
-        raise not_found(actor, Campaign, campaign_id)
-    return found
+    return get_one(actor, campaigns_query(actor, organization), Campaign, campaign_id)
 
 
 def runs_query(actor: Actor, campaign: Campaign) -> Select:

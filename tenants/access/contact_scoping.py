@@ -7,10 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 
 from tenants.access.actors import Actor
-from tenants.access.scoping import not_found
-from tenants.core.errors import NotFound
-from tenants.core.extensions import db
-from tenants.core.types import is_record_id
+from tenants.access.scoping import get_one
 from tenants.models import Contact, ContactImport, ContactList, OptOut, Organization
 
 
@@ -24,14 +21,7 @@ def contact_lists_query(actor: Actor, organization: Organization) -> Select:
 
 
 def get_contact_list(actor: Actor, organization: Organization, list_id) -> ContactList:
-    if not is_record_id(list_id):
-        raise NotFound()
-    found = db.session.scalar(
-        contact_lists_query(actor, organization).where(ContactList.id == list_id)
-    )
-    if found is None:
-        raise not_found(actor, ContactList, list_id)
-    return found
+    return get_one(actor, contact_lists_query(actor, organization), ContactList, list_id)
 
 
 def contacts_query(actor: Actor, contact_list: ContactList) -> Select:
@@ -43,12 +33,7 @@ def contacts_query(actor: Actor, contact_list: ContactList) -> Select:
 
 
 def get_contact(actor: Actor, contact_list: ContactList, contact_id) -> Contact:
-    if not is_record_id(contact_id):
-        raise NotFound()
-    found = db.session.scalar(contacts_query(actor, contact_list).where(Contact.id == contact_id))
-    if found is None:
-        raise not_found(actor, Contact, contact_id)
-    return found
+    return get_one(actor, contacts_query(actor, contact_list), Contact, contact_id)
 
 
 def opt_outs_query(actor: Actor, organization: Organization) -> Select:
@@ -60,24 +45,12 @@ def opt_outs_query(actor: Actor, organization: Organization) -> Select:
 
 def get_import(actor: Actor, organization: Organization, import_id) -> ContactImport:
     """One import of the organization (its rejected rows are the downloadable report)."""
-    if not is_record_id(import_id):
-        raise NotFound()
-    found = db.session.scalar(
-        select(ContactImport).where(
-            ContactImport.id == import_id,
-            ContactImport.organization_id == organization.id,
-            ContactImport.reseller_id == organization.reseller_id,
-        )
+    imports = select(ContactImport).where(
+        ContactImport.organization_id == organization.id,
+        ContactImport.reseller_id == organization.reseller_id,
     )
-    if found is None:
-        raise not_found(actor, ContactImport, import_id)
-    return found
+    return get_one(actor, imports, ContactImport, import_id)
 
 
 def get_opt_out(actor: Actor, organization: Organization, opt_out_id) -> OptOut:
-    if not is_record_id(opt_out_id):
-        raise NotFound()
-    found = db.session.scalar(opt_outs_query(actor, organization).where(OptOut.id == opt_out_id))
-    if found is None:
-        raise not_found(actor, OptOut, opt_out_id)
-    return found
+    return get_one(actor, opt_outs_query(actor, organization), OptOut, opt_out_id)

@@ -1,15 +1,16 @@
 """Who reads which messages (Send SMS): those of an organization the actor already reached
-through scoping.get_organization; a plain member reads only their own."""
+through scoping.get_organization; a plain member reads only their own. The history's
+campaign filter names a campaign the actor may see (campaign_scoping): another
+organization's, or one out of the actor's reach, is the same 404 as one that does not exist."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import ColumnElement, Select, false, select
 
+from tenants.access import campaign_scoping
 from tenants.access.actors import Actor
-from tenants.access.scoping import not_found, sees_every_account
-from tenants.core.errors import NotFound
-from tenants.core.extensions import db
-from tenants.models import Message, Organization
+from tenants.access.scoping import get_one, sees_every_account
+from tenants.models import CampaignRun, Message, Organization
 
 
 def messages_query(actor: Actor, organization: Organization) -> Select:
@@ -28,9 +29,17 @@ def messages_query(actor: Actor, organization: Organization) -> Select:
 
 def get_message(actor: Actor, organization: Organization, message_id: str) -> Message:
     """A message of the organization the actor may read, else NotFound."""
-    if not isinstance(message_id, str) or len(message_id) > 40:
-        raise NotFound()
-    message = db.session.scalar(messages_query(actor, organization).where(Message.id == message_id))
-    if message is None:
-        raise not_found(actor, Message, message_id)
-    return message
+    return get_one(actor, messages_query(actor, organization), Message, message_id)
+
+
+def of_campaign(actor: Actor, organization: Organization, campaign_id) -> ColumnElement[bool]:
+    """The clause keeping the messages a campaign's runs sent; NotFound unless the actor may
+    see the campaign (get_campaign)."""
+    campaign = campaign_scoping.get_campaign(actor, organization, campaign_id)
+    return Message.id.in_(
+        select(CampaignRun.message_id).where(
+            CampaignRun.campaign_id == campaign.id,
+            CampaignRun.organization_id == organization.id,
+            CampaignRun.message_id.is_not(None),
+        )
+    )

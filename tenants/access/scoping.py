@@ -61,6 +61,18 @@ def not_found(actor: Actor, model, record_id) -> NotFound:
     return NotFound()
 
 
+def get_one(actor: Actor, query: Select, model, record_id):
+    """The one record of ``model`` with ``record_id`` that ``query`` (a scoped query of the
+    actor's) finds, else NotFound — the same for a malformed id, a missing record and one
+    out of the actor's reach (logged by not_found)."""
+    if not is_record_id(record_id):
+        raise NotFound()
+    found = db.session.scalar(query.where(model.id == record_id))
+    if found is None:
+        raise not_found(actor, model, record_id)
+    return found
+
+
 def _organization_scope(actor: Actor) -> str:
     """Which organizations the actor may see: ``all``, its ``reseller``'s, its own
     ``organization``, or ``none``."""

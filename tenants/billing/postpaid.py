@@ -128,6 +128,30 @@ def organization_debt(org: Organization) -> Decimal:
     return debt if debt is not None else Decimal("0")
 
 
+def charge_for(org: Organization, credits: int) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """What ``credits`` of usage charge the organization now: the unit price (its currency's
+    postpaid price; PriceNotSet, 409, without one), the tax percent, the amount and its tax
+    (rounded once, as a charge's is)."""
+    unit = pricing.unit_price(org.reseller_id, org.currency, PricingModel.POSTPAID)
+    if unit is None:
+        raise _price_not_set()
+    amount = unit * credits
+    tax_percent = pricing.tax_percent(org.reseller_id, org.country)
+    tax = (amount * tax_percent / 100).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    return unit, tax_percent, amount, tax
+
+
+def room_under_limit(org: Organization) -> Decimal:
+    """What the organization may still accrue before its credit limit (never below 0), its
+    postpaid row locked like usage locks it: callers that check a charge against it before
+    scheduling one are serialized with the usage that takes from it."""
+    ensure_account(org)
+    _lock_account(org.id)
+    limit = db.session.scalar(select(Organization.credit_limit).where(Organization.id == org.id))
+    room = (limit or Decimal(0)) - organization_debt(org)
+    return max(room, Decimal(0))
+
+
 def _usage_member(actor: Actor, org: Organization, account) -> str | None:
     """Whose usage it is: the member named (one of the organization's now), or for the
     system pool the acting member (None for staff and keys)."""
@@ -200,12 +224,7 @@ def record_postpaid_usage(
     if org.pricing_model != PricingModel.POSTPAID:
         raise NotPostpaid()
     member_id = _usage_member(actor, org, account)
-    unit = pricing.unit_price(org.reseller_id, org.currency, PricingModel.POSTPAID)
-    if unit is None:
-        raise _price_not_set()
-    amount = unit * credits
-    tax_percent = pricing.tax_percent(org.reseller_id, org.country)
-    tax = (amount * tax_percent / 100).quantize(MONEY_SCALE, rounding=ROUND_HALF_UP)
+    unit, tax_percent, amount, tax = charge_for(org, credits)
     debt = _accrue(org, amount, tax, credits, occurred)
     moved = db.session.execute(
         update(Organization)

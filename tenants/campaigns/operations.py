@@ -6,25 +6,31 @@ credits of a campaign's next run are **reserved** when the run is scheduled
 (tenants.credits.reservations): a prepaid organization whose available credits cannot cover
 the first run is refused (402, nothing scheduled); they are released when the campaign is
 cancelled or rejected, and turned into the real charge when the run is sent
-(tenants.campaigns.runs). A postpaid organization reserves nothing: its runs accrue within
-the credit limit when they are sent, checked then like any usage.
+(tenants.campaigns.runs). A postpaid organization reserves nothing, but a campaign is
+scheduled (or changed) only when its next run's charge, with the other campaigns' scheduled
+runs, fits under the credit limit less the debt (402 otherwise); each run accrues within the
+limit when it is sent, checked then like any usage.
 
 Every verb that touches a campaign's runs first locks the campaign's row: the run job takes
 the same lock, so a cancel and a run never both act on one occurrence. Locks are taken in
-the order campaign → credit account → organization, the ledger's own order after the first.
+the order campaign → credit account (or postpaid row) → organization, the ledger's own
+order after the first.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from flask_babel import format_currency, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can, refuse_in_view_only, require
 from tenants.audit import log as audit
+from tenants.billing import postpaid
 from tenants.campaigns import notices
 from tenants.campaigns.occurrences import local_start
 from tenants.campaigns.plans import MAX_REASON, Plan, clean_plan, run_cost
@@ -33,7 +39,7 @@ from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.core.validation import clean_text
 from tenants.credits import operations as credit_ops
-from tenants.credits.reservations import release_credits, reserve_credits
+from tenants.credits.reservations import available_credits, release_credits, reserve_credits
 from tenants.jobs.outbox import enqueue_at
 from tenants.models import (
     Campaign,
@@ -111,15 +117,66 @@ def schedule_run(
 
 def _reserve(org: Organization, campaign: Campaign, run: CampaignRun, *, required: bool) -> None:
     if org.pricing_model != PricingModel.PREPAID:
+        if required:
+            _require_room_under_limit(org, campaign, run_cost(campaign))
         return
     cost = run_cost(campaign)
+    ref = account_of(campaign)
     try:
-        reserve_credits(org, account_of(campaign), cost)
+        reserve_credits(org, ref, cost)
     except InsufficientCredits:
         if required:
-            raise
+            raise InsufficientCredits(
+                ngettext(
+                    "The campaign's next run needs %(num)s credit, and only %(available)s "
+                    "are available (credits held less those reserved for other campaigns).",
+                    "The campaign's next run needs %(num)s credits, and only %(available)s "
+                    "are available (credits held less those reserved for other campaigns).",
+                    cost,
+                    available=available_credits(org, ref),
+                )
+            ) from None
         return
     run.reserved = cost
+
+
+def _require_room_under_limit(org: Organization, campaign: Campaign, cost: int) -> None:
+    """A postpaid organization reserves nothing, but its run must fit under the credit limit
+    when it is scheduled: what the run would charge now (price and tax), with what the other
+    campaigns' scheduled runs would, within the limit less the debt. InsufficientCredits
+    (402) otherwise. The postpaid row's lock serializes two schedulings (and usage)."""
+    room = postpaid.room_under_limit(org)
+    others = db.session.scalars(
+        select(Campaign)
+        .join(CampaignRun, CampaignRun.campaign_id == Campaign.id)
+        .where(
+            CampaignRun.organization_id == org.id,
+            CampaignRun.status == RunStatus.SCHEDULED,
+            Campaign.id != campaign.id,
+            Campaign.status.in_(OPEN_STATUSES),
+        )
+    ).all()
+    needed = sum(
+        (_charge(org, credits) for credits in [cost, *(run_cost(c) for c in others)]), Decimal(0)
+    )
+    if needed > room:
+        raise InsufficientCredits(
+            _l(
+                "The credit limit cannot cover this campaign's next run: with the runs of "
+                "your other scheduled campaigns it would charge %(needed)s, and %(room)s is "
+                "left under the limit.",
+                needed=format_currency(needed, org.currency),
+                room=format_currency(room, org.currency),
+            )
+        )
+
+
+def _charge(org: Organization, credits: int) -> Decimal:
+    """What ``credits`` of a run charge a postpaid organization, tax included."""
+    if credits <= 0:
+        return Decimal(0)
+    _unit, _percent, amount, tax = postpaid.charge_for(org, credits)
+    return amount + tax
 
 
 def release_run(org: Organization, campaign: Campaign, run: CampaignRun) -> None:
@@ -178,7 +235,9 @@ def create_campaign(actor: Actor, org: Organization, **values: Any) -> Campaign:
     db.session.add(campaign)
     db.session.flush()
     run = schedule_run(org, campaign, 0, plan.starts_at, required=True)
-    if not pending:
+    if pending:
+        notices.ask_for_approval(org, campaign)
+    else:
         enqueue_run(run)
     audit.record_on(actor, org, "campaign.scheduled", _audited(campaign, run))
     return campaign
@@ -250,6 +309,7 @@ def update_campaign(actor: Actor, org: Organization, campaign: Campaign, **chang
         _reserve(org, campaign, run, required=True)
     if _needs_approval(actor, org):
         campaign.status = CampaignStatus.PENDING_APPROVAL
+        notices.ask_for_approval(org, campaign)  # a changed campaign is submitted again
     elif run is not None and campaign.status == CampaignStatus.SCHEDULED:
         enqueue_run(run)  # at its (maybe new) time; a job asked for earlier finds it not due
     audit.record_on(actor, org, "campaign.changed", audit_changes(changed))

@@ -65,6 +65,15 @@ def reserve_credits(org: Organization, ref: AccountRef, credits: int) -> None:
     _move_reserved(org, credits)
 
 
+def available_credits(org: Organization, ref: AccountRef) -> int:
+    """What the account may still reserve or spend: its balance less what is reserved."""
+    acc = account_id(org, ref)
+    row = db.session.execute(
+        select(_ACCOUNTS.c.balance - _ACCOUNTS.c.reserved).where(_ACCOUNTS.c.id == acc)
+    ).scalar()
+    return max(int(row or 0), 0)
+
+
 def release_credits(org: Organization, ref: AccountRef, credits: int) -> None:
     """Free ``credits`` held for a run (cancelled, or about to be charged for real)."""
     if credits <= 0:

@@ -1,5 +1,5 @@
-"""The messages an organization sent: pages newest first, a status filter, recipients'
-statuses and counts, and the rows of the history's CSV."""
+"""The messages an organization sent: pages newest first, filters by status and by campaign
+(its runs' messages), recipients' statuses and counts, and the rows of the history's CSV."""
 
 from __future__ import annotations
 
@@ -63,11 +63,15 @@ def clean_status(value) -> MessageStatus | None:
         raise ValidationFailed(fields={"status": str(_l("Unknown status."))}) from None
 
 
-def messages_query(actor: Actor, org: Organization, *, status=None):
+def messages_query(actor: Actor, org: Organization, *, status=None, campaign_id=None):
+    """The messages the actor may read, newest first; ``campaign_id``: those its runs sent
+    (NotFound unless the actor may see that campaign)."""
     query = message_scoping.messages_query(actor, org)
     wanted = clean_status(status)
     if wanted is not None:
         query = query.where(Message.status == wanted)
+    if campaign_id not in (None, ""):
+        query = query.where(message_scoping.of_campaign(actor, org, campaign_id))
     return query.order_by(Message.created_at.desc(), Message.id.desc())
 
 
@@ -76,12 +80,13 @@ def message_page(
     org: Organization,
     *,
     status=None,
+    campaign_id=None,
     limit: int = 50,
     cursor: str | None = None,
     on_invalid: Callable[[], Exception] = paging.invalid_page_link,
 ) -> MessagePage:
     """A page of the messages the actor may read, newest first (keyset on created_at, id)."""
-    query = messages_query(actor, org, status=status)
+    query = messages_query(actor, org, status=status, campaign_id=campaign_id)
     if cursor:
         shape = paging.Cursor(MESSAGE_CURSOR.kinds, on_invalid=on_invalid)
         query = query.where(
@@ -118,7 +123,14 @@ def recipients_of(message: Message) -> list[MessageRecipient]:
     )
 
 
-def csv_rows(actor: Actor, org: Organization, *, status=None) -> Iterator[Message]:
-    """The messages of the history's CSV, newest first, read in pages."""
-    query = messages_query(actor, org, status=status).limit(MAX_CSV_ROWS)
+def csv_rows(
+    actor: Actor, org: Organization, *, status=None, campaign_id=None
+) -> Iterator[Message]:
+    """The messages of the history's CSV, newest first, read in pages when iterated; the
+    filters are checked at once (a refusal comes before the download starts)."""
+    query = messages_query(actor, org, status=status, campaign_id=campaign_id)
+    return _stream(query.limit(MAX_CSV_ROWS))
+
+
+def _stream(query) -> Iterator[Message]:
     yield from db.session.scalars(query.execution_options(yield_per=500))

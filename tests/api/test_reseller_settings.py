@@ -102,3 +102,40 @@ def test_organization_keys_may_not_touch_reseller_settings(api, tenants):
         ("PUT", "/reseller/tax-rates", {"tax_rates": []}),
     ):
         assert_error(api.call(method, path, tenants.key_acme, body), 403, "forbidden")
+
+
+def test_the_campaign_approval_switch(api, tenants):
+    from tenants.core.extensions import db
+    from tenants.models import AuditEntry
+
+    assert api.get("/reseller/settings", tenants.key_a).json == {"campaigns_need_approval": False}
+    changed = api.patch("/reseller/settings", tenants.key_a, {"campaigns_need_approval": True})
+    assert changed.status_code == 200, changed.json
+    assert changed.json == {"campaigns_need_approval": True}
+    db.session.expire_all()
+    assert tenants.a.campaigns_need_approval is True and tenants.b.campaigns_need_approval is False
+    entry = db.session.scalar(
+        db.select(AuditEntry).where(AuditEntry.action == "reseller.settings_updated")
+    )
+    assert entry.changes == {"campaigns_need_approval": [False, True]}
+    assert api.get("/reseller/settings", tenants.key_b).json == {"campaigns_need_approval": False}
+    # The same again changes (and audits) nothing.
+    api.patch("/reseller/settings", tenants.key_a, {"campaigns_need_approval": True})
+    count = db.select(db.func.count()).select_from(AuditEntry)
+    assert db.session.scalar(count.where(AuditEntry.action == "reseller.settings_updated")) == 1
+    for body, field in (
+        ({"campaigns_need_approval": "yes"}, "campaigns_need_approval"),
+        ({"campaigns_need_approval": None}, "campaigns_need_approval"),
+        ({"campaigns_need_approval": 1}, "campaigns_need_approval"),
+        ({"other": True}, "other"),
+    ):
+        refused = api.patch("/reseller/settings", tenants.key_a, body)
+        assert refused.status_code == 422 and field in refused.json["error"]["fields"], body
+    assert api.patch("/reseller/settings", tenants.key_a, {}).status_code == 422
+    for method in ("GET", "PATCH"):
+        body = {"campaigns_need_approval": False} if method == "PATCH" else None
+        assert_error(
+            api.call(method, "/reseller/settings", tenants.key_acme, body), 403, "forbidden"
+        )
+    db.session.expire_all()
+    assert tenants.a.campaigns_need_approval is True

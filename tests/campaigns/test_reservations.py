@@ -82,9 +82,10 @@ def test_withdrawals_and_transfers_stop_at_the_reservation(shop):
 def test_scheduling_more_than_is_available_is_refused_and_schedules_nothing(shop):
     record_usage(SYSTEM, shop.acme, credits=98, reference=new_reference())
     commit()
-    with pytest.raises(InsufficientCredits):
+    with pytest.raises(InsufficientCredits) as refused:
         schedule(shop)  # 3 credits, 2 available
     rollback()
+    assert "needs 3 credits, and only 2 are available" in str(refused.value)
     assert db.session.scalar(select(func.count(Campaign.id))) == 0
     assert reserved(shop.acme) == 0
 
@@ -116,9 +117,11 @@ def test_changing_to_what_cannot_be_covered_changes_nothing(shop):
     campaign = schedule(shop)
     record_usage(SYSTEM, shop.acme, credits=95, reference=new_reference())
     commit()
-    with pytest.raises(InsufficientCredits):
+    with pytest.raises(InsufficientCredits) as refused:
         campaigns.update_campaign(shop.actor, shop.acme, campaign, text="a" * 200)
     rollback()
+    # The run's own 3 come free first: 5 held, it needs 6.
+    assert "needs 6 credits, and only 5 are available" in str(refused.value)
     assert next_run(campaign).reserved == 3 and campaign.text == "Hello"
 
 

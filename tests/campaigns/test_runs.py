@@ -139,7 +139,9 @@ def test_a_postpaid_run_accrues_within_the_credit_limit(app, shop):
 
 
 def test_a_postpaid_run_beyond_the_credit_limit_is_not_sent(app, shop):
-    campaign = schedule(shop, org=shop.beta, actor=shop.beta_actor, text="a" * 1000)  # 7 SMS x 3
+    campaign = schedule(shop, org=shop.beta, actor=shop.beta_actor)  # €0.2178 of a €1.00 limit
+    record_usage(SYSTEM, shop.beta, credits=12, reference=new_reference())  # €0.8712 used since
+    commit()
     come_due(next_run(campaign))
     [run] = runs_of(campaign)
     assert run.status == RunStatus.NOT_SENT and run.reason == RunRefusal.INSUFFICIENT_CREDITS

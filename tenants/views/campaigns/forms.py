@@ -1,4 +1,4 @@
-"""The campaign pages' forms: schedule a campaign, confirm a cancel or an approval, reject
+"""The campaign pages' forms: schedule or change a campaign, confirm a cancel or an approval, reject
 with a reason."""
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class CampaignForm(Form):
         render_kw={"maxlength": 16},
     )
     submit = SubmitField(_l("Schedule"))
+
+
+class EditCampaignForm(CampaignForm):
+    submit = SubmitField(_l("Save changes"))
 
 
 class CancelForm(Form):

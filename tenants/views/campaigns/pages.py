@@ -1,12 +1,14 @@
 """Automated campaigns in the portal: the list (status, next run with its reserved credits,
-last run's report), scheduling one, a campaign's runs, cancelling; the reseller's staff
-approve or reject a pending one (with a reason) from the same page."""
+last run's report), scheduling one, changing it while it is open, a campaign's runs,
+cancelling; the reseller's staff approve or reject a pending one (with a reason) from the
+same page."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from tenants.access import campaign_scoping, contact_scoping
@@ -21,6 +23,7 @@ from tenants.campaigns.listing import (
     runs_of,
 )
 from tenants.campaigns.notices import refusal_label
+from tenants.campaigns.occurrences import local_start
 from tenants.core.errors import DomainError, NotFound
 from tenants.core.extensions import db
 from tenants.credits import ledger
@@ -28,7 +31,14 @@ from tenants.credits.holdings import Balance
 from tenants.jobs.outbox import commit, rollback
 from tenants.messaging.history import recipient_counts
 from tenants.models import Campaign, CampaignStatus, ContactList, Organization, PricingModel
-from tenants.views.campaigns.forms import ApproveForm, CampaignForm, CancelForm, RejectForm
+from tenants.models.campaigns import OPEN_STATUSES
+from tenants.views.campaigns.forms import (
+    ApproveForm,
+    CampaignForm,
+    CancelForm,
+    EditCampaignForm,
+    RejectForm,
+)
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import choices, show_service_errors
 
@@ -109,6 +119,96 @@ def new(org_id: str):
         balance=_balance(org),
         active_section=SECTION,
     )
+
+
+def _prefill(form: CampaignForm, campaign: Campaign, local: datetime) -> None:
+    """The form as the campaign stands (its first run's date and time in its time zone)."""
+    form.name.data = campaign.name
+    form.list_id.data = campaign.list_id
+    form.text.data = campaign.text
+    form.start_date.data, form.start_time.data = local.date(), local.time()
+    form.repeat.data = campaign.repeat.value
+    form.until.data = campaign.until
+    form.sender.data = campaign.sender or ""
+
+
+def _changes(form: CampaignForm, local: datetime, *, started: bool) -> dict[str, Any]:
+    """What the form asks of update_campaign. The start goes only when it was changed (the
+    form keeps minutes, a start given by the API may have seconds); after the first run the
+    start and repeat are shown, not sent: they can no longer change."""
+    changes: dict[str, Any] = {
+        "name": form.name.data,
+        "list_id": form.list_id.data,
+        "text": form.text.data,
+        "until": form.until.data,
+        "sender": form.sender.data or None,
+    }
+    if not started:
+        changes["repeat"] = form.repeat.data
+        typed = _starts_at(form)
+        if typed is None or typed != local.replace(second=0, microsecond=0):
+            changes["starts_at"] = typed
+    return changes
+
+
+@actor_required(Permission.MANAGE_CAMPAIGNS)
+def edit(org_id: str, campaign_id: str):
+    """Change a scheduled or pending campaign (update_campaign): the next run's reservation
+    made again for what it now costs (402 when short: nothing changed); with approval
+    required, it waits for approval again."""
+    actor, org = organization_for_view(org_id)
+    campaign = campaign_scoping.get_campaign(actor, org, campaign_id)
+    back = redirect(url_for(".detail", org_id=org.id, campaign_id=campaign.id))
+    if campaign.status not in OPEN_STATUSES:
+        flash(str(operations.CampaignClosed.default_message), "warning")
+        return back
+    upcoming = operations.scheduled_run(campaign)
+    started = upcoming is None or upcoming.occurrence > 0
+    local = local_start(campaign.starts_at, campaign.timezone)
+    form = EditCampaignForm()
+    form.list_id.choices = _lists(actor, org)
+    if campaign.list_id not in {choice.value for choice in form.list_id.choices}:
+        form.list_id.choices = choices(("", _("Deleted list: choose another"))) + _lists(actor, org)
+    if request.method == "GET":
+        _prefill(form, campaign, local)
+    if started:
+        for name in ("start_date", "start_time", "repeat"):
+            getattr(form, name).render_kw = {"disabled": True}
+        _prefill_schedule(form, campaign, local)
+    if form.validate_on_submit():
+        try:
+            changed = operations.update_campaign(
+                actor, org, campaign, **_changes(form, local, started=started)
+            )
+        except DomainError as error:
+            if isinstance(error, NotFound):
+                raise
+            rollback()
+            show_service_errors(form, error)
+        else:
+            commit()
+            if not changed:
+                flash(_("Nothing was changed."), "info")
+            elif campaign.status == CampaignStatus.PENDING_APPROVAL:
+                flash(_("The changes are saved. The campaign waits for approval."), "info")
+            else:
+                flash(_("The changes are saved."), "success")
+            return back
+    return render_template(
+        "campaigns/edit.html",
+        org=org,
+        form=form,
+        campaign=campaign,
+        started=started,
+        balance=_balance(org),
+        active_section=SECTION,
+    )
+
+
+def _prefill_schedule(form: CampaignForm, campaign: Campaign, local: datetime) -> None:
+    """A campaign that has run shows its schedule as it is (those fields are not sent)."""
+    form.start_date.data, form.start_time.data = local.date(), local.time()
+    form.repeat.data = campaign.repeat.value
 
 
 @actor_required(Permission.MANAGE_CAMPAIGNS)

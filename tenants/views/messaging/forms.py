@@ -41,3 +41,4 @@ class HistoryFilter(Form):
         csrf = False
 
     status = SelectField(_l("Status"), validate_choice=False)
+    campaign_id = SelectField(_l("Campaign"), validate_choice=False)

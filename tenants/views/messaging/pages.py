@@ -9,10 +9,11 @@ from flask import Response, redirect, render_template, request, stream_with_cont
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
-from tenants.access import message_scoping
-from tenants.access.policy import Permission
+from tenants.access import campaign_scoping, message_scoping
+from tenants.access.policy import Permission, can
 from tenants.core import paging
 from tenants.core.errors import DomainError
+from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.credits.accounts import account_lines
 from tenants.credits.export import attachment, csv_cell
@@ -20,13 +21,14 @@ from tenants.jobs.outbox import commit, rollback
 from tenants.messaging import history
 from tenants.messaging import operations as messaging
 from tenants.messaging.segments import LIMITS, alphabet
-from tenants.models import PricingModel
+from tenants.models import Campaign, PricingModel
 from tenants.views.messaging.forms import HistoryFilter, SendForm
 from tenants.web.decorators import actor_required, organization_for_view
 from tenants.web.forms import show_service_errors
 from tenants.web.templating import datetime_in
 
 SECTION = "messages"
+CAMPAIGN_CHOICES = 200
 
 
 def _accounts(actor, org) -> list[tuple[str, str]]:
@@ -49,6 +51,20 @@ def _counter() -> dict:
         "extended": extended,
         "limits": {name: list(limit) for name, limit in LIMITS.items()},
     }
+
+
+def _campaign_choices(actor, org) -> list:
+    """The history's campaign filter: the campaigns the actor may see, newest first (none
+    for a plain member, who does not see campaigns)."""
+    if not can(actor, Permission.MANAGE_CAMPAIGNS):
+        return []
+    rows = db.session.execute(
+        campaign_scoping.campaigns_query(actor, org)
+        .with_only_columns(Campaign.id, Campaign.name)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .limit(CAMPAIGN_CHOICES)
+    ).all()
+    return [("", _("Any campaign")), *((row.id, row.name) for row in rows)]
 
 
 @actor_required(Permission.SEND_MESSAGES)
@@ -98,15 +114,18 @@ def index(org_id: str):
     filters.status.choices = [("", _("Any status"))] + [
         (status.value, label) for status, label in history.status_labels().items()
     ]
+    filters.campaign_id.choices = _campaign_choices(actor, org)
     status = request.args.get("status") or None
     try:
         history.clean_status(status)
     except DomainError:
         status = None
+    campaign_id = request.args.get("campaign_id") or None  # one the actor cannot see: 404
     page = history.message_page(
         actor,
         org,
         status=status,
+        campaign_id=campaign_id,
         cursor=request.args.get("cursor") or None,
         on_invalid=paging.page_not_found,
     )
@@ -116,6 +135,7 @@ def index(org_id: str):
         org=org,
         filters=filters,
         status=status,
+        campaign_id=campaign_id,
         page=page,
         counts=counts,
         labels=history.status_labels(),
@@ -145,7 +165,10 @@ def history_csv(org_id: str):
     actor, org = organization_for_view(org_id)
     status = request.args.get("status") or None
     history.clean_status(status)  # an unknown status is refused (422) before the download
-    rows = history.csv_rows(actor, org, status=status)
+    # …and a campaign the actor cannot see is a 404, before it too.
+    rows = history.csv_rows(
+        actor, org, status=status, campaign_id=request.args.get("campaign_id") or None
+    )
     headers = [
         _("Date"),
         _("Status"),
