@@ -111,9 +111,12 @@ step "lint-imports (the house's architecture contracts in pyproject.toml)"
 step "Compiling translations"
 .venv/bin/pybabel compile -d translations >/dev/null
 
-pytest_args=(-q -p no:cacheprovider)
+# --durations: the slowest tests of each run in the log, to keep the suite within its budget.
+pytest_args=(-q -p no:cacheprovider --durations=15)
 if [ "$WORKERS" != 0 ] && [ "$WORKERS" != 1 ]; then
-  pytest_args+=(-n "$WORKERS")
+  # worksteal: an idle worker takes tests queued for the other, so a long test near the end
+  # of one worker's share does not leave the other core idle.
+  pytest_args+=(-n "$WORKERS" --dist worksteal)
 fi
 
 step "Test suite on SQLite"
