@@ -241,8 +241,9 @@ def _count_usage(accepted: list[Accrual]) -> None:
     for a in accepted:
         item = forecast.Used(a.occurred, a.credits, a.amount + a.tax)
         used.setdefault(a.org.id, (a.org, []))[1].append(item)
-    for _org_id, (org, items) in sorted(used.items()):
-        forecast.count_usage(org, items, moved=sum(item.charged for item in items))
+    forecast.count_usage_many(
+        (org, items, sum(item.charged for item in items)) for org, items in used.values()
+    )
 
 
 def _insert_charges(accepted: list[Accrual], now: datetime) -> None:

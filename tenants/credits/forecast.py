@@ -39,7 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tenants.core.bulk import dialect_insert
@@ -122,31 +122,51 @@ class Used:
     charged: Decimal = _ZERO
 
 
-def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
-    """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
+def _by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
+    """``used`` summed by day of the organization's timezone, days with nothing left out."""
     days: dict[date, tuple[int, Decimal]] = {}
     for item in used:
         day = local_day(org.timezone, item.moment)
         credits, charged = days.get(day, (0, _ZERO))
         days[day] = (credits + item.credits, charged + item.charged)
-    days = {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
-    for day, (credits, charged) in days.items():
-        statement = dialect_insert(UsageDay.__table__).values(
-            organization_id=org.id,
-            reseller_id=org.reseller_id,
-            day=day,
-            credits=credits,
-            charged=charged,
+    return {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
+
+
+def _upsert_days(rows: list[dict]) -> None:
+    """Add each row's credits and money to its (organization, day) row of usage_days, in
+    one statement; rows in (organization, day) order, so concurrent writers lock them in the
+    same order."""
+    if not rows:
+        return
+    statement = dialect_insert(UsageDay.__table__).values(rows)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["organization_id", "day"],
+            set_={
+                "credits": UsageDay.credits + statement.excluded.credits,
+                "charged": UsageDay.charged + statement.excluded.charged,
+            },
         )
-        db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["organization_id", "day"],
-                set_={
-                    "credits": UsageDay.credits + statement.excluded.credits,
-                    "charged": UsageDay.charged + statement.excluded.charged,
-                },
-            )
-        )
+    )
+
+
+def _day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:
+    return [
+        {
+            "organization_id": org.id,
+            "reseller_id": org.reseller_id,
+            "day": day,
+            "credits": credits,
+            "charged": charged,
+        }
+        for day, (credits, charged) in days.items()
+    ]
+
+
+def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
+    """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
+    days = _by_day(org, used)
+    _upsert_days(_day_rows(org, days))
     return days
 
 
@@ -205,6 +225,43 @@ def store_window(
     ).one_or_none()
     if row is not None:
         _counted(org, row, added, start, moved)
+
+
+def count_usage_many(counted: Iterable[tuple[Organization, list[Used], int | Decimal]]) -> None:
+    """count_usage for the organizations of a batch, in four statements whatever their
+    number (the batch usage paths: one ``count_usage`` each made 1,000 events cost 1,280
+    statements): their day totals in one upsert, their windows read in one SELECT, their
+    sums stored by one executemany UPDATE, and their rows read back for the alerts. Each
+    item: the organization (its row locked by the batch's UPDATE of totals or debts), what
+    it used, and what the batch moved (as ``count_usage``'s ``moved``)."""
+    items = sorted(counted, key=lambda item: item[0].id)
+    added = {org.id: _by_day(org, used) for org, used, _moved in items}
+    _upsert_days([row for org, _u, _m in items for row in _day_rows(org, added[org.id])])
+    if not items:
+        return
+    starts = {org.id: window_start(org.timezone) for org, _u, _m in items}
+    sums = _window_sums(list(starts), starts)
+    columns = Organization.__table__.c
+    db.session.execute(
+        update(Organization.__table__)
+        .where(columns.id == bindparam("b_id", type_=columns.id.type))
+        .values(
+            forecast_usage_7d=bindparam("b_usage", type_=columns.forecast_usage_7d.type),
+            forecast_charge_7d=bindparam("b_charge", type_=columns.forecast_charge_7d.type),
+            forecast_window_start=bindparam("b_start", type_=columns.forecast_window_start.type),
+        ),
+        [
+            {"b_id": org_id, "b_usage": usage, "b_charge": charge, "b_start": starts[org_id]}
+            for org_id, (usage, charge) in sums.items()
+        ],
+    )
+    rows = {
+        row.id: row
+        for row in db.session.execute(select(*_AFTER).where(Organization.id.in_(starts))).all()
+    }
+    for org, _used, moved in items:
+        if org.id in rows:
+            _counted(org, rows[org.id], added[org.id], starts[org.id], moved)
 
 
 def _counted(

@@ -118,9 +118,9 @@ def _count_usage(movements: list[Movement], results: list[str | DomainError]) ->
             used.setdefault(org_id, (movement.org, []))[1].extend(items)
             net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
             moved[org_id] = moved.get(org_id, 0) + net
-    for org_id, (org, items) in sorted(used.items()):
-        if items:
-            forecast.count_usage(org, items, moved=moved[org_id])
+    forecast.count_usage_many(
+        (org, items, moved[org_id]) for org_id, (org, items) in used.items() if items
+    )
 
 
 def _post_postpaid(

@@ -17,7 +17,7 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import ledger
 from tenants.jobs.outbox import commit
-from tenants.models import Charge, LedgerEntry, Organization, QueuedJob
+from tenants.models import Charge, LedgerEntry, Organization, QueuedJob, UsageDay
 from tenants.organizations.operations import suspend_organization
 from tests.api.test_usage_references import batch, debt, postpaid, usage, usage_entries
 from tests.api.test_usage_round_trips import recorded
@@ -202,6 +202,43 @@ def test_a_batch_is_a_fixed_number_of_statements_whatever_its_size(app, api, ten
     assert counts[0] == counts[1], [s[:100] for s in statements]
     assert system_credits(tenants.acme) == 10_000 - 311
     assert_conserved(tenants.acme)
+
+
+def test_a_batch_is_a_fixed_number_of_statements_whatever_its_organizations(
+    app, api, tenants, create_organization
+):
+    """The forecast counts a batch's organizations together: 2 or 8 organizations, the same
+    forecast statements (one count_usage each made 1,000 events over 630 organizations
+    1,280 statements), and on PostgreSQL the same statements in all (SQLite moves each
+    organization's total and balance by its own UPDATE); each organization's day total and
+    7-day sum hold its own usage."""
+    app.config["API_RATE_LIMIT"] = ""
+    orgs = [create_organization(tenants.a, name=f"Batch {n}") for n in range(8)]
+    for org in orgs:
+        fund(org, 100)
+    # Each organization's first usage creates its usage account: out of the counted batches.
+    batch(api, tenants.key_a, *((org, 1, f"warm-up-{n}") for n, org in enumerate(orgs)))
+    counts = []
+    for size in (2, 8):
+        events = [(org, n + 1, f"{size}-{n}") for n, org in enumerate(orgs[:size])]
+        for org in orgs:
+            assert org.id  # loaded now: the test's own objects, not the request's statements
+        with recorded(app) as (statements, _commits):
+            response = batch(api, tenants.key_a, *events)
+        assert response.json["accepted"] == size
+        forecast = [s for s in statements if "usage_days" in s or "forecast_" in s]
+        counts.append((len(forecast), len(statements)))
+    assert counts[0][0] == counts[1][0] == 4, counts
+    if db.engine.dialect.name == "postgresql":
+        assert counts[0][1] == counts[1][1], counts
+    db.session.expire_all()
+    for n, org in enumerate(orgs):
+        used = 1 + (n + 1) * (2 if n < 2 else 1)  # the warm-up, then one or two batches
+        stored = db.session.get(Organization, org.id)
+        day = db.session.scalar(
+            sa.select(UsageDay.credits).where(UsageDay.organization_id == org.id)
+        )
+        assert (day, stored.forecast_usage_7d, stored.total_credits) == (used, used, 100 - used)
 
 
 def test_alerts_and_top_ups_are_asked_once_per_batch(api, tenants):
