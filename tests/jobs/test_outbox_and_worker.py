@@ -300,6 +300,7 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_forecast_sms",
             "run_campaign",
             "report_campaign_run",
+            "send_campaign_approval_request",
             "send_campaign_notice",
         ]
     )
