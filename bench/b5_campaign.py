@@ -343,6 +343,11 @@ def check(url: str, ids: dict[str, str], message_id: str, count: int) -> dict[st
             message_id,
         )
         created = one("SELECT created_at FROM messages WHERE id = %s", message_id)[0]
+        jobs = conn.execute(
+            "SELECT name, count(*), avg(extract(epoch FROM finished_at - started_at)),"
+            " avg(extract(epoch FROM started_at - created_at)) FROM queued_jobs"
+            " WHERE finished_at IS NOT NULL GROUP BY name ORDER BY name"
+        ).fetchall()
     bought = 2 * count
     checks = {
         "every recipient final": by_status == {"delivered": count - failing, "failed": failing},
@@ -356,6 +361,7 @@ def check(url: str, ids: dict[str, str], message_id: str, count: int) -> dict[st
         "by_status": by_status,
         "held": held,
         "refunds": refunds,
+        "jobs": jobs,
         "times": {
             "charged": created,
             "first sent": times[0],
@@ -497,6 +503,8 @@ def main() -> int:
         )
     )
     print(f"recipients {found['by_status']}; refunds {found['refunds']}; held {found['held']}")
+    for name, jobs, run, wait in found["jobs"]:
+        print(f"  {jobs:4d} x {name}: {1000 * run:7.1f} ms running, {1000 * wait:7.1f} ms waiting")
     for name, ok in found["checks"].items():
         print(f"  {'ok    ' if ok else 'BROKEN'} {name}")
     for n in range(WORKERS):
