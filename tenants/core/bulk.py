@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import itemgetter
 
 from sqlalchemy import JSON, Enum, String, Table, bindparam, column, func, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -83,16 +84,19 @@ def copy_rows(target: str, table: Table, rows: list[dict], *, connection=None) -
     connection = connection if connection is not None else db.session.connection()
     cursor = connection.connection.driver_connection.cursor()
     quote = connection.dialect.identifier_preparer.quote  # a column named "to"
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    # Only the columns with a processor (enums, JSON, times) are converted, each row's
+    # others passed as they are: 100,000 rows of a message's recipients a campaign run.
+    converted = [(i, process) for i, process in enumerate(processors) if process is not None]
     with cursor.copy(f"COPY {target} ({', '.join(map(quote, names))}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [
-                    value if process is None or value is None else process(value)
-                    for process, value in zip(
-                        processors, (row[name] for name in names), strict=True
-                    )
-                ]
-            )
+            out = values(row)
+            if converted:
+                out = list(out)
+                for i, process in converted:
+                    if out[i] is not None:
+                        out[i] = process(out[i])
+            copy.write_row(out)
 
 
 def update_rows(
