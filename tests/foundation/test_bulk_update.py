@@ -63,3 +63,16 @@ def test_a_thousand_rows_are_one_statement(app):
     assert changed == 1000
     assert len([s for s in executed if s.lstrip().upper().startswith("UPDATE")]) == 1
     assert db.session.get(SmsMessage, messages[999].id).gateway_reference == "ref-999"
+
+
+def test_values_that_are_all_null_are_written_as_null(app):
+    """A gateway that gives no ids (the log gateway) answers None for every message."""
+    first, second = sms("log"), sms("log")
+    first.gateway_reference = second.gateway_reference = "old"
+    db.session.commit()
+    ids = first.id, second.id
+    rows = [{"id": id_, "gateway_reference": None} for id_ in ids]
+    assert update_rows(SmsMessage.__table__, "id", rows) == 2
+    db.session.commit()
+    db.session.expire_all()
+    assert [db.session.get(SmsMessage, id_).gateway_reference for id_ in ids] == [None, None]
