@@ -160,7 +160,7 @@ def wait_for_workers(queue_name: str, procs: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + 120
     while len(Worker.all(queue=queue)) < len(procs):
         if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-            raise SystemExit("the workers did not start (see their logs)")
+            raise SystemExit("the workers did not start (see their logs, printed above)")
         time.sleep(0.2)
 
 
@@ -176,6 +176,17 @@ def stop(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def forget_queue(queue: str) -> None:
+    """The queue's keys in Redis (its finished jobs' hashes expire with RQ's result TTL)."""
+    from redis import Redis
+
+    connection = Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(f"*{queue}*"))
+    if keys:
+        connection.delete(*keys)
+    connection.srem("rq:queues", f"rq:queue:{queue}")
 
 
 def spy(procs: list[subprocess.Popen], out: Path) -> list[subprocess.Popen]:
@@ -294,7 +305,7 @@ def wait_done(app, campaign_id: str, procs, samples: list) -> tuple[float, str]:
                     return time.time(), message_id
             db.session.rollback()
             if any(p.poll() is not None for p in procs):
-                raise SystemExit("a worker exited during the campaign (see its log)")
+                raise SystemExit("a worker exited during the campaign (see its log, printed above)")
             time.sleep(0.25)
     raise SystemExit("the campaign was not done in 30 minutes")
 
@@ -459,6 +470,7 @@ def main() -> int:
         }
         env.pop("MAIL_SERVER", None)
         logs = Path(tempfile.mkdtemp(prefix=f"{queue}-"))
+        print(f"workers' logs in {logs}")
         from app import create_app
 
         app = create_app(
@@ -484,6 +496,7 @@ def main() -> int:
                 s.send_signal(signal.SIGINT)
                 s.wait(timeout=60)
             stop(procs)
+            forget_queue(queue)
         seconds = done - due
         rate = args.recipients / seconds
         found = check(url, ids, message_id, args.recipients)
