@@ -33,6 +33,7 @@ BENCHES: list[tuple[str, str, list[str], list[str]]] = [
     ("B3", "b3_csv.py", [], []),
     ("B4", "b4_invoices.py", [], []),
     ("B5 contacts", "b5_contacts_import.py", [], []),
+    ("B5 campaign", "b5_campaign.py", [], []),
     ("B6", "b6_batch.py", [], []),
     ("B7 memory", "b7_worker_memory.py", [], ["--receipts", "300"]),
     ("B7 soak", "b7_soak.py", [], ["--minutes", "5", "--window", "1"]),

@@ -23,8 +23,9 @@ from typing import Protocol
 from flask import current_app
 from sqlalchemy import insert, select
 
+from tenants.core.bulk import copy_rows
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_ids, utcnow
 from tenants.models import Organization, SmsMessage
 from tenants.notify.smpp import SmppGateway, SmppSettings
 from tenants.notify.sms_types import DeliveryReport, OutgoingSms, SmsGatewayError
@@ -96,21 +97,23 @@ class SandboxGateway(_OneByOne):
             )
             fresh = [m for m in messages if m.reference not in taken]
             if fresh:
-                connection.execute(
-                    insert(table),
-                    [
-                        {
-                            "id": new_id("sms"),
-                            "to": m.to,
-                            "text": m.text,
-                            "gateway": self.name,
-                            "status": "sent",
-                            "gateway_reference": m.reference,
-                            "created_at": utcnow(),
-                        }
-                        for m in fresh
-                    ],
-                )
+                now = utcnow()
+                rows = [
+                    {
+                        "id": id_,
+                        "to": m.to,
+                        "text": m.text,
+                        "gateway": self.name,
+                        "status": "sent",
+                        "gateway_reference": m.reference,
+                        "created_at": now,
+                    }
+                    for id_, m in zip(new_ids("sms", len(fresh)), fresh, strict=True)
+                ]
+                if connection.dialect.name == "postgresql":
+                    copy_rows(table.name, table, rows, connection=connection)
+                else:
+                    connection.execute(insert(table), rows)
         for m in messages:
             failed = m.to.endswith(self.FAILING_SUFFIX)
             self.reports.append(

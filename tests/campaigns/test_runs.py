@@ -24,6 +24,7 @@ from tenants.models import (
     EntryType,
     LedgerEntry,
     Message,
+    MessageRecipient,
     MessageStatus,
     OrganizationStatus,
     RunRefusal,
@@ -129,6 +130,23 @@ def test_a_run_to_a_list_of_opted_out_numbers_is_not_sent(app, shop):
     come_due(next_run(campaign))
     [run] = runs_of(campaign)
     assert run.status == RunStatus.NOT_SENT and run.reason == RunRefusal.LIST_EMPTY
+
+
+def test_a_run_skips_the_lists_opted_out_numbers_and_charges_the_others(app, shop):
+    campaign = schedule(shop)
+    contacts.add_opt_out(shop.actor, shop.acme, mobile=NUMBERS[1])
+    commit()
+    come_due(next_run(campaign))
+    [run] = runs_of(campaign)
+    [message] = messages_of(shop.acme)
+    assert run.status == RunStatus.SENT and run.credits == 2
+    assert (message.recipients, message.skipped, message.credits) == (2, 1, 2)
+    sent_to = db.session.scalars(
+        db.select(MessageRecipient.number).where(MessageRecipient.message_id == message.id)
+    ).all()
+    assert sorted(sent_to) == sorted(n for n in NUMBERS if n != NUMBERS[1])
+    assert held(shop.acme) == 98 and reserved(shop.acme) == 0
+    assert_conserved(shop.acme)
 
 
 def test_a_postpaid_run_accrues_within_the_credit_limit(app, shop):
