@@ -28,6 +28,7 @@ class Forecast(ApiModel):
     )
     days_left: int | None = Field(
         ge=0,
-        description="Whole days until the credits run out (prepaid) or the debt reaches the "
-        "credit limit (postpaid), at that rate; null when it cannot be told",
+        description="Whole days until the available credits (held less reserved for "
+        "scheduled campaign runs) run out (prepaid) or the debt reaches the credit limit "
+        "(postpaid), at that rate; null when it cannot be told",
     )

@@ -6,7 +6,8 @@ Definitions, in the organization's timezone:
 - the *window* is the last 7 days, today included (today and the 6 days before it);
 - *daily usage* = credits used in the window / 7 (usage, messages sent, less the refunds
   of failed messages), shown with one decimal;
-- *days left*, whole days rounded down: prepaid, total credits * 7 / credits used in the
+- *days left*, whole days rounded down: prepaid, available credits (total credits less
+  those reserved for scheduled campaign runs, never below 0) * 7 / credits used in the
   window; postpaid, (credit limit - debt) * 7 / money charged in the window with its tax
   (0 once the debt reaches the limit). None (the API's null, the pages' "—") when nothing
   was used in the window.
@@ -24,10 +25,14 @@ an hourly job, re-reads the window of every organization whose stored sums are n
 
 The alert "warn me N days before I run out" (``forecast_alert_days``) fires when a change
 of the forecast *crosses* N: days left before the change above N (or no forecast), after it
-at or below N. Both writers hold the organization's row lock while they compare (the usage
-paths have just updated the row; the job locks it), so exactly one transaction crosses, and
-the alert re-arms by itself once a purchase, a payment or a quieter week lifts the forecast
-back above N — the low-balance alert's rule (tenants.credits.alerts).
+at or below N. Not only usage lowers days left: so do a withdrawal or any other movement
+taking credits out of the organization (the ledger: ``changed`` with its total), a
+reservation for a campaign run (tenants.credits.reservations) and a lower credit limit
+(``credit_limit_changing``). Every writer compares under the organization's row lock (the
+usage paths, the ledger and the reservations have just updated the row; the job and the
+credit limit lock it), so exactly one transaction crosses, and the alert re-arms by itself
+once a purchase, a payment, a release or a quieter week lifts the forecast back above N —
+the low-balance alert's rule (tenants.credits.alerts).
 """
 
 from __future__ import annotations
@@ -69,11 +74,15 @@ def days_left(
     credit_limit: Decimal,
     usage_7d: int,
     charge_7d: Decimal,
+    *,
+    reserved_credits: int,
 ) -> int | None:
     """Days left as the database computes ``forecast_days_left`` (FORECAST_DAYS_LEFT_SQL,
-    which stores NO_FORECAST_DAYS for None)."""
+    which stores NO_FORECAST_DAYS for None). Prepaid, the credits available: held less
+    reserved."""
     if pricing_model == PricingModel.PREPAID:
-        return max(total_credits, 0) * WINDOW_DAYS // usage_7d if usage_7d > 0 else None
+        available = max(total_credits - reserved_credits, 0)
+        return available * WINDOW_DAYS // usage_7d if usage_7d > 0 else None
     if charge_7d <= 0:
         return None
     if credit_limit <= debt:
@@ -178,11 +187,14 @@ def _window_sum(column, org_id: str, start: date):
     )
 
 
-_AFTER = (
+# What the forecast reads of an organization's row after a change: the usage paths', the
+# ledger's and the reservations' UPDATEs answer it (RETURNING), ledger_one's statement too.
+FORECAST_STATE = (
     Organization.id,
     Organization.status,
     Organization.pricing_model,
     Organization.total_credits,
+    Organization.reserved_credits,
     Organization.debt,
     Organization.credit_limit,
     Organization.forecast_usage_7d,
@@ -220,7 +232,7 @@ def store_window(
             forecast_charge_7d=_window_sum(UsageDay.charged, org.id, start),
             forecast_window_start=start,
         )
-        .returning(*_AFTER)
+        .returning(*FORECAST_STATE)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if row is not None:
@@ -271,30 +283,70 @@ def _counted(
     start: date,
     moved: int | Decimal,
 ) -> None:
-    """``row`` (the organization's _AFTER once ``added`` is in its sums): keep the ORM
+    """``row`` (the organization's FORECAST_STATE once ``added`` is in its sums): keep the ORM
     object's forecast in step and alert when this transaction crossed the alert days."""
-    if isinstance(org, Organization):  # the ORM object, not a read-only row (the API's)
-        for name in (
-            "forecast_usage_7d",
-            "forecast_charge_7d",
-            "forecast_days_left",
-            "forecast_window_start",
-        ):
-            set_committed_value(org, name, getattr(row, name))
-    if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
-        return
+    keep_in_step(
+        org,
+        row,
+        ("forecast_usage_7d", "forecast_charge_7d", "forecast_days_left", "forecast_window_start"),
+    )
     credits = sum(c for day, (c, _m) in added.items() if day >= start)
     charged = sum((m for day, (_c, m) in added.items() if day >= start), _ZERO)
-    prepaid = row.pricing_model == PricingModel.PREPAID
+    if row.pricing_model == PricingModel.PREPAID:
+        changed(row, total=int(moved), usage=credits, charge=charged)
+    else:
+        changed(row, debt=Decimal(moved), usage=credits, charge=charged)
+
+
+def changed(
+    row,
+    *,
+    total: int = 0,
+    reserved: int = 0,
+    debt: Decimal = _ZERO,
+    credit_limit: Decimal = _ZERO,
+    usage: int = 0,
+    charge: Decimal = _ZERO,
+) -> None:
+    """``row``: the organization's FORECAST_STATE once this transaction moved its total
+    credits by ``total``, its reserved credits by ``reserved``, its debt, its credit limit
+    and its window's usage and money by the amounts given; queue the alert when that took
+    days left across the alert days. The caller holds the organization's row lock (it has
+    just updated the row, or locked it): the one rule of every writer, once per crossing."""
+    if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
+        return
     before = days_left(
         row.pricing_model,
-        row.total_credits - (moved if prepaid else 0),
-        row.debt - (_ZERO if prepaid else Decimal(moved)),
-        row.credit_limit,
-        row.forecast_usage_7d - credits,
-        row.forecast_charge_7d - charged,
+        row.total_credits - total,
+        row.debt - debt,
+        row.credit_limit - credit_limit,
+        row.forecast_usage_7d - usage,
+        row.forecast_charge_7d - charge,
+        reserved_credits=row.reserved_credits - reserved,
     )
     _alert_on_crossing(row, before, row.forecast_usage_7d)
+
+
+def keep_in_step(org: Organization, row, names: Iterable[str]) -> None:
+    """The ORM object's ``names`` as ``row`` (fresh from the database) has them, without
+    marking them changed; a read-only row (the API's) is left alone."""
+    if isinstance(org, Organization):
+        for name in names:
+            set_committed_value(org, name, getattr(row, name))
+
+
+def credit_limit_changing(org: Organization, credit_limit: Decimal) -> None:
+    """A postpaid organization's credit limit is about to become ``credit_limit`` (its
+    caller writes it in this transaction): lock the organization's row, the forecast's
+    writers' order, and queue the alert when the new limit takes days left across the alert
+    days."""
+    row = db.session.execute(
+        select(*FORECAST_STATE).where(Organization.id == org.id).with_for_update()
+    ).one_or_none()
+    if row is None or row.pricing_model != PricingModel.POSTPAID:
+        return
+    after = SimpleNamespace(**{**row._asdict(), "credit_limit": credit_limit})
+    changed(after, credit_limit=credit_limit - row.credit_limit)
 
 
 # -- counting in the posting's own statement (tenants.credits.ledger_one) ----------------------
@@ -323,7 +375,7 @@ def in_place(org: Organization, postings: list, moment: datetime) -> InPlace | N
 
 
 def counted_in_place(org: Organization, counted: InPlace, row, *, moved: int) -> None:
-    """After the posting's statement: ``row``, the organization's _AFTER and window start as
+    """After the posting's statement: ``row``, the organization's FORECAST_STATE and window start as
     the statement left them. A window that slid since the sums were read (the statement left
     them alone) is re-read now."""
     added = {counted.day: (counted.credits, _ZERO)}
@@ -342,6 +394,7 @@ def _alert_on_crossing(row, before: int | None, usage: int) -> None:
         row.credit_limit,
         row.forecast_usage_7d,
         row.forecast_charge_7d,
+        reserved_credits=row.reserved_credits,
     )
     if not crossed(before, after, row.forecast_alert_days):
         return
@@ -362,6 +415,7 @@ _STATE = (
     Organization.timezone,
     Organization.pricing_model,
     Organization.total_credits,
+    Organization.reserved_credits,
     Organization.debt,
     Organization.credit_limit,
     Organization.forecast_usage_7d,
@@ -416,6 +470,7 @@ def _apply(rows) -> None:
             row.credit_limit,
             row.forecast_usage_7d,
             row.forecast_charge_7d,
+            reserved_credits=row.reserved_credits,
         )
         fresh = SimpleNamespace(
             **{**row._asdict(), "forecast_usage_7d": usage, "forecast_charge_7d": charge}
@@ -468,14 +523,31 @@ def counted_usage(postings: Iterable, moment: datetime) -> list[Used]:
 
 
 def count_postings(
-    org: Organization, postings: list, moment: datetime, *, postpaid: bool = False
+    org: Organization,
+    postings: list,
+    moment: datetime,
+    *,
+    postpaid: bool = False,
+    state=None,
 ) -> None:
     """A prepaid ledger transaction's usage (or message, or refund) in the daily totals and
     the forecast, under the organization's row lock its total's UPDATE took. A postpaid one
-    is counted by its charge, with its money (tenants.billing.postpaid)."""
+    is counted by its charge, with its money (tenants.billing.postpaid). ``state``: the
+    organization's FORECAST_STATE after that UPDATE, to alert when credits leaving without
+    usage (a withdrawal, a transfer out) cross the alert days; None, no alert (a close-out)."""
     if postpaid:
         return
     used = counted_usage(postings, moment)
+    net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if used:
-        net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
         count_usage(org, used, moved=net)
+    elif state is not None:
+        total_moved(state, net)
+
+
+def total_moved(state, net: int) -> None:
+    """A prepaid movement without usage moved the organization's total credits by ``net``
+    (``state``: its FORECAST_STATE after, under the row lock): credits leaving lower days
+    left, which may cross the alert days."""
+    if net < 0:
+        changed(state, total=net)

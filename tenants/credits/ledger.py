@@ -143,7 +143,7 @@ _MOVE_TOTAL = (
         _ORGANIZATIONS.c.status != OrganizationStatus.DELETED,
     )
     .values(total_credits=_ORGANIZATIONS.c.total_credits + bindparam("net"))
-    .returning(_ORGANIZATIONS.c.total_credits)
+    .returning(*forecast.FORECAST_STATE)
 )
 _INSERT_POSTINGS = insert(LedgerEntry.__table__)
 
@@ -252,15 +252,17 @@ def _require_open(org: Organization, postings: list[Posting]) -> None:
 POSTPAID_BALANCE = 0
 
 
-def _move_total(org: Organization, net: int, *, alert: bool) -> None:
+def _move_total(org: Organization, net: int, *, alert: bool):
     """Move the organization's total credits, from which the Customer app lists balances and
     filters low ones, in the same transaction as the postings, after the account locks. Its
-    row lock serializes the organization's movements: exactly one crosses the alert level."""
-    total = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).scalar()
-    if total is None:
+    row lock serializes the organization's movements: exactly one crosses the alert level.
+    Answers the row's forecast state after the move (forecast.FORECAST_STATE)."""
+    state = db.session.execute(_MOVE_TOTAL, {"organization": org.id, "net": net}).one_or_none()
+    if state is None:
         raise OrganizationClosed()
     if alert:
-        alerts.total_changed(org, total - net, total)
+        alerts.total_changed(org, state.total_credits - net, state.total_credits)
+    return state
 
 
 @dataclass
@@ -310,12 +312,12 @@ def post_transaction(
             if balance is None:
                 raise InsufficientCredits()
             balances[acc] = balance
-    net = 0
+    net, state = 0, None
     if not postpaid:
         _require_open(org, postings)
         net = sum(p.credits for p in postings if p.ref.kind in HOLDING_KINDS)
     if net:
-        _move_total(org, net, alert=alert)
+        state = _move_total(org, net, alert=alert)
     # Automatic top-ups ask for their jobs here, in this transaction, under the account
     # locks (one transaction crosses a threshold).
     for acc, posting in resolved:
@@ -348,7 +350,9 @@ def post_transaction(
     ]
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
-    forecast.count_postings(org, postings, occurred_at or now, postpaid=postpaid)
+    forecast.count_postings(
+        org, postings, occurred_at or now, postpaid=postpaid, state=state if alert else None
+    )
     return [LedgerEntry(**row) for row in rows]
 
 

@@ -297,9 +297,11 @@ def _move_totals(movements: list[Movement], results: list[str | DomainError]) ->
     else:
         totals = {}
         for org_id, net in nets.items():
-            total = db.session.execute(_MOVE_TOTAL, {"organization": org_id, "net": net}).scalar()
-            if total is not None:
-                totals[org_id] = total
+            state = db.session.execute(
+                _MOVE_TOTAL, {"organization": org_id, "net": net}
+            ).one_or_none()
+            if state is not None:
+                totals[org_id] = state.total_credits
     for org_id, total in totals.items():
         alerts.total_changed(orgs[org_id], total - nets[org_id], total)
     return set(nets) - set(totals)

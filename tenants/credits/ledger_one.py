@@ -61,13 +61,15 @@ _ACCOUNTS = CreditAccount.__table__
 _ORGANIZATIONS = Organization.__table__
 _ENTRIES = LedgerEntry.__table__
 _DAYS = UsageDay.__table__
-# What the statement answers of the organization once a usage is counted in place: the
-# forecast's own columns (tenants.credits.forecast._AFTER and the window's start).
+# What the statement answers of the organization: the forecast's own columns
+# (tenants.credits.forecast.FORECAST_STATE), to count a usage in place or to alert when
+# credits leaving without usage cross the alert days.
 _COUNTED = (
     "id",
     "status",
     "pricing_model",
     "total_credits",
+    "reserved_credits",
     "debt",
     "credit_limit",
     "forecast_usage_7d",
@@ -150,7 +152,7 @@ def _balance_and_total(count: int, holding: int, counted: bool):
             exists(select(bal.c.balance)),
         )
         .values(**values)
-        .returning(*(org[name] for name in (_COUNTED if counted else ("total_credits",))))
+        .returning(*(org[name] for name in _COUNTED))
         .cte("tot")
     )
     return acc, bal, tot
@@ -232,7 +234,7 @@ def _one_statement(count: int, holding: int, counted: bool):
         acc.c.kind,
         acc.c.member_id,
         select(bal.c.balance).scalar_subquery().label("balance"),
-        *(tot.c[name] for name in (_COUNTED if counted else ("total_credits",))),
+        *(tot.c[name] for name in _COUNTED),
         *written,
     ).select_from(acc.outerjoin(tot, true()))
 
@@ -321,12 +323,9 @@ def _post_in_one_statement(
     if len(accounts) < len({p.ref for p in postings}):
         return None  # nothing was written: an account is missing
     balance = found[0][3]
-    if counted is None:
-        organization, total = None, found[0][4]
-    else:
-        state = found[0][4 : 4 + len(_COUNTED)]
-        organization = SimpleNamespace(**dict(zip(_COUNTED, state, strict=True)))
-        total = organization.total_credits
+    state = found[0][4 : 4 + len(_COUNTED)]
+    organization = SimpleNamespace(**dict(zip(_COUNTED, state, strict=True)))
+    total = organization.total_credits
     if balance is None:
         raise InsufficientCredits()
     if total is None:
@@ -337,6 +336,8 @@ def _post_in_one_statement(
     alerts.balance_changed(org, postings[holding].ref, balance - net, balance)
     if counted is not None:
         forecast.counted_in_place(org, counted, organization, moved=net)
+    elif alert:
+        forecast.total_moved(organization, net)
     return [
         LedgerEntry(
             id=ids[i],

@@ -6,6 +6,10 @@ account's available credits (balance - reserved) cover it, and every debit of th
 (usage, messages, transfers out, withdrawals: ``balance + delta >= reserved``) stops at it.
 So reserved <= balance always (a CHECK is the last guard), and a reservation never changes
 the ledger: the credits stay the account's until the run is charged, or come free again.
+
+Days left count the credits available (tenants.credits.forecast): a reservation lowers them
+like a usage does, and alerts once per crossing of the alert days by the forecast's rule,
+under the organization's row lock its reserved_credits UPDATE takes; a release lifts them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy import bindparam, func, select, update
 from tenants.core.errors import CreditsReserved, InsufficientCredits
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
+from tenants.credits import forecast
 from tenants.credits.ledger import account_id
 from tenants.models import Organization
 from tenants.models.ledger import HOLDING_KINDS, AccountKind, AccountRef, CreditAccount
@@ -42,13 +47,21 @@ _MOVE_RESERVED = (
     update(_ORGANIZATIONS)
     .where(_ORGANIZATIONS.c.id == bindparam("organization"))
     .values(reserved_credits=_ORGANIZATIONS.c.reserved_credits + bindparam("credits"))
+    .returning(*forecast.FORECAST_STATE)
 )
 
 
 def _move_reserved(org: Organization, credits: int) -> None:
-    """The organization's reserved_credits (the Customer app's list), after the account's
-    lock: the ledger's order, accounts then the organization's row."""
-    db.session.execute(_MOVE_RESERVED, {"organization": org.id, "credits": credits})
+    """The organization's reserved_credits (the Customer app's list, and the days left its
+    database computes), after the account's lock: the ledger's order, accounts then the
+    organization's row. A reservation that takes days left across the alert days alerts."""
+    state = db.session.execute(
+        _MOVE_RESERVED, {"organization": org.id, "credits": credits}
+    ).one_or_none()
+    if state is None:
+        return
+    forecast.keep_in_step(org, state, ("reserved_credits", "forecast_days_left"))
+    forecast.changed(state, reserved=credits)
 
 
 def reserve_credits(org: Organization, ref: AccountRef, credits: int) -> None:

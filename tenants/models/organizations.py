@@ -51,16 +51,18 @@ class MemberRole(enum.StrEnum):
     MEMBER = "member"
 
 
-# Days left, as tenants.credits.forecast.days_left computes it: prepaid, credits held over
-# the credits used a day (7-day usage / 7); postpaid, the credit limit not yet owed over the
-# money charged a day. Whole days, rounded down; NO_FORECAST_DAYS without usage (so the
-# list's forecast order, no usage last, is a plain index: Organization.forecast_days reads
-# it as None). Integer division on both databases: money is NUMERIC(12, 4) on PostgreSQL
-# and scaled integers on SQLite, so both sides are scaled alike to integers first. The
-# largest real value, 10**12 credits * 7 / 1, stays far below NO_FORECAST_DAYS.
+# Days left, as tenants.credits.forecast.days_left computes it: prepaid, credits available
+# (held less reserved for campaign runs, never below 0) over the credits used a day (7-day
+# usage / 7); postpaid, the credit limit not yet owed over the money charged a day. Whole
+# days, rounded down; NO_FORECAST_DAYS without usage (so the list's forecast order, no usage
+# last, is a plain index: Organization.forecast_days reads it as None). Integer division on
+# both databases: money is NUMERIC(12, 4) on PostgreSQL and scaled integers on SQLite, so
+# both sides are scaled alike to integers first. The largest real value, 10**12 credits * 7
+# / 1, stays far below NO_FORECAST_DAYS.
 FORECAST_DAYS_LEFT_SQL = (
     "COALESCE(CASE WHEN pricing_model = 'prepaid' THEN"
-    " CASE WHEN forecast_usage_7d > 0 THEN total_credits * 7 / forecast_usage_7d END"
+    " CASE WHEN forecast_usage_7d > 0 THEN CASE WHEN total_credits > reserved_credits"
+    " THEN (total_credits - reserved_credits) * 7 / forecast_usage_7d ELSE 0 END END"
     " ELSE CASE WHEN forecast_charge_7d > 0 THEN"
     " CASE WHEN credit_limit > debt THEN CAST((credit_limit - debt) * 70000 AS BIGINT)"
     " / CAST(forecast_charge_7d * 10000 AS BIGINT) ELSE 0 END END END, 1000000000000000)"

@@ -30,8 +30,8 @@ from tenants.core.validation import (
     default_currency,
     default_timezone,
 )
+from tenants.credits import forecast, topups
 from tenants.credits import operations as credit_operations
-from tenants.credits import topups
 from tenants.credits.ledger import lock_organization, total_credits
 from tenants.models import (
     BillingType,
@@ -320,6 +320,8 @@ def update_organization(
             closeout.require_settled_for(org, path)
 
     returned = _switch_off_individual_credits(actor, org, cleaned, move=move_member_credits_to_pool)
+    if "credit_limit" in cleaned:  # a lower limit may take days left across the alert days
+        forecast.credit_limit_changing(org, cleaned["credit_limit"])
     by_attribute = {spec.attribute: path for path, spec in EDITABLE_FIELDS.items()}
     changed = audit.diff(
         org, {EDITABLE_FIELDS[path].attribute: value for path, value in cleaned.items()}

@@ -12,9 +12,10 @@ from tenants.models import Organization
 from tests.api.test_auth_and_errors import assert_error
 
 
-def set_forecast(org, *, credits: int, used_7d: int) -> None:
+def set_forecast(org, *, credits: int, used_7d: int, reserved: int = 0) -> None:
     """The stored forecast (the usage paths keep it: tests/credits/test_forecast.py)."""
     org.total_credits = credits
+    org.reserved_credits = reserved
     org.forecast_usage_7d = used_7d
     db.session.add(org)
     commit()
@@ -83,3 +84,20 @@ def test_bad_list_parameters_are_a_422(api, tenants, query, field):
     response = api.get("/organizations", tenants.key_a, query=query)
     error = assert_error(response, 422, "validation_error")
     assert field in error["fields"]
+
+
+def test_days_left_count_the_credits_available(api, tenants):
+    """(total_credits - reserved_credits) * 7 / the week's usage, never below 0."""
+    url = f"/organizations/{tenants.acme.id}"
+    set_forecast(tenants.acme, credits=9_200, used_7d=700, reserved=2_200)
+    assert api.get(url, tenants.key_a).json["forecast"] == {
+        "daily_usage": "100.0",
+        "days_left": 70,
+    }
+    soon = api.get("/organizations", tenants.key_a, query={"runs_out_within": "5"}).json
+    assert soon["data"] == []
+    set_forecast(tenants.acme, credits=9_200, used_7d=700, reserved=9_000)  # 2 days
+    soon = api.get("/organizations", tenants.key_a, query={"runs_out_within": "5"}).json
+    assert [o["name"] for o in soon["data"]] == ["Acme"]
+    set_forecast(tenants.acme, credits=100, used_7d=700, reserved=100)
+    assert api.get(url, tenants.key_a).json["forecast"]["days_left"] == 0

@@ -192,3 +192,31 @@ def test_add_credits_keeps_the_reservation(shop):
     commit()
     assert held(shop.acme) == 110 and reserved(shop.acme) == 3
     assert_conserved(shop.acme)
+
+
+def test_scheduling_moves_days_left_and_alerts_once_per_crossing(shop):
+    """Days left count the credits available: scheduling reserves (days left down, the
+    forecast alert once when they cross its days), cancelling releases (up, re-armed)."""
+    from tenants.models import Organization, QueuedJob
+
+    def alerts() -> int:
+        return db.session.scalar(
+            select(func.count()).where(QueuedJob.name == "send_forecast_email")
+        )
+
+    def days_left() -> int | None:
+        db.session.expire_all()
+        return db.session.get(Organization, shop.acme.id).forecast_days
+
+    shop.acme.forecast_alert_days = 40
+    commit()
+    record_usage(SYSTEM, shop.acme, credits=14, reference=new_reference())
+    commit()
+    assert days_left() == 43 and alerts() == 0  # 86 held at 2.0 a day
+    first = schedule(shop, text="€" * 81)  # 2 SMS x 3 recipients: 6 reserved
+    assert days_left() == 40 and alerts() == 1  # 80 available: crosses 40
+    campaigns.cancel_campaign(shop.actor, shop.acme, first)
+    commit()
+    assert days_left() == 43 and alerts() == 1
+    schedule(shop, text="€" * 81)
+    assert days_left() == 40 and alerts() == 2

@@ -19,9 +19,10 @@ import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.billing import usage as billing_usage
 from tenants.core.extensions import db
-from tenants.credits import forecast
+from tenants.credits import forecast, reservations
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, UsageDay
+from tenants.models.ledger import SYSTEM_ACCOUNT
 from tests.conftest import new_reference
 from tests.credits.conftest import fund
 
@@ -209,18 +210,22 @@ def test_postpaid_days_until_the_credit_limit_count_the_tax(
 
 
 @pytest.mark.parametrize(
-    ("model", "total", "debt", "limit", "used", "charged", "days"),
+    ("model", "total", "reserved", "debt", "limit", "used", "charged", "days"),
     [
-        ("prepaid", 0, "0", "0", 7, "0", 0),
-        ("prepaid", 10**12, "0", "0", 1, "0", 7 * 10**12),
-        ("prepaid", 5, "0", "0", 0, "0", None),
-        ("postpaid", 0, "120", "100", 7, "1", 0),
-        ("postpaid", 0, "0", "99999999", 7, "0.0001", 6999999930000),
-        ("postpaid", 0, "0", "100", 7, "0", None),
+        ("prepaid", 0, 0, "0", "0", 7, "0", 0),
+        ("prepaid", 10**12, 0, "0", "0", 1, "0", 7 * 10**12),
+        ("prepaid", 5, 0, "0", "0", 0, "0", None),
+        ("prepaid", 1_000, 300, "0", "0", 70, "0", 70),  # 700 available at 10.0 a day
+        ("prepaid", 1_000, 1_000, "0", "0", 70, "0", 0),  # nothing available
+        ("prepaid", 1_000, 1_200, "0", "0", 70, "0", 0),  # never below 0
+        ("prepaid", 1_000, 999, "0", "0", 0, "0", None),
+        ("postpaid", 0, 0, "120", "100", 7, "1", 0),
+        ("postpaid", 0, 0, "0", "99999999", 7, "0.0001", 6999999930000),
+        ("postpaid", 0, 0, "0", "100", 7, "0", None),
     ],
 )
 def test_the_database_computes_days_left_as_the_service_does(
-    shop, model, total, debt, limit, used, charged, days
+    shop, model, total, reserved, debt, limit, used, charged, days
 ):
     """FORECAST_DAYS_LEFT_SQL and forecast.days_left agree, at the edges too."""
     db.session.execute(
@@ -229,6 +234,7 @@ def test_the_database_computes_days_left_as_the_service_does(
         .values(
             pricing_model=model,
             total_credits=total,
+            reserved_credits=reserved,
             debt=Decimal(debt),
             credit_limit=Decimal(limit),
             forecast_usage_7d=used,
@@ -240,7 +246,43 @@ def test_the_database_computes_days_left_as_the_service_does(
     assert org.forecast_days == days
     assert (
         forecast.days_left(
-            org.pricing_model, total, Decimal(debt), Decimal(limit), used, Decimal(charged)
+            org.pricing_model,
+            total,
+            Decimal(debt),
+            Decimal(limit),
+            used,
+            Decimal(charged),
+            reserved_credits=reserved,
         )
         == days
     )
+
+
+def test_days_left_count_the_credits_available_not_those_reserved(shop, clock):
+    """Prepaid days left are (total credits - reserved credits) * 7 / the window's usage: a
+    reservation for a campaign run lowers them like a usage, a release lifts them back."""
+    fund(shop.org, 10_000)
+    use(shop.org, 700, on(10))  # 9,300 held at 100.0 a day: 93 days
+    assert stored(shop.org).forecast_days == 93
+    reservations.reserve_credits(shop.org, SYSTEM_ACCOUNT, 2_300)
+    commit()
+    org = stored(shop.org)
+    assert org.reserved_credits == 2_300
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("100.0"), 70)  # 7,000 free
+    use(shop.org, 700, on(10))  # 8,600 held, 6,300 free at 200.0 a day: 31 days
+    assert stored(shop.org).forecast_days == 31
+    reservations.release_credits(shop.org, SYSTEM_ACCOUNT, 2_300)
+    commit()
+    assert stored(shop.org).forecast_days == 43  # 8,600 at 200.0 a day
+
+
+def test_the_hourly_job_keeps_the_reservation_out_of_days_left(shop, clock):
+    fund(shop.org, 10_000)
+    use(shop.org, 700, on(10))
+    reservations.reserve_credits(shop.org, SYSTEM_ACCOUNT, 9_000)
+    commit()
+    assert stored(shop.org).forecast_days == 3  # 300 free at 100.0 a day
+    clock.set(on(12))  # the same window's usage (10 December is in it): nothing moves
+    forecast.refresh_forecasts()
+    commit()
+    assert stored(shop.org).forecast_days == 3

@@ -23,9 +23,10 @@ def speak(user, language: str) -> None:
     db.session.commit()
 
 
-def set_forecast(org, *, credits: int, used_7d: int) -> None:
+def set_forecast(org, *, credits: int, used_7d: int, reserved: int = 0) -> None:
     """The stored forecast the list reads (the usage paths keep it: tests/credits)."""
     org.total_credits = credits
+    org.reserved_credits = reserved
     org.forecast_usage_7d = used_7d
     db.session.add(org)
     db.session.commit()
@@ -152,3 +153,20 @@ def test_the_settings_form_refuses_a_bad_number_of_days(agent_client, agent, thr
     assert "Ingresa un número entero de días de 1 a 90, o déjalo vacío." in response.get_data(
         as_text=True
     )
+
+
+def test_days_left_count_the_credits_available_in_the_list_its_order_filter_and_overview(
+    agent_client, three
+):
+    """Credits reserved for campaign runs are not there to spend: Later's 5,000 held with
+    4,800 reserved last 2 days at 100.0 a day, sooner than Soon's 3."""
+    _soon, later, _quiet = three
+    set_forecast(later, credits=5_000, used_7d=700, reserved=4_800)
+    html = agent_client.get("/customers/").get_data(as_text=True)
+    assert days_cells(html) == ["2 days", "—", "3 days"]
+    by_days = agent_client.get("/customers/?sort=days_left").get_data(as_text=True)
+    assert names_listed(by_days) == ["Later", "Soon", "Quiet"]
+    html = agent_client.get("/customers/?runs_out_within=2").get_data(as_text=True)
+    assert names_listed(html) == ["Later"]
+    overview = agent_client.get(f"/organizations/{later.id}/").get_data(as_text=True)
+    assert re.search(r'data-field="days-left">2 days', overview)

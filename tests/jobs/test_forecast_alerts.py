@@ -150,3 +150,132 @@ def test_the_alert_speaks_the_owners_language(app, shop, smtp_server, clock):
     assert email["Subject"] == "Los créditos SMS de Acme se agotan en 0 días"
     assert "1.285,7 SMS al día" in text_of(email)
     assert forecast_sms() == ["Acme: a 1.285,7 SMS al día, tus créditos se agotan en 0 días."]
+
+
+# -- changes that lower days left without usage -----------------------------------------------
+
+
+def alerted() -> tuple[int, int]:
+    return queued("send_forecast_email"), queued("send_forecast_sms")
+
+
+@pytest.fixture
+def watched(shop, clock):
+    """Acme warned 7 days ahead, with 9,300 credits held at 100.0 a day: 93 days."""
+    shop.org.forecast_alert_days = 7
+    commit()
+    fund(shop.org, 10_000)
+    use(shop.org, 700)
+    assert alerted() == (0, 0)
+    return shop.org
+
+
+@pytest.mark.parametrize("account", ["system", "member"])
+def test_a_withdrawal_across_the_alert_days_alerts_once(app, watched, shop, account):
+    if account == "member":  # a member's account: the ledger's other holding kind
+        watched.individual_user_credits = True
+        commit()
+        credits.transfer_credits(
+            SYSTEM, watched, "system", f"member:{shop.owner.id}", 9_000, agreed=True
+        )
+        commit()
+        account = f"member:{shop.owner.id}"
+    credits.withdraw_credits(SYSTEM, watched, account, 8_000, reason="Refund")
+    commit()  # 1,300 at 100.0 a day: 13 days
+    assert alerted() == (0, 0)
+    credits.withdraw_credits(SYSTEM, watched, account, 800, reason="Refund")
+    commit()  # 500: 5 days, crosses 7
+    assert alerted() == (1, 1)
+    credits.withdraw_credits(SYSTEM, watched, account, 100, reason="Refund")
+    commit()  # 4 days: already below
+    assert alerted() == (1, 1)
+    fund(watched, 1_000, account)  # 1,400: 14 days, re-armed
+    credits.withdraw_credits(SYSTEM, watched, account, 1_000, reason="Refund")
+    commit()  # 400: 4 days, crosses again
+    assert alerted() == (2, 2)
+
+
+def test_a_transfer_between_the_organizations_accounts_moves_nothing(app, watched, shop):
+    watched.individual_user_credits = True
+    commit()
+    credits.transfer_credits(
+        SYSTEM, watched, "system", f"member:{shop.owner.id}", 9_200, agreed=True
+    )
+    commit()  # the total stays 9,300: 93 days
+    assert alerted() == (0, 0)
+
+
+def test_a_close_out_withdrawal_does_not_alert(app, watched):
+    credits.withdraw_credits(SYSTEM, watched, "system", 9_000, reason="Closing", close_out=True)
+    commit()
+    assert alerted() == (0, 0)
+
+
+def test_a_reservation_across_the_alert_days_alerts_once_and_a_release_re_arms(app, watched):
+    from tenants.credits import reservations
+    from tenants.models.ledger import SYSTEM_ACCOUNT
+
+    reservations.reserve_credits(watched, SYSTEM_ACCOUNT, 8_000)
+    commit()  # 1,300 available: 13 days
+    assert alerted() == (0, 0)
+    reservations.reserve_credits(watched, SYSTEM_ACCOUNT, 800)
+    commit()  # 500: 5 days, crosses 7
+    assert alerted() == (1, 1)
+    reservations.reserve_credits(watched, SYSTEM_ACCOUNT, 100)
+    commit()
+    assert alerted() == (1, 1)
+    reservations.release_credits(watched, SYSTEM_ACCOUNT, 8_900)
+    commit()  # 93 days again: no alert, re-armed
+    assert alerted() == (1, 1)
+    reservations.reserve_credits(watched, SYSTEM_ACCOUNT, 9_000)
+    commit()  # 300: 3 days, crosses again
+    assert alerted() == (2, 2)
+
+
+def test_a_usage_after_a_reservation_counts_the_available_credits(app, watched):
+    from tenants.credits import reservations
+    from tenants.models.ledger import SYSTEM_ACCOUNT
+
+    reservations.reserve_credits(watched, SYSTEM_ACCOUNT, 7_000)
+    commit()  # 2,300 available at 100.0 a day: 23 days
+    assert alerted() == (0, 0)
+    use(watched, 700)  # 1,600 available at 200.0 a day: 8 days
+    assert alerted() == (0, 0)
+    use(watched, 700)  # 900 at 300.0 a day: 3 days, crosses 7
+    assert alerted() == (1, 1)
+
+
+def test_a_lower_credit_limit_across_the_alert_days_alerts_once(
+    app, create_priced_reseller, create_organization, clock
+):
+    from decimal import Decimal
+
+    from tenants.billing import usage as billing_usage
+    from tenants.organizations.operations import update_organization
+
+    reseller = create_priced_reseller(postpaid="0.05")
+    org = create_organization(
+        reseller,
+        name="Postal",
+        pricing_model="postpaid",
+        credit_limit=Decimal("100"),
+        owner_email="owner@postal.example",
+    )
+    org.forecast_alert_days = 7
+    commit()
+    billing_usage.record_usage(SYSTEM, org, credits=200, reference=new_reference(), occurred_at=NOW)
+    commit()  # €12.10 owed, €1.73 a day: 50 days to the limit
+    update_organization(SYSTEM, org, {"credit_limit": "40"})
+    commit()  # (40 - 12.10) * 7 / 12.10 = 16 days
+    assert alerted() == (0, 0)
+    update_organization(SYSTEM, org, {"credit_limit": "20"})
+    commit()  # (20 - 12.10) * 7 / 12.10 = 4 days: crosses 7
+    assert alerted() == (1, 1)
+    update_organization(SYSTEM, org, {"credit_limit": "15"})
+    commit()  # 1 day: already below
+    assert alerted() == (1, 1)
+    update_organization(SYSTEM, org, {"credit_limit": "100"})
+    commit()  # 50 days: re-armed
+    update_organization(SYSTEM, org, {"credit_limit": "13"})
+    commit()
+    assert alerted() == (2, 2)
