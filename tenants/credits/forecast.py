@@ -267,10 +267,8 @@ def count_usage_many(counted: Iterable[tuple[Organization, list[Used], int | Dec
             for org_id, (usage, charge) in sums.items()
         ],
     )
-    rows = {
-        row.id: row
-        for row in db.session.execute(select(*_AFTER).where(Organization.id.in_(starts))).all()
-    }
+    fresh = select(*FORECAST_STATE).where(Organization.id.in_(starts))
+    rows = {row.id: row for row in db.session.execute(fresh).all()}
     for org, _used, moved in items:
         if org.id in rows:
             _counted(org, rows[org.id], added[org.id], starts[org.id], moved)
