@@ -8,7 +8,8 @@ one account, the WHERE refuses to go below zero, and a CHECK constraint is the l
 Counter-accounts (purchases, usage, withdrawals, adjustments) only receive postings;
 their balances are derived, so no row is shared by every request of the platform.
 
-Locks are always taken in one order: holding accounts (by id), then the organization's row.
+Locks are always taken in one order: holding accounts (by id), then the organization's row,
+then the reseller's wholesale pool when the movement gives or takes back credits.
 Credits going INTO a member's account are checked under both (``_require_open``): the
 member is current and individual credits are on. Removing a member locks its account
 (``lock_balances``); switching individual credits off locks every holding account, then
@@ -49,6 +50,7 @@ from tenants.models.ledger import (
     EntryType,
     LedgerEntry,
 )
+from tenants.wholesale import operations as wholesale
 
 
 def is_current_member(org: Organization, member_id: str) -> bool:
@@ -298,6 +300,7 @@ def post_transaction(
     )
     if one is not None:
         forecast.count_postings(org, postings, occurred_at or now)
+        _draw_from_pool(org, postings, postpaid, one[0].transaction_id)
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
@@ -349,7 +352,15 @@ def post_transaction(
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
     forecast.count_postings(org, postings, occurred_at or now, postpaid=postpaid)
+    _draw_from_pool(org, postings, postpaid, transaction_id)
     return [LedgerEntry(**row) for row in rows]
+
+
+def _draw_from_pool(org: Organization, postings: list[Posting], postpaid: bool, txn: str) -> None:
+    """What the transaction gives the customer, or takes back, out of (or into) its
+    reseller's wholesale pool, last (the pool's row is the last lock a movement takes):
+    ResellerCreditsExhausted undoes the whole transaction (tenants.wholesale.operations)."""
+    wholesale.draw_for_transaction(org, postings, postpaid=postpaid, transaction_id=txn)
 
 
 # -- reading -----------------------------------------------------------------------------
