@@ -13,6 +13,7 @@ from tenants.jobs.outbox import commit
 from tenants.models import AccountKind, CreditAccount, LedgerEntry, WholesaleLot, WholesalePool
 from tenants.models.ledger import HOLDING_KINDS, USED_TYPES
 from tenants.wholesale import operations as wholesale
+from tests.api.conftest import create_api_key  # noqa: F401  (the API tests' key fixture)
 
 
 @pytest.fixture
