@@ -299,8 +299,7 @@ def post_transaction(
         actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
     if one is not None:
-        forecast.count_postings(org, postings, occurred_at or now)
-        _draw_from_pool(org, postings, postpaid, one[0].transaction_id)
+        _count_and_draw(org, postings, occurred_at or now, postpaid, one[0].transaction_id)
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
@@ -351,15 +350,18 @@ def post_transaction(
     ]
     # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
     db.session.execute(_INSERT_POSTINGS, rows)
-    forecast.count_postings(org, postings, occurred_at or now, postpaid=postpaid)
-    _draw_from_pool(org, postings, postpaid, transaction_id)
+    _count_and_draw(org, postings, occurred_at or now, postpaid, transaction_id)
     return [LedgerEntry(**row) for row in rows]
 
 
-def _draw_from_pool(org: Organization, postings: list[Posting], postpaid: bool, txn: str) -> None:
-    """What the transaction gives the customer, or takes back, out of (or into) its
-    reseller's wholesale pool, last (the pool's row is the last lock a movement takes):
-    ResellerCreditsExhausted undoes the whole transaction (tenants.wholesale.operations)."""
+def _count_and_draw(
+    org: Organization, postings: list[Posting], moment: datetime, postpaid: bool, txn: str
+) -> None:
+    """After the postings: the usage in the forecast's daily totals, then what the
+    transaction gives the customer, or takes back, out of (or into) its reseller's wholesale
+    pool, last (the pool's row is the last lock a movement takes): ResellerCreditsExhausted
+    undoes the whole transaction (tenants.wholesale.operations)."""
+    forecast.count_postings(org, postings, moment, postpaid=postpaid)
     wholesale.draw_for_transaction(org, postings, postpaid=postpaid, transaction_id=txn)
 
 
