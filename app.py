@@ -90,6 +90,7 @@ def register_jobs(app: Flask) -> None:
     from tenants.organizations import change_requests, notices, ownership_emails  # noqa: F401
     from tenants.people import invitations, passwords  # noqa: F401
     from tenants.support import sessions  # noqa: F401
+    from tenants.wholesale import alerts as wholesale_alerts  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

@@ -25,6 +25,7 @@ from tenants.models import PlatformRole, ResellerRole, User
 from tenants.people.cli import people
 from tenants.people.passwords import validate_password
 from tenants.resellers import operations as resellers
+from tenants.wholesale.cli import reseller_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(messaging_cli)
     app.cli.add_command(people)
+    app.cli.add_command(reseller_cli)
 
 
 @click.command("create-admin")

@@ -25,6 +25,7 @@ from tenants.organizations.operations import (
 )
 from tenants.resellers import pricing
 from tenants.resellers.operations import add_platform_staff, add_reseller_staff, create_reseller
+from tenants.wholesale import operations as wholesale
 
 DEMO_ORGANIZATIONS = [
     # name, country, pricing model, owner name, owner email, billing type, tax id, address
@@ -111,6 +112,11 @@ DEMO_ORGANIZATIONS = [
 ]
 
 
+# The demo reseller's wholesale lots (credits, unit cost in EUR) and low-pool alert.
+DEMO_LOTS = ((200_000, Decimal("0.0200")), (150_000, Decimal("0.0185")))
+DEMO_LOW_POOL = 25_000
+
+
 def build_demo(password: str) -> list[tuple[str, str]]:
     """Create the demo platform with every login set to ``password``; return (role, email)."""
     logins: list[tuple[str, str]] = []
@@ -143,6 +149,12 @@ def build_demo(password: str) -> list[tuple[str, str]]:
     )
     pricing.set_price_list(admin_actor, reseller, DEMO_PRICES)
     pricing.set_tax_rates(admin_actor, reseller, DEMO_TAX_RATES)
+    # The platform sells the reseller its credits before its customers get any (SPEC §4b).
+    for lot_credits, unit_cost in DEMO_LOTS:
+        wholesale.add_lot(
+            SYSTEM, reseller, credits=lot_credits, unit_cost=unit_cost, currency="EUR"
+        )
+    wholesale.set_low_pool_threshold(admin_actor, reseller, DEMO_LOW_POOL)
 
     for index, row in enumerate(DEMO_ORGANIZATIONS):
         _demo_organization(staff_actor, reseller, index, row, login)

@@ -285,14 +285,26 @@ def create_platform_staff(app, create_user):
     return _create
 
 
+# What a test reseller's wholesale pool holds unless the test says otherwise.
+TEST_POOL = 10**9
+
+
 @pytest.fixture
 def create_reseller(app):
-    def _create(name=None, default_language="en") -> Reseller:
+    def _create(name=None, default_language="en", pool=TEST_POOL) -> Reseller:
+        """A reseller whose wholesale pool holds ``pool`` credits (an opening-balance lot,
+        cost 0, as migrated resellers have): the tests that give customers credits are not
+        about the pool; the pool's own tests pass a small one, or 0 for none."""
         from tenants.resellers.operations import create_reseller as create
+        from tenants.wholesale.operations import add_lot
 
         reseller = create(
             SYSTEM, name or f"Reseller {uuid.uuid4().hex[:6]}", default_language=default_language
         )
+        if pool:
+            add_lot(
+                SYSTEM, reseller, credits=pool, unit_cost=0, currency="EUR", opening_balance=True
+            )
         commit()
         return reseller
 
@@ -336,8 +348,8 @@ def create_priced_reseller(create_reseller):
     """A reseller whose customers can buy and be billed: by default €0.045 a prepaid credit,
     €0.05 a postpaid SMS and 21 % tax in Spain (``set_prices`` takes the other keywords)."""
 
-    def _create(name=None, default_language="en", **prices) -> Reseller:
-        reseller = create_reseller(name, default_language=default_language)
+    def _create(name=None, default_language="en", pool=TEST_POOL, **prices) -> Reseller:
+        reseller = create_reseller(name, default_language=default_language, pool=pool)
         set_prices(reseller, **prices)
         return reseller
 

@@ -15,6 +15,7 @@ from reseller.api import (  # noqa: F401  (register the endpoints)
     ratelimit,
     reseller_settings,
     usage,
+    wholesale,
 )
 from reseller.api.blueprint import bp
 from reseller.api.core import register_error_handlers

@@ -82,7 +82,9 @@ def get_balance(actor: Actor, org_id: str) -> Response:
     "`payment_declined`, nothing credited. `sandbox` without `card_number` answers status "
     "`pending` with a `payment_url`: the portal's card page, where a signed-in "
     "administrator pays; credits are applied then, once. With an `Idempotency-Key`, a "
-    "repeat returns the first answer and never credits twice.",
+    "repeat returns the first answer and never credits twice. The credits come out of the "
+    "reseller's wholesale pool: 402 `reseller_credits_exhausted` when it cannot cover them "
+    "(before any card is charged), nothing applied.",
 )
 def create_purchase(actor: Actor, org_id: str, body: PurchaseCreate) -> Response:
     org = scoping.get_organization(actor, org_id)
@@ -182,7 +184,9 @@ def create_withdrawal(actor: Actor, org_id: str, body: WithdrawalCreate) -> Resp
     "charge answers 201 with its entry; the same reference again (here or in a batch, any "
     "time later, even once the organization is suspended) charges nothing and answers 200 "
     "with that first entry (same `id`), whatever credits, account or time it carries. A "
-    "refused usage (402, 409, 422) records nothing: retry it with the same reference.",
+    "refused usage (402, 409, 422) records nothing: retry it with the same reference. "
+    "Postpaid usage comes out of the reseller's wholesale pool: 402 "
+    "`reseller_credits_exhausted` when it cannot cover it.",
 )
 def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
     recorded = usage.record_usage_in_scope(

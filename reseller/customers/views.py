@@ -20,6 +20,7 @@ from tenants.resellers import dashboards
 from tenants.web.decorators import actor_required, the_actor
 from tenants.web.forms import fill_place_choices, show_service_errors
 from tenants.web.replica import reads_replica
+from tenants.wholesale.pool import pool_summary, recent_lots
 
 PAGE_SIZE = 50
 
@@ -56,6 +57,8 @@ def index():
     kept = {k: v for k, v in request.args.items() if k != "cursor" and k in form.paths and v}
     # The dashboard heads the first, unfiltered page: the reseller's home.
     board = None if kept or request.args.get("cursor") else dashboards.dashboard(actor)
+    # The reseller's wholesale pool heads its home too (SPEC §4b).
+    home = board is not None and actor.reseller_id is not None
     return render_template(
         "customers/index.html",
         form=form,
@@ -64,6 +67,9 @@ def index():
         kept=kept,
         filtered=bool(kept),
         board=board,
+        pool=pool_summary(actor.reseller_id) if home else None,
+        lots=recent_lots(actor.reseller_id, limit=5) if home else [],
+        pool_settings=can(actor, Permission.MANAGE_RESELLER_SETTINGS),
         can_create=can(actor, Permission.CREATE_ORGANIZATION),
     ), status
 

@@ -10,6 +10,7 @@ from reseller.platform import (  # noqa: F401  (register routes)
     resellers,
     security,
     staff,
+    wholesale,
 )
 from reseller.platform.blueprint import bp
 

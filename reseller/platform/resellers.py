@@ -22,6 +22,7 @@ from tenants.models import Organization, OrganizationStatus, ResellerStaff, User
 from tenants.resellers import operations as resellers
 from tenants.web.decorators import actor_required, the_actor
 from tenants.web.forms import Form, show_service_errors
+from tenants.wholesale.pool import pool_summary
 
 
 class NewResellerForm(Form):
@@ -115,6 +116,7 @@ def _detail_page(
             reseller=reseller,
             staff=staff,
             organization_count=organization_count,
+            pool=pool_summary(reseller.id),
             can_manage=can(actor, Permission.MANAGE_PLATFORM),
             suspend_form=suspend_form or SuspendForm(formdata=None),
             reactivate_form=reactivate_form or ReactivateForm(formdata=None),

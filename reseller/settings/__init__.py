@@ -3,7 +3,13 @@
 The blueprint lives in blueprint.py; importing each page's module registers its routes.
 """
 
-from reseller.settings import api_keys, pricing, seller, staff  # noqa: F401  (register routes)
+from reseller.settings import (  # noqa: F401  (register routes)
+    api_keys,
+    pricing,
+    seller,
+    staff,
+    wholesale,
+)
 from reseller.settings.blueprint import bp
 
 __all__ = ["bp"]

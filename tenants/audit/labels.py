@@ -88,6 +88,8 @@ ACTIONS = {
     "campaign.cancelled": _l("Campaign cancelled"),
     "campaign.approved": _l("Campaign approved"),
     "campaign.rejected": _l("Campaign rejected"),
+    "wholesale.lot_added": _l("Wholesale credits added"),
+    "wholesale.threshold_changed": _l("Low wholesale pool alert changed"),
 }
 
 FIELDS = {
@@ -178,6 +180,9 @@ FIELDS = {
     "starts_at": _l("Starts"),
     "until": _l("Until"),
     "campaigns_need_approval": _l("Campaigns need approval"),
+    "unit_cost": _l("Unit cost"),
+    "opening_balance": _l("Opening balance"),
+    "low_pool_threshold": _l("Low wholesale pool alert (credits)"),
 }
 
 _ROLES = {

@@ -28,6 +28,7 @@ from tenants.core.errors import (
     NotPostpaid,
     OrganizationClosed,
     PeriodInvoiced,
+    ResellerCreditsExhausted,
     ValidationFailed,
 )
 from tenants.core.extensions import db
@@ -46,6 +47,7 @@ from tenants.models import (
 )
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountRef
 from tenants.resellers import pricing
+from tenants.wholesale import operations as wholesale
 
 
 @dataclass
@@ -148,6 +150,8 @@ def _walk(accruals: list[Accrual]) -> tuple[list[str | DomainError], dict[str, D
         .with_for_update(of=PostpaidAccount)
     ).all()
     state = {org_id: [debt, closed, limit] for org_id, debt, closed, limit in rows}
+    # The resellers' wholesale pools, locked last (after the accounts: the ledger's order).
+    pools = wholesale.lock_pools(a.org.reseller_id for a in accruals)
     results: list[str | DomainError] = []
     for accrual in accruals:
         debt, closed, limit = state[accrual.org.id]
@@ -159,8 +163,11 @@ def _walk(accruals: list[Accrual]) -> tuple[list[str | DomainError], dict[str, D
                     _l("The credit limit is reached. Pay the debt or ask for a higher limit.")
                 )
             )
+        elif pools[accrual.org.reseller_id] < accrual.credits:
+            results.append(ResellerCreditsExhausted())
         else:
             state[accrual.org.id][0] = debt + accrual.amount + accrual.tax
+            pools[accrual.org.reseller_id] -= accrual.credits
             results.append(accrual.entry_id)
     accepted = {a.org.id for a, r in zip(accruals, results, strict=True) if isinstance(r, str)}
     return results, {org_id: state[org_id][0] for org_id in accepted}
@@ -212,6 +219,7 @@ def _write(
             .execution_options(synchronize_session=False)
         )
     _insert_charges(accepted, now)
+    _draw_from_pools(accepted)
     ledger_many.post_many(
         actor,
         [
@@ -232,6 +240,17 @@ def _write(
     )
     _count_usage(accepted)
     return results
+
+
+def _draw_from_pools(accepted: list[Accrual]) -> None:
+    """The accepted usage out of each reseller's wholesale pool (locked and checked by
+    ``_walk``): each organization's credits in one draw, first in, first out."""
+    drawn: dict[str, dict[str, int]] = {}
+    for a in accepted:
+        per_org = drawn.setdefault(a.org.reseller_id, {})
+        per_org[a.org.id] = per_org.get(a.org.id, 0) - a.credits
+    for reseller_id, changes in sorted(drawn.items()):
+        wholesale.move_pool(reseller_id, list(changes.items()))
 
 
 def _count_usage(accepted: list[Accrual]) -> None:

@@ -227,8 +227,10 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             else:
                 results.append(None)
                 (pending if prepaid else accruals).append((index, checked))
-    accrued = accrue_many(actor, [accrual for _, accrual in accruals])
+    # Prepaid first: its holding accounts are locked before the postpaid usage locks the
+    # resellers' wholesale pools, the last lock of every movement (tenants.wholesale).
     posted = ledger_many.post_many(actor, [movement for _, movement in pending])
+    accrued = accrue_many(actor, [accrual for _, accrual in accruals])
     for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
         results[index] = (
             EventResult(EventStatus.REFUSED, error=outcome)

@@ -172,6 +172,16 @@ class InsufficientCredits(DomainError):
     default_message = _l("Insufficient credits.")
 
 
+class ResellerCreditsExhausted(DomainError):
+    """The reseller's wholesale pool cannot cover the credits (SPEC §4b): nothing applied."""
+
+    code = "reseller_credits_exhausted"
+    status = 402
+    default_message = _l(
+        "Your provider has run out of credits to sell. Try again later or contact your provider."
+    )
+
+
 class NotPrepaid(Conflict):
     code = "not_prepaid"
     default_message = _l("This organization is postpaid: it has no credits.")

@@ -15,6 +15,7 @@ from babel import Locale
 from babel.core import get_global
 from babel.numbers import get_territory_currencies
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumInvalid
@@ -265,3 +266,20 @@ def read_decimal(value: Any, *, floats: bool = False) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
+
+
+# The most credits one movement may carry.
+MAX_CREDITS = 10**9
+
+
+def clean_credits(value, field: str = "credits") -> int:
+    """A whole, positive number of credits (booleans and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(fields={field: str(_l("Enter a whole number of credits."))})
+    if value <= 0:
+        raise ValidationFailed(fields={field: str(_l("Enter a number greater than zero."))})
+    if value > MAX_CREDITS:
+        raise ValidationFailed(
+            fields={field: str(_l("Enter at most %(n)s credits.", n=format_decimal(MAX_CREDITS)))}
+        )
+    return value

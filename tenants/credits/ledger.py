@@ -8,7 +8,8 @@ one account, the WHERE refuses to go below zero, and a CHECK constraint is the l
 Counter-accounts (purchases, usage, withdrawals, adjustments) only receive postings;
 their balances are derived, so no row is shared by every request of the platform.
 
-Locks are always taken in one order: holding accounts (by id), then the organization's row.
+Locks are always taken in one order: holding accounts (by id), then the organization's row,
+then the reseller's wholesale pool when the movement gives or takes back credits.
 Credits going INTO a member's account are checked under both (``_require_open``): the
 member is current and individual credits are on. Removing a member locks its account
 (``lock_balances``); switching individual credits off locks every holding account, then
@@ -25,10 +26,9 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.access.actors import Actor
+from tenants.core.bulk import dialect_insert
 from tenants.core.errors import (
     AccountClosed,
     InsufficientCredits,
@@ -49,6 +49,7 @@ from tenants.models.ledger import (
     EntryType,
     LedgerEntry,
 )
+from tenants.wholesale import operations as wholesale
 
 
 def is_current_member(org: Organization, member_id: str) -> bool:
@@ -80,25 +81,19 @@ def parse_account(org: Organization, value, field: str = "account") -> AccountRe
     raise ValidationFailed(fields={field: str(_l("Unknown account."))})
 
 
-def _insert(dialect: str):
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 def account_id(org: Organization, ref: AccountRef) -> str:
     """The id of an account, created on first use (race-safe: ON CONFLICT DO NOTHING)."""
-    found = db.session.scalar(
-        select(CreditAccount.id).where(
-            CreditAccount.organization_id == org.id,
-            CreditAccount.kind == ref.kind,
-            CreditAccount.member_id == ref.member_id,
-        )
+    existing = select(CreditAccount.id).where(
+        CreditAccount.organization_id == org.id,
+        CreditAccount.kind == ref.kind,
+        CreditAccount.member_id == ref.member_id,
     )
+    found = db.session.scalar(existing)
     if found:
         return found
-    insert = _insert(db.session.get_bind().dialect.name)
     now = utcnow()
     db.session.execute(
-        insert(CreditAccount)
+        dialect_insert(CreditAccount.__table__)
         .values(
             id=new_id("acc"),
             reseller_id=org.reseller_id,
@@ -111,13 +106,7 @@ def account_id(org: Organization, ref: AccountRef) -> str:
         )
         .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
     )
-    return db.session.scalar(
-        select(CreditAccount.id).where(
-            CreditAccount.organization_id == org.id,
-            CreditAccount.kind == ref.kind,
-            CreditAccount.member_id == ref.member_id,
-        )
-    )
+    return db.session.scalar(existing)
 
 
 # The statements of the busiest write (the API's usage charge) are built once, with bound
@@ -300,6 +289,7 @@ def post_transaction(
         actor, org, postings, postpaid, amount, reference, occurred_at, entry_id, alert, now
     )
     if one is not None:  # its statement counted the usage in the forecast too
+        _draw(org, postings, postpaid, one[0].transaction_id)
         return one
     ids = account_ids(org, [p.ref for p in postings])
     resolved = [(ids[p.ref], p) for p in postings]
@@ -324,8 +314,34 @@ def post_transaction(
         if posting.ref.kind in HOLDING_KINDS and not postpaid:
             after = balances[acc]
             alerts.balance_changed(org, posting.ref, after - posting.credits, after)
+    moment = occurred_at or now
+    rows = _posting_rows(
+        actor, org, resolved, balances, transaction_id, now, amount, reference, moment, entry_id
+    )
+    # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
+    db.session.execute(_INSERT_POSTINGS, rows)
+    forecast.count_postings(
+        org, postings, occurred_at or now, postpaid=postpaid, state=state if alert else None
+    )
+    _draw(org, postings, postpaid, transaction_id)
+    return [LedgerEntry(**row) for row in rows]
+
+
+def _posting_rows(
+    actor: Actor,
+    org: Organization,
+    resolved: list[tuple[str, Posting]],
+    balances: dict[str, int | None],
+    transaction_id: str,
+    now: datetime,
+    amount: Decimal | None,
+    reference: str | None,
+    occurred_at: datetime,
+    entry_id: str | None,
+) -> list[dict]:
+    """The ledger rows of post_transaction's general path, one per posting."""
     currency = org.currency if amount is not None else None
-    rows = [
+    return [
         {
             "id": entry_id if index == 0 and entry_id else new_id("ent"),
             "transaction_id": transaction_id,
@@ -340,7 +356,7 @@ def post_transaction(
             "amount": amount,
             "currency": currency,
             "reference": reference,
-            "occurred_at": occurred_at or now,
+            "occurred_at": occurred_at,
             "created_at": now,
             "actor_user_id": actor.user_id,
             "real_user_id": actor.real_user_id,
@@ -348,12 +364,14 @@ def post_transaction(
         }
         for index, (acc, posting) in enumerate(resolved)
     ]
-    # One Core INSERT for every posting (executemany: psycopg pipelines the rows), no flush.
-    db.session.execute(_INSERT_POSTINGS, rows)
-    forecast.count_postings(
-        org, postings, occurred_at or now, postpaid=postpaid, state=state if alert else None
-    )
-    return [LedgerEntry(**row) for row in rows]
+
+
+def _draw(org: Organization, postings: list[Posting], postpaid: bool, txn: str) -> None:
+    """After the postings and the forecast: what the transaction gives the customer, or
+    takes back, out of (or into) its reseller's wholesale pool, last (the pool's row is the
+    last lock a movement takes): ResellerCreditsExhausted undoes the whole transaction
+    (tenants.wholesale.operations)."""
+    wholesale.draw_for_transaction(org, postings, postpaid=postpaid, transaction_id=txn)
 
 
 # -- reading -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from tenants.access.actors import Actor
+from tenants.core.bulk import dialect_insert
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
@@ -24,7 +25,6 @@ from tenants.credits.ledger import (
     _MOVE_TOTAL,
     POSTPAID_BALANCE,
     Posting,
-    _insert,
 )
 from tenants.models import Organization
 from tenants.models.ledger import (
@@ -246,9 +246,8 @@ def _counter_accounts(
     missing = [(o, k) for o in sorted(orgs) for k in sorted(kinds) if (o, k) not in found]
     if missing:
         now = utcnow()
-        insert_ = _insert(db.session.get_bind().dialect.name)
         db.session.execute(
-            insert_(CreditAccount)
+            dialect_insert(CreditAccount.__table__)
             .values(
                 [
                     {

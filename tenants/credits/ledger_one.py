@@ -270,34 +270,23 @@ def post(
     )
 
 
-def _post_in_one_statement(
+def _params(
     actor: Actor,
     org: Organization,
     postings: list,
-    *,
+    holding: int,
+    ids: list[str],
+    counted: forecast.InPlace | None,
     transaction_id: str,
     now: datetime,
-    amount: Decimal | None,
-    reference: str | None,
-    occurred_at: datetime,
-    entry_id: str | None,
-    alert: bool,
-) -> list[LedgerEntry] | None:
-    """post_transaction in one statement; None (nothing written) when an account is still
-    to be created: the general path then creates it."""
-    holding = next(i for i, p in enumerate(postings) if p.ref.kind in HOLDING_KINDS)
-    ids = [entry_id if i == 0 and entry_id else new_id("ent") for i in range(len(postings))]
-    counted = forecast.in_place(org, postings, occurred_at)
+) -> dict:
+    """The statement's parameters but for the money, reference and moment of the postings."""
     params: dict = {
         "organization": org.id,
         "p_reseller": org.reseller_id,
         "p_transaction": transaction_id,
         "delta": postings[holding].credits,
         "now": now,
-        "p_amount": amount,
-        "p_currency": org.currency if amount is not None else None,
-        "p_reference": reference,
-        "p_occurred": occurred_at,
         "p_actor_user": actor.user_id,
         "p_real_user": actor.real_user_id,
         "p_api_key": actor.api_key_id,
@@ -316,6 +305,34 @@ def _post_in_one_statement(
             posting.credits,
             ids[i],
         )
+    return params
+
+
+def _post_in_one_statement(
+    actor: Actor,
+    org: Organization,
+    postings: list,
+    *,
+    transaction_id: str,
+    now: datetime,
+    amount: Decimal | None,
+    reference: str | None,
+    occurred_at: datetime,
+    entry_id: str | None,
+    alert: bool,
+) -> list[LedgerEntry] | None:
+    """post_transaction in one statement; None (nothing written) when an account is still
+    to be created: the general path then creates it."""
+    holding = next(i for i, p in enumerate(postings) if p.ref.kind in HOLDING_KINDS)
+    ids = [entry_id if i == 0 and entry_id else new_id("ent") for i in range(len(postings))]
+    counted = forecast.in_place(org, postings, occurred_at)
+    params = _params(actor, org, postings, holding, ids, counted, transaction_id, now)
+    params.update(
+        p_amount=amount,
+        p_currency=org.currency if amount is not None else None,
+        p_reference=reference,
+        p_occurred=occurred_at,
+    )
     db.session.flush()  # a Core statement: what the session holds goes first, as before
     statement = _one_statement(len(postings), holding, counted is not None)
     found = db.session.execute(statement, params).all()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
@@ -26,7 +25,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.core.validation import clean_text
+from tenants.core.validation import MAX_CREDITS, clean_credits, clean_text  # noqa: F401
 from tenants.credits import references, reservations
 from tenants.credits.ledger import (
     Posting,
@@ -41,24 +40,10 @@ from tenants.credits.movements import credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
-MAX_CREDITS = 10**9
 LATE_USAGE_DAYS = 35
 # The references of the transfers that empty member accounts when they close.
 MEMBER_REMOVED = "member-removed"
 INDIVIDUAL_CREDITS_OFF = "individual-credits-off"
-
-
-def clean_credits(value, field: str = "credits") -> int:
-    """A whole, positive number of credits (booleans and floats refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(fields={field: str(_l("Enter a whole number of credits."))})
-    if value <= 0:
-        raise ValidationFailed(fields={field: str(_l("Enter a number greater than zero."))})
-    if value > MAX_CREDITS:
-        raise ValidationFailed(
-            fields={field: str(_l("Enter at most %(n)s credits.", n=format_decimal(MAX_CREDITS)))}
-        )
-    return value
 
 
 def require_usable(org: Organization) -> None:

@@ -41,6 +41,7 @@ from tenants.models import (
     PurchaseStatus,
 )
 from tenants.resellers import pricing
+from tenants.wholesale import operations as wholesale
 
 
 class PriceNotSet(Conflict):
@@ -162,6 +163,7 @@ def start_purchase(
             fields={"payment_method": str(_l("This payment method is not available to you."))}
         )
     credits.require_prepaid_and_usable(org)
+    wholesale.require_available(org.reseller_id, checked["credits"])
     amounts = quote(org, credit_count)
     if reuse_pending and not automatic:
         existing = _open_duplicate(actor, org, ref.label, provider.name, amounts)
@@ -240,6 +242,9 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
         raise Forbidden()
     if (details or {}).get("card_token") is not None:  # a saved card: never during login-as
         refuse_while_acting(actor, WhileActing.USE_SAVED_CARD)
+    # Before the card is charged: what the reseller's pool cannot cover now is refused
+    # (the draw in ``complete``, in the transaction applying the credits, is what holds).
+    wholesale.require_available(purchase.reseller_id, purchase.credits)
     result = provider.charge(purchase, details or {})
     if not result.approved:
         _decline(actor, purchase, result)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, WhileActing, refuse_while_acting, require
 from tenants.audit import log as audit
-from tenants.core.errors import DomainError, Forbidden
+from tenants.core.errors import DomainError, Forbidden, ResellerCreditsExhausted
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits import ledger, purchases
@@ -224,7 +224,13 @@ def run_auto_top_up(organization_id: str, balance: int | None = None) -> Purchas
     except DomainError:
         _failed(org, TopUpFailure.NOT_AVAILABLE)
         return None
-    purchases.pay(SYSTEM, purchase, {"card_token": method.token})
+    try:
+        # A savepoint: a pool emptied since the purchase started leaves it pending, unpaid.
+        with db.session.begin_nested():
+            purchases.pay(SYSTEM, purchase, {"card_token": method.token})
+    except ResellerCreditsExhausted:
+        _failed(org, TopUpFailure.NOT_AVAILABLE, purchase)
+        return purchase
     if purchase.status != PurchaseStatus.PAID:
         _failed(org, TopUpFailure.DECLINED, purchase)
     return purchase

@@ -79,6 +79,7 @@ from tenants.models.users import (
     User,
     UserSession,
 )
+from tenants.models.wholesale import WholesaleDay, WholesaleDraw, WholesaleLot, WholesalePool
 
 __all__ = [
     "AccountKind",
@@ -154,4 +155,8 @@ __all__ = [
     "UsageReference",
     "User",
     "UserSession",
+    "WholesaleDay",
+    "WholesaleDraw",
+    "WholesaleLot",
+    "WholesalePool",
 ]
