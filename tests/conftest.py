@@ -289,26 +289,25 @@ def create_platform_staff(app, create_user):
 TEST_POOL = 10**9
 
 
+def reseller_with_pool(name=None, default_language="en", pool=TEST_POOL) -> Reseller:
+    """A reseller whose wholesale pool holds ``pool`` credits (an opening-balance lot, cost
+    0, as migrated resellers have): the tests that give customers credits are not about the
+    pool; the pool's own tests pass a small one, or 0 for none. Committed."""
+    from tenants.resellers.operations import create_reseller as create
+    from tenants.wholesale.operations import add_lot
+
+    reseller = create(
+        SYSTEM, name or f"Reseller {uuid.uuid4().hex[:6]}", default_language=default_language
+    )
+    if pool:
+        add_lot(SYSTEM, reseller, credits=pool, unit_cost=0, currency="EUR", opening_balance=True)
+    commit()
+    return reseller
+
+
 @pytest.fixture
 def create_reseller(app):
-    def _create(name=None, default_language="en", pool=TEST_POOL) -> Reseller:
-        """A reseller whose wholesale pool holds ``pool`` credits (an opening-balance lot,
-        cost 0, as migrated resellers have): the tests that give customers credits are not
-        about the pool; the pool's own tests pass a small one, or 0 for none."""
-        from tenants.resellers.operations import create_reseller as create
-        from tenants.wholesale.operations import add_lot
-
-        reseller = create(
-            SYSTEM, name or f"Reseller {uuid.uuid4().hex[:6]}", default_language=default_language
-        )
-        if pool:
-            add_lot(
-                SYSTEM, reseller, credits=pool, unit_cost=0, currency="EUR", opening_balance=True
-            )
-        commit()
-        return reseller
-
-    return _create
+    return reseller_with_pool
 
 
 def new_reference() -> str:

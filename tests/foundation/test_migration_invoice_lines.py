@@ -20,8 +20,7 @@ from tenants.invoices import reading
 from tenants.jobs.outbox import commit
 from tenants.models import Invoice, InvoiceKind
 from tenants.organizations.operations import NewOrganization, create_organization
-from tenants.resellers.operations import create_reseller
-from tests.conftest import owner_actor, set_prices, using_postgres
+from tests.conftest import owner_actor, reseller_with_pool, set_prices, using_postgres
 from tests.foundation.test_cli import run_flask
 from tests.foundation.test_migration_usage_references import database, portal
 
@@ -34,7 +33,7 @@ VALIDATED = sa.text(
 
 def _invoices() -> dict[str, Invoice]:
     """A receipt (prepaid purchase) and a monthly invoice of two days' usage, committed."""
-    reseller = create_reseller(SYSTEM, "Reseller A")
+    reseller = reseller_with_pool("Reseller A")
     set_prices(reseller, "0.045", "0.05")
     prepaid, postpaid = (
         create_organization(

@@ -13,7 +13,7 @@ from tenants.core.extensions import db
 from tenants.core.types import new_id
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry
-from tenants.resellers.operations import create_reseller
+from tests.conftest import reseller_with_pool
 from tests.foundation.test_cli import run_flask
 from tests.foundation.test_migration_usage_references import _organization, database, portal
 
@@ -37,7 +37,7 @@ def _balance_after(entry_id: str) -> int:
 def test_old_postpaid_rows_show_the_account_balance(database, tmp_path):
     app = portal(database, tmp_path)
     with app.app_context():
-        org = _organization(create_reseller(SYSTEM, "Reseller A"), "Acme")
+        org = _organization(reseller_with_pool("Reseller A"), "Acme")
         prepaid = record_usage(SYSTEM, org, credits=5, reference="r1").entry.id
         commit()
         old_postpaid = _written_before(prepaid, -240)

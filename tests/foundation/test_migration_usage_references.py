@@ -18,7 +18,7 @@ from tenants.jobs.outbox import commit
 from tenants.models import EntryType, LedgerEntry, Organization, UsageReference
 from tenants.models.ledger import SYSTEM_ACCOUNT
 from tenants.organizations.operations import NewOrganization, create_organization
-from tenants.resellers.operations import create_reseller
+from tests.conftest import reseller_with_pool
 from tests.foundation.test_cli import Databases, run_flask
 
 BEFORE = "28cddac43cbe"  # the revision before usage references
@@ -74,7 +74,7 @@ def _charged_again(entry_id: str, shift: timedelta) -> str:
 def test_the_migration_keeps_the_first_charge_of_a_reference_charged_twice(database, tmp_path):
     app = portal(database, tmp_path)
     with app.app_context():
-        reseller = create_reseller(SYSTEM, "Reseller A")
+        reseller = reseller_with_pool("Reseller A")
         acme, beta = _organization(reseller, "Acme"), _organization(reseller, "Beta")
         charged = {
             (org.id, reference): record_usage(SYSTEM, org, credits=5, reference=reference).entry.id

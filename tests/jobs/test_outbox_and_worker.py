@@ -284,6 +284,7 @@ def test_every_job_name_stored_in_queued_rows_is_registered(app):
             "send_receipt",
             "send_low_balance_email",
             "send_low_balance_sms",
+            "send_low_pool_email",
             "auto_top_up",
             "send_auto_top_up_failed",
             "send_support_session_started",
