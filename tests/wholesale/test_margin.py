@@ -223,7 +223,9 @@ def test_api_margin_refuses_bad_periods_in_the_readers_language(client, margin_w
         headers={"Accept-Language": "es"},
     )
     assert spanish.status_code == 422
-    assert spanish.json["error"]["fields"] == {"period": "Indica un mes como AAAA-MM, p. ej. 2026-10."}
+    assert spanish.json["error"]["fields"] == {
+        "period": "Indica un mes como AAAA-MM, p. ej. 2026-10."
+    }
     assert api.get("/reseller/margin", margin_world["key"], query={"nope": "1"}).status_code == 422
 
 
