@@ -113,7 +113,9 @@ def save_margin_rate():
     reseller = current_reseller()[1]
     form = MarginRateForm()
     period, errors = read_period(form.period.data)
-    if errors:
+    if errors:  # a forged month: said, and the current month shown
+        for message in errors.values():
+            flash(message, "danger")
         return _page(period=period, status=422)
     form.currency.choices = _rate_form(margin_report(reseller.id, period), period).currency.choices
     if not form.validate_on_submit():

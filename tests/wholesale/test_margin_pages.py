@@ -33,6 +33,11 @@ def test_reseller_admin_reads_the_page_sets_a_rate_and_downloads_the_csv(
         data={"period": OCTOBER, "currency": "USD", "rate": "0,9"},
     )
     assert refused.status_code == 422  # "0,9" is not an English number
+    forged = client.post(
+        "/reseller/settings/margin/rates",
+        data={"period": "2026-1x", "currency": "USD", "rate": "1"},
+    )
+    assert forged.status_code == 422 and "YYYY-MM" in forged.text
     saved = client.post(
         "/reseller/settings/margin/rates",
         data={"period": OCTOBER, "currency": "USD", "rate": "0.9"},
