@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from reseller.api.schemas import Currency, Money, SignedMoney
 from reseller.api.spec import ApiModel
 
 
@@ -30,3 +31,58 @@ class PoolBalance(ApiModel):
         description="The low-pool alert: admins are emailed when the pool drops to it (0: off)",
     )
     forecast: PoolForecast | None
+
+
+class MarginQuery(ApiModel):
+    period: str | None = Field(
+        default=None,
+        max_length=20,
+        description="The month, YYYY-MM (UTC); left out: the current month",
+        examples=["2026-10"],
+    )
+
+
+class MarginRow(ApiModel):
+    """One customer's month in one currency. Credits and cost go to the row of the
+    customer's own currency; revenue to the row of the receipts' and invoices' currency."""
+
+    organization_id: str
+    currency: Currency = Field(description="The revenue's currency")
+    credits: int = Field(
+        description="Credits drawn from the pool in the month, net of those given back"
+    )
+    revenue: Money = Field(
+        description="Subtotals (net of tax) of the receipts and invoices issued in the month"
+    )
+    cost: SignedMoney = Field(
+        description="The credits' cost, first in first out from the lots, in cost_currency"
+    )
+    cost_currency: Currency = Field(description="The lots' currency")
+    margin: SignedMoney | None = Field(
+        description="revenue (converted at the month's rate) - cost, in cost_currency; "
+        "null when the revenue's currency has no rate for the month (not converted)"
+    )
+    margin_percent: SignedMoney | None = Field(
+        description="margin / revenue x 100, 2 decimals; null when not converted or the "
+        "revenue is 0"
+    )
+
+
+class MarginTotal(ApiModel):
+    """The rows of one revenue currency summed (cost and margin in the lots' currency;
+    margin null when any of its rows is not converted)."""
+
+    currency: Currency
+    credits: int
+    revenue: Money
+    cost: SignedMoney
+    margin: SignedMoney | None
+
+
+class MarginReport(ApiModel):
+    """The month's margin report (SPEC §4b), per customer and currency, with totals per
+    currency; amounts rounded half up to the currency's minor unit, once, at the end."""
+
+    period: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
+    rows: list[MarginRow]
+    totals: list[MarginTotal]

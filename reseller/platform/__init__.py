@@ -6,6 +6,7 @@ The blueprint lives in blueprint.py; importing each page's module registers its 
 from reseller.platform import (  # noqa: F401  (register routes)
     billing_runs,
     jobs,
+    margin,
     overview,
     resellers,
     security,

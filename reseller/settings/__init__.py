@@ -5,6 +5,7 @@ The blueprint lives in blueprint.py; importing each page's module registers its 
 
 from reseller.settings import (  # noqa: F401  (register routes)
     api_keys,
+    margin,
     pricing,
     seller,
     staff,

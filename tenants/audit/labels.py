@@ -90,6 +90,7 @@ ACTIONS = {
     "campaign.rejected": _l("Campaign rejected"),
     "wholesale.lot_added": _l("Wholesale credits added"),
     "wholesale.threshold_changed": _l("Low wholesale pool alert changed"),
+    "wholesale.margin_rate_changed": _l("Margin report rate changed"),
 }
 
 FIELDS = {

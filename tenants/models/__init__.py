@@ -79,7 +79,13 @@ from tenants.models.users import (
     User,
     UserSession,
 )
-from tenants.models.wholesale import WholesaleDay, WholesaleDraw, WholesaleLot, WholesalePool
+from tenants.models.wholesale import (
+    MarginRate,
+    WholesaleDay,
+    WholesaleDraw,
+    WholesaleLot,
+    WholesalePool,
+)
 
 __all__ = [
     "AccountKind",
@@ -112,6 +118,7 @@ __all__ = [
     "JobRunnerBeat",
     "LedgerEntry",
     "LoginFailure",
+    "MarginRate",
     "Member",
     "MemberRole",
     "Message",

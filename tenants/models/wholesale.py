@@ -86,3 +86,17 @@ class WholesaleDay(db.Model):
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     credits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MarginRate(db.Model):
+    """A month's rate the reseller entered to convert its revenue in ``currency`` to its
+    lots' currency (the margin report's cost currency): 1 ``currency`` = ``rate`` of it."""
+
+    __tablename__ = "wholesale_margin_rates"
+    __table_args__ = (CheckConstraint("rate > 0", name="margin_rate_positive"),)
+
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Money())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -45,6 +45,8 @@ def register(app: Flask) -> None:
         money=money,
         credits=credits,
         decimal1=decimal1,
+        decimal2=decimal2,
+        rate=rate,
         local_datetime=local_datetime,
         datetime_in=datetime_in,
         local_date=local_date,
@@ -87,6 +89,16 @@ def credits(value: int | None) -> str:
 def decimal1(value: Decimal | None) -> str:
     """A rate with one decimal in the reader's language: 120.4, 120,4."""
     return format_decimal(value or 0, "#,##0.0")
+
+
+def decimal2(value: Decimal | None) -> str:
+    """A percent or rate with two decimals in the reader's language: 42.59, 42,59."""
+    return "" if value is None else format_decimal(value, "#,##0.00")
+
+
+def rate(value: Decimal | None) -> str:
+    """A conversion rate with its decimals (2 to 4) in the reader's language: 0.92, 0,9215."""
+    return "" if value is None else format_decimal(value, "#,##0.00##")
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:

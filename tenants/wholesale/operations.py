@@ -39,8 +39,15 @@ from tenants.core.types import MONEY_SCALE, new_id, utcnow
 from tenants.core.validation import MAX_CREDITS, clean_credits, clean_currency, read_decimal
 from tenants.models import Organization, Reseller
 from tenants.models.ledger import HOLDING_KINDS, USED_TYPES, AccountKind
-from tenants.models.wholesale import WholesaleDay, WholesaleDraw, WholesaleLot, WholesalePool
+from tenants.models.wholesale import (
+    MarginRate,
+    WholesaleDay,
+    WholesaleDraw,
+    WholesaleLot,
+    WholesalePool,
+)
 from tenants.wholesale.alerts import pool_changed
+from tenants.wholesale.margin import clean_period, cost_currency
 
 # Counter-accounts whose postings bring credits in from outside a customer or take them out.
 OUTSIDE_KINDS = (AccountKind.PURCHASES, AccountKind.WITHDRAWALS, AccountKind.ADJUSTMENTS)
@@ -372,3 +379,72 @@ def require_available(reseller_id: str, credits: int) -> None:
     )
     if (held or 0) < credits:
         raise ResellerCreditsExhausted()
+
+
+# -- the reseller's month rates for its margin report ----------------------------------------
+
+MAX_MARGIN_RATE = Decimal("1000000")
+
+
+def clean_margin_rate(value, field: str = "rate") -> Decimal:
+    """A conversion rate: more than 0, at most 1,000,000, at most 4 decimals."""
+    rate = read_decimal(value)
+    if rate is None:
+        raise ValidationFailed(fields={field: str(_l("Enter a number, e.g. 0.92."))})
+    if rate <= 0 or rate > MAX_MARGIN_RATE:
+        raise ValidationFailed(fields={field: str(_l("Enter a rate above 0."))})
+    if rate != rate.quantize(MONEY_SCALE):
+        raise ValidationFailed(fields={field: str(_l("Use at most 4 decimals."))})
+    return rate.quantize(MONEY_SCALE)
+
+
+def set_margin_rate(actor: Actor, reseller: Reseller, *, period, currency, rate) -> Decimal | None:
+    """The month's rate converting the reseller's revenue in ``currency`` to its lots'
+    currency (``rate`` None: cleared); audited when it changes. The rate after."""
+    require(actor, Permission.MANAGE_RESELLER_SETTINGS)
+    checks = {
+        "period": lambda: clean_period(period),
+        "currency": lambda: clean_currency(currency),
+    }
+    if rate is not None:
+        checks["rate"] = lambda: clean_margin_rate(rate)
+    values = collect_field_errors(checks)
+    if values["currency"] == cost_currency(reseller.id):
+        raise ValidationFailed(
+            fields={"currency": str(_l("Revenue in the lots' currency needs no rate."))}
+        )
+    key = (reseller.id, values["period"], values["currency"])
+    row = db.session.get(MarginRate, key, with_for_update=True)
+    before = None if row is None else row.rate
+    after = values.get("rate")
+    if before == after:
+        return after
+    if after is None:
+        db.session.delete(row)
+    elif row is None:
+        db.session.add(
+            MarginRate(
+                reseller_id=reseller.id,
+                period=values["period"],
+                currency=values["currency"],
+                rate=after,
+                updated_at=utcnow(),
+            )
+        )
+    else:
+        row.rate, row.updated_at = after, utcnow()
+    db.session.flush()
+    audit.record(
+        actor,
+        "wholesale.margin_rate_changed",
+        reseller_id=reseller.id,
+        target_type="margin_rate",
+        target_id=f"{values['period']}/{values['currency']}",
+        changes={
+            "rate": [
+                None if before is None else str(before),
+                None if after is None else str(after),
+            ],
+        },
+    )
+    return after
