@@ -184,6 +184,7 @@ FIELDS = {
     "unit_cost": _l("Unit cost"),
     "opening_balance": _l("Opening balance"),
     "low_pool_threshold": _l("Low wholesale pool alert (credits)"),
+    "rate": _l("Conversion rate"),
 }
 
 _ROLES = {
