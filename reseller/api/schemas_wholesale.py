@@ -37,6 +37,7 @@ class MarginQuery(ApiModel):
     period: str | None = Field(
         default=None,
         max_length=20,
+        pattern=r"^[0-9]{4}-[0-9]{2}$",
         description="The month, YYYY-MM (UTC); left out: the current month",
         examples=["2026-10"],
     )

@@ -53,6 +53,7 @@ def _money(value) -> str | None:
     response=MarginReport,
     errors=(403, 422),
     reseller_only=True,
+    refusals={"period": "a month that does not exist (13 or 00) or before 2000"},
 )
 def get_margin_report(actor: Actor, query: MarginQuery) -> Response:
     require(actor, Permission.MANAGE_RESELLER_SETTINGS)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, fresh_postgres_database, owner_of
+from tests.conftest import PASSWORD, fresh_postgres_database, owner_of, reseller_with_pool
 
 pytestmark = pytest.mark.postgres_only
 
@@ -46,7 +46,6 @@ def _seed(url: str, outbox: Path) -> dict[str, str]:
     from tenants.credits import operations as credits
     from tenants.jobs.outbox import commit
     from tenants.organizations.operations import NewOrganization, create_organization
-    from tenants.resellers.operations import create_reseller
 
     app = create_app(
         {
@@ -58,7 +57,7 @@ def _seed(url: str, outbox: Path) -> dict[str, str]:
         }
     )
     with app.app_context():
-        reseller = create_reseller(SYSTEM, "Scale Telecom")
+        reseller = reseller_with_pool("Scale Telecom")
         commit()
         email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
         org = create_organization(
