@@ -93,6 +93,7 @@ def seed(url: str, mobiles: list[str]) -> dict[str, str]:
     from tenants.models import Reseller
     from tenants.models.ledger import SYSTEM_ACCOUNT
     from tenants.organizations.operations import NewOrganization, create_organization
+    from tenants.wholesale.operations import add_lot
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
     with app.app_context():
@@ -100,6 +101,8 @@ def seed(url: str, mobiles: list[str]) -> dict[str, str]:
         reseller = Reseller(name="B5 campaign bench", slug=f"b5m-{uuid.uuid4().hex[:8]}")
         db.session.add(reseller)
         db.session.commit()
+        # Its wholesale pool: the credits it gives its customer come out of it.
+        add_lot(SYSTEM, reseller, credits=10**9, unit_cost=0, currency="EUR", opening_balance=True)
         org = create_organization(
             SYSTEM,
             reseller,

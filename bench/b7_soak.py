@@ -126,6 +126,7 @@ def seed(url: str) -> tuple[list[tuple[str, str]], str]:
     from tenants.jobs.outbox import commit
     from tenants.organizations.operations import NewOrganization, create_organization
     from tenants.resellers.operations import create_reseller
+    from tenants.wholesale.operations import add_lot
     from tests.conftest import owner_of, set_prices
     from tests.credits.conftest import fund
 
@@ -134,6 +135,8 @@ def seed(url: str) -> tuple[list[tuple[str, str]], str]:
     with app.app_context():
         db.create_all()
         reseller = create_reseller(SYSTEM, f"Soak {uuid.uuid4().hex[:6]}")
+        # Its wholesale pool: the credits it gives its customers come out of it.
+        add_lot(SYSTEM, reseller, credits=10**9, unit_cost=0, currency="EUR", opening_balance=True)
         commit()
         set_prices(reseller)
         for i in range(ORGS):
@@ -150,8 +153,8 @@ def seed(url: str) -> tuple[list[tuple[str, str]], str]:
             )
             org.individual_user_credits = True
             commit()
-            fund(org, 10**9)
-            fund(org, 10**9, f"member:{owner_of(org).id}")
+            fund(org, 10**6)  # 30 minutes use about 500 credits an organization
+            fund(org, 10**6, f"member:{owner_of(org).id}")
             orgs.append((org.id, owner_of(org).id))
         _key, secret = create_api_key(SYSTEM, reseller=reseller, name="b7")
         db.session.commit()

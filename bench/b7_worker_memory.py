@@ -44,11 +44,14 @@ def seed(app, receipts: int) -> None:
     from tenants.jobs.outbox import commit
     from tenants.organizations.operations import NewOrganization, create_organization
     from tenants.resellers.operations import create_reseller
+    from tenants.wholesale.operations import add_lot
     from tests.conftest import owner_actor, set_prices
 
     with app.app_context():
         db.create_all()
         reseller = create_reseller(SYSTEM, f"Bench {uuid.uuid4().hex[:6]}")
+        # Its wholesale pool: the credits its customers buy come out of it.
+        add_lot(SYSTEM, reseller, credits=10**9, unit_cost=0, currency="EUR", opening_balance=True)
         commit()
         set_prices(reseller)
         org = create_organization(
