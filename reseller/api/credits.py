@@ -84,7 +84,8 @@ def get_balance(actor: Actor, org_id: str) -> Response:
     "administrator pays; credits are applied then, once. With an `Idempotency-Key`, a "
     "repeat returns the first answer and never credits twice. The credits come out of the "
     "reseller's wholesale pool: 402 `reseller_credits_exhausted` when it cannot cover them "
-    "(before any card is charged), nothing applied.",
+    "(before any card is charged), nothing applied; once the payment starts the pool is held "
+    "for it, so a card that was charged always gets its credits.",
 )
 def create_purchase(actor: Actor, org_id: str, body: PurchaseCreate) -> Response:
     org = scoping.get_organization(actor, org_id)

@@ -55,13 +55,16 @@ class MarginRow(ApiModel):
     revenue: Money = Field(
         description="Subtotals (net of tax) of the receipts and invoices issued in the month"
     )
-    cost: SignedMoney = Field(
-        description="The credits' cost, first in first out from the lots, in cost_currency"
+    cost: SignedMoney | None = Field(
+        description="The credits' cost, first in first out from the lots, in cost_currency; "
+        "a lot bought in another currency is converted at the month's rate for it, and "
+        "without one the cost is null (not converted)"
     )
     cost_currency: Currency = Field(description="The lots' currency")
     margin: SignedMoney | None = Field(
         description="revenue (converted at the month's rate) - cost, in cost_currency; "
-        "null when the revenue's currency has no rate for the month (not converted)"
+        "null when the revenue's currency, or a lot's, has no rate for the month (not "
+        "converted)"
     )
     margin_percent: SignedMoney | None = Field(
         description="margin / revenue x 100, 2 decimals; null when not converted or the "
@@ -71,12 +74,12 @@ class MarginRow(ApiModel):
 
 class MarginTotal(ApiModel):
     """The rows of one revenue currency summed (cost and margin in the lots' currency;
-    margin null when any of its rows is not converted)."""
+    margin null when any of its rows is not converted, cost null when any row's is)."""
 
     currency: Currency
     credits: int
     revenue: Money
-    cost: SignedMoney
+    cost: SignedMoney | None
     margin: SignedMoney | None
 
 

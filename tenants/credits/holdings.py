@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tenants.core.extensions import db
 from tenants.models import Organization
@@ -48,3 +48,26 @@ def balance(org: Organization) -> Balance:
     users = [(mid, b) for kind, mid, b, _r in rows if kind == AccountKind.MEMBER]
     reserved = {AccountRef(AccountKind(kind), mid).label: r for kind, mid, _b, r in rows if r}
     return Balance(system_credits=system, users=users, reserved=reserved)
+
+
+def total_credits(org: Organization) -> int:
+    """Every credit the organization's holding accounts hold (reserved ones included)."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+                CreditAccount.organization_id == org.id,
+                CreditAccount.kind.in_(HOLDING_KINDS),
+            )
+        )
+    )
+
+
+def member_credits_total(org: Organization, member_id: str | None = None) -> int:
+    """Credits held in members' individual accounts (not the system pool), or in one's."""
+    query = select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
+        CreditAccount.organization_id == org.id,
+        CreditAccount.kind == AccountKind.MEMBER,
+    )
+    if member_id is not None:
+        query = query.where(CreditAccount.member_id == member_id)
+    return int(db.session.scalar(query))

@@ -38,7 +38,12 @@ from tenants.core.errors import (
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits import alerts, forecast, ledger_one
-from tenants.credits.holdings import Balance, balance  # noqa: F401  (the ledger's readers)
+from tenants.credits.holdings import (  # noqa: F401  (the ledger's readers)
+    Balance,
+    balance,
+    member_credits_total,
+    total_credits,
+)
 from tenants.models import Member, Organization, OrganizationStatus
 from tenants.models.ledger import (
     HOLDING_KINDS,
@@ -211,6 +216,15 @@ def lock_organization(org: Organization) -> None:
     db.session.refresh(org)
 
 
+def lock_for_movement(org: Organization) -> None:
+    """The organization's row FOR NO KEY UPDATE, the lock a movement's UPDATE of its total
+    takes: serializes with the organization's movements without blocking the ledger rows
+    that reference it (FOR KEY SHARE); after the account locks."""
+    db.session.execute(
+        select(Organization.id).where(Organization.id == org.id).with_for_update(key_share=True)
+    )
+
+
 def _require_open(org: Organization, postings: list[Posting]) -> None:
     """Credits go into members' accounts only while individual credits are on and the
     members are current: read after the account locks, under the organization's row (FOR
@@ -372,28 +386,3 @@ def _draw(org: Organization, postings: list[Posting], postpaid: bool, txn: str) 
     last lock a movement takes): ResellerCreditsExhausted undoes the whole transaction
     (tenants.wholesale.operations)."""
     wholesale.draw_for_transaction(org, postings, postpaid=postpaid, transaction_id=txn)
-
-
-# -- reading -----------------------------------------------------------------------------
-
-
-def total_credits(org: Organization) -> int:
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-                CreditAccount.organization_id == org.id,
-                CreditAccount.kind.in_(HOLDING_KINDS),
-            )
-        )
-    )
-
-
-def member_credits_total(org: Organization, member_id: str | None = None) -> int:
-    """Credits held in members' individual accounts (not the system pool), or in one's."""
-    query = select(func.coalesce(func.sum(CreditAccount.balance), 0)).where(
-        CreditAccount.organization_id == org.id,
-        CreditAccount.kind == AccountKind.MEMBER,
-    )
-    if member_id is not None:
-        query = query.where(CreditAccount.member_id == member_id)
-    return int(db.session.scalar(query))

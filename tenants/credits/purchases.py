@@ -196,11 +196,8 @@ def start_purchase(
 def _open_duplicate(
     actor: Actor, org: Organization, account: str, payment_method: str, amounts: Quote
 ) -> Purchase | None:
-    # FOR NO KEY UPDATE: serializes the check with another start for this organization
-    # without blocking the ledger rows that reference the organization (FOR KEY SHARE).
-    db.session.execute(
-        select(Organization.id).where(Organization.id == org.id).with_for_update(key_share=True)
-    )
+    # Serializes the check with another start for this organization.
+    ledger.lock_for_movement(org)
     now = utcnow()
     since = max(now - REUSE_WINDOW, now - pending_max_age())
     return db.session.scalar(
@@ -242,14 +239,25 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
         raise Forbidden()
     if (details or {}).get("card_token") is not None:  # a saved card: never during login-as
         refuse_while_acting(actor, WhileActing.USE_SAVED_CARD)
-    # Before the card is charged: what the reseller's pool cannot cover now is refused
-    # (the draw in ``complete``, in the transaction applying the credits, is what holds).
-    wholesale.require_available(purchase.reseller_id, purchase.credits)
+    _hold_for_charge(purchase)
     result = provider.charge(purchase, details or {})
     if not result.approved:
         _decline(actor, purchase, result)
         return purchase
     return complete(actor, purchase, result.reference)
+
+
+def _hold_for_charge(purchase: Purchase) -> None:
+    """Before the card is charged, lock what applying its credits changes, in the ledger's
+    order (tenants.credits.ledger): the account, the organization's row, then the reseller's
+    pool, refused (402) when it cannot cover them. Held until the caller's commit, so
+    nothing can draw the pool empty between this check and ``complete``: a card charged
+    always gets its credits. Providers answer in the request (offline, the sandbox, a
+    saved card's token)."""
+    org = db.session.get(Organization, purchase.organization_id)
+    ledger.lock_balances(org, [ledger.parse_account(org, purchase.account)])
+    ledger.lock_for_movement(org)
+    wholesale.hold_for_payment(purchase.reseller_id, purchase.credits)
 
 
 def _decline(actor: Actor, purchase: Purchase, result: PaymentResult) -> None:

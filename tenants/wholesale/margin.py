@@ -10,7 +10,9 @@ days are UTC days too).
 - *cost*: each draw's credits x its lot's unit cost — first in, first out as recorded when
   the credits moved, so a month's end splits a lot exactly; credits given back reduce the
   cost at the lot they went back to. In the lots' currency (``cost_currency``: the
-  currency of the reseller's newest lot bought from the platform).
+  currency of the reseller's newest lot bought from the platform); a lot bought in another
+  currency is converted at the month's rate for that currency, else the cost is not known
+  (None, and the row is not converted) rather than a sum of two currencies.
 - *revenue*: the subtotals (net of tax) of the receipts (prepaid purchases, top-ups) and the
   postpaid invoices issued to the customer in the month, void ones left out, in the
   document's currency: one row per customer and currency. The credits and their cost go
@@ -76,7 +78,7 @@ class MarginRow:
     currency: str  # the revenue's
     credits: int
     revenue: Decimal  # in ``currency``
-    cost: Decimal  # in ``cost_currency``
+    cost: Decimal | None  # in ``cost_currency``; None: a lot's currency has no rate
     cost_currency: str
     rate: Decimal | None  # the month's rate used (None: same currency, or none needed)
     converted: bool
@@ -89,7 +91,7 @@ class MarginTotal:
     currency: str
     credits: int
     revenue: Decimal
-    cost: Decimal
+    cost: Decimal | None
     cost_currency: str
     converted: bool
     margin: Decimal | None
@@ -102,7 +104,9 @@ class MarginReport:
     rows: list[MarginRow]
     totals: list[MarginTotal]
     rates: dict[str, Decimal]  # the month's rates, by currency
-    currencies: list[str] = field(default_factory=list)  # those that need a rate
+    # Those that need a rate: the revenue's and the lots' currencies other than the cost
+    # currency, and those with a rate already.
+    currencies: list[str] = field(default_factory=list)
 
     @property
     def not_converted(self) -> bool:
@@ -197,18 +201,22 @@ def _organizations(ids: set[str]) -> dict[str, tuple[str, str]]:
 
 
 def _gather(reseller_id: str, period: str, base: str, rates: dict[str, Decimal]):
+    """The month's sums per (customer, currency), and the lots' currencies other than
+    ``base`` its credits came from."""
     start, end = month_bounds(period)
     draws = _draws(reseller_id, start, end)
     revenue = _revenue(reseller_id, start, end)
     organizations = _organizations({org for org, _, _ in draws} | {org for org, _, _ in revenue})
     lots = _lots({lot for _, lot, _ in draws})
     sums: dict[tuple[str, str], _Sums] = defaultdict(_Sums)
+    lot_currencies: set[str] = set()
     for org, lot_id, credits in draws:
         unit_cost, lot_currency = lots[lot_id]
         row = sums[(org, organizations[org][1])]
         row.credits += credits
         cost = credits * unit_cost
         if lot_currency != base and cost:
+            lot_currencies.add(lot_currency)
             if lot_currency in rates:
                 cost *= rates[lot_currency]
             else:
@@ -216,7 +224,7 @@ def _gather(reseller_id: str, period: str, base: str, rates: dict[str, Decimal])
         row.cost += cost
     for org, currency, subtotal in revenue:
         sums[(org, currency)].revenue += subtotal
-    return organizations, sums
+    return organizations, sums, lot_currencies
 
 
 def _row(key, sums: _Sums, name: str, base: str, rates: dict[str, Decimal]) -> tuple:
@@ -241,7 +249,7 @@ def _row(key, sums: _Sums, name: str, base: str, rates: dict[str, Decimal]) -> t
         currency=currency,
         credits=sums.credits,
         revenue=round_money(sums.revenue, currency),
-        cost=round_money(sums.cost, base),
+        cost=None if sums.cost_unknown else round_money(sums.cost, base),
         cost_currency=base,
         rate=rate,
         converted=converted,
@@ -255,26 +263,30 @@ def margin_report(reseller_id: str, period: str) -> MarginReport:
     """The reseller's margin report of ``period`` (a ``YYYY-MM`` checked by clean_period)."""
     base = cost_currency(reseller_id)
     rates = margin_rates(reseller_id, period)
-    organizations, sums = _gather(reseller_id, period, base, rates)
+    organizations, sums, lot_currencies = _gather(reseller_id, period, base, rates)
     rows: list[MarginRow] = []
     totals: dict[str, dict] = {}
     for key in sorted(sums, key=lambda k: (organizations[k[0]][0].casefold(), k[0], k[1])):
         row, margin = _row(key, sums[key], organizations[key[0]][0], base, rates)
         rows.append(row)
         total = totals.setdefault(
-            row.currency, {"credits": 0, "revenue": Decimal(0), "cost": Decimal(0), "margin": []}
+            row.currency,
+            {"credits": 0, "revenue": Decimal(0), "cost": Decimal(0), "margin": [], "known": []},
         )
         total["credits"] += sums[key].credits
         total["revenue"] += sums[key].revenue
         total["cost"] += sums[key].cost
         total["margin"].append(margin)
+        total["known"].append(not sums[key].cost_unknown)
     return MarginReport(
         period=period,
         cost_currency=base,
         rows=rows,
         totals=[_total(currency, values, base) for currency, values in sorted(totals.items())],
         rates=rates,
-        currencies=sorted({row.currency for row in rows if row.currency != base} | set(rates)),
+        currencies=sorted(
+            {row.currency for row in rows if row.currency != base} | lot_currencies | set(rates)
+        ),
     )
 
 
@@ -285,7 +297,7 @@ def _total(currency: str, values: dict, base: str) -> MarginTotal:
         currency=currency,
         credits=values["credits"],
         revenue=round_money(values["revenue"], currency),
-        cost=round_money(values["cost"], base),
+        cost=round_money(values["cost"], base) if all(values["known"]) else None,
         cost_currency=base,
         converted=converted,
         margin=None if margin is None else round_money(margin, base),

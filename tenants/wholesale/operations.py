@@ -266,12 +266,38 @@ def lock_pools(reseller_ids: Iterable[str]) -> dict[str, int]:
 
 
 def require_available(reseller_id: str, credits: int) -> None:
-    """Refuse early (before a card is charged) what the pool cannot cover now; the draw in
-    the transaction that applies the credits is what holds (``move_pool``)."""
+    """Refuse early (a purchase being started) what the pool cannot cover now, without a
+    lock; a payment holds the pool (``hold_for_payment``) and the draw applies it."""
     held = db.session.scalar(
         select(WholesalePool.credits).where(WholesalePool.reseller_id == reseller_id)
     )
     if (held or 0) < credits:
+        raise ResellerCreditsExhausted()
+
+
+# Locks the pool's row (PostgreSQL: as a draw does; SQLite: the database's write lock) when
+# it covers the credits; changes nothing but the row's time.
+_HOLD = (
+    update(_POOLS)
+    .where(
+        _POOLS.c.reseller_id == bindparam("reseller"),
+        _POOLS.c.credits >= bindparam("wanted"),
+    )
+    .values(updated_at=bindparam("now"))
+)
+
+
+def hold_for_payment(reseller_id: str, credits: int) -> None:
+    """Before a card is charged for ``credits``: lock the reseller's pool when it covers
+    them (ResellerCreditsExhausted, 402, when it does not). Until the caller's transaction
+    ends nothing else can draw from the pool, so the draw applying the credits after the
+    charge cannot be refused: a charged card always gets its credits. Take it where a draw
+    takes it, last, after the customer's account and organization rows (the module's lock
+    order; tenants.credits.purchases.pay)."""
+    held = db.session.execute(
+        _HOLD, {"reseller": reseller_id, "wanted": credits, "now": utcnow()}
+    ).rowcount
+    if not held:
         raise ResellerCreditsExhausted()
 
 

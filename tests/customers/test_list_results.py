@@ -53,6 +53,8 @@ def _rows(reseller_id: str, count: int, tag: str) -> list[dict]:
                 "billing_name": billing,
                 # Around the threshold, on it, and far above it.
                 "total_credits": (i * 13) % 120,
+                # Days left from 0 to many, and none (no usage) for one in five.
+                "forecast_usage_7d": 0 if i % 5 == 0 else (i * 29) % 70 + 1,
                 "low_balance_threshold": 0 if i % 11 == 0 else 50,
                 "debt": Decimal(i % 3) if i % 4 == 0 else Decimal(0),
                 "credit_limit": 0,
@@ -105,6 +107,9 @@ def _expected(actor: Actor, **kwargs) -> list[str]:
             continue
         if "has_debt" in kwargs and (org.debt > 0) != kwargs["has_debt"]:
             continue
+        days = org.forecast_days
+        if "runs_out_within" in kwargs and (days is None or days > kwargs["runs_out_within"]):
+            continue
         wanted.append(org.id)
     return wanted
 
@@ -140,6 +145,9 @@ FILTERS = [
     {"low_balance": True, "status": "suspended"},
     {"has_debt": True, "status": "suspended"},
     {"has_debt": False, "pricing_model": "postpaid"},
+    {"runs_out_within": 3},
+    {"runs_out_within": 30, "status": "active"},
+    {"runs_out_within": 3650},
 ]
 SEARCHES = [
     {"q": "orbit zen"},  # names that start with it: all together in the order
@@ -189,9 +197,12 @@ def _check(actor: Actor, kwargs: dict, limits: tuple[int, ...]) -> None:
             assert _backwards(actor, limit, last_prev, **kwargs) + tail == expected
 
 
-def test_every_filtered_page_is_the_plain_filter_in_name_order(seeded):
-    for kwargs in FILTERS:
-        _check(seeded, kwargs, (50, 23))
+def test_every_filtered_page_is_the_plain_filter_in_name_order(seeded, monkeypatch):
+    # The forecast filter's matches sorted (the default bound), and the walk past the bound.
+    for cap in (2000, 0):
+        monkeypatch.setattr(listing, "_FORECAST_MATCH_CAP", cap)
+        for kwargs in FILTERS:
+            _check(seeded, kwargs, (50, 23))
 
 
 def test_every_search_page_is_the_plain_filter_in_name_order(seeded, monkeypatch):

@@ -16,6 +16,7 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import (
     AuditEntry,
+    InvoiceKind,
     MarginRate,
     ResellerRole,
 )
@@ -23,7 +24,7 @@ from tenants.wholesale import margin
 from tenants.wholesale import operations as wholesale
 from tests.api.conftest import Api
 from tests.conftest import staff_actor
-from tests.wholesale.conftest import OCTOBER
+from tests.wholesale.conftest import OCTOBER, add_lot, at, draw, issue
 
 
 def rows_of(report) -> list[tuple]:
@@ -33,7 +34,7 @@ def rows_of(report) -> list[tuple]:
             row.currency,
             row.credits,
             str(row.revenue),
-            str(row.cost),
+            None if row.cost is None else str(row.cost),
             row.cost_currency,
             None if row.margin is None else str(row.margin),
             None if row.margin_percent is None else str(row.margin_percent),
@@ -49,7 +50,7 @@ def totals_of(report) -> list[tuple]:
             total.currency,
             total.credits,
             str(total.revenue),
-            str(total.cost),
+            None if total.cost is None else str(total.cost),
             None if total.margin is None else str(total.margin),
         )
         for total in report.totals
@@ -109,6 +110,62 @@ def test_a_month_rate_converts_its_currency(margin_world):
         sa.select(AuditEntry.action).where(AuditEntry.reseller_id == reseller.id)
     ).all()
     assert actions.count("wholesale.margin_rate_changed") == 2
+
+
+def test_a_lot_bought_in_another_currency_is_converted_at_its_rate_or_not_at_all(
+    monkeypatch, client, create_priced_reseller, create_organization, create_api_key
+):
+    """Lot E: 100 at €0.020 (1 Sep), then lot U: 1,000 at $0.030 (2 Sep): the newest bought
+    lot's currency, USD, is the cost currency. By hand, October: Acme (EUR) draws 300 on
+    10 Oct = 100 of E (€2.00) + 200 of U ($6.00), receipt €18.00; Globex (USD) draws 50 of U
+    on 11 Oct ($1.50), receipt $5.00. Without a EUR rate, Acme's cost is not known (never
+    €2.00 + $6.00 summed as $8.00); at 1.1 it is 2.00 x 1.1 + 6.00 = $8.20, revenue $19.80,
+    margin $11.60, 58.59 %. Globex is converted all along: $3.50, 70.00 %."""
+    reseller = create_priced_reseller(name="Two Currencies", pool=0)
+    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 1))
+    add_lot(reseller, 100, "0.020", "EUR")
+    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 2))
+    add_lot(reseller, 1000, "0.030", "USD")
+    monkeypatch.undo()
+    acme = create_organization(reseller, name="Acme", currency="EUR", owner_password=None)
+    globex = create_organization(reseller, name="Globex", currency="USD", owner_password=None)
+    draw(monkeypatch, reseller, acme, 300, at(2026, 10, 10))
+    draw(monkeypatch, reseller, globex, 50, at(2026, 10, 11))
+    issue(acme, InvoiceKind.RECEIPT, "18.00", at(2026, 10, 10))
+    issue(globex, InvoiceKind.RECEIPT, "5.00", at(2026, 10, 11))
+
+    report = margin.margin_report(reseller.id, OCTOBER)
+    assert report.cost_currency == "USD"
+    assert report.currencies == ["EUR"]  # the lot's currency needs a rate too
+    assert rows_of(report) == [
+        ("Acme", "EUR", 300, "18.00", None, "USD", None, None, False),
+        ("Globex", "USD", 50, "5.00", "1.50", "USD", "3.50", "70.00", True),
+    ]
+    assert totals_of(report) == [
+        ("EUR", 300, "18.00", None, None),
+        ("USD", 50, "5.00", "1.50", "3.50"),
+    ]
+    api = Api(client)
+    key = create_api_key(reseller)
+    answer = api.get("/reseller/margin", key, query={"period": OCTOBER})
+    assert answer.status_code == 200
+    assert answer.json["rows"][0]["cost"] is None
+    assert answer.json["totals"][0]["cost"] is None
+
+    wholesale.set_margin_rate(SYSTEM, reseller, period=OCTOBER, currency="EUR", rate="1.1")
+    commit()
+    report = margin.margin_report(reseller.id, OCTOBER)
+    assert rows_of(report) == [
+        ("Acme", "EUR", 300, "18.00", "8.20", "USD", "11.60", "58.59", True),
+        ("Globex", "USD", 50, "5.00", "1.50", "USD", "3.50", "70.00", True),
+    ]
+    assert totals_of(report) == [
+        ("EUR", 300, "18.00", "8.20", "11.60"),
+        ("USD", 50, "5.00", "1.50", "3.50"),
+    ]
+    answer = api.get("/reseller/margin", key, query={"period": OCTOBER})
+    assert answer.json["rows"][0]["cost"] == "8.20"
+    assert answer.json["rows"][0]["margin"] == "11.60"
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,20 @@ from tenants.core.errors import InsufficientCredits, ResellerCreditsExhausted
 from tenants.core.extensions import db
 from tenants.credits import operations as credits
 from tenants.credits import purchases
+from tenants.credits.payments import SandboxCardPayment
 from tenants.jobs.outbox import commit, rollback
 from tenants.messaging import operations as messaging
-from tenants.models import EntryType, Organization, ResellerRole, WholesalePool
+from tenants.models import (
+    EntryType,
+    Organization,
+    Purchase,
+    PurchaseStatus,
+    ResellerRole,
+    WholesalePool,
+)
 from tenants.models.ledger import SYSTEM_ACCOUNT
-from tests.conftest import new_reference, staff_actor
-from tests.wholesale.conftest import add_lot, assert_balanced
+from tests.conftest import new_reference, owner_actor, staff_actor
+from tests.wholesale.conftest import add_lot, assert_balanced, pool_credits
 
 pytestmark = pytest.mark.postgres_only
 
@@ -133,3 +141,56 @@ def test_sixteen_threads_never_oversell_a_small_pool(
     assert "reseller_credits_exhausted" in refusals  # the small pool ran out at some point
     assert min(lowest) >= 0
     assert_balanced(reseller)
+
+
+def test_a_pool_emptied_while_a_card_is_charged_never_leaves_it_without_its_credits(
+    app, monkeypatch, small_reseller, create_organization
+):
+    """1,000 credits in the pool; a customer pays 600 by card and, while the card network
+    is answering, another customer is granted 500. The grant waits for the payment (the
+    pool is held from before the charge), then finds 400 and is refused: the card that was
+    charged gets its 600 credits (before the hold, the grant took the pool first and the
+    paid purchase stayed pending without credits)."""
+    buyer = create_organization(reseller=small_reseller, name="Buyer")
+    other = create_organization(reseller=small_reseller, name="Other")
+    purchase = purchases.start_purchase(
+        owner_actor(buyer), buyer, credit_count=600, account="system", payment_method="sandbox"
+    )
+    commit()
+    purchase_id, other_id = purchase.id, other.id
+    charging, answered = threading.Event(), threading.Event()
+    charge = SandboxCardPayment.charge
+
+    def slow_charge(provider, purchase, details):
+        charging.set()  # the grant starts now; the network answers a second later
+        answered.wait(30)
+        return charge(provider, purchase, details)
+
+    monkeypatch.setattr(SandboxCardPayment, "charge", slow_charge)
+    outcome = []
+
+    def grant_meanwhile():
+        with app.app_context():
+            charging.wait(30)
+            threading.Timer(1.0, answered.set).start()
+            try:
+                org = db.session.get(Organization, other_id)
+                credits.add_credits(SYSTEM, org, SYSTEM_ACCOUNT, 500, entry_type=EntryType.PURCHASE)
+                commit()
+                outcome.append("applied")
+            except ResellerCreditsExhausted:
+                rollback()
+                outcome.append("refused")
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=grant_meanwhile)
+    thread.start()
+    purchases.pay(owner_actor(buyer), purchase, {"card_number": "4242 4242 4242 4242"})
+    commit()
+    thread.join(60)
+    db.session.expire_all()
+    assert db.session.get(Purchase, purchase_id).status == PurchaseStatus.PAID
+    assert outcome == ["refused"]
+    assert pool_credits(small_reseller) == 400
+    assert_balanced(small_reseller)
