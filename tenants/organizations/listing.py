@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, func, literal_column, select, true, tuple_, union_all
+from sqlalchemy import String, and_, func, literal_column, select, tuple_, union_all
 from sqlalchemy.orm import aliased
 
 from tenants.access.actors import SYSTEM, Actor
@@ -104,10 +104,21 @@ _FEW_MATCHES = 100
 _WINDOW_PAGES = 10
 _SEARCH_MATCH_CAP = 2000
 _PREFIX_MATCH_CAP = 2000
-# "Runs out within N days" in name order: every match sorted up to this many.
-_FORECAST_MATCH_CAP = 2000
 # pg_trgm can only narrow a search that has a run of three letters or digits.
 _TRIGRAM = re.compile(r"[^\W_]{3}")
+
+
+def _ids_first(walk, direction: str):
+    """``walk`` (organizations in the list's order, limited) as two steps: its ids first, from
+    the name index alone — on PostgreSQL the index also carries days left and status
+    (INCLUDE), so the "runs out within N days" filter skips a long run of names that do not
+    match without reading their rows — then the page's rows by id."""
+    first = walk.with_only_columns(Organization.id, Organization.search_name).subquery("first")
+    return (
+        select(Organization)
+        .join(first, Organization.id == first.c.id)
+        .order_by(*_order(first.c, direction))
+    )
 
 
 def _all_matches(query, matches, direction: str, wanted: int, cap: int):
@@ -308,17 +319,10 @@ def organization_page(
             one_reseller=not (actor is SYSTEM or actor.is_platform),
         )
     else:
-        rows = None
+        walk = query.order_by(*_order(Organization, direction)).limit(page_size + 1)
         if checks["runs_out_within"] is not None:
-            # Few organizations run out soon: sort those the days-left index finds rather
-            # than walk the name order past every other one (the walk when too many do).
-            rows = _all_matches(query, true(), direction, page_size + 1, _FORECAST_MATCH_CAP)
-        if rows is None:
-            rows = list(
-                db.session.scalars(
-                    query.order_by(*_order(Organization, direction)).limit(page_size + 1)
-                )
-            )
+            walk = _ids_first(walk, direction)
+        rows = list(db.session.scalars(walk))
     return _page(rows, page_size, direction, checks["cursor"] is not None, _encode_cursor)
 
 
