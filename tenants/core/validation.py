@@ -272,11 +272,18 @@ def read_decimal(value: Any, *, floats: bool = False) -> Decimal | None:
 MAX_CREDITS = 10**9
 
 
-def clean_credits(value, field: str = "credits") -> int:
-    """A whole, positive number of credits (booleans and floats refused)."""
+def clean_credits(value, field: str = "credits", *, minimum: int = 1) -> int:
+    """A whole number of credits from ``minimum`` (1: positive; 0 for a level that may be
+    off) to MAX_CREDITS (booleans and floats refused)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(fields={field: str(_l("Enter a whole number of credits."))})
-    if value <= 0:
+    if value < minimum and minimum == 0:
+        raise ValidationFailed(
+            fields={
+                field: str(_l("Enter a number from 0 to %(n)s.", n=format_decimal(MAX_CREDITS)))
+            }
+        )
+    if value < minimum:
         raise ValidationFailed(fields={field: str(_l("Enter a number greater than zero."))})
     if value > MAX_CREDITS:
         raise ValidationFailed(

@@ -40,6 +40,7 @@ from tenants.models import (
     Purchase,
     PurchaseStatus,
 )
+from tenants.models.ledger import AccountRef
 from tenants.resellers import pricing
 from tenants.wholesale import operations as wholesale
 
@@ -249,13 +250,17 @@ def pay(actor: Actor, purchase: Purchase, details: dict | None = None) -> Purcha
 
 def _hold_for_charge(purchase: Purchase) -> None:
     """Before the card is charged, lock what applying its credits changes, in the ledger's
-    order (tenants.credits.ledger): the account, the organization's row, then the reseller's
-    pool, refused (402) when it cannot cover them. Held until the caller's commit, so
-    nothing can draw the pool empty between this check and ``complete``: a card charged
-    always gets its credits. Providers answer in the request (offline, the sandbox, a
-    saved card's token)."""
+    order (tenants.credits.ledger): its accounts created, the account locked, then the
+    organization's row and the reseller's pool, refused (402) when it cannot cover them.
+    Held until the caller's commit, so nothing can draw the pool empty between this check
+    and ``complete``: a card charged always gets its credits. Providers answer in the
+    request (offline, the sandbox, a saved card's token)."""
     org = db.session.get(Organization, purchase.organization_id)
-    ledger.lock_balances(org, [ledger.parse_account(org, purchase.account)])
+    ref = ledger.parse_account(org, purchase.account)
+    # As a movement does: its accounts created (a first purchase's counter-account waits
+    # for another movement creating it) before any lock is taken.
+    ledger.account_ids(org, [ref, AccountRef(AccountKind.PURCHASES)])
+    ledger.lock_balances(org, [ref])
     ledger.lock_for_movement(org)
     wholesale.hold_for_payment(purchase.reseller_id, purchase.credits)
 

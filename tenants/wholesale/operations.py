@@ -36,7 +36,7 @@ from tenants.core.checks import collect_field_errors
 from tenants.core.errors import ResellerCreditsExhausted, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, new_id, utcnow
-from tenants.core.validation import MAX_CREDITS, clean_credits, clean_currency, read_decimal
+from tenants.core.validation import clean_credits, clean_currency, read_decimal
 from tenants.models import Reseller
 from tenants.models.ledger import HOLDING_KINDS, USED_TYPES, AccountKind
 from tenants.models.wholesale import (
@@ -222,14 +222,7 @@ def add_lot(
 def set_low_pool_threshold(actor: Actor, reseller: Reseller, threshold) -> int:
     """The reseller's low-pool alert level (0: no alert); audited when it changes."""
     require(actor, Permission.MANAGE_RESELLER_SETTINGS)
-    if isinstance(threshold, bool) or not isinstance(threshold, int):
-        raise ValidationFailed(
-            fields={"low_balance_threshold": str(_l("Enter a whole number of credits."))}
-        )
-    if not 0 <= threshold <= MAX_CREDITS:
-        raise ValidationFailed(
-            fields={"low_balance_threshold": str(_l("Enter a number from 0 to 1,000,000,000."))}
-        )
+    threshold = clean_credits(threshold, "low_balance_threshold", minimum=0)
     _ensure_pool(reseller.id)
     pool = db.session.scalar(
         select(WholesalePool).where(WholesalePool.reseller_id == reseller.id).with_for_update()
