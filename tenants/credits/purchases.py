@@ -257,9 +257,7 @@ def _hold_for_charge(purchase: Purchase) -> None:
     request (offline, the sandbox, a saved card's token)."""
     org = db.session.get(Organization, purchase.organization_id)
     ref = ledger.parse_account(org, purchase.account)
-    # As a movement does: its accounts created (a first purchase's counter-account waits
-    # for another movement creating it) before any lock is taken.
-    ledger.account_ids(org, [ref, AccountRef(AccountKind.PURCHASES)])
+    ledger.account_ids(org, [ref, AccountRef(AccountKind.PURCHASES)])  # before any lock
     ledger.lock_balances(org, [ref])
     ledger.lock_for_movement(org)
     wholesale.hold_for_payment(purchase.reseller_id, purchase.credits)
