@@ -192,3 +192,24 @@ def margin_world(monkeypatch, create_priced_reseller, create_organization, creat
         "other_key": create_api_key(other),
         "org_key": create_api_key(organization=acme),
     }
+
+
+@pytest.fixture
+def two_currency_world(monkeypatch, create_priced_reseller, create_organization):
+    """Lot E: 100 at €0.020 (1 Sep), then lot U: 1,000 at $0.030 (2 Sep): the newest bought
+    lot's currency, USD, is the cost currency. October: Acme (EUR) draws 300 on 10 Oct =
+    100 of E (€2.00) + 200 of U ($6.00), receipt €18.00; Globex (USD) draws 50 of U on
+    11 Oct ($1.50), receipt $5.00. The reseller."""
+    reseller = create_priced_reseller(name="Two Currencies", pool=0)
+    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 1))
+    add_lot(reseller, 100, "0.020", "EUR")
+    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 2))
+    add_lot(reseller, 1000, "0.030", "USD")
+    monkeypatch.undo()
+    acme = create_organization(reseller, name="Acme", currency="EUR", owner_password=None)
+    globex = create_organization(reseller, name="Globex", currency="USD", owner_password=None)
+    draw(monkeypatch, reseller, acme, 300, at(2026, 10, 10))
+    draw(monkeypatch, reseller, globex, 50, at(2026, 10, 11))
+    issue(acme, InvoiceKind.RECEIPT, "18.00", at(2026, 10, 10))
+    issue(globex, InvoiceKind.RECEIPT, "5.00", at(2026, 10, 11))
+    return reseller

@@ -16,7 +16,6 @@ from tenants.core.extensions import db
 from tenants.jobs.outbox import commit, rollback
 from tenants.models import (
     AuditEntry,
-    InvoiceKind,
     MarginRate,
     ResellerRole,
 )
@@ -24,7 +23,7 @@ from tenants.wholesale import margin
 from tenants.wholesale import operations as wholesale
 from tests.api.conftest import Api
 from tests.conftest import staff_actor
-from tests.wholesale.conftest import OCTOBER, add_lot, at, draw, issue
+from tests.wholesale.conftest import OCTOBER
 
 
 def rows_of(report) -> list[tuple]:
@@ -113,27 +112,12 @@ def test_a_month_rate_converts_its_currency(margin_world):
 
 
 def test_a_lot_bought_in_another_currency_is_converted_at_its_rate_or_not_at_all(
-    monkeypatch, client, create_priced_reseller, create_organization, create_api_key
+    client, two_currency_world, create_api_key
 ):
-    """Lot E: 100 at €0.020 (1 Sep), then lot U: 1,000 at $0.030 (2 Sep): the newest bought
-    lot's currency, USD, is the cost currency. By hand, October: Acme (EUR) draws 300 on
-    10 Oct = 100 of E (€2.00) + 200 of U ($6.00), receipt €18.00; Globex (USD) draws 50 of U
-    on 11 Oct ($1.50), receipt $5.00. Without a EUR rate, Acme's cost is not known (never
-    €2.00 + $6.00 summed as $8.00); at 1.1 it is 2.00 x 1.1 + 6.00 = $8.20, revenue $19.80,
-    margin $11.60, 58.59 %. Globex is converted all along: $3.50, 70.00 %."""
-    reseller = create_priced_reseller(name="Two Currencies", pool=0)
-    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 1))
-    add_lot(reseller, 100, "0.020", "EUR")
-    monkeypatch.setattr(wholesale, "utcnow", lambda: at(2026, 9, 2))
-    add_lot(reseller, 1000, "0.030", "USD")
-    monkeypatch.undo()
-    acme = create_organization(reseller, name="Acme", currency="EUR", owner_password=None)
-    globex = create_organization(reseller, name="Globex", currency="USD", owner_password=None)
-    draw(monkeypatch, reseller, acme, 300, at(2026, 10, 10))
-    draw(monkeypatch, reseller, globex, 50, at(2026, 10, 11))
-    issue(acme, InvoiceKind.RECEIPT, "18.00", at(2026, 10, 10))
-    issue(globex, InvoiceKind.RECEIPT, "5.00", at(2026, 10, 11))
-
+    """two_currency_world's figures, by hand: without a EUR rate, Acme's cost is not known
+    (never €2.00 + $6.00 summed as $8.00); at 1.1 it is 2.00 x 1.1 + 6.00 = $8.20, revenue
+    $19.80, margin $11.60, 58.59 %. Globex is converted all along: $3.50, 70.00 %."""
+    reseller = two_currency_world
     report = margin.margin_report(reseller.id, OCTOBER)
     assert report.cost_currency == "USD"
     assert report.currencies == ["EUR"]  # the lot's currency needs a rate too

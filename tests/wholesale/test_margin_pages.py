@@ -111,3 +111,22 @@ def test_agents_other_resellers_and_the_platform(
     )
     assert download.status_code == 200 and "Acme" in download.get_data(as_text=True)
     assert client.get("/platform/resellers/nobody/margin").status_code == 404
+
+
+def test_a_cost_not_converted_is_said_and_its_rate_offered(
+    client, auth, two_currency_world, create_reseller_staff
+):
+    admin = create_reseller_staff(two_currency_world, ResellerRole.ADMIN)
+    auth.login(admin.email)
+    page = client.get(
+        f"/reseller/settings/margin?period={OCTOBER}", headers={"Accept-Language": "es"}
+    )
+    assert page.status_code == 200
+    acme_cost = page.text.split('data-field="cost"')[1].split("</td>")[0]
+    assert "Sin convertir" in acme_cost
+    assert "créditos de un lote" in page.text  # the note says why
+    assert '<option value="EUR"' in page.text.split('name="currency"')[1].split("</select>")[0]
+    download = client.get(f"/reseller/settings/margin.csv?period={OCTOBER}")
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1][3:] == ["300", "18.00", "", "USD", "", "", "", "no"]
+    assert rows[3][0] == "Total" and rows[3][5] == ""
