@@ -33,7 +33,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, new_ids, utcnow
-from tenants.credits import forecast, ledger_many, references
+from tenants.credits import forecast, forecast_many, ledger_many, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.models import (
@@ -260,7 +260,7 @@ def _count_usage(accepted: list[Accrual]) -> None:
     for a in accepted:
         item = forecast.Used(a.occurred, a.credits, a.amount + a.tax)
         used.setdefault(a.org.id, (a.org, []))[1].append(item)
-    forecast.count_usage_many(
+    forecast_many.count_usage_many(
         (org, items, sum(item.charged for item in items)) for org, items in used.values()
     )
 

@@ -44,7 +44,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tenants.core.bulk import dialect_insert
@@ -131,7 +131,7 @@ class Used:
     charged: Decimal = _ZERO
 
 
-def _by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
+def by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
     """``used`` summed by day of the organization's timezone, days with nothing left out."""
     days: dict[date, tuple[int, Decimal]] = {}
     for item in used:
@@ -141,7 +141,7 @@ def _by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, De
     return {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
 
 
-def _upsert_days(rows: list[dict]) -> None:
+def upsert_days(rows: list[dict]) -> None:
     """Add each row's credits and money to its (organization, day) row of usage_days, in
     one statement; rows in (organization, day) order, so concurrent writers lock them in the
     same order."""
@@ -159,7 +159,7 @@ def _upsert_days(rows: list[dict]) -> None:
     )
 
 
-def _day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:
+def day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:
     return [
         {
             "organization_id": org.id,
@@ -174,8 +174,8 @@ def _day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[
 
 def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
     """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
-    days = _by_day(org, used)
-    _upsert_days(_day_rows(org, days))
+    days = by_day(org, used)
+    upsert_days(day_rows(org, days))
     return days
 
 
@@ -236,75 +236,10 @@ def store_window(
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if row is not None:
-        _counted(org, row, added, start, moved)
+        after_counting(org, row, added, start, moved)
 
 
-def count_usage_many(counted: Iterable[tuple[Organization, list[Used], int | Decimal]]) -> None:
-    """count_usage for the organizations of a batch, in four statements whatever their
-    number (the batch usage paths: one ``count_usage`` each made 1,000 events cost 1,280
-    statements): their day totals in one upsert, their windows read in one SELECT, their
-    sums stored and their rows read back for the alerts (``_store_sums``). Each
-    item: the organization (its row locked by the batch's UPDATE of totals or debts), what
-    it used, and what the batch moved (as ``count_usage``'s ``moved``)."""
-    items = sorted(counted, key=lambda item: item[0].id)
-    added = {org.id: _by_day(org, used) for org, used, _moved in items}
-    _upsert_days([row for org, _u, _m in items for row in _day_rows(org, added[org.id])])
-    if not items:
-        return
-    starts = {org.id: window_start(org.timezone) for org, _u, _m in items}
-    rows = _store_sums(_window_sums(list(starts), starts), starts)
-    for org, _used, moved in items:
-        if org.id in rows:
-            _counted(org, rows[org.id], added[org.id], starts[org.id], moved)
-
-
-_STORE_SUMS = text(
-    "UPDATE organizations AS o SET forecast_usage_7d = v.usage,"
-    " forecast_charge_7d = v.charge, forecast_window_start = v.start"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:usages AS bigint[]),"
-    " CAST(:charges AS numeric[]), CAST(:starts AS date[])) AS v(id, usage, charge, start)"
-    " WHERE o.id = v.id RETURNING " + ", ".join(f"o.{column.key}" for column in FORECAST_STATE)
-)
-
-
-def _store_sums(sums: dict[str, tuple[int, Decimal]], starts: dict[str, date]) -> dict:
-    """Store each organization's window sums and answer its FORECAST_STATE after, by id: on
-    PostgreSQL one UPDATE … FROM unnest(…) RETURNING (an executemany of one UPDATE per
-    organization was the batch's slowest statement, bench/README B6), elsewhere one UPDATE
-    per organization and one SELECT."""
-    ids = sorted(sums)
-    if db.session.get_bind().dialect.name == "postgresql":
-        params = {
-            "ids": ids,
-            "usages": [sums[org_id][0] for org_id in ids],
-            "charges": [sums[org_id][1] for org_id in ids],
-            "starts": [starts[org_id] for org_id in ids],
-        }
-        return {row.id: row for row in db.session.execute(_STORE_SUMS, params)}
-    columns = Organization.__table__.c
-    db.session.execute(
-        update(Organization.__table__)
-        .where(columns.id == bindparam("b_id", type_=columns.id.type))
-        .values(
-            forecast_usage_7d=bindparam("b_usage", type_=columns.forecast_usage_7d.type),
-            forecast_charge_7d=bindparam("b_charge", type_=columns.forecast_charge_7d.type),
-            forecast_window_start=bindparam("b_start", type_=columns.forecast_window_start.type),
-        ),
-        [
-            {
-                "b_id": org_id,
-                "b_usage": sums[org_id][0],
-                "b_charge": sums[org_id][1],
-                "b_start": starts[org_id],
-            }
-            for org_id in ids
-        ],
-    )
-    fresh = select(*FORECAST_STATE).where(Organization.id.in_(ids))
-    return {row.id: row for row in db.session.execute(fresh).all()}
-
-
-def _counted(
+def after_counting(
     org: Organization,
     row,
     added: dict[date, tuple[int, Decimal]],
@@ -410,7 +345,7 @@ def counted_in_place(org: Organization, counted: InPlace, row, *, moved: int) ->
     if row.forecast_window_start != counted.start:
         store_window(org, added, moved=moved)
     else:
-        _counted(org, row, added, counted.start, moved)
+        after_counting(org, row, added, counted.start, moved)
 
 
 def _alert_on_crossing(row, before: int | None, usage: int) -> None:
@@ -453,7 +388,7 @@ _STATE = (
 )
 
 
-def _window_sums(org_ids: list[str], starts: dict[str, date]) -> dict[str, tuple[int, Decimal]]:
+def window_sums(org_ids: list[str], starts: dict[str, date]) -> dict[str, tuple[int, Decimal]]:
     """Each organization's credits and money of its window, from at most 7 rows apiece."""
     earliest = min(starts.values())
     rows = db.session.execute(
@@ -473,7 +408,7 @@ def _apply(rows) -> None:
     """Store the fresh window sums of ``rows`` (the organizations' _STATE, locked) and alert
     on each crossing: the forecast before is the one stored."""
     starts = {row.id: window_start(row.timezone) for row in rows}
-    sums = _window_sums(list(starts), starts)
+    sums = window_sums(list(starts), starts)
     for row in rows:
         usage, charge = sums[row.id]
         stored = (row.forecast_usage_7d, row.forecast_charge_7d, row.forecast_window_start)

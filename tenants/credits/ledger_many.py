@@ -18,7 +18,7 @@ from tenants.core.bulk import dialect_insert
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
-from tenants.credits import alerts, forecast
+from tenants.credits import alerts, forecast_many
 from tenants.credits.ledger import (
     _CHANGE_BALANCE,
     _INSERT_POSTINGS,
@@ -92,35 +92,27 @@ def post_many(
     holding, floors = _lock_holding(sorted(orgs))
     before = dict(holding.values())
     balances, results = _walk(movements, holding, before, floors)
-    closed = _move_totals(movements, results)
+    # PostgreSQL: the forecast's day totals and windows read now, their sums stored by the
+    # totals' UPDATE (each organization's row written once); elsewhere counted after it.
+    prepared = (
+        forecast_many.prepare(forecast_many.usage_of(movements, results)) if _postgresql() else None
+    )
+    closed = _move_totals(movements, results, prepared)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         for index, movement in enumerate(movements):
             if movement.org.id in closed:
                 results[index] = OrganizationClosed()
         balances, results = _walk(movements, holding, before, floors, results)
+        if prepared is not None:
+            forecast_many.take_back(prepared, closed)
     _change_balances({acc: balances[acc] - before[acc] for acc in balances})
     for (org_id, ref), (acc, _balance) in holding.items():
         if balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
     _insert_postings(actor, movements, results, holding, counters, before)
-    _count_usage(movements, results)
+    if prepared is None:
+        forecast_many.count_usage_many(forecast_many.usage_of(movements, results))
     return results
-
-
-def _count_usage(movements: list[Movement], results: list[str | DomainError]) -> None:
-    """The accepted usage in each organization's daily totals and forecast, under the row
-    locks its total's UPDATE took (tenants.credits.forecast)."""
-    now, used, moved = utcnow(), {}, {}
-    for movement, result in zip(movements, results, strict=True):
-        if isinstance(result, str):
-            org_id = movement.org.id
-            items = forecast.counted_usage(movement.postings, movement.occurred_at or now)
-            used.setdefault(org_id, (movement.org, []))[1].extend(items)
-            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
-            moved[org_id] = moved.get(org_id, 0) + net
-    forecast.count_usage_many(
-        (org, items, moved[org_id]) for org_id, (org, items) in used.items() if items
-    )
 
 
 def _post_postpaid(
@@ -270,16 +262,24 @@ def _counter_accounts(
 
 
 _MOVE_TOTALS = text(
-    "UPDATE organizations AS o SET total_credits = o.total_credits + v.net"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:nets AS bigint[])) AS v(id, net)"
+    "UPDATE organizations AS o SET total_credits = o.total_credits + v.net, "
+    + forecast_many.SUMS_COLUMNS
+    + " FROM unnest(CAST(:ids AS text[]), CAST(:nets AS bigint[]), "
+    + forecast_many.SUMS_ARRAYS
+    + ") AS v(id, net, usage, charge, start)"
     " WHERE o.id = v.id AND o.status != 'deleted'"
-    " RETURNING o.id, o.total_credits"
+    " RETURNING " + forecast_many.RETURNING_STATE
 )
 
 
-def _move_totals(movements: list[Movement], results: list[str | DomainError]) -> set[str]:
-    """Move each organization's total by its accepted movements (one UPDATE on PostgreSQL),
-    alerting once per organization; the organizations found deleted (nothing moved)."""
+def _move_totals(
+    movements: list[Movement],
+    results: list[str | DomainError],
+    prepared: forecast_many.Prepared | None = None,
+) -> set[str]:
+    """Move each organization's total by its accepted movements, alerting once per
+    organization; the organizations found deleted (nothing moved). PostgreSQL: one UPDATE,
+    which also stores the forecast's sums ``prepared`` (then its alerts)."""
     nets: dict[str, int] = {}
     for movement, result in zip(movements, results, strict=True):
         if isinstance(result, str):
@@ -290,9 +290,14 @@ def _move_totals(movements: list[Movement], results: list[str | DomainError]) ->
         return set()
     orgs = {m.org.id: m.org for m in movements}
     if _postgresql():
-        totals = dict(
-            db.session.execute(_MOVE_TOTALS, {"ids": list(nets), "nets": list(nets.values())}).all()
-        )
+        ids = list(nets)
+        params = {"ids": ids, "nets": list(nets.values())}
+        empty = forecast_many.Prepared([], {}, {}, {})
+        params.update(forecast_many.sums_params(prepared or empty, ids))
+        rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params)}
+        totals = {org_id: row.total_credits for org_id, row in rows.items()}
+        if prepared is not None:
+            forecast_many.finish(prepared, rows)
     else:
         totals = {}
         for org_id, net in nets.items():

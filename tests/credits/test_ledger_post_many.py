@@ -12,7 +12,7 @@ from tenants.core.errors import OrganizationClosed
 from tenants.core.extensions import db
 from tenants.credits import ledger_many
 from tenants.jobs.outbox import commit
-from tenants.models import LedgerEntry, Organization, OrganizationStatus
+from tenants.models import LedgerEntry, Organization, OrganizationStatus, UsageDay
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType
 from tests.credits.conftest import fund, system_credits
 
@@ -78,6 +78,17 @@ def test_an_organization_deleted_meanwhile_refuses_its_movements_and_moves_nothi
         )
         == 0
     )
+    # Its usage is in no day total either (PostgreSQL counts the day totals before the
+    # totals' UPDATE finds it deleted, then takes them back); the kept one's is.
+    days = dict(
+        db.session.execute(
+            sa.select(UsageDay.organization_id, sa.func.sum(UsageDay.credits)).group_by(
+                UsageDay.organization_id
+            )
+        ).all()
+    )
+    assert days.get(gone.id, 0) == 0 and days[kept.id] == 5
+    assert db.session.get(Organization, kept.id).forecast_usage_7d == 5
 
 
 def test_it_takes_credits_out_of_holding_accounts_only(create_organization):

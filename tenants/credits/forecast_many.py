@@ -1,0 +1,178 @@
+"""The forecast of a batch's organizations (the batch usage paths: tenants.credits.ledger_many,
+tenants.billing.postpaid_many), in a fixed number of statements whatever their number —
+counted one by one, 1,000 events cost 1,280 statements. The rules are tenants.credits.forecast's.
+
+Two ways: ``count_usage_many`` (after the batch's UPDATE of totals or debts locked the rows:
+the day totals upserted, the windows read, the sums stored, the alerts), and, for prepaid
+usage on PostgreSQL, ``prepare`` + ``finish``: the day totals and windows read before the
+batch's UPDATE of the totals, which stores the sums in the same statement (``SUMS_COLUMNS``),
+so each organization's row is written once, not twice (bench/README B6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import bindparam, select, text, update
+
+from tenants.core.extensions import db
+from tenants.core.types import utcnow
+from tenants.credits.forecast import (
+    FORECAST_STATE,
+    Used,
+    after_counting,
+    by_day,
+    counted_usage,
+    day_rows,
+    upsert_days,
+    window_start,
+    window_sums,
+)
+from tenants.models import Organization
+from tenants.models.ledger import HOLDING_KINDS
+
+# Each item: the organization (its row locked, or about to be, by the batch's UPDATE of
+# totals or debts), what it used, and what the batch moved (as count_usage's ``moved``).
+Counted = tuple[Organization, list[Used], int | Decimal]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch's usage in the day totals, and each organization's window sums after it."""
+
+    items: list[Counted]
+    added: dict[str, dict[date, tuple[int, Decimal]]]
+    starts: dict[str, date]
+    sums: dict[str, tuple[int, Decimal]]
+
+
+def usage_of(movements: list, results: list) -> list[Counted]:
+    """The accepted usage of each organization of a prepaid batch (tenants.credits
+    .ledger_many's movements, and each one's result: a posting id when accepted): what it
+    used and what its holding accounts moved."""
+    now, used, moved = utcnow(), {}, {}
+    for movement, result in zip(movements, results, strict=True):
+        if isinstance(result, str):
+            org_id = movement.org.id
+            items = counted_usage(movement.postings, movement.occurred_at or now)
+            used.setdefault(org_id, (movement.org, []))[1].extend(items)
+            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
+            moved[org_id] = moved.get(org_id, 0) + net
+    return [(org, items, moved[org_id]) for org_id, (org, items) in used.items() if items]
+
+
+def prepare(counted: Iterable[Counted]) -> Prepared:
+    """Add the batch's usage to the day totals (one upsert, in organization and day order)
+    and read each organization's window sums (one SELECT), for the UPDATE that stores them."""
+    items = sorted(counted, key=lambda item: item[0].id)
+    added = {org.id: by_day(org, used) for org, used, _moved in items}
+    upsert_days([row for org, _u, _m in items for row in day_rows(org, added[org.id])])
+    starts = {org.id: window_start(org.timezone) for org, _u, _m in items}
+    sums = window_sums(list(starts), starts) if starts else {}
+    return Prepared(items, added, starts, sums)
+
+
+def take_back(prepared: Prepared, organization_ids: set[str]) -> None:
+    """Take out of the day totals what ``prepare`` added for these organizations (their
+    movements were refused after all: the organization was deleted meanwhile)."""
+    upsert_days(
+        [
+            row
+            for org, _u, _m in prepared.items
+            if org.id in organization_ids
+            for row in day_rows(
+                org,
+                {day: (-c, -m) for day, (c, m) in prepared.added[org.id].items()},
+            )
+        ]
+    )
+
+
+def finish(prepared: Prepared, rows: dict) -> None:
+    """After the UPDATE stored the sums: each organization's ORM object in step and its
+    alert on a crossing; ``rows``: its FORECAST_STATE after, by id."""
+    for org, _used, moved in prepared.items:
+        if org.id in rows:
+            after_counting(
+                org, rows[org.id], prepared.added[org.id], prepared.starts[org.id], moved
+            )
+
+
+def count_usage_many(counted: Iterable[Counted]) -> None:
+    """count_usage for the organizations of a batch, under their row locks: their day
+    totals in one upsert, their windows read in one SELECT, their sums stored and their
+    rows read back for the alerts (``_store_sums``)."""
+    prepared = prepare(counted)
+    if prepared.items:
+        finish(prepared, _store_sums(prepared.sums, prepared.starts))
+
+
+RETURNING_STATE = ", ".join(f"o.{column.key}" for column in FORECAST_STATE)
+_STORE_SUMS = text(
+    "UPDATE organizations AS o SET forecast_usage_7d = v.usage,"
+    " forecast_charge_7d = v.charge, forecast_window_start = v.start"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:usages AS bigint[]),"
+    " CAST(:charges AS numeric[]), CAST(:starts AS date[])) AS v(id, usage, charge, start)"
+    " WHERE o.id = v.id RETURNING " + RETURNING_STATE
+)
+
+
+def _store_sums(sums: dict[str, tuple[int, Decimal]], starts: dict[str, date]) -> dict:
+    """Store each organization's window sums and answer its FORECAST_STATE after, by id: on
+    PostgreSQL one UPDATE … FROM unnest(…) RETURNING (an executemany of one UPDATE per
+    organization was the batch's slowest statement, bench/README B6), elsewhere one UPDATE
+    per organization and one SELECT."""
+    ids = sorted(sums)
+    if db.session.get_bind().dialect.name == "postgresql":
+        params = {
+            "ids": ids,
+            "usages": [sums[org_id][0] for org_id in ids],
+            "charges": [sums[org_id][1] for org_id in ids],
+            "starts": [starts[org_id] for org_id in ids],
+        }
+        return {row.id: row for row in db.session.execute(_STORE_SUMS, params)}
+    columns = Organization.__table__.c
+    db.session.execute(
+        update(Organization.__table__)
+        .where(columns.id == bindparam("b_id", type_=columns.id.type))
+        .values(
+            forecast_usage_7d=bindparam("b_usage", type_=columns.forecast_usage_7d.type),
+            forecast_charge_7d=bindparam("b_charge", type_=columns.forecast_charge_7d.type),
+            forecast_window_start=bindparam("b_start", type_=columns.forecast_window_start.type),
+        ),
+        [
+            {
+                "b_id": org_id,
+                "b_usage": sums[org_id][0],
+                "b_charge": sums[org_id][1],
+                "b_start": starts[org_id],
+            }
+            for org_id in ids
+        ],
+    )
+    fresh = select(*FORECAST_STATE).where(Organization.id.in_(ids))
+    return {row.id: row for row in db.session.execute(fresh).all()}
+
+
+def sums_params(prepared: Prepared, ids: list[str]) -> dict:
+    """The sums of ``ids`` as the arrays SUMS_COLUMNS reads (null: the organization used
+    nothing in the batch, its sums stay as they are)."""
+    sums, starts = prepared.sums, prepared.starts
+    return {
+        "usages": [sums[i][0] if i in sums else None for i in ids],
+        "charges": [sums[i][1] if i in sums else None for i in ids],
+        "starts": [starts.get(i) for i in ids],
+    }
+
+
+# For an UPDATE of organizations AS o FROM unnest(…, :usages, :charges, :starts) AS v(…,
+# usage, charge, start): the sums stored with the row's other change.
+SUMS_COLUMNS = (
+    "forecast_usage_7d = COALESCE(v.usage, o.forecast_usage_7d),"
+    " forecast_charge_7d = COALESCE(v.charge, o.forecast_charge_7d),"
+    " forecast_window_start = COALESCE(v.start, o.forecast_window_start)"
+)
+SUMS_ARRAYS = "CAST(:usages AS bigint[]), CAST(:charges AS numeric[]), CAST(:starts AS date[])"
