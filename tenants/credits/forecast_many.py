@@ -107,32 +107,49 @@ def count_usage_many(counted: Iterable[Counted]) -> None:
     rows read back for the alerts (``_store_sums``)."""
     prepared = prepare(counted)
     if prepared.items:
-        finish(prepared, _store_sums(prepared.sums, prepared.starts))
+        finish(prepared, _store_sums(prepared))
 
 
+# For an UPDATE of organizations AS o FROM unnest(…, :usages, :charges, :starts) AS v(…,
+# usage, charge, start): the sums stored with the row's other change (a null leaves them).
+SUMS_COLUMNS = (
+    "forecast_usage_7d = COALESCE(v.usage, o.forecast_usage_7d),"
+    " forecast_charge_7d = COALESCE(v.charge, o.forecast_charge_7d),"
+    " forecast_window_start = COALESCE(v.start, o.forecast_window_start)"
+)
+SUMS_ARRAYS = "CAST(:usages AS bigint[]), CAST(:charges AS numeric[]), CAST(:starts AS date[])"
 RETURNING_STATE = ", ".join(f"o.{column.key}" for column in FORECAST_STATE)
 _STORE_SUMS = text(
-    "UPDATE organizations AS o SET forecast_usage_7d = v.usage,"
-    " forecast_charge_7d = v.charge, forecast_window_start = v.start"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:usages AS bigint[]),"
-    " CAST(:charges AS numeric[]), CAST(:starts AS date[])) AS v(id, usage, charge, start)"
+    "UPDATE organizations AS o SET "
+    + SUMS_COLUMNS
+    + " FROM unnest(CAST(:ids AS text[]), "
+    + SUMS_ARRAYS
+    + ") AS v(id, usage, charge, start)"
     " WHERE o.id = v.id RETURNING " + RETURNING_STATE
 )
 
 
-def _store_sums(sums: dict[str, tuple[int, Decimal]], starts: dict[str, date]) -> dict:
+def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
+    """The sums of ``ids`` as the arrays SUMS_ARRAYS names (null: the organization used
+    nothing in the batch, its sums stay as they are)."""
+    sums = prepared.sums if prepared else {}
+    starts = prepared.starts if prepared else {}
+    return {
+        "usages": [sums[i][0] if i in sums else None for i in ids],
+        "charges": [sums[i][1] if i in sums else None for i in ids],
+        "starts": [starts.get(i) for i in ids],
+    }
+
+
+def _store_sums(prepared: Prepared) -> dict:
     """Store each organization's window sums and answer its FORECAST_STATE after, by id: on
     PostgreSQL one UPDATE … FROM unnest(…) RETURNING (an executemany of one UPDATE per
     organization was the batch's slowest statement, bench/README B6), elsewhere one UPDATE
     per organization and one SELECT."""
+    sums, starts = prepared.sums, prepared.starts
     ids = sorted(sums)
     if db.session.get_bind().dialect.name == "postgresql":
-        params = {
-            "ids": ids,
-            "usages": [sums[org_id][0] for org_id in ids],
-            "charges": [sums[org_id][1] for org_id in ids],
-            "starts": [starts[org_id] for org_id in ids],
-        }
+        params = {"ids": ids, **sums_params(prepared, ids)}
         return {row.id: row for row in db.session.execute(_STORE_SUMS, params)}
     columns = Organization.__table__.c
     db.session.execute(
@@ -155,24 +172,3 @@ def _store_sums(sums: dict[str, tuple[int, Decimal]], starts: dict[str, date]) -
     )
     fresh = select(*FORECAST_STATE).where(Organization.id.in_(ids))
     return {row.id: row for row in db.session.execute(fresh).all()}
-
-
-def sums_params(prepared: Prepared, ids: list[str]) -> dict:
-    """The sums of ``ids`` as the arrays SUMS_COLUMNS reads (null: the organization used
-    nothing in the batch, its sums stay as they are)."""
-    sums, starts = prepared.sums, prepared.starts
-    return {
-        "usages": [sums[i][0] if i in sums else None for i in ids],
-        "charges": [sums[i][1] if i in sums else None for i in ids],
-        "starts": [starts.get(i) for i in ids],
-    }
-
-
-# For an UPDATE of organizations AS o FROM unnest(…, :usages, :charges, :starts) AS v(…,
-# usage, charge, start): the sums stored with the row's other change.
-SUMS_COLUMNS = (
-    "forecast_usage_7d = COALESCE(v.usage, o.forecast_usage_7d),"
-    " forecast_charge_7d = COALESCE(v.charge, o.forecast_charge_7d),"
-    " forecast_window_start = COALESCE(v.start, o.forecast_window_start)"
-)
-SUMS_ARRAYS = "CAST(:usages AS bigint[]), CAST(:charges AS numeric[]), CAST(:starts AS date[])"

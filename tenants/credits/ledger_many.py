@@ -292,8 +292,7 @@ def _move_totals(
     if _postgresql():
         ids = list(nets)
         params = {"ids": ids, "nets": list(nets.values())}
-        empty = forecast_many.Prepared([], {}, {}, {})
-        params.update(forecast_many.sums_params(prepared or empty, ids))
+        params.update(forecast_many.sums_params(prepared, ids))
         rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params)}
         totals = {org_id: row.total_credits for org_id, row in rows.items()}
         if prepared is not None:
