@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from operator import itemgetter
 
-from sqlalchemy import JSON, Enum, String, Table, bindparam, column, func, text, update
+from sqlalchemy import JSON, Enum, String, Table, bindparam, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -116,15 +116,7 @@ def update_rows(
     others = [name for name in names if name != key]
     fixed = dict(values or {})
     if db.session.get_bind().dialect.name == "postgresql":
-        arrays = [
-            bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(_plain(table, name)))
-            for name in names
-        ]
-        source = (
-            func.unnest(*arrays)
-            .table_valued(*(column(name, _plain(table, name)) for name in names))
-            .render_derived(name="bulk_rows")
-        )
+        source = _unnested(table, names, rows)
         statement = (
             update(table)
             .where(table.c[key] == source.c[key], *where)
@@ -140,6 +132,48 @@ def update_rows(
         {"bulk_key": row[key], **{f"bulk_{name}": row[name] for name in others}} for row in rows
     ]
     return db.session.connection().execute(statement, params).rowcount
+
+
+def upsert_adding(
+    table: Table, keys: Sequence[str], rows: list[dict], adding: Sequence[str]
+) -> None:
+    """Insert many rows (the same keys in each), a row whose ``keys`` are already there
+    adding its ``adding`` columns to that row's (``credits = credits + excluded.credits``),
+    in one statement; rows locked in the order given.
+
+    PostgreSQL: ``INSERT … SELECT … FROM unnest(<one array per column>) ON CONFLICT … DO
+    UPDATE`` — the same statement text however many rows, so SQLAlchemy's and psycopg's
+    statement caches keep it (a multi-row VALUES of 600 rows was compiled and parsed again
+    each time: a third of a batch usage request's CPU, bench/README.md B6). Other databases:
+    one multi-row VALUES."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        source = _unnested(table, names, rows)
+        statement = pg_insert(table).from_select(names, select(*source.c))
+    else:
+        statement = sqlite_insert(table).values(rows)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + statement.excluded[name] for name in adding},
+        )
+    )
+
+
+def _unnested(table: Table, names: list[str], rows: list[dict]):
+    """PostgreSQL: ``unnest`` of one array parameter a column, as a derived table of the
+    rows with ``table``'s column names and types."""
+    arrays = [
+        bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(_plain(table, name)))
+        for name in names
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, _plain(table, name)) for name in names))
+        .render_derived(name="bulk_rows")
+    )
 
 
 def _plain(table: Table, name: str):

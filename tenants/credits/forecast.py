@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tenants.core.bulk import dialect_insert
+from tenants.core.bulk import upsert_adding
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, enqueue
@@ -145,18 +145,7 @@ def upsert_days(rows: list[dict]) -> None:
     """Add each row's credits and money to its (organization, day) row of usage_days, in
     one statement; rows in (organization, day) order, so concurrent writers lock them in the
     same order."""
-    if not rows:
-        return
-    statement = dialect_insert(UsageDay.__table__).values(rows)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["organization_id", "day"],
-            set_={
-                "credits": UsageDay.credits + statement.excluded.credits,
-                "charged": UsageDay.charged + statement.excluded.charged,
-            },
-        )
-    )
+    upsert_adding(UsageDay.__table__, ("organization_id", "day"), rows, ("credits", "charged"))
 
 
 def day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:
