@@ -54,6 +54,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--warm-up", type=int, default=5)
     parser.add_argument("--spy", help="py-spy profile of the measured loop: .svg or .txt")
+    parser.add_argument(
+        "--wall", action="store_true", help="--spy samples waits too (wall time), not only CPU"
+    )
     args = parser.parse_args()
     with fresh_database("bench_b6p") as url:
         org_ids, _accounts, secret = seed(url)
@@ -94,15 +97,25 @@ def main() -> int:
         def before(conn, cursor, statement, parameters, context, executemany):
             conn.info["b6p_started"] = time.perf_counter()
 
+        held: list[float] = []  # from the holding accounts' lock to the commit
+
         def after(conn, cursor, statement, parameters, context, executemany):
             elapsed = time.perf_counter() - conn.info.pop("b6p_started")
+            if "FOR NO KEY UPDATE" in statement:
+                conn.info["b6p_locked"] = time.perf_counter()
             if measuring[0]:
                 key = " ".join(statement.split())[:90]
                 timings.setdefault(key, []).append(elapsed)
 
+        def committed(conn):
+            locked = conn.info.pop("b6p_locked", None)
+            if measuring[0] and locked is not None:
+                held.append(time.perf_counter() - locked)
+
         with app.app_context():
             event.listen(db.engine, "before_cursor_execute", before)
             event.listen(db.engine, "after_cursor_execute", after)
+            event.listen(db.engine, "commit", committed)
         for n in range(args.warm_up):
             request(-n - 1)
         hot_before = _hot(url)
@@ -121,7 +134,7 @@ def main() -> int:
                     "-p",
                     str(os.getpid()),
                     "--nonblocking",
-                    "--gil",
+                    *(["--idle"] if args.wall else ["--gil"]),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -144,6 +157,11 @@ def main() -> int:
             f"a request of {EVENTS:,} events: {wall:.1f} ms wall, {cpu:.1f} ms CPU of this "
             f"process; {statements:.1f} statements, {total:.1f} ms in them"
         )
+        if held:
+            print(
+                f"  the batch's accounts locked {sum(held) / len(held) * 1000:.1f} ms a request"
+                " (from their SELECT … FOR NO KEY UPDATE to the commit)"
+            )
         for key, values in sorted(timings.items(), key=lambda item: -sum(item[1]))[:8]:
             per = sum(values) / args.requests * 1000
             print(f"  {per:7.1f} ms  x{len(values) / args.requests:<4.1f} {key}")

@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -105,7 +106,10 @@ def crossed(before: int | None, after: int | None, level: int) -> bool:
     return after is not None and after <= level and (before is None or before > level)
 
 
+@lru_cache(maxsize=4096)
 def local_day(timezone: str, moment: datetime) -> date:
+    """The day of ``timezone`` at ``moment`` (UTC for an unknown zone); remembered, as a
+    batch asks it for the same few zones and moments a thousand times."""
     try:
         zone = ZoneInfo(timezone)
     except (KeyError, ValueError):
@@ -283,8 +287,11 @@ def keep_in_step(org: Organization, row, names: Iterable[str]) -> None:
     """The ORM object's ``names`` as ``row`` (fresh from the database) has them, without
     marking them changed; a read-only row (the API's) is left alone."""
     if isinstance(org, Organization):
+        loaded = org.__dict__
         for name in names:
-            set_committed_value(org, name, getattr(row, name))
+            # One not loaded (a batch loads a few columns) is read fresh if ever asked.
+            if name in loaded:
+                set_committed_value(org, name, getattr(row, name))
 
 
 def credit_limit_changing(org: Organization, credit_limit: Decimal) -> None:

@@ -70,7 +70,9 @@ def prepare(counted: Iterable[Counted]) -> Prepared:
     items = sorted(counted, key=lambda item: item[0].id)
     added = {org.id: by_day(org, used) for org, used, _moved in items}
     upsert_days([row for org, _u, _m in items for row in day_rows(org, added[org.id])])
-    starts = {org.id: window_start(org.timezone) for org, _u, _m in items}
+    zones = {org.timezone for org, _u, _m in items}
+    first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
+    starts = {org.id: first_days[org.timezone] for org, _u, _m in items}
     sums = window_sums(list(starts), starts) if starts else {}
     return Prepared(items, added, starts, sums)
 
