@@ -120,6 +120,28 @@ def test_ledger_entries_cannot_be_updated_or_deleted(prepaid_org):
     assert db.session.get(LedgerEntry, entry_id).credits == 10
 
 
+def test_an_entry_repeats_its_accounts_organization_and_reseller_or_is_refused(
+    prepaid_org, create_organization
+):
+    """One foreign key ties an entry to its account and to that account's organization and
+    reseller: an entry naming another organization (of the same reseller) is refused."""
+    fund(prepaid_org, 10)
+    other = create_organization(pricing_model="prepaid")
+    entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.credits == 10).limit(1))
+    values = {
+        column.key: getattr(entry, column.key)
+        for column in LedgerEntry.__table__.columns
+        if column.key != "id"
+    }
+    for wrong in ({"organization_id": other.id}, {"reseller_id": "rsl_none"}):
+        with pytest.raises(DatabaseError):
+            db.session.execute(sa.insert(LedgerEntry).values({**values, **wrong, "id": "ent_x"}))
+            db.session.flush()
+        db.session.rollback()
+    db.session.execute(sa.insert(LedgerEntry).values({**values, "id": "ent_same_owner"}))
+    db.session.rollback()
+
+
 def test_balance_check_constraint_is_the_last_guard(prepaid_org):
     fund(prepaid_org, 10)
     with pytest.raises(DatabaseError):
