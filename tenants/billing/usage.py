@@ -171,8 +171,9 @@ def record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Event
     The batch's references are claimed in one statement; an event whose reference was
     charged before (earlier, or by an earlier event of this batch) is a duplicate with the
     first entry's id — unless that earlier event of this batch was refused, whose refusal it
-    then repeats. Prepaid events are checked one by one in memory (the checks of the single
-    usage, tenants.credits.operations.usage_movement) and posted set-based by
+    then repeats. Concurrent batches of one reseller then take turns
+    (ledger_many.queue_batch). Prepaid events are checked one by one in memory (the checks
+    of the single usage, tenants.credits.operations.usage_movement) and posted set-based by
     ledger_many.post_many: accounts locked in id order, balances walked in array order, the
     ledger rows, balances and totals written in bulk, alerts and top-ups asked once per
     account. Postpaid events likewise (tenants.billing.postpaid_many):
@@ -191,6 +192,8 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
         (orgs[key[0]], key[1]) for key in keys if not isinstance(key, DomainError)
     )
     charged = {key[0] for key in keys if isinstance(key, tuple) and claims[key].first}
+    # After the claims (which wait for nothing a batch in its turn holds), before any lock.
+    ledger_many.queue_batch({orgs[org_id].reseller_id for org_id in charged})
     _lock_accounts(
         [orgs[org_id] for org_id in charged if orgs[org_id].pricing_model != PricingModel.PREPAID]
     )

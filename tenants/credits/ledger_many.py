@@ -175,6 +175,22 @@ def _walk(
     return balances, results
 
 
+_QUEUE = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+
+
+def queue_batch(reseller_ids: set[str]) -> None:
+    """Wait for the batches of these resellers in progress, then hold their turn to the
+    commit (PostgreSQL: a transaction advisory lock a reseller, in id order), before the
+    batch locks any account. Concurrent batches of one reseller name mostly the same
+    accounts: without it each took a prefix of its hundreds of row locks and waited on
+    another's, a convoy that gave four clients less than two (bench/README.md, B6). Single
+    movements never take it, so they wait for rows only, as before; SQLite writes one
+    transaction at a time anyway."""
+    if _postgresql():
+        for reseller_id in sorted(reseller_ids):
+            db.session.execute(_QUEUE, {"key": f"usage-batch:{reseller_id}"})
+
+
 def _postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 

@@ -230,9 +230,10 @@ def test_a_batch_is_a_fixed_number_of_statements_whatever_its_organizations(
         forecast = [s for s in statements if "usage_days" in s or "SET forecast_" in s]
         counts.append((len(forecast), len(statements)))
     if db.engine.dialect.name == "postgresql":
-        # The day totals' upsert and the windows' read; the sums go with the totals' UPDATE.
+        # The day totals' upsert and the windows' read; the sums go with the totals' UPDATE
+        # (and the batch's turn, ledger_many.queue_batch, one statement).
         assert counts[0][0] == counts[1][0] == 2, counts
-        assert counts[0][1] == counts[1][1] == 9, counts
+        assert counts[0][1] == counts[1][1] == 10, counts
     else:  # … and the sums' own UPDATE
         assert counts[0][0] == counts[1][0] == 3, counts
     db.session.expire_all()
@@ -291,6 +292,47 @@ def test_8_batches_at_once_on_one_account_never_overdraw_and_conserve_credits(ap
     assert len(usage_entries(tenants.acme)) == accepted
     balances = sorted(e.balance_after for e in usage_entries(tenants.acme))
     assert balances == list(range(1, 1000, 3))  # every balance after, once: no overdraw
+    assert_conserved(tenants.acme)
+
+
+@pytest.mark.postgres_only
+def test_batches_take_turns_beside_single_charges_without_deadlock(app, tenants, postpaid):
+    """Batches of one reseller queue for their turn (ledger_many.queue_batch) after their
+    claims and before any account lock; single charges never take it. Six batches naming a
+    prepaid and a postpaid organization in either order, and six single charges of each, at
+    once: every request answers, nothing is charged twice, and the credits add up."""
+    fund(tenants.acme, 1000)
+    headers = {"Authorization": f"Bearer {tenants.key_a}"}
+    acme, beta = tenants.acme.id, postpaid.id
+    statuses: list[int] = []
+
+    def post(index):
+        client = FlaskClient(app, app.response_class)
+        if index % 2:
+            org = acme if index % 4 == 1 else beta
+            response = client.post(
+                f"/api/v1/organizations/{org}/usage",
+                json={"credits": 1, "reference": f"single-{index}"},
+                headers=headers,
+            )
+        else:
+            pair = [acme, beta] if index % 4 == 0 else [beta, acme]
+            events = [
+                {"organization_id": pair[i % 2], "credits": 1, "reference": f"b{index}-{i}"}
+                for i in range(40)
+            ]
+            response = client.post("/api/v1/usage", json={"events": events}, headers=headers)
+        statuses.append(response.status_code)
+
+    assert in_threads(app, 12, post) == []
+    assert sorted(statuses) == [200] * 6 + [201] * 6
+    # 6 batches x 20 events + 3 single charges on each organization.
+    assert system_credits(tenants.acme) == 1000 - 123
+    assert len(usage_entries(tenants.acme)) == 123
+    charged = db.session.scalar(
+        sa.select(sa.func.sum(Charge.credits)).where(Charge.organization_id == beta)
+    )
+    assert charged == 123
     assert_conserved(tenants.acme)
 
 
