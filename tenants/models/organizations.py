@@ -94,7 +94,6 @@ class Organization(db.Model):
             "search_name",
             "id",
         ),
-        Index("ix_organizations_reseller_created", "reseller_id", "created_at", "id"),
         # The list's "low balance" filter: only the low organizations, in the list's order, so
         # a page is an index walk however few of the reseller's organizations are low.
         Index(
