@@ -101,7 +101,9 @@ def main() -> int:
 
         def after(conn, cursor, statement, parameters, context, executemany):
             elapsed = time.perf_counter() - conn.info.pop("b6p_started")
-            if "FOR NO KEY UPDATE" in statement:
+            # The batch's turn (ledger_many.queue_batch), else its accounts' lock.
+            turn = "pg_advisory_xact_lock" in statement or "FOR NO KEY UPDATE" in statement
+            if turn and "b6p_locked" not in conn.info:
                 conn.info["b6p_locked"] = time.perf_counter()
             if measuring[0]:
                 key = " ".join(statement.split())[:90]
@@ -159,8 +161,8 @@ def main() -> int:
         )
         if held:
             print(
-                f"  the batch's accounts locked {sum(held) / len(held) * 1000:.1f} ms a request"
-                " (from their SELECT … FOR NO KEY UPDATE to the commit)"
+                f"  the batch's turn {sum(held) / len(held) * 1000:.1f} ms a request (from its"
+                " advisory lock, or its accounts' SELECT … FOR NO KEY UPDATE, to the commit)"
             )
         for key, values in sorted(timings.items(), key=lambda item: -sum(item[1]))[:8]:
             per = sum(values) / args.requests * 1000

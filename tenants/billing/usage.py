@@ -191,12 +191,6 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     claims = references.claim_many(
         (orgs[key[0]], key[1]) for key in keys if not isinstance(key, DomainError)
     )
-    charged = {key[0] for key in keys if isinstance(key, tuple) and claims[key].first}
-    # After the claims (which wait for nothing a batch in its turn holds), before any lock.
-    ledger_many.queue_batch({orgs[org_id].reseller_id for org_id in charged})
-    _lock_accounts(
-        [orgs[org_id] for org_id in charged if orgs[org_id].pricing_model != PricingModel.PREPAID]
-    )
     results: list[EventResult | None] = []
     first: dict[tuple[str, str], int] = {}  # reference → the index of its batch's first event
     pending: list[tuple[int, ledger_many.Movement]] = []
@@ -230,6 +224,10 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             else:
                 results.append(None)
                 (pending if prepaid else accruals).append((index, checked))
+    # The checks above read and lock nothing; now, after the claims (which wait for nothing
+    # a batch in its turn holds) and before any lock, the batch waits for its turn.
+    ledger_many.queue_batch({item.org.reseller_id for _, item in pending + accruals})
+    _lock_accounts(list({accrual.org.id: accrual.org for _, accrual in accruals}.values()))
     # Prepaid first: its holding accounts are locked before the postpaid usage locks the
     # resellers' wholesale pools, the last lock of every movement (tenants.wholesale).
     posted = ledger_many.post_many(actor, [movement for _, movement in pending])
