@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
-from tenants.billing.batch_tables import _among, _Due
-from tenants.core.bulk import insert_rows
+from tenants.billing.batch_tables import _Due
+from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
@@ -31,7 +31,7 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
             (org_id, AccountKind(kind)): account
             for org_id, kind, account in db.session.execute(
                 select(CreditAccount.organization_id, CreditAccount.kind, CreditAccount.id).where(
-                    _among(CreditAccount.organization_id, ids),
+                    one_of(CreditAccount.organization_id, ids),
                     CreditAccount.kind.in_(kinds),
                     CreditAccount.member_id == "",
                 )

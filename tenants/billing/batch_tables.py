@@ -22,8 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
-    bindparam,
     cast,
     func,
     insert,
@@ -32,10 +30,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.schema import CreateTable, DropTable
 
-from tenants.core.bulk import insert_rows
+from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, round_money
 from tenants.models import Charge, Organization, PostpaidAccount
@@ -89,15 +86,6 @@ class _Due:
     start: datetime | None  # charges from here (the end of the last invoiced month)...
     end: datetime  # ...to the end of the period in its timezone
     first_open: str  # the oldest month still open ('' when none was ever closed)
-
-
-def _among(column, ids: list[str]):
-    """``column IN (ids)``; on PostgreSQL ``column = ANY(:ids)``, one array parameter: a
-    thousand placeholders a batch cost psycopg a parse of the statement each time (not
-    cached at that length) and the server as many parameters to bind."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String), unique=True))
-    return column.in_(ids)
 
 
 def _create_temp(*tables: Table) -> None:
@@ -176,7 +164,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
             )
             # Spelled out so the index (organization_id, occurred_at) is probed for the
             # batch's organizations only, not merged from its start.
-            .where(_among(Charge.organization_id, [item.row.id for item in due]))
+            .where(one_of(Charge.organization_id, [item.row.id for item in due]))
             .group_by(
                 Charge.organization_id,
                 day,

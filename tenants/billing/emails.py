@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
-from tenants.billing.batch_tables import _among
 from tenants.billing.periods import month_name
+from tenants.core.bulk import one_of
 from tenants.core.extensions import db
 from tenants.invoices.documents import render_invoice_pdf
 from tenants.jobs.outbox import enqueue
@@ -31,7 +31,7 @@ def _billing_contacts(orgs: list[tuple[str, str | None, str | None]]) -> dict[st
         select(Member.organization_id, User.email, User.language)
         .join(User, Member.user_id == User.id)
         .where(
-            _among(Member.organization_id, [org_id for org_id, _e, _l in orgs]),
+            one_of(Member.organization_id, [org_id for org_id, _e, _l in orgs]),
             Member.role == MemberRole.OWNER,
             Member.removed_at.is_(None),
         )

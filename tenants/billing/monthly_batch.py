@@ -36,7 +36,6 @@ from sqlalchemy import func, select, text
 from tenants.billing.batch_invoices import _insert_invoices
 from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
 from tenants.billing.batch_tables import (
-    _among,
     _batch_table,
     _close_accounts,
     _create_temp,
@@ -49,7 +48,7 @@ from tenants.billing.batch_tables import (
 from tenants.billing.emails import _billing_contacts
 from tenants.billing.payments import _settle_open_invoices
 from tenants.billing.periods import next_period, period_bounds
-from tenants.core.bulk import insert_rows
+from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
 from tenants.invoices import amounts
@@ -95,7 +94,7 @@ def _lock_batch(org_ids: list[str], period: str):
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
         .where(
-            _among(PostpaidAccount.organization_id, org_ids),
+            one_of(PostpaidAccount.organization_id, org_ids),
             PostpaidAccount.closed_period < period,
         )
         .where(Organization.status != OrganizationStatus.DELETED)  # never invoiced again

@@ -22,6 +22,7 @@ from tenants.billing.postpaid import (
     _usage_member,
     ensure_accounts,
 )
+from tenants.core.bulk import one_of
 from tenants.core.errors import (
     DomainError,
     InsufficientCredits,
@@ -145,7 +146,7 @@ def _walk(accruals: list[Accrual]) -> tuple[list[str | DomainError], dict[str, D
             Organization.credit_limit,
         )
         .join(Organization, Organization.id == PostpaidAccount.organization_id)
-        .where(ledger_many.one_of(PostpaidAccount.organization_id, org_ids))
+        .where(one_of(PostpaidAccount.organization_id, org_ids))
         .order_by(PostpaidAccount.organization_id)
         .with_for_update(of=PostpaidAccount)
     ).all()

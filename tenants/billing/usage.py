@@ -21,6 +21,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.billing.postpaid import ensure_accounts, record_postpaid_usage
 from tenants.billing.postpaid_many import Accrual, accrue_many, usage_accrual
+from tenants.core.bulk import one_of
 from tenants.core.errors import DomainError, NotFound, ValidationFailed
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
@@ -269,7 +270,7 @@ def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
     ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
-    query = scoping.organizations_query(actor).where(ledger_many.one_of(Organization.id, ids))
+    query = scoping.organizations_query(actor).where(one_of(Organization.id, ids))
     orgs = {org.id: org for org in db.session.scalars(query.options(load_only(*_PREPAID_COLUMNS)))}
     postpaid = [org_id for org_id, org in orgs.items() if org.pricing_model != PricingModel.PREPAID]
     if postpaid:

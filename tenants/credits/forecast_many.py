@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, select, text, update
 
+from tenants.core.bulk import pg_array
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits.forecast import (
@@ -137,9 +138,9 @@ def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
     sums = prepared.sums if prepared else {}
     starts = prepared.starts if prepared else {}
     return {
-        "usages": [sums[i][0] if i in sums else None for i in ids],
-        "charges": [sums[i][1] if i in sums else None for i in ids],
-        "starts": [starts.get(i) for i in ids],
+        "usages": pg_array(sums[i][0] if i in sums else None for i in ids),
+        "charges": pg_array(sums[i][1] if i in sums else None for i in ids),
+        "starts": pg_array(starts.get(i) for i in ids),
     }
 
 
@@ -151,7 +152,7 @@ def _store_sums(prepared: Prepared) -> dict:
     sums, starts = prepared.sums, prepared.starts
     ids = sorted(sums)
     if db.session.get_bind().dialect.name == "postgresql":
-        params = {"ids": ids, **sums_params(prepared, ids)}
+        params = {"ids": pg_array(ids), **sums_params(prepared, ids)}
         return {row.id: row for row in db.session.execute(_STORE_SUMS, params)}
     columns = Organization.__table__.c
     db.session.execute(

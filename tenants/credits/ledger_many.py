@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select, text
 
 from tenants.access.actors import Actor
-from tenants.core.bulk import dialect_insert
+from tenants.core.bulk import dialect_insert, one_of, pg_array
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
@@ -84,8 +83,7 @@ def post_many(
     orgs = {m.org.id: m.org for m in movements}
     if postpaid:
         return _post_postpaid(actor, movements, orgs)
-    # What needs no lock comes first: the locks are held until the commit, and concurrent
-    # batches naming the same accounts wait for them.
+    # What needs no lock first: the locks are held until the commit (other batches wait).
     counters = _counter_accounts(
         orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
     )
@@ -179,13 +177,10 @@ _QUEUE = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
 def queue_batch(reseller_ids: set[str]) -> None:
-    """Wait for the batches of these resellers in progress, then hold their turn to the
-    commit (PostgreSQL: a transaction advisory lock a reseller, in id order), before the
-    batch locks any account. Concurrent batches of one reseller name mostly the same
-    accounts: without it each took a prefix of its hundreds of row locks and waited on
-    another's, a convoy that gave four clients less than two (bench/README.md, B6). Single
-    movements never take it, so they wait for rows only, as before; SQLite writes one
-    transaction at a time anyway."""
+    """Before a batch locks any account, wait for the turn of its resellers (PostgreSQL: a
+    transaction advisory lock each, in id order): concurrent batches of one reseller name
+    mostly the same accounts, and convoyed through their row locks (bench/README.md, B6).
+    Single movements never take it; SQLite writes one transaction at a time anyway."""
     if _postgresql():
         for reseller_id in sorted(reseller_ids):
             db.session.execute(_QUEUE, {"key": f"usage-batch:{reseller_id}"})
@@ -193,16 +188,6 @@ def queue_batch(reseller_ids: set[str]) -> None:
 
 def _postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
-
-
-def one_of(column, values) -> ColumnElement[bool]:
-    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter however
-    many values (an IN of a thousand placeholders costs more to render and parse than the
-    database takes to answer it)."""
-    values = list(values)
-    if _postgresql():
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
 
 
 def _lock_holding(
@@ -307,7 +292,7 @@ def _move_totals(
     orgs = {m.org.id: m.org for m in movements}
     if _postgresql():
         ids = list(nets)
-        params = {"ids": ids, "nets": list(nets.values())}
+        params = {"ids": pg_array(ids), "nets": pg_array(nets.values())}
         params.update(forecast_many.sums_params(prepared, ids))
         rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params)}
         totals = {org_id: row.total_credits for org_id, row in rows.items()}
@@ -340,7 +325,7 @@ def _change_balances(deltas: dict[str, int]) -> None:
         return
     now = utcnow()
     if _postgresql():
-        params = {"ids": list(deltas), "deltas": list(deltas.values()), "now": now}
+        params = {"ids": pg_array(deltas), "deltas": pg_array(deltas.values()), "now": now}
         changed = db.session.execute(_CHANGE_BALANCES, params).rowcount
     else:
         changed = 0

@@ -20,6 +20,7 @@ from sqlalchemy import Select, bindparam, delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tenants.core.bulk import pg_array
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
 from tenants.core.validation import clean_text
@@ -156,10 +157,10 @@ _CLAIM_UNNEST = text(
 
 def _columns(rows: list[dict], now) -> dict:
     return {
-        "orgs": [row["organization_id"] for row in rows],
-        "refs": [row["reference"] for row in rows],
-        "resellers": [row["reseller_id"] for row in rows],
-        "entries": [row["entry_id"] for row in rows],
+        "orgs": pg_array(row["organization_id"] for row in rows),
+        "refs": pg_array(row["reference"] for row in rows),
+        "resellers": pg_array(row["reseller_id"] for row in rows),
+        "entries": pg_array(row["entry_id"] for row in rows),
         "now": now,
     }
 

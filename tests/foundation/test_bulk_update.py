@@ -3,11 +3,15 @@ PostgreSQL (an UPDATE … FROM unnest of one array a column), executemany elsewh
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from tenants.core.bulk import update_rows
+import pytest
+from sqlalchemy import event, select, text
+
+from tenants.core.bulk import pg_array, update_rows
 from tenants.core.extensions import db
-from tenants.models import SmsMessage
+from tenants.models import AccountKind, SmsMessage
 
 
 def sms(gateway: str) -> SmsMessage:
@@ -76,3 +80,27 @@ def test_values_that_are_all_null_are_written_as_null(app):
     db.session.commit()
     db.session.expire_all()
     assert [db.session.get(SmsMessage, id_).gateway_reference for id_ in ids] == [None, None]
+
+
+@pytest.mark.postgres_only
+def test_an_array_literal_reads_back_as_the_values_it_was_made_of(app):
+    """pg_array: one string PostgreSQL reads as the array — whatever a usage reference may
+    hold (quotes, backslashes, braces, commas, spaces, NULL-like words, non-Latin text), dates
+    and times in ISO form, enums by value, None as NULL."""
+    texts = ['a"b', "c\\d", "{e}", "f,g", " h ", "NULL", "", "ñandú 送信", None]
+    assert db.session.scalar(text("SELECT CAST(:v AS text[])"), {"v": pg_array(texts)}) == texts
+    moments = [date(2026, 12, 4), datetime(2026, 12, 4, 23, 30, tzinfo=UTC)]
+    assert db.session.execute(
+        text("SELECT CAST(:d AS date[]), CAST(:t AS timestamptz[])"),
+        {"d": pg_array(moments[:1]), "t": pg_array(moments[1:])},
+    ).one() == ([moments[0]], [moments[1]])
+    numbers = [Decimal("0.0605"), 3, None]
+    assert db.session.scalar(text("SELECT CAST(:n AS numeric[])"), {"n": pg_array(numbers)}) == [
+        Decimal("0.0605"),
+        Decimal(3),
+        None,
+    ]
+    assert db.session.scalar(
+        text("SELECT CAST(:k AS text[])"), {"k": pg_array([AccountKind.SYSTEM])}
+    ) == ["system"]
+    db.session.rollback()
