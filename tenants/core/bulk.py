@@ -18,7 +18,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    DateTime,
     Enum,
+    Integer,
+    Numeric,
     String,
     Table,
     any_,
@@ -122,6 +125,27 @@ def insert_rows(table: Table, rows: list[dict], *, index_elements: Sequence[str]
     ).rowcount
     db.session.execute(text(f"DROP TABLE {staging}"))
     return inserted
+
+
+def binary_types(table: Table, names: Sequence[str]) -> list[str]:
+    """The PostgreSQL types a binary ``COPY`` of ``table``'s columns ``names`` sends (for
+    psycopg's ``Copy.set_types``): whole numbers as int8, decimals as numeric, times as
+    timestamptz, the rest (text, enums kept as VARCHAR) as text. A binary COPY of typed rows
+    is formatted by psycopg in C with no per-value lookup: 2,000 ledger postings in 7 to 14 ms
+    against 38 ms as text (bench/README.md, B6)."""
+    kinds = []
+    for name in names:
+        kind = table.c[name].type
+        kind = getattr(kind, "impl_instance", kind)  # a TypeDecorator: what it stores
+        if isinstance(kind, Integer):
+            kinds.append("int8")
+        elif isinstance(kind, Numeric):
+            kinds.append("numeric")
+        elif isinstance(kind, DateTime):
+            kinds.append("timestamptz")
+        else:
+            kinds.append("text")
+    return kinds
 
 
 def _processors(table: Table, names: list[str]) -> list:

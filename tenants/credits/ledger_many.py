@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 
 from tenants.access.actors import Actor
-from tenants.core.bulk import dialect_insert, one_of, pg_array
+from tenants.core.bulk import binary_types, dialect_insert, one_of, pg_array
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, new_ids, utcnow
@@ -33,6 +33,7 @@ from tenants.models.ledger import (
     AccountKind,
     AccountRef,
     CreditAccount,
+    LedgerEntry,
 )
 
 
@@ -57,17 +58,14 @@ def post_many(
     OrganizationClosed) — a refused one writes nothing and refuses no other.
 
     The rules of ``post_transaction``, for movements that take credits OUT of holding
-    accounts (usage): credits going into a member's account are checked under the
-    organization's row (``_require_open``), one transaction at a time — post_transaction.
-
+    accounts (usage; credits into a member's account: post_transaction, one at a time).
     Set-based: the holding accounts of every organization named are locked in id order and
-    read (one SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE takes, so batches and
-    single movements never deadlock); each account's movements are then decided in memory
-    in the order given (a movement that would take an account below zero is refused, the
-    next ones still apply); then one UPDATE of the organizations' totals, one of the
-    balances (still conditional: never below zero) and the postings in one COPY
-    (PostgreSQL) or one executemany (SQLite). Alerts and automatic top-ups are asked once
-    per organization and account, from its balance before the batch to after it.
+    read (SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE takes: batches and single
+    movements never deadlock); each account's movements are decided in memory in the order
+    given (one that would take an account below zero is refused, the next ones still
+    apply); then one UPDATE of the organizations' totals, one of the balances (still never
+    below zero) and the postings in one binary COPY (PostgreSQL) or one executemany
+    (SQLite). Alerts and top-ups are asked once per organization and account.
 
     ``postpaid``: the movements of postpaid organizations, already decided (their money is
     kept by tenants.billing.postpaid): as post_transaction(postpaid=True) they touch no
@@ -143,11 +141,10 @@ def _walk(
     floors: dict[str, int],
     refused: list[str | DomainError] | None = None,
 ) -> tuple[dict[str, int], list[str | DomainError]]:
-    """Each account's movements in order, in memory: a movement that would take one of its
-    holding accounts below zero, or below its ``floors`` (credits reserved for campaigns),
-    is refused (InsufficientCredits), the next ones still apply. ``refused``: results
-    already decided (refusals kept). The balances after, and each movement's entry id or
-    refusal."""
+    """Each account's movements in order, in memory: one that would take a holding account
+    below its ``floors`` (credits reserved for campaigns) is refused (InsufficientCredits),
+    the next ones still apply. ``refused``: results already decided (kept). The balances
+    after, and each movement's entry id or refusal."""
     balances = dict(before)
     results: list[str | DomainError] = []
     for index, movement in enumerate(movements):
@@ -336,6 +333,9 @@ def _change_balances(deltas: dict[str, int]) -> None:
         raise RuntimeError("a locked balance changed under its lock")
 
 
+_ENTRY_TYPES = binary_types(LedgerEntry.__table__, ENTRY_COLUMNS)  # the postings' COPY
+
+
 def _insert_postings(
     actor: Actor,
     movements: list[Movement],
@@ -388,10 +388,10 @@ def _insert_postings(
     if not rows:
         return
     if _postgresql():
-        # COPY: the fastest way in for many rows, in this transaction (the session's connection).
         cursor = db.session.connection().connection.driver_connection.cursor()
-        columns = ", ".join(ENTRY_COLUMNS)
-        with cursor, cursor.copy(f"COPY ledger_entries ({columns}) FROM STDIN") as copy:
+        statement = f"COPY ledger_entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        with cursor, cursor.copy(statement) as copy:
+            copy.set_types(_ENTRY_TYPES)
             for row in rows:
                 copy.write_row(row)
     else:
