@@ -176,3 +176,54 @@ def wrk(url: str, script: Path, *, seconds: int, connections: int = 16) -> dict[
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
+
+
+def in_process_app(url: str, name: str):
+    """The portal's app on ``url`` with the benches' settings (Redis rate limiting on, a
+    limit no bench reaches), for the in-process profiles (b1_profile, b6_profile)."""
+    os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL)
+    from app import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": name,
+            "API_RATE_LIMIT": "1000000000/minute",
+        }
+    )
+
+
+@contextmanager
+def py_spy(path: str | None, *, wall: bool = False):
+    """py-spy recording this process for the block, 200 samples a second, into ``path`` (.txt:
+    collapsed stacks, else a flame graph); only samples holding the GIL (CPU), or with
+    ``wall`` the waits too. Nothing when ``path`` is None. py-spy is not a project
+    dependency: ``pip install py-spy`` into the venv."""
+    if path is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [
+            str(VENV_BIN / "py-spy"),
+            "record",
+            "-r",
+            "200",
+            "--format",
+            "raw" if path.endswith(".txt") else "flamegraph",
+            "-o",
+            path,
+            "-p",
+            str(os.getpid()),
+            "--nonblocking",
+            "--idle" if wall else "--gil",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)  # attached before the first sample
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait()

@@ -13,9 +13,7 @@ portal's loop (py-spy installed in the venv; not a project dependency).
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -24,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench._harness import REDIS_URL, VENV_BIN, fresh_database
+from bench._harness import fresh_database, in_process_app, py_spy
 from bench.b1_usage import seed
 
 
@@ -49,20 +47,11 @@ def main() -> int:
     args = parser.parse_args()
     with fresh_database("bench_b1p") as url:
         org_ids, account_ids, secret = seed(url)
-        os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL)
         from sqlalchemy import event
 
-        from app import create_app
         from tenants.core.extensions import db
 
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "REDIS_URL": REDIS_URL,
-                "SECRET_KEY": "b1-profile",
-                "API_RATE_LIMIT": "1000000000/minute",
-            }
-        )
+        app = in_process_app(url, "b1-profile")
         redis_sent = [0]
         _count_redis(redis_sent)
         statements = [0]
@@ -107,37 +96,14 @@ def main() -> int:
         for i in range(200):  # warm up both
             portal(-i - 1)
             floor(-i - 1)
-        spy = None
-        if args.spy:
-            spy = subprocess.Popen(
-                [
-                    str(VENV_BIN / "py-spy"),
-                    "record",
-                    "-r",
-                    "200",
-                    "--format",
-                    "raw" if args.spy.endswith(".txt") else "flamegraph",
-                    "-o",
-                    args.spy,
-                    "-p",
-                    str(os.getpid()),
-                    "--nonblocking",
-                    "--gil",  # only samples holding the GIL: CPU, not waits on sockets
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.5)
-        statements[0] = redis_sent[0] = 0
-        cpu, wall = time.process_time(), time.perf_counter()
-        for i in range(args.requests):
-            portal(i)
-        portal_cpu = (time.process_time() - cpu) / args.requests * 1000
-        portal_wall = (time.perf_counter() - wall) / args.requests * 1000
-        portal_db, portal_redis = statements[0] / args.requests, redis_sent[0] / args.requests
-        if spy is not None:
-            spy.send_signal(2)
-            spy.wait()
+        with py_spy(args.spy):
+            statements[0] = redis_sent[0] = 0
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(args.requests):
+                portal(i)
+            portal_cpu = (time.process_time() - cpu) / args.requests * 1000
+            portal_wall = (time.perf_counter() - wall) / args.requests * 1000
+            portal_db, portal_redis = statements[0] / args.requests, redis_sent[0] / args.requests
         cpu, wall = time.process_time(), time.perf_counter()
         for i in range(args.requests):
             floor(i)

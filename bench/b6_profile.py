@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -28,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench._harness import REDIS_URL, VENV_BIN, fresh_database
+from bench._harness import fresh_database, in_process_app, py_spy
 from bench.b1_usage import seed
 
 EVENTS = 1000
@@ -60,20 +58,11 @@ def main() -> int:
     args = parser.parse_args()
     with fresh_database("bench_b6p") as url:
         org_ids, _accounts, secret = seed(url)
-        os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL)
         from sqlalchemy import event
 
-        from app import create_app
         from tenants.core.extensions import db
 
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": url,
-                "REDIS_URL": REDIS_URL,
-                "SECRET_KEY": "b6-profile",
-                "API_RATE_LIMIT": "1000000000/minute",
-            }
-        )
+        app = in_process_app(url, "b6-profile")
         client = app.test_client()
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
         run, rng = uuid.uuid4().hex[:8], random.Random(6)
@@ -121,37 +110,14 @@ def main() -> int:
         for n in range(args.warm_up):
             request(-n - 1)
         hot_before = _hot(url)
-        spy = None
-        if args.spy:
-            spy = subprocess.Popen(
-                [
-                    str(VENV_BIN / "py-spy"),
-                    "record",
-                    "-r",
-                    "200",
-                    "--format",
-                    "raw" if args.spy.endswith(".txt") else "flamegraph",
-                    "-o",
-                    args.spy,
-                    "-p",
-                    str(os.getpid()),
-                    "--nonblocking",
-                    *(["--idle"] if args.wall else ["--gil"]),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.5)
-        measuring[0] = True
-        cpu, wall = time.process_time(), time.perf_counter()
-        for n in range(args.requests):
-            request(n)
-        cpu = (time.process_time() - cpu) / args.requests * 1000
-        wall = (time.perf_counter() - wall) / args.requests * 1000
-        measuring[0] = False
-        if spy is not None:
-            spy.send_signal(2)
-            spy.wait()
+        with py_spy(args.spy, wall=args.wall):
+            measuring[0] = True
+            cpu, wall = time.process_time(), time.perf_counter()
+            for n in range(args.requests):
+                request(n)
+            cpu = (time.process_time() - cpu) / args.requests * 1000
+            wall = (time.perf_counter() - wall) / args.requests * 1000
+            measuring[0] = False
         hot_after = _hot(url)
         statements = sum(len(v) for v in timings.values()) / args.requests
         total = sum(sum(v) for v in timings.values()) / args.requests * 1000
