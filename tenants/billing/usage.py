@@ -27,8 +27,8 @@ from tenants.core.extensions import db
 from tenants.core.types import is_record_id
 from tenants.credits import ledger_many, references
 from tenants.credits import operations as credit_ops
-from tenants.models import CreditAccount, Organization, PostpaidAccount, PricingModel
-from tenants.models.ledger import HOLDING_KINDS, EntryType
+from tenants.models import Organization, PostpaidAccount, PricingModel
+from tenants.models.ledger import EntryType
 
 MAX_BATCH = 1000
 # What a prepaid usage charge reads of its organization (status and pricing, the account to
@@ -228,7 +228,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     # The checks above read and lock nothing; now, after the claims (which wait for nothing
     # a batch in its turn holds) and before any lock, the batch waits for its turn.
     ledger_many.queue_batch({item.org.reseller_id for _, item in pending + accruals})
-    _lock_accounts(list({accrual.org.id: accrual.org for _, accrual in accruals}.values()))
+    _lock_postpaid_accounts(list({a.org.id: a.org for _, a in accruals}.values()))
     # Prepaid first: its holding accounts are locked before the postpaid usage locks the
     # resellers' wholesale pools, the last lock of every movement (tenants.wholesale).
     posted = ledger_many.post_many(actor, [movement for _, movement in pending])
@@ -292,28 +292,18 @@ def _key(orgs: dict[str, Organization], event: UsageEvent) -> tuple[str, str] | 
         return error
 
 
-def _lock_accounts(orgs: list[Organization]) -> None:
-    """Lock the accounts the batch may charge — prepaid holding accounts, postpaid account
-    rows (created if missing) — in id order, before any event's statement locks one."""
-    prepaid = sorted(org.id for org in orgs if org.pricing_model == PricingModel.PREPAID)
-    postpaid = sorted(org.id for org in orgs if org.pricing_model == PricingModel.POSTPAID)
-    if prepaid:
-        db.session.execute(
-            select(CreditAccount.id)
-            .where(
-                CreditAccount.organization_id.in_(prepaid), CreditAccount.kind.in_(HOLDING_KINDS)
-            )
-            .order_by(CreditAccount.id)
-            .with_for_update()
-        ).all()
-    if postpaid:
-        ensure_accounts([org for org in orgs if org.pricing_model == PricingModel.POSTPAID])
-        db.session.execute(
-            select(PostpaidAccount.organization_id)
-            .where(PostpaidAccount.organization_id.in_(postpaid))
-            .order_by(PostpaidAccount.organization_id)
-            .with_for_update()
-        ).all()
+def _lock_postpaid_accounts(orgs: list[Organization]) -> None:
+    """Lock the postpaid organizations' account rows (created if missing) in id order,
+    before the prepaid holding accounts (ledger_many.post_many): always that order."""
+    if not orgs:
+        return
+    ensure_accounts(orgs)
+    db.session.execute(
+        select(PostpaidAccount.organization_id)
+        .where(one_of(PostpaidAccount.organization_id, sorted(org.id for org in orgs)))
+        .order_by(PostpaidAccount.organization_id)
+        .with_for_update()
+    ).all()
 
 
 def _repeat(first: EventResult) -> EventResult:
