@@ -156,6 +156,13 @@ class PortalWorker(SimpleWorker):
             exception_handler=self._pubsub_exception_handler,
         )
 
+    def request_stop(self, signum, frame) -> None:
+        """RQ's warm shut-down, remembered whatever the worker was doing: idle, RQ leaves
+        its loop by an exception without marking the worker stopped, and the supervisor
+        (which reads ``_stop_requested``) would start the loop again."""
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
     def execute_job(self, job, queue):
         app = self.app or current_app._get_current_object()
         try:

@@ -351,3 +351,48 @@ def test_a_worker_stops_at_once_however_its_command_listener_was_left(app, redis
         assert time.monotonic() - started < 5
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("recycling", [True, False], ids=["recycling", "one-process"])
+def test_an_idle_worker_stops_on_sigterm(app, redis, recycling, tmp_path):
+    """``flask jobs worker`` waiting for jobs stops on one SIGTERM (systemd's stop, docker
+    stop), whether or not it recycles its job process. RQ raises its stop while idle
+    without marking the worker stopped, so the one-process worker used to start RQ's loop
+    again and run until killed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.jobs.conftest import ROOT, worker_env
+
+    app.config.update(
+        WORKER_MAX_JOBS=100 if recycling else 0, WORKER_MAX_RSS_MB=400 if recycling else 0
+    )
+    log = tmp_path / "worker.log"
+    db.session.remove()
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker"],
+            cwd=ROOT,
+            env=worker_env(app),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Listening on" not in log.read_text() and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()
+            time.sleep(0.2)
+        time.sleep(1)  # idle: waiting for a job
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        raise AssertionError("the worker did not stop on SIGTERM:\n" + log.read_text()) from None
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, log.read_text()
