@@ -7,6 +7,7 @@ same columns, for a whole batch at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,9 +16,22 @@ from tenants.access.actors import SYSTEM
 from tenants.billing.batch_tables import _Due
 from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_ids, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
 from tenants.models import AccountKind, CreditAccount, EntryType
+
+
+class BatchIds:
+    """The ids of a batch's rows of each kind, made many at a time (``new_ids``, about ten
+    times cheaper than one ``new_id`` each) and handed out one by one: ``ids("ent")``."""
+
+    def __init__(self, **counts: int) -> None:
+        self._ids: dict[str, Iterator[str]] = {
+            prefix: iter(new_ids(prefix, count)) for prefix, count in counts.items() if count
+        }
+
+    def __call__(self, prefix: str) -> str:
+        return next(self._ids[prefix])
 
 
 def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
@@ -40,9 +54,10 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
 
     accounts = found()
     now = utcnow()
+    wanted = [(item, kind) for item in due for kind in kinds if (item.row.id, kind) not in accounts]
     missing = [
         {
-            "id": new_id("acc"),
+            "id": account_id,
             "reseller_id": item.row.reseller_id,
             "organization_id": item.row.id,
             "kind": kind,
@@ -51,9 +66,7 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
             "created_at": now,
             "updated_at": now,
         }
-        for item in due
-        for kind in kinds
-        if (item.row.id, kind) not in accounts
+        for (item, kind), account_id in zip(wanted, new_ids("acc", len(wanted)), strict=True)
     ]
     if missing:
         insert_rows(
@@ -70,13 +83,14 @@ def _ledger_rows(
     credits: int,
     accounts: dict[tuple[str, AccountKind], str],
     stamp: datetime,
+    ids: BatchIds,
 ) -> list[dict]:
     """An invoice's ledger transaction (``invoice``: its row of the invoices table):
     ``credits`` on the system account, whose balance stays ``POSTPAID_BALANCE`` (postpaid
     usage is billed, not deducted), and as many less on the ``invoiced`` account."""
     org_id = invoice["organization_id"]
     posting = {
-        "transaction_id": new_id("txn"),
+        "transaction_id": ids("txn"),
         "reseller_id": invoice["reseller_id"],
         "organization_id": org_id,
         "member_id": "",
@@ -93,7 +107,7 @@ def _ledger_rows(
     return [
         {
             **posting,
-            "id": new_id("ent"),
+            "id": ids("ent"),
             "account_id": accounts[(org_id, AccountKind.SYSTEM)],
             "account_kind": AccountKind.SYSTEM,
             "credits": credits,
@@ -101,7 +115,7 @@ def _ledger_rows(
         },
         {
             **posting,
-            "id": new_id("ent"),
+            "id": ids("ent"),
             "account_id": accounts[(org_id, AccountKind.INVOICED)],
             "account_kind": AccountKind.INVOICED,
             "credits": -credits,
@@ -110,10 +124,10 @@ def _ledger_rows(
     ]
 
 
-def _audit_row(invoice: dict, stamp: datetime) -> dict:
+def _audit_row(invoice: dict, stamp: datetime, ids: BatchIds) -> dict:
     """The ``invoice.issued`` audit row of an invoice, by the system."""
     return {
-        "id": new_id("aud"),
+        "id": ids("aud"),
         "reseller_id": invoice["reseller_id"],
         "organization_id": invoice["organization_id"],
         "actor_user_id": SYSTEM.user_id,
@@ -132,10 +146,10 @@ def _audit_row(invoice: dict, stamp: datetime) -> dict:
     }
 
 
-def _email_job_row(invoice: dict, stamp: datetime) -> dict:
+def _email_job_row(invoice: dict, stamp: datetime, ids: BatchIds) -> dict:
     """The outbox row of the job that emails the invoice."""
     return {
-        "id": new_id("job"),
+        "id": ids("job"),
         "name": "send_invoice_email",
         "kwargs": {"invoice_id": invoice["id"]},
         "created_at": stamp,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.schema import CreateTable, DropTable
@@ -127,6 +128,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
             for item in due
         ],
     )
+    db.session.execute(text(f"ANALYZE {orgs.name}"))
     day = cast(func.timezone(orgs.c.timezone, Charge.occurred_at), Date)
     month = func.greatest(func.to_char(day, literal_column("'YYYY-MM'")), orgs.c.first_open)
     db.session.execute(

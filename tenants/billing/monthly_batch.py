@@ -34,7 +34,13 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from tenants.billing.batch_invoices import _insert_invoices
-from tenants.billing.batch_rows import _audit_row, _email_job_row, _ledger_accounts, _ledger_rows
+from tenants.billing.batch_rows import (
+    BatchIds,
+    _audit_row,
+    _email_job_row,
+    _ledger_accounts,
+    _ledger_rows,
+)
 from tenants.billing.batch_tables import (
     _batch_table,
     _close_accounts,
@@ -50,7 +56,7 @@ from tenants.billing.payments import _settle_open_invoices
 from tenants.billing.periods import next_period, period_bounds
 from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
-from tenants.core.types import new_id, utcnow
+from tenants.core.types import new_ids, utcnow
 from tenants.invoices import amounts
 from tenants.invoices import documents as invoices
 from tenants.jobs import outbox as queue
@@ -237,6 +243,7 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
         numbers[rid] = invoices.take_invoice_numbers(rid, resellers[rid][0], count)[::-1]
 
     batch.issued = {item.row.id: [] for item in batch.due}
+    invoice_ids = iter(new_ids("inv", sum(len(batch.months[i.row.id]) for i in invoiced)))
     for item in invoiced:
         row = item.row
         email, language = contacts[row.id]
@@ -244,7 +251,7 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
         for month in batch.months[row.id]:
             sequence, number = numbers[row.reseller_id].pop()
             result = amounts.totals_per_rate(month.bases, row.currency)
-            invoice_id = new_id("inv")
+            invoice_id = next(invoice_ids)
             batch.issued[row.id].append((month.period, invoice_id))
             invoice_row = {
                 "id": invoice_id,
@@ -299,12 +306,15 @@ def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
     stamp = utcnow()
     invoiced = batch.invoiced
     accounts = _ledger_accounts(invoiced) if invoiced else {}
+    count = len(batch.invoices)
+    emails = sum(1 for invoice in batch.invoices if invoice.email)
+    ids = BatchIds(txn=count, ent=2 * count, aud=count, job=emails)
     ledger_rows, audit_rows, job_rows = [], [], []
     for invoice in batch.invoices:
-        ledger_rows.extend(_ledger_rows(invoice.row, invoice.credits, accounts, stamp))
-        audit_rows.append(_audit_row(invoice.row, stamp))
+        ledger_rows.extend(_ledger_rows(invoice.row, invoice.credits, accounts, stamp, ids))
+        audit_rows.append(_audit_row(invoice.row, stamp, ids))
         if invoice.email:
-            job_rows.append(_email_job_row(invoice.row, stamp))
+            job_rows.append(_email_job_row(invoice.row, stamp, ids))
 
     invoice_rows = [invoice.row for invoice in batch.invoices]
     if invoice_rows:

@@ -52,7 +52,16 @@ class Charge(db.Model):
     """One postpaid usage event, priced when it happened. Never updated or deleted."""
 
     __tablename__ = "charges"
-    __table_args__ = (Index("ix_charges_org_occurred", "organization_id", "occurred_at"),)
+    __table_args__ = (
+        # On PostgreSQL it also carries what an invoice line sums, so the monthly run groups
+        # a batch's charges from the index alone (an index-only scan; B4).
+        Index(
+            "ix_charges_org_occurred",
+            "organization_id",
+            "occurred_at",
+            postgresql_include=["unit_price", "tax_percent", "credits", "amount", "tax"],
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("chg"))
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
