@@ -1,5 +1,6 @@
-"""Rate limiting per key (Flask-Limiter, moving window): 429 in the API's error format with
-Retry-After, counted in memory without Redis and in Redis with it (shared by app servers)."""
+"""Rate limiting per key (reseller.api.ratelimit, a moving window): 429 in the API's error
+format with Retry-After, counted in memory without Redis and in Redis with it (shared by app
+servers), in memory while Redis fails."""
 
 from __future__ import annotations
 
@@ -121,3 +122,32 @@ def test_the_default_is_6000_a_minute_and_a_bad_setting_fails_at_start(
     assert load_config(tmp_path)["API_RATE_LIMIT"] == "6000/minute"
     with pytest.raises(ValueError):
         create_app({**app_config, "API_RATE_LIMIT": "lots"})
+
+
+def test_a_failing_redis_is_counted_around_in_memory_and_used_again_once_it_answers(app_config):
+    """Redis refusing connections: the request is counted in memory at once, Redis is not
+    tried again until its back-off passes (1 s, then 2, 4 … 32), and once it answers the
+    counts are in Redis again (shared by every app server)."""
+    import time
+
+    from reseller.api.ratelimit import ACQUIRE_AND_READ, RateLimiter, _limits
+    from tests.jobs.conftest import dead_redis_url
+
+    app = create_app({**app_config, "REDIS_URL": dead_redis_url()})
+    limiter = RateLimiter(app)
+    (item,) = _limits("2/minute")
+    caller = f"key:test-{uuid.uuid4().hex}"
+    with app.test_request_context():
+        assert limiter.hit(item, caller)[:1] == (True,)  # Redis refused: counted in memory
+        assert limiter.failures == 1 and limiter.retry_at > time.monotonic()
+        started = time.perf_counter()
+        acquired, _oldest, count = limiter.hit(item, caller)
+        assert acquired and count == 2 and time.perf_counter() - started < 0.05
+        assert limiter.hit(item, caller)[0] is False  # the memory's window is full
+        # Redis answers again (the real one stands for it) once the back-off has passed.
+        limiter.script = Redis.from_url(REDIS_URL).register_script(ACQUIRE_AND_READ)
+        limiter.retry_at = 0.0
+        acquired, _oldest, count = limiter.hit(item, caller)
+        assert acquired and count == 1 and limiter.failures == 0
+    stored = Redis.from_url(REDIS_URL).keys(f"LIMITS:*{caller}*")
+    assert len(stored) == 1
