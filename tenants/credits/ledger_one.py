@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tenants.access.actors import Actor
 from tenants.core.errors import InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
+from tenants.core.prepared import Prepared
 from tenants.core.types import new_id
 from tenants.credits import alerts, forecast
 from tenants.models import Organization, OrganizationStatus, UsageDay
@@ -232,14 +233,16 @@ def _one_statement(count: int, holding: int, counted: bool):
     written = [select(func.count()).select_from(ins).scalar_subquery()]
     if counted:
         written.append(select(func.count()).select_from(_day(tot)).scalar_subquery())
-    return select(
-        acc.c.id,
-        acc.c.kind,
-        acc.c.member_id,
-        select(bal.c.balance).scalar_subquery().label("balance"),
-        *(tot.c[name] for name in _COUNTED),
-        *written,
-    ).select_from(acc.outerjoin(tot, true()))
+    return Prepared(
+        select(
+            acc.c.id,
+            acc.c.kind,
+            acc.c.member_id,
+            select(bal.c.balance).scalar_subquery().label("balance"),
+            *(tot.c[name] for name in _COUNTED),
+            *written,
+        ).select_from(acc.outerjoin(tot, true()))
+    )
 
 
 def post(
@@ -338,7 +341,7 @@ def _post_in_one_statement(
     )
     db.session.flush()  # a Core statement: what the session holds goes first, as before
     statement = _one_statement(len(postings), holding, counted is not None)
-    found = db.session.execute(statement, params).all()
+    found = statement.execute(params).all()
     accounts = {AccountRef(AccountKind(kind), member): acc for acc, kind, member, *_ in found}
     if len(accounts) < len({p.ref for p in postings}):
         return None  # nothing was written: an account is missing

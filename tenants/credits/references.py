@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tenants.core.bulk import pg_array
 from tenants.core.extensions import db
+from tenants.core.prepared import Prepared
 from tenants.core.types import new_id, new_ids, utcnow
 from tenants.core.validation import clean_text
 from tenants.models import LedgerEntry, Organization
@@ -114,7 +115,9 @@ def _read_and_claim(query: Select):
         .returning(_TABLE.c.entry_id)
         .cte("claimed")
     )
-    return select(org, select(claimed.c.entry_id).scalar_subquery().label("claimed_entry"))
+    return Prepared(
+        select(org, select(claimed.c.entry_id).scalar_subquery().label("claimed_entry"))
+    )
 
 
 def claim_in_organization(query: Select, params: dict, reference: str):
@@ -124,10 +127,11 @@ def claim_in_organization(query: Select, params: dict, reference: str):
         row = db.session.execute(query, params).first()
         return (row, claim(row, reference)) if row is not None else (None, None)
     entry_id = new_id("ent")
-    row = db.session.execute(
-        _read_and_claim(query),
-        {**params, "p_reference": reference, "p_entry": entry_id, "p_now": utcnow()},
-    ).first()
+    row = (
+        _read_and_claim(query)
+        .execute({**params, "p_reference": reference, "p_entry": entry_id, "p_now": utcnow()})
+        .first()
+    )
     if row is None:
         return None, None
     if row.claimed_entry is not None:

@@ -1,0 +1,69 @@
+"""tenants.core.prepared.Prepared: a statement compiled once and sent at the driver level
+writes and reads what ``session.execute`` of the same statement does — its constants, and
+parameters that need converting (enums, money, UTC times) — in the session's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import bindparam, insert, literal_column, select
+
+from tenants.core.extensions import db
+from tenants.core.prepared import Prepared
+from tenants.models import Organization, OrganizationStatus
+
+
+def test_the_same_rows_as_session_execute(app, create_organization):
+    org = create_organization()
+    db.session.commit()
+    query = select(
+        Organization.id, Organization.status, Organization.debt, Organization.created_at
+    ).where(
+        Organization.id == bindparam("organization"),
+        Organization.status != OrganizationStatus.DELETED,  # a constant it binds
+        Organization.debt >= bindparam("least", type_=Organization.debt.type),
+        Organization.created_at < bindparam("before", type_=Organization.created_at.type),
+    )
+    params = {
+        "organization": org.id,
+        # Found only if converted as the column type does: rounded to the money scale (0),
+        # and on SQLite scaled to an integer.
+        "least": Decimal("0.00004"),
+        "before": datetime(2999, 1, 1, tzinfo=UTC),
+    }
+    expected = db.session.execute(query, params).one()
+    prepared = Prepared(query)
+    for _ in range(3):  # compiled once, used again
+        row = prepared.execute(params).one()
+        assert row.id == expected.id and row.status == expected.status == OrganizationStatus.ACTIVE
+        assert row.created_at is not None
+    assert prepared.execute({**params, "organization": "org_none"}).first() is None
+    with pytest.raises(ValueError):  # a naive time is refused, as by the column type
+        prepared.execute({**params, "before": datetime(2999, 1, 1)})
+
+
+def test_it_writes_in_the_sessions_transaction(app, create_organization):
+    from tenants.models import UsageDay
+
+    table = UsageDay.__table__
+    statement = Prepared(
+        insert(table).values(
+            organization_id=bindparam("org"),
+            reseller_id=bindparam("reseller"),
+            day=literal_column("CURRENT_DATE"),
+            credits=bindparam("credits"),
+            charged=bindparam("charged", type_=table.c.charged.type),
+        )
+    )
+    org = create_organization()
+    db.session.commit()
+    statement.execute(
+        {"org": org.id, "reseller": org.reseller_id, "credits": 3, "charged": Decimal("1.5")}
+    )
+    assert db.session.scalar(select(table.c.credits).where(table.c.organization_id == org.id)) == 3
+    db.session.rollback()
+    assert (
+        db.session.scalar(select(table.c.credits).where(table.c.organization_id == org.id)) is None
+    )
