@@ -32,7 +32,7 @@ from limits.storage import MemoryStorage
 from reseller.api.blueprint import bp
 from reseller.api.core import error_response, request_api_key
 from tenants.api_keys import cache as key_cache
-from tenants.core.config import redis_client_options
+from tenants.jobs.outbox import redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,13 @@ return {acquired, oldest, count, redis.call('get', KEYS[2]) or '0'}
 
 
 class RateLimiter:
-    """An app's counts: in Redis (one Lua script a limit), in memory without Redis and while
-    Redis fails (tried again after 1, 2, 4 … MAX_BACKOFF_SECONDS)."""
+    """An app's counts: in Redis (one Lua script a limit, on the process's Redis client,
+    tenants.jobs.outbox.redis_connection), in memory without REDIS_URL and while Redis fails
+    (tried again after 1, 2, 4 … MAX_BACKOFF_SECONDS)."""
 
-    def __init__(self, app: Flask) -> None:
-        url = app.config.get("REDIS_URL")
+    def __init__(self) -> None:
         self.memory = MemoryStorage()
-        self.script = None
-        if url:
-            client = redis.Redis.from_url(url, **redis_client_options(app.config))
-            self.script = client.register_script(ACQUIRE_AND_READ)
+        self.script = None  # registered on the first client it runs on; any client runs it
         self.failures = 0
         self.retry_at = 0.0
 
@@ -97,11 +94,15 @@ class RateLimiter:
         """Count one request of ``caller`` against ``item``: whether it is allowed, the
         oldest request still in the window (a time) and how many the window holds."""
         key = item.key_for(_PREFIX, caller)
-        if self.script is not None and time.monotonic() >= self.retry_at:
+        if current_app.config.get("REDIS_URL") and time.monotonic() >= self.retry_at:
             try:
+                client = redis_connection()
+                if self.script is None:
+                    self.script = client.register_script(ACQUIRE_AND_READ)
                 acquired, oldest, count, generation = self.script(
                     [f"LIMITS:{key}", key_cache.GENERATION_KEY],
                     [time.time(), item.amount, item.get_expiry(), 1],
+                    client=client,
                 )
             except redis.RedisError as error:
                 if not self.failures:
@@ -144,7 +145,7 @@ def _limit_api_request() -> Response | None:
         return None
     limiter: RateLimiter = current_app.extensions[EXTENSION]
     caller = rate_key()
-    usage, refused = None, False
+    usage = None
     for item in items:
         acquired, oldest, count = limiter.hit(item, caller)
         reset_in = max(1, math.ceil(oldest + item.get_expiry() - time.time()))
@@ -152,18 +153,15 @@ def _limit_api_request() -> Response | None:
         if usage is None or remaining < usage[1] or not acquired:
             usage = (item.amount, remaining, reset_in)
         if not acquired:
-            refused = True
             break
     request.environ[_USAGE] = usage
-    if refused:
-        return rate_limited(usage[2])
-    return None
+    return None if acquired else rate_limited(usage[2])
 
 
 def init_rate_limit(app: Flask) -> None:
     """The limiter of this app's API blueprint (not the web pages)."""
     _limits(app.config.get("API_RATE_LIMIT") or "")  # a bad setting fails at start (ValueError)
-    app.extensions[EXTENSION] = RateLimiter(app)
+    app.extensions[EXTENSION] = RateLimiter()
     app.before_request(_limit_api_request)
 
 

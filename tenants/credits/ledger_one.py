@@ -220,7 +220,8 @@ def _one_statement(count: int, holding: int, counted: bool):
     ins writes the postings; ``counted``: day adds a usage to its day's total. Answers one
     row per account found, with the new balance and the organization's row (NULL when that
     step wrote nothing). Parameters are named apart from every column (``p_…``): an UPDATE in
-    a CTE would take a parameter named like a column as a value."""
+    a CTE would take a parameter named like a column as a value. Compiled once (Prepared):
+    its rows come back as the driver reads them."""
     acc, bal, tot = _balance_and_total(count, holding, counted)
     rows = [_posting_row(acc, bal, tot, i, holding) for i in range(count)]
     ins = (

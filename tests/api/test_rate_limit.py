@@ -130,11 +130,11 @@ def test_a_failing_redis_is_counted_around_in_memory_and_used_again_once_it_answ
     counts are in Redis again (shared by every app server)."""
     import time
 
-    from reseller.api.ratelimit import ACQUIRE_AND_READ, RateLimiter, _limits
+    from reseller.api.ratelimit import RateLimiter, _limits
     from tests.jobs.conftest import dead_redis_url
 
     app = create_app({**app_config, "REDIS_URL": dead_redis_url()})
-    limiter = RateLimiter(app)
+    limiter = RateLimiter()
     (item,) = _limits("2/minute")
     caller = f"key:test-{uuid.uuid4().hex}"
     with app.test_request_context():
@@ -145,7 +145,7 @@ def test_a_failing_redis_is_counted_around_in_memory_and_used_again_once_it_answ
         assert acquired and count == 2 and time.perf_counter() - started < 0.05
         assert limiter.hit(item, caller)[0] is False  # the memory's window is full
         # Redis answers again (the real one stands for it) once the back-off has passed.
-        limiter.script = Redis.from_url(REDIS_URL).register_script(ACQUIRE_AND_READ)
+        app.config["REDIS_URL"] = REDIS_URL
         limiter.retry_at = 0.0
         acquired, _oldest, count = limiter.hit(item, caller)
         assert acquired and count == 1 and limiter.failures == 0
