@@ -11,7 +11,7 @@ from collections import defaultdict
 from sqlalchemy import select, text
 
 from tenants.billing.batch_tables import _days_table
-from tenants.core.bulk import copy_rows, insert_rows
+from tenants.core.bulk import copy_rows, insert_rows, pg_array
 from tenants.core.extensions import db
 from tenants.models import Invoice, InvoiceItem, InvoiceLine
 
@@ -30,54 +30,79 @@ _LINES_DOCUMENT = """
 """
 
 
-def _insert_invoices(rows: list[dict]) -> None:
-    """Insert the batch's invoices, each with its lines in the same row and the same
-    statement (lines are never written apart from their invoice): a day of usage at one
-    price and rate a line, in order of day, price and rate, stored as a key and its day
-    (its text is rendered in the reader's language), its amount rounded half-up.
+_STAGED = "billing_run_invoices"  # the batch's invoices before their numbers
+_STAGED_LINES = "billing_run_lines"  # their lines documents, by (organization, month)
 
-    PostgreSQL: the invoices' own columns copied (COPY) into a temporary table, then one
-    INSERT … SELECT from it, the lines aggregated from the days table (``string_agg``)
-    beside them; a CHECK refuses an invoice whose lines do not sum to its subtotal. Other
-    databases (SQLite): the lines built in Python from the days table."""
+
+def stage_invoices(rows: list[dict]) -> None:
+    """PostgreSQL: the batch's invoices (``rows``: their own columns, not yet numbered) and
+    their lines documents kept in temporary tables (dropped at the commit) for
+    ``insert_invoices``, which writes them once numbered; the lines are a day of usage at
+    one price and rate a line, in order of day, price and rate, stored as a key and its day
+    (its text is rendered in the reader's language), the amount rounded half-up. Done
+    before the numbers are taken so that the reseller's numbers are held the shortest time
+    (tenants.billing.monthly_run). Other databases: nothing (insert_invoices does it all)."""
+    if not rows or db.session.get_bind().dialect.name != "postgresql":
+        return
+    names = list(rows[0])
+    db.session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_STAGED} ON COMMIT DROP AS "
+            f"SELECT {', '.join(names)} FROM invoices WITH NO DATA"
+        )
+    )
+    copy_rows(_STAGED, Invoice.__table__, rows)
+    document = _LINES_DOCUMENT.format(item=InvoiceItem.SMS_USAGE.value)
+    db.session.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_STAGED_LINES} ON COMMIT DROP AS"
+            f" SELECT d.organization_id, d.period, {document} AS lines"
+            f" FROM {_days_table.name} AS d GROUP BY d.organization_id, d.period"
+        )
+    )
+
+
+def insert_invoices(rows: list[dict]) -> None:
+    """Insert the batch's invoices (``rows``, now numbered), each with its lines in the same
+    row and the same statement (lines are never written apart from their invoice); a CHECK
+    refuses an invoice whose lines do not sum to its subtotal.
+
+    PostgreSQL: one INSERT … SELECT of the rows staged by ``stage_invoices``, their numbers
+    passed as arrays beside them. Other databases (SQLite): the lines built in Python from
+    the days table."""
     if not rows:
         return
-    invoices = Invoice.__table__
     if db.session.get_bind().dialect.name != "postgresql":
         lines = _day_lines()
         insert_rows(
-            invoices,
+            Invoice.__table__,
             [
                 {**row, "lines": lines.get((row["organization_id"], row["period"]), ())}
                 for row in rows
             ],
         )
         return
-    names = list(rows[0])
-    db.session.execute(
-        text(
-            f"CREATE TEMPORARY TABLE billing_run_invoices ON COMMIT DROP AS "
-            f"SELECT {', '.join(names)} FROM invoices WITH NO DATA"
-        )
-    )
-    copy_rows("billing_run_invoices", invoices, rows)
-    document = _LINES_DOCUMENT.format(item=InvoiceItem.SMS_USAGE.value)
+    names = [name for name in rows[0] if name not in ("sequence", "number")]
     db.session.execute(
         text(
             f"""
-            INSERT INTO invoices ({", ".join(names)}, lines)
-            SELECT {", ".join(f"i.{name}" for name in names)},
+            INSERT INTO invoices ({", ".join(names)}, sequence, number, lines)
+            SELECT {", ".join(f"i.{name}" for name in names)}, n.sequence, n.number,
                    coalesce(l.lines, '[]'::jsonb)
-            FROM billing_run_invoices AS i
-            LEFT JOIN (
-                SELECT d.organization_id, d.period, {document} AS lines
-                FROM {_days_table.name} AS d
-                GROUP BY d.organization_id, d.period
-            ) AS l ON l.organization_id = i.organization_id AND l.period = i.period
+            FROM {_STAGED} AS i
+            JOIN unnest(CAST(:ids AS text[]), CAST(:sequences AS bigint[]),
+                        CAST(:numbers AS text[])) AS n(id, sequence, number) ON n.id = i.id
+            LEFT JOIN {_STAGED_LINES} AS l
+              ON l.organization_id = i.organization_id AND l.period = i.period
             """
-        )
+        ),
+        {
+            "ids": pg_array(row["id"] for row in rows),
+            "sequences": pg_array(row["sequence"] for row in rows),
+            "numbers": pg_array(row["number"] for row in rows),
+        },
     )
-    db.session.execute(text("DROP TABLE billing_run_invoices"))
+    db.session.execute(text(f"DROP TABLE {_STAGED}, {_STAGED_LINES}"))
 
 
 def _day_lines() -> dict[tuple[str, str], list[InvoiceLine]]:

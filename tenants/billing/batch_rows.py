@@ -1,4 +1,5 @@
-"""The rows a monthly batch writes beside its invoices, built in Python for bulk inserts.
+"""The rows a monthly batch writes beside its invoices, built in Python for bulk inserts, and
+the resellers' terms its invoices need.
 
 Ledger accounts and transactions, audit rows and email jobs: what the services write one
 at a time (tenants.credits.operations, tenants.audit.log, tenants.jobs.outbox), with the
@@ -18,7 +19,8 @@ from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
 from tenants.core.types import new_ids, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
-from tenants.models import AccountKind, CreditAccount, EntryType
+from tenants.invoices import documents as invoices
+from tenants.models import AccountKind, CreditAccount, EntryType, Reseller
 
 
 class BatchIds:
@@ -154,4 +156,23 @@ def _email_job_row(invoice: dict, stamp: datetime, ids: BatchIds) -> dict:
         "kwargs": {"invoice_id": invoice["id"]},
         "created_at": stamp,
         "attempts": 0,
+    }
+
+
+def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str, dict]]:
+    """``{reseller id: (slug, default language, seller snapshot)}``."""
+    return {
+        row.id: (row.slug, row.default_language, invoices.seller_snapshot(row))
+        for row in db.session.execute(
+            select(
+                Reseller.id,
+                Reseller.slug,
+                Reseller.default_language,
+                Reseller.name,
+                Reseller.legal_name,
+                Reseller.legal_address,
+                Reseller.tax_id,
+                Reseller.country,
+            ).where(Reseller.id.in_(reseller_ids))
+        )
     }

@@ -254,19 +254,23 @@ def _close_accounts(settle_rows: list[dict], period: str, now: datetime) -> None
         )
     )
     if any(item["credits"] for item in settle_rows):
+        # Debt is unbilled + tax + invoiced unpaid - paid ahead: invoicing moves money from
+        # the first two to the third, so it changes only by the invoices' rounding or what
+        # paid ahead settled; an organization whose debt stays the same is not rewritten.
         org = Organization.__table__
         debt = (
-            select(
-                account.c.unbilled
-                + account.c.unbilled_tax
-                + account.c.invoiced_unpaid
-                - account.c.paid_ahead
-            )
-            .where(account.c.organization_id == org.c.id)
-            .scalar_subquery()
+            account.c.unbilled
+            + account.c.unbilled_tax
+            + account.c.invoiced_unpaid
+            - account.c.paid_ahead
         )
         db.session.execute(
             update(org)
-            .where(org.c.id.in_(select(settle.c.organization_id).where(settle.c.credits > 0)))
+            .where(
+                org.c.id == account.c.organization_id,
+                account.c.organization_id == settle.c.organization_id,
+                settle.c.credits > 0,
+                org.c.debt != debt,
+            )
             .values(debt=debt)
         )

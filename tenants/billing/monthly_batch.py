@@ -1,23 +1,33 @@
 """One batch of the monthly invoice run, in the caller's transaction.
 
 The run works on batches of organizations (BATCH_SIZE, one transaction each) with
-set-based statements instead of objects per organization, in four steps, each a function
-that takes and returns the batch's state (``_Batch``):
+set-based statements instead of objects per organization. A batch is prepared, then
+issued; only the issue takes the reseller's invoice numbers, so batches can be prepared
+side by side on two connections and issued one after the other (tenants.billing
+.monthly_run), the numbers never skipping:
 
-1. ``_lock_and_group``: lock the batch's postpaid rows (SELECT … FOR UPDATE, in id order:
-   two runs lock in the same order and the second one, once the first commits, finds the
-   months closed); group the batch's charges by (organization, day in its timezone, unit
-   price) into a temporary table — on PostgreSQL one INSERT … SELECT … GROUP BY with
-   ``AT TIME ZONE``; other databases (SQLite: tests, the embedded default) group in
-   Python, which is fine for their size — and sum that per (organization, month);
-2. ``_number_and_invoice``: take each reseller's numbers in one UPDATE of its sequence
-   row and make the invoices;
-3. ``_write_lines_ledger_audit_jobs``: insert the invoices with their lines in the same
-   rows, one INSERT … SELECT (a line a day, price and rate, stored as a key and its day in
-   the invoice's ``lines`` document: the text is rendered when read), and the ledger rows,
-   audit rows and e-mail jobs in bulk;
-4. ``_settle``: move the money of the whole batch with one UPDATE … FROM of the postpaid
-   rows and one of the debts.
+``_prepare_batch``
+  1. ``_lock_and_group``: lock the batch's postpaid rows (SELECT … FOR UPDATE, in id
+     order: two runs lock in the same order and the second one, once the first commits,
+     finds the months closed); group the batch's charges by (organization, day in its
+     timezone, unit price) into a temporary table — on PostgreSQL one INSERT … SELECT …
+     GROUP BY with ``AT TIME ZONE``; other databases (SQLite: tests, the embedded default)
+     group in Python, which is fine for their size — and sum that per (organization, month);
+  2. ``_make_invoices``: the invoice of each organization and month with charges, all but
+     its number: totals with the tax of each rate its charges carry, billing snapshot and
+     the billing contact's language;
+  3. ``_write_unnumbered``: what needs no number, in bulk — the ledger accounts, the email
+     jobs, the invoices staged with their lines (PostgreSQL: a temporary table, the lines
+     aggregated from the days table), and the batch's money moved (one UPDATE … FROM of
+     the postpaid rows, one of the debts);
+
+``_issue_batch``
+  4. ``_number``: each reseller's numbers in one UPDATE of its sequence row (locked until
+     the commit: a rollback gives them back);
+  5. ``_write_numbered``: the invoices with their lines (one INSERT … SELECT from the
+     staged rows: a line a day, price and rate, stored as a key and its day in the
+     invoice's ``lines`` document, the text rendered when read), their ledger transactions
+     and audit rows in bulk; the invoices that money paid ahead covers marked paid.
 
 The temporary tables (tenants.billing.batch_tables) are created and dropped inside the
 batch's transaction.
@@ -33,13 +43,14 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from tenants.billing.batch_invoices import _insert_invoices
+from tenants.billing.batch_invoices import insert_invoices, stage_invoices
 from tenants.billing.batch_rows import (
     BatchIds,
     _audit_row,
     _email_job_row,
     _ledger_accounts,
     _ledger_rows,
+    _reseller_terms,
 )
 from tenants.billing.batch_tables import (
     _batch_table,
@@ -69,7 +80,6 @@ from tenants.models import (
     OrganizationStatus,
     PostpaidAccount,
     QueuedJob,
-    Reseller,
 )
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
@@ -136,7 +146,7 @@ class _NewInvoice:
 
 @dataclass
 class _Batch:
-    """The state the four steps of a batch hand on, each adding its part."""
+    """The state the five steps of a batch hand on, each adding its part."""
 
     org_ids: list[str]
     period: str
@@ -145,9 +155,14 @@ class _Batch:
     # 1. the locked organizations whose month is over, and their charges month by month
     due: list[_Due] = field(default_factory=list)
     months: dict[str, list[_Month]] = field(default_factory=lambda: defaultdict(list))
-    # 2. the invoices, in the order of ``due`` then month; {org id: [(month, invoice id), …]}
+    # 2. the invoices, in the order of ``due`` then month (numbered by step 4); {org id:
+    # [(month, invoice id), …]}; {reseller id: (slug, default language, seller snapshot)}
     invoices: list[_NewInvoice] = field(default_factory=list)
     issued: dict[str, list] = field(default_factory=dict)
+    resellers: dict[str, tuple[str, str, dict]] = field(default_factory=dict)
+    # 3. the ledger accounts of the invoiced, and what each organization's postpaid row moved
+    accounts: dict = field(default_factory=dict)
+    settled: list[dict] = field(default_factory=list)
 
     @property
     def invoiced(self) -> list[_Due]:
@@ -165,13 +180,26 @@ def _invoice_batch(
     not over yet (the catch-up gets them) are left out. ``until`` (at most ``now``): the
     charges up to that instant instead of the period's end, and ``period`` closed there
     (the final invoice; later usage goes to the next month)."""
+    return _issue_batch(_prepare_batch(org_ids, period, now, until=until))
+
+
+def _prepare_batch(
+    org_ids: list[str], period: str, now: datetime, *, until: datetime | None = None
+) -> _Batch:
+    """Steps 1 to 3, in the caller's transaction: everything of the batch but its invoice
+    numbers (see the module's docstring); ``_issue_batch`` finishes it."""
     batch = _lock_and_group(_Batch(org_ids, period, now, until))
+    if batch.due:
+        batch = _write_unnumbered(_make_invoices(batch))
+    return batch
+
+
+def _issue_batch(batch: _Batch) -> dict[str, list]:
+    """Steps 4 and 5, in the transaction that prepared ``batch``: number and write its invoices;
+    what ``_invoice_batch`` answers."""
     if not batch.due:
         return {}
-    batch = _number_and_invoice(batch)
-    batch = _write_lines_ledger_audit_jobs(batch)
-    batch = _settle(batch)
-    return batch.issued
+    return _write_numbered(_number(batch)).issued
 
 
 def _lock_and_group(batch: _Batch) -> _Batch:
@@ -227,21 +255,16 @@ def _lock_and_group(batch: _Batch) -> _Batch:
     return batch
 
 
-def _number_and_invoice(batch: _Batch) -> _Batch:
-    """Step 2: take each reseller's invoice numbers (one UPDATE of its sequence row) and
-    make the invoice of each organization and month with charges: number, totals with the
-    tax of each rate its charges carry, billing snapshot and the billing contact's language."""
+def _make_invoices(batch: _Batch) -> _Batch:
+    """Step 2: the invoice of each organization and month with charges, without its number:
+    totals with the tax of each rate its charges carry, billing snapshot and the billing
+    contact's language."""
     invoiced = batch.invoiced
-    reseller_ids = sorted({item.row.reseller_id for item in invoiced})
-    resellers = _reseller_terms(reseller_ids)
+    resellers = _reseller_terms(sorted({item.row.reseller_id for item in invoiced}))
     contacts = _billing_contacts(
         [(i.row.id, i.row.billing_email, resellers[i.row.reseller_id][1]) for i in invoiced]
     )
-    numbers: dict[str, list[tuple[int, str]]] = {}
-    for rid in reseller_ids:  # a fixed order: two transactions never wait on each other
-        count = sum(len(batch.months[i.row.id]) for i in invoiced if i.row.reseller_id == rid)
-        numbers[rid] = invoices.take_invoice_numbers(rid, resellers[rid][0], count)[::-1]
-
+    batch.resellers = resellers
     batch.issued = {item.row.id: [] for item in batch.due}
     invoice_ids = iter(new_ids("inv", sum(len(batch.months[i.row.id]) for i in invoiced)))
     for item in invoiced:
@@ -249,7 +272,6 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
         email, language = contacts[row.id]
         billing = invoices.billing_snapshot(row)
         for month in batch.months[row.id]:
-            sequence, number = numbers[row.reseller_id].pop()
             result = amounts.totals_per_rate(month.bases, row.currency)
             invoice_id = next(invoice_ids)
             batch.issued[row.id].append((month.period, invoice_id))
@@ -257,8 +279,8 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
                 "id": invoice_id,
                 "reseller_id": row.reseller_id,
                 "organization_id": row.id,
-                "sequence": sequence,
-                "number": number,
+                "sequence": None,  # step 4
+                "number": None,
                 "kind": InvoiceKind.INVOICE,
                 "period": month.period,
                 "status": InvoiceStatus.OPEN,
@@ -280,60 +302,53 @@ def _number_and_invoice(batch: _Batch) -> _Batch:
     return batch
 
 
-def _reseller_terms(reseller_ids: list[str]) -> dict[str, tuple[str, str, dict]]:
-    """``{reseller id: (slug, default language, seller snapshot)}``."""
-    return {
-        row.id: (row.slug, row.default_language, invoices.seller_snapshot(row))
-        for row in db.session.execute(
-            select(
-                Reseller.id,
-                Reseller.slug,
-                Reseller.default_language,
-                Reseller.name,
-                Reseller.legal_name,
-                Reseller.legal_address,
-                Reseller.tax_id,
-                Reseller.country,
-            ).where(Reseller.id.in_(reseller_ids))
-        )
-    }
-
-
-def _write_lines_ledger_audit_jobs(batch: _Batch) -> _Batch:
-    """Step 3: insert the invoices with their lines (one INSERT … SELECT, the lines from the
-    days table), a ledger transaction and an audit row an invoice and, where it has an address,
-    an email job: each kind of row in bulk."""
-    stamp = utcnow()
-    invoiced = batch.invoiced
-    accounts = _ledger_accounts(invoiced) if invoiced else {}
-    count = len(batch.invoices)
-    emails = sum(1 for invoice in batch.invoices if invoice.email)
-    ids = BatchIds(txn=count, ent=2 * count, aud=count, job=emails)
-    ledger_rows, audit_rows, job_rows = [], [], []
+def _number(batch: _Batch) -> _Batch:
+    """Step 4: take each reseller's invoice numbers (one UPDATE of its sequence row, locked
+    until the commit) and give them to the batch's invoices in their order."""
+    rows_of: dict[str, list[dict]] = defaultdict(list)
     for invoice in batch.invoices:
-        ledger_rows.extend(_ledger_rows(invoice.row, invoice.credits, accounts, stamp, ids))
-        audit_rows.append(_audit_row(invoice.row, stamp, ids))
-        if invoice.email:
-            job_rows.append(_email_job_row(invoice.row, stamp, ids))
-
-    invoice_rows = [invoice.row for invoice in batch.invoices]
-    if invoice_rows:
-        _insert_invoices(invoice_rows)
-        insert_rows(LedgerEntry.__table__, ledger_rows)
-        insert_rows(AuditEntry.__table__, audit_rows)
-    if job_rows:
-        insert_rows(QueuedJob.__table__, job_rows)
-        db.session.info.setdefault(queue._PENDING_KEY, []).extend(r["id"] for r in job_rows)
+        rows_of[invoice.row["reseller_id"]].append(invoice.row)
+    for rid in sorted(rows_of):  # a fixed order: two transactions never wait on each other
+        rows = rows_of[rid]
+        taken = invoices.take_invoice_numbers(rid, batch.resellers[rid][0], len(rows))
+        for row, (sequence, number) in zip(rows, taken, strict=True):
+            row["sequence"], row["number"] = sequence, number
     return batch
 
 
-def _settle(batch: _Batch) -> _Batch:
-    """Step 4: move the batch's money and close its months (one UPDATE … FROM of the
-    postpaid rows, one UPDATE of the debts); the invoices that money paid ahead covers are
-    marked paid. The temporary tables are dropped."""
-    settle_rows = _settle_rows(batch)
-    _close_accounts(settle_rows, batch.period, batch.now)
-    for item in settle_rows:
+def _write_unnumbered(batch: _Batch) -> _Batch:
+    """Step 3: what needs no invoice number, in bulk: the organizations' ledger accounts, an
+    email job an invoice with an address, the invoices staged with their lines, and the
+    batch's money moved and months closed (one UPDATE … FROM of the postpaid rows, one
+    UPDATE of the debts)."""
+    batch.accounts = _ledger_accounts(batch.invoiced) if batch.invoiced else {}
+    emails = [invoice.row for invoice in batch.invoices if invoice.email]
+    if emails:
+        stamp, ids = utcnow(), BatchIds(job=len(emails))
+        job_rows = [_email_job_row(row, stamp, ids) for row in emails]
+        insert_rows(QueuedJob.__table__, job_rows)
+        db.session.info.setdefault(queue._PENDING_KEY, []).extend(r["id"] for r in job_rows)
+    stage_invoices([invoice.row for invoice in batch.invoices])
+    batch.settled = _settle_rows(batch)
+    _close_accounts(batch.settled, batch.period, batch.now)
+    return batch
+
+
+def _write_numbered(batch: _Batch) -> _Batch:
+    """Step 5: the invoices with their lines (staged in step 3), a ledger transaction and an
+    audit row an invoice, each kind of row in bulk; the invoices that money paid ahead
+    covers are marked paid. The temporary tables are dropped."""
+    stamp, count = utcnow(), len(batch.invoices)
+    ids = BatchIds(txn=count, ent=2 * count, aud=count)
+    ledger_rows, audit_rows = [], []
+    for invoice in batch.invoices:
+        ledger_rows.extend(_ledger_rows(invoice.row, invoice.credits, batch.accounts, stamp, ids))
+        audit_rows.append(_audit_row(invoice.row, stamp, ids))
+    if batch.invoices:
+        insert_invoices([invoice.row for invoice in batch.invoices])
+        insert_rows(LedgerEntry.__table__, ledger_rows)
+        insert_rows(AuditEntry.__table__, audit_rows)
+    for item in batch.settled:
         if item["applied"]:
             unpaid = db.session.scalar(
                 select(PostpaidAccount.invoiced_unpaid).where(

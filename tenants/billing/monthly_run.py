@@ -6,23 +6,30 @@ statements (see tenants.billing.monthly_batch), so a crash loses at most the bat
 progress and a re-run completes the rest; the account row locks (taken in id order) and
 the unique (organization, period) index make a second run or a second worker issue nothing
 twice, and the invoice numbers are taken inside that transaction (a rollback gives them
-back: numbers never skip). A batch that fails is retried one organization at a time, so
-one organization's failure fails only itself. A month without charges gets no invoice (no
-zero invoices).
+back: numbers never skip). On PostgreSQL the batches are prepared on CONNECTIONS
+connections side by side (each its own transaction: locks, grouping, money moved) and
+issued in their order (``_Turns``): a batch takes its numbers, writes its invoices and
+commits once the batch before it has, so the numbers follow the organizations' order and
+are held only by the batch whose turn it is. A batch that fails is retried one organization
+at a time in its turn, so one organization's failure fails only itself. A month without
+charges gets no invoice (no zero invoices).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tenants.billing.monthly_batch import _invoice_batch
+from tenants.billing.monthly_batch import _Batch, _invoice_batch, _issue_batch, _prepare_batch
 from tenants.billing.periods import (
     last_ended_period,
     parse_period,
@@ -47,6 +54,9 @@ from tenants.models import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # organizations per transaction of the monthly run
+# Connections preparing batches side by side (PostgreSQL): one batch is grouped and written
+# while the one before it is numbered and committed (bench/README.md, B4).
+CONNECTIONS = 2
 
 CATCH_UP_MONTHS = 3
 
@@ -84,36 +94,134 @@ class _Tally:
     last_error: str | None = None
 
 
+class _Turns:
+    """The order in which the batches are issued: batch ``k`` takes its turn once batch
+    ``k - 1`` is committed or given up, so the invoice numbers follow the organizations'
+    order whatever connection prepared them, and a batch holds its reseller's numbers
+    (locked until its commit) only while the batches before it hold none."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def turn(self, index: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next == index)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._next += 1
+                self._changed.notify_all()
+
+
+def _prepare(
+    org_ids: list[str], period: str, now: datetime
+) -> tuple[_Batch | None, Exception | None]:
+    """A batch prepared in a transaction of its own (left open), or why it failed."""
+    try:
+        return _prepare_batch(org_ids, period, now), None
+    except Exception as error:
+        return None, error
+
+
+def _finish(
+    prepared: tuple[_Batch | None, Exception | None],
+    org_ids: list[str],
+    period: str,
+    now: datetime,
+    tally: _Tally,
+    job_ids: list[str],
+    save,
+) -> bool:
+    """The batch ``prepared`` numbered, written and committed with its progress (True); when
+    it failed, each of its organizations on its own, so one organization's failure fails
+    only itself (False: the caller saves the progress)."""
+    batch, failure = prepared
+    if failure is None:
+        try:
+            issued = _issue_batch(batch)
+            count = sum(len(issued.get(org_id, [])) for org_id in org_ids)
+            skipped = sum(1 for org_id in org_ids if not issued.get(org_id))
+            save(tally.invoiced + count, tally.skipped + skipped, tally.failed, tally.last_error)
+            db.session.commit()
+        except Exception as error:
+            failure = error
+    if failure is None:
+        job_ids.extend(db.session.info.pop(queue._PENDING_KEY, []))
+        tally.invoiced += count
+        tally.skipped += skipped
+        return True
+    queue.rollback()
+    if len(org_ids) > 1:
+        for org_id in org_ids:
+            _run_batch([org_id], period, now, tally, job_ids, lambda *_args: None)
+        return False
+    if isinstance(failure, IntegrityError):
+        # Another worker issued it between our read and our insert: nothing to do.
+        tally.skipped += 1
+        return False
+    log.error(
+        "monthly invoice of %s for %s failed",
+        org_ids[0],
+        period,
+        exc_info=(type(failure), failure, failure.__traceback__),
+    )
+    tally.failed += 1
+    tally.last_error = f"{org_ids[0]}: {failure!r}"[:2000]
+    return False
+
+
 def _run_batch(
     org_ids: list[str], period: str, now: datetime, tally: _Tally, job_ids: list[str], save
 ) -> bool:
-    """One transaction for the batch, its progress saved in it (True); when it fails, each
-    of its organizations on its own, so one organization's failure fails only itself
-    (False: the caller saves the progress)."""
-    try:
-        issued = _invoice_batch(org_ids, period, now)
-        count = sum(len(issued.get(org_id, [])) for org_id in org_ids)
-        skipped = sum(1 for org_id in org_ids if not issued.get(org_id))
-        save(tally.invoiced + count, tally.skipped + skipped, tally.failed, tally.last_error)
-        db.session.commit()
-    except Exception as error:
-        queue.rollback()
-        if len(org_ids) > 1:
-            for org_id in org_ids:
-                _run_batch([org_id], period, now, tally, job_ids, lambda *_args: None)
-            return False
-        if isinstance(error, IntegrityError):
-            # Another worker issued it between our read and our insert: nothing to do.
-            tally.skipped += 1
-            return False
-        log.exception("monthly invoice of %s for %s failed", org_ids[0], period)
-        tally.failed += 1
-        tally.last_error = f"{org_ids[0]}: {error!r}"[:2000]
-        return False
-    job_ids.extend(db.session.info.pop(queue._PENDING_KEY, []))
-    tally.invoiced += count
-    tally.skipped += skipped
-    return True
+    """One transaction for the batch, its progress saved in it (True); see ``_finish``."""
+    return _finish(_prepare(org_ids, period, now), org_ids, period, now, tally, job_ids, save)
+
+
+def _in_parallel(count: int, connections: int, work: Callable[[int], None]) -> None:
+    """``work(0)`` … ``work(count - 1)`` on ``connections`` threads, each with an app
+    context of its own (so a session and a connection of its own), taking the next index
+    as it is free; the first error raised again once all are done."""
+    if connections <= 1:
+        for index in range(count):
+            work(index)
+        return
+    app = current_app._get_current_object()
+    indexes, errors = iter(range(count)), []
+    taking = threading.Lock()
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                while True:
+                    with taking:
+                        index = next(indexes, None)
+                    if index is None:
+                        return
+                    work(index)
+            except BaseException as error:  # raised again by the caller
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, name=f"billing-run-{n}") for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _connections(batches: int) -> int:
+    """How many connections prepare the run's batches side by side: CONNECTIONS on
+    PostgreSQL when there is more than one batch; one elsewhere (SQLite writes one
+    transaction at a time)."""
+    if batches < 2 or db.session.get_bind().dialect.name != "postgresql":
+        return 1
+    return max(1, min(CONNECTIONS, batches))
 
 
 def run_monthly(
@@ -129,8 +237,9 @@ def run_monthly(
     """Issue the monthly invoices of ``period`` (default: the month that just ended).
 
     Manages its own transactions: one per batch of ``batch_size`` organizations (see the
-    module's docstring). ``progress(done, total)`` is called as organizations are
-    processed.
+    module's docstring), prepared on ``CONNECTIONS`` connections side by side (PostgreSQL)
+    and issued in the organizations' order. ``progress(done, total)`` is called as
+    organizations are processed.
     """
     now = now or utcnow()
     period = require_ended(period or last_ended_period(now), now)
@@ -145,20 +254,32 @@ def run_monthly(
     run_id = run.id
     tally = _Tally()
     job_ids: list[str] = []
-    for start in range(0, len(candidates), max(1, batch_size)):
-        chunk = candidates[start : start + max(1, batch_size)]
-        done = start + len(chunk)
+    size = max(1, batch_size)
+    chunks = [candidates[start : start + size] for start in range(0, len(candidates), size)]
+    turns = _Turns()
 
-        def save(invoiced, skipped, failed, last_error, done=done) -> None:
+    def run_chunk(index: int) -> None:
+        chunk = chunks[index]
+        done = index * size + len(chunk)
+
+        def save(invoiced, skipped, failed, last_error) -> None:
             _save_progress(run_id, done, invoiced, skipped, failed, last_error, commit=False)
 
-        if not _run_batch(chunk, period, now, tally, job_ids, save):
-            _save_progress(
-                run_id, done, tally.invoiced, tally.skipped, tally.failed, tally.last_error
-            )
-        if progress:
-            for count in range(start + 1, done + 1):
-                progress(count, len(candidates))
+        try:
+            prepared = _prepare(chunk, period, now)
+        except BaseException:
+            with turns.turn(index):  # given up: the batches after it still take theirs
+                raise
+        with turns.turn(index):
+            if not _finish(prepared, chunk, period, now, tally, job_ids, save):
+                _save_progress(
+                    run_id, done, tally.invoiced, tally.skipped, tally.failed, tally.last_error
+                )
+            if progress:
+                for count in range(index * size + 1, done + 1):
+                    progress(count, len(candidates))
+
+    _in_parallel(len(chunks), _connections(len(chunks)), run_chunk)
     _save_progress(
         run_id,
         len(candidates),
