@@ -8,6 +8,7 @@ import re
 import time
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from sqlalchemy import BigInteger, DateTime, Numeric
 from sqlalchemy.types import TypeDecorator
@@ -108,9 +109,14 @@ class Money(TypeDecorator):
         return Decimal(value).quantize(MONEY_SCALE)
 
 
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Round half-up to the currency's minor unit (EUR 2 places, JPY 0, …)."""
+@lru_cache(maxsize=512)
+def _minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount (EUR 0.01, JPY 1): Babel's data, read once."""
     from babel.numbers import get_currency_precision
 
-    places = get_currency_precision(currency)
-    return Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit (EUR 2 places, JPY 0, …)."""
+    return Decimal(amount).quantize(_minor_unit(currency), rounding=ROUND_HALF_UP)
