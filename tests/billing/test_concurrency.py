@@ -86,6 +86,25 @@ def test_two_runs_at_once_invoice_each_organization_once(app, clock, create_post
     assert_exactly_once([o.id for o in orgs], "2026-10")
 
 
+def test_two_runs_at_once_in_batches_on_two_connections_each_invoice_once(
+    app, clock, create_postpaid
+):
+    # 4 batches a run, each run preparing them on two connections: four transactions at
+    # once lock the same postpaid rows and the same reseller's numbers, and never deadlock.
+    orgs = [create_postpaid() for _ in range(8)]
+    for org in orgs:
+        use(org, 10, at=datetime(2026, 10, 26, tzinfo=UTC))
+    results = []
+
+    def run(_index):
+        results.append(monthly_run.run_monthly("2026-10", now=clock.now, batch_size=2))
+
+    assert in_threads(app, 2, run) == []
+    assert sum(r.invoiced for r in results) == 8
+    assert sum(r.failed for r in results) == 0
+    assert_exactly_once([o.id for o in orgs], "2026-10")
+
+
 def test_concurrent_usage_never_passes_the_credit_limit(app, clock, create_postpaid):
     org = create_postpaid(limit="12.10")  # 200 credits at 0.05 and their 21 % tax
     org_id = org.id
