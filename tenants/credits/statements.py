@@ -10,10 +10,11 @@ lists for those days.
 Two queries, whatever the history's size: one SELECT gives both balances (the accounts'
 balances now, less what moved since each bound: one range of the
 ``ix_ledger_entries_org_occurred_id`` index from the start, the accounts' rows from
-``ix_credit_accounts_org_kind``) and one streams the movements in order on the same index.
-The opening and closing come from the aggregate, the movements from the stream: the check
-proves the stream holds exactly the movements between them (no day lost or counted twice
-at a timezone's month boundary, no account shown in one and not the other).
+``uq_credit_accounts_owner``, which starts with the organization and kind) and one streams
+the movements in order on the same index. The opening and closing come from the aggregate,
+the movements from the stream: the check proves the stream holds exactly the movements
+between them (no day lost or counted twice at a timezone's month boundary, no account shown
+in one and not the other).
 """
 
 from __future__ import annotations

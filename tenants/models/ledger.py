@@ -116,7 +116,6 @@ class CreditAccount(db.Model):
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         # Credits reserved for scheduled campaign runs are part of the balance, never more.
         CheckConstraint("reserved >= 0 AND reserved <= balance", name="reserved_within_balance"),
-        Index("ix_credit_accounts_org_kind", "organization_id", "kind"),
         # What a ledger entry's one foreign key names (LedgerEntry): the account with its
         # organization and reseller, so an entry can only repeat its account's owners.
         Index("ux_credit_accounts_id_owner", "id", "organization_id", "reseller_id", unique=True),
