@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tenants.access.actors import SYSTEM
 from tenants.billing.batch_tables import _Due
-from tenants.core.bulk import insert_rows, one_of
+from tenants.core.bulk import insert_new, one_of
 from tenants.core.extensions import db
 from tenants.core.types import new_ids, utcnow
 from tenants.credits.ledger import POSTPAID_BALANCE
@@ -70,12 +70,14 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
         }
         for (item, kind), account_id in zip(wanted, new_ids("acc", len(wanted)), strict=True)
     ]
-    if missing:
-        insert_rows(
-            CreditAccount.__table__,
-            missing,
-            index_elements=["organization_id", "kind", "member_id"],
-        )
+    created = insert_new(
+        CreditAccount.__table__,
+        missing,
+        index_elements=["organization_id", "kind", "member_id"],
+        returning=["organization_id", "kind", "id"],
+    )
+    accounts.update({(org_id, AccountKind(kind)): account for org_id, kind, account in created})
+    if len(created) < len(missing):  # another transaction created some first
         accounts = found()
     return accounts
 

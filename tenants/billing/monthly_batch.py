@@ -41,7 +41,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tenants.billing.batch_invoices import insert_invoices, stage_invoices
 from tenants.billing.batch_rows import (
@@ -53,6 +53,8 @@ from tenants.billing.batch_rows import (
     _reseller_terms,
 )
 from tenants.billing.batch_tables import (
+    _BATCH_SETTINGS,
+    WORK_MEM,
     _batch_table,
     _close_accounts,
     _create_temp,
@@ -82,7 +84,6 @@ from tenants.models import (
     QueuedJob,
 )
 
-WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
 # Created at the start of a batch, dropped at its end.
 _TEMP_TABLES = (_batch_table, _days_table, _settle_table)
 
@@ -227,8 +228,7 @@ def _lock_and_group(batch: _Batch) -> _Batch:
     if not batch.due:
         return batch
     if db.session.get_bind().dialect.name == "postgresql":
-        # Room to hash and sort a batch in memory (this transaction only).
-        db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        db.session.execute(_BATCH_SETTINGS, {"work_mem": WORK_MEM})
     _create_temp(*_TEMP_TABLES)
     _group_days(batch.due)
     days = _days_table

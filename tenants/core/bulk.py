@@ -127,6 +127,26 @@ def insert_rows(table: Table, rows: list[dict], *, index_elements: Sequence[str]
     return inserted
 
 
+def insert_new(
+    table: Table, rows: list[dict], *, index_elements: Sequence[str], returning: Sequence[str]
+) -> list[Any]:
+    """Insert the rows whose ``index_elements`` are not there yet (ON CONFLICT DO NOTHING)
+    and answer the ``returning`` columns of those inserted, in one statement: on PostgreSQL
+    ``INSERT … SELECT … FROM unnest(<one array per column>)``, no staging table, and the new
+    rows' columns come back without reading the table again; elsewhere a multi-row VALUES.
+    A row another transaction inserted first is left out of the answer."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        source = _unnested(table, names, rows)
+        statement = pg_insert(table).from_select(names, select(*source.c))
+    else:
+        statement = sqlite_insert(table).values(rows)
+    statement = statement.on_conflict_do_nothing(index_elements=list(index_elements))
+    return db.session.execute(statement.returning(*(table.c[n] for n in returning))).all()
+
+
 def binary_types(table: Table, names: Sequence[str]) -> list[str]:
     """The PostgreSQL types a binary ``COPY`` of ``table``'s columns ``names`` sends (for
     psycopg's ``Copy.set_types``): whole numbers as int8, decimals as numeric, times as

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select, table
 
 from tenants.billing import monthly_batch, monthly_run
 from tenants.core.extensions import db
@@ -112,3 +112,31 @@ def test_a_failing_batch_fails_only_its_organization_and_the_rest_stay_gapless(
 
     assert (again.invoiced, again.failed) == (1, 0)
     assert [i.sequence for i in _invoices()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_long_months_lines_are_stored_compressed_with_lz4_where_the_server_has_it(
+    clock, create_postpaid
+):
+    org = create_postpaid()
+    clock.now = datetime(2026, 11, 2, 12, tzinfo=UTC)  # October's usage is not yet too late
+    for day in range(1, 32):  # a line a day: about 4 KB of lines, stored compressed
+        use(org, day, at=datetime(2026, 10, day, 12, tzinfo=UTC))
+
+    monthly_run.run_monthly("2026-10", now=clock.now)
+
+    (invoice,) = _invoices()
+    assert len(invoice.lines) == 31 and invoice.subtotal == sum(li.amount for li in invoice.lines)
+    if using_postgres():
+        has_lz4 = db.session.scalar(
+            select(func.bool_or(literal_column("'lz4' = ANY(enumvals)")))
+            .select_from(table("pg_settings"))
+            .where(literal_column("name") == "default_toast_compression")
+        )
+        method = db.session.scalar(
+            select(func.pg_column_compression(Invoice.lines)).where(Invoice.id == invoice.id)
+        )
+        assert method == ("lz4" if has_lz4 else "pglz")
+        # The setting was the batch's own: the session's default is untouched.
+        assert db.session.scalar(select(func.current_setting("default_toast_compression"))) == (
+            "pglz"
+        )
