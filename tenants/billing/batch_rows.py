@@ -63,10 +63,6 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
             "reseller_id": item.row.reseller_id,
             "organization_id": item.row.id,
             "kind": kind,
-            "member_id": "",
-            "balance": 0,
-            "created_at": now,
-            "updated_at": now,
         }
         for (item, kind), account_id in zip(wanted, new_ids("acc", len(wanted)), strict=True)
     ]
@@ -75,6 +71,7 @@ def _ledger_accounts(due: list[_Due]) -> dict[tuple[str, AccountKind], str]:
         missing,
         index_elements=["organization_id", "kind", "member_id"],
         returning=["organization_id", "kind", "id"],
+        values={"member_id": "", "balance": 0, "created_at": now, "updated_at": now},
     )
     accounts.update({(org_id, AccountKind(kind)): account for org_id, kind, account in created})
     if len(created) < len(missing):  # another transaction created some first

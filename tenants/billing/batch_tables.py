@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import get_currency_precision
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -35,7 +34,7 @@ from sqlalchemy.schema import CreateTable, DropTable
 
 from tenants.core.bulk import insert_rows, one_of
 from tenants.core.extensions import db
-from tenants.core.types import Money, UTCDateTime, round_money
+from tenants.core.types import Money, UTCDateTime, currency_places, round_money
 from tenants.models import Charge, Organization, PostpaidAccount
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
@@ -133,7 +132,7 @@ def _group_days_in_postgresql(due: list[_Due]) -> None:
                 "start_at": item.start,
                 "end_at": item.end,
                 "first_open": item.first_open,
-                "places": get_currency_precision(item.row.currency),
+                "places": currency_places(item.row.currency),
             }
             for item in due
         ],

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
@@ -29,7 +28,7 @@ from tenants.core.errors import (
     ValidationFailed,
 )
 from tenants.core.extensions import db
-from tenants.core.types import round_money, utcnow
+from tenants.core.types import currency_places, round_money, utcnow
 from tenants.core.validation import clean_text, read_decimal
 from tenants.credits import operations as credits
 from tenants.credits.operations import SYSTEM_ACCOUNT, Posting
@@ -54,7 +53,7 @@ def clean_amount(value, currency: str, field: str = "amount") -> Decimal:
         raise ValidationFailed(fields={field: str(_l("Enter an amount, e.g. 12.50."))})
     if amount <= 0:
         raise ValidationFailed(fields={field: str(_l("Enter an amount greater than zero."))})
-    places = get_currency_precision(currency)
+    places = currency_places(currency)
     if amount != round_money(amount, currency):
         raise ValidationFailed(fields={field: str(_l("Use at most %(n)d decimals.", n=places))})
     return amount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,11 +32,13 @@ def _first_day(period: str) -> date:
     return date(year, month, 1)
 
 
+@lru_cache(maxsize=256)
 def next_period(period: str) -> str:
     first = _first_day(period)
     return (first + timedelta(days=32)).replace(day=1).strftime("%Y-%m")
 
 
+@lru_cache(maxsize=256)
 def previous_period(period: str) -> str:
     return (_first_day(period) - timedelta(days=1)).strftime("%Y-%m")
 

@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from tenants.billing.periods import month_name
-from tenants.core.types import utcnow
+from tenants.core.types import currency_places, utcnow
 from tenants.credits.accounts import account_name
 from tenants.credits.export import attachment, csv_cell
 from tenants.credits.movements import account_label, entry_type_label
@@ -40,15 +40,9 @@ def plain_amount(value: Decimal | None, currency: str | None):
     0.0735)."""
     if value is None:
         return ""
-    digits = 2 if currency is None else _minor_digits(currency)
+    digits = 2 if currency is None else currency_places(currency)
     exponent = min(-digits, Decimal(value).normalize().as_tuple().exponent)
     return Decimal(value).quantize(Decimal(1).scaleb(exponent))
-
-
-def _minor_digits(currency: str) -> int:
-    from babel.numbers import get_currency_precision
-
-    return get_currency_precision(currency)
 
 
 def statement_title(statement: Statement) -> str:

@@ -128,21 +128,28 @@ def insert_rows(table: Table, rows: list[dict], *, index_elements: Sequence[str]
 
 
 def insert_new(
-    table: Table, rows: list[dict], *, index_elements: Sequence[str], returning: Sequence[str]
+    table: Table,
+    rows: list[dict],
+    *,
+    index_elements: Sequence[str],
+    returning: Sequence[str],
+    values: dict | None = None,
 ) -> list[Any]:
-    """Insert the rows whose ``index_elements`` are not there yet (ON CONFLICT DO NOTHING)
-    and answer the ``returning`` columns of those inserted, in one statement: on PostgreSQL
-    ``INSERT … SELECT … FROM unnest(<one array per column>)``, no staging table, and the new
-    rows' columns come back without reading the table again; elsewhere a multi-row VALUES.
-    A row another transaction inserted first is left out of the answer."""
+    """Insert the rows whose ``index_elements`` are not there yet (ON CONFLICT DO NOTHING),
+    each with ``values`` too (the columns all of them share), and answer the ``returning``
+    columns of those inserted, in one statement: on PostgreSQL ``INSERT … SELECT … FROM
+    unnest(<one array per column that varies>)``, no staging table, and the new rows'
+    columns come back without reading the table again; elsewhere a multi-row VALUES. A row
+    another transaction inserted first is left out of the answer."""
     if not rows:
         return []
-    names = list(rows[0])
+    names, shared = list(rows[0]), dict(values or {})
     if db.session.get_bind().dialect.name == "postgresql":
         source = _unnested(table, names, rows)
-        statement = pg_insert(table).from_select(names, select(*source.c))
+        constants = [bindparam(f"bulk_{n}", v, type_=table.c[n].type) for n, v in shared.items()]
+        statement = pg_insert(table).from_select([*names, *shared], select(*source.c, *constants))
     else:
-        statement = sqlite_insert(table).values(rows)
+        statement = sqlite_insert(table).values([{**row, **shared} for row in rows])
     statement = statement.on_conflict_do_nothing(index_elements=list(index_elements))
     return db.session.execute(statement.returning(*(table.c[n] for n in returning))).all()
 

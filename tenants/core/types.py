@@ -110,11 +110,18 @@ class Money(TypeDecorator):
 
 
 @lru_cache(maxsize=512)
-def _minor_unit(currency: str) -> Decimal:
-    """The currency's smallest amount (EUR 0.01, JPY 1): Babel's data, read once."""
+def currency_places(currency: str) -> int:
+    """The digits of the currency's minor unit (EUR 2, JPY 0, BHD 3): Babel's data, read
+    once a currency (a Babel lookup each time cost the monthly run a tenth of its Python)."""
     from babel.numbers import get_currency_precision
 
-    return Decimal(1).scaleb(-get_currency_precision(currency))
+    return get_currency_precision(currency)
+
+
+@lru_cache(maxsize=512)
+def _minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount (EUR 0.01, JPY 1)."""
+    return Decimal(1).scaleb(-currency_places(currency))
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from flask_babel import lazy_gettext as _l
 
 from tenants.access.actors import Actor
@@ -20,7 +19,7 @@ from tenants.core.errors import (
     ValidationFailed,
 )
 from tenants.core.extensions import db
-from tenants.core.types import utcnow
+from tenants.core.types import currency_places, utcnow
 from tenants.core.validation import (
     clean_country,
     clean_currency,
@@ -239,7 +238,7 @@ def _clean_updates(org: Organization, values: dict) -> dict[str, Any]:
         except ValidationFailed as error:
             errors.update(error.fields)
     if "credit_limit" in cleaned:
-        places = get_currency_precision(cleaned.get("currency") or org.currency)
+        places = currency_places(cleaned.get("currency") or org.currency)
         if cleaned["credit_limit"] != round(cleaned["credit_limit"], places):
             errors["credit_limit"] = str(_l("Use at most %(n)d decimal places.", n=places))
     if not errors:

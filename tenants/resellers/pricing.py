@@ -10,7 +10,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -21,6 +20,7 @@ from tenants.access.policy import Permission, require
 from tenants.audit import log as audit
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
+from tenants.core.types import currency_places
 from tenants.core.validation import clean_country, clean_currency, read_decimal
 from tenants.models import PriceListEntry, PricingModel, Reseller, TaxRate
 from tenants.resellers.currency_use import refuse_removing_used_currencies
@@ -57,7 +57,7 @@ def get_price_list(reseller: Reseller) -> list[dict[str, Any]]:
             "prepaid_unit_price": _tidy(entry.prepaid_unit_price, 2),
             "postpaid_unit_price": _tidy(entry.postpaid_unit_price, 2),
             "default_credit_limit": _tidy(
-                entry.default_credit_limit, get_currency_precision(entry.currency)
+                entry.default_credit_limit, currency_places(entry.currency)
             ),
         }
         for entry in entries
@@ -142,7 +142,7 @@ def clean_credit_limit(value: Any, currency: str, path: str = "credit_limit") ->
         raise ValidationFailed(fields={path: str(_l("Enter an amount such as 1500.00."))})
     if amount < 0 or amount > CREDIT_LIMIT_MAX:
         raise ValidationFailed(fields={path: str(_l("Enter an amount between 0 and 99,999,999."))})
-    places = get_currency_precision(currency)
+    places = currency_places(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise ValidationFailed(fields={path: str(_l("Use at most %(n)d decimals.", n=places))})
     return amount

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from babel.numbers import get_currency_precision
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -18,6 +17,7 @@ from tenants.access import scoping
 from tenants.access.policy import Permission, can, require
 from tenants.billing import payments, postpaid, summary
 from tenants.core.errors import DomainError, ValidationFailed
+from tenants.core.types import currency_places
 from tenants.jobs import outbox as queue
 from tenants.models import Organization, PricingModel
 from tenants.views.organization.blueprint import bp
@@ -86,7 +86,7 @@ def review_payment(org_id: str):
     typed = request.form.get("amount", "").strip()
     reference = request.form.get("reference", "")
     try:
-        places = get_currency_precision(org.currency)
+        places = currency_places(org.currency)
         draft = payments.review_payment(
             actor, org, parse_amount(typed, "amount", places), reference
         )

@@ -3,7 +3,6 @@ configuration, and the reseller's terms, each its own form."""
 
 from __future__ import annotations
 
-from babel.numbers import get_currency_precision
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
@@ -13,6 +12,7 @@ from tenants.access import scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, can
 from tenants.core.errors import DomainError
+from tenants.core.types import currency_places
 from tenants.credits import topups
 from tenants.credits.ledger import member_credits_total
 from tenants.credits.movements import credits_phrase
@@ -158,7 +158,7 @@ def _form_values(key: str, form, org: Organization) -> dict:
         }
     values = {"individual_user_credits": bool(form.individual_user_credits.data)}
     if f"{form._prefix}credit_limit" in request.form:  # shown for postpaid organizations only
-        places = get_currency_precision(org.currency)
+        places = currency_places(org.currency)
         values["credit_limit"] = parse_amount(form.credit_limit.data, "credit_limit", places)
     return values
 
