@@ -6,13 +6,13 @@ statements (see tenants.billing.monthly_batch), so a crash loses at most the bat
 progress and a re-run completes the rest; the account row locks (taken in id order) and
 the unique (organization, period) index make a second run or a second worker issue nothing
 twice, and the invoice numbers are taken inside that transaction (a rollback gives them
-back: numbers never skip). On PostgreSQL the batches are prepared on CONNECTIONS
-connections side by side (each its own transaction: locks, grouping, money moved) and
-issued in their order (``_Turns``): a batch takes its numbers, writes its invoices and
-commits once the batch before it has, so the numbers follow the organizations' order and
-are held only by the batch whose turn it is. A batch that fails is retried one organization
-at a time in its turn, so one organization's failure fails only itself. A month without
-charges gets no invoice (no zero invoices).
+back: numbers never skip). On PostgreSQL the batches are prepared on
+BILLING_RUN_CONNECTIONS connections side by side (each its own transaction: locks,
+grouping, money moved) and issued in their order (``_Turns``): a batch takes its numbers,
+writes its invoices and commits once the batch before it has, so the numbers follow the
+organizations' order and are held only by the batch whose turn it is. A batch that fails is
+retried one organization at a time in its turn, so one organization's failure fails only
+itself. A month without charges gets no invoice (no zero invoices).
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ from tenants.models import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # organizations per transaction of the monthly run
-# Connections preparing batches side by side (PostgreSQL): one batch is grouped and written
-# while the one before it is numbered and committed (bench/README.md, B4).
-CONNECTIONS = 2
 
 CATCH_UP_MONTHS = 3
 
@@ -216,12 +213,13 @@ def _in_parallel(count: int, connections: int, work: Callable[[int], None]) -> N
 
 
 def _connections(batches: int) -> int:
-    """How many connections prepare the run's batches side by side: CONNECTIONS on
-    PostgreSQL when there is more than one batch; one elsewhere (SQLite writes one
-    transaction at a time)."""
+    """How many connections prepare the run's batches side by side: BILLING_RUN_CONNECTIONS
+    (default 2: one batch is grouped and written while the one before it is numbered and
+    committed, bench/README.md B4) on PostgreSQL when there is more than one batch; one
+    elsewhere (SQLite writes one transaction at a time)."""
     if batches < 2 or db.session.get_bind().dialect.name != "postgresql":
         return 1
-    return max(1, min(CONNECTIONS, batches))
+    return max(1, min(current_app.config.get("BILLING_RUN_CONNECTIONS", 2), batches))
 
 
 def run_monthly(
@@ -237,7 +235,8 @@ def run_monthly(
     """Issue the monthly invoices of ``period`` (default: the month that just ended).
 
     Manages its own transactions: one per batch of ``batch_size`` organizations (see the
-    module's docstring), prepared on ``CONNECTIONS`` connections side by side (PostgreSQL)
+    module's docstring), prepared on BILLING_RUN_CONNECTIONS connections side by side
+    (PostgreSQL)
     and issued in the organizations' order. ``progress(done, total)`` is called as
     organizations are processed.
     """

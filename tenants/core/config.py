@@ -149,6 +149,9 @@ def _job_settings() -> dict:
         # The HTTP gateway signs its delivery reports with it (HMAC-SHA256 of the body).
         "DELIVERY_REPORT_SECRET": os.environ.get("DELIVERY_REPORT_SECRET") or None,
         "AUTO_TOP_UP_MONTHLY_CAP": int(os.environ.get("AUTO_TOP_UP_MONTHLY_CAP", "10")),
+        # The monthly invoice run (tenants.billing.monthly_run): database connections that
+        # prepare its batches side by side on PostgreSQL (1: one batch after the other).
+        "BILLING_RUN_CONNECTIONS": max(1, int(os.environ.get("BILLING_RUN_CONNECTIONS", "2"))),
         # A purchase left unpaid this long can no longer be paid; the hourly job marks it
         # expired (tenants.credits.purchases.expire_pending_purchases).
         "PURCHASE_PENDING_MAX_MINUTES": int(

@@ -140,3 +140,17 @@ def test_a_long_months_lines_are_stored_compressed_with_lz4_where_the_server_has
         assert db.session.scalar(select(func.current_setting("default_toast_compression"))) == (
             "pglz"
         )
+
+
+def test_one_connection_when_so_configured(app, clock, create_postpaid, monkeypatch):
+    orgs = [create_postpaid() for _ in range(5)]
+    for org in orgs:
+        use(org, 10, at=datetime(2026, 10, 26, tzinfo=UTC))
+    monkeypatch.setitem(app.config, "BILLING_RUN_CONNECTIONS", 1)
+    threads = _preparing_threads(monkeypatch)
+
+    result = monthly_run.run_monthly("2026-10", now=clock.now, batch_size=2)
+
+    assert (result.invoiced, result.failed) == (5, 0)
+    assert [i.sequence for i in _invoices()] == [1, 2, 3, 4, 5]
+    assert threads == {threading.current_thread().name}
