@@ -38,14 +38,21 @@ from tenants.core.types import Money, UTCDateTime, currency_places, round_money
 from tenants.models import Charge, Organization, PostpaidAccount
 
 WORK_MEM = "64MB"  # PostgreSQL's work_mem for a batch's transaction
-# A batch's transaction on PostgreSQL: room to hash and sort the batch in memory, and the
-# invoices' lines documents (a few KB of JSON each) compressed with lz4 where the server has
-# it, about a fifth cheaper than the default pglz to write and to read (bench/README.md, B4).
 _BATCH_SETTINGS = text(
     "SELECT set_config('work_mem', :work_mem, true),"
     " (SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
     "  WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))"
 )
+
+
+def _tune_batch_transaction() -> None:
+    """PostgreSQL, this transaction only: room to hash and sort the batch in memory, and the
+    invoices' lines documents (a few KB of JSON each) compressed with lz4 where the server
+    has it, about a fifth cheaper than the default pglz to write and to read
+    (bench/README.md, B4)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_BATCH_SETTINGS, {"work_mem": WORK_MEM})
+
 
 _TEMP = MetaData()
 _batch_table = Table(

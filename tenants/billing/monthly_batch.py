@@ -53,8 +53,6 @@ from tenants.billing.batch_rows import (
     _reseller_terms,
 )
 from tenants.billing.batch_tables import (
-    _BATCH_SETTINGS,
-    WORK_MEM,
     _batch_table,
     _close_accounts,
     _create_temp,
@@ -63,6 +61,7 @@ from tenants.billing.batch_tables import (
     _Due,
     _group_days,
     _settle_table,
+    _tune_batch_transaction,
 )
 from tenants.billing.emails import _billing_contacts
 from tenants.billing.payments import _settle_open_invoices
@@ -227,8 +226,7 @@ def _lock_and_group(batch: _Batch) -> _Batch:
     batch.due = [item for item in due if item.end <= batch.now]
     if not batch.due:
         return batch
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_BATCH_SETTINGS, {"work_mem": WORK_MEM})
+    _tune_batch_transaction()
     _create_temp(*_TEMP_TABLES)
     _group_days(batch.due)
     days = _days_table

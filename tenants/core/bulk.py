@@ -143,13 +143,7 @@ def insert_new(
     another transaction inserted first is left out of the answer."""
     if not rows:
         return []
-    names, shared = list(rows[0]), dict(values or {})
-    if db.session.get_bind().dialect.name == "postgresql":
-        source = _unnested(table, names, rows)
-        constants = [bindparam(f"bulk_{n}", v, type_=table.c[n].type) for n, v in shared.items()]
-        statement = pg_insert(table).from_select([*names, *shared], select(*source.c, *constants))
-    else:
-        statement = sqlite_insert(table).values([{**row, **shared} for row in rows])
+    statement = _insert_of(table, rows, values or {})
     statement = statement.on_conflict_do_nothing(index_elements=list(index_elements))
     return db.session.execute(statement.returning(*(table.c[n] for n in returning))).all()
 
@@ -258,18 +252,26 @@ def upsert_adding(
     one multi-row VALUES."""
     if not rows:
         return
-    names = list(rows[0])
-    if db.session.get_bind().dialect.name == "postgresql":
-        source = _unnested(table, names, rows)
-        statement = pg_insert(table).from_select(names, select(*source.c))
-    else:
-        statement = sqlite_insert(table).values(rows)
+    statement = _insert_of(table, rows, {})
     db.session.execute(
         statement.on_conflict_do_update(
             index_elements=list(keys),
             set_={name: table.c[name] + statement.excluded[name] for name in adding},
         )
     )
+
+
+def _insert_of(table: Table, rows: list[dict], shared: dict):
+    """The dialect's INSERT of ``rows`` (the same keys in each), each with the ``shared``
+    columns too, for an ON CONFLICT clause: on PostgreSQL ``INSERT … SELECT … FROM
+    unnest(<one array per column that varies>)`` (the same text however many rows, kept by
+    the statement caches), the shared values bound once; elsewhere a multi-row VALUES."""
+    names = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        source = _unnested(table, names, rows)
+        constants = [bindparam(f"bulk_{n}", v, type_=table.c[n].type) for n, v in shared.items()]
+        return pg_insert(table).from_select([*names, *shared], select(*source.c, *constants))
+    return sqlite_insert(table).values([{**row, **shared} for row in rows])
 
 
 def _unnested(table: Table, names: list[str], rows: list[dict]):
