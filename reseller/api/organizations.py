@@ -34,6 +34,8 @@ ORG = "/organizations/<org_id>"
     response=OrganizationList,
     refusals={"cursor": "a page link this list did not give"},
     description="By name, or soonest to run out first with `sort=days_left` (no usage last). "
+    "Days left are ordered up to ten years (3,650 days): organizations with more come after "
+    "them, in id order, each with its exact `days_left`. "
     "An organization key sees only its own organization.",
 )
 def list_organizations(actor: Actor, query: OrganizationQuery) -> Response:

@@ -54,9 +54,10 @@ from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, enqueue
 from tenants.jobs.registry import job
 from tenants.models import Organization, OrganizationStatus, PricingModel, UsageDay
+from tenants.models.forecast_days import FORECAST_WINDOW_DAYS, days_left
 from tenants.models.ledger import HOLDING_KINDS, USED_TYPES, AccountKind
 
-WINDOW_DAYS = 7
+WINDOW_DAYS = FORECAST_WINDOW_DAYS
 ALERT_DAYS_MAX = 90
 _ZERO = Decimal("0")
 _ONE_DECIMAL = Decimal("0.1")
@@ -66,29 +67,6 @@ _ONE_DECIMAL = Decimal("0.1")
 class Forecast:
     daily_usage: Decimal  # credits a day, one decimal
     days_left: int | None
-
-
-def days_left(
-    pricing_model: PricingModel,
-    total_credits: int,
-    debt: Decimal,
-    credit_limit: Decimal,
-    usage_7d: int,
-    charge_7d: Decimal,
-    *,
-    reserved_credits: int,
-) -> int | None:
-    """Days left as the database computes ``forecast_days_left`` (FORECAST_DAYS_LEFT_SQL,
-    which stores NO_FORECAST_DAYS for None). Prepaid, the credits available: held less
-    reserved."""
-    if pricing_model == PricingModel.PREPAID:
-        available = max(total_credits - reserved_credits, 0)
-        return available * WINDOW_DAYS // usage_7d if usage_7d > 0 else None
-    if charge_7d <= 0:
-        return None
-    if credit_limit <= debt:
-        return 0
-    return int((credit_limit - debt) * WINDOW_DAYS // charge_7d)
 
 
 def forecast_of(org: Organization) -> Forecast | None:

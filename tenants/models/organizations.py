@@ -25,6 +25,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, new_id, utcnow
 from tenants.models.base import enum_column_type
+from tenants.models.forecast_days import (
+    FORECAST_DAYS_CAP,
+    FORECAST_DAYS_LEFT_SQL,
+    NO_FORECAST_DAYS,
+    days_left,
+)
 from tenants.models.resellers import Reseller
 from tenants.models.users import User
 
@@ -49,26 +55,6 @@ class MemberRole(enum.StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
     MEMBER = "member"
-
-
-# Days left, as tenants.credits.forecast.days_left computes it: prepaid, credits available
-# (held less reserved for campaign runs, never below 0) over the credits used a day (7-day
-# usage / 7); postpaid, the credit limit not yet owed over the money charged a day. Whole
-# days, rounded down; NO_FORECAST_DAYS without usage (so the list's forecast order, no usage
-# last, is a plain index: Organization.forecast_days reads it as None). Integer division on
-# both databases: money is NUMERIC(12, 4) on PostgreSQL and scaled integers on SQLite, so
-# both sides are scaled alike to integers first. The largest real value, 10**12 credits * 7
-# / 1, stays far below NO_FORECAST_DAYS.
-FORECAST_DAYS_LEFT_SQL = (
-    "COALESCE(CASE WHEN pricing_model = 'prepaid' THEN"
-    " CASE WHEN forecast_usage_7d > 0 THEN CASE WHEN total_credits > reserved_credits"
-    " THEN (total_credits - reserved_credits) * 7 / forecast_usage_7d ELSE 0 END END"
-    " ELSE CASE WHEN forecast_charge_7d > 0 THEN"
-    " CASE WHEN credit_limit > debt THEN CAST((credit_limit - debt) * 70000 AS BIGINT)"
-    " / CAST(forecast_charge_7d * 10000 AS BIGINT) ELSE 0 END END END, 1000000000000000)"
-)
-# What forecast_days_left holds without a forecast: after every forecast in the list's order.
-NO_FORECAST_DAYS = 10**15
 
 
 class Organization(db.Model):
@@ -220,9 +206,28 @@ class Organization(db.Model):
 
     @property
     def forecast_days(self) -> int | None:
-        """Days left at the last 7 days' usage; None without a forecast."""
+        """Days left at the last 7 days' usage, exactly; None without a forecast."""
         days = self.forecast_days_left
-        return None if days is None or days >= NO_FORECAST_DAYS else days
+        if days is None or days >= NO_FORECAST_DAYS:
+            return None
+        if days < FORECAST_DAYS_CAP:
+            return days
+        return days_left(
+            self.pricing_model,
+            self.total_credits,
+            self.debt,
+            self.credit_limit,
+            self.forecast_usage_7d,
+            self.forecast_charge_7d,
+            reserved_credits=self.reserved_credits,
+        )
+
+    @property
+    def forecast_beyond_cap(self) -> bool:
+        """Days left beyond ten years: the list shows "More than 10 years" and orders these
+        after every shorter forecast, by id (FORECAST_DAYS_CAP)."""
+        days = self.forecast_days_left
+        return days is not None and FORECAST_DAYS_CAP <= days < NO_FORECAST_DAYS
 
     @property
     def is_active(self) -> bool:

@@ -1,6 +1,8 @@
 """The Customer app list's forecast: its "runs out within N days" filter and its order by
 days left (soonest first, organizations without usage last), a keyset page on the stored,
-indexed ``forecast_days_left`` (tenants.credits.forecast) — never the ledger."""
+indexed ``forecast_days_left`` (tenants.credits.forecast) — never the ledger. Days left are
+stored up to ten years (FORECAST_DAYS_CAP): organizations with more come after every shorter
+forecast, in id order, and the list shows them as "More than 10 years"."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from tenants.core import paging
 from tenants.core.errors import ValidationFailed
 from tenants.core.extensions import db
 from tenants.models import Organization
-from tenants.models.organizations import NO_FORECAST_DAYS
+from tenants.models.forecast_days import FORECAST_DAYS_CAP, NO_FORECAST_DAYS
 
 NAME_ORDER, FORECAST_ORDER = "name", "days_left"
 SORTS = (NAME_ORDER, FORECAST_ORDER)
-RUNS_OUT_MAX = 3650
+# Ten years: the database orders and filters days left up to here (FORECAST_DAYS_CAP).
+RUNS_OUT_MAX = FORECAST_DAYS_CAP - 1
 
 # NO_FORECAST_DAYS without usage: those come last, and no filter of days finds them.
 DAYS_KEY: ColumnElement = Organization.forecast_days_left

@@ -22,8 +22,9 @@ from tenants.core.extensions import db
 from tenants.credits import forecast, reservations
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, UsageDay
+from tenants.models.forecast_days import FORECAST_DAYS_CAP, NO_FORECAST_DAYS
 from tenants.models.ledger import SYSTEM_ACCOUNT
-from tests.conftest import new_reference
+from tests.conftest import new_reference, using_postgres
 from tests.credits.conftest import fund
 
 # The tests' calendar: it is Thursday 10 December 2026, 12:00 UTC (13:00 in Madrid).
@@ -214,6 +215,8 @@ def test_postpaid_days_until_the_credit_limit_count_the_tax(
     [
         ("prepaid", 0, 0, "0", "0", 7, "0", 0),
         ("prepaid", 10**12, 0, "0", "0", 1, "0", 7 * 10**12),
+        ("prepaid", 3_650, 0, "0", "0", 7, "0", 3_650),  # ten years: stored exactly
+        ("prepaid", 3_652, 0, "0", "0", 7, "0", 3_652),  # beyond: stored as the cap
         ("prepaid", 5, 0, "0", "0", 0, "0", None),
         ("prepaid", 1_000, 300, "0", "0", 70, "0", 70),  # 700 available at 10.0 a day
         ("prepaid", 1_000, 1_000, "0", "0", 70, "0", 0),  # nothing available
@@ -227,7 +230,8 @@ def test_postpaid_days_until_the_credit_limit_count_the_tax(
 def test_the_database_computes_days_left_as_the_service_does(
     shop, model, total, reserved, debt, limit, used, charged, days
 ):
-    """FORECAST_DAYS_LEFT_SQL and forecast.days_left agree, at the edges too."""
+    """FORECAST_DAYS_LEFT_SQL and forecast.days_left agree, at the edges too: the database
+    stores the days up to FORECAST_DAYS_CAP, the organization answers them exactly."""
     db.session.execute(
         sa.update(Organization)
         .where(Organization.id == shop.org.id)
@@ -244,6 +248,9 @@ def test_the_database_computes_days_left_as_the_service_does(
     commit()
     org = stored(shop.org)
     assert org.forecast_days == days
+    assert org.forecast_days_left == (
+        NO_FORECAST_DAYS if days is None else min(days, FORECAST_DAYS_CAP)
+    )
     assert (
         forecast.days_left(
             org.pricing_model,
@@ -256,6 +263,34 @@ def test_the_database_computes_days_left_as_the_service_does(
         )
         == days
     )
+
+
+def test_a_forecast_beyond_ten_years_is_stored_as_the_cap_and_a_usage_rewrites_no_index(
+    shop, clock
+):
+    """Days left are stored up to ten years (FORECAST_DAYS_CAP, the list's order and filter):
+    a usage of an organization with more leaves the stored value, so on PostgreSQL its
+    row's UPDATE is HOT (no new entry in any of the table's indexes); the exact number is
+    still what the forecast says."""
+    fund(shop.org, 10**9)
+    use(shop.org, 70, on(10))  # 10.0 a day
+    org = stored(shop.org)
+    assert org.forecast_days_left == FORECAST_DAYS_CAP
+    assert forecast.forecast_of(org).days_left == (10**9 - 70) * 7 // 70
+    counts = sa.text(  # this backend's counts not yet sent to the statistics (PostgreSQL)
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+        " WHERE relname = 'organizations'"
+    )
+    before = db.session.execute(counts).one() if using_postgres() else None
+    billing_usage.record_usage(SYSTEM, org, credits=7, reference=new_reference())
+    if before is not None:
+        after = db.session.execute(counts).one()
+        updates, hot = after[0] - before[0], after[1] - before[1]
+        assert updates >= 1 and hot == updates
+    commit()
+    org = stored(shop.org)
+    assert org.forecast_days_left == FORECAST_DAYS_CAP
+    assert org.forecast_days == (10**9 - 77) * 7 // 77
 
 
 def test_days_left_count_the_credits_available_not_those_reserved(shop, clock):

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from tenants.core.extensions import db
+from tenants.credits.forecast import forecast_of
 from tenants.models import Organization
 
 
@@ -95,6 +96,37 @@ def test_a_nul_in_the_days_is_refused_too(agent_client, three):
 def test_an_unknown_sort_is_a_422(agent_client, three):
     response = agent_client.get("/customers/?sort=debt")
     assert response.status_code == 422
+
+
+def test_more_than_ten_years_is_listed_as_such_after_every_shorter_forecast(
+    agent_client, agent, reseller, create_organization, three
+):
+    """Days left are ordered and filtered up to ten years: beyond, the list says so and
+    orders those organizations after the shorter forecasts, by id; the API and the overview
+    keep the exact number."""
+    rich = create_organization(reseller, name="Rich")
+    richer = create_organization(reseller, name="Richer")
+    set_forecast(rich, credits=10**9, used_7d=700)  # 10,000,000 days
+    set_forecast(richer, credits=4_000_000, used_7d=700)  # 40,000 days
+    assert reread(rich).forecast_days_left == reread(richer).forecast_days_left == 3_651
+    by_days = agent_client.get("/customers/?sort=days_left").get_data(as_text=True)
+    tail = sorted([("Rich", rich.id), ("Richer", richer.id)], key=lambda pair: pair[1])
+    assert names_listed(by_days) == ["Soon", "Later", *(name for name, _ in tail), "Quiet"]
+    assert days_cells(by_days) == [
+        "3 days",
+        "50 days",
+        "More than 10 years",
+        "More than 10 years",
+        "—",
+    ]
+    html = agent_client.get("/customers/?runs_out_within=3650").get_data(as_text=True)
+    assert names_listed(html) == ["Later", "Soon"]
+    overview = agent_client.get(f"/organizations/{richer.id}/").get_data(as_text=True)
+    assert re.search(r'data-field="days-left">40,000 days', overview)
+    assert forecast_of(reread(rich)).days_left == 10_000_000
+    speak(agent, "es")
+    html = agent_client.get("/customers/?sort=days_left").get_data(as_text=True)
+    assert days_cells(html)[2:4] == ["Más de 10 años", "Más de 10 años"]
 
 
 def test_the_list_speaks_spanish(agent_client, agent, three):
