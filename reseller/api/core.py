@@ -113,13 +113,27 @@ def json_response(text: str, status: int, headers: dict[str, str] | None = None)
 
 
 def done(body: Any = None, status: int = 200) -> Response:
-    """Store the idempotent answer, commit the request's unit of work, answer in JSON."""
-    text = "" if body is None else _json(body)
+    """Store the idempotent answer, commit the request's unit of work, answer in JSON.
+
+    ``body`` may be a function making the answer from what the request decided (plain
+    values, no database): called after the commit unless an Idempotency-Key's answer is
+    stored with it, so a large answer (a batch's thousand results) is not built while the
+    transaction holds its locks (bench/README.md, B6)."""
     row_id = g.pop("idempotency_row", None)
     if row_id:
+        text = _text(body)
         idempotency.store_answer(row_id, status, text)
-    commit()
+        commit()
+    else:
+        commit()
+        text = _text(body)
     return json_response(text, status)
+
+
+def _text(body: Any) -> str:
+    if callable(body):
+        body = body()
+    return "" if body is None else _json(body)
 
 
 def error_response(

@@ -59,14 +59,16 @@ def record_usage_batch(actor: Actor, body: UsageBatch) -> Response:
         for event in body.events
     ]
     results = usage.record_usage_batch(actor, events)
-    counts = dict.fromkeys(EventStatus, 0)
-    for result in results:
-        counts[result.status] += 1
-    return done(
-        {
+
+    def answer() -> dict[str, Any]:
+        counts = dict.fromkeys(EventStatus, 0)
+        for result in results:
+            counts[result.status] += 1
+        return {
             "results": [_result(index, result) for index, result in enumerate(results)],
             "accepted": counts[EventStatus.ACCEPTED],
             "duplicates": counts[EventStatus.DUPLICATE],
             "refused": counts[EventStatus.REFUSED],
         }
-    )
+
+    return done(answer)  # built after the commit: the batch's turn is over

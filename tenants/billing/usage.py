@@ -225,13 +225,16 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
             else:
                 results.append(None)
                 (pending if prepaid else accruals).append((index, checked))
-    # The checks above read and lock nothing; now, after the claims (which wait for nothing
-    # a batch in its turn holds) and before any lock, the batch waits for its turn.
+    # The checks above read and lock nothing, nor does planning the postings; now, after
+    # the claims (which wait for nothing a batch in its turn holds) and before any lock,
+    # the batch waits for its turn.
+    movements = [movement for _, movement in pending]
+    planned = ledger_many.plan(actor, movements) if movements else None
     ledger_many.queue_batch({item.org.reseller_id for _, item in pending + accruals})
     _lock_postpaid_accounts(list({a.org.id: a.org for _, a in accruals}.values()))
     # Prepaid first: its holding accounts are locked before the postpaid usage locks the
     # resellers' wholesale pools, the last lock of every movement (tenants.wholesale).
-    posted = ledger_many.post_many(actor, [movement for _, movement in pending])
+    posted = ledger_many.post_many(actor, movements, planned=planned)
     accrued = accrue_many(actor, [accrual for _, accrual in accruals])
     for (index, _item), outcome in zip(accruals + pending, accrued + posted, strict=True):
         results[index] = (

@@ -65,12 +65,31 @@ def usage_of(movements: list, results: list) -> list[Counted]:
     return [(org, items, moved[org_id]) for org_id, (org, items) in used.items() if items]
 
 
-def prepare(counted: Iterable[Counted]) -> Prepared:
-    """Add the batch's usage to the day totals (one upsert, in organization and day order)
-    and read each organization's window sums (one SELECT), for the UPDATE that stores them."""
+@dataclass(frozen=True)
+class Grouped:
+    """A batch's usage by organization and day, and the day totals' rows it adds: what
+    ``prepare`` writes, made before the batch's turn (it reads and locks nothing)."""
+
+    items: list[Counted]
+    added: dict[str, dict[date, tuple[int, Decimal]]]
+    rows: list[dict]
+
+
+def group(counted: Iterable[Counted]) -> Grouped:
+    """The usage ``counted`` by organization (in id order) and day of its timezone."""
     items = sorted(counted, key=lambda item: item[0].id)
     added = {org.id: by_day(org, used) for org, used, _moved in items}
-    upsert_days([row for org, _u, _m in items for row in day_rows(org, added[org.id])])
+    rows = [row for org, _u, _m in items for row in day_rows(org, added[org.id])]
+    return Grouped(items, added, rows)
+
+
+def prepare(counted: Iterable[Counted] | Grouped) -> Prepared:
+    """Add the batch's usage to the day totals (one upsert, in organization and day order)
+    and read each organization's window sums (one SELECT), for the UPDATE that stores them.
+    ``counted``: the usage, or it already grouped (``group``)."""
+    grouped = counted if isinstance(counted, Grouped) else group(counted)
+    items, added = grouped.items, grouped.added
+    upsert_days(grouped.rows)
     zones = {org.timezone for org, _u, _m in items}
     first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
     starts = {org.id: first_days[org.timezone] for org, _u, _m in items}

@@ -50,8 +50,44 @@ class Movement:
     amount: Decimal | None = None  # money (a postpaid charge's), in the organization's currency
 
 
+@dataclass
+class Planned:
+    """What ``post_many`` needs that takes no lock, made by ``plan`` before a batch's turn
+    (queue_batch) for the case of every movement accepted: the counter-accounts, the
+    postings' rows (the holding accounts and balances after left to fill under the locks)
+    and, on PostgreSQL, the usage grouped for the forecast."""
+
+    counters: dict[tuple[str, AccountKind], str]
+    rows: list[list]
+    holding_rows: list[tuple[list, AccountRef]]
+    grouped: forecast_many.Grouped | None
+
+
+def plan(actor: Actor, movements: list[Movement]) -> Planned:
+    """Prepare ``post_many`` of the prepaid ``movements`` (none refused yet): it reads and
+    locks nothing but the counter-accounts, found or created. A movement with no entry id
+    or moment gets them now, so the postings and the forecast agree on both."""
+    orgs = {m.org.id: m.org for m in movements}
+    kinds = {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
+    counters = _counter_accounts(orgs, kinds)
+    now = utcnow()
+    for movement in movements:
+        movement.entry_id = movement.entry_id or new_id("ent")
+        movement.occurred_at = movement.occurred_at or now
+    accepted: list[str | DomainError] = [m.entry_id for m in movements]
+    rows, holding_rows = _posting_rows(actor, movements, accepted, counters)
+    grouped = (
+        forecast_many.group(forecast_many.usage_of(movements, accepted)) if _postgresql() else None
+    )
+    return Planned(counters, rows, holding_rows, grouped)
+
+
 def post_many(
-    actor: Actor, movements: list[Movement], *, postpaid: bool = False
+    actor: Actor,
+    movements: list[Movement],
+    *,
+    postpaid: bool = False,
+    planned: Planned | None = None,
 ) -> list[str | DomainError]:
     """Write many balanced transactions of prepaid organizations set-based, each standing
     alone: the id of its first posting, or why it was refused (InsufficientCredits,
@@ -66,6 +102,7 @@ def post_many(
     apply); then one UPDATE of the organizations' totals, one of the balances (still never
     below zero) and the postings in one binary COPY (PostgreSQL) or one executemany
     (SQLite). Alerts and top-ups are asked once per organization and account.
+    ``planned``: plan(actor, movements), when a batch made it before its turn.
 
     ``postpaid``: the movements of postpaid organizations, already decided (their money is
     kept by tenants.billing.postpaid): as post_transaction(postpaid=True) they touch no
@@ -82,30 +119,36 @@ def post_many(
     if postpaid:
         return _post_postpaid(actor, movements, orgs)
     # What needs no lock first: the locks are held until the commit (other batches wait).
-    counters = _counter_accounts(
-        orgs, {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
-    )
+    planned = planned or plan(actor, movements)
     holding, floors = _lock_holding(sorted(orgs))
     before = dict(holding.values())
     balances, results = _walk(movements, holding, before, floors)
+    as_planned = all(isinstance(result, str) for result in results)
     # PostgreSQL: the forecast's day totals and windows read now, their sums stored by the
     # totals' UPDATE (each organization's row written once); elsewhere counted after it.
-    prepared = (
-        forecast_many.prepare(forecast_many.usage_of(movements, results)) if _postgresql() else None
-    )
+    prepared = None
+    if _postgresql():
+        usage = planned.grouped if as_planned else forecast_many.usage_of(movements, results)
+        prepared = forecast_many.prepare(usage)
     closed = _move_totals(movements, results, prepared)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         for index, movement in enumerate(movements):
             if movement.org.id in closed:
                 results[index] = OrganizationClosed()
         balances, results = _walk(movements, holding, before, floors, results)
+        as_planned = False
         if prepared is not None:
             forecast_many.take_back(prepared, closed)
     _change_balances({acc: balances[acc] - before[acc] for acc in balances})
     for (org_id, ref), (acc, _balance) in holding.items():
         if balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
-    _insert_postings(actor, movements, results, holding, counters, before)
+    rows, holding_rows = (
+        (planned.rows, planned.holding_rows)
+        if as_planned
+        else _posting_rows(actor, movements, results, planned.counters)
+    )
+    _insert_postings(rows, holding_rows, holding, before)
     if prepared is None:
         forecast_many.count_usage_many(forecast_many.usage_of(movements, results))
     return results
@@ -130,7 +173,8 @@ def _post_postpaid(
     }
     results: list[str | DomainError] = [m.entry_id or new_id("ent") for m in movements]
     before = {acc: POSTPAID_BALANCE for acc, _ in holding.values()}
-    _insert_postings(actor, movements, results, holding, accounts, before, postpaid=True)
+    rows, holding_rows = _posting_rows(actor, movements, results, accounts)
+    _insert_postings(rows, holding_rows, holding, before, postpaid=True)
     return results
 
 
@@ -336,55 +380,86 @@ def _change_balances(deltas: dict[str, int]) -> None:
 _ENTRY_TYPES = binary_types(LedgerEntry.__table__, ENTRY_COLUMNS)  # the postings' COPY
 
 
-def _insert_postings(
+def _posting_rows(
     actor: Actor,
     movements: list[Movement],
     results: list[str | DomainError],
-    holding: dict[tuple[str, AccountRef], tuple[str, int]],
     counters: dict[tuple[str, AccountKind], str],
+) -> tuple[list[list], list[tuple[list, AccountRef]]]:
+    """The accepted movements' postings as COPY rows (ENTRY_COLUMNS), and the rows of
+    holding postings with their account: those rows' account, balance after and creation
+    time are filled by _insert_postings, under the accounts' locks."""
+    accepted = [(m, r) for m, r in zip(movements, results, strict=True) if isinstance(r, str)]
+    transactions = iter(new_ids("txn", len(accepted)))
+    entries = iter(new_ids("ent", sum(len(m.postings) - 1 for m, _ in accepted)))
+    rows: list[list] = []
+    holding_rows: list[tuple[list, AccountRef]] = []
+    for movement, result in accepted:
+        org, transaction_id = movement.org, next(transactions)
+        currency = org.currency if movement.amount is not None else None
+        for index, posting in enumerate(movement.postings):
+            held = posting.ref.kind in HOLDING_KINDS
+            row = [
+                result if index == 0 else next(entries),
+                transaction_id,
+                org.reseller_id,
+                org.id,
+                None if held else counters[(org.id, posting.ref.kind)],
+                posting.ref.kind.value,
+                posting.ref.member_id,
+                posting.type.value,
+                posting.credits,
+                None,
+                movement.amount,
+                currency,
+                movement.reference,
+                movement.occurred_at,
+                None,
+                actor.user_id,
+                actor.real_user_id,
+                actor.api_key_id,
+            ]
+            rows.append(row)
+            if held:
+                holding_rows.append((row, posting.ref))
+    return rows, holding_rows
+
+
+# The row positions _insert_postings reads and fills (ENTRY_COLUMNS).
+_ORGANIZATION, _ACCOUNT, _CREDITS, _BALANCE_AFTER, _OCCURRED, _CREATED = (
+    ENTRY_COLUMNS.index(name)
+    for name in (
+        "organization_id",
+        "account_id",
+        "credits",
+        "balance_after",
+        "occurred_at",
+        "created_at",
+    )
+)
+
+
+def _insert_postings(
+    rows: list[list],
+    holding_rows: list[tuple[list, AccountRef]],
+    holding: dict[tuple[str, AccountRef], tuple[str, int]],
     before: dict[str, int],
     *,
     postpaid: bool = False,
 ) -> None:
-    """The accepted movements' postings, with each holding account's running balance."""
+    """The postings ``rows``, each holding posting with its account and that account's
+    running balance, all created now."""
     now = utcnow()
     running = dict(before)
-    accepted = [(m, r) for m, r in zip(movements, results, strict=True) if isinstance(r, str)]
-    transactions = iter(new_ids("txn", len(accepted)))
-    entries = iter(new_ids("ent", sum(len(m.postings) - 1 for m, _ in accepted)))
-    rows = []
-    for movement, result in accepted:
-        org, transaction_id = movement.org, next(transactions)
-        for index, posting in enumerate(movement.postings):
-            if posting.ref.kind in HOLDING_KINDS:
-                acc = holding[(org.id, posting.ref)][0]
-                if not postpaid:
-                    running[acc] += posting.credits
-                balance_after = running[acc]
-            else:
-                acc, balance_after = counters[(org.id, posting.ref.kind)], None
-            rows.append(
-                (
-                    result if index == 0 else next(entries),
-                    transaction_id,
-                    org.reseller_id,
-                    org.id,
-                    acc,
-                    posting.ref.kind.value,
-                    posting.ref.member_id,
-                    posting.type.value,
-                    posting.credits,
-                    balance_after,
-                    movement.amount,
-                    org.currency if movement.amount is not None else None,
-                    movement.reference,
-                    movement.occurred_at or now,
-                    now,
-                    actor.user_id,
-                    actor.real_user_id,
-                    actor.api_key_id,
-                )
-            )
+    for row, ref in holding_rows:
+        acc = holding[(row[_ORGANIZATION], ref)][0]
+        if not postpaid:
+            running[acc] += row[_CREDITS]
+        row[_ACCOUNT], row[_BALANCE_AFTER] = acc, running[acc]
+    for row in rows:
+        row[_CREATED] = now
+        if row[_OCCURRED] is None:
+            row[_OCCURRED] = now
     if not rows:
         return
     if _postgresql():
