@@ -390,3 +390,25 @@ def test_a_mixed_batch_is_a_fixed_number_of_statements_whatever_its_size(
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
     assert len(usage_entries(postpaid)) == 211
+
+
+def test_a_batch_sent_again_with_its_idempotency_key_is_answered_as_before(api, tenants):
+    """The answer of a batch with an Idempotency-Key is stored with its transaction (built
+    before the commit, where a batch without one builds it after): sent again, the same
+    answer is replayed and nothing is charged twice, the events' entries unchanged."""
+    fund(tenants.acme, 10)
+    events = [
+        {"organization_id": tenants.acme.id, "credits": 4, "reference": "idem-1"},
+        {"organization_id": tenants.acme.id, "credits": 9, "reference": "idem-2"},  # refused
+        {"organization_id": tenants.acme.id, "credits": 3, "reference": "idem-1"},
+    ]
+    headers = {"Idempotency-Key": "batch-once"}
+    first = api.post("/usage", tenants.key_a, {"events": events}, headers=headers)
+    assert first.status_code == 200, first.json
+    assert [r["status"] for r in first.json["results"]] == ["accepted", "refused", "duplicate"]
+    again = api.post("/usage", tenants.key_a, {"events": events}, headers=headers)
+    assert again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json == first.json
+    assert system_credits(tenants.acme) == 6
+    assert_conserved(tenants.acme)

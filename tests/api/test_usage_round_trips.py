@@ -216,3 +216,48 @@ def test_usage_through_the_api_alerts_and_asks_a_top_up_once_per_crossing(app, a
     assert jobs() == {**crossed, "auto_top_up": 1}
     db.session.rollback()
     assert db.session.get(Organization, acme).total_credits == 30
+
+
+def test_a_batch_turn_holds_only_what_needs_its_locks(app, api, tenants, monkeypatch):
+    """B6: concurrent batches of one reseller take turns (ledger_many.queue_batch), so what
+    a batch does in its turn bounds every batch's rate. The counter-accounts are found
+    before it (PostgreSQL: before the turn's advisory lock), and the answer of its results
+    is built after its commit: nothing of either between its first lock and its commit."""
+    import reseller.api.usage as usage_api
+
+    app.config["API_RATE_LIMIT"] = ""
+    fund(tenants.acme, 100)
+    acme = tenants.acme.id
+    built_in_transaction: list[bool] = []
+    result = usage_api._result
+
+    def watched(index, outcome):
+        built_in_transaction.append(db.session().in_transaction())
+        return result(index, outcome)
+
+    warm_up = [{"organization_id": acme, "credits": 1, "reference": "warm-up"}]
+    assert api.post("/usage", tenants.key_a, {"events": warm_up}).status_code == 200
+    monkeypatch.setattr(usage_api, "_result", watched)
+    events = [{"organization_id": acme, "credits": 1, "reference": f"t-{i}"} for i in range(3)]
+    with recorded(app) as (statements, commits):
+        response = api.post("/usage", tenants.key_a, {"events": events})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["accepted"] == 3 and len(commits) == 1
+    assert built_in_transaction == [False, False, False]
+    turn = next(
+        (i for i, s in enumerate(statements) if "pg_advisory_xact_lock" in s),
+        next(i for i, s in enumerate(statements) if "FOR NO KEY UPDATE" in s or "FOR UPDATE" in s)
+        if db.engine.dialect.name == "postgresql"
+        else None,
+    )
+    counters = [
+        i
+        for i, s in enumerate(statements)
+        if s.startswith("SELECT")
+        and "credit_accounts.kind IN" in s
+        and "credit_accounts.member_id =" in s
+        and " FOR " not in s
+    ]
+    assert counters, statements
+    if turn is not None:
+        assert max(counters) < turn
