@@ -144,14 +144,17 @@ class LedgerEntry(db.Model):
     """One posting. Never updated or deleted: the database refuses both (triggers below)."""
 
     __tablename__ = "ledger_entries"
+    # No index on account_id nor on transaction_id: nothing reads postings by either (an
+    # account's movements are its organization's, by kind and member; a transaction's are
+    # written together), accounts are never deleted nor re-keyed (the only reads the foreign
+    # key would make), and each index was one more entry for every posting a batch writes
+    # under its accounts' locks (migration b5d7f9a1c3e6, bench/README.md, B6).
     __table_args__ = (
-        Index("ix_ledger_entries_account_created", "account_id", "created_at", "id"),
         # Movements are listed and filtered by when they happened (tenants.credits.movements),
         # keyset on (occurred_at, id): an organization's, and a reseller's across customers.
         Index("ix_ledger_entries_org_occurred_id", "organization_id", "occurred_at", "id"),
         Index("ix_ledger_entries_reseller_occurred", "reseller_id", "occurred_at", "id"),
         Index("ix_ledger_entries_reseller_created", "reseller_id", "created_at"),
-        Index("ix_ledger_entries_transaction", "transaction_id"),
         # One foreign key for the account and the organization and reseller the entry
         # repeats: the database checks one row a posting instead of three (a batch of usage
         # writes two thousand postings under its accounts' locks; bench/README.md, B6), and
