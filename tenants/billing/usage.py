@@ -263,6 +263,7 @@ _PREPAID_COLUMNS = (
     Organization.auto_top_up_enabled,
     Organization.auto_top_up_below,
     Organization.auto_top_up_credits,
+    Organization.forecast_window_start,  # its window's sums gain the batch's usage in place
 )
 
 

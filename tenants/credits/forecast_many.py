@@ -35,6 +35,8 @@ from tenants.credits.forecast import (
 from tenants.models import Organization
 from tenants.models.ledger import HOLDING_KINDS
 
+_ZERO = Decimal("0")
+
 # Each item: the organization (its row locked, or about to be, by the batch's UPDATE of
 # totals or debts), what it used, and what the batch moved (as count_usage's ``moved``).
 Counted = tuple[Organization, list[Used], int | Decimal]
@@ -47,7 +49,8 @@ class Prepared:
     items: list[Counted]
     added: dict[str, dict[date, tuple[int, Decimal]]]
     starts: dict[str, date]
-    sums: dict[str, tuple[int, Decimal]]
+    sums: dict[str, tuple[int, Decimal]]  # in_place: only the windows re-read
+    in_window: dict[str, tuple[int, Decimal]] | None = None  # in_place: what the sums gain
 
 
 def usage_of(movements: list, results: list) -> list[Counted]:
@@ -83,18 +86,38 @@ def group(counted: Iterable[Counted]) -> Grouped:
     return Grouped(items, added, rows)
 
 
-def prepare(counted: Iterable[Counted] | Grouped) -> Prepared:
+def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> Prepared:
     """Add the batch's usage to the day totals (one upsert, in organization and day order)
     and read each organization's window sums (one SELECT), for the UPDATE that stores them.
-    ``counted``: the usage, or it already grouped (``group``)."""
+    ``counted``: the usage, or it already grouped (``group``).
+
+    ``in_place`` (the prepaid batch's UPDATE, IN_PLACE_SUMS_COLUMNS): a window is re-read
+    only where the organization's stored window (as loaded) is not today's; the UPDATE adds
+    what the batch used in the window to the stored sums where the row's window is today's
+    when it is written (as tenants.credits.ledger_one does for one usage), else stores the
+    sums re-read. In a steady stream of usage, no window is read at all."""
     grouped = counted if isinstance(counted, Grouped) else group(counted)
     items, added = grouped.items, grouped.added
     upsert_days(grouped.rows)
     zones = {org.timezone for org, _u, _m in items}
     first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
     starts = {org.id: first_days[org.timezone] for org, _u, _m in items}
-    sums = window_sums(list(starts), starts) if starts else {}
-    return Prepared(items, added, starts, sums)
+    reread = [
+        org.id
+        for org, _u, _m in items
+        if not in_place or org.forecast_window_start != starts[org.id]
+    ]
+    sums = window_sums(reread, starts) if reread else {}
+    in_window = None
+    if in_place:
+        in_window = {
+            org_id: (
+                sum(c for day, (c, _m) in days.items() if day >= starts[org_id]),
+                sum((m for day, (_c, m) in days.items() if day >= starts[org_id]), _ZERO),
+            )
+            for org_id, days in added.items()
+        }
+    return Prepared(items, added, starts, sums, in_window)
 
 
 def take_back(prepared: Prepared, organization_ids: set[str]) -> None:
@@ -140,6 +163,23 @@ SUMS_COLUMNS = (
     " forecast_window_start = COALESCE(v.start, o.forecast_window_start)"
 )
 SUMS_ARRAYS = "CAST(:usages AS bigint[]), CAST(:charges AS numeric[]), CAST(:starts AS date[])"
+# The prepaid batch's UPDATE of totals (tenants.credits.ledger_many) FROM unnest(…) AS v(…,
+# usage, charge, start, gained, gained_charge): where the row's window is the batch's (its
+# lock held, so as written), the sums gain what the batch used in it; else the sums re-read
+# are stored with their window (none re-read: the row is left to the next reader).
+IN_PLACE_SUMS_COLUMNS = (
+    "forecast_usage_7d = CASE WHEN v.start IS NULL THEN o.forecast_usage_7d"
+    " WHEN o.forecast_window_start = v.start THEN o.forecast_usage_7d + v.gained"
+    " ELSE COALESCE(v.usage, o.forecast_usage_7d) END,"
+    " forecast_charge_7d = CASE WHEN v.start IS NULL THEN o.forecast_charge_7d"
+    " WHEN o.forecast_window_start = v.start THEN o.forecast_charge_7d + v.gained_charge"
+    " ELSE COALESCE(v.charge, o.forecast_charge_7d) END,"
+    " forecast_window_start = CASE WHEN o.forecast_window_start = v.start"
+    " OR v.usage IS NOT NULL THEN v.start ELSE o.forecast_window_start END"
+)
+IN_PLACE_SUMS_ARRAYS = (
+    SUMS_ARRAYS + ", CAST(:gained AS bigint[]), CAST(:gained_charges AS numeric[])"
+)
 RETURNING_STATE = ", ".join(f"o.{column.key}" for column in FORECAST_STATE)
 _STORE_SUMS = text(
     "UPDATE organizations AS o SET "
@@ -160,6 +200,16 @@ def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
         "usages": pg_array(sums[i][0] if i in sums else None for i in ids),
         "charges": pg_array(sums[i][1] if i in sums else None for i in ids),
         "starts": pg_array(starts.get(i) for i in ids),
+    }
+
+
+def in_place_params(prepared: Prepared | None, ids: list[str]) -> dict:
+    """The arrays IN_PLACE_SUMS_ARRAYS names for ``ids`` (prepared with ``in_place``)."""
+    gained = (prepared.in_window or {}) if prepared else {}
+    return {
+        **sums_params(prepared, ids),
+        "gained": pg_array(gained[i][0] if i in gained else None for i in ids),
+        "gained_charges": pg_array(gained[i][1] if i in gained else None for i in ids),
     }
 
 

@@ -129,7 +129,7 @@ def post_many(
     prepared = None
     if _postgresql():
         usage = planned.grouped if as_planned else forecast_many.usage_of(movements, results)
-        prepared = forecast_many.prepare(usage)
+        prepared = forecast_many.prepare(usage, in_place=True)
     closed = _move_totals(movements, results, prepared)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         for index, movement in enumerate(movements):
@@ -305,10 +305,10 @@ def _counter_accounts(
 
 _MOVE_TOTALS = text(
     "UPDATE organizations AS o SET total_credits = o.total_credits + v.net, "
-    + forecast_many.SUMS_COLUMNS
+    + forecast_many.IN_PLACE_SUMS_COLUMNS
     + " FROM unnest(CAST(:ids AS text[]), CAST(:nets AS bigint[]), "
-    + forecast_many.SUMS_ARRAYS
-    + ") AS v(id, net, usage, charge, start)"
+    + forecast_many.IN_PLACE_SUMS_ARRAYS
+    + ") AS v(id, net, usage, charge, start, gained, gained_charge)"
     " WHERE o.id = v.id AND o.status != 'deleted'"
     " RETURNING " + forecast_many.RETURNING_STATE
 )
@@ -334,7 +334,7 @@ def _move_totals(
     if _postgresql():
         ids = list(nets)
         params = {"ids": pg_array(ids), "nets": pg_array(nets.values())}
-        params.update(forecast_many.sums_params(prepared, ids))
+        params.update(forecast_many.in_place_params(prepared, ids))
         rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params)}
         totals = {org_id: row.total_credits for org_id, row in rows.items()}
         if prepared is not None:

@@ -192,6 +192,30 @@ def test_batch_usage_counts_like_single_usage(shop, clock):
     assert forecast.forecast_of(org) == forecast.Forecast(Decimal("100.0"), 93)
 
 
+def test_a_batch_adds_to_the_stored_window_in_place_and_re_reads_a_slid_one(shop, clock):
+    """A batch's sums gain its usage in place while the stored window is today's; once the
+    window slid (days passed without the hourly job), the batch re-reads it, so the days
+    that left the window leave the sums."""
+    fund(shop.org, 10_000)
+
+    def batch(*events):
+        results = billing_usage.record_usage_batch(SYSTEM, list(events))
+        commit()
+        assert {r.status for r in results} == {"accepted"}
+
+    batch(billing_usage.UsageEvent(shop.org.id, 700, new_reference(), occurred_at=on(4)))
+    batch(billing_usage.UsageEvent(shop.org.id, 140, new_reference(), occurred_at=on(9)))
+    org = stored(shop.org)
+    assert (org.forecast_usage_7d, org.forecast_window_start) == (840, on(4).date())
+    batch(billing_usage.UsageEvent(shop.org.id, 70, new_reference(), occurred_at=on(1)))
+    assert stored(shop.org).forecast_usage_7d == 840  # before the window: not in its sums
+    clock.set(on(11))  # the window is now 5-11: the 700 of the 4th left it
+    batch(billing_usage.UsageEvent(shop.org.id, 7, new_reference(), occurred_at=on(11)))
+    org = stored(shop.org)
+    assert (org.forecast_usage_7d, org.forecast_window_start) == (147, on(5).date())
+    assert forecast.forecast_of(org) == forecast.Forecast(Decimal("21.0"), (10_000 - 917) // 21)
+
+
 def test_postpaid_days_until_the_credit_limit_count_the_tax(
     create_priced_reseller, create_organization, clock
 ):
