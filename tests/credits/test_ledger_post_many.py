@@ -11,6 +11,7 @@ from tenants.access.actors import SYSTEM
 from tenants.core.errors import OrganizationClosed
 from tenants.core.extensions import db
 from tenants.credits import ledger_many
+from tenants.credits.ledger import Posting
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry, Organization, OrganizationStatus, UsageDay
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType
@@ -21,8 +22,8 @@ def usage(org, credits: int, reference: str) -> ledger_many.Movement:
     return ledger_many.Movement(
         org,
         [
-            ledger_many.Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
-            ledger_many.Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+            Posting(SYSTEM_ACCOUNT, -credits, EntryType.USAGE),
+            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
         ],
         reference=reference,
     )
@@ -96,8 +97,8 @@ def test_it_takes_credits_out_of_holding_accounts_only(create_organization):
     into = ledger_many.Movement(
         org,
         [
-            ledger_many.Posting(SYSTEM_ACCOUNT, 5, EntryType.PURCHASE),
-            ledger_many.Posting(AccountRef(AccountKind.PURCHASES), -5, EntryType.PURCHASE),
+            Posting(SYSTEM_ACCOUNT, 5, EntryType.PURCHASE),
+            Posting(AccountRef(AccountKind.PURCHASES), -5, EntryType.PURCHASE),
         ],
     )
     with pytest.raises(ValueError, match="out of holding accounts"):
