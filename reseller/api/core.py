@@ -118,14 +118,14 @@ def done(body: Any = None, status: int = 200) -> Response:
     ``body`` may be a function making the answer from what the request decided (plain
     values, no database): called after the commit unless an Idempotency-Key's answer is
     stored with it, so a large answer (a batch's thousand results) is not built while the
-    transaction holds its locks (bench/README.md, B6)."""
+    transaction holds its locks (bench/README.md, B6). Any other body is encoded before the
+    commit, as the answer stored with it would be."""
     row_id = g.pop("idempotency_row", None)
+    text = None if callable(body) and not row_id else _text(body)
     if row_id:
-        text = _text(body)
         idempotency.store_answer(row_id, status, text)
-        commit()
-    else:
-        commit()
+    commit()
+    if text is None:
         text = _text(body)
     return json_response(text, status)
 
