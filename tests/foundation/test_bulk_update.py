@@ -103,4 +103,16 @@ def test_an_array_literal_reads_back_as_the_values_it_was_made_of(app):
     assert db.session.scalar(
         text("SELECT CAST(:k AS text[])"), {"k": pg_array([AccountKind.SYSTEM])}
     ) == ["system"]
+    # The joined-at-once forms: strings with no quote or backslash, plain integers.
+    plain = ["{e}", "f,g", " h ", "NULL", "", "ñandú 送信", "org_01jabc"]
+    assert db.session.scalar(text("SELECT CAST(:v AS text[])"), {"v": pg_array(plain)}) == plain
+    integers = [0, -7, 10**15, 3]
+    assert (
+        db.session.scalar(text("SELECT CAST(:n AS bigint[])"), {"n": pg_array(iter(integers))})
+        == integers
+    )
+    assert db.session.execute(
+        text("SELECT CAST(:b AS boolean[]), CAST(:e AS text[])"),
+        {"b": pg_array([True, False]), "e": pg_array([])},
+    ).one() == ([True, False], [])
     db.session.rollback()
