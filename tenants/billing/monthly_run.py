@@ -236,9 +236,8 @@ def run_monthly(
 
     Manages its own transactions: one per batch of ``batch_size`` organizations (see the
     module's docstring), prepared on BILLING_RUN_CONNECTIONS connections side by side
-    (PostgreSQL)
-    and issued in the organizations' order. ``progress(done, total)`` is called as
-    organizations are processed.
+    (PostgreSQL) and issued in the organizations' order. ``progress(done, total)`` is called
+    as organizations are processed.
     """
     now = now or utcnow()
     period = require_ended(period or last_ended_period(now), now)

@@ -210,6 +210,12 @@ def store_window(
         after_counting(org, row, added, start, moved)
 
 
+def in_window(added: dict[date, tuple[int, Decimal]], start: date) -> tuple[int, Decimal]:
+    """What of ``added`` (credits and money by day) falls in the window starting ``start``."""
+    credits = sum(c for day, (c, _m) in added.items() if day >= start)
+    return credits, sum((m for day, (_c, m) in added.items() if day >= start), _ZERO)
+
+
 def after_counting(
     org: Organization,
     row,
@@ -224,8 +230,7 @@ def after_counting(
         row,
         ("forecast_usage_7d", "forecast_charge_7d", "forecast_days_left", "forecast_window_start"),
     )
-    credits = sum(c for day, (c, _m) in added.items() if day >= start)
-    charged = sum((m for day, (_c, m) in added.items() if day >= start), _ZERO)
+    credits, charged = in_window(added, start)
     if row.pricing_model == PricingModel.PREPAID:
         changed(row, total=int(moved), usage=credits, charge=charged)
     else:

@@ -28,14 +28,13 @@ from tenants.credits.forecast import (
     by_day,
     counted_usage,
     day_rows,
+    in_window,
     upsert_days,
     window_start,
     window_sums,
 )
 from tenants.models import Organization
 from tenants.models.ledger import HOLDING_KINDS
-
-_ZERO = Decimal("0")
 
 # Each item: the organization (its row locked, or about to be, by the batch's UPDATE of
 # totals or debts), what it used, and what the batch moved (as count_usage's ``moved``).
@@ -50,7 +49,7 @@ class Prepared:
     added: dict[str, dict[date, tuple[int, Decimal]]]
     starts: dict[str, date]
     sums: dict[str, tuple[int, Decimal]]  # in_place: only the windows re-read
-    in_window: dict[str, tuple[int, Decimal]] | None = None  # in_place: what the sums gain
+    gained: dict[str, tuple[int, Decimal]] | None = None  # in_place: what the sums gain
 
 
 def usage_of(movements: list, results: list) -> list[Counted]:
@@ -108,16 +107,10 @@ def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> 
         if not in_place or org.forecast_window_start != starts[org.id]
     ]
     sums = window_sums(reread, starts) if reread else {}
-    in_window = None
+    gained = None
     if in_place:
-        in_window = {
-            org_id: (
-                sum(c for day, (c, _m) in days.items() if day >= starts[org_id]),
-                sum((m for day, (_c, m) in days.items() if day >= starts[org_id]), _ZERO),
-            )
-            for org_id, days in added.items()
-        }
-    return Prepared(items, added, starts, sums, in_window)
+        gained = {org_id: in_window(days, starts[org_id]) for org_id, days in added.items()}
+    return Prepared(items, added, starts, sums, gained)
 
 
 def take_back(prepared: Prepared, organization_ids: set[str]) -> None:
@@ -205,7 +198,7 @@ def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
 
 def in_place_params(prepared: Prepared | None, ids: list[str]) -> dict:
     """The arrays IN_PLACE_SUMS_ARRAYS names for ``ids`` (prepared with ``in_place``)."""
-    gained = (prepared.in_window or {}) if prepared else {}
+    gained = (prepared.gained or {}) if prepared else {}
     return {
         **sums_params(prepared, ids),
         "gained": pg_array(gained[i][0] if i in gained else None for i in ids),

@@ -9,7 +9,7 @@ from decimal import Decimal
 # Days left (tenants.credits.forecast): prepaid, credits available (held less reserved for
 # campaign runs, never below 0) over the credits used a day (7-day usage / 7); postpaid, the
 # credit limit not yet owed over the money charged a day. Whole days, rounded down; None
-# without usage in the window (FORECAST_WINDOW_DAYS: the window's days, the 7 of the SQL below).
+# without usage in the window (FORECAST_WINDOW_DAYS: the window's days).
 FORECAST_WINDOW_DAYS = 7
 
 
@@ -54,14 +54,16 @@ def _capped(days: str) -> str:
     return f"CASE WHEN {days} < {FORECAST_DAYS_CAP} THEN {days} ELSE {FORECAST_DAYS_CAP} END"
 
 
+_WEEK = FORECAST_WINDOW_DAYS
 FORECAST_DAYS_LEFT_SQL = (
     "COALESCE(CASE WHEN pricing_model = 'prepaid' THEN"
     " CASE WHEN forecast_usage_7d > 0 THEN CASE WHEN total_credits > reserved_credits"
-    f" THEN {_capped('(total_credits - reserved_credits) * 7 / forecast_usage_7d')}"
+    f" THEN {_capped(f'(total_credits - reserved_credits) * {_WEEK} / forecast_usage_7d')}"
     " ELSE 0 END END"
     " ELSE CASE WHEN forecast_charge_7d > 0 THEN CASE WHEN credit_limit > debt THEN "
     + _capped(
-        "CAST((credit_limit - debt) * 70000 AS BIGINT) / CAST(forecast_charge_7d * 10000 AS BIGINT)"
+        f"CAST((credit_limit - debt) * {_WEEK * 10000} AS BIGINT)"
+        " / CAST(forecast_charge_7d * 10000 AS BIGINT)"
     )
     + f" ELSE 0 END END END, {NO_FORECAST_DAYS})"
 )
