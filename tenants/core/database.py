@@ -13,6 +13,7 @@ import re
 import select
 import sqlite3
 import time
+import weakref
 from typing import Any
 
 from flask_sqlalchemy.session import Session
@@ -32,6 +33,11 @@ _SQLITE_BUGS = ("no such ", "syntax error", "has no column", "already exists")
 REPLICA_READS = "replica_reads"
 _PLAIN_SELECT = re.compile(r"\s*select\b", re.IGNORECASE)
 _LOCKING = re.compile(r"\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b", re.IGNORECASE)
+
+# The libc collations that sort text by code point (UTF-8's byte order), as glibc's C.UTF-8
+# does; PostgreSQL 15 treats only C and POSIX as such in its planner.
+_CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
+_code_point_order: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 class RoutingSession(Session):
@@ -65,6 +71,32 @@ def reads_only(clause: Any) -> bool:
     )
 
 
+def code_point_order(connection: Connection) -> bool:
+    """Whether the connection's database is PostgreSQL and sorts text by code point (its
+    default collation C, POSIX or C.UTF-8 from libc): a prefix is then one range of a btree
+    index in the default order. Asked once per engine."""
+    engine = connection.engine
+    known = _code_point_order.get(engine)
+    if known is None:
+        known = connection.dialect.name == "postgresql" and _sorts_by_code_point(
+            connection.exec_driver_sql(_COLLATION).one()
+        )
+        _code_point_order[engine] = known
+    return known
+
+
+# datlocprovider is PostgreSQL 15's (ICU as the default collation); absent before.
+_COLLATION = (
+    "SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' FROM pg_database d"
+    " WHERE datname = current_database()"
+)
+
+
+def _sorts_by_code_point(row: Any) -> bool:
+    collation, provider = row
+    return collation in _CODE_POINT_COLLATIONS and provider in (None, "c")
+
+
 def configure_engine_events(
     engine: Engine, connect_timeout: int = 5, sqlite_busy_ms: int = 30_000
 ) -> None:
@@ -75,6 +107,16 @@ def configure_engine_events(
         @event.listens_for(engine, "do_connect")
         def _connect_timeout(_dialect, _record, _cargs, cparams):
             cparams.setdefault("connect_timeout", connect_timeout)
+
+        @event.listens_for(engine, "first_connect")
+        def _collation(dbapi_connection, _record):
+            # Read with the dialect's own first queries, not in a request (code_point_order).
+            if engine.dialect.name == "postgresql":
+                cursor = dbapi_connection.cursor()
+                cursor.execute(_COLLATION)
+                _code_point_order[engine] = _sorts_by_code_point(cursor.fetchone())
+                cursor.close()
+                dbapi_connection.rollback()
 
         _ping_idle_connections(engine)
         return

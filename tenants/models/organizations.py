@@ -263,7 +263,7 @@ event.listen(
 )
 
 
-# The line-start search (PostgreSQL only; tenants/organizations/listing.py, B2). search_text
+# The line-start search (PostgreSQL only; tenants/organizations/listing_search.py, B2). search_text
 # is name, billing name and owner email, one a line. A term (one line: the search box refuses
 # line breaks) occurs in it either at the start of a line -- a prefix of search_name, of
 # search_line2 or of search_line3, each a btree range that also holds search_name and id, so

@@ -3,12 +3,10 @@ the owners of the organizations listed."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, func, literal_column, select, tuple_, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, tuple_
 
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, require
@@ -20,7 +18,7 @@ from tenants.core.extensions import db
 from tenants.core.validation import clean_text
 from tenants.models import Organization, OrganizationStatus, PricingModel
 from tenants.models.organizations import search_key
-from tenants.organizations import listing_order
+from tenants.organizations import listing_order, listing_search
 
 
 @dataclass(frozen=True)
@@ -35,11 +33,6 @@ ORGANIZATION_CURSOR = paging.Cursor((paging.TEXT, paging.TEXT, paging.choice("ne
 
 def _encode_cursor(org: Organization, direction: str) -> str:
     return ORGANIZATION_CURSOR.encode(org.search_name, org.id, direction)
-
-
-def _contains_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _enum_filter(value, enum_cls, path: str, allowed=None):
@@ -72,42 +65,6 @@ def _limit(value) -> int:
     return value
 
 
-def _order(columns, direction: str) -> tuple:
-    """The list's order, (search_name, id), or its reverse for a "previous page" cursor."""
-    if direction == "prev":
-        return columns.search_name.desc(), columns.id.desc()
-    return columns.search_name, columns.id
-
-
-# A search (``q``) is a substring match on search_text: the page is the first matches in
-# (search_name, id) order. Which way finds them cheaply depends on how many rows match and
-# where they sit in that order, which the planner cannot know (it assumes the matches are
-# spread evenly; names that start with the term all sit together), so the service tries,
-# in turn and each bounded:
-#   1. every match, sorted, if there are at most _FEW_MATCHES: on PostgreSQL the line-start
-#      search (tenants/models/organizations.py, SEARCH_LINES_DDL) -- the matches at the
-#      start of the name, billing name or owner email read from btree ranges that hold
-#      search_name and id (up to _PREFIX_MATCH_CAP each, an index entry apiece), the others
-#      from the trigram index of the rest of the text (up to _FEW_MATCHES): a name typed
-#      from its start costs the same at 1,000 or 100,000 organizations however many share
-#      it; elsewhere (SQLite) the matches of search_text;
-#   2. the ordered walk of the next _WINDOW_PAGES pages' worth of rows, filtered: enough
-#      when the term is common (one row in ten or more), whatever the number of rows;
-#   3. every match through the trigram index of search_text, sorted, up to
-#      _SEARCH_MATCH_CAP matches: about one row read per match, wherever they sit;
-#   4. the whole ordered walk, filtered: a term with more matches than that, which the walk
-#      meets every few dozen rows unless they all sit together late in the order.
-# Each answers exactly the same page (tests/customers/test_list_results.py). The cap
-# balances step 3 (cap rows) against step 4 (page size / share of matching rows) at about
-# 100,000 organizations.
-_FEW_MATCHES = 100
-_WINDOW_PAGES = 10
-_SEARCH_MATCH_CAP = 2000
-_PREFIX_MATCH_CAP = 2000
-# pg_trgm can only narrow a search that has a run of three letters or digits.
-_TRIGRAM = re.compile(r"[^\W_]{3}")
-
-
 def _ids_first(walk, direction: str):
     """``walk`` (organizations in the list's order, limited) as two steps: its ids first, from
     the name index alone — on PostgreSQL the index also carries days left and status
@@ -117,126 +74,7 @@ def _ids_first(walk, direction: str):
     return (
         select(Organization)
         .join(first, Organization.id == first.c.id)
-        .order_by(*_order(first.c, direction))
-    )
-
-
-def _all_matches(query, matches, direction: str, wanted: int, cap: int):
-    """The first ``wanted`` rows of ``query`` filtered by ``matches``, found by sorting every
-    match (the trigram index on PostgreSQL); None when there are more than ``cap``."""
-    found = (
-        query.with_only_columns(Organization.id, Organization.search_name)
-        .where(matches)
-        .limit(cap + 1)
-        .cte("found")
-    )
-    first = select(found.c.id).order_by(*_order(found.c, direction)).limit(wanted)
-    counted = select(func.count()).select_from(found).scalar_subquery()
-    result = db.session.execute(
-        select(Organization, counted)
-        .where(Organization.id.in_(first))
-        .order_by(*_order(Organization, direction))
-    ).all()
-    if result and result[0][1] > cap:
-        return None
-    return [org for org, _count in result]
-
-
-# search_text's second and third lines and the rest of it (PostgreSQL only, not mapped).
-_LINE2 = literal_column("organizations.search_line2", String)
-_LINE3 = literal_column("organizations.search_line3", String)
-_REST = literal_column("organizations.search_rest", String)
-
-
-def _prefix_pattern(text: str) -> str:
-    return _contains_pattern(text)[1:]
-
-
-def _line_start_matches(query, term: str, direction: str, wanted: int):
-    """PostgreSQL: the first ``wanted`` rows of ``query`` whose search_text contains
-    ``term`` (one line), as the union of its matches at the start of a line and elsewhere
-    (see SEARCH_LINES_DDL); None when a source has more matches than its bound."""
-    prefix, contains = _prefix_pattern(term), _contains_pattern(term)
-    sources = (
-        (Organization.search_name.like(prefix, escape="\\"), _PREFIX_MATCH_CAP),
-        (_LINE2.like(prefix, escape="\\"), _PREFIX_MATCH_CAP),
-        (_LINE3.like(prefix, escape="\\"), _PREFIX_MATCH_CAP),
-        (_REST.like(contains, escape="\\"), _FEW_MATCHES),
-    )
-    parts = []
-    for n, (matches, cap) in enumerate(sources):
-        bounded = (
-            query.with_only_columns(Organization.id, Organization.search_name)
-            .where(matches)
-            .limit(cap + 1)
-            .subquery(f"source{n}")
-        )
-        # Each source's first ``wanted`` in the list's order hold the page's; the count of
-        # its (bounded) matches says whether it was complete.
-        parts.append(
-            select(
-                bounded.c.id,
-                bounded.c.search_name,
-                (func.count().over() > cap).label("too_many"),
-            )
-            .order_by(*_order(bounded.c, direction))
-            .limit(wanted)
-        )
-    hits = union_all(*parts).cte("hits")
-    too_many = select(func.coalesce(func.bool_or(hits.c.too_many), False)).scalar_subquery()
-    found = select(hits.c.id, hits.c.search_name).distinct().subquery("found")
-    first = select(found.c.id).order_by(*_order(found.c, direction)).limit(wanted)
-    # One row with the flag alone when a bound is passed (no organization read for nothing),
-    # else the flag beside each organization of the page.
-    flag = select(too_many.label("too_many")).subquery("flag")
-    result = db.session.execute(
-        select(flag.c.too_many, Organization)
-        .select_from(flag)
-        .outerjoin(Organization, and_(~flag.c.too_many, Organization.id.in_(first)))
-        .order_by(*_order(Organization, direction))
-    ).all()
-    if result[0][0]:
-        return None
-    return [org for _too_many, org in result if org is not None]
-
-
-def _search_rows(
-    query, term: str, direction: str, wanted: int, *, one_reseller: bool = True
-) -> list[Organization]:
-    """The first ``wanted`` organizations of ``query`` whose search_text contains ``term``."""
-    pattern = _contains_pattern(term)
-    matches = Organization.search_text.like(pattern, escape="\\")
-    if _TRIGRAM.search(term):
-        # The prefix ranges start with reseller_id: across every reseller (platform staff)
-        # they would be whole-index scans, so that list keeps the trigram path.
-        if one_reseller and db.engine.dialect.name == "postgresql":
-            rows = _line_start_matches(query, term, direction, wanted)
-        else:
-            rows = _all_matches(query, matches, direction, wanted, _FEW_MATCHES)
-        if rows is not None:
-            return rows
-        walked = (
-            query.order_by(*_order(Organization, direction))
-            .limit(wanted * _WINDOW_PAGES)
-            .subquery("walked")
-        )
-        rows = list(
-            db.session.scalars(
-                select(aliased(Organization, walked))
-                .where(walked.c.search_text.like(pattern, escape="\\"))
-                .order_by(*_order(walked.c, direction))
-                .limit(wanted)
-            )
-        )
-        if len(rows) == wanted:
-            return rows
-        rows = _all_matches(query, matches, direction, wanted, _SEARCH_MATCH_CAP)
-        if rows is not None:
-            return rows
-    return list(
-        db.session.scalars(
-            query.where(matches).order_by(*_order(Organization, direction)).limit(wanted)
-        )
+        .order_by(*listing_search.name_order(first.c, direction))
     )
 
 
@@ -275,7 +113,7 @@ def organization_page(
     Keyset pagination on (search_name, id): each page is an index range scan however deep
     it is. ``q`` matches name, billing name or the owner's email, case-insensitively, through
     the denormalized ``search_text`` column (a trigram index on PostgreSQL; see
-    _search_rows). ``low_balance`` and ``has_debt`` read the denormalized
+    listing_search.search_rows). ``low_balance`` and ``has_debt`` read the denormalized
     Organization.total_credits / debt columns the ledger keeps up to date (low_balance
     through the stored flag computed from them). ``sort``: ``name`` (the default) or
     ``days_left``, and ``runs_out_within`` read the stored forecast (listing_order).
@@ -311,7 +149,7 @@ def organization_page(
         )
     page_size = checks["limit"]
     if checks["q"]:
-        rows = _search_rows(
+        rows = listing_search.search_rows(
             query,
             search_key(checks["q"]),
             direction,
@@ -319,7 +157,9 @@ def organization_page(
             one_reseller=not (actor is SYSTEM or actor.is_platform),
         )
     else:
-        walk = query.order_by(*_order(Organization, direction)).limit(page_size + 1)
+        walk = query.order_by(*listing_search.name_order(Organization, direction)).limit(
+            page_size + 1
+        )
         if checks["runs_out_within"] is not None:
             walk = _ids_first(walk, direction)
         rows = list(db.session.scalars(walk))
@@ -335,7 +175,11 @@ def _cursor_of(sort) -> paging.Cursor:
 def _forecast_page(query, checks: dict) -> OrganizationPage:
     """A page in the forecast order (soonest to run out first); a search filters it."""
     term = checks["q"] and search_key(checks["q"])
-    matches = Organization.search_text.like(_contains_pattern(term), escape="\\") if term else None
+    matches = (
+        Organization.search_text.like(listing_search.contains_pattern(term), escape="\\")
+        if term
+        else None
+    )
     rows, direction = listing_order.forecast_rows(
         query, checks["cursor"], checks["limit"] + 1, matches
     )

@@ -20,7 +20,7 @@ from tenants.core.types import new_id, utcnow
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, OrganizationStatus, PricingModel, ResellerRole
 from tenants.models.organizations import search_key, search_text
-from tenants.organizations import listing
+from tenants.organizations import listing, listing_search
 
 WORDS = "acme nova blue orbit delta zen atlas pixel".split()  # noqa: SIM905
 
@@ -180,10 +180,10 @@ BOUNDS = [
 
 
 def _bound(monkeypatch, few: int, window: int, cap: int, line_start_cap: int) -> None:
-    monkeypatch.setattr(listing, "_FEW_MATCHES", few)
-    monkeypatch.setattr(listing, "_WINDOW_PAGES", window)
-    monkeypatch.setattr(listing, "_SEARCH_MATCH_CAP", cap)
-    monkeypatch.setattr(listing, "_PREFIX_MATCH_CAP", line_start_cap)
+    monkeypatch.setattr(listing_search, "_FEW_MATCHES", few)
+    monkeypatch.setattr(listing_search, "_WINDOW_PAGES", window)
+    monkeypatch.setattr(listing_search, "_SEARCH_MATCH_CAP", cap)
+    monkeypatch.setattr(listing_search, "_PREFIX_MATCH_CAP", line_start_cap)
 
 
 def _check(actor: Actor, kwargs: dict, limits: tuple[int, ...]) -> None:
@@ -285,3 +285,47 @@ def test_names_typed_from_their_start_are_found_in_one_statement(seeded, monkeyp
         assert [o.id for o in page.items] == expected[:3]
         assert len(statements) == 1, (term, statements)
         db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range(
+    seeded, monkeypatch
+):
+    """More names start with the term than a prefix range's bound: where the database sorts
+    text by code point, the names' range is read in the list's order and stops at the page,
+    so the line-start search still answers in one statement, whatever the number of such
+    names (B2's "orbit zen"); the range ends where the term's last character does (ñ, ú)."""
+    from sqlalchemy import event
+
+    from tenants.core.database import code_point_order
+
+    if not code_point_order(db.session.connection()):
+        pytest.skip("the database's default collation does not sort by code point")
+    names = ["Ñandú 01", "Ñandú 02", "ñandú 03", "Ñandú 04", "Ñandúa", "Ñandv", "Ñandu", "Ñandû"]
+    rows = _rows(seeded.reseller_id, len(names), "n")
+    for row, name in zip(rows, names, strict=True):
+        row.update(
+            name=name,
+            search_name=search_key(name),
+            search_text=search_text(name, None, row["owner_email"]),
+            status="active",
+        )
+    db.session.execute(insert(Organization), rows)
+    commit()
+    expected = _expected(seeded, q="ñandú")
+    assert len(expected) == 5
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    _bound(monkeypatch, 100, 0, 2000, 2)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = listing.organization_page(seeded, q="Ñandú", limit=3)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert [o.id for o in page.items] == expected[:3]
+    assert len(statements) == 1, statements
+    db.session.rollback()
+    _check(seeded, {"q": "ñandú"}, (3, 2))
