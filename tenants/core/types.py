@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import time
@@ -30,15 +29,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{''.join(reversed(chars))}"
 
 
-_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+# A random byte onto one character by its low 5 bits: 256 = 8 x 32, so each of the 32 is
+# equally likely and 16 bytes give the 80 random bits of an id, in C (bytes.translate).
+_BYTE_TO_CROCKFORD = bytes(_CROCKFORD.encode()[byte & 31] for byte in range(256))
 
 
 def new_ids(prefix: str, count: int) -> list[str]:
     """``count`` ids as ``new_id`` makes them, fast (a batch writes thousands): the first
     10 characters are the 2 zero bits and 48 bits of time, shared; the last 16 are 80
-    random bits each, 10 bytes base32-encoded in one call onto the Crockford alphabet."""
+    random bits each, one random byte a character mapped in one call onto the Crockford
+    alphabet (base64.b32encode is a Python loop: 1.9 ms for a batch's 2,000 ids)."""
     head = new_id(prefix)[: len(prefix) + 11]
-    text = base64.b32encode(os.urandom(10 * count)).translate(_FROM_BASE32).decode()
+    text = os.urandom(16 * count).translate(_BYTE_TO_CROCKFORD).decode("ascii")
     return [head + text[i : i + 16] for i in range(0, 16 * count, 16)]
 
 
