@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -116,9 +115,6 @@ class CreditAccount(db.Model):
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         # Credits reserved for scheduled campaign runs are part of the balance, never more.
         CheckConstraint("reserved >= 0 AND reserved <= balance", name="reserved_within_balance"),
-        # What a ledger entry's one foreign key names (LedgerEntry): the account with its
-        # organization and reseller, so an entry can only repeat its account's owners.
-        Index("ux_credit_accounts_id_owner", "id", "organization_id", "reseller_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("acc"))
@@ -146,7 +142,7 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     # No index on account_id nor on transaction_id: nothing reads postings by either (an
     # account's movements are its organization's, by kind and member; a transaction's are
-    # written together), accounts are never deleted nor re-keyed (the only reads the foreign
+    # written together), accounts are never deleted nor re-keyed (the only reads a foreign
     # key would make), and each index was one more entry for every posting a batch writes
     # under its accounts' locks (migration b5d7f9a1c3e6, bench/README.md, B6).
     __table_args__ = (
@@ -155,19 +151,9 @@ class LedgerEntry(db.Model):
         Index("ix_ledger_entries_org_occurred_id", "organization_id", "occurred_at", "id"),
         Index("ix_ledger_entries_reseller_occurred", "reseller_id", "occurred_at", "id"),
         Index("ix_ledger_entries_reseller_created", "reseller_id", "created_at"),
-        # One foreign key for the account and the organization and reseller the entry
-        # repeats: the database checks one row a posting instead of three (a batch of usage
-        # writes two thousand postings under its accounts' locks; bench/README.md, B6), and
-        # refuses an entry whose organization or reseller is not its account's.
-        ForeignKeyConstraint(
-            ["account_id", "organization_id", "reseller_id"],
-            [
-                "credit_accounts.id",
-                "credit_accounts.organization_id",
-                "credit_accounts.reseller_id",
-            ],
-            name="fk_ledger_entries_account_owner",
-        ),
+        # No foreign key: the account an entry names, with its organization and reseller,
+        # is checked once per statement (ACCOUNTS_KNOWN below), and accounts are never
+        # deleted nor re-keyed (ACCOUNTS_KEPT).
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ent"))
@@ -226,6 +212,82 @@ for _ddl, _dialect in (
     (_SQLITE_NO_DELETE, "sqlite"),
 ):
     event.listen(LedgerEntry.__table__, "after_create", _ddl.execute_if(dialect=_dialect))
+
+
+# An entry's account, organization and reseller are an account's own, checked by the
+# database. Not a foreign key: the key checked each posting by a query of its own (10 of the
+# 27 ms a batch's 2,000 postings took to COPY; bench/README.md, B6), where PostgreSQL checks
+# a statement's new entries in one anti-join after it (a COPY or a multi-row INSERT alike);
+# SQLite checks each row as it comes. The key also kept a referenced account from being
+# deleted or re-keyed: accounts never are, and the database refuses both (ACCOUNTS_KEPT).
+# Created here for create_all and by migration c8e0a2b4d6f9, which holds the same text.
+ACCOUNTS_KNOWN = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION ledger_entries_accounts_known() RETURNS trigger AS $$
+        BEGIN
+            IF EXISTS (
+                SELECT 1 FROM new_entries AS e
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM credit_accounts AS a
+                    WHERE a.id = e.account_id
+                      AND a.organization_id = e.organization_id
+                      AND a.reseller_id = e.reseller_id
+                )
+            ) THEN
+                RAISE EXCEPTION 'a ledger entry names no account of its organization'
+                    USING ERRCODE = 'foreign_key_violation';
+            END IF;
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql""",
+        "CREATE TRIGGER ledger_entries_accounts_known AFTER INSERT ON ledger_entries"
+        " REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT"
+        " EXECUTE FUNCTION ledger_entries_accounts_known()",
+    ),
+    "sqlite": (
+        "CREATE TRIGGER ledger_entries_account_known BEFORE INSERT ON ledger_entries"
+        " WHEN NOT EXISTS (SELECT 1 FROM credit_accounts WHERE id = NEW.account_id"
+        " AND organization_id = NEW.organization_id AND reseller_id = NEW.reseller_id)"
+        " BEGIN SELECT RAISE(ABORT, 'a ledger entry names no account of its organization');"
+        " END",
+    ),
+}
+ACCOUNTS_KEPT = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION credit_accounts_kept() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'credit accounts are never deleted nor re-keyed'
+                USING ERRCODE = 'restrict_violation';
+        END;
+        $$ LANGUAGE plpgsql""",
+        "CREATE TRIGGER credit_accounts_not_deleted BEFORE DELETE ON credit_accounts"
+        " FOR EACH ROW EXECUTE FUNCTION credit_accounts_kept()",
+        "CREATE TRIGGER credit_accounts_not_rekeyed"
+        " BEFORE UPDATE OF id, organization_id, reseller_id ON credit_accounts FOR EACH ROW"
+        " WHEN (OLD.id IS DISTINCT FROM NEW.id"
+        " OR OLD.organization_id IS DISTINCT FROM NEW.organization_id"
+        " OR OLD.reseller_id IS DISTINCT FROM NEW.reseller_id)"
+        " EXECUTE FUNCTION credit_accounts_kept()",
+    ),
+    "sqlite": (
+        "CREATE TRIGGER credit_accounts_not_deleted BEFORE DELETE ON credit_accounts"
+        " BEGIN SELECT RAISE(ABORT, 'credit accounts are never deleted nor re-keyed'); END",
+        "CREATE TRIGGER credit_accounts_not_rekeyed"
+        " BEFORE UPDATE OF id, organization_id, reseller_id ON credit_accounts"
+        " WHEN OLD.id IS NOT NEW.id OR OLD.organization_id IS NOT NEW.organization_id"
+        " OR OLD.reseller_id IS NOT NEW.reseller_id"
+        " BEGIN SELECT RAISE(ABORT, 'credit accounts are never deleted nor re-keyed'); END",
+    ),
+}
+for _table, _statements in (
+    (LedgerEntry.__table__, ACCOUNTS_KNOWN),
+    (CreditAccount.__table__, ACCOUNTS_KEPT),
+):
+    for _dialect, _texts in _statements.items():
+        for _text in _texts:
+            event.listen(
+                _table, "after_create", DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect)
+            )
 
 
 class UsageReference(db.Model):

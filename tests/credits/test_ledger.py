@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from tenants.access.actors import SYSTEM
 from tenants.core.errors import (
@@ -123,8 +124,10 @@ def test_ledger_entries_cannot_be_updated_or_deleted(prepaid_org):
 def test_an_entry_repeats_its_accounts_organization_and_reseller_or_is_refused(
     prepaid_org, create_organization
 ):
-    """One foreign key ties an entry to its account and to that account's organization and
-    reseller: an entry naming another organization (of the same reseller) is refused."""
+    """The database ties an entry to its account and to that account's organization and
+    reseller: an entry naming another organization (of the same reseller), another reseller
+    or no account is refused -- alone, or as one row of a multi-row statement, whose other
+    rows are then refused with it."""
     fund(prepaid_org, 10)
     other = create_organization(pricing_model="prepaid")
     entry = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.credits == 10).limit(1))
@@ -133,13 +136,70 @@ def test_an_entry_repeats_its_accounts_organization_and_reseller_or_is_refused(
         for column in LedgerEntry.__table__.columns
         if column.key != "id"
     }
-    for wrong in ({"organization_id": other.id}, {"reseller_id": "rsl_none"}):
-        with pytest.raises(DatabaseError):
+    wrongs = ({"organization_id": other.id}, {"reseller_id": "rsl_none"}, {"account_id": "acc_x"})
+    for wrong in wrongs:
+        with pytest.raises(IntegrityError):
             db.session.execute(sa.insert(LedgerEntry).values({**values, **wrong, "id": "ent_x"}))
             db.session.flush()
         db.session.rollback()
+        rows = [{**values, "id": f"ent_ok{n}"} for n in range(3)]
+        with pytest.raises(IntegrityError):
+            db.session.execute(sa.insert(LedgerEntry).values([*rows, {**values, **wrong}]))
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 2
     db.session.execute(sa.insert(LedgerEntry).values({**values, "id": "ent_same_owner"}))
     db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_a_copy_of_postings_with_one_stranger_is_refused_whole(prepaid_org, create_organization):
+    """Batch usage COPYs its postings: the check runs once over the statement's rows."""
+    from tenants.models.ledger import ENTRY_COLUMNS
+
+    fund(prepaid_org, 10)
+    other = create_organization(pricing_model="prepaid")
+    table = LedgerEntry.__table__
+    entry = dict(db.session.execute(sa.select(table).limit(1)).mappings().one())
+    rows = [{**entry, "id": f"ent_copy{n}"} for n in range(500)]
+    rows[250]["organization_id"] = other.id
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    columns = ", ".join(ENTRY_COLUMNS)
+    refused = pytest.raises(psycopg.errors.ForeignKeyViolation)
+    with refused, cursor.copy(f"COPY ledger_entries ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in ENTRY_COLUMNS])
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 2
+
+
+def test_credit_accounts_are_never_deleted_nor_re_keyed(prepaid_org, create_organization):
+    """What the ledger's entries name stays: no account is deleted or moves to another id,
+    organization or reseller (used or not); its balance moves as before."""
+    fund(prepaid_org, 10)
+    other = create_organization(pricing_model="prepaid")
+    used = ledger.account_id(prepaid_org, SYSTEM_ACCOUNT)
+    unused = ledger.account_id(other, AccountRef(AccountKind.ADJUSTMENTS))
+    db.session.commit()
+    changes = (
+        sa.delete(CreditAccount).where(CreditAccount.id == unused),
+        sa.delete(CreditAccount).where(CreditAccount.id == used),
+        sa.update(CreditAccount).where(CreditAccount.id == unused).values(id="acc_other"),
+        sa.update(CreditAccount)
+        .where(CreditAccount.id == unused)
+        .values(organization_id=prepaid_org.id),
+        sa.update(CreditAccount).where(CreditAccount.id == used).values(reseller_id="rsl_x"),
+    )
+    for change in changes:
+        with pytest.raises(DatabaseError, match="never deleted nor re-keyed"):
+            db.session.execute(change)
+        db.session.rollback()
+    db.session.execute(
+        sa.update(CreditAccount)
+        .where(CreditAccount.id == used)
+        .values(balance=CreditAccount.balance + 1, organization_id=prepaid_org.id)
+    )
+    db.session.rollback()
+    assert db.session.get(CreditAccount, used).balance == 10
 
 
 def test_balance_check_constraint_is_the_last_guard(prepaid_org):

@@ -219,30 +219,64 @@ def test_migrations_make_the_line_start_search_as_the_models_do(flask_cli, empty
     assert names >= SEARCH_LINES_OBJECTS
 
 
-@pytest.mark.migrated
-def test_migrations_make_ledger_entries_and_charges_immutable(flask_cli, empty_database):
-    """The triggers live outside the models' metadata: the migrations must create them."""
-    engine = sa.create_engine(empty_database)
+def _triggers(url: str) -> set[tuple[str, str]]:
+    """The database's own triggers and (PostgreSQL) the functions they run, as it writes them."""
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
-                query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+                queries = (
+                    "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+                    "SELECT proname, prosrc FROM pg_proc"
+                    " WHERE pronamespace = 'public'::regnamespace"
+                    " AND prorettype = 'trigger'::regtype",
+                )
             else:
-                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-            triggers = {row[0] for row in conn.exec_driver_sql(query)}
+                queries = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'",)
+            # Compared word for word: a migration indents a body as its own file does.
+            return {
+                (name, " ".join(text.split()))
+                for query in queries
+                for name, text in conn.exec_driver_sql(query)
+            }
     finally:
         engine.dispose()
-    expected = (
-        {"ledger_entries_immutable", "charges_immutable"}
-        if engine.dialect.name == "postgresql"
-        else {
+
+
+@pytest.mark.migrated
+def test_migrations_make_the_models_triggers(flask_cli, empty_database, tmp_path):
+    """The triggers live outside the models' metadata: the migrations must create exactly
+    those create_all does -- immutable ledger entries and charges, an entry's account checked
+    against its organization and reseller, accounts never deleted nor re-keyed."""
+    migrated = _triggers(empty_database)
+    if empty_database.startswith("postgresql"):
+        from tests.conftest import fresh_postgres_database
+
+        with fresh_postgres_database("portal_triggers") as url:
+            created = _triggers(url)
+        expected = {
+            "ledger_entries_immutable",
+            "charges_immutable",
+            "ledger_entries_accounts_known",
+            "credit_accounts_not_deleted",
+            "credit_accounts_not_rekeyed",
+        }
+    else:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'created.db'}")
+        db.metadata.create_all(engine)
+        engine.dispose()
+        created = _triggers(f"sqlite:///{tmp_path / 'created.db'}")
+        expected = {
             "ledger_entries_no_update",
             "ledger_entries_no_delete",
             "charges_no_update",
             "charges_no_delete",
+            "ledger_entries_account_known",
+            "credit_accounts_not_deleted",
+            "credit_accounts_not_rekeyed",
         }
-    )
-    assert expected <= triggers
+    assert migrated == created
+    assert expected <= {name for name, _definition in migrated}
 
 
 # -- demo --------------------------------------------------------------------------------------
