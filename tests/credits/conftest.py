@@ -13,7 +13,7 @@ from tenants.core.extensions import db
 from tenants.credits import ledger
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
-from tenants.models import AccountKind, EntryType
+from tenants.models import AccountKind, EntryType, UsageDay
 from tenants.models.ledger import AccountRef
 from tests.conftest import owner_of, set_prices
 
@@ -53,6 +53,17 @@ def system_credits(org) -> int:
     """The organization's pool as the ledger says it now (nothing cached in the session)."""
     db.session.expire_all()
     return ledger.balance(org).system_credits
+
+
+def day_totals() -> dict[str, int]:
+    """Each organization's credits used, summed over its days in usage_days."""
+    return dict(
+        db.session.execute(
+            sa.select(UsageDay.organization_id, sa.func.sum(UsageDay.credits)).group_by(
+                UsageDay.organization_id
+            )
+        ).all()
+    )
 
 
 def count(model) -> int:

@@ -12,9 +12,9 @@ from tenants.billing.usage import EventStatus, UsageEvent, record_usage_batch
 from tenants.core.extensions import db
 from tenants.credits import ledger_many
 from tenants.jobs.outbox import commit
-from tenants.models import LedgerEntry, Organization, OrganizationStatus, QueuedJob, UsageDay
+from tenants.models import LedgerEntry, Organization, OrganizationStatus, QueuedJob
 from tenants.models.ledger import AccountKind, EntryType
-from tests.credits.conftest import fund, system_credits
+from tests.credits.conftest import day_totals, fund, system_credits
 
 
 def _postings(kind: AccountKind) -> int:
@@ -111,13 +111,7 @@ def test_an_organization_deleted_before_the_turn_moves_nothing(create_organizati
     assert [r.status for r in results] == [EventStatus.REFUSED, EventStatus.ACCEPTED]
     assert _balanced_usage() == [("kept-1", 2, 0)]
     assert (system_credits(gone), system_credits(kept)) == (10, 6)
-    days = dict(
-        db.session.execute(
-            sa.select(UsageDay.organization_id, sa.func.sum(UsageDay.credits)).group_by(
-                UsageDay.organization_id
-            )
-        ).all()
-    )
+    days = day_totals()
     assert days.get(gone.id, 0) == 0 and days[kept.id] == 4
     assert db.session.get(Organization, kept.id).forecast_usage_7d == 4
     assert db.session.get(Organization, gone.id).total_credits == 10

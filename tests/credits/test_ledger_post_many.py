@@ -13,9 +13,9 @@ from tenants.core.extensions import db
 from tenants.credits import ledger_many
 from tenants.credits.ledger import Posting
 from tenants.jobs.outbox import commit
-from tenants.models import LedgerEntry, Organization, OrganizationStatus, UsageDay
+from tenants.models import LedgerEntry, Organization, OrganizationStatus
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType
-from tests.credits.conftest import fund, system_credits
+from tests.credits.conftest import day_totals, fund, system_credits
 
 
 def usage(org, credits: int, reference: str) -> ledger_many.Movement:
@@ -81,13 +81,7 @@ def test_an_organization_deleted_meanwhile_refuses_its_movements_and_moves_nothi
     )
     # Its usage is in no day total either (PostgreSQL counts the day totals before the
     # totals' UPDATE finds it deleted, then takes them back); the kept one's is.
-    days = dict(
-        db.session.execute(
-            sa.select(UsageDay.organization_id, sa.func.sum(UsageDay.credits)).group_by(
-                UsageDay.organization_id
-            )
-        ).all()
-    )
+    days = day_totals()
     assert days.get(gone.id, 0) == 0 and days[kept.id] == 5
     assert db.session.get(Organization, kept.id).forecast_usage_7d == 5
 
