@@ -292,15 +292,17 @@ def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range
     seeded, monkeypatch
 ):
     """More names start with the term than a prefix range's bound: where the database sorts
-    text by code point, the names' range is read in the list's order and stops at the page,
-    so the line-start search still answers in one statement, whatever the number of such
-    names (B2's "orbit zen"); the range ends where the term's last character does (ñ, ú)."""
+    text by code point (the CI's: C.UTF-8), the names' range is read in the list's order and
+    stops at the page, so the line-start search still answers in one statement, whatever
+    the number of such names (B2's "orbit zen"); the range ends where the term's last
+    character does (ñ, ú)."""
     from sqlalchemy import event
 
     from tenants.core.database import code_point_order
 
-    if not code_point_order(db.session.connection()):
-        pytest.skip("the database's default collation does not sort by code point")
+    # Elsewhere (another collation) the names' range is bounded and counted like the others:
+    # too many here, the search gives up the line-start path (three statements), same page.
+    ordered = code_point_order(db.session.connection())
     names = ["Ñandú 01", "Ñandú 02", "ñandú 03", "Ñandú 04", "Ñandúa", "Ñandv", "Ñandu", "Ñandû"]
     rows = _rows(seeded.reseller_id, len(names), "n")
     for row, name in zip(rows, names, strict=True):
@@ -326,6 +328,6 @@ def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert [o.id for o in page.items] == expected[:3]
-    assert len(statements) == 1, statements
+    assert len(statements) == (1 if ordered else 3), statements
     db.session.rollback()
     _check(seeded, {"q": "ñandú"}, (3, 2))
