@@ -29,7 +29,7 @@ empty=$(.venv/bin/python - <<'PY'
 from sqlalchemy import func, select
 
 from app import create_app
-from tenants.extensions import db
+from tenants.core.extensions import db
 from tenants.models import User
 
 with create_app().app_context():

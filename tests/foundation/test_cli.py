@@ -321,6 +321,31 @@ def test_demo_fills_an_empty_database_its_logins_work_and_it_refuses_to_run_twic
 
 
 @pytest.mark.migrated
+def _run_sh_asks_if_empty(url: str, tmp_path: Path) -> str:
+    """What scripts/run.sh's own check (the Python between its ``<<'PY'`` and ``PY``) says of
+    the database at ``url``: "yes" when it holds no user, so the demo is filled."""
+    script = (ROOT / "scripts" / "run.sh").read_text()
+    check = re.search(r"<<'PY'\n(.*?)\nPY\n", script, re.DOTALL).group(1)
+    env = {**os.environ, "DATABASE_URL": url, "OUTBOX_DIR": str(tmp_path / "outbox")}
+    for name in ("REDIS_URL", "MAIL_SERVER", "FLASK_APP"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-"], input=check, cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_run_sh_fills_the_demo_into_an_empty_database_only(flask_cli, empty_database, tmp_path):
+    """The README's first command decides with its own Python whether the database is empty
+    (then `flask demo`): that Python runs against the code as it is (it imported a module
+    that had moved, and the command stopped there)."""
+    flask_cli("db", "upgrade")
+    assert _run_sh_asks_if_empty(empty_database, tmp_path) == "yes"
+    flask_cli("demo")
+    assert _run_sh_asks_if_empty(empty_database, tmp_path) == "no"
+
+
 def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, empty_database):
     flask_cli("demo", "--password", "demo password 123")
     engine = sa.create_engine(empty_database)
