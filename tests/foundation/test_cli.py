@@ -320,7 +320,6 @@ def test_demo_fills_an_empty_database_its_logins_work_and_it_refuses_to_run_twic
     assert login_lands_on(portal, logins["Platform admin"], password) == "/platform/"
 
 
-@pytest.mark.migrated
 def _run_sh_asks_if_empty(url: str, tmp_path: Path) -> str:
     """What scripts/run.sh's own check (the Python between its ``<<'PY'`` and ``PY``) says of
     the database at ``url``: "yes" when it holds no user, so the demo is filled."""
@@ -346,6 +345,7 @@ def test_run_sh_fills_the_demo_into_an_empty_database_only(flask_cli, empty_data
     assert _run_sh_asks_if_empty(empty_database, tmp_path) == "no"
 
 
+@pytest.mark.migrated
 def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, empty_database):
     flask_cli("demo", "--password", "demo password 123")
     engine = sa.create_engine(empty_database)
