@@ -38,6 +38,11 @@ _LOCKING = re.compile(r"\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b",
 # does; PostgreSQL 15 treats only C and POSIX as such in its planner.
 _CODE_POINT_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
 _code_point_order: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+# datlocprovider is PostgreSQL 15's (ICU as the default collation); absent before.
+_COLLATION = (
+    "SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' FROM pg_database d"
+    " WHERE datname = current_database()"
+)
 
 
 class RoutingSession(Session):
@@ -83,13 +88,6 @@ def code_point_order(connection: Connection) -> bool:
         )
         _code_point_order[engine] = known
     return known
-
-
-# datlocprovider is PostgreSQL 15's (ICU as the default collation); absent before.
-_COLLATION = (
-    "SELECT datcollate, to_jsonb(d) ->> 'datlocprovider' FROM pg_database d"
-    " WHERE datname = current_database()"
-)
 
 
 def _sorts_by_code_point(row: Any) -> bool:

@@ -86,11 +86,12 @@ def _prefix_pattern(text: str) -> str:
     return contains_pattern(text)[1:]
 
 
-def _name_prefix_range(query, term: str, direction: str, wanted: int):
+def _name_prefix_range(query, term: str, starts, direction: str, wanted: int):
     """The first ``wanted`` rows of ``query`` whose search_name starts with ``term``, in the
     list's order, read from the list's own index (reseller, search_name, id): the LIKE's
     range written out, [term, term with its last character's successor), which is exactly
-    the names that start with it where text sorts by code point (code_point_order)."""
+    the names that start with it where text sorts by code point (code_point_order), with
+    ``starts`` (the LIKE itself) kept as the filter."""
     ranged = Organization.search_name >= term
     if ord(term[-1]) < 0x10FFFF:
         ranged = and_(ranged, Organization.search_name < term[:-1] + chr(ord(term[-1]) + 1))
@@ -98,7 +99,7 @@ def _name_prefix_range(query, term: str, direction: str, wanted: int):
         query.with_only_columns(
             Organization.id, Organization.search_name, false().label("too_many")
         )
-        .where(ranged, Organization.search_name.like(_prefix_pattern(term), escape="\\"))
+        .where(ranged, starts)
         .order_by(*name_order(Organization, direction))
         .limit(wanted)
     )
@@ -119,7 +120,7 @@ def _line_start_matches(query, term: str, direction: str, wanted: int):
     if code_point_order(db.session.connection()):
         # The names that start with the term are one range of the list's own index: its
         # first ``wanted`` in order are read and no more, however many share the start.
-        parts.append(_name_prefix_range(query, term, direction, wanted))
+        parts.append(_name_prefix_range(query, term, sources[0][0], direction, wanted))
         sources = sources[1:]
     for n, (matches, cap) in enumerate(sources):
         bounded = (
