@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, selec
 
 from tenants.access.actors import SYSTEM, Actor
 from tenants.access.policy import Permission, can
+from tenants.core.bulk import one_of
 from tenants.core.errors import Forbidden, NotFound
 from tenants.core.extensions import db
 from tenants.core.types import is_record_id
@@ -125,6 +126,21 @@ def organization_row_query(
         "reseller": actor.reseller_id,
         "organization": actor.organization_id,
     }
+
+
+def organization_rows_query(
+    actor: Actor, organization_ids: set[str], columns: tuple[str, ...]
+) -> Select:
+    """The organizations among ``organization_ids`` the actor may see, to read as read-only
+    rows of ``columns`` (no ORM objects): a batch's hot path (the API's batch usage)."""
+    table = Organization.__table__
+    query = select(*(table.c[name] for name in columns)).where(
+        one_of(table.c.id, sorted(organization_ids)),
+        table.c.status != OrganizationStatus.DELETED,
+    )
+    return _scoped(
+        query, _organization_scope(actor), actor.reseller_id, actor.organization_id, table.c
+    )
 
 
 def organization_row(actor: Actor, organization_id: str, columns: tuple[str, ...]):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import load_only
 
 from tenants.access import scoping
 from tenants.access.actors import Actor
@@ -249,40 +248,29 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     return results
 
 
-# What a prepaid event, its alerts and its top-up read of the organization: a batch loads
-# hundreds, and loading every column of each costs more than the rest of its checks.
-_PREPAID_COLUMNS = (
-    Organization.reseller_id,
-    Organization.status,
-    Organization.pricing_model,
-    Organization.individual_user_credits,
-    Organization.timezone,
-    Organization.low_balance_alert,
-    Organization.low_balance_threshold,
-    Organization.notification_mobile,
-    Organization.auto_top_up_enabled,
-    Organization.auto_top_up_below,
-    Organization.auto_top_up_credits,
-    Organization.forecast_window_start,  # its window's sums gain the batch's usage in place
-)
+# What a batch's prepaid event, its alerts, top-up and forecast read of the organization:
+# the single charge's columns and the stored forecast window (its sums gain the batch's
+# usage in place, tenants.credits.forecast_many). Read as rows: a batch reads hundreds, and
+# making ORM objects of them cost more than the rest of its checks (bench/README.md, B6).
+BATCH_COLUMNS = (*USAGE_COLUMNS, "forecast_window_start")
 
 
-def _organizations(actor: Actor, ids: set[str]) -> dict[str, Organization]:
-    """The organizations the actor may use among ``ids``, in one query (postpaid ones then
-    loaded whole in a second: their usage reads prices, country and limit). A string that
-    is no record id (a NUL, another format) names none; the database is not asked about it."""
+def _organizations(actor: Actor, ids: set[str]) -> dict:
+    """The organizations the actor may use among ``ids``, in one query, as read-only rows
+    (postpaid ones then loaded as ORM objects in a second: their usage reads prices, country
+    and limit, and keeps their debt). A string that is no record id (a NUL, another format)
+    names none; the database is not asked about it."""
     ids = {value for value in ids if is_record_id(value)}
     if not ids:
         return {}
-    query = scoping.organizations_query(actor).where(one_of(Organization.id, ids))
-    orgs = {org.id: org for org in db.session.scalars(query.options(load_only(*_PREPAID_COLUMNS)))}
+    rows = db.session.execute(scoping.organization_rows_query(actor, ids, BATCH_COLUMNS))
+    orgs = {row.id: row for row in rows}
     postpaid = [org_id for org_id, org in orgs.items() if org.pricing_model != PricingModel.PREPAID]
     if postpaid:
-        db.session.scalars(
-            select(Organization)
-            .where(Organization.id.in_(postpaid))
-            .execution_options(populate_existing=True)
-        ).all()
+        orgs.update(
+            (org.id, org)
+            for org in db.session.scalars(select(Organization).where(Organization.id.in_(postpaid)))
+        )
     return orgs
 
 
