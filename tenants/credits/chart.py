@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from tenants.core.day_buckets import day_starts, sums_by_day
 from tenants.core.extensions import db
-from tenants.credits.movements import LOG_DAYS
+from tenants.credits.movements import LATE_USAGE_DAYS, LOG_DAYS
 from tenants.models import AccountKind, CreditAccount, LedgerEntry, Organization
 from tenants.models.ledger import USED_TYPES
 
@@ -45,6 +45,9 @@ def daily_series(org: Organization, days: int = LOG_DAYS) -> list[DayPoint]:
         *own,
         LedgerEntry.account_kind == AccountKind.SYSTEM,
         LedgerEntry.created_at >= starts[0],
+        # What was recorded in the window happened at most LATE_USAGE_DAYS before it: the
+        # bound that reads a range of the movements' (organization, occurred_at) index.
+        LedgerEntry.occurred_at >= starts[0] - timedelta(days=LATE_USAGE_DAYS + 1),
     )["pool"]
     used = sums_by_day(
         LedgerEntry.occurred_at,

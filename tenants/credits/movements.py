@@ -40,6 +40,9 @@ from tenants.models.ledger import AccountRef
 from tenants.people.users import users_by_id
 
 LOG_DAYS = 30
+# Usage may be reported this late (SPEC §4): a movement happened at most this long before it
+# was recorded (tenants.credits.operations.clean_occurred_at refuses older usage).
+LATE_USAGE_DAYS = 35
 MAX_PAGE_SIZE = 200
 # A movement recorded this long before or after it happened shows its recording time too.
 RECORDED_APART = timedelta(minutes=1)

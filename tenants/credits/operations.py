@@ -36,11 +36,10 @@ from tenants.credits.ledger import (
     post_transaction,
 )
 from tenants.credits.ledger_many import Movement
-from tenants.credits.movements import credits_phrase
+from tenants.credits.movements import LATE_USAGE_DAYS, credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
 
-LATE_USAGE_DAYS = 35
 # The references of the transfers that empty member accounts when they close.
 MEMBER_REMOVED = "member-removed"
 INDIVIDUAL_CREDITS_OFF = "individual-credits-off"

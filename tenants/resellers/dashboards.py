@@ -9,7 +9,7 @@ reseller's organizations and ledger entries never count; each figure is one grou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date
 
 from sqlalchemy import Float, case, cast, func
 
@@ -18,7 +18,6 @@ from tenants.access.actors import Actor
 from tenants.core import day_buckets
 from tenants.core.extensions import db
 from tenants.models import (
-    AccountKind,
     EntryType,
     LedgerEntry,
     Organization,
@@ -31,9 +30,6 @@ from tenants.models.ledger import USED_TYPES
 DAYS = 30
 RUNNING_OUT = 5
 SOLD_TYPES = (EntryType.PURCHASE, EntryType.AUTO_TOP_UP)
-# Usage may say it happened a few minutes after it was recorded (the sender's clock runs
-# ahead): tenants.credits.operations.clean_occurred_at allows 5.
-CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -81,28 +77,28 @@ def customer_counts(actor: Actor) -> CustomerCounts:
 
 def daily_credits(actor: Actor, days: int = DAYS) -> list[DayCredits]:
     """Per UTC day over the last ``days`` days (today included): credits sold (holding-side
-    postings of purchases and automatic top-ups) and credits used (the usage counter-account,
-    which both prepaid and postpaid usage post to), each on the day it happened
-    (``occurred_at``: SMS reported late count on the day they were sent, SPEC §4).
+    postings of purchases and automatic top-ups) and credits used (usage, messages less
+    their refunds, prepaid and postpaid: counted on the holding side, minus the credits
+    there, as each moves credits between a holding account and the usage counter-account
+    only), each on the day it happened (``occurred_at``: SMS reported late count on the day
+    they were sent, SPEC §4).
 
-    One grouped query; ``reseller_id IN (the resellers in scope) AND created_at >= start``
-    reads the (reseller_id, created_at) index, for one reseller or for all of them: an entry
-    is recorded at or after it happened (give or take the clock skew usage may carry), so
-    that bound keeps every entry of the window.
+    One grouped query of movements (``balance_after`` set) over the window: ``reseller_id
+    IN (the resellers in scope) AND occurred_at >= start`` reads the movements' (reseller_id,
+    occurred_at) index, for one reseller or for all of them.
     """
     starts = day_buckets.day_starts(days, UTC)
-    is_sold = LedgerEntry.type.in_(SOLD_TYPES) & LedgerEntry.balance_after.is_not(None)
-    is_used = LedgerEntry.type.in_(USED_TYPES) & (LedgerEntry.account_kind == AccountKind.USAGE)
+    is_sold = LedgerEntry.type.in_(SOLD_TYPES)
     in_scope = scoping.resellers_query(actor).with_only_columns(Reseller.id)
     totals = day_buckets.sums_by_day(
         LedgerEntry.occurred_at,
         starts,
         {
             "sold": case((is_sold, LedgerEntry.credits), else_=0),
-            "used": case((is_used, LedgerEntry.credits), else_=0),
+            "used": case((is_sold, 0), else_=-LedgerEntry.credits),
         },
         LedgerEntry.reseller_id.in_(in_scope),
-        LedgerEntry.created_at >= starts[0] - CLOCK_SKEW,
+        LedgerEntry.balance_after.is_not(None),
         LedgerEntry.occurred_at >= starts[0],
         LedgerEntry.type.in_((*SOLD_TYPES, *USED_TYPES)),
     )

@@ -123,6 +123,47 @@ def test_credits_sold_and_used_per_day_are_the_resellers_own(two_resellers):
     assert sum(d.used for d in everyone) == 95 + 1234
 
 
+def test_credits_used_count_messages_less_their_refunds_as_the_usage_account_does(
+    two_resellers,
+):
+    """Used is counted on the holding side of each usage, message and refund (the movements'
+    index holds only that side): it equals what the usage counter-account took, prepaid and
+    postpaid alike."""
+    from tenants.billing.postpaid import refund_postpaid_usage
+    from tenants.credits.ledger import Posting, post_transaction
+    from tenants.models import AccountKind, Organization
+    from tenants.models.ledger import USED_TYPES, AccountRef
+
+    a, _b, _ = two_resellers
+    low = db.session.scalar(sa.select(Organization).where(Organization.name == "Low Balance SL"))
+    post = db.session.scalar(sa.select(Organization).where(Organization.name == "Postpaid SL"))
+    record_usage(SYSTEM, low, credits=12, reference="m1", entry_type=EntryType.MESSAGE)
+    record_usage(SYSTEM, post, credits=9, reference="m2", entry_type=EntryType.MESSAGE)
+    commit()
+    post_transaction(
+        SYSTEM,
+        low,
+        [
+            Posting(SYSTEM_ACCOUNT, 5, EntryType.REFUND),
+            Posting(AccountRef(AccountKind.USAGE), -5, EntryType.REFUND),
+        ],
+        reference="message:m1",
+    )
+    refund_postpaid_usage(SYSTEM, post, credits=4, reference="m2")
+    commit()
+
+    used = sum(d.used for d in dashboards.daily_credits(staff(a)))
+    assert used == 70 + 25 + 12 + 9 - 5 - 4
+    counted = db.session.scalar(
+        sa.select(sa.func.sum(LedgerEntry.credits)).where(
+            LedgerEntry.reseller_id == a.id,
+            LedgerEntry.account_kind == AccountKind.USAGE,
+            LedgerEntry.type.in_(USED_TYPES),
+        )
+    )
+    assert used == counted
+
+
 def test_closest_to_running_out_is_relative_to_the_threshold(two_resellers):
     a, b, ids = two_resellers
     listed = dashboards.running_out(staff(a))
