@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import String, and_, false, func, literal_column, select, union_all
+from sqlalchemy import String, and_, false, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from tenants.core.database import code_point_order
@@ -37,7 +37,9 @@ def name_order(columns, direction: str) -> tuple:
 #      from the trigram index of the rest of the text (up to _FEW_MATCHES): a name typed
 #      from its start costs the same at 1,000 or 100,000 organizations however many share
 #      it (where text sorts by code point, the names' range is read in the list's order
-#      and only up to the page, unbounded); elsewhere (SQLite) the matches of search_text;
+#      and only up to the page, unbounded, and when it fills the page the other sources
+#      keep only what sorts before its last name); elsewhere (SQLite) the matches of
+#      search_text;
 #   2. the ordered walk of the next _WINDOW_PAGES pages' worth of rows, filtered: enough
 #      when the term is common (one row in ten or more), whatever the number of rows;
 #   3. every match through the trigram index of search_text, sorted, up to
@@ -116,16 +118,28 @@ def _line_start_matches(query, term: str, direction: str, wanted: int):
         (_LINE3.like(prefix, escape="\\"), _PREFIX_MATCH_CAP),
         (_REST.like(contains, escape="\\"), _FEW_MATCHES),
     )
-    parts = []
+    parts, beyond = [], None
     if code_point_order(db.session.connection()):
         # The names that start with the term are one range of the list's own index: its
         # first ``wanted`` in order are read and no more, however many share the start.
-        parts.append(_name_prefix_range(query, term, sources[0][0], direction, wanted))
+        names = _name_prefix_range(query, term, sources[0][0], direction, wanted).cte("names")
+        parts.append(select(names))
         sources = sources[1:]
+        # When they fill the page, a match of another source that sorts after the last of
+        # them cannot be on it: the other sources keep (and count, and sort) only the
+        # others, so a common start of billing names costs what the page holds.
+        last = func.max if direction != "prev" else func.min
+        bound = select(last(names.c.search_name)).having(func.count() >= wanted).scalar_subquery()
+        within = (
+            Organization.search_name <= bound
+            if direction != "prev"
+            else Organization.search_name >= bound
+        )
+        beyond = or_(bound.is_(None), within)
     for n, (matches, cap) in enumerate(sources):
         bounded = (
             query.with_only_columns(Organization.id, Organization.search_name)
-            .where(matches)
+            .where(matches, *(() if beyond is None else (beyond,)))
             .limit(cap + 1)
             .subquery(f"source{n}")
         )

@@ -331,3 +331,52 @@ def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range
     assert len(statements) == (1 if ordered else 3), statements
     db.session.rollback()
     _check(seeded, {"q": "ñandú"}, (3, 2))
+
+
+@pytest.mark.postgres_only
+def test_billing_names_after_a_full_page_of_names_are_not_read(create_reseller, monkeypatch):
+    """Where the names that start with the term fill the page, a billing name (or email)
+    that starts with it too but belongs to an organization sorting after the last of them
+    cannot be on the page: the line-start search keeps only the others, so their number
+    does not count against the prefix bound (B2's "orbit zen": 1,190 billing names read and
+    sorted for a page of 51). Here three such billing names against a bound of two: one
+    statement, where the search gave up its line-start path before. Every page, forwards
+    and backwards, is the plain filter's."""
+    from sqlalchemy import event
+
+    from tenants.core.database import code_point_order
+
+    reseller = create_reseller(name="Bound")
+    actor = Actor(reseller_id=reseller.id, reseller_role=ResellerRole.ADMIN)
+    names = [(f"Orbit zen {n:02d}", None) for n in range(1, 7)]
+    names += [("Aardvark", "Orbit zen first")]  # sorts before the page's last name
+    names += [(f"Zulu {n}", "Orbit zen last") for n in range(1, 4)]  # after it
+    names += [("Orbit zen 03", "Orbit zen tie")]  # the same name as the page's last
+    rows = _rows(reseller.id, len(names), "bound")
+    for row, (name, billing) in zip(rows, names, strict=True):
+        row.update(
+            name=name,
+            billing_name=billing,
+            search_name=search_key(name),
+            search_text=search_text(name, billing, row["owner_email"]),
+            status="active",
+        )
+    db.session.execute(insert(Organization), rows)
+    commit()
+    expected = _expected(actor, q="orbit zen")
+    assert len(expected) == len(names)
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    _bound(monkeypatch, 100, 0, 2000, 2)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = listing.organization_page(actor, q="orbit zen", limit=2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert [o.id for o in page.items] == expected[:2]
+    assert len(statements) == (1 if code_point_order(db.session.connection()) else 3)
+    db.session.rollback()
+    _check(actor, {"q": "orbit zen"}, (2, 3, 4))
