@@ -12,6 +12,7 @@ import enum
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -56,7 +57,17 @@ def pg_array(values: Iterable[Any]) -> str:
         joined = "".join(values)
         if '"' not in joined and "\\" not in joined:
             return '{"' + '","'.join(values) + '"}'
+    if kinds <= _BARE:  # numbers and days are written without quotes, None as NULL
+        return "{" + ",".join("NULL" if v is None else _bare(v) for v in values) + "}"
     return _pg_array_of_any(values)
+
+
+# Element types an array literal holds unquoted (nothing in their text needs escaping).
+_BARE = {int, Decimal, date, type(None)}
+
+
+def _bare(value: int | Decimal | date) -> str:
+    return value.isoformat() if type(value) is date else str(value)
 
 
 def _pg_array_of_any(values: list[Any]) -> str:
@@ -263,14 +274,21 @@ def upsert_adding(
     statement caches keep it (a multi-row VALUES of 600 rows was compiled and parsed again
     each time: a third of a batch usage request's CPU, bench/README.md B6). Other databases:
     one multi-row VALUES."""
+    statement = upsert_adding_statement(table, keys, rows, adding)
+    if statement is not None:
+        db.session.execute(statement)
+
+
+def upsert_adding_statement(
+    table: Table, keys: Sequence[str], rows: list[dict], adding: Sequence[str]
+):
+    """The statement upsert_adding executes (None for no rows), to build ahead of time."""
     if not rows:
-        return
+        return None
     statement = _insert_of(table, rows, {})
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: table.c[name] + statement.excluded[name] for name in adding},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in adding},
     )
 
 

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tenants.core.bulk import upsert_adding
+from tenants.core.bulk import upsert_adding_statement
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.jobs.outbox import commit, enqueue
@@ -127,7 +127,16 @@ def upsert_days(rows: list[dict]) -> None:
     """Add each row's credits and money to its (organization, day) row of usage_days, in
     one statement; rows in (organization, day) order, so concurrent writers lock them in the
     same order."""
-    upsert_adding(UsageDay.__table__, ("organization_id", "day"), rows, ("credits", "charged"))
+    statement = days_upsert(rows)
+    if statement is not None:
+        db.session.execute(statement)
+
+
+def days_upsert(rows: list[dict]):
+    """The statement of upsert_days (None for no rows), to build before it is needed."""
+    return upsert_adding_statement(
+        UsageDay.__table__, ("organization_id", "day"), rows, ("credits", "charged")
+    )
 
 
 def day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:

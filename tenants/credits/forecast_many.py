@@ -28,6 +28,7 @@ from tenants.credits.forecast import (
     by_day,
     counted_usage,
     day_rows,
+    days_upsert,
     in_window,
     upsert_days,
     window_start,
@@ -69,12 +70,14 @@ def usage_of(movements: list, results: list) -> list[Counted]:
 
 @dataclass(frozen=True)
 class Grouped:
-    """A batch's usage by organization and day, and the day totals' rows it adds: what
-    ``prepare`` writes, made before the batch's turn (it reads and locks nothing)."""
+    """A batch's usage by organization and day, the day totals' rows it adds and their
+    upsert, built: what ``prepare`` writes, made before the batch's turn (it reads and locks
+    nothing)."""
 
     items: list[Counted]
     added: dict[str, dict[date, tuple[int, Decimal]]]
     rows: list[dict]
+    upsert: object = None  # days_upsert(rows)
 
 
 def group(counted: Iterable[Counted]) -> Grouped:
@@ -82,7 +85,7 @@ def group(counted: Iterable[Counted]) -> Grouped:
     items = sorted(counted, key=lambda item: item[0].id)
     added = {org.id: by_day(org, used) for org, used, _moved in items}
     rows = [row for org, _u, _m in items for row in day_rows(org, added[org.id])]
-    return Grouped(items, added, rows)
+    return Grouped(items, added, rows, days_upsert(rows))
 
 
 def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> Prepared:
@@ -97,7 +100,8 @@ def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> 
     sums re-read. In a steady stream of usage, no window is read at all."""
     grouped = counted if isinstance(counted, Grouped) else group(counted)
     items, added = grouped.items, grouped.added
-    upsert_days(grouped.rows)
+    if grouped.upsert is not None:
+        db.session.execute(grouped.upsert)
     zones = {org.timezone for org, _u, _m in items}
     first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
     starts = {org.id: first_days[org.timezone] for org, _u, _m in items}

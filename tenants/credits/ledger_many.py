@@ -43,12 +43,14 @@ class Planned:
     rows: list[list]
     holding_rows: list[tuple[list, AccountRef]]
     grouped: forecast_many.Grouped | None
+    nets: dict[str, int]  # what each organization's total moves
 
 
 def plan(actor: Actor, movements: list[Movement]) -> Planned:
     """Prepare ``post_many`` of the prepaid ``movements`` (none refused yet): it reads and
     locks nothing but the counter-accounts, found or created. A movement with no entry id
     or moment gets them now, so the postings and the forecast agree on both."""
+    _check(movements)
     orgs = {m.org.id: m.org for m in movements}
     kinds = {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
     counters = _counter_accounts(orgs, kinds)
@@ -61,7 +63,15 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
     grouped = (
         forecast_many.group(forecast_many.usage_of(movements, accepted)) if _postgresql() else None
     )
-    return Planned(counters, rows, holding_rows, grouped)
+    return Planned(counters, rows, holding_rows, grouped, _nets(movements, accepted))
+
+
+def _check(movements: list[Movement]) -> None:
+    for movement in movements:
+        if sum(p.credits for p in movement.postings) != 0:
+            raise ValueError("a ledger transaction must balance")
+        if any(p.ref.kind in HOLDING_KINDS and p.credits > 0 for p in movement.postings):
+            raise ValueError("post_many takes credits out of holding accounts only")
 
 
 def post_many(
@@ -90,11 +100,8 @@ def post_many(
     kept by tenants.billing.postpaid): as post_transaction(postpaid=True) they touch no
     balance, total or alert, and the balance after is ``POSTPAID_BALANCE``; all are written.
     """
-    for movement in movements:
-        if sum(p.credits for p in movement.postings) != 0:
-            raise ValueError("a ledger transaction must balance")
-        if any(p.ref.kind in HOLDING_KINDS and p.credits > 0 for p in movement.postings):
-            raise ValueError("post_many takes credits out of holding accounts only")
+    if planned is None:
+        _check(movements)  # else checked by plan
     if not movements:
         return []
     orgs = {m.org.id: m.org for m in movements}
@@ -112,7 +119,7 @@ def post_many(
     if _postgresql():
         usage = planned.grouped if as_planned else forecast_many.usage_of(movements, results)
         prepared = forecast_many.prepare(usage, in_place=True)
-    closed = _move_totals(movements, results, prepared)
+    closed = _move_totals(movements, results, prepared, planned.nets if as_planned else None)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         for index, movement in enumerate(movements):
             if movement.org.id in closed:
@@ -296,20 +303,28 @@ _MOVE_TOTALS = text(
 )
 
 
-def _move_totals(
-    movements: list[Movement],
-    results: list[str | DomainError],
-    prepared: forecast_many.Prepared | None = None,
-) -> set[str]:
-    """Move each organization's total by its accepted movements, alerting once per
-    organization; the organizations found deleted (nothing moved). PostgreSQL: one UPDATE,
-    which also stores the forecast's sums ``prepared`` (then its alerts)."""
+def _nets(movements: list[Movement], results: list[str | DomainError]) -> dict[str, int]:
+    """What the accepted movements take from each organization's total, in id order (none
+    where they move nothing)."""
     nets: dict[str, int] = {}
     for movement, result in zip(movements, results, strict=True):
         if isinstance(result, str):
             net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
             nets[movement.org.id] = nets.get(movement.org.id, 0) + net
-    nets = {org_id: net for org_id, net in sorted(nets.items()) if net}
+    return {org_id: net for org_id, net in sorted(nets.items()) if net}
+
+
+def _move_totals(
+    movements: list[Movement],
+    results: list[str | DomainError],
+    prepared: forecast_many.Prepared | None = None,
+    nets: dict[str, int] | None = None,
+) -> set[str]:
+    """Move each organization's total by its accepted movements, alerting once per
+    organization; the organizations found deleted (nothing moved). PostgreSQL: one UPDATE,
+    which also stores the forecast's sums ``prepared`` (then its alerts). ``nets``: _nets of
+    the movements and results, when made before the batch's turn."""
+    nets = _nets(movements, results) if nets is None else nets
     if not nets:
         return set()
     orgs = {m.org.id: m.org for m in movements}

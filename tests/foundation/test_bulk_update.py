@@ -111,6 +111,16 @@ def test_an_array_literal_reads_back_as_the_values_it_was_made_of(app):
         db.session.scalar(text("SELECT CAST(:n AS bigint[])"), {"n": pg_array(iter(integers))})
         == integers
     )
+    # Numbers and days unquoted, beside NULLs (a batch's window sums and days).
+    bare = [Decimal("-0.0605"), Decimal("1E+2"), -3, None]
+    assert db.session.scalar(text("SELECT CAST(:n AS numeric[])"), {"n": pg_array(bare)}) == [
+        Decimal("-0.0605"),
+        Decimal(100),
+        Decimal(-3),
+        None,
+    ]
+    days = [date(2026, 12, 4), None, date(1999, 1, 31)]
+    assert db.session.scalar(text("SELECT CAST(:d AS date[])"), {"d": pg_array(days)}) == days
     assert db.session.execute(
         text("SELECT CAST(:b AS boolean[]), CAST(:e AS text[])"),
         {"b": pg_array([True, False]), "e": pg_array([])},
