@@ -26,7 +26,6 @@ from tenants.models import (
     Purchase,
     Reseller,
     ResellerStaff,
-    SupportSession,
 )
 from tenants.models.ledger import HOLDING_KINDS, AccountRef
 
@@ -398,19 +397,3 @@ def get_reseller_staff(actor: Actor, reseller: Reseller, staff_id: str) -> Resel
     if staff is None:
         raise not_found(actor, ResellerStaff, staff_id)
     return staff
-
-
-def support_sessions_query(actor: Actor, organization: Organization | None = None) -> Select:
-    """Login-as support sessions the actor may read: of one organization it already reached
-    through get_organization, or (organization None) every customer in its scope."""
-    query = select(SupportSession)
-    if organization is not None:
-        return query.where(
-            SupportSession.organization_id == organization.id,
-            SupportSession.reseller_id == organization.reseller_id,
-        )
-    if actor is SYSTEM or actor.is_platform:
-        return query
-    if actor.is_reseller_staff:
-        return query.where(SupportSession.reseller_id == actor.reseller_id)
-    return query.where(False)

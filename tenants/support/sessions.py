@@ -19,7 +19,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select, tuple_
 
-from tenants.access import scoping
+from tenants.access import scoping, support_scoping
 from tenants.access.actors import Actor
 from tenants.access.policy import Permission, WhileActing, can, refuse_while_acting, require
 from tenants.audit import log as audit
@@ -245,7 +245,7 @@ def support_log(
         require(actor, Permission.VIEW_SUPPORT_SESSIONS)
     else:
         require(actor, Permission.VIEW_AUDIT)
-    query = scoping.support_sessions_query(actor, organization)
+    query = support_scoping.support_sessions_query(actor, organization)
     if before is not None:
         query = query.where(tuple_(SupportSession.started_at, SupportSession.id) < before)
     query = query.order_by(SupportSession.started_at.desc(), SupportSession.id.desc()).limit(limit)
@@ -295,7 +295,7 @@ def get_support_session(
     else:
         require(actor, Permission.VIEW_AUDIT)
     support = db.session.scalar(
-        scoping.support_sessions_query(actor, organization).where(
+        support_scoping.support_sessions_query(actor, organization).where(
             SupportSession.id == support_session_id
         )
     )
