@@ -79,8 +79,8 @@ def register_jobs(app: Flask) -> None:
     from tenants.campaigns import runs  # noqa: F401
     from tenants.credits import (  # noqa: F401
         alerts,
-        forecast,
         forecast_alerts,
+        forecast_refresh,
         purchases,
         receipts,
         topups,

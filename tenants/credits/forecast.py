@@ -20,8 +20,9 @@ organization with the window's first day, from which the database computes the s
 indexed ``forecast_days_left`` (tenants.models.organizations). A prepaid usage on PostgreSQL
 does both in its posting's one statement (tenants.credits.ledger_one, ``in_place``): the
 day's row goes up, and so do the stored sums when their window has not slid (else they are
-re-read right after, ``counted_in_place``). Days pass without usage: ``refresh_forecasts``,
-an hourly job, re-reads the window of every organization whose stored sums are not zero.
+re-read right after, ``counted_in_place``). Days pass without usage: the hourly job of
+tenants.credits.forecast_refresh re-reads the window of every organization whose stored sums
+are not zero.
 
 The alert "warn me N days before I run out" (``forecast_alert_days``) fires when a change
 of the forecast *crosses* N: days left before the change above N (or no forecast), after it
@@ -51,8 +52,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from tenants.core.bulk import upsert_adding_statement
 from tenants.core.extensions import db
 from tenants.core.types import utcnow
-from tenants.jobs.outbox import commit, enqueue
-from tenants.jobs.registry import job
+from tenants.jobs.outbox import enqueue
 from tenants.models import Organization, OrganizationStatus, PricingModel, UsageDay
 from tenants.models.forecast_days import FORECAST_WINDOW_DAYS, days_left
 from tenants.models.ledger import HOLDING_KINDS, USED_TYPES, AccountKind
@@ -239,11 +239,19 @@ def after_counting(
         row,
         ("forecast_usage_7d", "forecast_charge_7d", "forecast_days_left", "forecast_window_start"),
     )
+    if not may_alert(row):
+        return
     credits, charged = in_window(added, start)
     if row.pricing_model == PricingModel.PREPAID:
         changed(row, total=int(moved), usage=credits, charge=charged)
     else:
         changed(row, debt=Decimal(moved), usage=credits, charge=charged)
+
+
+def may_alert(row) -> bool:
+    """Whether the organization (``row``: its FORECAST_STATE) is told when its days left
+    cross its alert days: an active one that set them."""
+    return bool(row.forecast_alert_days) and row.status == OrganizationStatus.ACTIVE
 
 
 def changed(
@@ -261,7 +269,7 @@ def changed(
     and its window's usage and money by the amounts given; queue the alert when that took
     days left across the alert days. The caller holds the organization's row lock (it has
     just updated the row, or locked it): the one rule of every writer, once per crossing."""
-    if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
+    if not may_alert(row):
         return
     before = days_left(
         row.pricing_model,
@@ -272,7 +280,7 @@ def changed(
         row.forecast_charge_7d - charge,
         reserved_credits=row.reserved_credits - reserved,
     )
-    _alert_on_crossing(row, before, row.forecast_usage_7d)
+    alert_on_crossing(row, before, row.forecast_usage_7d)
 
 
 def keep_in_step(org: Organization, row, names: Iterable[str]) -> None:
@@ -336,7 +344,7 @@ def counted_in_place(org: Organization, counted: InPlace, row, *, moved: int) ->
         after_counting(org, row, added, counted.start, moved)
 
 
-def _alert_on_crossing(row, before: int | None, usage: int) -> None:
+def alert_on_crossing(row, before: int | None, usage: int) -> None:
     """Queue the alert's email and SMS when ``row``'s days left crossed its alert days."""
     after = days_left(
         row.pricing_model,
@@ -360,22 +368,6 @@ def _alert_on_crossing(row, before: int | None, usage: int) -> None:
     enqueue("send_forecast_sms", **kwargs)
 
 
-_STATE = (
-    Organization.id,
-    Organization.status,
-    Organization.timezone,
-    Organization.pricing_model,
-    Organization.total_credits,
-    Organization.reserved_credits,
-    Organization.debt,
-    Organization.credit_limit,
-    Organization.forecast_usage_7d,
-    Organization.forecast_charge_7d,
-    Organization.forecast_alert_days,
-    Organization.forecast_window_start,
-)
-
-
 def window_sums(org_ids: list[str], starts: dict[str, date]) -> dict[str, tuple[int, Decimal]]:
     """Each organization's credits and money of its window, from at most 7 rows apiece."""
     earliest = min(starts.values())
@@ -393,78 +385,6 @@ def window_sums(org_ids: list[str], starts: dict[str, date]) -> dict[str, tuple[
             total, money = sums[org_id]
             sums[org_id] = (total + int(credits), money + (charged or _ZERO))
     return sums
-
-
-def _apply(rows) -> None:
-    """Store the fresh window sums of ``rows`` (the organizations' _STATE, locked) and alert
-    on each crossing: the forecast before is the one stored."""
-    starts = {row.id: window_start(row.timezone) for row in rows}
-    sums = window_sums(list(starts), starts)
-    for row in rows:
-        usage, charge = sums[row.id]
-        stored = (row.forecast_usage_7d, row.forecast_charge_7d, row.forecast_window_start)
-        if (usage, charge, starts[row.id]) == stored:
-            continue
-        db.session.execute(
-            update(Organization)
-            .where(Organization.id == row.id)
-            .values(
-                forecast_usage_7d=usage,
-                forecast_charge_7d=charge,
-                forecast_window_start=starts[row.id],
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if not row.forecast_alert_days or row.status != OrganizationStatus.ACTIVE:
-            continue
-        before = days_left(
-            row.pricing_model,
-            row.total_credits,
-            row.debt,
-            row.credit_limit,
-            row.forecast_usage_7d,
-            row.forecast_charge_7d,
-            reserved_credits=row.reserved_credits,
-        )
-        fresh = SimpleNamespace(
-            **{**row._asdict(), "forecast_usage_7d": usage, "forecast_charge_7d": charge}
-        )
-        _alert_on_crossing(fresh, before, usage)
-
-
-# -- days pass: the hourly refresh -------------------------------------------------------------
-
-REFRESH_CHUNK = 500
-
-
-@job("refresh_forecasts")
-def refresh_forecasts() -> int:
-    """Re-read the window of every organization with usage stored (the window slides at each
-    midnight of its timezone), a chunk at a time, each chunk locked and committed; how many
-    organizations were read. Idempotent: an unchanged window writes nothing. A window that
-    slides only loses days, so the job lifts forecasts (re-arming alerts) and never lowers
-    one across its alert level; it alerts only if that ever happens."""
-    seen, after = 0, ""
-    while True:
-        rows = db.session.execute(
-            select(*_STATE)
-            .where(
-                Organization.id > after,
-                Organization.status != OrganizationStatus.DELETED,
-                (Organization.forecast_usage_7d != 0) | (Organization.forecast_charge_7d != 0),
-            )
-            .order_by(Organization.id)
-            .limit(REFRESH_CHUNK)
-            # A row a movement holds is skipped, not waited for: that movement's usage
-            # refreshes it, else the next hour does (and no lock order to keep with it).
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
-            return seen
-        _apply(rows)
-        commit()
-        seen += len(rows)
-        after = rows[-1].id
 
 
 def counted_usage(postings: Iterable, moment: datetime) -> list[Used]:

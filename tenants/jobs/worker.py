@@ -54,7 +54,7 @@ MONTHLY_INVOICES_JOB = "run_monthly_invoices"
 EXPIRE_PURCHASES_JOB = "expire_pending_purchases"
 EXPIRE_OWNERSHIP_TRANSFERS_JOB = "expire_ownership_transfers"
 # Days pass without usage: the forecasts' 7-day windows slide at each midnight of their
-# organizations' timezones (tenants.credits.forecast).
+# organizations' timezones (tenants.credits.forecast_refresh).
 REFRESH_FORECASTS_JOB = "refresh_forecasts"
 HOURLY_JOBS = (
     MONTHLY_INVOICES_JOB,

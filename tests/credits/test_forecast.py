@@ -19,7 +19,7 @@ import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.billing import usage as billing_usage
 from tenants.core.extensions import db
-from tenants.credits import forecast, reservations
+from tenants.credits import forecast, forecast_refresh, reservations
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, UsageDay
 from tenants.models.forecast_days import FORECAST_DAYS_CAP, NO_FORECAST_DAYS
@@ -106,15 +106,15 @@ def test_days_pass_without_usage_and_the_hourly_job_slides_the_window(shop, cloc
     use(shop.org, 280, on(10))
     assert stored(shop.org).forecast_days == 93  # 9,300 left at 100.0 a day
     clock.set(on(12))  # the window is now 6 to 12 December: 560 credits, 80.0 a day
-    assert forecast.refresh_forecasts() == 1
+    assert forecast_refresh.refresh_forecasts() == 1
     org = stored(shop.org)
     assert forecast.forecast_of(org) == forecast.Forecast(Decimal("80.0"), 116)
-    assert forecast.refresh_forecasts() == 1  # read again, nothing changed, nothing written
+    assert forecast_refresh.refresh_forecasts() == 1  # read again, nothing changed, nothing written
     clock.set(on(17))  # the window is 11 to 17 December: no usage in it
-    forecast.refresh_forecasts()
+    forecast_refresh.refresh_forecasts()
     org = stored(shop.org)
     assert forecast.forecast_of(org) is None and org.forecast_days is None
-    assert forecast.refresh_forecasts() == 0  # no usage stored: not read again
+    assert forecast_refresh.refresh_forecasts() == 0  # no usage stored: not read again
 
 
 def test_a_usage_after_the_window_slid_re_reads_it_before_the_hourly_job(shop, clock):
@@ -342,6 +342,6 @@ def test_the_hourly_job_keeps_the_reservation_out_of_days_left(shop, clock):
     commit()
     assert stored(shop.org).forecast_days == 3  # 300 free at 100.0 a day
     clock.set(on(12))  # the same window's usage (10 December is in it): nothing moves
-    forecast.refresh_forecasts()
+    forecast_refresh.refresh_forecasts()
     commit()
     assert stored(shop.org).forecast_days == 3

@@ -24,7 +24,7 @@ from tenants.access.actors import SYSTEM
 from tenants.billing import postpaid
 from tenants.billing import usage as billing_usage
 from tenants.core.extensions import db
-from tenants.credits import forecast, ledger
+from tenants.credits import forecast_refresh, ledger
 from tenants.jobs.outbox import commit
 from tenants.models import Organization, UsageDay
 from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType
@@ -200,7 +200,7 @@ def test_the_back_fill_is_idempotent_and_leaves_quiet_organizations_alone(
 def test_a_day_later_the_window_slides_as_the_hourly_job_would_slide_it(customers, clock):
     later = datetime(2026, 12, 12, 12, 0, tzinfo=UTC)  # window 6 to 12 December
     clock(later)
-    forecast.refresh_forecasts()
+    forecast_refresh.refresh_forecasts()
     commit()
     refreshed = sums_of(customers.acme)
     forget([customers.acme])

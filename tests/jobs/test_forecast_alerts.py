@@ -15,7 +15,7 @@ import tenants.credits.ledger
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
-from tenants.credits import forecast
+from tenants.credits import forecast_refresh
 from tenants.credits import operations as credits
 from tenants.jobs.outbox import commit
 from tenants.models import QueuedJob, SmsMessage
@@ -80,7 +80,7 @@ def test_email_and_sms_once_per_crossing_then_again_after_recovering(app, shop, 
 
     use(shop.org, 100)  # 1 day: already at or below 7, no new alert
     clock(datetime(2026, 12, 11, 12, 0, tzinfo=UTC))
-    forecast.refresh_forecasts()  # a day passes: the window re-read, nothing crosses
+    forecast_refresh.refresh_forecasts()  # a day passes: the window re-read, nothing crosses
     commit()
     assert queued("send_forecast_email") == 1 and queued("send_forecast_sms") == 1
 
