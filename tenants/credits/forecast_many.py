@@ -77,15 +77,24 @@ class Grouped:
     items: list[Counted]
     added: dict[str, dict[date, tuple[int, Decimal]]]
     rows: list[dict]
-    upsert: object = None  # days_upsert(rows)
+    upsert: object  # days_upsert(rows)
+    starts: dict[str, date]  # each organization's window, by one clock for the batch
+    gained: dict[str, tuple[int, Decimal]] | None  # in_place: what its window gains
 
 
-def group(counted: Iterable[Counted]) -> Grouped:
-    """The usage ``counted`` by organization (in id order) and day of its timezone."""
+def group(counted: Iterable[Counted], *, in_place: bool = False) -> Grouped:
+    """The usage ``counted`` by organization (in id order) and day of its timezone, with
+    what ``prepare`` then needs (``in_place``: as prepare's)."""
     items = sorted(counted, key=lambda item: item[0].id)
     added = {org.id: by_day(org, used) for org, used, _moved in items}
     rows = [row for org, _u, _m in items for row in day_rows(org, added[org.id])]
-    return Grouped(items, added, rows, days_upsert(rows))
+    zones = {org.timezone for org, _u, _m in items}
+    first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
+    starts = {org.id: first_days[org.timezone] for org, _u, _m in items}
+    gained = None
+    if in_place:
+        gained = {org_id: in_window(days, starts[org_id]) for org_id, days in added.items()}
+    return Grouped(items, added, rows, days_upsert(rows), starts, gained)
 
 
 def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> Prepared:
@@ -98,23 +107,20 @@ def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> 
     what the batch used in the window to the stored sums where the row's window is today's
     when it is written (as tenants.credits.ledger_one does for one usage), else stores the
     sums re-read. In a steady stream of usage, no window is read at all."""
-    grouped = counted if isinstance(counted, Grouped) else group(counted)
-    items, added = grouped.items, grouped.added
+    grouped = counted if isinstance(counted, Grouped) else group(counted, in_place=in_place)
+    items, added, starts = grouped.items, grouped.added, grouped.starts
     if grouped.upsert is not None:
         db.session.execute(grouped.upsert)
-    zones = {org.timezone for org, _u, _m in items}
-    first_days = {zone: window_start(zone) for zone in zones}  # one clock for the batch
-    starts = {org.id: first_days[org.timezone] for org, _u, _m in items}
     reread = [
         org.id
         for org, _u, _m in items
         if not in_place or org.forecast_window_start != starts[org.id]
     ]
     sums = window_sums(reread, starts) if reread else {}
-    gained = None
-    if in_place:
+    gained = grouped.gained
+    if in_place and gained is None:
         gained = {org_id: in_window(days, starts[org_id]) for org_id, days in added.items()}
-    return Prepared(items, added, starts, sums, gained)
+    return Prepared(items, added, starts, sums, gained if in_place else None)
 
 
 def take_back(prepared: Prepared, organization_ids: set[str]) -> None:

@@ -61,7 +61,9 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
     accepted: list[str | DomainError] = [m.entry_id for m in movements]
     rows, holding_rows = ledger_rows.posting_rows(actor, movements, accepted, counters)
     grouped = (
-        forecast_many.group(forecast_many.usage_of(movements, accepted)) if _postgresql() else None
+        forecast_many.group(forecast_many.usage_of(movements, accepted), in_place=True)
+        if _postgresql()
+        else None
     )
     return Planned(counters, rows, holding_rows, grouped, _nets(movements, accepted))
 
