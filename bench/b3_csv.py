@@ -93,8 +93,6 @@ def copy_seconds(url: str, org_id: str, since: datetime) -> tuple[int, float]:
         "SELECT created_at, type, account_kind, member_id, credits, balance_after, amount,"
         " currency, reference, actor_user_id, api_key_id FROM ledger_entries"
         f" WHERE organization_id = '{org_id}' AND created_at >= '{since.isoformat()}'"
-        # Movements, as the export reads them (the listing indexes hold only those).
-        " AND balance_after IS NOT NULL"
         " ORDER BY created_at DESC, id DESC"
     )
     started = time.perf_counter()
