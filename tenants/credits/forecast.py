@@ -344,9 +344,9 @@ def counted_in_place(org: Organization, counted: InPlace, row, *, moved: int) ->
         after_counting(org, row, added, counted.start, moved)
 
 
-def alert_on_crossing(row, before: int | None, usage: int) -> None:
-    """Queue the alert's email and SMS when ``row``'s days left crossed its alert days."""
-    after = days_left(
+def days_left_of(row) -> int | None:
+    """Days left as ``row`` (an organization's FORECAST_STATE) has its inputs."""
+    return days_left(
         row.pricing_model,
         row.total_credits,
         row.debt,
@@ -355,6 +355,11 @@ def alert_on_crossing(row, before: int | None, usage: int) -> None:
         row.forecast_charge_7d,
         reserved_credits=row.reserved_credits,
     )
+
+
+def alert_on_crossing(row, before: int | None, usage: int) -> None:
+    """Queue the alert's email and SMS when ``row``'s days left crossed its alert days."""
+    after = days_left_of(row)
     if not crossed(before, after, row.forecast_alert_days):
         return
     daily = (Decimal(usage) / WINDOW_DAYS).quantize(_ONE_DECIMAL, rounding=ROUND_HALF_UP)

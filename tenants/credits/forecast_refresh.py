@@ -10,28 +10,22 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 
 from tenants.core.extensions import db
-from tenants.credits.forecast import alert_on_crossing, may_alert, window_start, window_sums
+from tenants.credits.forecast import (
+    FORECAST_STATE,
+    alert_on_crossing,
+    days_left_of,
+    may_alert,
+    window_start,
+    window_sums,
+)
 from tenants.jobs.outbox import commit
 from tenants.jobs.registry import job
 from tenants.models import Organization, OrganizationStatus
-from tenants.models.forecast_days import days_left
 
 REFRESH_CHUNK = 500
 
-_STATE = (
-    Organization.id,
-    Organization.status,
-    Organization.timezone,
-    Organization.pricing_model,
-    Organization.total_credits,
-    Organization.reserved_credits,
-    Organization.debt,
-    Organization.credit_limit,
-    Organization.forecast_usage_7d,
-    Organization.forecast_charge_7d,
-    Organization.forecast_alert_days,
-    Organization.forecast_window_start,
-)
+# What the refresh reads of each organization: the forecast's state and its timezone.
+_STATE = (*FORECAST_STATE, Organization.timezone)
 
 
 def _apply(rows) -> None:
@@ -56,15 +50,7 @@ def _apply(rows) -> None:
         )
         if not may_alert(row):
             continue
-        before = days_left(
-            row.pricing_model,
-            row.total_credits,
-            row.debt,
-            row.credit_limit,
-            row.forecast_usage_7d,
-            row.forecast_charge_7d,
-            reserved_credits=row.reserved_credits,
-        )
+        before = days_left_of(row)
         fresh = SimpleNamespace(
             **{**row._asdict(), "forecast_usage_7d": usage, "forecast_charge_7d": charge}
         )

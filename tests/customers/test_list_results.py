@@ -179,6 +179,22 @@ BOUNDS = [
 ]
 
 
+def _statements_of(call) -> tuple[object, list[str]]:
+    """What ``call()`` answers, and the statements it ran."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        return call(), statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
 def _bound(monkeypatch, few: int, window: int, cap: int, line_start_cap: int) -> None:
     monkeypatch.setattr(listing_search, "_FEW_MATCHES", few)
     monkeypatch.setattr(listing_search, "_WINDOW_PAGES", window)
@@ -265,23 +281,14 @@ def test_names_typed_from_their_start_are_found_in_one_statement(seeded, monkeyp
     matches here) that mostly start a name, billing name or email: the line-start search
     reads those from its prefix ranges and answers in one statement, where the trigram path
     gave up and walked (B2)."""
-    from sqlalchemy import event
-
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
 
     for term in ("orbit zen", "owner1"):
         expected = _expected(seeded, q=term)
         assert len(expected) > 3
         _bound(monkeypatch, len(expected) - 1, 0, 2000, 2000)
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            page = listing.organization_page(seeded, q=term, limit=3)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
+        page, statements = _statements_of(
+            lambda term=term: listing.organization_page(seeded, q=term, limit=3)
+        )
         assert [o.id for o in page.items] == expected[:3]
         assert len(statements) == 1, (term, statements)
         db.session.rollback()
@@ -296,7 +303,6 @@ def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range
     stops at the page, so the line-start search still answers in one statement, whatever
     the number of such names (B2's "orbit zen"); the range ends where the term's last
     character does (ñ, ú)."""
-    from sqlalchemy import event
 
     from tenants.core.database import code_point_order
 
@@ -316,17 +322,8 @@ def test_names_sharing_their_start_beyond_the_prefix_bound_are_one_ordered_range
     commit()
     expected = _expected(seeded, q="ñandú")
     assert len(expected) == 5
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     _bound(monkeypatch, 100, 0, 2000, 2)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        page = listing.organization_page(seeded, q="Ñandú", limit=3)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    page, statements = _statements_of(lambda: listing.organization_page(seeded, q="Ñandú", limit=3))
     assert [o.id for o in page.items] == expected[:3]
     assert len(statements) == (1 if ordered else 3), statements
     db.session.rollback()
@@ -342,7 +339,6 @@ def test_billing_names_after_a_full_page_of_names_are_not_read(create_reseller, 
     sorted for a page of 51). Here three such billing names against a bound of two: one
     statement, where the search gave up its line-start path before. Every page, forwards
     and backwards, is the plain filter's."""
-    from sqlalchemy import event
 
     from tenants.core.database import code_point_order
 
@@ -365,17 +361,10 @@ def test_billing_names_after_a_full_page_of_names_are_not_read(create_reseller, 
     commit()
     expected = _expected(actor, q="orbit zen")
     assert len(expected) == len(names)
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
     _bound(monkeypatch, 100, 0, 2000, 2)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        page = listing.organization_page(actor, q="orbit zen", limit=2)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    page, statements = _statements_of(
+        lambda: listing.organization_page(actor, q="orbit zen", limit=2)
+    )
     assert [o.id for o in page.items] == expected[:2]
     assert len(statements) == (1 if code_point_order(db.session.connection()) else 3)
     db.session.rollback()
