@@ -104,15 +104,21 @@ def organizations_query(actor: Actor, *, include_deleted: bool = False) -> Selec
     return _scoped(query, _organization_scope(actor), actor.reseller_id, actor.organization_id)
 
 
-@functools.cache
-def _organization_row_query(scope: str, columns: tuple[str, ...]) -> Select:
-    """Built once per scope and columns, with bound parameters: its compiled form is reused.
-    The table's columns, not the mapped class's attributes: a Core query, no ORM loading."""
+def _rows_query(columns: tuple, which, scope: str, reseller_id, organization_id) -> Select:
+    """``columns`` of the organizations ``which`` names in ``scope`` (deleted ones left out):
+    the table's columns, not the mapped class's attributes, a Core query, no ORM loading."""
     table = Organization.__table__
     query = select(*(table.c[name] for name in columns)).where(
-        table.c.id == bindparam("id"), table.c.status != OrganizationStatus.DELETED
+        which, table.c.status != OrganizationStatus.DELETED
     )
-    return _scoped(query, scope, bindparam("reseller"), bindparam("organization"), table.c)
+    return _scoped(query, scope, reseller_id, organization_id, table.c)
+
+
+@functools.cache
+def _organization_row_query(scope: str, columns: tuple[str, ...]) -> Select:
+    """Built once per scope and columns, with bound parameters: its compiled form is reused."""
+    which = Organization.__table__.c.id == bindparam("id")
+    return _rows_query(columns, which, scope, bindparam("reseller"), bindparam("organization"))
 
 
 def organization_row_query(
@@ -132,14 +138,9 @@ def organization_rows_query(
 ) -> Select:
     """The organizations among ``organization_ids`` the actor may see, to read as read-only
     rows of ``columns`` (no ORM objects): a batch's hot path (the API's batch usage)."""
-    table = Organization.__table__
-    query = select(*(table.c[name] for name in columns)).where(
-        one_of(table.c.id, sorted(organization_ids)),
-        table.c.status != OrganizationStatus.DELETED,
-    )
-    return _scoped(
-        query, _organization_scope(actor), actor.reseller_id, actor.organization_id, table.c
-    )
+    which = one_of(Organization.__table__.c.id, sorted(organization_ids))
+    scope = _organization_scope(actor)
+    return _rows_query(columns, which, scope, actor.reseller_id, actor.organization_id)
 
 
 def organization_row(actor: Actor, organization_id: str, columns: tuple[str, ...]):

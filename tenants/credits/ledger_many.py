@@ -69,6 +69,8 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
 
 
 def _check(movements: list[Movement]) -> None:
+    """Refuse (ValueError) movements post_many does not take: unbalanced, or adding credits
+    to a holding account."""
     for movement in movements:
         if sum(p.credits for p in movement.postings) != 0:
             raise ValueError("a ledger transaction must balance")
