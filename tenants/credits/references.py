@@ -26,7 +26,7 @@ from tenants.core.prepared import Prepared
 from tenants.core.types import new_id, new_ids, utcnow
 from tenants.core.validation import clean_text
 from tenants.models import LedgerEntry, Organization
-from tenants.models.ledger import UsageReference
+from tenants.models.usage_references import UsageReference
 
 MAX_REFERENCE = 200
 _TABLE = UsageReference.__table__

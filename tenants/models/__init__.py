@@ -41,7 +41,6 @@ from tenants.models.ledger import (
     CreditAccount,
     EntryType,
     LedgerEntry,
-    UsageReference,
 )
 from tenants.models.messaging import (
     Message,
@@ -72,6 +71,7 @@ from tenants.models.pricing import PriceListEntry, TaxRate
 from tenants.models.resellers import Reseller, ResellerRole, ResellerStaff, ResellerStatus
 from tenants.models.support import SupportMode, SupportSession, SupportSessionEnd
 from tenants.models.two_factor import PlatformSettings, RecoveryCode, TotpCredential
+from tenants.models.usage_references import UsageReference
 from tenants.models.users import (
     LoginFailure,
     PlatformRole,

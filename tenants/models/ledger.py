@@ -310,21 +310,3 @@ for _table, _statements in (
             event.listen(
                 _table, "after_create", DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect)
             )
-
-
-class UsageReference(db.Model):
-    """A usage reference an organization was charged for, once: its primary key is the unique
-    index that makes a repeat (single or batch, any time later) charge nothing.
-
-    Inserted in the same transaction as the charge and before it, with the id its first
-    ledger entry is then written with (hence no foreign key to that entry): a refused usage
-    rolls back with its claim, so the sender may retry the reference.
-    """
-
-    __tablename__ = "usage_references"
-
-    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
-    reference: Mapped[str] = mapped_column(String(200), primary_key=True)
-    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id"))
-    entry_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

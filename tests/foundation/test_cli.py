@@ -247,7 +247,8 @@ def _triggers(url: str) -> set[tuple[str, str]]:
 def test_migrations_make_the_models_triggers(flask_cli, empty_database, tmp_path):
     """The triggers live outside the models' metadata: the migrations must create exactly
     those create_all does -- immutable ledger entries and charges, an entry's account checked
-    against its organization and reseller, accounts never deleted nor re-keyed."""
+    against its organization and reseller, accounts never deleted nor re-keyed, a usage
+    reference's organization checked against its reseller and kept."""
     migrated = _triggers(empty_database)
     if empty_database.startswith("postgresql"):
         from tests.conftest import fresh_postgres_database
@@ -260,6 +261,10 @@ def test_migrations_make_the_models_triggers(flask_cli, empty_database, tmp_path
             "ledger_entries_accounts_known",
             "credit_accounts_not_deleted",
             "credit_accounts_not_rekeyed",
+            "usage_references_owner_known",
+            "usage_references_not_moved",
+            "organizations_references_kept",
+            "organizations_references_not_rekeyed",
         }
     else:
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'created.db'}")
@@ -274,6 +279,10 @@ def test_migrations_make_the_models_triggers(flask_cli, empty_database, tmp_path
             "ledger_entries_account_known",
             "credit_accounts_not_deleted",
             "credit_accounts_not_rekeyed",
+            "usage_references_owner_known",
+            "usage_references_not_moved",
+            "organizations_references_kept",
+            "organizations_references_not_rekeyed",
         }
     assert migrated == created
     assert expected <= {name for name, _definition in migrated}
