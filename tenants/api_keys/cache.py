@@ -145,8 +145,9 @@ def _note_changes(session: Session, _context) -> None:
 @event.listens_for(Session, "after_commit")
 def _raise_generation(session: Session) -> None:
     """After the commit (never before: a process reading the key between an early INCR
-    and the commit would remember the old row under the new generation)."""
-    if not session.info.pop(_STALE, False):
+    and the commit would remember the old row under the new generation); a savepoint
+    released is not that commit."""
+    if session.in_nested_transaction() or not session.info.pop(_STALE, False):
         return
     if not current_app or not current_app.config.get("REDIS_URL"):
         return

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from tenants.access.actors import Actor
-from tenants.core.bulk import dialect_insert, one_of, pg_array
+from tenants.core.bulk import pg_array
 from tenants.core.errors import DomainError, InsufficientCredits, OrganizationClosed
 from tenants.core.extensions import db
 from tenants.core.types import new_id, utcnow
-from tenants.credits import alerts, forecast_many, ledger_rows
+from tenants.credits import alerts, batch_accounts, forecast_many, ledger_rows
 from tenants.credits.ledger import (
     _CHANGE_BALANCE,
     _MOVE_TOTAL,
@@ -28,7 +28,6 @@ from tenants.models.ledger import (
     SYSTEM_ACCOUNT,
     AccountKind,
     AccountRef,
-    CreditAccount,
 )
 
 
@@ -44,6 +43,9 @@ class Planned:
     holding_rows: list[tuple[list, AccountRef]]
     grouped: forecast_many.Grouped | None
     nets: dict[str, int]  # what each organization's total moves
+    # PostgreSQL, every holding account known: each one's id and its net debit
+    holding: dict[tuple[str, AccountRef], str] | None = None
+    debits: dict[str, int] | None = None
 
 
 def plan(actor: Actor, movements: list[Movement]) -> Planned:
@@ -53,7 +55,7 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
     _check(movements)
     orgs = {m.org.id: m.org for m in movements}
     kinds = {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
-    counters = _counter_accounts(orgs, kinds)
+    counters = batch_accounts.counter_accounts(orgs, kinds)
     now = utcnow()
     for movement in movements:
         movement.entry_id = movement.entry_id or new_id("ent")
@@ -65,7 +67,27 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
         if _postgresql()
         else None
     )
-    return Planned(counters, rows, holding_rows, grouped, _nets(movements, accepted))
+    holding, debits = _debits(movements) if _postgresql() else (None, None)
+    return Planned(
+        counters, rows, holding_rows, grouped, _nets(movements, accepted), holding, debits
+    )
+
+
+def _debits(
+    movements: list[Movement],
+) -> tuple[dict[tuple[str, AccountRef], str] | None, dict[str, int] | None]:
+    """The holding accounts the movements name (their ids, none locked) and each one's net
+    debit when all apply; (None, None) when one does not exist."""
+    refs = {(m.org.id, p.ref) for m in movements for p in m.postings if p.ref.kind in HOLDING_KINDS}
+    holding = batch_accounts.holding_ids(refs)
+    if holding is None:
+        return None, None
+    debits = dict.fromkeys(holding.values(), 0)
+    for movement in movements:
+        for posting in movement.postings:
+            if posting.ref.kind in HOLDING_KINDS:
+                debits[holding[(movement.org.id, posting.ref)]] += posting.credits
+    return holding, debits
 
 
 def _check(movements: list[Movement]) -> None:
@@ -91,13 +113,16 @@ def post_many(
 
     The rules of ``post_transaction``, for movements that take credits OUT of holding
     accounts (usage; credits into a member's account: post_transaction, one at a time).
-    Set-based: the holding accounts of every organization named are locked in id order and
-    read (SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE takes: batches and single
-    movements never deadlock); each account's movements are decided in memory in the order
-    given (one that would take an account below zero is refused, the next ones still
-    apply); then one UPDATE of the organizations' totals, one of the balances (still never
-    below zero) and the postings in one binary COPY (PostgreSQL) or one executemany
-    (SQLite). Alerts and top-ups are asked once per organization and account.
+    Set-based: on PostgreSQL, when every holding account named covers its net debit (each
+    movement then applies in any order), one UPDATE debits them all, locking them in id
+    order. Otherwise (and on SQLite) the holding accounts of every organization named are
+    locked in id order and read (SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE
+    takes: batches and single movements never deadlock); each account's movements are
+    decided in memory in the order given (one that would take an account below zero is
+    refused, the next ones still apply), and one UPDATE moves the balances (still never
+    below zero). Then one UPDATE of the organizations' totals and the postings in one
+    binary COPY (PostgreSQL) or one executemany (SQLite). Alerts and top-ups are asked once
+    per organization and account.
     ``planned``: plan(actor, movements), when a batch made it before its turn.
 
     ``postpaid``: the movements of postpaid organizations, already decided (their money is
@@ -113,9 +138,8 @@ def post_many(
         return _post_postpaid(actor, movements, orgs)
     # What needs no lock first: the locks are held until the commit (other batches wait).
     planned = planned or plan(actor, movements)
-    holding, floors = _lock_holding(sorted(orgs))
-    before = dict(holding.values())
-    balances, results = _walk(movements, holding, before, floors)
+    holding, before, balances, results, floors = _decide(movements, planned, sorted(orgs))
+    stored = before if floors is not None else dict(balances)  # what the database holds now
     as_planned = all(isinstance(result, str) for result in results)
     # PostgreSQL: the forecast's day totals and windows read now, their sums stored by the
     # totals' UPDATE (each organization's row written once); elsewhere counted after it.
@@ -125,14 +149,13 @@ def post_many(
         prepared = forecast_many.prepare(usage, in_place=True)
     closed = _move_totals(movements, results, prepared, planned.nets if as_planned else None)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
-        for index, movement in enumerate(movements):
-            if movement.org.id in closed:
-                results[index] = OrganizationClosed()
-        balances, results = _walk(movements, holding, before, floors, results)
+        balances, results = _refuse_closed(
+            movements, closed, results, (holding, before, balances, floors)
+        )
         as_planned = False
         if prepared is not None:
             forecast_many.take_back(prepared, closed)
-    _change_balances({acc: balances[acc] - before[acc] for acc in balances})
+    _change_balances({acc: balances[acc] - stored[acc] for acc in balances})
     for (org_id, ref), (acc, _balance) in holding.items():
         if balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
@@ -147,6 +170,39 @@ def post_many(
     return results
 
 
+def _decide(movements: list[Movement], planned: Planned, org_ids: list[str]) -> tuple:
+    """Each movement applied or refused: (holding, before, balances after, results, floors).
+    When every account covers its net debit (the common case), all are debited and locked
+    at once and every movement applies: floors is None, the database holds the balances
+    after. Else the accounts are locked in id order and read, and each account's movements
+    walked in order: the database still holds the balances before."""
+    debited = batch_accounts.debit_all(planned.debits) if planned.debits is not None else None
+    if debited is None:
+        holding, floors = batch_accounts.lock_holding(org_ids)
+        before = dict(holding.values())
+        return (holding, before, *_walk(movements, holding, before, floors), floors)
+    before = {acc: after - planned.debits[acc] for acc, after in debited.items()}
+    holding = {key: (acc, before[acc]) for key, acc in planned.holding.items()}
+    return holding, before, debited, [m.entry_id for m in movements], None
+
+
+def _refuse_closed(
+    movements: list[Movement], closed: set[str], results: list, decided: tuple
+) -> tuple[dict[str, int], list[str | DomainError]]:
+    """The balances after and results once the movements of the ``closed`` organizations are
+    refused (``decided``: _decide's holding, before, balances and floors)."""
+    holding, before, balances, floors = decided
+    for index, movement in enumerate(movements):
+        if movement.org.id in closed:
+            results[index] = OrganizationClosed()
+    if floors is not None:
+        return _walk(movements, holding, before, floors, results)
+    for (org_id, _ref), (acc, _balance) in holding.items():
+        if org_id in closed:  # given back what was debited
+            balances[acc] = before[acc]
+    return balances, results
+
+
 def _post_postpaid(
     actor: Actor, movements: list[Movement], orgs: dict[str, Organization]
 ) -> list[str | DomainError]:
@@ -158,7 +214,7 @@ def _post_postpaid(
         if p.ref.kind in HOLDING_KINDS
     ):
         raise ValueError("postpaid movements post to the system account")
-    accounts = _counter_accounts(orgs, kinds)  # the system account too: never locked here
+    accounts = batch_accounts.counter_accounts(orgs, kinds)  # the system account too: not locked
     holding = {
         (org_id, SYSTEM_ACCOUNT): (acc, POSTPAID_BALANCE)
         for (org_id, kind), acc in accounts.items()
@@ -222,78 +278,6 @@ def queue_batch(reseller_ids: set[str]) -> None:
 
 def _postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
-
-
-def _lock_holding(
-    org_ids: list[str],
-) -> tuple[dict[tuple[str, AccountRef], tuple[str, int]], dict[str, int]]:
-    """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance), and
-    id → the credits reserved on it (what a debit may not go below)."""
-    rows = db.session.execute(
-        select(
-            CreditAccount.id,
-            CreditAccount.organization_id,
-            CreditAccount.kind,
-            CreditAccount.member_id,
-            CreditAccount.balance,
-            CreditAccount.reserved,
-        )
-        .where(
-            one_of(CreditAccount.organization_id, org_ids), CreditAccount.kind.in_(HOLDING_KINDS)
-        )
-        .order_by(CreditAccount.id)
-        .with_for_update(key_share=True)
-    ).all()
-    holding = {
-        (org_id, AccountRef(AccountKind(kind), member_id)): (acc, balance)
-        for acc, org_id, kind, member_id, balance, _reserved in rows
-    }
-    return holding, {row[0]: row[5] or 0 for row in rows}
-
-
-def _counter_accounts(
-    orgs: dict[str, Organization], kinds: set[AccountKind]
-) -> dict[tuple[str, AccountKind], str]:
-    """The ids of the organizations' counter-accounts of ``kinds``; missing ones created in
-    one INSERT (race-safe: ON CONFLICT DO NOTHING, as account_id does one by one)."""
-    if not kinds:
-        return {}
-
-    def read() -> dict[tuple[str, AccountKind], str]:
-        rows = db.session.execute(
-            select(CreditAccount.id, CreditAccount.organization_id, CreditAccount.kind).where(
-                one_of(CreditAccount.organization_id, sorted(orgs)),
-                CreditAccount.kind.in_(sorted(kinds)),
-                CreditAccount.member_id == "",
-            )
-        ).all()
-        return {(org_id, AccountKind(kind)): acc for acc, org_id, kind in rows}
-
-    found = read()
-    missing = [(o, k) for o in sorted(orgs) for k in sorted(kinds) if (o, k) not in found]
-    if missing:
-        now = utcnow()
-        db.session.execute(
-            dialect_insert(CreditAccount.__table__)
-            .values(
-                [
-                    {
-                        "id": new_id("acc"),
-                        "reseller_id": orgs[org_id].reseller_id,
-                        "organization_id": org_id,
-                        "kind": kind,
-                        "member_id": "",
-                        "balance": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for org_id, kind in missing
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["organization_id", "kind", "member_id"])
-        )
-        found = read()
-    return found
 
 
 _MOVE_TOTALS = text(

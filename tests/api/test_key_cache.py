@@ -149,3 +149,22 @@ def test_an_api_request_asks_redis_once(app, worker, tenants, monkeypatch):
     assert response.headers["X-RateLimit-Limit"] == "1000"
     assert int(response.headers["X-RateLimit-Remaining"]) == 998
     assert len(sent) == 1, sent
+
+
+def test_a_savepoint_released_raises_no_generation_before_the_commit(app, worker, tenants):
+    """Only the transaction's own commit raises the generation (a savepoint released inside
+    it, as a batch's debit does, is not that commit: a process reading the key in between
+    would remember the row as it was under the new generation)."""
+    from tenants.api_keys.cache import GENERATION_KEY
+    from tenants.api_keys.operations import revoke_api_key
+    from tenants.jobs.outbox import redis_connection
+
+    assert get(worker, tenants.key_a).status_code == 200
+    before = redis_connection().get(GENERATION_KEY)
+    revoke_api_key(SYSTEM, _key(tenants.key_a))
+    db.session.flush()
+    db.session.begin_nested().commit()
+    assert redis_connection().get(GENERATION_KEY) == before
+    commit()
+    assert redis_connection().get(GENERATION_KEY) != before
+    assert get(worker, tenants.key_a).status_code == 401
