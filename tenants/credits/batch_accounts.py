@@ -131,21 +131,25 @@ def lock_holding(
 
 
 # Every account's net debit at once, where each covers it (never below what it reserves).
-# The rows are updated, and so locked, in the order of the ids given (the nested loop over
-# the array drives the primary key's index), id order, as lock_holding locks them.
+# The rows are locked first in id order, by a CTE computed apart (MATERIALIZED), whatever
+# join the planner picks for the UPDATE (a hash join would visit them in the heap's order):
+# as lock_holding locks them, and as a single movement locks its accounts.
 _DEBIT_ALL = text(
-    "UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta)"
-    " WHERE a.id = v.id AND a.balance + v.delta >= a.reserved"
+    "WITH locked AS MATERIALIZED (SELECT a.id FROM credit_accounts AS a"
+    " WHERE a.id = ANY(CAST(:ids AS text[])) ORDER BY a.id FOR NO KEY UPDATE)"
+    " UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta), locked"
+    " WHERE a.id = v.id AND locked.id = v.id AND a.balance + v.delta >= a.reserved"
     " RETURNING a.id, a.balance"
 )
 
 
 def debit_all(debits: dict[str, int]) -> dict[str, int] | None:
-    """PostgreSQL: take each account's net debit (``debits``: id → credits, negative) in one
-    UPDATE when every one covers it, and answer the balances after; None, changing and
-    locking nothing (the UPDATE undone to a savepoint), when one does not: then the accounts
-    are locked and walked movement by movement (ledger_many)."""
+    """PostgreSQL: lock the accounts in id order and take each one's net debit (``debits``:
+    id → credits, negative) in one statement when every one covers it, and answer the
+    balances after; None, changing and locking nothing (the statement undone to a
+    savepoint), when one does not: then the accounts are locked and walked movement by
+    movement (ledger_many)."""
     ids = sorted(debits)
     params = {"ids": pg_array(ids), "deltas": pg_array(debits[i] for i in ids), "now": utcnow()}
     nested = db.session.begin_nested()
