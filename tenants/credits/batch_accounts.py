@@ -130,29 +130,32 @@ def lock_holding(
     return holding, {row[0]: row[5] or 0 for row in rows}
 
 
-# Every account's net debit at once, where each covers it (never below what it reserves).
-# The rows are locked first in id order, by a CTE computed apart (MATERIALIZED), whatever
-# join the planner picks for the UPDATE (a hash join would visit them in the heap's order):
-# as lock_holding locks them, and as a single movement locks its accounts.
+# Every account's net debit at once, where each covers it (never below what it reserves),
+# the rows locked first in id order (as lock_holding locks them, and a single movement its
+# accounts): the UPDATE alone would visit them in whatever order the planner's join gives
+# (a hash join on a small table: the heap's). A locking CTE in the same statement cost the
+# batch a quarter of its rate (bench/README.md, B6, session 18).
+_LOCK_IDS = text(
+    "SELECT id FROM credit_accounts WHERE id = ANY(CAST(:ids AS text[]))"
+    " ORDER BY id FOR NO KEY UPDATE"
+)
 _DEBIT_ALL = text(
-    "WITH locked AS MATERIALIZED (SELECT a.id FROM credit_accounts AS a"
-    " WHERE a.id = ANY(CAST(:ids AS text[])) ORDER BY a.id FOR NO KEY UPDATE)"
-    " UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
-    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta), locked"
-    " WHERE a.id = v.id AND locked.id = v.id AND a.balance + v.delta >= a.reserved"
+    "UPDATE credit_accounts AS a SET balance = a.balance + v.delta, updated_at = :now"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[])) AS v(id, delta)"
+    " WHERE a.id = v.id AND a.balance + v.delta >= a.reserved"
     " RETURNING a.id, a.balance"
 )
 
 
 def debit_all(debits: dict[str, int]) -> dict[str, int] | None:
     """PostgreSQL: lock the accounts in id order and take each one's net debit (``debits``:
-    id → credits, negative) in one statement when every one covers it, and answer the
-    balances after; None, changing and locking nothing (the statement undone to a
-    savepoint), when one does not: then the accounts are locked and walked movement by
-    movement (ledger_many)."""
+    id → credits, negative) in one UPDATE when every one covers it, and answer the balances
+    after; None, changing and locking nothing (both undone to a savepoint), when one does
+    not: then the accounts are locked and walked movement by movement (ledger_many)."""
     ids = sorted(debits)
     params = {"ids": pg_array(ids), "deltas": pg_array(debits[i] for i in ids), "now": utcnow()}
     nested = db.session.begin_nested()
+    db.session.execute(_LOCK_IDS, {"ids": params["ids"]})
     rows = db.session.execute(_DEBIT_ALL, params).all()
     if len(rows) == len(ids):
         nested.commit()
