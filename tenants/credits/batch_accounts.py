@@ -27,6 +27,15 @@ MAX_REMEMBERED = 100_000  # ids a process keeps (about 300 bytes each); all forg
 _PENDING = "credit_account_ids"  # session.info: ids read or created by this transaction
 
 
+# An account's id and its key, as every read here returns them first.
+_IDENTIFIED = (
+    CreditAccount.id,
+    CreditAccount.organization_id,
+    CreditAccount.kind,
+    CreditAccount.member_id,
+)
+
+
 def _remembered() -> dict[Key, str]:
     return current_app.extensions.setdefault("portal_credit_account_ids", {})
 
@@ -39,12 +48,7 @@ def ids_of(keys: set[Key]) -> dict[Key, str]:
     missing = keys - found.keys()
     if missing:
         rows = db.session.execute(
-            select(
-                CreditAccount.id,
-                CreditAccount.organization_id,
-                CreditAccount.kind,
-                CreditAccount.member_id,
-            ).where(
+            select(*_IDENTIFIED).where(
                 one_of(CreditAccount.organization_id, sorted({key[0] for key in missing})),
                 CreditAccount.kind.in_(sorted({key[1] for key in missing})),
             )
@@ -109,14 +113,7 @@ def lock_holding(
     """Lock the organizations' holding accounts in id order; (org, ref) → (id, balance), and
     id → the credits reserved on it (what a debit may not go below)."""
     rows = db.session.execute(
-        select(
-            CreditAccount.id,
-            CreditAccount.organization_id,
-            CreditAccount.kind,
-            CreditAccount.member_id,
-            CreditAccount.balance,
-            CreditAccount.reserved,
-        )
+        select(*_IDENTIFIED, CreditAccount.balance, CreditAccount.reserved)
         .where(
             one_of(CreditAccount.organization_id, org_ids), CreditAccount.kind.in_(HOLDING_KINDS)
         )
