@@ -53,8 +53,11 @@ def ids_of(keys: set[Key]) -> dict[Key, str]:
                 CreditAccount.kind.in_(sorted({key[1] for key in missing})),
             )
         ).all()
-        read = {(org_id, str(kind), member): acc for acc, org_id, kind, member in rows}
-        read = {key: acc for key, acc in read.items() if key in missing}
+        read = {
+            key: acc
+            for acc, org_id, kind, member in rows
+            if (key := (org_id, str(kind), member)) in missing
+        }
         found.update(read)
         db.session.info.setdefault(_PENDING, {}).update(read)
     return found

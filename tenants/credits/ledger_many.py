@@ -114,8 +114,8 @@ def post_many(
     The rules of ``post_transaction``, for movements that take credits OUT of holding
     accounts (usage; credits into a member's account: post_transaction, one at a time).
     Set-based: on PostgreSQL, when every holding account named covers its net debit (each
-    movement then applies in any order), one UPDATE debits them all, locking them in id
-    order. Otherwise (and on SQLite) the holding accounts of every organization named are
+    movement then applies in any order), they are locked in id order and one UPDATE debits
+    them all. Otherwise (and on SQLite) the holding accounts of every organization named are
     locked in id order and read (SELECT … FOR NO KEY UPDATE, the lock a balance UPDATE
     takes: batches and single movements never deadlock); each account's movements are
     decided in memory in the order given (one that would take an account below zero is

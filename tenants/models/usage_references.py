@@ -129,15 +129,13 @@ REFERENCED_KEPT = {
 }
 # Each with its table (the bodies name the other table only when they run: either table may
 # be created first, no foreign key orders them any more).
-for _table, _sets in (
-    (UsageReference.__table__, (OWNER_KNOWN, OWNER_KEPT)),
-    (Organization.__table__, (REFERENCED_KEPT,)),
+for _table, _statements in (
+    (UsageReference.__table__, OWNER_KNOWN),
+    (UsageReference.__table__, OWNER_KEPT),
+    (Organization.__table__, REFERENCED_KEPT),
 ):
-    for _statements in _sets:
-        for _dialect, _texts in _statements.items():
-            for _text in _texts:
-                event.listen(
-                    _table,
-                    "after_create",
-                    DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect),
-                )
+    for _dialect, _texts in _statements.items():
+        for _text in _texts:
+            event.listen(
+                _table, "after_create", DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect)
+            )
