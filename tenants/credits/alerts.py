@@ -40,11 +40,25 @@ def crossed_down(before: int, after: int, level: int) -> bool:
     return before > level >= after
 
 
+def _warns_low(org: Organization) -> bool:
+    return bool(org.low_balance_alert)
+
+
+def _tops_up(org: Organization) -> bool:
+    return bool(org.auto_top_up_enabled) and org.auto_top_up_credits > 0
+
+
+def watched(org: Organization) -> bool:
+    """Whether a lower total or system pool may alert or top up: a prepaid organization
+    with the low-balance alert or the automatic top-up on (a batch asks only those)."""
+    return org.pricing_model == PricingModel.PREPAID and (_warns_low(org) or _tops_up(org))
+
+
 def total_changed(org: Organization, before: int, after: int) -> None:
     """Record the alert's jobs when the organization's total crosses its threshold."""
     if after >= before or org.pricing_model != PricingModel.PREPAID:
         return
-    if org.low_balance_alert and crossed_down(before, after, org.low_balance_threshold):
+    if _warns_low(org) and crossed_down(before, after, org.low_balance_threshold):
         kwargs = {
             "organization_id": org.id,
             "balance": after,
@@ -61,8 +75,7 @@ def balance_changed(org: Organization, ref, before: int, after: int) -> None:
         return
     if (
         ref.kind == AccountKind.SYSTEM
-        and org.auto_top_up_enabled
-        and org.auto_top_up_credits > 0
+        and _tops_up(org)
         # "drops below the level": before >= level > after
         and crossed_down(before + 1, after + 1, org.auto_top_up_below)
     ):

@@ -44,6 +44,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from types import SimpleNamespace
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -103,10 +104,9 @@ def window_start(timezone: str) -> date:
 # -- counting usage: called by the usage paths, in their transaction -------------------------
 
 
-@dataclass(frozen=True)
-class Used:
+class Used(NamedTuple):
     """Credits used at a moment (negative: given back) and, postpaid, the money charged
-    with its tax."""
+    with its tax. A named tuple: a batch makes one per event."""
 
     moment: datetime
     credits: int
@@ -116,11 +116,16 @@ class Used:
 def by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
     """``used`` summed by day of the organization's timezone, days with nothing left out."""
     days: dict[date, tuple[int, Decimal]] = {}
+    zone = org.timezone
     for item in used:
-        day = local_day(org.timezone, item.moment)
-        credits, charged = days.get(day, (0, _ZERO))
-        days[day] = (credits + item.credits, charged + item.charged)
-    return {day: totals for day, totals in sorted(days.items()) if totals != (0, _ZERO)}
+        day = local_day(zone, item.moment)
+        found = days.get(day)
+        days[day] = (
+            (item.credits, item.charged)
+            if found is None
+            else (found[0] + item.credits, found[1] + item.charged)
+        )
+    return {day: totals for day, totals in sorted(days.items()) if totals[0] or totals[1]}
 
 
 def upsert_days(rows: list[dict]) -> None:

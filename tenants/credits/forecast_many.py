@@ -30,6 +30,7 @@ from tenants.credits.forecast import (
     day_rows,
     days_upsert,
     in_window,
+    may_alert,
     upsert_days,
     window_start,
     window_sums,
@@ -53,19 +54,21 @@ class Prepared:
     gained: dict[str, tuple[int, Decimal]] | None = None  # in_place: what the sums gain
 
 
-def usage_of(movements: list, results: list) -> list[Counted]:
+def usage_of(movements: list, results: list, nets: dict[str, int] | None = None) -> list[Counted]:
     """The accepted usage of each organization of a prepaid batch (tenants.credits
     .ledger_many's movements, and each one's result: a posting id when accepted): what it
-    used and what its holding accounts moved."""
+    used and what its holding accounts moved (``nets``: that, already summed)."""
     now, used, moved = utcnow(), {}, {}
     for movement, result in zip(movements, results, strict=True):
         if isinstance(result, str):
             org_id = movement.org.id
             items = counted_usage(movement.postings, movement.occurred_at or now)
             used.setdefault(org_id, (movement.org, []))[1].extend(items)
-            net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
-            moved[org_id] = moved.get(org_id, 0) + net
-    return [(org, items, moved[org_id]) for org_id, (org, items) in used.items() if items]
+            if nets is None:
+                net = sum(p.credits for p in movement.postings if p.ref.kind in HOLDING_KINDS)
+                moved[org_id] = moved.get(org_id, 0) + net
+    moved = moved if nets is None else nets
+    return [(org, items, moved.get(org_id, 0)) for org_id, (org, items) in used.items() if items]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Grouped:
     upsert: object  # days_upsert(rows)
     starts: dict[str, date]  # each organization's window, by one clock for the batch
     gained: dict[str, tuple[int, Decimal]] | None  # in_place: what its window gains
+    reread: list[str]  # the organizations whose window sums prepare reads
 
 
 def group(counted: Iterable[Counted], *, in_place: bool = False) -> Grouped:
@@ -94,7 +98,14 @@ def group(counted: Iterable[Counted], *, in_place: bool = False) -> Grouped:
     gained = None
     if in_place:
         gained = {org_id: in_window(days, starts[org_id]) for org_id, days in added.items()}
-    return Grouped(items, added, rows, days_upsert(rows), starts, gained)
+    # Whose window sums prepare reads: all, or in place those whose stored window (as
+    # loaded) is not the batch's.
+    reread = [
+        org.id
+        for org, _u, _m in items
+        if not in_place or org.forecast_window_start != starts[org.id]
+    ]
+    return Grouped(items, added, rows, days_upsert(rows), starts, gained, reread)
 
 
 def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> Prepared:
@@ -108,19 +119,13 @@ def prepare(counted: Iterable[Counted] | Grouped, *, in_place: bool = False) -> 
     when it is written (as tenants.credits.ledger_one does for one usage), else stores the
     sums re-read. In a steady stream of usage, no window is read at all."""
     grouped = counted if isinstance(counted, Grouped) else group(counted, in_place=in_place)
+    if (grouped.gained is not None) != in_place:
+        raise ValueError("grouped with another in_place than prepare's")
     items, added, starts = grouped.items, grouped.added, grouped.starts
     if grouped.upsert is not None:
         db.session.execute(grouped.upsert)
-    reread = [
-        org.id
-        for org, _u, _m in items
-        if not in_place or org.forecast_window_start != starts[org.id]
-    ]
-    sums = window_sums(reread, starts) if reread else {}
-    gained = grouped.gained
-    if in_place and gained is None:
-        gained = {org_id: in_window(days, starts[org_id]) for org_id, days in added.items()}
-    return Prepared(items, added, starts, sums, gained if in_place else None)
+    sums = window_sums(grouped.reread, starts) if grouped.reread else {}
+    return Prepared(items, added, starts, sums, grouped.gained)
 
 
 def take_back(prepared: Prepared, organization_ids: set[str]) -> None:
@@ -143,10 +148,11 @@ def finish(prepared: Prepared, rows: dict) -> None:
     """After the UPDATE stored the sums: each organization's ORM object in step and its
     alert on a crossing; ``rows``: its FORECAST_STATE after, by id."""
     for org, _used, moved in prepared.items:
-        if org.id in rows:
-            after_counting(
-                org, rows[org.id], prepared.added[org.id], prepared.starts[org.id], moved
-            )
+        row = rows.get(org.id)
+        # after_counting changes nothing else for a read-only row that may not alert: a
+        # batch's hundreds of organizations mostly (bench/README.md, B6).
+        if row is not None and (isinstance(org, Organization) or may_alert(row)):
+            after_counting(org, row, prepared.added[org.id], prepared.starts[org.id], moved)
 
 
 def count_usage_many(counted: Iterable[Counted]) -> None:
@@ -194,10 +200,11 @@ _STORE_SUMS = text(
 )
 
 
-def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
+def sums_params(prepared: Prepared | Grouped | None, ids: list[str]) -> dict:
     """The sums of ``ids`` as the arrays SUMS_ARRAYS names (null: the organization used
-    nothing in the batch, its sums stay as they are)."""
-    sums = prepared.sums if prepared else {}
+    nothing in the batch, or its window was not re-read: its sums stay as they are). A
+    Grouped batch: before prepare, when it re-reads no window."""
+    sums = prepared.sums if isinstance(prepared, Prepared) else {}
     starts = prepared.starts if prepared else {}
     return {
         "usages": pg_array(sums[i][0] if i in sums else None for i in ids),
@@ -206,8 +213,9 @@ def sums_params(prepared: Prepared | None, ids: list[str]) -> dict:
     }
 
 
-def in_place_params(prepared: Prepared | None, ids: list[str]) -> dict:
-    """The arrays IN_PLACE_SUMS_ARRAYS names for ``ids`` (prepared with ``in_place``)."""
+def in_place_params(prepared: Prepared | Grouped | None, ids: list[str]) -> dict:
+    """The arrays IN_PLACE_SUMS_ARRAYS names for ``ids`` (prepared, or grouped, with
+    ``in_place``)."""
     gained = (prepared.gained or {}) if prepared else {}
     return {
         **sums_params(prepared, ids),

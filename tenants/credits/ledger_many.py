@@ -46,6 +46,10 @@ class Planned:
     # PostgreSQL, every holding account known: each one's id and its net debit
     holding: dict[tuple[str, AccountRef], str] | None = None
     debits: dict[str, int] | None = None
+    orgs: dict[str, Organization] | None = None  # the movements' organizations, in id order
+    # PostgreSQL, no forecast window to re-read: the totals' UPDATE's parameters, built
+    totals: dict | None = None
+    watched: set[str] | None = None  # the organizations whose alerts are asked (alerts.watched)
 
 
 def plan(actor: Actor, movements: list[Movement]) -> Planned:
@@ -53,7 +57,7 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
     locks nothing but the counter-accounts, found or created. A movement with no entry id
     or moment gets them now, so the postings and the forecast agree on both."""
     _check(movements)
-    orgs = {m.org.id: m.org for m in movements}
+    orgs = _organizations(movements)
     kinds = {p.ref.kind for m in movements for p in m.postings} - set(HOLDING_KINDS)
     counters = batch_accounts.counter_accounts(orgs, kinds)
     now = utcnow()
@@ -62,15 +66,28 @@ def plan(actor: Actor, movements: list[Movement]) -> Planned:
         movement.occurred_at = movement.occurred_at or now
     accepted: list[str | DomainError] = [m.entry_id for m in movements]
     rows, holding_rows = ledger_rows.posting_rows(actor, movements, accepted, counters)
+    nets = _nets(movements, accepted)
     grouped = (
-        forecast_many.group(forecast_many.usage_of(movements, accepted), in_place=True)
+        forecast_many.group(forecast_many.usage_of(movements, accepted, nets), in_place=True)
         if _postgresql()
         else None
     )
     holding, debits = _debits(movements) if _postgresql() else (None, None)
+    if holding is not None:
+        ledger_rows.name_accounts(holding_rows, holding)
+    totals = None
+    if grouped is not None and not grouped.reread:
+        totals = _totals_params(nets, grouped)
+    watched = {org_id for org_id, org in orgs.items() if alerts.watched(org)}
     return Planned(
-        counters, rows, holding_rows, grouped, _nets(movements, accepted), holding, debits
+        counters, rows, holding_rows, grouped, nets, holding, debits, orgs, totals, watched
     )
+
+
+def _organizations(movements: list[Movement]) -> dict[str, Organization]:
+    """The movements' organizations by id, in id order (the order their rows are locked)."""
+    orgs = {m.org.id: m.org for m in movements}
+    return {org_id: orgs[org_id] for org_id in sorted(orgs)}
 
 
 def _debits(
@@ -133,12 +150,12 @@ def post_many(
         _check(movements)  # else checked by plan
     if not movements:
         return []
-    orgs = {m.org.id: m.org for m in movements}
     if postpaid:
-        return _post_postpaid(actor, movements, orgs)
+        return _post_postpaid(actor, movements, _organizations(movements))
     # What needs no lock first: the locks are held until the commit (other batches wait).
     planned = planned or plan(actor, movements)
-    holding, before, balances, results, floors = _decide(movements, planned, sorted(orgs))
+    orgs = planned.orgs
+    holding, before, balances, results, floors = _decide(movements, planned, list(orgs))
     stored = before if floors is not None else dict(balances)  # what the database holds now
     as_planned = all(isinstance(result, str) for result in results)
     # PostgreSQL: the forecast's day totals and windows read now, their sums stored by the
@@ -147,7 +164,7 @@ def post_many(
     if _postgresql():
         usage = planned.grouped if as_planned else forecast_many.usage_of(movements, results)
         prepared = forecast_many.prepare(usage, in_place=True)
-    closed = _move_totals(movements, results, prepared, planned.nets if as_planned else None)
+    closed = _move_totals(movements, results, orgs, prepared, planned if as_planned else None)
     if closed:  # organizations deleted meanwhile: their movements are refused, undone here
         balances, results = _refuse_closed(
             movements, closed, results, (holding, before, balances, floors)
@@ -155,9 +172,10 @@ def post_many(
         as_planned = False
         if prepared is not None:
             forecast_many.take_back(prepared, closed)
-    _change_balances({acc: balances[acc] - stored[acc] for acc in balances})
+    if floors is not None or closed:  # else the database holds the balances after already
+        _change_balances({acc: balances[acc] - stored[acc] for acc in balances})
     for (org_id, ref), (acc, _balance) in holding.items():
-        if balances[acc] != before[acc]:
+        if org_id in planned.watched and balances[acc] != before[acc]:
             alerts.balance_changed(orgs[org_id], ref, before[acc], balances[acc])
     rows, holding_rows = (
         (planned.rows, planned.holding_rows)
@@ -305,22 +323,22 @@ def _nets(movements: list[Movement], results: list[str | DomainError]) -> dict[s
 def _move_totals(
     movements: list[Movement],
     results: list[str | DomainError],
+    orgs: dict[str, Organization],
     prepared: forecast_many.Prepared | None = None,
-    nets: dict[str, int] | None = None,
+    planned: Planned | None = None,
 ) -> set[str]:
     """Move each organization's total by its accepted movements, alerting once per
-    organization; the organizations found deleted (nothing moved). PostgreSQL: one UPDATE,
-    which also stores the forecast's sums ``prepared`` (then its alerts). ``nets``: _nets of
-    the movements and results, when made before the batch's turn."""
-    nets = _nets(movements, results) if nets is None else nets
+    organization (``planned.watched``, when planned); the organizations found deleted
+    (nothing moved). PostgreSQL: one UPDATE, which also stores the forecast's sums
+    ``prepared`` (then its alerts). ``planned``: every movement accepted as planned, the nets
+    and (no window re-read) the UPDATE's parameters made before the batch's turn."""
+    nets = _nets(movements, results) if planned is None else planned.nets
+    watched = None if planned is None else planned.watched
     if not nets:
         return set()
-    orgs = {m.org.id: m.org for m in movements}
     if _postgresql():
-        ids = list(nets)
-        params = {"ids": pg_array(ids), "nets": pg_array(nets.values())}
-        params.update(forecast_many.in_place_params(prepared, ids))
-        rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params)}
+        params = (planned and planned.totals) or _totals_params(nets, prepared)
+        rows = {row.id: row for row in db.session.execute(_MOVE_TOTALS, params).all()}
         totals = {org_id: row.total_credits for org_id, row in rows.items()}
         if prepared is not None:
             forecast_many.finish(prepared, rows)
@@ -333,8 +351,21 @@ def _move_totals(
             if state is not None:
                 totals[org_id] = state.total_credits
     for org_id, total in totals.items():
-        alerts.total_changed(orgs[org_id], total - nets[org_id], total)
+        if watched is None or org_id in watched:
+            alerts.total_changed(orgs[org_id], total - nets[org_id], total)
     return set(nets) - set(totals)
+
+
+def _totals_params(
+    nets: dict[str, int], forecast: forecast_many.Prepared | forecast_many.Grouped | None
+) -> dict:
+    """The parameters of _MOVE_TOTALS: each organization's net and its forecast's sums."""
+    ids = list(nets)
+    return {
+        "ids": pg_array(ids),
+        "nets": pg_array(nets.values()),
+        **forecast_many.in_place_params(forecast, ids),
+    }
 
 
 _CHANGE_BALANCES = text(

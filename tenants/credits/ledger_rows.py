@@ -15,7 +15,14 @@ from tenants.core.extensions import db
 from tenants.core.types import new_ids, utcnow
 from tenants.credits.ledger import _INSERT_POSTINGS, Posting
 from tenants.models import Organization
-from tenants.models.ledger import ENTRY_COLUMNS, HOLDING_KINDS, AccountKind, AccountRef, LedgerEntry
+from tenants.models.ledger import (
+    ENTRY_COLUMNS,
+    HOLDING_KINDS,
+    AccountKind,
+    AccountRef,
+    EntryType,
+    LedgerEntry,
+)
 
 
 @dataclass
@@ -48,34 +55,42 @@ def posting_rows(
     entries = iter(new_ids("ent", sum(len(m.postings) - 1 for m, _ in accepted)))
     rows: list[list] = []
     holding_rows: list[tuple[list, AccountRef]] = []
+    # A batch makes thousands of rows: the actor's ids and each kind's and type's text are
+    # read once, not once a row.
+    by_actor = (actor.user_id, actor.real_user_id, actor.api_key_id)
+    text = {member: member.value for member in (*AccountKind, *EntryType)}
     for movement, result in accepted:
         org, transaction_id = movement.org, next(transactions)
-        currency = org.currency if movement.amount is not None else None
-        for index, posting in enumerate(movement.postings):
-            held = posting.ref.kind in HOLDING_KINDS
+        org_id, reseller_id = org.id, org.reseller_id
+        amount, reference, occurred = movement.amount, movement.reference, movement.occurred_at
+        currency = org.currency if amount is not None else None
+        first = True
+        for posting in movement.postings:
+            ref = posting.ref
+            kind = ref.kind
+            held = kind in HOLDING_KINDS
             row = [
-                result if index == 0 else next(entries),
+                result if first else next(entries),
                 transaction_id,
-                org.reseller_id,
-                org.id,
-                None if held else counters[(org.id, posting.ref.kind)],
-                posting.ref.kind.value,
-                posting.ref.member_id,
-                posting.type.value,
+                reseller_id,
+                org_id,
+                None if held else counters[(org_id, kind)],
+                text[kind],
+                ref.member_id,
+                text[posting.type],
                 posting.credits,
                 None,
-                movement.amount,
+                amount,
                 currency,
-                movement.reference,
-                movement.occurred_at,
+                reference,
+                occurred,
                 None,
-                actor.user_id,
-                actor.real_user_id,
-                actor.api_key_id,
+                *by_actor,
             ]
+            first = False
             rows.append(row)
             if held:
-                holding_rows.append((row, posting.ref))
+                holding_rows.append((row, ref))
     return rows, holding_rows
 
 
@@ -93,6 +108,15 @@ _ORGANIZATION, _ACCOUNT, _CREDITS, _BALANCE_AFTER, _OCCURRED, _CREATED = (
 )
 
 
+def name_accounts(
+    holding_rows: list[tuple[list, AccountRef]], ids: dict[tuple[str, AccountRef], str]
+) -> None:
+    """Fill the holding rows' account from ``ids`` ((organization, ref) → account id), known
+    before the locks: insert_postings then only adds up their balances."""
+    for row, ref in holding_rows:
+        row[_ACCOUNT] = ids[(row[_ORGANIZATION], ref)]
+
+
 def insert_postings(
     rows: list[list],
     holding_rows: list[tuple[list, AccountRef]],
@@ -101,12 +125,12 @@ def insert_postings(
     *,
     postpaid: bool = False,
 ) -> None:
-    """The postings ``rows``, each holding posting with its account and that account's
-    running balance, all created now."""
+    """The postings ``rows``, each holding posting with its account (unless name_accounts
+    named it) and that account's running balance, all created now."""
     now = utcnow()
     running = dict(before)
     for row, ref in holding_rows:
-        acc = holding[(row[_ORGANIZATION], ref)][0]
+        acc = row[_ACCOUNT] or holding[(row[_ORGANIZATION], ref)][0]
         if not postpaid:
             running[acc] += row[_CREDITS]
         row[_ACCOUNT], row[_BALANCE_AFTER] = acc, running[acc]

@@ -38,7 +38,14 @@ from tenants.credits.ledger import (
 from tenants.credits.ledger_many import Movement
 from tenants.credits.movements import LATE_USAGE_DAYS, credits_phrase
 from tenants.models import Member, Organization, OrganizationStatus, PricingModel
-from tenants.models.ledger import SYSTEM_ACCOUNT, AccountKind, AccountRef, EntryType, LedgerEntry
+from tenants.models.ledger import (
+    SYSTEM_ACCOUNT,
+    USAGE_ACCOUNT,
+    AccountKind,
+    AccountRef,
+    EntryType,
+    LedgerEntry,
+)
 
 # The references of the transfers that empty member accounts when they close.
 MEMBER_REMOVED = "member-removed"
@@ -153,7 +160,7 @@ def record_usage(
         org,
         [
             Posting(ref, -credits, entry_type),
-            Posting(AccountRef(AccountKind.USAGE), credits, entry_type),
+            Posting(USAGE_ACCOUNT, credits, entry_type),
         ],
         reference=reference,
         occurred_at=occurred,
@@ -375,7 +382,7 @@ def usage_movement(
         org,
         [
             Posting(ref, -credits, EntryType.USAGE),
-            Posting(AccountRef(AccountKind.USAGE), credits, EntryType.USAGE),
+            Posting(USAGE_ACCOUNT, credits, EntryType.USAGE),
         ],
         reference=reference,
         occurred_at=occurred,

@@ -86,6 +86,7 @@ class AccountRef:
 
 
 SYSTEM_ACCOUNT = AccountRef(AccountKind.SYSTEM)
+USAGE_ACCOUNT = AccountRef(AccountKind.USAGE)  # where usage goes: one object, not one a use
 
 
 class EntryType(enum.StrEnum):

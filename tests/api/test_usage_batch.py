@@ -267,6 +267,26 @@ def test_alerts_and_top_ups_are_asked_once_per_batch(api, tenants):
     assert_conserved(tenants.acme)
 
 
+@pytest.mark.parametrize(
+    ("alert", "top_up", "expected"), [(True, False, (1, 0)), (False, True, (0, 1))]
+)
+def test_an_organization_with_one_alert_on_among_others_is_asked_it(
+    api, tenants, create_organization, alert, top_up, expected
+):
+    """A batch asks alerts only of the organizations that watch their total or pool
+    (ledger_many's ``watched``): either one alone is enough."""
+    acme = db.session.get(Organization, tenants.acme.id)
+    acme.low_balance_alert, acme.low_balance_threshold = alert, 50
+    acme.auto_top_up_enabled, acme.auto_top_up_below, acme.auto_top_up_credits = top_up, 40, 100
+    commit()
+    quiet = create_organization(tenants.a, name="Quiet")  # watches nothing
+    fund(tenants.acme, 100)
+    fund(quiet, 100)
+    events = [(org, 30, f"w{i}-{org.id}") for i in range(3) for org in (quiet, tenants.acme)]
+    assert batch(api, tenants.key_a, *events).json["accepted"] == 6
+    assert (jobs_named("send_low_balance_email"), jobs_named("auto_top_up")) == expected
+
+
 @pytest.mark.postgres_only
 def test_8_batches_at_once_on_one_account_never_overdraw_and_conserve_credits(app, tenants):
     fund(tenants.acme, 1000)
