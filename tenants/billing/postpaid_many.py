@@ -77,13 +77,14 @@ def usage_accrual(
     account=None,
     occurred_at: datetime | None = None,
     cache: dict | None = None,
+    now: datetime | None = None,
 ) -> Accrual:
     """A postpaid usage of a batch, checked as record_postpaid_usage checks it (in its order)
     once its reference is claimed for the first time; raises the refusal. ``cache``: the
-    batch's prices, tax rates and accounts already looked up."""
+    batch's prices, tax rates and accounts already looked up; ``now``: the batch's clock."""
     cache = {} if cache is None else cache
     credits = credit_ops.clean_credits(credits)
-    occurred = credit_ops.clean_occurred_at(occurred_at)
+    occurred = credit_ops.clean_occurred_at(occurred_at, now)
     credit_ops.require_usable(org)
     if org.pricing_model != PricingModel.POSTPAID:
         raise NotPostpaid()

@@ -196,6 +196,9 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     pending: list[tuple[int, ledger_many.Movement]] = []
     accruals: list[tuple[int, Accrual]] = []
     accounts: dict = {}
+    # One clock for the batch: its events that name no moment happened when it came (the
+    # usage rules' clock), and share one moment (forecast.local_day answers them cached).
+    now = credit_ops.clean_occurred_at(None)
     for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if isinstance(key, DomainError):
             results.append(EventResult(EventStatus.REFUSED, error=key))
@@ -217,6 +220,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
                     claim=claims[key],
                     account=event.account,
                     occurred_at=event.occurred_at,
+                    now=now,
                     **({"accounts": accounts} if prepaid else {"cache": accounts}),
                 )
             except DomainError as error:

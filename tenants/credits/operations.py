@@ -112,8 +112,9 @@ def usage_account(actor: Actor, org: Organization, account) -> AccountRef:
     return ref
 
 
-def clean_occurred_at(value: datetime | None) -> datetime:
-    now = utcnow()
+def clean_occurred_at(value: datetime | None, now: datetime | None = None) -> datetime:
+    """When a usage happened: ``value``, else now (``now``: a batch's one clock)."""
+    now = now or utcnow()
     if value is None:
         return now
     if value.tzinfo is None:
@@ -355,14 +356,16 @@ def usage_movement(
     account=None,
     occurred_at: datetime | None = None,
     accounts: dict | None = None,
+    now: datetime | None = None,
 ) -> Movement:
     """A usage of a batch, checked as record_usage checks it (in its order) once its
     reference is claimed for the first time, as the movement to post with
     ledger_many.post_many; raises the refusal. ``accounts``: the batch's resolved accounts
     (organization, ``account`` value) → AccountRef or the refusal, so a batch naming one
-    member account a thousand times asks the database once."""
+    member account a thousand times asks the database once. ``now``: the batch's clock, the
+    moment of its events that name none."""
     credits = clean_credits(credits)
-    occurred = clean_occurred_at(occurred_at)
+    occurred = clean_occurred_at(occurred_at, now)
     require_prepaid_and_usable(org)
     key = (org.id, account)
     if accounts is not None and key in accounts:

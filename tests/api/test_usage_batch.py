@@ -435,3 +435,17 @@ def test_a_batch_sent_again_with_its_idempotency_key_is_answered_as_before(api, 
     assert again.json == first.json
     assert system_credits(tenants.acme) == 6
     assert_conserved(tenants.acme)
+
+
+def test_the_events_of_a_batch_that_name_no_moment_share_the_batch_s(api, tenants, postpaid):
+    """One request, one clock: each prepaid and postpaid event without ``occurred_at``
+    happened when the batch came (each used to read the clock again, a moment apiece)."""
+    fund(tenants.acme, 100)
+    before = utcnow()
+    events = [(tenants.acme, 1, f"m{i}") for i in range(3)]
+    events += [(tenants.beta, 1, f"p{i}") for i in range(3)]
+    assert batch(api, tenants.key_a, *events).json["accepted"] == 6
+    moments = {e.occurred_at for e in usage_entries(tenants.acme)}
+    moments |= {e.occurred_at for e in usage_entries(tenants.beta)}
+    assert len(moments) == 1
+    assert before <= moments.pop() <= utcnow()
