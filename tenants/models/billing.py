@@ -9,7 +9,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     BigInteger,
     ForeignKey,
@@ -17,7 +16,6 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
-    event,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, Money, UTCDateTime, new_id, utcnow
-from tenants.models.base import enum_column_type
+from tenants.models.base import created_with, enum_column_type
 
 
 class InvoiceKind(enum.StrEnum):
@@ -241,11 +239,7 @@ INVOICE_LINES_SQLITE = (
     BEGIN SELECT RAISE(ABORT, 'an issued invoice''s lines and subtotal never change'); END
     """,
 )
-for _statements, _dialect in ((INVOICE_LINES_PG, "postgresql"), (INVOICE_LINES_SQLITE, "sqlite")):
-    for _statement in _statements:
-        event.listen(
-            Invoice.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
-        )
+created_with(Invoice.__table__, {"postgresql": INVOICE_LINES_PG, "sqlite": INVOICE_LINES_SQLITE})
 
 
 class Purchase(db.Model):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.core.extensions import db
 from tenants.core.types import Money, UTCDateTime, new_id, utcnow
-from tenants.models.base import enum_column_type
+from tenants.models.base import created_with, enum_column_type
 
 
 class AccountKind(enum.StrEnum):
@@ -302,12 +302,5 @@ ACCOUNTS_KEPT = {
         " BEGIN SELECT RAISE(ABORT, 'credit accounts are never deleted nor re-keyed'); END",
     ),
 }
-for _table, _statements in (
-    (LedgerEntry.__table__, ACCOUNTS_KNOWN),
-    (CreditAccount.__table__, ACCOUNTS_KEPT),
-):
-    for _dialect, _texts in _statements.items():
-        for _text in _texts:
-            event.listen(
-                _table, "after_create", DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect)
-            )
+created_with(LedgerEntry.__table__, ACCOUNTS_KNOWN)
+created_with(CreditAccount.__table__, ACCOUNTS_KEPT)

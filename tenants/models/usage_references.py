@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, String, event
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.core.extensions import db
 from tenants.core.types import UTCDateTime, utcnow
+from tenants.models.base import created_with
 from tenants.models.organizations import Organization
 
 
@@ -129,13 +130,6 @@ REFERENCED_KEPT = {
 }
 # Each with its table (the bodies name the other table only when they run: either table may
 # be created first, no foreign key orders them any more).
-for _table, _statements in (
-    (UsageReference.__table__, OWNER_KNOWN),
-    (UsageReference.__table__, OWNER_KEPT),
-    (Organization.__table__, REFERENCED_KEPT),
-):
-    for _dialect, _texts in _statements.items():
-        for _text in _texts:
-            event.listen(
-                _table, "after_create", DDL(_text.replace("%", "%%")).execute_if(dialect=_dialect)
-            )
+created_with(UsageReference.__table__, OWNER_KNOWN)
+created_with(UsageReference.__table__, OWNER_KEPT)
+created_with(Organization.__table__, REFERENCED_KEPT)
