@@ -36,7 +36,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, utcnow
-from tenants.credits import forecast, ledger, references
+from tenants.credits import forecast, forecast_days, ledger, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.credits.purchases import PriceNotSet
@@ -263,7 +263,9 @@ def record_postpaid_usage(
         postpaid=True,
         entry_id=claim.entry_id,
     )
-    forecast.count_usage(org, [forecast.Used(occurred, credits, amount + tax)], moved=amount + tax)
+    forecast.count_usage(
+        org, [forecast_days.Used(occurred, credits, amount + tax)], moved=amount + tax
+    )
     return references.Recorded(entries[0])
 
 
@@ -327,5 +329,5 @@ def refund_postpaid_usage(
         postpaid=True,
     )
     given_back = -(amount + tax)
-    forecast.count_usage(org, [forecast.Used(now, -credits, given_back)], moved=given_back)
+    forecast.count_usage(org, [forecast_days.Used(now, -credits, given_back)], moved=given_back)
     return entries[0]

@@ -34,7 +34,7 @@ from tenants.core.errors import (
 )
 from tenants.core.extensions import db
 from tenants.core.types import MONEY_SCALE, new_ids, utcnow
-from tenants.credits import forecast, forecast_many, ledger_many, references
+from tenants.credits import forecast_days, forecast_many, ledger_many, references
 from tenants.credits import operations as credit_ops
 from tenants.credits.ledger import Posting
 from tenants.models import (
@@ -258,9 +258,9 @@ def _draw_from_pools(accepted: list[Accrual]) -> None:
 def _count_usage(accepted: list[Accrual]) -> None:
     """The accepted usage in each organization's daily totals and forecast (its row locked
     by the debt's UPDATE above)."""
-    used: dict[str, tuple[Organization, list[forecast.Used]]] = {}
+    used: dict[str, tuple[Organization, list[forecast_days.Used]]] = {}
     for a in accepted:
-        item = forecast.Used(a.occurred, a.credits, a.amount + a.tax)
+        item = forecast_days.Used(a.occurred, a.credits, a.amount + a.tax)
         used.setdefault(a.org.id, (a.org, []))[1].append(item)
     forecast_many.count_usage_many(
         (org, items, sum(item.charged for item in items)) for org, items in used.values()

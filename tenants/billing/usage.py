@@ -197,7 +197,7 @@ def _record_usage_batch(actor: Actor, events: Sequence[UsageEvent]) -> list[Even
     accruals: list[tuple[int, Accrual]] = []
     accounts: dict = {}
     # One clock for the batch: its events that name no moment happened when it came (the
-    # usage rules' clock), and share one moment (forecast.local_day answers them cached).
+    # usage rules' clock), and share one moment (forecast_days.local_day answers them cached).
     now = credit_ops.clean_occurred_at(None)
     for index, (event, key) in enumerate(zip(events, keys, strict=True)):
         if isinstance(key, DomainError):

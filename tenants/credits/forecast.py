@@ -40,19 +40,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 from types import SimpleNamespace
-from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from tenants.core.bulk import upsert_adding_statement
 from tenants.core.extensions import db
-from tenants.core.types import utcnow
+from tenants.credits.forecast_days import Used, add_to_days, local_day, window_start
 from tenants.jobs.outbox import enqueue
 from tenants.models import Organization, OrganizationStatus, PricingModel, UsageDay
 from tenants.models.forecast_days import FORECAST_WINDOW_DAYS, days_left
@@ -83,85 +79,6 @@ def forecast_of(org: Organization) -> Forecast | None:
 def crossed(before: int | None, after: int | None, level: int) -> bool:
     """Days left went from above ``level`` (or no forecast) to at or below it."""
     return after is not None and after <= level and (before is None or before > level)
-
-
-@lru_cache(maxsize=4096)
-def local_day(timezone: str, moment: datetime) -> date:
-    """The day of ``timezone`` at ``moment`` (UTC for an unknown zone); remembered, as a
-    batch asks it for the same few zones and moments a thousand times."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).date()
-
-
-def window_start(timezone: str) -> date:
-    """The window's first day: today in ``timezone`` and the 6 days before it."""
-    return local_day(timezone, utcnow()) - timedelta(days=WINDOW_DAYS - 1)
-
-
-# -- counting usage: called by the usage paths, in their transaction -------------------------
-
-
-class Used(NamedTuple):
-    """Credits used at a moment (negative: given back) and, postpaid, the money charged
-    with its tax. A named tuple: a batch makes one per event."""
-
-    moment: datetime
-    credits: int
-    charged: Decimal = _ZERO
-
-
-def by_day(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
-    """``used`` summed by day of the organization's timezone, days with nothing left out."""
-    days: dict[date, tuple[int, Decimal]] = {}
-    zone = org.timezone
-    for item in used:
-        day = local_day(zone, item.moment)
-        found = days.get(day)
-        days[day] = (
-            (item.credits, item.charged)
-            if found is None
-            else (found[0] + item.credits, found[1] + item.charged)
-        )
-    return {day: totals for day, totals in sorted(days.items()) if totals[0] or totals[1]}
-
-
-def upsert_days(rows: list[dict]) -> None:
-    """Add each row's credits and money to its (organization, day) row of usage_days, in
-    one statement; rows in (organization, day) order, so concurrent writers lock them in the
-    same order."""
-    statement = days_upsert(rows)
-    if statement is not None:
-        db.session.execute(statement)
-
-
-def days_upsert(rows: list[dict]):
-    """The statement of upsert_days (None for no rows), to build before it is needed."""
-    return upsert_adding_statement(
-        UsageDay.__table__, ("organization_id", "day"), rows, ("credits", "charged")
-    )
-
-
-def day_rows(org: Organization, days: dict[date, tuple[int, Decimal]]) -> list[dict]:
-    return [
-        {
-            "organization_id": org.id,
-            "reseller_id": org.reseller_id,
-            "day": day,
-            "credits": credits,
-            "charged": charged,
-        }
-        for day, (credits, charged) in days.items()
-    ]
-
-
-def _add_to_days(org: Organization, used: Iterable[Used]) -> dict[date, tuple[int, Decimal]]:
-    """Add ``used`` to the organization's rows of usage_days; what was added, by day."""
-    days = by_day(org, used)
-    upsert_days(day_rows(org, days))
-    return days
 
 
 def _window_sum(column, org_id: str, start: date):
@@ -200,7 +117,7 @@ def count_usage(org: Organization, used: Iterable[Used], *, moved: int | Decimal
     The forecast *before* is this window's without this transaction's usage and movement:
     so a window that slid since the last refresh (a quieter week lifting the forecast back
     above N) re-arms the alert even before the hourly job has run."""
-    store_window(org, _add_to_days(org, used), moved=moved)
+    store_window(org, add_to_days(org, used), moved=moved)
 
 
 def store_window(

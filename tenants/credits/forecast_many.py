@@ -23,17 +23,19 @@ from tenants.core.extensions import db
 from tenants.core.types import utcnow
 from tenants.credits.forecast import (
     FORECAST_STATE,
-    Used,
     after_counting,
-    by_day,
     counted_usage,
-    day_rows,
-    days_upsert,
     in_window,
     may_alert,
+    window_sums,
+)
+from tenants.credits.forecast_days import (
+    Used,
+    by_day,
+    day_rows,
+    days_upsert,
     upsert_days,
     window_start,
-    window_sums,
 )
 from tenants.models import Organization
 from tenants.models.ledger import HOLDING_KINDS

@@ -15,9 +15,9 @@ from tenants.credits.forecast import (
     alert_on_crossing,
     days_left_of,
     may_alert,
-    window_start,
     window_sums,
 )
+from tenants.credits.forecast_days import window_start
 from tenants.jobs.outbox import commit
 from tenants.jobs.registry import job
 from tenants.models import Organization, OrganizationStatus

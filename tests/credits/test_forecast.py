@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-import tenants.credits.forecast
+import tenants.credits.forecast_days
 import tenants.credits.ledger
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
@@ -42,7 +42,7 @@ def clock(monkeypatch):
     class Clock:
         def set(self, moment: datetime) -> None:
             for module in (
-                tenants.credits.forecast,
+                tenants.credits.forecast_days,
                 tenants.credits.ledger,
                 tenants.credits.operations,
             ):

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 import tenants.billing.postpaid
-import tenants.credits.forecast
+import tenants.credits.forecast_days
 import tenants.credits.ledger
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
@@ -54,7 +54,7 @@ def migration():
 def clock(monkeypatch):
     def set_to(moment: datetime) -> None:
         for module in (
-            tenants.credits.forecast,
+            tenants.credits.forecast_days,
             tenants.credits.ledger,
             tenants.credits.operations,
             tenants.billing.postpaid,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-import tenants.credits.forecast
+import tenants.credits.forecast_days
 import tenants.credits.ledger
 import tenants.credits.operations
 from tenants.access.actors import SYSTEM
@@ -29,7 +29,7 @@ NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 def clock(monkeypatch):
     def set_to(moment: datetime) -> None:
         for module in (
-            tenants.credits.forecast,
+            tenants.credits.forecast_days,
             tenants.credits.ledger,
             tenants.credits.operations,
         ):
