@@ -22,6 +22,7 @@ from tenants.core.replica import REPLICA_BIND
 from tenants.web import request_input, templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
+from tenants.web.paths import is_api_request
 from tenants.web.replica import remember_writes
 from tenants.web.session import (
     enforce_live_access,
@@ -135,10 +136,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(support_bp)
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
 def register_errorhandlers(app: Flask) -> None:
     def render_error(status: int, message: str | None = None):
         titles = {
@@ -160,7 +157,7 @@ def register_errorhandlers(app: Flask) -> None:
         }
         title = titles.get(status, _("Error"))
         text = message or texts.get(status) or title
-        if _wants_json():
+        if is_api_request():
             code = {
                 400: "bad_request",
                 403: "forbidden",
@@ -193,7 +190,7 @@ def register_errorhandlers(app: Flask) -> None:
     def handle_unexpected(error: Exception):
         if is_outage(error):
             forget_failed_work()
-            return outage_response(error, as_json=_wants_json())
+            return outage_response(error, as_json=is_api_request())
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return render_error(500)

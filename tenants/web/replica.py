@@ -20,6 +20,7 @@ from flask import current_app, request, session
 from flask.wrappers import Response
 
 from tenants.core.replica import replica_engine, replica_reads
+from tenants.web.paths import is_api_request
 
 WROTE_AT = "wrote_at"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,11 +48,7 @@ def recently_wrote() -> bool:
 def remember_writes(response: Response) -> Response:
     """After-request hook: a browser's state-changing request stamps its session (only
     when a replica is configured: otherwise nothing reads it)."""
-    if (
-        request.method not in SAFE_METHODS
-        and not request.path.startswith("/api/")
-        and replica_engine() is not None
-    ):
+    if request.method not in SAFE_METHODS and not is_api_request() and replica_engine() is not None:
         session[WROTE_AT] = round(time.time(), 3)
     return response
 

@@ -22,6 +22,7 @@ from tenants.core.errors import NotFound, ValidationFailed
 from tenants.core.types import is_record_id
 from tenants.core.validation import text_problem
 from tenants.web.forms import refusal_status
+from tenants.web.paths import is_api_request
 
 MAX_QUERY_VALUE = 2000
 
@@ -33,7 +34,7 @@ def refuse_malformed_ids(_endpoint: str | None, values: dict | None) -> None:
 
 
 def refuse_unsafe_query() -> None:
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return
     for name, value in request.args.items(multi=True):
         problem = text_problem(name) or text_problem(value)

@@ -25,6 +25,7 @@ from tenants.models import (
 )
 from tenants.people import auth, identity
 from tenants.support import sessions as support
+from tenants.web.paths import is_api_request
 
 CONTEXT_KEY = "ctx"
 # The open login-as support session of this browser (see tenants.support.sessions).
@@ -161,9 +162,12 @@ def leave_support_session(end_reason) -> bool:
 
 def enforce_support_session():
     """Before each request: a support session past its limit (or whose staff role, member or
-    organization went away) ends, and the request continues on the staff account's home."""
+    organization went away) ends, and the request continues on the staff account's home.
+    Not for the API: it never acts through the browser's login (and loading it, with its
+    session protection's hash, cost about 3 % of a usage charge's CPU)."""
     if (
-        not current_user.is_authenticated
+        is_api_request()
+        or not current_user.is_authenticated
         or not session.get(SUPPORT_KEY)
         or request.endpoint in (None, "static")
     ):
@@ -196,7 +200,7 @@ def refuse_changes_in_view_only() -> None:
     """Before each request: during a view-only support session, whatever may change state
     is refused (403) unless the policy allows it (tenants.access.policy). The bearer-key API
     never acts through a support session."""
-    if request.blueprint == "api" or not current_user.is_authenticated:
+    if is_api_request() or not current_user.is_authenticated:
         return
     if not session.get(SUPPORT_KEY):
         return
@@ -211,8 +215,13 @@ def current_organization() -> Organization | None:
 
 
 def enforce_live_access():
-    """Log out a user whose every context vanished (organization suspended, access removed)."""
-    if not current_user.is_authenticated or request.endpoint in (None, "static"):
+    """Log out a user whose every context vanished (organization suspended, access removed).
+    Not for the API (enforce_support_session)."""
+    if (
+        is_api_request()
+        or not current_user.is_authenticated
+        or request.endpoint in (None, "static")
+    ):
         return None
     if current_actor() is None:
         reason = auth.refusal_reason(current_user)

@@ -149,3 +149,22 @@ def test_unknown_query_parameter_is_422(api, tenants):
             api.get("/organizations", tenants.key_a, query=query), 422, "validation_error"
         )
         assert set(error["fields"]) == set(query)
+
+
+def test_a_browser_login_sent_along_does_not_change_an_api_answer(
+    app, client, api, tenants, create_member
+):
+    """The API acts by its key alone: a browser's login cookie sent with the call (its
+    organization since suspended) neither turns the answer into the pages' redirect to the
+    login nor ends that login."""
+    from tenants.organizations.operations import suspend_organization
+    from tests.conftest import AuthActions
+
+    member = create_member(tenants.beta, role="admin", name="Bea Browser")
+    assert AuthActions(client).login(member.user.email).status_code == 302
+    suspend_organization(SYSTEM, tenants.beta, "Unpaid invoices")
+    commit()
+
+    response = api.get(f"/organizations/{tenants.acme.id}", tenants.key_a)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.json["id"] == tenants.acme.id
