@@ -198,7 +198,11 @@ def record_usage(actor: Actor, org_id: str, body: UsageCreate) -> Response:
         account=body.account,
         occurred_at=body.occurred_at,
     )
-    return done(serializers.ledger_entry(recorded.entry), 200 if recorded.duplicate else 201)
+    if recorded.duplicate:  # the first charge's entry, read in this transaction
+        return done(serializers.ledger_entry(recorded.entry), 200)
+    # A new charge's answer is built after the commit, which ends the organization's row
+    # lock (B1's hot organization); its entry is plain values, never in the session.
+    return done(lambda: serializers.ledger_entry(recorded.entry), 201)
 
 
 def _movement_filters(query: MovementFilters) -> dict[str, object]:

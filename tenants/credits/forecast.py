@@ -42,9 +42,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tenants.core.extensions import db
@@ -79,14 +80,6 @@ def forecast_of(org: Organization) -> Forecast | None:
 def crossed(before: int | None, after: int | None, level: int) -> bool:
     """Days left went from above ``level`` (or no forecast) to at or below it."""
     return after is not None and after <= level and (before is None or before > level)
-
-
-def _window_sum(column, org_id: str, start: date):
-    return (
-        select(func.coalesce(func.sum(column), 0))
-        .where(UsageDay.organization_id == org_id, UsageDay.day >= start)
-        .scalar_subquery()
-    )
 
 
 # What the forecast reads of an organization's row after a change: the usage paths', the
@@ -126,19 +119,36 @@ def store_window(
     """Re-read the window's sums onto the organization (its start with them) after ``added``
     (credits and money by day) went into its day totals; alert on a crossing."""
     start = window_start(org.timezone)
-    row = db.session.execute(
-        update(Organization)
-        .where(Organization.id == org.id)
-        .values(
-            forecast_usage_7d=_window_sum(UsageDay.credits, org.id, start),
-            forecast_charge_7d=_window_sum(UsageDay.charged, org.id, start),
-            forecast_window_start=start,
-        )
-        .returning(*FORECAST_STATE)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    db.session.flush()  # a Core statement: what the session holds goes first
+    row = db.session.execute(_store_window(), {"p_org": org.id, "p_start": start}).one_or_none()
     if row is not None:
         after_counting(org, row, added, start, moved)
+
+
+@cache
+def _store_window():
+    """store_window's UPDATE, built once: it runs on an organization's first usage of each
+    day (its window slid), and building it anew (an ORM UPDATE, its cache key) cost more
+    than the usage charge's own statement (bench/README.md, session 20)."""
+    org, days = Organization.__table__, UsageDay.__table__
+
+    def window_sum(column):
+        return (
+            select(func.coalesce(func.sum(column), 0))
+            .where(days.c.organization_id == bindparam("p_org"), days.c.day >= bindparam("p_start"))
+            .scalar_subquery()
+        )
+
+    return (
+        update(org)
+        .where(org.c.id == bindparam("p_org"))
+        .values(
+            forecast_usage_7d=window_sum(days.c.credits),
+            forecast_charge_7d=window_sum(days.c.charged),
+            forecast_window_start=bindparam("p_start", type_=org.c.forecast_window_start.type),
+        )
+        .returning(*(org.c[column.key] for column in FORECAST_STATE))
+    )
 
 
 def in_window(added: dict[date, tuple[int, Decimal]], start: date) -> tuple[int, Decimal]:

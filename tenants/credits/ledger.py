@@ -338,7 +338,7 @@ def post_transaction(
         org, postings, occurred_at or now, postpaid=postpaid, state=state if alert else None
     )
     _draw(org, postings, postpaid, transaction_id)
-    return [LedgerEntry(**row) for row in rows]
+    return [LedgerEntry.written(row) for row in rows]
 
 
 def _posting_rows(

@@ -342,7 +342,7 @@ def _post_in_one_statement(
     )
     db.session.flush()  # a Core statement: what the session holds goes first, as before
     statement = _one_statement(len(postings), holding, counted is not None)
-    found = statement.execute(params).all()
+    found = statement.execute(params)
     accounts = {AccountRef(AccountKind(kind), member): acc for acc, kind, member, *_ in found}
     if len(accounts) < len({p.ref for p in postings}):
         return None  # nothing was written: an account is missing
@@ -363,25 +363,27 @@ def _post_in_one_statement(
     elif alert:
         forecast.total_moved(organization, net)
     return [
-        LedgerEntry(
-            id=ids[i],
-            transaction_id=transaction_id,
-            reseller_id=org.reseller_id,
-            organization_id=org.id,
-            account_id=accounts[posting.ref],
-            account_kind=posting.ref.kind,
-            member_id=posting.ref.member_id,
-            type=posting.type,
-            credits=posting.credits,
-            balance_after=balance if i == holding else None,
-            amount=amount,
-            currency=params["p_currency"],
-            reference=reference,
-            occurred_at=occurred_at,
-            created_at=now,
-            actor_user_id=actor.user_id,
-            real_user_id=actor.real_user_id,
-            api_key_id=actor.api_key_id,
+        LedgerEntry.written(
+            {
+                "id": ids[i],
+                "transaction_id": transaction_id,
+                "reseller_id": org.reseller_id,
+                "organization_id": org.id,
+                "account_id": accounts[posting.ref],
+                "account_kind": posting.ref.kind,
+                "member_id": posting.ref.member_id,
+                "type": posting.type,
+                "credits": posting.credits,
+                "balance_after": balance if i == holding else None,
+                "amount": amount,
+                "currency": params["p_currency"],
+                "reference": reference,
+                "occurred_at": occurred_at,
+                "created_at": now,
+                "actor_user_id": actor.user_id,
+                "real_user_id": actor.real_user_id,
+                "api_key_id": actor.api_key_id,
+            }
         )
         for i, posting in enumerate(postings)
     ]

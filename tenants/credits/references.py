@@ -127,13 +127,12 @@ def claim_in_organization(query: Select, params: dict, reference: str):
         row = db.session.execute(query, params).first()
         return (row, claim(row, reference)) if row is not None else (None, None)
     entry_id = new_id("ent")
-    row = (
-        _read_and_claim(query)
-        .execute({**params, "p_reference": reference, "p_entry": entry_id, "p_now": utcnow()})
-        .first()
+    rows = _read_and_claim(query).execute(
+        {**params, "p_reference": reference, "p_entry": entry_id, "p_now": utcnow()}
     )
-    if row is None:
+    if not rows:
         return None, None
+    row = rows[0]
     if row.claimed_entry is not None:
         return row, Claim(entry_id)
     first = db.session.scalar(

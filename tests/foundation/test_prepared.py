@@ -36,10 +36,10 @@ def test_the_same_rows_as_session_execute(app, create_organization):
     expected = db.session.execute(query, params).one()
     prepared = Prepared(query)
     for _ in range(3):  # compiled once, used again
-        row = prepared.execute(params).one()
+        [row] = prepared.execute(params)
         assert row.id == expected.id and row.status == expected.status == OrganizationStatus.ACTIVE
         assert row.created_at is not None
-    assert prepared.execute({**params, "organization": "org_none"}).first() is None
+    assert prepared.execute({**params, "organization": "org_none"}) == []
     with pytest.raises(ValueError):  # a naive time is refused, as by the column type
         prepared.execute({**params, "before": datetime(2999, 1, 1)})
 
@@ -67,3 +67,54 @@ def test_it_writes_in_the_sessions_transaction(app, create_organization):
     assert (
         db.session.scalar(select(table.c.credits).where(table.c.organization_id == org.id)) is None
     )
+
+
+def test_a_refused_statement_is_sqlalchemy_s_error_and_the_session_goes_on(
+    app, create_organization
+):
+    """A driver's error comes out as SQLAlchemy's (what the request's error handlers and
+    is_outage know), and the session rolls back and goes on as after session.execute."""
+    from sqlalchemy import exc
+
+    from tenants.models import UsageDay
+
+    table = UsageDay.__table__
+    org = create_organization()
+    db.session.commit()
+    duplicate = Prepared(
+        insert(table).values(
+            organization_id=bindparam("org"),
+            reseller_id=bindparam("reseller"),
+            day=literal_column("CURRENT_DATE"),
+            credits=1,
+            charged=0,
+        )
+    )
+    params = {"org": org.id, "reseller": org.reseller_id}
+    duplicate.execute(params)
+    db.session.commit()
+    with pytest.raises(exc.IntegrityError):
+        duplicate.execute(params)  # the same organization and day again
+    db.session.rollback()
+    assert db.session.scalar(select(table.c.credits).where(table.c.organization_id == org.id)) == 1
+
+
+def test_the_engine_s_cursor_events_see_it(app, create_organization):
+    from sqlalchemy import event
+
+    org = create_organization()
+    db.session.commit()
+    org_id = org.id  # read now: the object is expired after the commit
+    seen: list[str] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        Prepared(select(Organization.name).where(Organization.id == bindparam("o"))).execute(
+            {"o": org_id}
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert len(seen) == 1 and "FROM organizations" in seen[0]
