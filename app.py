@@ -22,7 +22,7 @@ from tenants.core.replica import REPLICA_BIND
 from tenants.web import request_input, templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
-from tenants.web.paths import is_api_request
+from tenants.web.paths import PortalSessionInterface, is_api_request
 from tenants.web.replica import remember_writes
 from tenants.web.session import (
     enforce_live_access,
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.session_interface = PortalSessionInterface()
     app.config.update(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
@@ -196,6 +197,18 @@ def register_errorhandlers(app: Flask) -> None:
         return render_error(500)
 
 
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
 def register_request_hooks(app: Flask) -> None:
     app.before_request(enforce_support_session)
     app.before_request(enforce_live_access)
@@ -205,16 +218,14 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if "text/html" in response.content_type:
-            response.headers.setdefault("Cache-Control", "no-store")
+        # ``name not in headers``, not ``headers.setdefault``: werkzeug's setdefault finds
+        # a missing header by raising (and building) an HTTP exception, four a request.
+        headers = response.headers
+        for name, value in SECURITY_HEADERS:
+            if name not in headers:
+                headers.add(name, value)
+        if "text/html" in response.content_type and "Cache-Control" not in headers:
+            headers.add("Cache-Control", "no-store")
         return response
 
     @app.teardown_request

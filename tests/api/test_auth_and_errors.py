@@ -168,3 +168,4 @@ def test_a_browser_login_sent_along_does_not_change_an_api_answer(
     response = api.get(f"/organizations/{tenants.acme.id}", tenants.key_a)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.json["id"] == tenants.acme.id
+    assert "Set-Cookie" not in response.headers  # the browser's session is not the API's
