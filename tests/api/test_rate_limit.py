@@ -151,3 +151,24 @@ def test_a_failing_redis_is_counted_around_in_memory_and_used_again_once_it_answ
         assert acquired and count == 1 and limiter.failures == 0
     stored = Redis.from_url(REDIS_URL).keys(f"LIMITS:*{caller}*")
     assert len(stored) == 1
+
+
+def test_the_window_moves_requests_leave_it_as_they_age(app, api, tenants):
+    """A moving window, in memory and in Redis alike: each request counts for the window's
+    length after it, so the first to leave frees one place while the later ones still count,
+    and the reset is when the oldest one still counted leaves."""
+    import time
+
+    app.config["API_RATE_LIMIT"] = "2 per 3 seconds"
+    first = api.get("/organizations", tenants.key_a)
+    time.sleep(1.5)
+    second = api.get("/organizations", tenants.key_a)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(second.headers["X-RateLimit-Reset"]) <= 2  # when the first leaves
+    assert_error(api.get("/organizations", tenants.key_a), 429, "rate_limited")
+    time.sleep(1.6)  # the first has left, the second still counts
+    third = api.get("/organizations", tenants.key_a)
+    assert third.status_code == 200
+    assert third.headers["X-RateLimit-Remaining"] == "0"
+    assert_error(api.get("/organizations", tenants.key_a), 429, "rate_limited")
