@@ -362,27 +362,34 @@ def _post_in_one_statement(
         forecast.counted_in_place(org, counted, organization, moved=net)
     elif alert:
         forecast.total_moved(organization, net)
+    return _written(postings, ids, accounts, balance, holding, params)
+
+
+def _written(
+    postings: list, ids: list[str], accounts: dict, balance: int, holding: int, params: dict
+) -> list[LedgerEntry]:
+    """The entries the statement wrote (``params``: its parameters)."""
     return [
         LedgerEntry.written(
             {
                 "id": ids[i],
-                "transaction_id": transaction_id,
-                "reseller_id": org.reseller_id,
-                "organization_id": org.id,
+                "transaction_id": params["p_transaction"],
+                "reseller_id": params["p_reseller"],
+                "organization_id": params["organization"],
                 "account_id": accounts[posting.ref],
                 "account_kind": posting.ref.kind,
                 "member_id": posting.ref.member_id,
                 "type": posting.type,
                 "credits": posting.credits,
                 "balance_after": balance if i == holding else None,
-                "amount": amount,
+                "amount": params["p_amount"],
                 "currency": params["p_currency"],
-                "reference": reference,
-                "occurred_at": occurred_at,
-                "created_at": now,
-                "actor_user_id": actor.user_id,
-                "real_user_id": actor.real_user_id,
-                "api_key_id": actor.api_key_id,
+                "reference": params["p_reference"],
+                "occurred_at": params["p_occurred"],
+                "created_at": params["now"],
+                "actor_user_id": params["p_actor_user"],
+                "real_user_id": params["p_real_user"],
+                "api_key_id": params["p_api_key"],
             }
         )
         for i, posting in enumerate(postings)

@@ -165,7 +165,7 @@ def test_the_window_moves_requests_leave_it_as_they_age(app, api, tenants):
     second = api.get("/organizations", tenants.key_a)
     assert (first.status_code, second.status_code) == (200, 200)
     assert second.headers["X-RateLimit-Remaining"] == "0"
-    assert 1 <= int(second.headers["X-RateLimit-Reset"]) <= 2  # when the first leaves
+    assert second.headers["X-RateLimit-Reset"] in ("1", "2")  # when the first leaves
     assert_error(api.get("/organizations", tenants.key_a), 429, "rate_limited")
     time.sleep(1.6)  # the first has left, the second still counts
     third = api.get("/organizations", tenants.key_a)
