@@ -45,7 +45,7 @@ MAX_BACKOFF_SECONDS = 32
 # the window's request times, newest first), kept trimmed: the entries that fell out of the
 # window are dropped from its old end first, so the count is the list's length and the
 # oldest entry its last -- O(1) a request, where reading the window by binary search cost
-# 16 LINDEX and about 70 µs of Redis's CPU a request (bench/README.md, session 20). Then the
+# 32 LINDEX and about 70 µs of Redis's CPU a request (bench/README.md, session 20). Then the
 # keys' generation: {acquired, oldest, count, generation}.
 ACQUIRE_AND_READ = """
 local timestamp = tonumber(ARGV[1])
