@@ -9,10 +9,15 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 API_PREFIX = "/api/"
 
 
-def is_api_request() -> bool:
-    """Whether the request is for the API: it answers in JSON and never acts through the
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is the API's: it answers in JSON and never acts through the
     browser's login, its support session or its CSRF-protected forms."""
-    return request.path.startswith(API_PREFIX)
+    return path.startswith(API_PREFIX)
+
+
+def is_api_request() -> bool:
+    """Whether this request is for the API (is_api_path)."""
+    return is_api_path(request.path)
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
@@ -21,7 +26,7 @@ class PortalSessionInterface(SecureCookieSessionInterface):
     its signing serializer anew on every request (about 2 % of a usage charge's CPU)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(API_PREFIX):
+        if is_api_path(request.path):
             return self.session_class()
         return super().open_session(app, request)
 
