@@ -46,9 +46,11 @@ from tenants.models import (  # noqa: E402
     User,
 )
 from tenants.resellers import pricing  # noqa: E402
+from tests.app_reuse import TEMPLATE_CODE, compile_url_builders_once  # noqa: E402
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+compile_url_builders_once()
 
 
 def using_postgres() -> bool:
@@ -231,6 +233,7 @@ class FreshRequestClient(FlaskClient):
 def app(app_config):
     app = create_app(app_config)
     app.test_client_class = FreshRequestClient
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     with app.app_context():
         if not using_postgres():
             db.create_all()

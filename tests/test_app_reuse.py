@@ -1,0 +1,49 @@
+"""The suite's reuse of compiled URL builders and templates across its apps
+(tests/app_reuse.py) changes no URL and no page."""
+
+from __future__ import annotations
+
+import re
+
+from flask import url_for
+
+from app import create_app
+from tests.app_reuse import TEMPLATE_CODE
+
+
+def _without_tokens(response) -> bytes:
+    """The page but for its CSRF tokens (each session has its own)."""
+    return re.sub(rb'name="csrf_token" value="[^"]*"', b"", response.get_data())
+
+
+def _rule(app, endpoint):
+    return next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+
+
+def test_two_apps_share_a_rules_builder_and_each_builds_its_own_urls(app_config):
+    first, second = create_app(app_config), create_app(app_config)
+    endpoint = next(r.endpoint for r in first.url_map.iter_rules() if len(r.arguments) == 1)
+    one, other = _rule(first, endpoint), _rule(second, endpoint)
+    assert one._build.__func__ is other._build.__func__  # compiled once
+    assert one._build.__self__ is one and other._build.__self__ is other  # bound to its own
+    (argument,) = one.arguments
+    second.config["APPLICATION_ROOT"] = "/portal"
+    with first.test_request_context():
+        url = url_for(endpoint, **{argument: "org_1"})
+    with second.test_request_context(base_url="http://portal.test/portal/"):
+        prefixed = url_for(endpoint, **{argument: "org_1"})
+    assert "org_1" in url and prefixed == "/portal" + url
+
+
+def test_a_page_compiled_by_one_app_renders_alike_in_the_next(client, app, monkeypatch):
+    first = client.get("/nope")
+    other = create_app(dict(app.config))
+    other.jinja_env.bytecode_cache = TEMPLATE_CODE
+    compiled = dict(TEMPLATE_CODE.code)
+    dumped: list[str] = []
+    monkeypatch.setattr(TEMPLATE_CODE, "dump_bytecode", lambda bucket: dumped.append(bucket.key))
+    again = other.test_client().get("/nope")
+    assert first.status_code == again.status_code == 404
+    assert _without_tokens(again) == _without_tokens(first)
+    assert b"Go to my home page" in again.get_data()
+    assert compiled and not dumped  # every template read back, none compiled again
