@@ -46,7 +46,11 @@ from tenants.models import (  # noqa: E402
     User,
 )
 from tenants.resellers import pricing  # noqa: E402
-from tests.app_reuse import TEMPLATE_CODE, compile_url_builders_once  # noqa: E402
+from tests.app_reuse import (  # noqa: E402
+    TEMPLATE_CODE,
+    compile_url_builders_once,
+    freeze_what_is_loaded,
+)
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -561,3 +565,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+freeze_what_is_loaded()  # last: after every fixture and helper above is defined
