@@ -27,7 +27,6 @@ def test_two_apps_share_a_rules_builder_and_each_builds_its_own_urls(app_config)
     assert one._build.__func__ is other._build.__func__  # compiled once
     assert one._build.__self__ is one and other._build.__self__ is other  # bound to its own
     (argument,) = one.arguments
-    second.config["APPLICATION_ROOT"] = "/portal"
     with first.test_request_context():
         url = url_for(endpoint, **{argument: "org_1"})
     with second.test_request_context(base_url="http://portal.test/portal/"):

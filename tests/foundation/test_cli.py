@@ -1,82 +1,28 @@
 """The command line as an operator runs it: migrations from empty, demo, admins, resellers.
 
 Each command runs as a real `flask --app app ...` process against a brand-new database of
-the suite's backend: a temporary SQLite file, or a PostgreSQL database created for the test
-(and dropped after it) when TEST_DATABASE_URL is set.
+the suite's backend (tests/foundation/databases.py): a temporary SQLite file, or a PostgreSQL
+database created for the test (and dropped when the test process ends) when TEST_DATABASE_URL
+is set.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from tenants.core.extensions import db
 from tenants.models.organizations import SEARCH_LINES_OBJECTS
-from tests.conftest import POSTGRES_URL, using_postgres
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Databases:
-    """Brand-new databases of the suite's backend: SQLite files, or PostgreSQL databases."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.created: list[str] = []
-        self.admin = (
-            sa.create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-            if (using_postgres())
-            else None
-        )
-
-    def create(self, template: str | None = None) -> str:
-        """An empty database, or a copy of ``template`` (a URL this object made)."""
-        name = f"portal_cli_{uuid.uuid4().hex[:10]}"
-        if self.admin is None:
-            path = self.directory / f"{name}.db"
-            if template:
-                shutil.copyfile(make_url(template).database, path)
-            return f"sqlite:///{path}"
-        copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
-        self.created.append(name)
-        return self.admin.url.set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        if self.admin is None:
-            return
-        with self.admin.connect() as conn:
-            for name in self.created:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def databases(tmp_path_factory):
-    made = Databases(tmp_path_factory.mktemp("cli-databases"))
-    yield made
-    made.drop_all()
-
-
-@pytest.fixture(scope="module")
-def migrated_template(databases) -> str:
-    """One database brought up to date by `flask db upgrade`, to copy for each test."""
-    url = databases.create()
-    run_flask(url, databases.directory, "db", "upgrade")
-    return url
+from tests.foundation.databases import ROOT, run_flask
 
 
 @pytest.fixture
@@ -85,29 +31,6 @@ def empty_database(request, databases) -> str:
     if request.node.get_closest_marker("migrated"):
         return databases.create(template=request.getfixturevalue("migrated_template"))
     return databases.create()
-
-
-def run_flask(url: str, tmp_path: Path, *args: str, check: bool = True):
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "OUTBOX_DIR": str(tmp_path / "outbox"),
-        "PYTHONWARNINGS": "ignore",
-    }
-    for name in ("REDIS_URL", "MAIL_SERVER", "FLASK_APP"):
-        env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture
@@ -336,10 +259,10 @@ def test_migrations_make_the_models_partial_indexes(flask_cli, empty_database, t
 DEMO_LOGIN = re.compile(r"^\s+(?P<role>.+?)\s{2,}(?P<email>\S+@\S+)$")
 
 
+@pytest.mark.migrated  # `flask db upgrade` from empty: test_db_upgrade_builds_every_table…
 def test_demo_fills_an_empty_database_its_logins_work_and_it_refuses_to_run_twice(
     flask_cli, portal
 ):
-    flask_cli("db", "upgrade")
     output = flask_cli("demo").stdout
 
     password = re.search(r"password for all: (\S+?)\)", output).group(1)
@@ -387,11 +310,11 @@ def _run_sh_asks_if_empty(url: str, tmp_path: Path) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.migrated
 def test_run_sh_fills_the_demo_into_an_empty_database_only(flask_cli, empty_database, tmp_path):
     """The README's first command decides with its own Python whether the database is empty
     (then `flask demo`): that Python runs against the code as it is (it imported a module
     that had moved, and the command stopped there)."""
-    flask_cli("db", "upgrade")
     assert _run_sh_asks_if_empty(empty_database, tmp_path) == "yes"
     flask_cli("demo")
     assert _run_sh_asks_if_empty(empty_database, tmp_path) == "no"

@@ -21,11 +21,10 @@ from tenants.jobs.outbox import commit
 from tenants.models import Invoice, InvoiceKind
 from tenants.organizations.operations import NewOrganization, create_organization
 from tests.conftest import owner_actor, reseller_with_pool, set_prices, using_postgres
-from tests.foundation.test_cli import run_flask
-from tests.foundation.test_migration_usage_references import database, portal
+from tests.foundation.databases import run_flask
+from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "a3d8f0c4e2b1"  # the revision before lines moved into the invoice
-__all__ = ["database"]  # the fixture, shared
 VALIDATED = sa.text(
     "SELECT convalidated FROM pg_constraint WHERE conname = 'ck_invoices_lines_sum_to_subtotal'"
 )

@@ -4,8 +4,6 @@ nobody else has one."""
 
 from __future__ import annotations
 
-import pytest
-
 from tenants.access.actors import SYSTEM
 from tenants.core.extensions import db
 from tenants.jobs.outbox import commit
@@ -14,19 +12,10 @@ from tenants.organizations.members import add_member, remove_member
 from tenants.organizations.operations import NewOrganization, create_organization
 from tenants.people import passwords
 from tenants.resellers.operations import create_reseller
-from tests.foundation.test_cli import Databases, run_flask
+from tests.foundation.databases import run_flask
 from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "3c8d5e1a7b92"  # the revision before invitations were kept
-
-
-@pytest.fixture
-def database(tmp_path):
-    made = Databases(tmp_path)
-    url = made.create()
-    run_flask(url, tmp_path, "db", "upgrade")
-    yield url
-    made.drop_all()
 
 
 def test_invited_members_keep_a_pending_invitation(database, tmp_path):

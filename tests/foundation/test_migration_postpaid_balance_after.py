@@ -14,11 +14,10 @@ from tenants.core.types import new_id
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry
 from tests.conftest import reseller_with_pool
-from tests.foundation.test_cli import run_flask
-from tests.foundation.test_migration_usage_references import _organization, database, portal
+from tests.foundation.databases import run_flask
+from tests.foundation.test_migration_usage_references import _organization, portal
 
 BEFORE = "5f1e2a7c9d30"  # the revision before postpaid balance_after is the account's
-__all__ = ["database"]  # the fixture, shared
 
 
 def _written_before(entry_id: str, balance_after: int) -> str:

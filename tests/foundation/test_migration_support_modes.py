@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from tenants.access.actors import SYSTEM
@@ -16,19 +15,10 @@ from tenants.models import Member, MemberRole, SupportMode, SupportSession
 from tenants.organizations.operations import NewOrganization, create_organization
 from tenants.people.users import get_or_create_user
 from tenants.resellers.operations import create_reseller
-from tests.foundation.test_cli import Databases, run_flask
+from tests.foundation.databases import run_flask
 from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "e5a1d2c3b4f6"  # the revision before support modes
-
-
-@pytest.fixture
-def database(tmp_path):
-    made = Databases(tmp_path)
-    url = made.create()
-    run_flask(url, tmp_path, "db", "upgrade")
-    yield url
-    made.drop_all()
 
 
 def _session_row(org_id: str, member_id: str, staff_id: str, reseller_id: str) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app import create_app
@@ -19,18 +18,9 @@ from tenants.models import EntryType, LedgerEntry, Organization, UsageReference
 from tenants.models.ledger import SYSTEM_ACCOUNT
 from tenants.organizations.operations import NewOrganization, create_organization
 from tests.conftest import reseller_with_pool
-from tests.foundation.test_cli import Databases, run_flask
+from tests.foundation.databases import run_flask
 
 BEFORE = "28cddac43cbe"  # the revision before usage references
-
-
-@pytest.fixture
-def database(tmp_path):
-    made = Databases(tmp_path)
-    url = made.create()
-    run_flask(url, tmp_path, "db", "upgrade")
-    yield url
-    made.drop_all()
 
 
 def portal(url: str, tmp_path):
