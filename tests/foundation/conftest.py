@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "migrated: the CLI test starts from a database `flask db upgrade` built"
     )
+    config.addinivalue_line(
+        "markers", "demo: the CLI test starts from a migrated database `flask demo` filled"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,21 @@ from tenants.models.organizations import SEARCH_LINES_OBJECTS
 from tests.foundation.databases import ROOT, run_flask
 
 
+@pytest.fixture(scope="module")
+def demo_template(databases, migrated_template, tmp_path_factory) -> tuple[str, str]:
+    """A migrated database `flask demo` filled, once for this module (the demo is a child
+    process building a month of history: 5-10 s), and what the command printed. The tests
+    that start from the demo copy it (``@pytest.mark.demo``), never use it."""
+    url = databases.create(template=migrated_template)
+    return url, run_flask(url, tmp_path_factory.mktemp("demo"), "demo").stdout
+
+
 @pytest.fixture
 def empty_database(request, databases) -> str:
-    """The URL of a database with no tables at all (``@pytest.mark.migrated``: migrated)."""
+    """The URL of a database with no tables at all (``@pytest.mark.migrated``: migrated;
+    ``@pytest.mark.demo``: filled by `flask demo`)."""
+    if request.node.get_closest_marker("demo"):
+        return databases.create(template=request.getfixturevalue("demo_template")[0])
     if request.node.get_closest_marker("migrated"):
         return databases.create(template=request.getfixturevalue("migrated_template"))
     return databases.create()
@@ -259,11 +271,11 @@ def test_migrations_make_the_models_partial_indexes(flask_cli, empty_database, t
 DEMO_LOGIN = re.compile(r"^\s+(?P<role>.+?)\s{2,}(?P<email>\S+@\S+)$")
 
 
-@pytest.mark.migrated  # `flask db upgrade` from empty: test_db_upgrade_builds_every_table…
+@pytest.mark.demo  # on a migrated database; the upgrade from empty: test_db_upgrade_builds…
 def test_demo_fills_an_empty_database_its_logins_work_and_it_refuses_to_run_twice(
-    flask_cli, portal
+    flask_cli, portal, demo_template
 ):
-    output = flask_cli("demo").stdout
+    output = demo_template[1]
 
     password = re.search(r"password for all: (\S+?)\)", output).group(1)
     logins = {m["role"]: m["email"] for m in map(DEMO_LOGIN.match, output.splitlines()) if m}
@@ -311,18 +323,19 @@ def _run_sh_asks_if_empty(url: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.migrated
-def test_run_sh_fills_the_demo_into_an_empty_database_only(flask_cli, empty_database, tmp_path):
+def test_run_sh_fills_the_demo_into_an_empty_database_only(
+    empty_database, databases, demo_template, tmp_path
+):
     """The README's first command decides with its own Python whether the database is empty
     (then `flask demo`): that Python runs against the code as it is (it imported a module
     that had moved, and the command stopped there)."""
     assert _run_sh_asks_if_empty(empty_database, tmp_path) == "yes"
-    flask_cli("demo")
-    assert _run_sh_asks_if_empty(empty_database, tmp_path) == "no"
+    filled = databases.create(template=demo_template[0])
+    assert _run_sh_asks_if_empty(filled, tmp_path) == "no"
 
 
-@pytest.mark.migrated
-def test_demo_builds_organizations_of_both_models_in_four_countries(flask_cli, empty_database):
-    flask_cli("demo", "--password", "demo password 123")
+@pytest.mark.demo
+def test_demo_builds_organizations_of_both_models_in_four_countries(empty_database):
     engine = sa.create_engine(empty_database)
     try:
         with engine.connect() as conn:
