@@ -50,11 +50,13 @@ from tests.app_reuse import (  # noqa: E402
     TEMPLATE_CODE,
     compile_url_builders_once,
     freeze_what_is_loaded,
+    parse_url_rules_once,
 )
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 compile_url_builders_once()
+parse_url_rules_once()
 
 
 def using_postgres() -> bool:

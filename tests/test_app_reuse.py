@@ -1,4 +1,4 @@
-"""The suite's reuse of compiled URL builders and templates across its apps
+"""The suite's reuse of parsed URL rules, compiled builders and templates across its apps
 (tests/app_reuse.py) changes no URL and no page."""
 
 from __future__ import annotations
@@ -32,6 +32,24 @@ def test_two_apps_share_a_rules_builder_and_each_builds_its_own_urls(app_config)
     with second.test_request_context(base_url="http://portal.test/portal/"):
         prefixed = url_for(endpoint, **{argument: "org_1"})
     assert "org_1" in url and prefixed == "/portal" + url
+
+
+def test_two_apps_share_a_rules_parsing_and_each_matches_its_own_urls(app_config):
+    first, second = create_app(app_config), create_app(app_config)
+    endpoint = next(
+        r.endpoint
+        for r in first.url_map.iter_rules()
+        if len(r.arguments) == 1 and "GET" in r.methods and not r.defaults
+    )
+    one, other = _rule(first, endpoint), _rule(second, endpoint)
+    (argument,) = one.arguments
+    assert other.arguments == {argument}
+    assert one._converters[argument] is other._converters[argument]  # parsed once
+    assert one._parts == other._parts and one._parts is not other._parts  # each its own list
+    with second.test_request_context():
+        path = url_for(endpoint, **{argument: "org_1"})
+    assert second.url_map.bind("portal.test").match(path) == (endpoint, {argument: "org_1"})
+    assert first.url_map.bind("portal.test").match(path) == (endpoint, {argument: "org_1"})
 
 
 def test_a_page_compiled_by_one_app_renders_alike_in_the_next(client, app, monkeypatch):
