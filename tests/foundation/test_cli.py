@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -25,13 +26,18 @@ from tenants.models.organizations import SEARCH_LINES_OBJECTS
 from tests.foundation.databases import ROOT, run_flask
 
 
+class Demo(NamedTuple):
+    url: str  # the database `flask demo` filled
+    output: str  # what the command printed
+
+
 @pytest.fixture(scope="module")
-def demo_template(databases, migrated_template, tmp_path_factory) -> tuple[str, str]:
+def demo_template(databases, migrated_template, tmp_path_factory) -> Demo:
     """A migrated database `flask demo` filled, once for this module (the demo is a child
     process building a month of history: 5-10 s), and what the command printed. The tests
     that start from the demo copy it (``@pytest.mark.demo``), never use it."""
     url = databases.create(template=migrated_template)
-    return url, run_flask(url, tmp_path_factory.mktemp("demo"), "demo").stdout
+    return Demo(url, run_flask(url, tmp_path_factory.mktemp("demo"), "demo").stdout)
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def empty_database(request, databases) -> str:
     """The URL of a database with no tables at all (``@pytest.mark.migrated``: migrated;
     ``@pytest.mark.demo``: filled by `flask demo`)."""
     if request.node.get_closest_marker("demo"):
-        return databases.create(template=request.getfixturevalue("demo_template")[0])
+        return databases.create(template=request.getfixturevalue("demo_template").url)
     if request.node.get_closest_marker("migrated"):
         return databases.create(template=request.getfixturevalue("migrated_template"))
     return databases.create()
@@ -275,7 +281,7 @@ DEMO_LOGIN = re.compile(r"^\s+(?P<role>.+?)\s{2,}(?P<email>\S+@\S+)$")
 def test_demo_fills_an_empty_database_its_logins_work_and_it_refuses_to_run_twice(
     flask_cli, portal, demo_template
 ):
-    output = demo_template[1]
+    output = demo_template.output
 
     password = re.search(r"password for all: (\S+?)\)", output).group(1)
     logins = {m["role"]: m["email"] for m in map(DEMO_LOGIN.match, output.splitlines()) if m}
@@ -330,7 +336,7 @@ def test_run_sh_fills_the_demo_into_an_empty_database_only(
     (then `flask demo`): that Python runs against the code as it is (it imported a module
     that had moved, and the command stopped there)."""
     assert _run_sh_asks_if_empty(empty_database, tmp_path) == "yes"
-    filled = databases.create(template=demo_template[0])
+    filled = databases.create(template=demo_template.url)
     assert _run_sh_asks_if_empty(filled, tmp_path) == "no"
 
 
