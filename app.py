@@ -19,7 +19,7 @@ from tenants.core.database import configure_engine_events, is_outage
 from tenants.core.errors import DomainError
 from tenants.core.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 from tenants.core.replica import REPLICA_BIND
-from tenants.web import request_input, templating
+from tenants.web import assets, request_input, templating
 from tenants.web.locale import select_locale, select_timezone
 from tenants.web.outage import forget_failed_work, outage_response
 from tenants.web.paths import PortalSessionInterface, is_api_request
@@ -214,6 +214,7 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(enforce_live_access)
     app.before_request(refuse_changes_in_view_only)
     request_input.register(app)
+    assets.register(app)
     app.after_request(remember_writes)
 
     @app.after_request
