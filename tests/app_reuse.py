@@ -1,11 +1,13 @@
 """What every test's app would otherwise make anew: the suite makes an app per test (some
 3,500 a CI run), and most of an app's making, and of a page test's time, was compiling the
-same URL rules and templates again, and collecting garbage over what every test shares
-(scripts/test.sh prints the slowest tests)."""
+same URL rules, templates and SQL statements again, and collecting garbage over what every
+test shares (scripts/test.sh prints the slowest tests)."""
 
 from __future__ import annotations
 
 import gc
+import weakref
+from typing import Any
 
 from jinja2.bccache import Bucket, BytecodeCache
 
@@ -80,6 +82,96 @@ def parse_url_rules_once() -> None:
         self._build_unknown = self._compile_builder(True).__get__(self, None)
 
     Rule.compile = compile
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, _PLAIN) or (
+        isinstance(value, tuple) and all(isinstance(item, _PLAIN) for item in value)
+    )
+
+
+def _lazy(cls: type, name: str) -> bool:
+    """Whether the class makes ``name`` on first use (SQLAlchemy's memoized properties): a
+    dialect holds it or not depending on what it has run so far, not on its settings."""
+    return hasattr(type(getattr(cls, name, None)), "__get__")
+
+
+class _SameKindOfDialect:
+    """An LRU cache of compiled SQL whose keys name the dialect by what it is -- its class
+    and every plain setting it holds (server version, parameter style, identifier length, the
+    driver's options) -- instead of by the object. SQLAlchemy keys a statement's compiled form
+    by the dialect object, and each test's app makes a new engine with a new dialect, so every
+    test compiled every statement it ran again (12 % of tests/members' time), the ORM's
+    INSERTs and UPDATEs too (cached per mapper). Two dialects of one class with the same
+    settings compile a statement alike; one that differs in any plain setting gets its own
+    entries. A dialect is read once, when it first compiles (connected, so initialized); what
+    it makes on first use (its memoized properties) is not a setting and is left out."""
+
+    def __init__(self, size: int) -> None:
+        from sqlalchemy.util import LRUCache
+
+        self._entries: Any = LRUCache(size)
+        self._kinds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _key(self, key: tuple) -> tuple:
+        dialect = key[0]
+        kind = self._kinds.get(dialect)
+        if kind is None:
+            cls = type(dialect)
+            settings = sorted(
+                (name, value)
+                for name, value in vars(dialect).items()
+                if _plain(value) and not _lazy(cls, name)
+            )
+            kind = self._kinds[dialect] = (cls, tuple(settings))
+        return (kind, *key[1:])
+
+    def get(self, key: tuple, default: Any = None) -> Any:
+        return self._entries.get(self._key(key), default)
+
+    def __getitem__(self, key: tuple) -> Any:
+        return self._entries[self._key(key)]
+
+    def __setitem__(self, key: tuple, value: Any) -> None:
+        self._entries[self._key(key)] = value
+
+    def __contains__(self, key: tuple) -> bool:
+        return self._key(key) in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def share_compiled_sql() -> None:
+    """Every engine the run makes (one a test) and every mapper's cache of the ORM's own
+    INSERTs and UPDATEs keep their compiled SQL in caches keyed by the kind of dialect
+    (_SameKindOfDialect), so a statement is compiled once a run instead of once a test."""
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Mapper
+    from sqlalchemy.util import HasMemoized
+
+    shared = _SameKindOfDialect(5_000)
+
+    # A property, not a wrapped __init__ (create_engine reads __init__'s arguments): the
+    # engine's own LRU cache, set in its __init__, is kept aside and the shared one answered
+    # in its place; an engine made without a cache (query_cache_size=0) keeps none.
+    def get(self: Engine) -> _SameKindOfDialect | None:
+        return shared if self.__dict__.get("_own_compiled_cache") is not None else None
+
+    def set_(self: Engine, cache: Any) -> None:
+        self.__dict__["_own_compiled_cache"] = cache
+
+    def _compiled_cache(self: Mapper) -> _SameKindOfDialect:
+        return _SameKindOfDialect(max(self._compiled_cache_size, 1_000))
+
+    Engine._compiled_cache = property(get, set_)  # type: ignore[assignment]
+    Mapper._compiled_cache = HasMemoized.memoized_attribute(_compiled_cache)  # type: ignore[assignment]
 
 
 class _SharedTemplateCode(BytecodeCache):

@@ -51,12 +51,14 @@ from tests.app_reuse import (  # noqa: E402
     compile_url_builders_once,
     freeze_what_is_loaded,
     parse_url_rules_once,
+    share_compiled_sql,
 )
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 compile_url_builders_once()
 parse_url_rules_once()
+share_compiled_sql()
 
 
 def using_postgres() -> bool:

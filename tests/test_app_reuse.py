@@ -1,13 +1,18 @@
-"""The suite's reuse of parsed URL rules, compiled builders and templates across its apps
-(tests/app_reuse.py) changes no URL and no page."""
+"""The suite's reuse of parsed URL rules, compiled builders, templates and compiled SQL across
+its apps (tests/app_reuse.py) changes no URL, no page and no statement's values."""
 
 from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from flask import url_for
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app import create_app
+from tenants.jobs.outbox import commit
+from tenants.models import User
 from tests.app_reuse import TEMPLATE_CODE
 
 
@@ -64,3 +69,61 @@ def test_a_page_compiled_by_one_app_renders_alike_in_the_next(client, app, monke
     assert _without_tokens(again) == _without_tokens(first)
     assert b"Go to my home page" in again.get_data()
     assert compiled and not dumped  # every template read back, none compiled again
+
+
+def _hits(engine) -> list:
+    """Whether each statement ``engine`` runs from now on found its compiled form cached."""
+    hits: list = []
+    event.listen(
+        engine,
+        "after_cursor_execute",
+        lambda conn, cursor, sql, params, context, many: hits.append(
+            context.cache_hit == context.dialect.CACHE_HIT
+        ),
+    )
+    return hits
+
+
+def test_a_statement_compiled_for_one_engine_is_reused_by_the_next_with_its_own_values(
+    app, database_url, create_user
+):
+    ada, bob = create_user(email="ada@example.com"), create_user(email="bob@example.com")
+    commit()
+    first, second = sa.create_engine(database_url), sa.create_engine(database_url)
+    assert first.dialect is not second.dialect
+    try:
+        emails = []
+        query = "ada@example.com", "bob@example.com"
+        for engine, email in zip((first, second), query, strict=True):
+            hits = _hits(engine)
+            with Session(engine) as session:
+                found = session.scalars(sa.select(User).where(User.email == email)).one()
+                emails.append(found.email)
+                # The ORM's own UPDATE of a row, cached per mapper.
+                found.name = f"Renamed {email}"
+                session.commit()
+            if engine is second:
+                assert hits and all(hits), hits  # compiled once, for the first engine
+        assert emails == list(query)
+        with Session(second) as session:
+            names = session.scalars(
+                sa.select(User.name).where(User.id.in_([ada.id, bob.id])).order_by(User.email)
+            ).all()
+        assert names == ["Renamed ada@example.com", "Renamed bob@example.com"]
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_a_dialect_set_apart_compiles_its_own(app, database_url):
+    plain, short = sa.create_engine(database_url), sa.create_engine(database_url, label_length=8)
+    try:
+        statement = sa.select(User.email.label("an_email_address_label")).limit(1)
+        for engine in (plain, short):
+            hits = _hits(engine)
+            with engine.connect() as conn:
+                conn.execute(statement).all()
+        assert hits == [False]  # label_length differs: not the plain engine's compiled form
+    finally:
+        plain.dispose()
+        short.dispose()
