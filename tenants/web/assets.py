@@ -66,11 +66,11 @@ def _add_version(endpoint: str, values: dict[str, Any]) -> None:
 
 
 def _keep_versioned(response: Response) -> Response:
-    if response.status_code != 200:
+    folder = _folder(current_app, request.endpoint)  # a string's comparison for the rest
+    if folder is None or response.status_code != 200:
         return response
     version = request.args.get("v")
-    folder = _folder(current_app, request.endpoint)
-    if version is None or folder is None:
+    if version is None:
         return response
     filename = (request.view_args or {}).get("filename")
     if filename is not None and version == content_version(folder, filename):
