@@ -99,6 +99,24 @@ def _lazy(cls: type, name: str) -> bool:
     return hasattr(type(getattr(cls, name, None)), "__get__")
 
 
+# Each dialect's kind, read once (the engine's cache and every mapper's ask for it).
+_KINDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _kind_of(dialect: Any) -> tuple:
+    """The dialect's class and its plain settings, sorted by name (_SameKindOfDialect)."""
+    kind = _KINDS.get(dialect)
+    if kind is None:
+        cls = type(dialect)
+        settings = sorted(
+            (name, value)
+            for name, value in vars(dialect).items()
+            if _plain(value) and not _lazy(cls, name)
+        )
+        kind = _KINDS[dialect] = (cls, tuple(settings))
+    return kind
+
+
 class _SameKindOfDialect:
     """An LRU cache of compiled SQL whose keys name the dialect by what it is -- its class
     and every plain setting it holds (server version, parameter style, identifier length, the
@@ -114,20 +132,9 @@ class _SameKindOfDialect:
         from sqlalchemy.util import LRUCache
 
         self._entries: Any = LRUCache(size)
-        self._kinds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _key(self, key: tuple) -> tuple:
-        dialect = key[0]
-        kind = self._kinds.get(dialect)
-        if kind is None:
-            cls = type(dialect)
-            settings = sorted(
-                (name, value)
-                for name, value in vars(dialect).items()
-                if _plain(value) and not _lazy(cls, name)
-            )
-            kind = self._kinds[dialect] = (cls, tuple(settings))
-        return (kind, *key[1:])
+        return (_kind_of(key[0]), *key[1:])
 
     def get(self, key: tuple, default: Any = None) -> Any:
         return self._entries.get(self._key(key), default)
