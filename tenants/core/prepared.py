@@ -64,12 +64,12 @@ class Prepared:
 
 
 def _on_psycopg(connection: Connection, sql: str, values: dict[str, Any]) -> list:
-    """``sql`` on the connection's own psycopg cursor: what ``exec_driver_sql`` does, less
-    its execution context and result metadata (built anew for every statement). The
+    """``sql`` on a psycopg cursor of the connection's own: what ``exec_driver_sql`` does,
+    less its execution context and result metadata (built anew for every statement). The
     engine's cursor events still see the statement (tests count round trips with them), and
     a driver error is SQLAlchemy's, the pool's connection invalidated on a disconnect, as
     ``exec_driver_sql`` would leave them."""
-    cursor = connection.connection.dbapi_connection.cursor(row_factory=namedtuple_row)
+    cursor = _cursor(connection, sql)
     events = connection._has_events or connection.engine._has_events
     try:
         if events:
@@ -80,7 +80,27 @@ def _on_psycopg(connection: Connection, sql: str, values: dict[str, Any]) -> lis
             connection.dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
         return cursor.fetchall()
     except BaseException as error:
+        _cursors_of(connection).pop(sql, None)
+        cursor.close()
         connection._handle_dbapi_exception(error, sql, values, cursor, None)
         raise  # pragma: no cover - _handle_dbapi_exception raises
-    finally:
-        cursor.close()
+
+
+def _cursors_of(connection: Connection) -> dict:
+    """The statements' cursors of the pooled connection: kept with it (its ``info``, which
+    the pool empties when it closes or invalidates the connection)."""
+    return connection.connection.info.setdefault("prepared_cursors", {})
+
+
+def _cursor(connection: Connection, sql: str):
+    """The connection's cursor for ``sql``, one a statement, kept across calls: psycopg
+    keeps a cursor's adapters (each parameter's dumper, each column's loader) while the same
+    query text comes back to it, and builds them anew for a new cursor -- a tenth of a usage
+    charge's CPU (bench/README.md, session 24). Its last rows are read already
+    (``fetchall``); the next ``execute`` drops them."""
+    cursors = _cursors_of(connection)
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = cursors.get(sql)
+    if cursor is None or cursor.closed or cursor.connection is not dbapi_connection:
+        cursor = cursors[sql] = dbapi_connection.cursor(row_factory=namedtuple_row)
+    return cursor

@@ -118,3 +118,32 @@ def test_the_engine_s_cursor_events_see_it(app, create_organization):
     finally:
         event.remove(db.engine, "before_cursor_execute", on_execute)
     assert len(seen) == 1 and "FROM organizations" in seen[0]
+
+
+@pytest.mark.postgres_only
+def test_a_statement_keeps_its_cursor_on_a_connection(app, create_organization):
+    """On psycopg a statement runs on one cursor of its pooled connection, call after call
+    (the cursor keeps the parameters' and columns' adapters); a connection the pool
+    invalidated gets a new one, and the statement still answers."""
+    from sqlalchemy import event
+
+    org = create_organization()
+    db.session.commit()
+    org_id = org.id
+    cursors: list = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        cursors.append(cursor)
+
+    query = Prepared(select(Organization.name).where(Organization.id == bindparam("o")))
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        for _ in range(3):
+            assert [row.name for row in query.execute({"o": org_id})] == [org.name]
+        db.session.connection().invalidate()
+        db.session.rollback()
+        assert [row.name for row in query.execute({"o": org_id})] == [org.name]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert cursors[0] is cursors[1] is cursors[2]
+    assert cursors[3] is not cursors[0] and not cursors[3].closed
