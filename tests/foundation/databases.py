@@ -78,3 +78,29 @@ def run_flask(url: str, tmp_path: Path, *args: str, check: bool = True):
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def migrate(url: str, tmp_path: Path, command: str, revision: str = "head") -> None:
+    """``flask db upgrade`` / ``flask db downgrade REVISION`` on ``url``, run in this process:
+    the same Flask-Migrate call on the app the command loads (its environment as run_flask
+    gives it), without a child process importing the app (about 3 s each). The command
+    line itself is tried by tests/foundation/test_cli.py."""
+    import flask_migrate
+
+    from app import create_app
+    from tenants.core.extensions import db
+
+    if command not in ("upgrade", "downgrade"):
+        raise ValueError(command)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "REDIS_URL": None,
+            "MAIL_SERVER": None,
+        }
+    )
+    with app.app_context():
+        getattr(flask_migrate, command)(revision=revision)
+        db.session.remove()
+        db.engine.dispose()

@@ -21,7 +21,7 @@ from tenants.jobs.outbox import commit
 from tenants.models import Invoice, InvoiceKind
 from tenants.organizations.operations import NewOrganization, create_organization
 from tests.conftest import owner_actor, reseller_with_pool, set_prices, using_postgres
-from tests.foundation.databases import run_flask
+from tests.foundation.databases import migrate, run_flask
 from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "a3d8f0c4e2b1"  # the revision before lines moved into the invoice
@@ -98,7 +98,7 @@ def test_every_line_moves_into_its_invoice_and_back(database, tmp_path):
         db.session.remove()
         db.engine.dispose()
 
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
+    migrate(database, tmp_path, "downgrade", BEFORE)
     engine = sa.create_engine(database)
     with engine.begin() as conn:
         rows = conn.execute(
@@ -120,7 +120,7 @@ def test_every_line_moves_into_its_invoice_and_back(database, tmp_path):
             {"id": receipt_id},
         )
     engine.dispose()
-    run_flask(database, tmp_path, "db", "upgrade")
+    migrate(database, tmp_path, "upgrade")
 
     with app.app_context():
         after = _records()
@@ -158,7 +158,7 @@ def test_an_old_invoice_that_does_not_add_up_is_migrated_and_named_by_the_check(
         receipt_id, number = receipt.id, receipt.number
         db.session.remove()
         db.engine.dispose()
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
+    migrate(database, tmp_path, "downgrade", BEFORE)
     engine = sa.create_engine(database)
     with engine.begin() as conn:
         conn.execute(
@@ -170,7 +170,7 @@ def test_an_old_invoice_that_does_not_add_up_is_migrated_and_named_by_the_check(
             {"id": receipt_id, "price": 12300 if engine.dialect.name == "sqlite" else "1.23"},
         )
     engine.dispose()
-    run_flask(database, tmp_path, "db", "upgrade")  # migrated, not refused
+    migrate(database, tmp_path, "upgrade")  # migrated, not refused
 
     with app.app_context():
         lines = db.session.get(Invoice, receipt_id).lines

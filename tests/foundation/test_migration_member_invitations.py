@@ -12,7 +12,7 @@ from tenants.organizations.members import add_member, remove_member
 from tenants.organizations.operations import NewOrganization, create_organization
 from tenants.people import passwords
 from tenants.resellers.operations import create_reseller
-from tests.foundation.databases import run_flask
+from tests.foundation.databases import migrate
 from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "3c8d5e1a7b92"  # the revision before invitations were kept
@@ -46,8 +46,8 @@ def test_invited_members_keep_a_pending_invitation(database, tmp_path):
         created = {name: member.created_at for name, member in people.items()}
         db.session.rollback()
         db.engine.dispose()
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
-    run_flask(database, tmp_path, "db", "upgrade")
+    migrate(database, tmp_path, "downgrade", BEFORE)
+    migrate(database, tmp_path, "upgrade")
     with app.app_context():
         members = {name: db.session.get(Member, member_id) for name, member_id in ids.items()}
         assert members["pending"].invited_at == created["pending"]

@@ -14,7 +14,7 @@ from tenants.core.types import new_id
 from tenants.jobs.outbox import commit
 from tenants.models import LedgerEntry
 from tests.conftest import reseller_with_pool
-from tests.foundation.databases import run_flask
+from tests.foundation.databases import migrate
 from tests.foundation.test_migration_usage_references import _organization, portal
 
 BEFORE = "5f1e2a7c9d30"  # the revision before postpaid balance_after is the account's
@@ -42,8 +42,8 @@ def test_old_postpaid_rows_show_the_account_balance(database, tmp_path):
         old_postpaid = _written_before(prepaid, -240)
         commit()
         db.engine.dispose()
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
-    run_flask(database, tmp_path, "db", "upgrade")
+    migrate(database, tmp_path, "downgrade", BEFORE)
+    migrate(database, tmp_path, "upgrade")
     with app.app_context():
         assert (_balance_after(prepaid), _balance_after(old_postpaid)) == (95, 0)
         with pytest.raises(sa.exc.DatabaseError, match="immutable"):

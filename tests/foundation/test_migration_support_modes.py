@@ -15,7 +15,7 @@ from tenants.models import Member, MemberRole, SupportMode, SupportSession
 from tenants.organizations.operations import NewOrganization, create_organization
 from tenants.people.users import get_or_create_user
 from tenants.resellers.operations import create_reseller
-from tests.foundation.databases import run_flask
+from tests.foundation.databases import migrate
 from tests.foundation.test_migration_usage_references import portal
 
 BEFORE = "e5a1d2c3b4f6"  # the revision before support modes
@@ -60,12 +60,12 @@ def test_sessions_before_modes_become_change_and_new_ones_default_to_view(databa
         ids = (org.id, owner.id, staff.id, reseller.id)
         db.session.rollback()
         db.engine.dispose()
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
+    migrate(database, tmp_path, "downgrade", BEFORE)
     old = _session_row(*ids)
     engine = sa.create_engine(database)
     with engine.begin() as conn:
         conn.execute(sa.table("support_sessions", *map(sa.column, old)).insert(), [old])
-    run_flask(database, tmp_path, "db", "upgrade")
+    migrate(database, tmp_path, "upgrade")
     new = _session_row(*ids)
     with engine.begin() as conn:
         conn.execute(sa.table("support_sessions", *map(sa.column, new)).insert(), [new])

@@ -18,7 +18,7 @@ from tenants.models import EntryType, LedgerEntry, Organization, UsageReference
 from tenants.models.ledger import SYSTEM_ACCOUNT
 from tenants.organizations.operations import NewOrganization, create_organization
 from tests.conftest import reseller_with_pool
-from tests.foundation.databases import run_flask
+from tests.foundation.databases import migrate
 
 BEFORE = "28cddac43cbe"  # the revision before usage references
 
@@ -76,8 +76,8 @@ def test_the_migration_keeps_the_first_charge_of_a_reference_charged_twice(datab
         _charged_again(charged[(acme_id, "r1")], timedelta(days=1))
         commit()
         db.engine.dispose()
-    run_flask(database, tmp_path, "db", "downgrade", BEFORE)
-    run_flask(database, tmp_path, "db", "upgrade")  # never fails on the repeated reference
+    migrate(database, tmp_path, "downgrade", BEFORE)
+    migrate(database, tmp_path, "upgrade")  # never fails on the repeated reference
     with app.app_context():
         kept = {
             (row.organization_id, row.reference): row.entry_id
