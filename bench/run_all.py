@@ -76,10 +76,18 @@ def table(rows: list[Figure]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", default=[], help="a bench, e.g. B1")
+    parser.add_argument(
+        "--only", action="append", default=[], help="a bench, e.g. B1, B5 or 'B5 campaign'"
+    )
     parser.add_argument("--quick", action="store_true", help="a 5-minute B7 soak")
     args = parser.parse_args()
-    chosen = [b for b in BENCHES if not args.only or b[0].split()[0] in args.only]
+    names = {name for bench, *_ in BENCHES for name in (bench, bench.split()[0])}
+    unknown = [name for name in args.only if name not in names]
+    if unknown:
+        parser.error(f"no bench {', '.join(unknown)}; choose from {', '.join(sorted(names))}")
+    chosen = [
+        b for b in BENCHES if not args.only or b[0] in args.only or b[0].split()[0] in args.only
+    ]
     RESULTS.mkdir(exist_ok=True)
     load = os.getloadavg()
     print(f"bench/run_all: {len(chosen)} benchmarks, {os.cpu_count()} cores, load {load[0]:.2f}")

@@ -62,3 +62,24 @@ def test_a_benchmark_with_no_figure_or_a_failing_exit_fails_the_run(run, tmp_pat
     assert run(fake_bench(tmp_path, "silent", silent=True))[0] == 1
     code, out = run(fake_bench(tmp_path, "crashed", code=2))
     assert code == 1 and "exited 2 with every figure met" in out
+
+
+def test_only_takes_a_bench_or_its_family_and_refuses_an_unknown_name(
+    tmp_path, monkeypatch, capsys
+):
+    """``--only 'B5 campaign'`` runs that one, ``--only B5`` every B5; a name no bench has
+    stops at once (exit 2) instead of running nothing and reporting "0 of 0 met"."""
+    monkeypatch.setattr(run_all, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(
+        run_all,
+        "BENCHES",
+        [fake_bench(tmp_path, "B5 contacts"), fake_bench(tmp_path, "B5 campaign")],
+    )
+    for only, ran in ((["B5 campaign"], 1), (["B5"], 2)):
+        monkeypatch.setattr(sys, "argv", ["run_all", *(a for o in only for a in ("--only", o))])
+        assert run_all.main() == 0
+        assert f"bench/run_all: {ran} benchmarks," in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["run_all", "--only", "B9"])
+    with pytest.raises(SystemExit) as stopped:
+        run_all.main()
+    assert stopped.value.code == 2 and "no bench B9" in capsys.readouterr().err
