@@ -52,16 +52,14 @@ class Side:
     """One database of one size: its app, its reseller, the deep pages' cursors."""
 
     def __init__(self, url: str, n: int) -> None:
-        from app import create_app
         from tenants.access.actors import Actor
         from tenants.core.extensions import db
         from tenants.models import ResellerRole
 
         self.n = n
-        self.app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
+        self.app = _app(url)
         with self.app.app_context():
             db.create_all()
-            db.session.commit()
             db.engine.dispose()
         reseller_id = _seeded(url, n)
         _settled(url)
@@ -130,11 +128,17 @@ def _seeded(url: str, n: int) -> str:
         return pool.apply(_seed_child, (url, n))
 
 
-def _seed_child(url: str, n: int) -> str:
+def _app(url: str):
+    """The portal's app on ``url``, no Redis: what the list runs in."""
     from app import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
+
+
+def _seed_child(url: str, n: int) -> str:
     from tenants.core.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
+    app = _app(url)
     with app.app_context():
         reseller_id = seed(n)
         db.session.remove()

@@ -74,6 +74,11 @@ def table(rows: list[Figure]) -> str:
     return "\n".join(out)
 
 
+def _names(bench: str) -> set[str]:
+    """What --only calls a bench: its whole name ('B5 campaign') or its family (B5)."""
+    return {bench, bench.split()[0]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -81,13 +86,11 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a 5-minute B7 soak")
     args = parser.parse_args()
-    names = {name for bench, *_ in BENCHES for name in (bench, bench.split()[0])}
+    names = {name for bench, *_ in BENCHES for name in _names(bench)}
     unknown = [name for name in args.only if name not in names]
     if unknown:
         parser.error(f"no bench {', '.join(unknown)}; choose from {', '.join(sorted(names))}")
-    chosen = [
-        b for b in BENCHES if not args.only or b[0] in args.only or b[0].split()[0] in args.only
-    ]
+    chosen = [b for b in BENCHES if not args.only or _names(b[0]) & set(args.only)]
     RESULTS.mkdir(exist_ok=True)
     load = os.getloadavg()
     print(f"bench/run_all: {len(chosen)} benchmarks, {os.cpu_count()} cores, load {load[0]:.2f}")
